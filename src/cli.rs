@@ -1,0 +1,140 @@
+//! The command line, as clap definitions only. Doc comments are the `--help`
+//! text and the man page.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Folds a directory of append-only homelab events into a small, always-current
+/// JSON model of the world (nodes, services, deployments, incidents).
+///
+/// Producers drop JSON events under `events/`; `observer run` (from cron or a
+/// systemd timer) folds what is new into `world/*.json`, resuming from its
+/// checkpoint in `state/`. `observer rebuild` gets the same world back from the
+/// events alone.
+#[derive(Parser, Debug)]
+#[command(name = "observer", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where things live. Each directory defaults to a child of the root.
+#[derive(Args, Debug, Clone)]
+pub struct PathArgs {
+    /// The homelab root holding events/, state/, world/ and logs/.
+    #[arg(long, global = true, env = "OBSERVER_ROOT", default_value = "/opt/homelab", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Event directory (default: ROOT/events).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub events: Option<PathBuf>,
+    /// State directory: checkpoint, lock, rejects, stage markers (default: ROOT/state).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// World directory, written by the observer only (default: ROOT/world).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub world: Option<PathBuf>,
+    /// Logs directory that diagnostics paths are relative to (default: ROOT/logs).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
+    /// Inventory directory, the homelab repo (default: ROOT/inventory if it exists).
+    #[arg(long, global = true, env = "OBSERVER_INVENTORY", value_name = "DIR")]
+    pub inventory: Option<PathBuf>,
+    /// Config file (default: ROOT/observer.yaml if it exists, else built-in defaults).
+    #[arg(long, global = true, env = "OBSERVER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One pass for cron: append a tick, fold what is new, write the world, commit.
+    Run(RunArgs),
+    /// Rebuild the world from all events, from nothing.
+    Rebuild(RebuildArgs),
+    /// Show a readable summary of the world: health, problems, freshness.
+    Status(StatusArgs),
+    /// Validate and write one event, atomically, as a file under events/emit/.
+    Emit(EmitArgs),
+    /// Check the events, the inventory and the config; print every problem with file and line.
+    Validate,
+    /// Print the effective configuration, or the commented defaults.
+    Config(ConfigArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Do not append a tick event (the clock then moves only with other events).
+    #[arg(long)]
+    pub no_tick: bool,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RebuildArgs {
+    /// Fold only events with ts at or before this RFC 3339 time (needs --out).
+    #[arg(long, value_name = "TS", requires = "out")]
+    pub until: Option<String>,
+    /// Write the world files to this directory instead, leaving live state and world untouched.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EmitArgs {
+    /// The whole event as JSON; `-` reads it from standard input. Other flags override its fields.
+    #[arg(long, value_name = "JSON")]
+    pub json: Option<String>,
+    /// Event type, snake_case (e.g. service_unhealthy).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Time of the event, RFC 3339 (default: now).
+    #[arg(long, value_name = "TS")]
+    pub ts: Option<String>,
+    #[arg(long)]
+    pub node: Option<String>,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// info, warning, error or critical.
+    #[arg(long)]
+    pub severity: Option<String>,
+    #[arg(long)]
+    pub message: Option<String>,
+    /// Unique id; a second event with the same id is dropped as a duplicate.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The payload, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub payload: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Print the built-in defaults as commented YAML.
+    #[arg(long)]
+    pub defaults: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,84 @@
+//! `observer emit`: validate one event and write it atomically as its own
+//! `.json` file under `events/emit/`. Each emit writes a new file through a
+//! hidden temp name and a rename, so concurrent emits never tear or lose one.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value};
+
+use super::{layout, now, print, shown};
+use crate::cli::{EmitArgs, PathArgs};
+use crate::event::{Parsed, parse_event};
+use crate::store::atomic::write_atomic;
+
+pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
+    let layout = layout(paths);
+    let mut event = match args.json.as_deref() {
+        None => Map::new(),
+        Some(text) => {
+            let text = if text == "-" {
+                let mut buf = String::new();
+                std::io::stdin().read_to_string(&mut buf).context("cannot read the event from standard input")?;
+                buf
+            } else {
+                text.to_string()
+            };
+            match serde_json::from_str::<Value>(&text).context("--json is not valid JSON")? {
+                Value::Object(map) => map,
+                _ => bail!("--json must be a JSON object"),
+            }
+        }
+    };
+    let fields = [
+        ("type", &args.kind),
+        ("ts", &args.ts),
+        ("node", &args.node),
+        ("service", &args.service),
+        ("correlation_id", &args.correlation_id),
+        ("severity", &args.severity),
+        ("message", &args.message),
+        ("id", &args.id),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            event.insert(name.into(), Value::String(value.clone()));
+        }
+    }
+    if let Some(payload) = &args.payload {
+        let payload: Value = serde_json::from_str(payload).context("--payload is not valid JSON")?;
+        event.insert("payload".into(), payload);
+    }
+    if !event.contains_key("ts") {
+        event.insert("ts".into(), Value::String(now()?.to_string()));
+    }
+    let mut bytes = serde_json::to_vec(&Value::Object(event))?;
+    let parsed = match parse_event(&bytes) {
+        Parsed::Event(parsed) => parsed,
+        Parsed::Rejected(reason) => bail!("not a valid event, nothing was written: {reason}"),
+        Parsed::Incomplete => bail!("not a valid event, nothing was written"),
+    };
+    bytes.push(b'\n');
+    let dir = layout.events.join("emit");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(unique_name(parsed.ts.0));
+    write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    print(&format!("{}\n", shown(&path)))?;
+    Ok(crate::exit::SUCCESS)
+}
+
+/// `<ts ms>-<pid>-<wall ns>-<n>.json`: sorts by event time, and is unique
+/// across processes (pid) and within one (counter).
+fn unique_name(ts_ms: i64) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{ts_ms:013}-{}-{nanos:09}-{}.json",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

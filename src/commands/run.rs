@@ -1,0 +1,129 @@
+//! `observer run`: one pass for cron — tick, fold what is new, write, commit.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::{layout, load_config, load_inventory, now, print, shown};
+use crate::cli::{PathArgs, RunArgs};
+use crate::layout::Layout;
+use crate::pass::{Mode, Report, run_pass};
+use crate::store::atomic::write_atomic;
+use crate::store::lock::StateLock;
+use crate::time::Ts;
+
+pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
+    let layout = layout(paths);
+    let config = load_config(&layout)?;
+    let inventory = load_inventory(&layout)?;
+    let _lock = StateLock::acquire(&layout.state, "run", args.wait)?;
+    let started = Instant::now();
+    let at = now()?;
+    if !args.no_tick {
+        append_tick(&layout, at)?;
+    }
+    let report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
+    record_run(&layout, "run", at, started, &report)?;
+    warn_about(&layout, &report);
+    print(&format!(
+        "folded {} new events ({} rejected, {} duplicates, {} late) from {} of {} files; world as of {} in {} ({} files changed)\n",
+        report.folded,
+        report.rejects.len(),
+        report.duplicates,
+        report.late,
+        report.files_read,
+        report.files_seen,
+        report.as_of.map_or_else(|| "(no events yet)".into(), |ts| ts.to_string()),
+        shown(&layout.world),
+        report.written.len(),
+    ))?;
+    Ok(crate::exit::SUCCESS)
+}
+
+/// Appends the wall-clock reading as a `tick` event to today's file under
+/// `events/observer/`. The state lock makes this the only writer; if an
+/// earlier crash left a line without its newline, a newline is written first
+/// so that the torn line is rejected on its own rather than spoiling this one.
+fn append_tick(layout: &Layout, at: Ts) -> Result<()> {
+    let dir = layout.observer_events();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let day = &at.to_rfc3339()[..10];
+    let path = dir.join(format!("ticks-{day}.jsonl"));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {} to append a tick", path.display()))?;
+    let mut line = String::new();
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.push('\n');
+        }
+    }
+    line.push_str(&format!("{{\"ts\":\"{at}\",\"type\":\"tick\",\"payload\":{{\"source\":\"observer run\"}}}}\n"));
+    file.write_all(line.as_bytes()).with_context(|| format!("cannot append a tick to {}", path.display()))?;
+    file.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
+    Ok(())
+}
+
+/// Facts about the run itself, kept out of the world (SPEC §3.8).
+#[derive(Serialize)]
+struct LastRun<'a> {
+    command: &'a str,
+    version: &'a str,
+    started_at: Ts,
+    duration_ms: u128,
+    events_folded: u64,
+    rejected: usize,
+    duplicates: u64,
+    late: u64,
+    files_seen: usize,
+    files_read: usize,
+    bytes_read: u64,
+    world_files_written: &'a [&'static str],
+    as_of: Option<Ts>,
+}
+
+pub fn record_run(layout: &Layout, command: &str, at: Ts, started: Instant, report: &Report) -> Result<()> {
+    let facts = LastRun {
+        command,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: at,
+        duration_ms: started.elapsed().as_millis(),
+        events_folded: report.folded,
+        rejected: report.rejects.len(),
+        duplicates: report.duplicates,
+        late: report.late,
+        files_seen: report.files_seen,
+        files_read: report.files_read,
+        bytes_read: report.bytes_read,
+        world_files_written: &report.written,
+        as_of: report.as_of,
+    };
+    let path = layout.last_run();
+    write_atomic(&path, &crate::world::render(&facts)).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Rejections and refused diagnostics of this pass, on stderr.
+pub fn warn_about(layout: &Layout, report: &Report) {
+    for reject in &report.rejects {
+        let file = shown(&layout.events.join(&reject.file));
+        eprintln!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason);
+    }
+    for refused in &report.refused_diagnostics {
+        eprintln!(
+            "warning: diagnostics path `{}` refused: {}",
+            refused.path,
+            refused.refused.as_deref().unwrap_or("refused")
+        );
+    }
+}
+

@@ -1,0 +1,56 @@
+//! `observer validate`: check the config, the inventory and every event,
+//! printing each problem as `file:line: message`. Exit 1 when there is any.
+//! It reads everything from the start and changes nothing.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::{layout, print, shown};
+use crate::cli::PathArgs;
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::problem::Problem;
+use crate::store::sources;
+
+pub fn execute(paths: &PathArgs) -> Result<i32> {
+    let layout = layout(paths);
+    let mut problems: Vec<Problem> = Vec::new();
+    if let Some(file) = &layout.config
+        && let Err(problem) = Config::load(file)
+    {
+        problems.push(problem);
+    }
+    if let Some(dir) = &layout.inventory
+        && let Err(found) = Inventory::load(dir)
+    {
+        problems.extend(found);
+    }
+    let mut events = 0;
+    match sources::scan(&layout.events, &BTreeMap::new()) {
+        Ok(scan) => {
+            events = scan.events.len();
+            for reject in scan.rejects {
+                problems.push(Problem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
+            }
+        }
+        Err(error) => problems.push(Problem::new(&layout.events, None, error.to_string())),
+    }
+    let mut text = String::new();
+    for problem in &problems {
+        let mut shown_problem = problem.clone();
+        shown_problem.file = shown(&problem.file).into();
+        text.push_str(&format!("{shown_problem}\n"));
+    }
+    print(&text)?;
+    eprintln!(
+        "{} problem{} ({} valid events in {}; config {}; inventory {})",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        events,
+        shown(&layout.events),
+        layout.config.as_deref().map_or("built-in defaults".into(), shown),
+        layout.inventory.as_deref().map_or("none".into(), shown),
+    );
+    Ok(if problems.is_empty() { crate::exit::SUCCESS } else { crate::exit::FAILURE })
+}

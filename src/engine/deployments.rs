@@ -1,0 +1,116 @@
+//! Deployment runs keyed by `correlation_id`.
+
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::event::{Detail, Event, Kind};
+use crate::time::Ts;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub status: String,
+    pub ts: Option<Ts>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub node: Option<String>,
+    pub service: Option<String>,
+    pub status: DeploymentStatus,
+    /// Null when the run's `deployment_started` was never seen.
+    pub started_at: Option<Ts>,
+    pub ended_at: Option<Ts>,
+    /// Stages from `deployment_stage` events, in order of first appearance;
+    /// a later event for the same stage updates it.
+    pub stages: Vec<Stage>,
+    /// Paths from failures' `payload.diagnostics`, relative to `logs/`, as
+    /// given; they are checked against the disk when the world is written.
+    pub diagnostics: Vec<String>,
+}
+
+pub(super) fn apply(engine: &mut Engine, event: &Event) {
+    let Some(id) = &event.correlation_id else { return };
+    let run = engine.deployments.entry(id.clone()).or_insert_with(|| Deployment {
+        node: None,
+        service: None,
+        status: DeploymentStatus::Running,
+        started_at: None,
+        ended_at: None,
+        stages: Vec::new(),
+        diagnostics: Vec::new(),
+    });
+    if run.node.is_none() {
+        run.node = event.node.clone();
+    }
+    if run.service.is_none() {
+        run.service = event.service.clone();
+    }
+    match event.kind {
+        Kind::DeploymentStarted => {
+            run.started_at = Some(run.started_at.map_or(event.ts, |at| at.min(event.ts)));
+        }
+        Kind::DeploymentStage => {
+            if let Detail::Stage { name, status } = &event.detail {
+                match run.stages.iter_mut().find(|stage| &stage.name == name) {
+                    Some(stage) => {
+                        stage.status = status.clone();
+                        stage.ts = Some(event.ts);
+                    }
+                    None => run.stages.push(Stage {
+                        name: name.clone(),
+                        status: status.clone(),
+                        ts: Some(event.ts),
+                    }),
+                }
+            }
+        }
+        Kind::DeploymentSucceeded | Kind::DeploymentFailed => {
+            run.status = if event.kind == Kind::DeploymentSucceeded {
+                DeploymentStatus::Succeeded
+            } else {
+                DeploymentStatus::Failed
+            };
+            run.ended_at = Some(event.ts);
+            if let Detail::Diagnostics(paths) = &event.detail {
+                for path in paths {
+                    if !run.diagnostics.contains(path) {
+                        run.diagnostics.push(path.clone());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::given;
+    use super::*;
+
+    #[test]
+    fn a_run_goes_from_started_through_stages_to_failed() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T13:00:00Z","type":"deployment_started","correlation_id":"d1","node":"n","service":"s"}"#,
+            r#"{"ts":"2026-05-12T13:01:00Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull"}}"#,
+            r#"{"ts":"2026-05-12T13:02:00Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull","status":"failed"}}"#,
+            r#"{"ts":"2026-05-12T13:03:00Z","type":"deployment_failed","correlation_id":"d1","payload":{"diagnostics":"deploy/d1.log"}}"#,
+        ]);
+        let run = &engine.deployments["d1"];
+        assert_eq!(run.status, DeploymentStatus::Failed);
+        assert_eq!(run.node.as_deref(), Some("n"));
+        assert_eq!(run.stages.len(), 1);
+        assert_eq!(run.stages[0].status, "failed");
+        assert_eq!(run.ended_at, Ts::parse("2026-05-12T13:03:00Z").ok());
+        assert_eq!(run.diagnostics, vec!["deploy/d1.log".to_string()]);
+    }
+}

@@ -1,0 +1,110 @@
+//! Service health from failure and recovery events, and the incidents they
+//! open and resolve.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, incidents};
+use crate::event::Event;
+use crate::time::Ts;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceStatus {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    Unknown,
+    CircuitOpen,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub node: String,
+    pub service: String,
+    pub status: ServiceStatus,
+    /// When `status` last changed; null while unknown.
+    pub since: Option<Ts>,
+    pub last_event: Option<Ts>,
+    pub active_incident: Option<String>,
+}
+
+/// Services are keyed `node/service` in the engine and in `services.json`.
+pub fn service_key(node: &str, service: &str) -> String {
+    format!("{node}/{service}")
+}
+
+fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut ServiceState {
+    engine.services.entry(service_key(node, service)).or_insert_with(|| ServiceState {
+        node: node.to_string(),
+        service: service.to_string(),
+        status: ServiceStatus::Unknown,
+        since: None,
+        last_event: None,
+        active_incident: None,
+    })
+}
+
+fn set_status(state: &mut ServiceState, status: ServiceStatus, ts: Ts) {
+    if state.status != status {
+        state.status = status;
+        state.since = Some(ts);
+    }
+    state.last_event = Some(state.last_event.map_or(ts, |last| last.max(ts)));
+}
+
+/// `service_unhealthy` / `healthcheck_failed`: the service is failing; its
+/// active incident is opened or updated.
+pub(super) fn failure(engine: &mut Engine, event: &Event) {
+    let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let active = entry(engine, node, service).active_incident.clone();
+    let id = match active {
+        Some(id) if engine.incidents.contains_key(&id) => {
+            incidents::record_failure(engine, &id, event);
+            id
+        }
+        _ => incidents::open(engine, node, service, event),
+    };
+    let state = entry(engine, node, service);
+    set_status(state, ServiceStatus::Unhealthy, event.ts);
+    state.active_incident = Some(id);
+}
+
+/// `service_healthy` / `healthcheck_passed` (a passing check alone does not
+/// resolve) and `service_recovered` (which does).
+pub(super) fn healthy(engine: &mut Engine, event: &Event, resolves: bool) {
+    let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let state = entry(engine, node, service);
+    set_status(state, ServiceStatus::Healthy, event.ts);
+    if resolves && let Some(id) = state.active_incident.take() {
+        incidents::resolve(engine, &id, event.ts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::given;
+    use super::*;
+
+    #[test]
+    fn a_passing_check_does_not_resolve_the_incident() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"healthcheck_failed","node":"n","service":"s"}"#,
+            r#"{"ts":"2026-05-12T12:06:00Z","type":"healthcheck_passed","node":"n","service":"s"}"#,
+        ]);
+        let state = &engine.services["n/s"];
+        assert_eq!(state.status, ServiceStatus::Healthy);
+        assert_eq!(state.since, Ts::parse("2026-05-12T12:06:00Z").ok());
+        assert!(state.active_incident.is_some());
+    }
+
+    #[test]
+    fn since_moves_only_when_status_changes() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"n","service":"s"}"#,
+            r#"{"ts":"2026-05-12T12:07:00Z","type":"service_unhealthy","node":"n","service":"s"}"#,
+        ]);
+        let state = &engine.services["n/s"];
+        assert_eq!(state.since, Ts::parse("2026-05-12T12:05:00Z").ok());
+        assert_eq!(state.last_event, Ts::parse("2026-05-12T12:07:00Z").ok());
+    }
+}

@@ -1,0 +1,435 @@
+//! The boundary: bytes in, typed events out.
+//!
+//! Everything the engine folds has passed through [`parse_event`]; the engine
+//! never sees malformed input, so applying an event cannot fail. A rejection
+//! carries a reason a person can act on; the store adds the file and line.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::time::Ts;
+
+/// Largest accepted event, in bytes (SPEC §2).
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// The event types the engine understands; anything else is `Other` and is
+/// only counted, so that old observers keep working on new logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Heartbeat,
+    NodeUp,
+    NodeDown,
+    ServiceUnhealthy,
+    HealthcheckFailed,
+    ServiceHealthy,
+    HealthcheckPassed,
+    ServiceRecovered,
+    DeploymentStarted,
+    DeploymentStage,
+    DeploymentSucceeded,
+    DeploymentFailed,
+    Tick,
+    Other,
+}
+
+impl Kind {
+    pub fn from_name(name: &str) -> Kind {
+        match name {
+            "heartbeat" => Kind::Heartbeat,
+            "node_up" => Kind::NodeUp,
+            "node_down" => Kind::NodeDown,
+            "service_unhealthy" => Kind::ServiceUnhealthy,
+            "healthcheck_failed" => Kind::HealthcheckFailed,
+            "service_healthy" => Kind::ServiceHealthy,
+            "healthcheck_passed" => Kind::HealthcheckPassed,
+            "service_recovered" => Kind::ServiceRecovered,
+            "deployment_started" => Kind::DeploymentStarted,
+            "deployment_stage" => Kind::DeploymentStage,
+            "deployment_succeeded" => Kind::DeploymentSucceeded,
+            "deployment_failed" => Kind::DeploymentFailed,
+            "tick" => Kind::Tick,
+            _ => Kind::Other,
+        }
+    }
+
+    fn needs_node(self) -> bool {
+        matches!(
+            self,
+            Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown
+        ) || self.needs_service()
+    }
+
+    fn needs_service(self) -> bool {
+        matches!(
+            self,
+            Kind::ServiceUnhealthy
+                | Kind::HealthcheckFailed
+                | Kind::ServiceHealthy
+                | Kind::HealthcheckPassed
+                | Kind::ServiceRecovered
+        )
+    }
+
+    fn needs_correlation_id(self) -> bool {
+        matches!(
+            self,
+            Kind::DeploymentStarted
+                | Kind::DeploymentStage
+                | Kind::DeploymentSucceeded
+                | Kind::DeploymentFailed
+        )
+    }
+}
+
+/// Ordered from least to most severe, so `max` gives "the highest seen".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// A validated event. Only the payload parts the engine uses are kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub ts: Ts,
+    pub type_name: String,
+    pub kind: Kind,
+    pub node: Option<String>,
+    pub service: Option<String>,
+    pub correlation_id: Option<String>,
+    pub severity: Option<Severity>,
+    pub id: Option<String>,
+    pub detail: Detail,
+}
+
+/// Typed payload of the event kinds whose payload the engine reads.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Detail {
+    #[default]
+    None,
+    /// `deployment_stage`: `payload.stage` (or `payload.name`) and `payload.status`.
+    Stage { name: String, status: String },
+    /// `deployment_failed`: `payload.diagnostics`, paths relative to `logs/`.
+    Diagnostics(Vec<String>),
+}
+
+/// Why an event was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection(pub String);
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What became of one chunk of input.
+#[derive(Debug)]
+pub enum Parsed {
+    Event(Box<Event>),
+    Rejected(Rejection),
+    /// The bytes end before the JSON value does: a `.json` file still being
+    /// written. It is left for a later run.
+    Incomplete,
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow, default)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    node: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    service: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    severity: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct StagePayload {
+    #[serde(default)]
+    stage: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DiagnosticsField {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+struct FailurePayload {
+    #[serde(default)]
+    diagnostics: Option<DiagnosticsField>,
+}
+
+/// Parses and validates one event from its bytes (one line, or one whole file).
+pub fn parse_event(bytes: &[u8]) -> Parsed {
+    if bytes.len() > MAX_EVENT_BYTES {
+        return reject(format!(
+            "event is {} bytes, over the limit of {} bytes",
+            bytes.len(),
+            MAX_EVENT_BYTES
+        ));
+    }
+    let raw: RawEvent = match serde_json::from_slice(bytes) {
+        Ok(raw) => raw,
+        Err(e) if e.is_eof() => return Parsed::Incomplete,
+        Err(e) => return Parsed::Rejected(explain_json_error(bytes, &e)),
+    };
+    match validate(raw) {
+        Ok(event) => Parsed::Event(Box::new(event)),
+        Err(rejection) => Parsed::Rejected(rejection),
+    }
+}
+
+fn reject(reason: String) -> Parsed {
+    Parsed::Rejected(Rejection(reason))
+}
+
+fn validate(raw: RawEvent) -> Result<Event, Rejection> {
+    let ts_text = raw.ts.ok_or_else(|| Rejection("missing required field `ts`".into()))?;
+    let ts = Ts::parse(&ts_text).map_err(|e| Rejection(format!("field `ts`: {e}")))?;
+    let type_name = raw.kind.ok_or_else(|| Rejection("missing required field `type`".into()))?;
+    if !is_snake_case(&type_name) {
+        return Err(Rejection(format!(
+            "field `type`: `{type_name}` is not snake_case (lowercase letters, digits and `_`, starting with a letter)"
+        )));
+    }
+    let kind = Kind::from_name(&type_name);
+    let node = non_empty("node", raw.node)?;
+    let service = non_empty("service", raw.service)?;
+    let correlation_id = non_empty("correlation_id", raw.correlation_id)?;
+    if kind.needs_node() && node.is_none() {
+        return Err(Rejection(format!("`{type_name}` events need a `node`")));
+    }
+    if kind.needs_service() && service.is_none() {
+        return Err(Rejection(format!("`{type_name}` events need a `service`")));
+    }
+    if kind.needs_correlation_id() && correlation_id.is_none() {
+        return Err(Rejection(format!("`{type_name}` events need a `correlation_id`")));
+    }
+    if let Some(name) = &node {
+        check_name("node", name)?;
+    }
+    if let Some(name) = &service {
+        check_name("service", name)?;
+    }
+    let severity = match raw.severity {
+        None => None,
+        Some(text) => Some(Severity::parse(&text).ok_or_else(|| {
+            Rejection(format!(
+                "field `severity`: `{text}` is not one of info, warning, error, critical"
+            ))
+        })?),
+    };
+    let detail = match kind {
+        Kind::DeploymentStage => {
+            let payload: StagePayload = payload_as(raw.payload)?;
+            let name = payload.stage.or(payload.name).ok_or_else(|| {
+                Rejection("`deployment_stage` events need `payload.stage` (the stage name)".into())
+            })?;
+            Detail::Stage { name, status: payload.status.unwrap_or_else(|| "completed".into()) }
+        }
+        Kind::DeploymentFailed => {
+            let payload: FailurePayload = payload_as(raw.payload)?;
+            match payload.diagnostics {
+                None => Detail::None,
+                Some(DiagnosticsField::One(path)) => Detail::Diagnostics(vec![path]),
+                Some(DiagnosticsField::Many(paths)) => Detail::Diagnostics(paths),
+            }
+        }
+        _ => Detail::None,
+    };
+    Ok(Event {
+        ts,
+        type_name: type_name.into_owned(),
+        kind,
+        node,
+        service,
+        correlation_id,
+        severity,
+        id: non_empty("id", raw.id)?,
+        detail,
+    })
+}
+
+fn payload_as<T: for<'de> Deserialize<'de> + Default>(raw: Option<&RawValue>) -> Result<T, Rejection> {
+    match raw {
+        None => Ok(T::default()),
+        Some(raw) if raw.get() == "null" => Ok(T::default()),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| Rejection(format!("field `payload`: {}", strip_position(&e.to_string())))),
+    }
+}
+
+fn non_empty(field: &str, value: Option<Cow<str>>) -> Result<Option<String>, Rejection> {
+    match value {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Err(Rejection(format!("field `{field}` is empty"))),
+        Some(text) => Ok(Some(text.into_owned())),
+    }
+}
+
+/// Node and service names become parts of ids and keys (`node/service`), so
+/// they may not contain `/` or control characters.
+fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
+    if name.contains('/') || name.chars().any(char::is_control) {
+        return Err(Rejection(format!(
+            "field `{field}`: `{}` may not contain `/` or control characters",
+            name.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+fn is_snake_case(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+/// serde's messages do not name the field whose type is wrong; the slow path
+/// (taken only for invalid input) looks at the value to say which one.
+fn explain_json_error(bytes: &[u8], error: &serde_json::Error) -> Rejection {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        let Some(object) = value.as_object() else {
+            return Rejection(format!("an event must be a JSON object, found {}", json_kind(&value)));
+        };
+        for field in ["ts", "type", "node", "service", "correlation_id", "severity", "message", "id"] {
+            if let Some(v) = object.get(field)
+                && !(v.is_string() || v.is_null())
+            {
+                return Rejection(format!("field `{field}` must be a string, found {}", json_kind(v)));
+            }
+        }
+        return Rejection(strip_position(&error.to_string()));
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Rejection("not valid UTF-8".into());
+    }
+    Rejection(format!("not valid JSON: {error}"))
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Event {
+        match parse_event(text.as_bytes()) {
+            Parsed::Event(e) => *e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    fn rejected(text: &str) -> String {
+        match parse_event(text.as_bytes()) {
+            Parsed::Rejected(r) => r.0,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_spec_example() {
+        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"saturn","service":"mosquitto","correlation_id":"hc-1","severity":"error","message":"port 1883 refused","id":"x","payload":{},"extra":[1]}"#);
+        assert_eq!(e.kind, Kind::ServiceUnhealthy);
+        assert_eq!(e.node.as_deref(), Some("saturn"));
+        assert_eq!(e.severity, Some(Severity::Error));
+        assert_eq!(e.id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn names_the_missing_or_mistyped_field() {
+        assert_eq!(rejected(r#"{"type":"heartbeat","node":"a"}"#), "missing required field `ts`");
+        assert_eq!(
+            rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"heartbeat","node":5}"#),
+            "field `node` must be a string, found a number"
+        );
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00","type":"tick"}"#).starts_with("field `ts`"));
+        assert_eq!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"heartbeat"}"#), "`heartbeat` events need a `node`");
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"Heartbeat","node":"a"}"#).contains("snake_case"));
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"tick","severity":"bad"}"#).contains("severity"));
+        assert!(rejected("[1,2]").contains("JSON object"));
+        assert!(rejected("{nope").starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn truncated_json_is_incomplete_not_rejected() {
+        assert!(matches!(parse_event(br#"{"ts":"2026-05-12T12:05:00Z","ty"#), Parsed::Incomplete));
+        assert!(matches!(parse_event(b""), Parsed::Incomplete));
+    }
+
+    #[test]
+    fn unknown_types_are_accepted_as_other() {
+        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"backup_finished"}"#);
+        assert_eq!(e.kind, Kind::Other);
+        assert_eq!(e.type_name, "backup_finished");
+    }
+
+    #[test]
+    fn deployment_payloads_are_typed() {
+        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_failed","correlation_id":"d1","payload":{"diagnostics":["a.log","b/c.log"]}}"#);
+        assert_eq!(e.detail, Detail::Diagnostics(vec!["a.log".into(), "b/c.log".into()]));
+        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull"}}"#);
+        assert_eq!(e.detail, Detail::Stage { name: "pull".into(), status: "completed".into() });
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1"}"#).contains("payload.stage"));
+    }
+
+    #[test]
+    fn oversized_events_are_rejected() {
+        let big = format!(r#"{{"ts":"2026-05-12T12:05:00Z","type":"tick","message":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES));
+        assert!(rejected(&big).contains("over the limit"));
+    }
+}

@@ -1,0 +1,41 @@
+//! The binary: parse arguments, call the library, map the outcome to an exit code.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use observer::cli::{Cli, Command};
+use observer::commands;
+use observer::exit;
+use observer::store::lock::LockError;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => commands::run::execute(&cli.paths, args),
+        Command::Rebuild(args) => commands::rebuild::execute(&cli.paths, args),
+        Command::Status(args) => commands::status::execute(&cli.paths, args),
+        Command::Emit(args) => commands::emit::execute(&cli.paths, args),
+        Command::Validate => commands::validate::execute(&cli.paths),
+        Command::Config(args) => commands::config::execute(&cli.paths, args),
+        Command::Completions(args) => commands::completions::execute(args),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => exit::SUCCESS,
+        Err(error) => {
+            eprintln!("observer: error: {error:#}");
+            if error.downcast_ref::<LockError>().is_some_and(|e| matches!(e, LockError::Held { .. })) {
+                exit::LOCKED
+            } else {
+                exit::FAILURE
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+/// A closed stdout (`observer status | head -1`) is not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}

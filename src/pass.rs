@@ -1,0 +1,136 @@
+//! One pass of the reducer: read what is new, fold it in order, write the
+//! world, then commit the checkpoint. The IO shell around the pure engine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::layout::Layout;
+use crate::store::atomic::write_if_changed;
+use crate::store::checkpoint::Checkpoint;
+use crate::store::sources::{self, Reject};
+use crate::store::{crash, deployment_files};
+use crate::time::Ts;
+use crate::world::{self, DiagnosticFile};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Continue from the checkpoint (a missing checkpoint starts from scratch).
+    Incremental,
+    /// Start from nothing and replace the live state.
+    Rebuild,
+    /// Start from nothing, fold events up to `until` (all if `None`), and
+    /// write the world to `out` only; live state is not touched.
+    Replay { until: Option<Ts>, out: PathBuf },
+}
+
+/// What a pass did, for the command to report.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub folded: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub rejects: Vec<Reject>,
+    pub refused_diagnostics: Vec<DiagnosticFile>,
+    pub files_seen: usize,
+    pub files_read: usize,
+    pub bytes_read: u64,
+    pub written: Vec<&'static str>,
+    pub as_of: Option<Ts>,
+}
+
+pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report> {
+    let mut checkpoint = match mode {
+        Mode::Incremental => Checkpoint::load(&layout.state)?.unwrap_or_else(Checkpoint::new),
+        Mode::Rebuild | Mode::Replay { .. } => Checkpoint::new(),
+    };
+    let scan = sources::scan(&layout.events, &checkpoint.cursors)?;
+    crash::point("after-scan");
+    let mut report = Report {
+        files_seen: scan.files_seen,
+        files_read: scan.files_read,
+        bytes_read: scan.bytes_read,
+        ..Report::default()
+    };
+    let mut events = scan.events;
+    if let Mode::Replay { until: Some(until), .. } = mode {
+        events.retain(|e| e.ts <= *until);
+    }
+    events.sort_unstable_by_key(|e| e.key());
+    let rules = config.rules();
+    let before = checkpoint.engine.stats.clone();
+    for positioned in &events {
+        checkpoint.engine.apply(&positioned.event, &rules);
+    }
+    let after = &checkpoint.engine.stats;
+    report.folded = after.total - before.total;
+    report.duplicates = after.duplicates - before.duplicates;
+    report.late = after.late - before.late;
+    report.rejects = scan.rejects.clone();
+    checkpoint.push_rejects(scan.rejects);
+    checkpoint.cursors = scan.cursors;
+    report.as_of = checkpoint.engine.clock;
+
+    let facts = deployment_files::gather(&checkpoint.engine, &layout.state, &layout.logs);
+    report.refused_diagnostics = facts.diagnostics.values().filter(|d| d.refused.is_some()).cloned().collect();
+    let files = world::project(&checkpoint.engine, inventory, config, &facts);
+    let world_dir = match mode {
+        Mode::Replay { out, .. } => out.as_path(),
+        _ => layout.world.as_path(),
+    };
+    report.written = write_world(world_dir, &files)?;
+    if matches!(mode, Mode::Replay { .. }) {
+        return Ok(report);
+    }
+    let rejects = world::render(&checkpoint.rejects);
+    std::fs::create_dir_all(&layout.state).with_context(|| format!("cannot create {}", layout.state.display()))?;
+    write_if_changed(&layout.rejects(), &rejects)
+        .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
+    crash::point("before-checkpoint");
+    checkpoint.save(&layout.state).context("the world was written but the checkpoint was not; the next run folds the same events again")?;
+    crash::point("after-checkpoint");
+    Ok(report)
+}
+
+/// Writes the world files that changed, each atomically.
+pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the world directory {}", dir.display()))?;
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let wrote = write_if_changed(&path, bytes).with_context(|| {
+            format!("cannot write {}; the checkpoint was not committed, so the next run retries", path.display())
+        })?;
+        if wrote {
+            written.push(*name);
+            crash::point("after-world-file");
+        }
+    }
+    Ok(written)
+}
+
+/// Reads the rejections recorded by the last runs.
+pub fn recorded_rejects(layout: &Layout) -> Vec<Reject> {
+    std::fs::read(layout.rejects())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Reads one world file as JSON, if present.
+pub fn read_world_file(layout: &Layout, name: &str) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(layout.world.join(name)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Counts by file, for messages.
+pub fn rejects_by_file(rejects: &[Reject]) -> BTreeMap<&str, usize> {
+    let mut by_file = BTreeMap::new();
+    for reject in rejects {
+        *by_file.entry(reject.file.as_str()).or_default() += 1;
+    }
+    by_file
+}

@@ -1,0 +1,128 @@
+//! What the disk says about deployments: stage markers written by deploy
+//! scripts under `state/deployments/<correlation_id>/`, and the diagnostics
+//! files that failures name under `logs/`.
+//!
+//! Diagnostics are only ever `stat`ed, never opened, and never outside
+//! `logs/`: an absolute path, a `..` component, or a symlink that resolves
+//! outside `logs/` is refused and reported.
+
+use std::path::{Component, Path};
+
+use serde::Deserialize;
+
+use crate::engine::{Engine, Stage};
+use crate::time::Ts;
+use crate::world::{DiagnosticFile, DiskFacts};
+
+/// The optional JSON body of a stage marker.
+#[derive(Deserialize, Default)]
+struct Marker {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+pub fn gather(engine: &Engine, state_dir: &Path, logs_dir: &Path) -> DiskFacts {
+    let mut facts = DiskFacts::default();
+    let markers_root = state_dir.join("deployments");
+    let logs_real = logs_dir.canonicalize().ok();
+    for (id, run) in &engine.deployments {
+        if is_plain_component(id) {
+            let markers = read_markers(&markers_root.join(id));
+            if !markers.is_empty() {
+                facts.markers.insert(id.clone(), markers);
+            }
+        }
+        for path in &run.diagnostics {
+            facts.diagnostics.entry(path.clone()).or_insert_with(|| check_diagnostic(path, logs_dir, logs_real.as_deref()));
+        }
+    }
+    facts
+}
+
+fn is_plain_component(name: &str) -> bool {
+    let mut components = Path::new(name).components();
+    matches!(components.next(), Some(Component::Normal(_))) && components.next().is_none()
+}
+
+/// Each regular file in the marker directory is a stage, named after the file
+/// without its extension. Its content may be a JSON object with `status` and
+/// `ts`; otherwise the stage is `completed` with no time. Sorted by name.
+fn read_markers(dir: &Path) -> Vec<Stage> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut stages: Vec<Stage> = entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|entry| {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') || file_name.ends_with(".tmp") {
+                return None;
+            }
+            let name = Path::new(&file_name).file_stem()?.to_string_lossy().into_owned();
+            let marker: Marker = std::fs::read(entry.path())
+                .ok()
+                .filter(|bytes| bytes.len() <= 64 * 1024)
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            Some(Stage {
+                name,
+                status: marker.status.unwrap_or_else(|| "completed".into()),
+                ts: marker.ts.and_then(|ts| Ts::parse(&ts).ok()),
+            })
+        })
+        .collect();
+    stages.sort_by(|a, b| a.name.cmp(&b.name));
+    stages
+}
+
+fn check_diagnostic(path: &str, logs_dir: &Path, logs_real: Option<&Path>) -> DiagnosticFile {
+    let refused = |reason: &str| DiagnosticFile { path: path.to_string(), exists: false, size: None, refused: Some(reason.to_string()) };
+    let relative = Path::new(path);
+    if path.is_empty() || path.contains('\0') {
+        return refused("not a usable path");
+    }
+    if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::Prefix(_) | Component::RootDir)) {
+        return refused("absolute paths are not followed; diagnostics are relative to logs/");
+    }
+    if relative.components().any(|c| matches!(c, Component::ParentDir)) {
+        return refused("the path leaves logs/ through `..`");
+    }
+    let full = logs_dir.join(relative);
+    let missing = DiagnosticFile { path: path.to_string(), exists: false, size: None, refused: None };
+    if std::fs::symlink_metadata(&full).is_err() {
+        return missing;
+    }
+    let Some(logs_real) = logs_real else { return missing };
+    match full.canonicalize() {
+        Ok(real) if real.starts_with(logs_real) => match std::fs::metadata(&real) {
+            Ok(meta) => DiagnosticFile { path: path.to_string(), exists: true, size: Some(meta.len()), refused: None },
+            Err(_) => missing,
+        },
+        Ok(_) => refused("the path leaves logs/ through a symlink"),
+        Err(_) => refused("the path is a symlink that leads nowhere"),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_never_leave_logs() {
+        let root = tempfile::tempdir().unwrap();
+        let logs = root.path().join("logs");
+        std::fs::create_dir_all(logs.join("deploy")).unwrap();
+        std::fs::write(logs.join("deploy/d1.log"), b"12345").unwrap();
+        std::fs::write(root.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret"), logs.join("escape.log")).unwrap();
+        let real = logs.canonicalize().unwrap();
+        let check = |p: &str| check_diagnostic(p, &logs, Some(&real));
+        assert_eq!(check("deploy/d1.log").size, Some(5));
+        assert!(!check("deploy/missing.log").exists);
+        assert!(check("deploy/missing.log").refused.is_none());
+        assert!(check("../secret").refused.unwrap().contains(".."));
+        assert!(check("escape.log").refused.unwrap().contains("symlink"));
+        assert!(check("/etc/passwd").refused.is_some());
+    }
+}

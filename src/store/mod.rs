@@ -1,0 +1,10 @@
+//! Everything on disk: event sources and their cursors, the checkpoint,
+//! atomic writes and the state lock.
+
+pub mod atomic;
+pub mod checkpoint;
+pub mod crash;
+pub mod deployment_files;
+pub mod fingerprint;
+pub mod lock;
+pub mod sources;

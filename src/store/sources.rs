@@ -1,0 +1,397 @@
+//! Event sources under `events/` and the per-file cursor.
+//!
+//! A cursor remembers how far a file was consumed (the offset after its last
+//! complete line), how many lines that was, the file's size, device, inode and
+//! mtime when last seen, and fingerprints of the consumed prefix (its first and
+//! its last 4 KiB). A run stats every file but opens only those whose size or
+//! identity changed, and reads only their new bytes. A file that shrank, or
+//! whose consumed prefix no longer matches, stops the run (guarantee 6).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::fingerprint::fnv1a;
+use crate::event::{Event, Parsed, parse_event};
+use crate::time::Ts;
+
+/// Bytes fingerprinted at each end of a consumed prefix.
+const PRINT_LEN: u64 = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Bytes consumed: the end of the last complete line (or the whole file
+    /// for a `.json` event).
+    pub offset: u64,
+    /// Complete lines consumed, for line numbers in rejections.
+    pub lines: u64,
+    /// Size, device, inode and mtime when last read: if all are unchanged the
+    /// file is not opened.
+    pub size: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+    /// FNV-1a of the first and of the last `min(offset, 4096)` consumed bytes.
+    pub head: u64,
+    pub tail: u64,
+}
+
+/// A rejected event with where it was found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    /// Path relative to `events/`.
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// An accepted event with its place in the processing order (SPEC §3):
+/// `(ts, file, byte position)`, where files are numbered in path order.
+pub struct Positioned {
+    pub ts: Ts,
+    pub file: u32,
+    pub position: u64,
+    pub event: Event,
+}
+
+impl Positioned {
+    pub fn key(&self) -> (Ts, u32, u64) {
+        (self.ts, self.file, self.position)
+    }
+}
+
+/// What one scan of `events/` found.
+#[derive(Default)]
+pub struct Scan {
+    pub events: Vec<Positioned>,
+    pub rejects: Vec<Reject>,
+    /// Cursors for every file still present, ready to be committed.
+    pub cursors: BTreeMap<String, Cursor>,
+    pub files_seen: usize,
+    pub files_read: usize,
+    pub bytes_read: u64,
+}
+
+#[derive(Debug)]
+pub enum SourceError {
+    Shrank { file: PathBuf, from: u64, to: u64 },
+    Changed { file: PathBuf },
+    Io { path: PathBuf, error: std::io::Error },
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceError::Shrank { file, from, to } => write!(
+                f,
+                "{} shrank from {from} to {to} bytes since the last run; event logs are append-only, \
+                 so the events already folded can no longer be trusted — restore the file, or run `observer rebuild`",
+                file.display()
+            ),
+            SourceError::Changed { file } => write!(
+                f,
+                "{} changed in the part already read; event logs are append-only — restore the file, \
+                 or run `observer rebuild`",
+                file.display()
+            ),
+            SourceError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// `.json`: exactly one event per file.
+    Single,
+    /// `.jsonl` / `.ndjson`: one event per line.
+    Lines,
+}
+
+/// Which files under `events/` are event sources (SPEC §1).
+fn kind_of(name: &str) -> Option<FileKind> {
+    if name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".partial") {
+        return None;
+    }
+    if name.ends_with(".json") {
+        Some(FileKind::Single)
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        Some(FileKind::Lines)
+    } else {
+        None
+    }
+}
+
+struct Listed {
+    rel: String,
+    path: PathBuf,
+    kind: FileKind,
+    meta: FileMeta,
+}
+
+#[derive(Clone, Copy)]
+struct FileMeta {
+    size: u64,
+    dev: u64,
+    ino: u64,
+    mtime_ns: i128,
+}
+
+impl FileMeta {
+    fn of(meta: &std::fs::Metadata) -> FileMeta {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileMeta {
+                size: meta.len(),
+                dev: meta.dev(),
+                ino: meta.ino(),
+                mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            FileMeta { size: meta.len(), dev: 0, ino: 0, mtime_ns: 0 }
+        }
+    }
+}
+
+/// Lists event files in path order. Hidden directories and files, temp
+/// names, other extensions and symlinks are skipped: symlinks are not
+/// followed, so nothing outside `events/` is ever read as an event.
+fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
+    let mut out = Vec::new();
+    if !events_dir.exists() {
+        return Ok(out);
+    }
+    let walker = walkdir::WalkDir::new(events_dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| SourceError::Io {
+            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| events_dir.to_path_buf()),
+            error: e.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Some(kind) = kind_of(&entry.file_name().to_string_lossy()) else { continue };
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => continue,
+            Err(e) => return Err(SourceError::Io { path: entry.path().to_path_buf(), error: e.into() }),
+        };
+        let rel = entry
+            .path()
+            .strip_prefix(events_dir)
+            .unwrap_or(entry.path())
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        out.push(Listed { rel, path: entry.path().to_path_buf(), kind, meta: FileMeta::of(&meta) });
+    }
+    // Byte order of the relative path is the tie-break order of SPEC §3.
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// Reads what is new under `events_dir` since `previous`.
+pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Scan, SourceError> {
+    let listed = list(events_dir)?;
+    let mut scan = Scan { files_seen: listed.len(), ..Scan::default() };
+    // Cursors of files that disappeared, by identity: a file renamed within
+    // `events/` keeps its cursor instead of being read twice.
+    let present: std::collections::HashSet<&str> = listed.iter().map(|l| l.rel.as_str()).collect();
+    let mut vanished: HashMap<(u64, u64), &Cursor> = previous
+        .iter()
+        .filter(|(rel, _)| !present.contains(rel.as_str()))
+        .map(|(_, cursor)| ((cursor.dev, cursor.ino), cursor))
+        .collect();
+
+    for (index, file) in listed.iter().enumerate() {
+        let mut cursor = previous.get(&file.rel).cloned();
+        if cursor.is_none()
+            && let Some(old) = vanished.remove(&(file.meta.dev, file.meta.ino))
+            && file.meta.size >= old.offset
+            && prefix_matches(&file.path, old)?
+        {
+            cursor = Some(old.clone());
+        }
+        if let Some(c) = &cursor
+            && c.size == file.meta.size
+            && c.dev == file.meta.dev
+            && c.ino == file.meta.ino
+            && c.mtime_ns == file.meta.mtime_ns
+        {
+            scan.cursors.insert(file.rel.clone(), c.clone());
+            continue;
+        }
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        let next = match file.kind {
+            FileKind::Lines => read_lines(file, index, cursor.as_ref(), &mut scan)?,
+            FileKind::Single => read_single(file, index, cursor.as_ref(), &mut scan)?,
+        };
+        if let Some(next) = next {
+            scan.cursors.insert(file.rel.clone(), next);
+        }
+    }
+    Ok(scan)
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
+    move |error| SourceError::Io { path: path.to_path_buf(), error }
+}
+
+fn read_range(file: &mut File, path: &Path, from: u64, len: Option<u64>) -> Result<Vec<u8>, SourceError> {
+    file.seek(SeekFrom::Start(from)).map_err(io_error(path))?;
+    let mut buf = Vec::new();
+    match len {
+        Some(len) => {
+            file.take(len).read_to_end(&mut buf).map_err(io_error(path))?;
+        }
+        None => {
+            file.read_to_end(&mut buf).map_err(io_error(path))?;
+        }
+    }
+    Ok(buf)
+}
+
+fn prefix_matches(path: &Path, cursor: &Cursor) -> Result<bool, SourceError> {
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let head_len = cursor.offset.min(PRINT_LEN);
+    let head = read_range(&mut file, path, 0, Some(head_len))?;
+    let tail_len = cursor.offset.min(PRINT_LEN);
+    let tail = read_range(&mut file, path, cursor.offset - tail_len, Some(tail_len))?;
+    Ok(fnv1a(&head) == cursor.head && fnv1a(&tail) == cursor.tail)
+}
+
+/// Opens a file that changed, checking first that it did not shrink and that
+/// the consumed prefix is intact. Returns the file and its bytes from
+/// `offset - tail_len` to the end.
+fn open_checked(listed: &Listed, cursor: Option<&Cursor>) -> Result<Option<(Vec<u8>, u64)>, SourceError> {
+    let path = &listed.path;
+    let offset = cursor.map_or(0, |c| c.offset);
+    if listed.meta.size < offset {
+        return Err(SourceError::Shrank { file: path.clone(), from: offset, to: listed.meta.size });
+    }
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        // Deleted between listing and reading: nothing to consume.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    let tail_len = offset.min(PRINT_LEN);
+    let data = read_range(&mut file, path, offset - tail_len, None)?;
+    if (data.len() as u64) < tail_len {
+        return Err(SourceError::Shrank { file: path.clone(), from: offset, to: offset - tail_len + data.len() as u64 });
+    }
+    if let Some(c) = cursor {
+        let head_ok = if offset <= PRINT_LEN {
+            fnv1a(&data[..offset as usize]) == c.head
+        } else {
+            fnv1a(&read_range(&mut file, path, 0, Some(PRINT_LEN))?) == c.head
+        };
+        if !head_ok || fnv1a(&data[..tail_len as usize]) != c.tail {
+            return Err(SourceError::Changed { file: path.clone() });
+        }
+    }
+    Ok(Some((data, tail_len)))
+}
+
+/// The cursor after consuming up to `offset`, computed from `data`, which
+/// holds the file's bytes from `data_start`.
+fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, offset: u64, lines: u64) -> Cursor {
+    let head = match old {
+        Some(c) if c.offset >= PRINT_LEN => c.head,
+        _ => {
+            // data_start is 0 whenever the old offset was under PRINT_LEN.
+            let len = offset.min(PRINT_LEN) as usize;
+            fnv1a(&data[..len])
+        }
+    };
+    let tail_len = offset.min(PRINT_LEN);
+    let tail_from = (offset - tail_len - data_start) as usize;
+    Cursor {
+        offset,
+        lines,
+        size: listed.meta.size,
+        dev: listed.meta.dev,
+        ino: listed.meta.ino,
+        mtime_ns: listed.meta.mtime_ns,
+        head,
+        tail: fnv1a(&data[tail_from..tail_from + tail_len as usize]),
+    }
+}
+
+fn read_lines(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut Scan) -> Result<Option<Cursor>, SourceError> {
+    let Some((data, tail_len)) = open_checked(listed, cursor)? else { return Ok(None) };
+    scan.files_read += 1;
+    let offset = cursor.map_or(0, |c| c.offset);
+    let data_start = offset - tail_len;
+    let new = &data[tail_len as usize..];
+    scan.bytes_read += new.len() as u64;
+    let mut lines = cursor.map_or(0, |c| c.lines);
+    let mut consumed = 0usize;
+    while let Some(len) = new[consumed..].iter().position(|b| *b == b'\n') {
+        let start = consumed;
+        consumed += len + 1;
+        lines += 1;
+        let mut line = &new[start..start + len];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let position = offset + start as u64;
+        if position == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+            line = &line[3..];
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_event(line) {
+            Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position, event: *event }),
+            Parsed::Rejected(reason) => scan.rejects.push(Reject { file: listed.rel.clone(), line: lines, reason: reason.0 }),
+            Parsed::Incomplete => scan.rejects.push(Reject {
+                file: listed.rel.clone(),
+                line: lines,
+                reason: "not valid JSON: the line ends before the event does".into(),
+            }),
+        }
+    }
+    let end = offset + consumed as u64;
+    Ok(Some(advance(listed, cursor, &data, data_start, end, lines)))
+}
+
+fn read_single(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut Scan) -> Result<Option<Cursor>, SourceError> {
+    if let Some(c) = cursor.filter(|c| c.offset > 0) {
+        // Already consumed. Trailing white space (a producer's late newline)
+        // is accepted; any other change to a single-event file is a rewrite.
+        let Some((data, tail_len)) = open_checked(listed, Some(c))? else { return Ok(None) };
+        if !data[tail_len as usize..].iter().all(u8::is_ascii_whitespace) {
+            return Err(SourceError::Changed { file: listed.path.clone() });
+        }
+        return Ok(Some(Cursor { size: listed.meta.size, dev: listed.meta.dev, ino: listed.meta.ino, mtime_ns: listed.meta.mtime_ns, ..c.clone() }));
+    }
+    let Some((data, _)) = open_checked(listed, None)? else { return Ok(None) };
+    scan.files_read += 1;
+    scan.bytes_read += data.len() as u64;
+    let mut body: &[u8] = &data;
+    if body.starts_with(b"\xEF\xBB\xBF") {
+        body = &body[3..];
+    }
+    let line = 1 + body.iter().take_while(|b| b.is_ascii_whitespace()).filter(|b| **b == b'\n').count() as u64;
+    match parse_event(body) {
+        // Not complete yet (or empty): no cursor, so the next run looks again.
+        Parsed::Incomplete => return Ok(None),
+        Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position: 0, event: *event }),
+        Parsed::Rejected(reason) => scan.rejects.push(Reject { file: listed.rel.clone(), line, reason: reason.0 }),
+    }
+    let size = data.len() as u64;
+    Ok(Some(advance(listed, None, &data, 0, size, 1)))
+}

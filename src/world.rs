@@ -1,0 +1,311 @@
+//! Projection of the engine state to the world files (SPEC §4).
+//!
+//! Pure: the same engine, inventory, config and disk facts always give the
+//! same bytes — keys sorted, fields in a fixed order, pretty-printed with a
+//! trailing newline. Facts about the run itself never appear here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{
+    Deployment, DeploymentStatus, Engine, Incident, IncidentStatus, NodeStatus, ServiceState, ServiceStatus, Stage,
+    service_key,
+};
+use crate::inventory::Inventory;
+use crate::time::{Ts, duration_seconds};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The world files, in the order they are written.
+pub const FILES: [&str; 5] = ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
+
+/// What the disk says about deployments, gathered by the IO shell before
+/// projecting: stage markers under `state/deployments/<id>/`, and the
+/// diagnostics files named by failures.
+#[derive(Clone, Debug, Default)]
+pub struct DiskFacts {
+    pub markers: BTreeMap<String, Vec<Stage>>,
+    pub diagnostics: BTreeMap<String, DiagnosticFile>,
+}
+
+/// A diagnostics path as checked against `logs/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DiagnosticFile {
+    pub path: String,
+    pub exists: bool,
+    pub size: Option<u64>,
+    /// Why the path was not followed (it would leave `logs/`), or null.
+    pub refused: Option<String>,
+}
+
+#[derive(Serialize)]
+struct File<'a, T: Serialize> {
+    schema_version: u32,
+    as_of: Option<Ts>,
+    #[serde(flatten)]
+    body: BTreeMap<&'a str, T>,
+}
+
+#[derive(Serialize)]
+struct NodeView<'a> {
+    roles: &'a [String],
+    status: NodeStatus,
+    last_seen: Option<Ts>,
+    services: Vec<&'a str>,
+    active_incidents: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DeploymentView<'a> {
+    correlation_id: &'a str,
+    node: Option<&'a str>,
+    service: Option<&'a str>,
+    status: DeploymentStatus,
+    started_at: Option<Ts>,
+    ended_at: Option<Ts>,
+    duration_s: Option<serde_json::Number>,
+    stages: Vec<Stage>,
+    diagnostics: Vec<DiagnosticFile>,
+}
+
+#[derive(Serialize, Default)]
+struct NodeCounts {
+    total: usize,
+    up: usize,
+    down: usize,
+    stale: usize,
+    unknown: usize,
+}
+
+#[derive(Serialize, Default)]
+struct ServiceCounts {
+    total: usize,
+    healthy: usize,
+    degraded: usize,
+    unhealthy: usize,
+    unknown: usize,
+    circuit_open: usize,
+}
+
+#[derive(Serialize, Default)]
+struct DeploymentCounts {
+    running: usize,
+    succeeded: usize,
+    failed: usize,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    schema_version: u32,
+    as_of: Option<Ts>,
+    overall_health: &'static str,
+    nodes: NodeCounts,
+    services: ServiceCounts,
+    incidents: BTreeMap<&'static str, usize>,
+    deployments: DeploymentCounts,
+    active_incidents: Vec<&'a str>,
+    running_deployments: Vec<&'a str>,
+    events: &'a crate::engine::EventStats,
+    counters: &'a crate::engine::Counters,
+}
+
+/// The status of a node as of the clock: `up` turns `stale` when its last
+/// heartbeat is older than `stale_after_s`.
+pub fn node_status(engine: &Engine, name: &str, config: &Config) -> NodeStatus {
+    let Some(state) = engine.nodes.get(name) else { return NodeStatus::Unknown };
+    match (state.status, state.last_seen, engine.clock) {
+        (NodeStatus::Up, Some(seen), Some(clock)) if seen < clock.minus_seconds(config.nodes.stale_after_s) => {
+            NodeStatus::Stale
+        }
+        (status, _, _) => status,
+    }
+}
+
+/// All services: those events spoke of, plus inventory declarations shown
+/// as `unknown` until an event does.
+pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, ServiceState> {
+    let mut services = engine.services.clone();
+    for (node, names) in &inventory.services {
+        for name in names {
+            services.entry(service_key(node, name)).or_insert_with(|| ServiceState {
+                node: node.clone(),
+                service: name.clone(),
+                status: ServiceStatus::Unknown,
+                since: None,
+                last_event: None,
+                active_incident: None,
+            });
+        }
+    }
+    services
+}
+
+/// Renders every world file; the result is what `FILES` names, in order.
+pub fn project(engine: &Engine, inventory: &Inventory, config: &Config, disk: &DiskFacts) -> Vec<(&'static str, Vec<u8>)> {
+    let services = all_services(engine, inventory);
+    let as_of = engine.clock;
+
+    let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
+    node_names.extend(engine.nodes.keys().map(String::as_str));
+    node_names.extend(services.values().map(|s| s.node.as_str()));
+    let no_roles: Vec<String> = Vec::new();
+    let mut nodes = BTreeMap::new();
+    for name in &node_names {
+        let state = engine.nodes.get(*name);
+        nodes.insert(
+            *name,
+            NodeView {
+                roles: inventory.nodes.get(*name).unwrap_or(&no_roles),
+                status: node_status(engine, name, config),
+                last_seen: state.and_then(|s| s.last_seen),
+                services: services.values().filter(|s| s.node == *name).map(|s| s.service.as_str()).collect(),
+                active_incidents: engine
+                    .incidents
+                    .values()
+                    .filter(|i| i.node == *name && i.status == IncidentStatus::Active)
+                    .map(|i| i.id.as_str())
+                    .collect(),
+            },
+        );
+    }
+
+    let service_views: BTreeMap<&str, &ServiceState> = services.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let incidents: BTreeMap<&str, &Incident> = engine.incidents.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let deployments: BTreeMap<&str, DeploymentView> =
+        engine.deployments.iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
+
+    let summary = summarize(engine, &nodes, &services);
+    vec![
+        ("nodes.json", render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("nodes", nodes)].into() })),
+        (
+            "services.json",
+            render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("services", service_views)].into() }),
+        ),
+        (
+            "deployments.json",
+            render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("deployments", deployments)].into() }),
+        ),
+        ("incidents.json", render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("incidents", incidents)].into() })),
+        ("runtime-summary.json", render(&summary)),
+    ]
+}
+
+fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> DeploymentView<'a> {
+    let mut stages = run.stages.clone();
+    if let Some(markers) = disk.markers.get(id) {
+        for marker in markers {
+            if !stages.iter().any(|s| s.name == marker.name) {
+                stages.push(marker.clone());
+            }
+        }
+    }
+    DeploymentView {
+        correlation_id: id,
+        node: run.node.as_deref(),
+        service: run.service.as_deref(),
+        status: run.status,
+        started_at: run.started_at,
+        ended_at: run.ended_at,
+        duration_s: match (run.started_at, run.ended_at) {
+            (Some(start), Some(end)) => Some(duration_seconds(start, end)),
+            _ => None,
+        },
+        stages,
+        diagnostics: run
+            .diagnostics
+            .iter()
+            .map(|path| {
+                disk.diagnostics.get(path).cloned().unwrap_or(DiagnosticFile {
+                    path: path.clone(),
+                    exists: false,
+                    size: None,
+                    refused: None,
+                })
+            })
+            .collect(),
+    }
+}
+
+fn summarize<'a>(
+    engine: &'a Engine,
+    nodes: &BTreeMap<&str, NodeView>,
+    services: &BTreeMap<String, ServiceState>,
+) -> Summary<'a> {
+    let mut node_counts = NodeCounts { total: nodes.len(), ..NodeCounts::default() };
+    for node in nodes.values() {
+        match node.status {
+            NodeStatus::Up => node_counts.up += 1,
+            NodeStatus::Down => node_counts.down += 1,
+            NodeStatus::Stale => node_counts.stale += 1,
+            NodeStatus::Unknown => node_counts.unknown += 1,
+        }
+    }
+    let mut service_counts = ServiceCounts { total: services.len(), ..ServiceCounts::default() };
+    for service in services.values() {
+        match service.status {
+            ServiceStatus::Healthy => service_counts.healthy += 1,
+            ServiceStatus::Degraded => service_counts.degraded += 1,
+            ServiceStatus::Unhealthy => service_counts.unhealthy += 1,
+            ServiceStatus::Unknown => service_counts.unknown += 1,
+            ServiceStatus::CircuitOpen => service_counts.circuit_open += 1,
+        }
+    }
+    let mut deployment_counts = DeploymentCounts::default();
+    for run in engine.deployments.values() {
+        match run.status {
+            DeploymentStatus::Running => deployment_counts.running += 1,
+            DeploymentStatus::Succeeded => deployment_counts.succeeded += 1,
+            DeploymentStatus::Failed => deployment_counts.failed += 1,
+        }
+    }
+    let active_incidents: Vec<&str> = engine
+        .incidents
+        .values()
+        .filter(|i| i.status == IncidentStatus::Active)
+        .map(|i| i.id.as_str())
+        .collect();
+    let resolved = engine.incidents.len() - active_incidents.len();
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        as_of: engine.clock,
+        overall_health: overall_health(&service_counts),
+        nodes: node_counts,
+        services: service_counts,
+        incidents: [("active", active_incidents.len()), ("resolved", resolved)].into(),
+        deployments: deployment_counts,
+        active_incidents,
+        running_deployments: engine
+            .deployments
+            .iter()
+            .filter(|(_, run)| run.status == DeploymentStatus::Running)
+            .map(|(id, _)| id.as_str())
+            .collect(),
+        events: &engine.stats,
+        counters: &engine.counters,
+    }
+}
+
+/// `healthy` when every service that has reported is healthy, `unhealthy`
+/// when none is, `degraded` in between, and `unknown` while no service has
+/// reported at all (services only declared in the inventory do not count).
+fn overall_health(counts: &ServiceCounts) -> &'static str {
+    let reported = counts.total - counts.unknown;
+    if reported == 0 {
+        "unknown"
+    } else if counts.healthy == reported {
+        "healthy"
+    } else if counts.healthy == 0 {
+        "unhealthy"
+    } else {
+        "degraded"
+    }
+}
+
+/// Pretty JSON with two-space indentation and a trailing newline.
+pub fn render<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
+    bytes.push(b'\n');
+    bytes
+}
