@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Rules;
 use crate::problem::Problem;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub nodes: NodesConfig,
@@ -36,16 +36,6 @@ pub struct RetentionConfig {
 pub struct EventsConfig {
     /// Seconds of engine clock an event `id` is remembered to drop duplicates.
     pub dedup_window_s: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            nodes: NodesConfig::default(),
-            retention: RetentionConfig::default(),
-            events: EventsConfig::default(),
-        }
-    }
 }
 
 impl Default for NodesConfig {
@@ -89,10 +79,7 @@ events:
 
 impl Config {
     pub fn rules(&self) -> Rules {
-        Rules {
-            retention_s: self.retention.days.saturating_mul(24 * 3600),
-            dedup_window_s: self.events.dedup_window_s,
-        }
+        Rules { retention_s: self.retention.days.saturating_mul(24 * 3600), dedup_window_s: self.events.dedup_window_s }
     }
 
     pub fn parse(text: &str, file: &Path) -> Result<Config, Problem> {

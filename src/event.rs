@@ -56,10 +56,7 @@ impl Kind {
     }
 
     fn needs_node(self) -> bool {
-        matches!(
-            self,
-            Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown
-        ) || self.needs_service()
+        matches!(self, Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown) || self.needs_service()
     }
 
     fn needs_service(self) -> bool {
@@ -76,10 +73,7 @@ impl Kind {
     fn needs_correlation_id(self) -> bool {
         matches!(
             self,
-            Kind::DeploymentStarted
-                | Kind::DeploymentStage
-                | Kind::DeploymentSucceeded
-                | Kind::DeploymentFailed
+            Kind::DeploymentStarted | Kind::DeploymentStage | Kind::DeploymentSucceeded | Kind::DeploymentFailed
         )
     }
 }
@@ -200,11 +194,7 @@ struct FailurePayload {
 /// Parses and validates one event from its bytes (one line, or one whole file).
 pub fn parse_event(bytes: &[u8]) -> Parsed {
     if bytes.len() > MAX_EVENT_BYTES {
-        return reject(format!(
-            "event is {} bytes, over the limit of {} bytes",
-            bytes.len(),
-            MAX_EVENT_BYTES
-        ));
+        return reject(format!("event is {} bytes, over the limit of {} bytes", bytes.len(), MAX_EVENT_BYTES));
     }
     let raw: RawEvent = match serde_json::from_slice(bytes) {
         Ok(raw) => raw,
@@ -252,17 +242,16 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
     let severity = match raw.severity {
         None => None,
         Some(text) => Some(Severity::parse(&text).ok_or_else(|| {
-            Rejection(format!(
-                "field `severity`: `{text}` is not one of info, warning, error, critical"
-            ))
+            Rejection(format!("field `severity`: `{text}` is not one of info, warning, error, critical"))
         })?),
     };
     let detail = match kind {
         Kind::DeploymentStage => {
             let payload: StagePayload = payload_as(raw.payload)?;
-            let name = payload.stage.or(payload.name).ok_or_else(|| {
-                Rejection("`deployment_stage` events need `payload.stage` (the stage name)".into())
-            })?;
+            let name = payload
+                .stage
+                .or(payload.name)
+                .ok_or_else(|| Rejection("`deployment_stage` events need `payload.stage` (the stage name)".into()))?;
             Detail::Stage { name, status: payload.status.unwrap_or_else(|| "completed".into()) }
         }
         Kind::DeploymentFailed => {
@@ -319,8 +308,7 @@ fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
 
 fn is_snake_case(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// serde's messages do not name the field whose type is wrong; the slow path
@@ -383,7 +371,9 @@ mod tests {
 
     #[test]
     fn parses_the_spec_example() {
-        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"saturn","service":"mosquitto","correlation_id":"hc-1","severity":"error","message":"port 1883 refused","id":"x","payload":{},"extra":[1]}"#);
+        let e = ok(
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"saturn","service":"mosquitto","correlation_id":"hc-1","severity":"error","message":"port 1883 refused","id":"x","payload":{},"extra":[1]}"#,
+        );
         assert_eq!(e.kind, Kind::ServiceUnhealthy);
         assert_eq!(e.node.as_deref(), Some("saturn"));
         assert_eq!(e.severity, Some(Severity::Error));
@@ -420,16 +410,24 @@ mod tests {
 
     #[test]
     fn deployment_payloads_are_typed() {
-        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_failed","correlation_id":"d1","payload":{"diagnostics":["a.log","b/c.log"]}}"#);
+        let e = ok(
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_failed","correlation_id":"d1","payload":{"diagnostics":["a.log","b/c.log"]}}"#,
+        );
         assert_eq!(e.detail, Detail::Diagnostics(vec!["a.log".into(), "b/c.log".into()]));
-        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull"}}"#);
+        let e = ok(
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull"}}"#,
+        );
         assert_eq!(e.detail, Detail::Stage { name: "pull".into(), status: "completed".into() });
-        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1"}"#).contains("payload.stage"));
+        assert!(
+            rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1"}"#)
+                .contains("payload.stage")
+        );
     }
 
     #[test]
     fn oversized_events_are_rejected() {
-        let big = format!(r#"{{"ts":"2026-05-12T12:05:00Z","type":"tick","message":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES));
+        let big =
+            format!(r#"{{"ts":"2026-05-12T12:05:00Z","type":"tick","message":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES));
         assert!(rejected(&big).contains("over the limit"));
     }
 }

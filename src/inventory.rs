@@ -61,16 +61,11 @@ enum ServiceItem {
 impl Inventory {
     /// Where the topology file of an inventory directory is, if anywhere.
     pub fn topology_path(dir: &Path) -> Option<PathBuf> {
-        [dir.join("inventory").join("topology.yaml"), dir.join("topology.yaml")]
-            .into_iter()
-            .find(|path| path.is_file())
+        [dir.join("inventory").join("topology.yaml"), dir.join("topology.yaml")].into_iter().find(|path| path.is_file())
     }
 
     fn hosts_dirs(dir: &Path) -> Vec<PathBuf> {
-        [dir.join("hosts"), dir.join("inventory").join("hosts")]
-            .into_iter()
-            .filter(|path| path.is_dir())
-            .collect()
+        [dir.join("hosts"), dir.join("inventory").join("hosts")].into_iter().filter(|path| path.is_dir()).collect()
     }
 
     /// Reads an inventory directory. Every problem is returned, each with

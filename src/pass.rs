@@ -1,7 +1,6 @@
 //! One pass of the reducer: read what is new, fold it in order, write the
 //! world, then commit the checkpoint. The IO shell around the pure engine.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -90,7 +89,9 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     crash::point("before-checkpoint");
-    checkpoint.save(&layout.state).context("the world was written but the checkpoint was not; the next run folds the same events again")?;
+    checkpoint
+        .save(&layout.state)
+        .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
     crash::point("after-checkpoint");
     Ok(report)
 }
@@ -114,23 +115,11 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
 
 /// Reads the rejections recorded by the last runs.
 pub fn recorded_rejects(layout: &Layout) -> Vec<Reject> {
-    std::fs::read(layout.rejects())
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    std::fs::read(layout.rejects()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
 
 /// Reads one world file as JSON, if present.
 pub fn read_world_file(layout: &Layout, name: &str) -> Option<serde_json::Value> {
     let bytes = std::fs::read(layout.world.join(name)).ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-/// Counts by file, for messages.
-pub fn rejects_by_file(rejects: &[Reject]) -> BTreeMap<&str, usize> {
-    let mut by_file = BTreeMap::new();
-    for reject in rejects {
-        *by_file.entry(reject.file.as_str()).or_default() += 1;
-    }
-    by_file
 }

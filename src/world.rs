@@ -19,7 +19,8 @@ use crate::time::{Ts, duration_seconds};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The world files, in the order they are written.
-pub const FILES: [&str; 5] = ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
+pub const FILES: [&str; 5] =
+    ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
 
 /// What the disk says about deployments, gathered by the IO shell before
 /// projecting: stage markers under `state/deployments/<id>/`, and the
@@ -143,7 +144,12 @@ pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, 
 }
 
 /// Renders every world file; the result is what `FILES` names, in order.
-pub fn project(engine: &Engine, inventory: &Inventory, config: &Config, disk: &DiskFacts) -> Vec<(&'static str, Vec<u8>)> {
+pub fn project(
+    engine: &Engine,
+    inventory: &Inventory,
+    config: &Config,
+    disk: &DiskFacts,
+) -> Vec<(&'static str, Vec<u8>)> {
     let services = all_services(engine, inventory);
     let as_of = engine.clock;
 
@@ -187,7 +193,10 @@ pub fn project(engine: &Engine, inventory: &Inventory, config: &Config, disk: &D
             "deployments.json",
             render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("deployments", deployments)].into() }),
         ),
-        ("incidents.json", render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("incidents", incidents)].into() })),
+        (
+            "incidents.json",
+            render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("incidents", incidents)].into() }),
+        ),
         ("runtime-summary.json", render(&summary)),
     ]
 }
@@ -260,12 +269,8 @@ fn summarize<'a>(
             DeploymentStatus::Failed => deployment_counts.failed += 1,
         }
     }
-    let active_incidents: Vec<&str> = engine
-        .incidents
-        .values()
-        .filter(|i| i.status == IncidentStatus::Active)
-        .map(|i| i.id.as_str())
-        .collect();
+    let active_incidents: Vec<&str> =
+        engine.incidents.values().filter(|i| i.status == IncidentStatus::Active).map(|i| i.id.as_str()).collect();
     let resolved = engine.incidents.len() - active_incidents.len();
     Summary {
         schema_version: SCHEMA_VERSION,

@@ -72,13 +72,7 @@ pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
 /// across processes (pid) and within one (counter).
 fn unique_name(ts_ms: i64) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{ts_ms:013}-{}-{nanos:09}-{}.json",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{ts_ms:013}-{}-{nanos:09}-{}.json", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }

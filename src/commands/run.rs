@@ -126,4 +126,3 @@ pub fn warn_about(layout: &Layout, report: &Report) {
         );
     }
 }
-

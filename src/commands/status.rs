@@ -14,31 +14,20 @@ use crate::time::Ts;
 pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     let layout = layout(paths);
     let Some(summary) = read_world_file(&layout, "runtime-summary.json") else {
-        bail!(
-            "no world in {} yet; run `observer run` (or `observer rebuild`) first",
-            shown(&layout.world)
-        );
+        bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&layout.world));
     };
     let services = read_world_file(&layout, "services.json").unwrap_or(Value::Null);
     let incidents = read_world_file(&layout, "incidents.json").unwrap_or(Value::Null);
     let deployments = read_world_file(&layout, "deployments.json").unwrap_or(Value::Null);
     let nodes = read_world_file(&layout, "nodes.json").unwrap_or(Value::Null);
-    let last_run: Value = std::fs::read(layout.last_run())
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+    let last_run: Value =
+        std::fs::read(layout.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
     let rejects = recorded_rejects(&layout);
     let now = now()?;
 
-    let not_healthy: Vec<&Value> = entries(&services, "services")
-        .filter(|s| s["status"] != "healthy")
-        .collect();
-    let problem_nodes: Vec<(&String, &Value)> = nodes["nodes"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, n)| n["status"] != "up")
-        .collect();
+    let not_healthy: Vec<&Value> = entries(&services, "services").filter(|s| s["status"] != "healthy").collect();
+    let problem_nodes: Vec<(&String, &Value)> =
+        nodes["nodes"].as_object().into_iter().flatten().filter(|(_, n)| n["status"] != "up").collect();
     let active: Vec<&Value> = entries(&incidents, "incidents").filter(|i| i["status"] == "active").collect();
     let running: Vec<&Value> = entries(&deployments, "deployments").filter(|d| d["status"] == "running").collect();
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());

@@ -65,11 +65,7 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
                         stage.status = status.clone();
                         stage.ts = Some(event.ts);
                     }
-                    None => run.stages.push(Stage {
-                        name: name.clone(),
-                        status: status.clone(),
-                        ts: Some(event.ts),
-                    }),
+                    None => run.stages.push(Stage { name: name.clone(), status: status.clone(), ts: Some(event.ts) }),
                 }
             }
         }

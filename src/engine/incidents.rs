@@ -138,7 +138,9 @@ mod tests {
     #[test]
     fn only_the_last_fifty_failure_times_are_kept() {
         let lines: Vec<String> = (0..60)
-            .map(|i| format!(r#"{{"ts":"2026-05-12T12:{i:02}:00Z","type":"service_unhealthy","node":"n","service":"s"}}"#))
+            .map(|i| {
+                format!(r#"{{"ts":"2026-05-12T12:{i:02}:00Z","type":"service_unhealthy","node":"n","service":"s"}}"#)
+            })
             .collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let engine = given(&refs);

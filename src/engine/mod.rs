@@ -114,10 +114,9 @@ impl Engine {
             Kind::ServiceUnhealthy | Kind::HealthcheckFailed => services::failure(self, event),
             Kind::ServiceHealthy | Kind::HealthcheckPassed => services::healthy(self, event, false),
             Kind::ServiceRecovered => services::healthy(self, event, true),
-            Kind::DeploymentStarted
-            | Kind::DeploymentStage
-            | Kind::DeploymentSucceeded
-            | Kind::DeploymentFailed => deployments::apply(self, event),
+            Kind::DeploymentStarted | Kind::DeploymentStage | Kind::DeploymentSucceeded | Kind::DeploymentFailed => {
+                deployments::apply(self, event)
+            }
             Kind::Other => {}
         }
         Applied::Folded { late }

@@ -90,7 +90,8 @@ impl Checkpoint {
 
     pub fn save(&self, state_dir: &Path) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
-        let bytes = serde_json::to_vec(self).map_err(|e| CheckpointError::Io { path: path.clone(), error: e.into() })?;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| CheckpointError::Io { path: path.clone(), error: e.into() })?;
         write_atomic(&path, &bytes).map_err(|error| CheckpointError::Io { path, error })
     }
 

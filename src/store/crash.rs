@@ -2,8 +2,8 @@
 //! point (optionally `point:N` for its N-th passage), the process aborts there
 //! as abruptly as `kill -9`. Unset in normal use, where this costs one lookup.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
 static PASSED: AtomicU64 = AtomicU64::new(0);

@@ -35,7 +35,10 @@ pub fn gather(engine: &Engine, state_dir: &Path, logs_dir: &Path) -> DiskFacts {
             }
         }
         for path in &run.diagnostics {
-            facts.diagnostics.entry(path.clone()).or_insert_with(|| check_diagnostic(path, logs_dir, logs_real.as_deref()));
+            facts
+                .diagnostics
+                .entry(path.clone())
+                .or_insert_with(|| check_diagnostic(path, logs_dir, logs_real.as_deref()));
         }
     }
     facts
@@ -77,7 +80,12 @@ fn read_markers(dir: &Path) -> Vec<Stage> {
 }
 
 fn check_diagnostic(path: &str, logs_dir: &Path, logs_real: Option<&Path>) -> DiagnosticFile {
-    let refused = |reason: &str| DiagnosticFile { path: path.to_string(), exists: false, size: None, refused: Some(reason.to_string()) };
+    let refused = |reason: &str| DiagnosticFile {
+        path: path.to_string(),
+        exists: false,
+        size: None,
+        refused: Some(reason.to_string()),
+    };
     let relative = Path::new(path);
     if path.is_empty() || path.contains('\0') {
         return refused("not a usable path");

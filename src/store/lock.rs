@@ -14,8 +14,14 @@ pub struct StateLock {
 #[derive(Debug)]
 pub enum LockError {
     /// Another process holds the lock; its self-description, if readable.
-    Held { path: PathBuf, holder: String },
-    Io { path: PathBuf, error: std::io::Error },
+    Held {
+        path: PathBuf,
+        holder: String,
+    },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for LockError {
@@ -39,7 +45,8 @@ impl StateLock {
         let path = state_dir.join(".observer.lock");
         let io = |error| LockError::Io { path: path.clone(), error };
         std::fs::create_dir_all(state_dir).map_err(io)?;
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         if wait {
             file.lock().map_err(io)?;
         } else if let Err(error) = file.try_lock() {

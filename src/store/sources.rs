@@ -290,7 +290,11 @@ fn open_checked(listed: &Listed, cursor: Option<&Cursor>) -> Result<Option<(Vec<
     let tail_len = offset.min(PRINT_LEN);
     let data = read_range(&mut file, path, offset - tail_len, None)?;
     if (data.len() as u64) < tail_len {
-        return Err(SourceError::Shrank { file: path.clone(), from: offset, to: offset - tail_len + data.len() as u64 });
+        return Err(SourceError::Shrank {
+            file: path.clone(),
+            from: offset,
+            to: offset - tail_len + data.len() as u64,
+        });
     }
     if let Some(c) = cursor {
         let head_ok = if offset <= PRINT_LEN {
@@ -330,7 +334,12 @@ fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, 
     }
 }
 
-fn read_lines(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut Scan) -> Result<Option<Cursor>, SourceError> {
+fn read_lines(
+    listed: &Listed,
+    index: u32,
+    cursor: Option<&Cursor>,
+    scan: &mut Scan,
+) -> Result<Option<Cursor>, SourceError> {
     let Some((data, tail_len)) = open_checked(listed, cursor)? else { return Ok(None) };
     scan.files_read += 1;
     let offset = cursor.map_or(0, |c| c.offset);
@@ -356,7 +365,9 @@ fn read_lines(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut S
         }
         match parse_event(line) {
             Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position, event: *event }),
-            Parsed::Rejected(reason) => scan.rejects.push(Reject { file: listed.rel.clone(), line: lines, reason: reason.0 }),
+            Parsed::Rejected(reason) => {
+                scan.rejects.push(Reject { file: listed.rel.clone(), line: lines, reason: reason.0 })
+            }
             Parsed::Incomplete => scan.rejects.push(Reject {
                 file: listed.rel.clone(),
                 line: lines,
@@ -368,7 +379,12 @@ fn read_lines(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut S
     Ok(Some(advance(listed, cursor, &data, data_start, end, lines)))
 }
 
-fn read_single(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut Scan) -> Result<Option<Cursor>, SourceError> {
+fn read_single(
+    listed: &Listed,
+    index: u32,
+    cursor: Option<&Cursor>,
+    scan: &mut Scan,
+) -> Result<Option<Cursor>, SourceError> {
     if let Some(c) = cursor.filter(|c| c.offset > 0) {
         // Already consumed. Trailing white space (a producer's late newline)
         // is accepted; any other change to a single-event file is a rewrite.
@@ -376,7 +392,13 @@ fn read_single(listed: &Listed, index: u32, cursor: Option<&Cursor>, scan: &mut 
         if !data[tail_len as usize..].iter().all(u8::is_ascii_whitespace) {
             return Err(SourceError::Changed { file: listed.path.clone() });
         }
-        return Ok(Some(Cursor { size: listed.meta.size, dev: listed.meta.dev, ino: listed.meta.ino, mtime_ns: listed.meta.mtime_ns, ..c.clone() }));
+        return Ok(Some(Cursor {
+            size: listed.meta.size,
+            dev: listed.meta.dev,
+            ino: listed.meta.ino,
+            mtime_ns: listed.meta.mtime_ns,
+            ..c.clone()
+        }));
     }
     let Some((data, _)) = open_checked(listed, None)? else { return Ok(None) };
     scan.files_read += 1;
