@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::Config;
+use crate::engine::Applied;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::Checkpoint;
+use crate::store::checkpoint::{Checkpoint, FoldedKey};
 use crate::store::sources::{self, Reject};
 use crate::store::{crash, deployment_files};
 use crate::time::Ts;
@@ -61,8 +62,24 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     events.sort_unstable_by_key(|e| e.key());
     let rules = config.rules();
     let before = checkpoint.engine.stats.clone();
+    let previous_last = checkpoint.last_folded.clone();
     for positioned in &events {
-        checkpoint.engine.apply(&positioned.event, &rules);
+        let applied = checkpoint.engine.apply(&positioned.event, &rules);
+        if applied == (Applied::Folded { late: false })
+            && let Some(last) = &previous_last
+            && positioned.ts == last.ts
+            && (scan.paths[positioned.file as usize].as_str(), positioned.position)
+                < (last.file.as_str(), last.position)
+        {
+            checkpoint.engine.note_out_of_order();
+        }
+    }
+    if let Some(newest) = events.last() {
+        let key =
+            FoldedKey { ts: newest.ts, file: scan.paths[newest.file as usize].clone(), position: newest.position };
+        if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
+            checkpoint.last_folded = Some(key);
+        }
     }
     let after = &checkpoint.engine.stats;
     report.folded = after.total - before.total;

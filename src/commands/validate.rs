@@ -27,26 +27,35 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         problems.extend(found);
     }
     let mut events = 0;
+    let mut notes = Vec::new();
     match sources::scan(&layout.events, &BTreeMap::new()) {
         Ok(scan) => {
             events = scan.events.len();
+            for waiting in scan.waiting {
+                notes.push(Problem::new(
+                    &layout.events.join(&waiting.file),
+                    Some(waiting.line),
+                    format!("note: {}", waiting.reason),
+                ));
+            }
             for reject in scan.rejects {
                 problems.push(Problem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
             }
         }
         Err(error) => problems.push(Problem::new(&layout.events, None, error.to_string())),
     }
-    let mut text = String::new();
-    for problem in &problems {
-        let mut shown_problem = problem.clone();
-        shown_problem.file = shown(&problem.file).into();
-        text.push_str(&format!("{shown_problem}\n"));
-    }
+    let text: String = problems
+        .iter()
+        .chain(&notes)
+        .map(|problem| format!("{}\n", Problem { file: shown(&problem.file).into(), ..problem.clone() }))
+        .collect();
     print(&text)?;
     eprintln!(
-        "{} problem{} ({} valid events in {}; config {}; inventory {})",
+        "{} problem{}, {} note{} ({} valid events in {}; config {}; inventory {})",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" },
+        notes.len(),
+        if notes.len() == 1 { "" } else { "s" },
         events,
         shown(&layout.events),
         layout.config.as_deref().map_or("built-in defaults".into(), shown),

@@ -122,6 +122,13 @@ impl Engine {
         Applied::Folded { late }
     }
 
+    /// Counts a folded event as late although its `ts` equals the clock: the
+    /// shell saw that a rebuild would have folded it before events already
+    /// folded (same `ts`, earlier file or position).
+    pub fn note_out_of_order(&mut self) {
+        self.stats.late += 1;
+    }
+
     /// Counts an event the boundary refused; it is otherwise not folded.
     pub fn note_rejected(&mut self) {
         self.stats.rejected += 1;

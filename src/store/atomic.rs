@@ -15,6 +15,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _ = fs::remove_file(&temp);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        super::crash::fault("write")?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

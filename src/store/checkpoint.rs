@@ -28,6 +28,16 @@ pub struct Checkpoint {
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
+    /// The greatest processing-order key folded so far.
+    pub last_folded: Option<FoldedKey>,
+}
+
+/// A position in the processing order of SPEC §3: `(ts, path, position)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FoldedKey {
+    pub ts: crate::time::Ts,
+    pub file: String,
+    pub position: u64,
 }
 
 #[derive(Debug)]

@@ -70,6 +70,11 @@ pub struct Scan {
     pub rejects: Vec<Reject>,
     /// Cursors for every file still present, ready to be committed.
     pub cursors: BTreeMap<String, Cursor>,
+    /// Files with an incomplete tail left for a later run: relative path,
+    /// line number and what is missing.
+    pub waiting: Vec<Reject>,
+    /// Relative paths of the listed files; `Positioned::file` indexes this.
+    pub paths: Vec<String>,
     pub files_seen: usize,
     pub files_read: usize,
     pub bytes_read: u64,
@@ -205,7 +210,8 @@ fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
 /// Reads what is new under `events_dir` since `previous`.
 pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Scan, SourceError> {
     let listed = list(events_dir)?;
-    let mut scan = Scan { files_seen: listed.len(), ..Scan::default() };
+    let mut scan =
+        Scan { files_seen: listed.len(), paths: listed.iter().map(|l| l.rel.clone()).collect(), ..Scan::default() };
     // Cursors of files that disappeared, by identity: a file renamed within
     // `events/` keeps its cursor instead of being read twice.
     let present: std::collections::HashSet<&str> = listed.iter().map(|l| l.rel.as_str()).collect();
@@ -375,6 +381,13 @@ fn read_lines(
             }),
         }
     }
+    if consumed < new.len() && !new[consumed..].iter().all(u8::is_ascii_whitespace) {
+        scan.waiting.push(Reject {
+            file: listed.rel.clone(),
+            line: lines + 1,
+            reason: "the last line has no newline yet; it is read once it is complete".into(),
+        });
+    }
     let end = offset + consumed as u64;
     Ok(Some(advance(listed, cursor, &data, data_start, end, lines)))
 }
@@ -410,7 +423,14 @@ fn read_single(
     let line = 1 + body.iter().take_while(|b| b.is_ascii_whitespace()).filter(|b| **b == b'\n').count() as u64;
     match parse_event(body) {
         // Not complete yet (or empty): no cursor, so the next run looks again.
-        Parsed::Incomplete => return Ok(None),
+        Parsed::Incomplete => {
+            scan.waiting.push(Reject {
+                file: listed.rel.clone(),
+                line,
+                reason: "the event does not parse yet (an incomplete write?); it is read once it is complete".into(),
+            });
+            return Ok(None);
+        }
         Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position: 0, event: *event }),
         Parsed::Rejected(reason) => scan.rejects.push(Reject { file: listed.rel.clone(), line, reason: reason.0 }),
     }
