@@ -33,6 +33,19 @@ impl Layout {
         }
     }
 
+    /// A missing event directory almost always means a wrong `--root`, so it
+    /// is an error rather than an empty world.
+    pub fn require_events(&self) -> anyhow::Result<()> {
+        if self.events.is_dir() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "there is no event directory at {}; pass --root DIR (or set OBSERVER_ROOT) to point at the homelab root, \
+             or create it",
+            self.events.display()
+        )
+    }
+
     /// Where `observer run` and `watch` append their `tick` events.
     pub fn observer_events(&self) -> PathBuf {
         self.events.join("observer")

@@ -43,6 +43,7 @@ pub struct Report {
 }
 
 pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report> {
+    layout.require_events()?;
     let mut checkpoint = match mode {
         Mode::Incremental => Checkpoint::load(&layout.state)?.unwrap_or_else(Checkpoint::new),
         Mode::Rebuild | Mode::Replay { .. } => Checkpoint::new(),

@@ -19,6 +19,7 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
     let layout = layout(paths);
     let config = load_config(&layout)?;
     let inventory = load_inventory(&layout)?;
+    layout.require_events()?;
     let _lock = StateLock::acquire(&layout.state, "run", args.wait)?;
     let started = Instant::now();
     let at = now()?;

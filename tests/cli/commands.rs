@@ -237,3 +237,11 @@ fn validate_notes_files_waiting_for_the_rest_of_a_write() {
     assert!(out.stdout.contains("b.json:1: note: the event does not parse yet"), "{}", out.stdout);
     assert!(out.stderr.contains("0 problems, 2 notes"), "{}", out.stderr);
 }
+
+#[test]
+fn a_root_without_events_is_an_error_not_an_empty_world() {
+    let lab = Homelab::new();
+    std::fs::remove_dir(lab.path("events")).unwrap();
+    lab.observer(["run"]).run().code(1).stderr_has("there is no event directory");
+    assert!(!lab.path("state").exists() && !lab.path("world").exists() && !lab.path("events").exists());
+}

@@ -172,3 +172,40 @@ pub fn ev(ts: &str, kind: &str, extra: &str) -> String {
         format!(r#"{{"ts":"{ts}","type":"{kind}",{extra}}}"#)
     }
 }
+
+impl Homelab {
+    /// A copy of a shipped example root (e.g. `fixtures/demo`), without
+    /// anything a previous run wrote into it.
+    pub fn from_fixture(rel: &str) -> Homelab {
+        let lab = Homelab::new();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        for entry in walkdir::WalkDir::new(&from).sort_by_file_name() {
+            let entry = entry.unwrap();
+            let rel_path = entry.path().strip_prefix(&from).unwrap();
+            let first = rel_path.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+            let written_by_a_run = matches!(first.as_deref(), Some("world"))
+                || rel_path.starts_with("events/observer")
+                || (first.as_deref() == Some("state") && !rel_path.starts_with("state/deployments"));
+            if written_by_a_run && rel_path != Path::new("state") {
+                continue;
+            }
+            let to = lab.root().join(rel_path);
+            if entry.file_type().is_dir() {
+                fs::create_dir_all(&to).unwrap();
+            } else if entry.file_type().is_file() {
+                fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        lab
+    }
+
+    /// Replaces the temp root in output so that snapshots are stable.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.root().display().to_string(), "[ROOT]")
+    }
+}
+
+/// The shipped example inventory.
+pub fn example_inventory() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory").display().to_string()
+}
