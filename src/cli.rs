@@ -107,15 +107,19 @@ pub struct EmitArgs {
     /// Time of the event, RFC 3339 (default: now).
     #[arg(long, value_name = "TS")]
     pub ts: Option<String>,
+    /// The node the event is about (needed by node and service events).
     #[arg(long)]
     pub node: Option<String>,
+    /// The service the event is about (needed by service events).
     #[arg(long)]
     pub service: Option<String>,
+    /// Ties events of one deployment run or health check together (needed by deployment events).
     #[arg(long, value_name = "ID")]
     pub correlation_id: Option<String>,
     /// info, warning, error or critical.
     #[arg(long)]
     pub severity: Option<String>,
+    /// A human-readable description.
     #[arg(long)]
     pub message: Option<String>,
     /// Unique id; a second event with the same id is dropped as a duplicate.

@@ -55,6 +55,27 @@ impl Kind {
         }
     }
 
+    /// The name of a known kind, so that the events of a known kind share it
+    /// instead of each carrying a copy; `None` for `Other`.
+    fn static_name(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::Heartbeat => "heartbeat",
+            Kind::NodeUp => "node_up",
+            Kind::NodeDown => "node_down",
+            Kind::ServiceUnhealthy => "service_unhealthy",
+            Kind::HealthcheckFailed => "healthcheck_failed",
+            Kind::ServiceHealthy => "service_healthy",
+            Kind::HealthcheckPassed => "healthcheck_passed",
+            Kind::ServiceRecovered => "service_recovered",
+            Kind::DeploymentStarted => "deployment_started",
+            Kind::DeploymentStage => "deployment_stage",
+            Kind::DeploymentSucceeded => "deployment_succeeded",
+            Kind::DeploymentFailed => "deployment_failed",
+            Kind::Tick => "tick",
+            Kind::Other => return None,
+        })
+    }
+
     fn needs_node(self) -> bool {
         matches!(self, Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown) || self.needs_service()
     }
@@ -104,7 +125,8 @@ impl Severity {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub ts: Ts,
-    pub type_name: String,
+    /// Borrowed for the known kinds: no allocation per event on the hot path.
+    pub type_name: Cow<'static, str>,
     pub kind: Kind,
     pub node: Option<String>,
     pub service: Option<String>,
@@ -266,7 +288,7 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
     };
     Ok(Event {
         ts,
-        type_name: type_name.into_owned(),
+        type_name: kind.static_name().map_or_else(|| Cow::Owned(type_name.into_owned()), Cow::Borrowed),
         kind,
         node,
         service,
@@ -330,7 +352,8 @@ fn explain_json_error(bytes: &[u8], error: &serde_json::Error) -> Rejection {
     if std::str::from_utf8(bytes).is_err() {
         return Rejection("not valid UTF-8".into());
     }
-    Rejection(format!("not valid JSON: {error}"))
+    // The store names the file and line; inside one event only the column helps.
+    Rejection(format!("not valid JSON: {}", error.to_string().replace(" at line 1 column ", " at column ")))
 }
 
 fn strip_position(message: &str) -> String {
@@ -399,6 +422,29 @@ mod tests {
     fn truncated_json_is_incomplete_not_rejected() {
         assert!(matches!(parse_event(br#"{"ts":"2026-05-12T12:05:00Z","ty"#), Parsed::Incomplete));
         assert!(matches!(parse_event(b""), Parsed::Incomplete));
+    }
+
+    #[test]
+    fn known_kinds_name_themselves() {
+        for kind in [
+            Kind::Heartbeat,
+            Kind::NodeUp,
+            Kind::NodeDown,
+            Kind::ServiceUnhealthy,
+            Kind::HealthcheckFailed,
+            Kind::ServiceHealthy,
+            Kind::HealthcheckPassed,
+            Kind::ServiceRecovered,
+            Kind::DeploymentStarted,
+            Kind::DeploymentStage,
+            Kind::DeploymentSucceeded,
+            Kind::DeploymentFailed,
+            Kind::Tick,
+        ] {
+            let name = kind.static_name().expect("a known kind has a name");
+            assert_eq!(Kind::from_name(name), kind);
+        }
+        assert_eq!(Kind::Other.static_name(), None);
     }
 
     #[test]

@@ -44,12 +44,18 @@ pub struct Report {
 
 pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report> {
     layout.require_events()?;
-    let mut checkpoint = match mode {
-        Mode::Incremental => Checkpoint::load(&layout.state)?.unwrap_or_else(Checkpoint::new),
-        Mode::Rebuild | Mode::Replay { .. } => Checkpoint::new(),
+    let loaded = match mode {
+        Mode::Incremental => Checkpoint::load(&layout.state)?,
+        Mode::Rebuild | Mode::Replay { .. } => None,
     };
+    let on_disk = loaded.is_some();
+    let mut checkpoint = loaded.unwrap_or_else(Checkpoint::new);
     let scan = sources::scan(&layout.events, &checkpoint.cursors)?;
     crash::point("after-scan");
+    // Nothing new to fold and no file changed: the committed checkpoint
+    // already describes this state, and rewriting it (serializing the whole
+    // engine and syncing it) would be most of a no-op run's cost.
+    let unchanged = on_disk && scan.events.is_empty() && scan.rejects.is_empty() && scan.cursors == checkpoint.cursors;
     let mut report = Report {
         files_seen: scan.files_seen,
         files_read: scan.files_read,
@@ -92,7 +98,22 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     report.as_of = checkpoint.engine.clock;
 
     let facts = deployment_files::gather(&checkpoint.engine, &layout.state, &layout.logs);
-    report.refused_diagnostics = facts.diagnostics.values().filter(|d| d.refused.is_some()).cloned().collect();
+    // Warn about a refused path once, in the pass that folded the failure
+    // naming it, not in every run while the deployment is retained.
+    let named_now: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event.detail {
+            crate::event::Detail::Diagnostics(paths) => Some(paths.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    report.refused_diagnostics = facts
+        .diagnostics
+        .values()
+        .filter(|d| d.refused.is_some() && named_now.contains(d.path.as_str()))
+        .cloned()
+        .collect();
     let files = world::project(&checkpoint.engine, inventory, config, &facts);
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
@@ -107,9 +128,11 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     crash::point("before-checkpoint");
-    checkpoint
-        .save(&layout.state)
-        .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
+    if !unchanged {
+        checkpoint
+            .save(&layout.state)
+            .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
+    }
     crash::point("after-checkpoint");
     Ok(report)
 }

@@ -210,6 +210,14 @@ fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> De
             }
         }
     }
+    // In time order; stages without a time (markers without `ts`) last, by
+    // name. The sort is stable, so equal times keep the order of the events.
+    stages.sort_by(|a, b| match (a.ts, b.ts) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    });
     DeploymentView {
         correlation_id: id,
         node: run.node.as_deref(),

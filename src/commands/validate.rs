@@ -51,7 +51,7 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         .collect();
     print(&text)?;
     eprintln!(
-        "{} problem{}, {} note{} ({} valid events in {}; config {}; inventory {})",
+        "{} problem{}, {} note{} ({} valid events in {}; config: {}; inventory: {})",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" },
         notes.len(),

@@ -99,10 +99,10 @@ impl Engine {
         }
         self.advance_clock(event.ts, rules);
         self.stats.total += 1;
-        match self.stats.by_type.get_mut(&event.type_name) {
+        match self.stats.by_type.get_mut(event.type_name.as_ref()) {
             Some(count) => *count += 1,
             None => {
-                self.stats.by_type.insert(event.type_name.clone(), 1);
+                self.stats.by_type.insert(event.type_name.to_string(), 1);
             }
         }
         if matches!(event.severity, Some(Severity::Error | Severity::Critical)) {

@@ -31,7 +31,12 @@ impl Default for NodeState {
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
     let Some(name) = &event.node else { return };
-    let node = engine.nodes.entry(name.clone()).or_default();
+    // Look up before inserting: `entry` would need an owned key, a copy of
+    // the name for every heartbeat.
+    if !engine.nodes.contains_key(name) {
+        engine.nodes.insert(name.clone(), NodeState::default());
+    }
+    let Some(node) = engine.nodes.get_mut(name) else { return };
     match event.kind {
         Kind::Heartbeat | Kind::NodeUp => {
             if event.kind == Kind::Heartbeat {

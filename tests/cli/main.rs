@@ -5,4 +5,5 @@ mod commit;
 mod incidents;
 mod properties;
 mod reading;
+mod snapshots;
 mod support;

@@ -62,7 +62,7 @@ fn render(g: &Gen, seconds: u32) -> String {
     if g.bad {
         // A truncated line is rejected in a JSON Lines file; in a `.json` file
         // it would wait for the rest, so those get a complete but invalid event.
-        return if g.kind % 2 == 0 && g.producer != 4 {
+        return if g.kind.is_multiple_of(2) && g.producer != 4 {
             format!(r#"{{"ts":"{ts}","type":"#)
         } else {
             format!(r#"{{"ts":"{ts}","type":"heartbeat"}}"#)

@@ -10,6 +10,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_observer");
 /// A fresh root with `events/`, `logs/` and nothing else.
 pub struct Homelab {
     dir: tempfile::TempDir,
+    /// Passed as `--inventory` to every command, when set.
+    inventory: Option<String>,
 }
 
 impl Homelab {
@@ -17,7 +19,7 @@ impl Homelab {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::create_dir_all(dir.path().join("events")).unwrap();
         fs::create_dir_all(dir.path().join("logs")).unwrap();
-        Homelab { dir }
+        Homelab { dir, inventory: None }
     }
 
     pub fn root(&self) -> &Path {
@@ -65,6 +67,9 @@ impl Homelab {
     pub fn observer<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, args: I) -> Invocation {
         let mut command = Command::new(BIN);
         command.arg("--root").arg(self.root());
+        if let Some(dir) = &self.inventory {
+            command.arg("--inventory").arg(dir);
+        }
         for arg in args {
             command.arg(arg.as_ref());
         }
@@ -197,6 +202,12 @@ impl Homelab {
             }
         }
         lab
+    }
+
+    /// Every command gets `--inventory DIR`.
+    pub fn with_inventory(mut self, dir: &str) -> Homelab {
+        self.inventory = Some(dir.to_string());
+        self
     }
 
     /// Replaces the temp root in output so that snapshots are stable.
