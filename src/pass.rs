@@ -1,20 +1,23 @@
 //! One pass of the reducer: read what is new, fold it in order, write the
 //! world, then commit the checkpoint. The IO shell around the pure engine.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::engine::Applied;
+use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, FoldedKey};
-use crate::store::sources::{self, Reject};
+use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
+use crate::store::fingerprint::fnv1a;
+use crate::store::sources::{self, Positioned, Reject, Scan};
 use crate::store::{crash, deployment_files};
 use crate::time::Ts;
-use crate::world::{self, DiagnosticFile};
+use crate::world::{self, DiagnosticFile, DiskFacts};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -44,50 +47,36 @@ pub struct Report {
 
 pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report> {
     layout.require_events()?;
-    let loaded = match mode {
-        Mode::Incremental => Checkpoint::load(&layout.state)?,
+    let stored = match mode {
+        Mode::Incremental => Checkpoint::read(&layout.state)?,
         Mode::Rebuild | Mode::Replay { .. } => None,
     };
-    let on_disk = loaded.is_some();
-    let mut checkpoint = loaded.unwrap_or_else(Checkpoint::new);
-    let scan = sources::scan(&layout.events, &checkpoint.cursors)?;
+    let no_cursors = BTreeMap::new();
+    let scan = sources::scan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
     crash::point("after-scan");
-    // Nothing new to fold and no file changed: the committed checkpoint
-    // already describes this state, and rewriting it (serializing the whole
-    // engine and syncing it) would be most of a no-op run's cost.
-    let unchanged = on_disk && scan.events.is_empty() && scan.rejects.is_empty() && scan.cursors == checkpoint.cursors;
     let mut report = Report {
         files_seen: scan.files_seen,
         files_read: scan.files_read,
         bytes_read: scan.bytes_read,
         ..Report::default()
     };
+    if let Some(stored) = &stored
+        && world_is_current(layout, config, inventory, stored, &scan)
+    {
+        report.as_of = stored.header.clock;
+        return Ok(report);
+    }
+    let mut checkpoint = match stored {
+        Some(stored) => stored.into_checkpoint()?,
+        None => Checkpoint::default(),
+    };
     let mut events = scan.events;
     if let Mode::Replay { until: Some(until), .. } = mode {
         events.retain(|e| e.ts <= *until);
     }
     events.sort_unstable_by_key(|e| e.key());
-    let rules = config.rules();
     let before = checkpoint.engine.stats.clone();
-    let previous_last = checkpoint.last_folded.clone();
-    for positioned in &events {
-        let applied = checkpoint.engine.apply(&positioned.event, &rules);
-        if applied == (Applied::Folded { late: false })
-            && let Some(last) = &previous_last
-            && positioned.ts == last.ts
-            && (scan.paths[positioned.file as usize].as_str(), positioned.position)
-                < (last.file.as_str(), last.position)
-        {
-            checkpoint.engine.note_out_of_order();
-        }
-    }
-    if let Some(newest) = events.last() {
-        let key =
-            FoldedKey { ts: newest.ts, file: scan.paths[newest.file as usize].clone(), position: newest.position };
-        if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
-            checkpoint.last_folded = Some(key);
-        }
-    }
+    fold(&mut checkpoint, &events, &scan.paths, &config.rules());
     let after = &checkpoint.engine.stats;
     report.folded = after.total - before.total;
     report.duplicates = after.duplicates - before.duplicates;
@@ -97,23 +86,10 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     checkpoint.cursors = scan.cursors;
     report.as_of = checkpoint.engine.clock;
 
-    let facts = deployment_files::gather(&checkpoint.engine, &layout.state, &layout.logs);
-    // Warn about a refused path once, in the pass that folded the failure
-    // naming it, not in every run while the deployment is retained.
-    let named_now: std::collections::BTreeSet<&str> = events
-        .iter()
-        .filter_map(|e| match &e.event.detail {
-            crate::event::Detail::Diagnostics(paths) => Some(paths.iter().map(String::as_str)),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    report.refused_diagnostics = facts
-        .diagnostics
-        .values()
-        .filter(|d| d.refused.is_some() && named_now.contains(d.path.as_str()))
-        .cloned()
-        .collect();
+    let watched = deployment_files::watched(&checkpoint.engine);
+    let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
+    report.refused_diagnostics = newly_refused(&events, &facts);
+    checkpoint.inputs = Some(WorldInputs { digest: inputs_digest(config, inventory, &facts), deployments: watched });
     let files = world::project(&checkpoint.engine, inventory, config, &facts);
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
@@ -128,13 +104,72 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     crash::point("before-checkpoint");
-    if !unchanged {
-        checkpoint
-            .save(&layout.state)
-            .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
-    }
+    checkpoint
+        .save(&layout.state)
+        .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
     crash::point("after-checkpoint");
     Ok(report)
+}
+
+/// Folds a sorted batch. An event that ties the newest folded `ts` but sorts
+/// before it by file and position is counted as late: a rebuild would have
+/// folded it earlier.
+fn fold(checkpoint: &mut Checkpoint, events: &[Positioned], paths: &[String], rules: &crate::engine::Rules) {
+    let previous_last = checkpoint.last_folded.clone();
+    for positioned in events {
+        let applied = checkpoint.engine.apply(&positioned.event, rules);
+        if applied == (Applied::Folded { late: false })
+            && let Some(last) = &previous_last
+            && positioned.ts == last.ts
+            && (paths[positioned.file as usize].as_str(), positioned.position) < (last.file.as_str(), last.position)
+        {
+            checkpoint.engine.note_out_of_order();
+        }
+    }
+    if let Some(newest) = events.last() {
+        let key = FoldedKey { ts: newest.ts, file: paths[newest.file as usize].clone(), position: newest.position };
+        if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
+            checkpoint.last_folded = Some(key);
+        }
+    }
+}
+
+/// True when nothing the world depends on changed since the checkpoint was
+/// committed: no event file changed, and the config, the inventory and the
+/// deployment files on disk hash as before, and the world files are there.
+/// Then the run is done without parsing the engine state.
+fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &Stored, scan: &Scan) -> bool {
+    let Some(inputs) = &stored.header.inputs else { return false };
+    if !scan.events.is_empty() || !scan.rejects.is_empty() || scan.cursors != stored.header.cursors {
+        return false;
+    }
+    if !world::FILES.iter().all(|name| layout.world.join(name).is_file()) || !layout.rejects().is_file() {
+        return false;
+    }
+    let facts =
+        deployment_files::gather(inputs.deployments.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
+    inputs.digest == inputs_digest(config, inventory, &facts)
+}
+
+/// A stable hash of everything besides the engine that the world is
+/// projected from, and of the version of the projection itself.
+fn inputs_digest(config: &Config, inventory: &Inventory, facts: &DiskFacts) -> u64 {
+    let inputs = (env!("CARGO_PKG_VERSION"), world::SCHEMA_VERSION, config, inventory, facts);
+    fnv1a(&serde_json::to_vec(&inputs).unwrap_or_default())
+}
+
+/// Refused diagnostics named by failures folded in this pass: each is
+/// warned about once, not in every run while its deployment is retained.
+fn newly_refused(events: &[Positioned], facts: &DiskFacts) -> Vec<DiagnosticFile> {
+    let named_now: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event.detail {
+            Detail::Diagnostics(paths) => Some(paths.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    facts.diagnostics.values().filter(|d| d.refused.is_some() && named_now.contains(d.path.as_str())).cloned().collect()
 }
 
 /// Writes the world files that changed, each atomically.

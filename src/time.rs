@@ -17,6 +17,9 @@ pub struct Ts(pub i64);
 impl Ts {
     /// Parses RFC 3339 with a mandatory offset (`Z` or `+hh:mm`).
     pub fn parse(text: &str) -> Result<Ts, String> {
+        if let Some(ts) = parse_canonical(text.as_bytes()) {
+            return Ok(ts);
+        }
         let parsed = DateTime::parse_from_rfc3339(text)
             .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp with an offset ({e})"))?;
         Ok(Ts(parsed.timestamp_millis()))
@@ -46,6 +49,53 @@ impl Ts {
             None => format!("@{}ms", self.0),
         }
     }
+}
+
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, parsed without
+/// chrono: most events and every checkpoint use it, and parsing timestamps is
+/// a large part of reading events. Anything else (offsets, leap seconds, odd
+/// values) returns `None` and goes through chrono.
+fn parse_canonical(b: &[u8]) -> Option<Ts> {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let digits = |from: usize, len: usize| -> Option<i64> {
+        b[from..from + len].iter().try_fold(0i64, |acc, d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    let mut millis = 0;
+    let rest = &b[19..];
+    let zone = match rest.first()? {
+        b'.' => {
+            let fraction = rest[1..].iter().take_while(|d| d.is_ascii_digit()).count();
+            if fraction == 0 || fraction > 9 {
+                return None;
+            }
+            for (i, d) in rest[1..=fraction].iter().take(3).enumerate() {
+                millis += i64::from(d - b'0') * [100, 10, 1][i];
+            }
+            &rest[1 + fraction..]
+        }
+        _ => rest,
+    };
+    if zone != b"Z" || !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if day < 1 || day > month_days[(month - 1) as usize] {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(Ts((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + millis))
 }
 
 impl fmt::Display for Ts {
@@ -87,6 +137,40 @@ mod tests {
         assert_eq!(Ts::parse("2026-05-12T14:05:00+02:00").unwrap().to_rfc3339(), "2026-05-12T12:05:00Z");
         assert_eq!(Ts::parse("2026-05-12T12:05:00.250Z").unwrap().to_rfc3339(), "2026-05-12T12:05:00.250Z");
         assert_eq!(Ts::parse("2026-05-12T12:05:00.000100Z").unwrap().to_rfc3339(), "2026-05-12T12:05:00Z");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        let samples = [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59.999Z",
+            "2026-05-12T12:05:00.5Z",
+            "2026-12-31T23:59:59.123456789Z",
+            "1969-12-31T23:59:59.001Z",
+            "2400-03-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+        ];
+        for text in samples {
+            let slow = DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+            assert_eq!(parse_canonical(text.as_bytes()), Some(Ts(slow)), "{text}");
+        }
+        for text in ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-05-12T24:00:00Z", "2026-05-12T12:05:00.Z"] {
+            assert_eq!(parse_canonical(text.as_bytes()), None, "{text}");
+            assert!(Ts::parse(text).is_err(), "{text}");
+        }
+        // Leap seconds and offsets take chrono's path.
+        assert_eq!(parse_canonical(b"2016-12-31T23:59:60Z"), None);
+        assert!(Ts::parse("2016-12-31T23:59:60Z").is_ok());
+    }
+
+    #[test]
+    fn every_second_of_four_years_agrees_with_chrono() {
+        let start = DateTime::parse_from_rfc3339("2023-01-01T00:00:00Z").unwrap().timestamp();
+        for step in (0..4 * 366 * 86_400).step_by(7_919) {
+            let at = DateTime::<Utc>::from_timestamp(start + step, 0).unwrap();
+            let text = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(parse_canonical(text.as_bytes()), Some(Ts(at.timestamp_millis())), "{text}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub const FILES: [&str; 5] =
 /// What the disk says about deployments, gathered by the IO shell before
 /// projecting: stage markers under `state/deployments/<id>/`, and the
 /// diagnostics files named by failures.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct DiskFacts {
     pub markers: BTreeMap<String, Vec<Stage>>,
     pub diagnostics: BTreeMap<String, DiagnosticFile>,

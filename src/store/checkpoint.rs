@@ -1,6 +1,13 @@
 //! `state/observer_checkpoint.json`: the cursors and the engine state,
 //! committed atomically after the world files it describes.
 //!
+//! The file holds two JSON documents, one per line: a small header (format,
+//! cursors, the engine clock, and a digest of what the world was projected
+//! from besides the engine) and the body (engine state, recent rejections).
+//! A run reads the header first; when no file changed and the digest still
+//! matches, the world is already current and the body is never parsed, so a
+//! no-op run costs about the same on a long history as on a short one.
+//!
 //! A missing checkpoint means "start from scratch" (SPEC §1). A checkpoint that
 //! exists but cannot be read — empty, truncated, zeroed, or of another format
 //! version — is never silently replaced: the run stops and points to
@@ -14,17 +21,19 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::sources::{Cursor, Reject};
 use crate::engine::Engine;
+use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
 /// Bumped whenever the layout of the checkpoint changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.
 pub const MAX_REJECTS: usize = 1000;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Checkpoint {
-    pub format: u32,
     pub cursors: BTreeMap<String, Cursor>,
+    /// What the world was last projected from, besides the engine.
+    pub inputs: Option<WorldInputs>,
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
@@ -32,12 +41,61 @@ pub struct Checkpoint {
     pub last_folded: Option<FoldedKey>,
 }
 
+/// The world is a function of the engine state and of these inputs: the
+/// config, the inventory and the deployment files on disk. `deployments`
+/// lists what to look at on disk (ids with their diagnostics paths), so that
+/// a run can recompute the digest without the engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorldInputs {
+    pub digest: u64,
+    pub deployments: Vec<(String, Vec<String>)>,
+}
+
 /// A position in the processing order of SPEC §3: `(ts, path, position)`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FoldedKey {
-    pub ts: crate::time::Ts,
+    pub ts: Ts,
     pub file: String,
     pub position: u64,
+}
+
+/// The first document of the file.
+#[derive(Debug, Deserialize)]
+pub struct Header {
+    pub format: u32,
+    pub cursors: BTreeMap<String, Cursor>,
+    pub clock: Option<Ts>,
+    pub inputs: Option<WorldInputs>,
+}
+
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    format: u32,
+    cursors: &'a BTreeMap<String, Cursor>,
+    clock: Option<Ts>,
+    inputs: &'a Option<WorldInputs>,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    engine: Engine,
+    rejects: VecDeque<Reject>,
+    last_folded: Option<FoldedKey>,
+}
+
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    engine: &'a Engine,
+    rejects: &'a VecDeque<Reject>,
+    last_folded: &'a Option<FoldedKey>,
+}
+
+/// A checkpoint read from disk whose header is parsed and body is not yet.
+pub struct Stored {
+    pub header: Header,
+    bytes: Vec<u8>,
+    body_at: usize,
+    path: PathBuf,
 }
 
 #[derive(Debug)]
@@ -62,46 +120,76 @@ impl std::fmt::Display for CheckpointError {
 
 impl std::error::Error for CheckpointError {}
 
-impl Checkpoint {
-    pub fn new() -> Checkpoint {
-        Checkpoint { format: FORMAT, ..Checkpoint::default() }
-    }
+fn unreadable(path: &Path, reason: String) -> CheckpointError {
+    CheckpointError::Unreadable { path: path.to_path_buf(), reason }
+}
 
+impl Stored {
+    /// Parses the body: the whole checkpoint.
+    pub fn into_checkpoint(self) -> Result<Checkpoint, CheckpointError> {
+        let body: Body = serde_json::from_slice(&self.bytes[self.body_at..])
+            .map_err(|e| unreadable(&self.path, format!("it is damaged: {e}")))?;
+        Ok(Checkpoint {
+            cursors: self.header.cursors,
+            inputs: self.header.inputs,
+            engine: body.engine,
+            rejects: body.rejects,
+            last_folded: body.last_folded,
+        })
+    }
+}
+
+impl Checkpoint {
     pub fn path(state_dir: &Path) -> PathBuf {
         state_dir.join(FILE_NAME)
     }
 
-    /// `Ok(None)` when there is no checkpoint yet.
-    pub fn load(state_dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+    /// Reads the file and parses its header; `Ok(None)` when there is no
+    /// checkpoint yet.
+    pub fn read(state_dir: &Path) -> Result<Option<Stored>, CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(CheckpointError::Io { path, error }),
         };
+        if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            return Err(unreadable(&path, "it is empty".into()));
+        }
         #[derive(Deserialize)]
         struct Version {
             format: u32,
         }
-        let unreadable = |reason: String| CheckpointError::Unreadable { path: path.clone(), reason };
-        if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
-            return Err(unreadable("it is empty".into()));
-        }
-        let version: Version = serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("it is damaged: {e}")))?;
+        let mut documents = serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>();
+        let damaged = |e: serde_json::Error| unreadable(&path, format!("it is damaged: {e}"));
+        let first = documents.next().ok_or_else(|| unreadable(&path, "it is empty".into()))?.map_err(damaged)?;
+        let body_at = documents.byte_offset();
+        let version = Version::deserialize(&first).map_err(damaged)?;
         if version.format != FORMAT {
-            return Err(unreadable(format!(
-                "it has format version {}, this observer reads version {FORMAT}",
-                version.format
-            )));
+            return Err(unreadable(
+                &path,
+                format!("it has format version {}, this observer reads version {FORMAT}", version.format),
+            ));
         }
-        let checkpoint = serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("it is damaged: {e}")))?;
-        Ok(Some(checkpoint))
+        let header = Header::deserialize(first).map_err(damaged)?;
+        Ok(Some(Stored { header, bytes, body_at, path }))
+    }
+
+    /// Reads the whole checkpoint; `Ok(None)` when there is none yet.
+    pub fn load(state_dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+        Checkpoint::read(state_dir)?.map(Stored::into_checkpoint).transpose()
     }
 
     pub fn save(&self, state_dir: &Path) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
-        let bytes =
-            serde_json::to_vec(self).map_err(|e| CheckpointError::Io { path: path.clone(), error: e.into() })?;
+        let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
+        let header =
+            HeaderRef { format: FORMAT, cursors: &self.cursors, clock: self.engine.clock, inputs: &self.inputs };
+        let body = BodyRef { engine: &self.engine, rejects: &self.rejects, last_folded: &self.last_folded };
+        let mut bytes = serde_json::to_vec(&header).map_err(io)?;
+        bytes.push(b'\n');
+        serde_json::to_writer(&mut bytes, &body).map_err(io)?;
+        bytes.push(b'\n');
         write_atomic(&path, &bytes).map_err(|error| CheckpointError::Io { path, error })
     }
 
@@ -124,12 +212,30 @@ mod tests {
     fn missing_is_none_and_damaged_points_to_rebuild() {
         let dir = tempfile::tempdir().unwrap();
         assert!(Checkpoint::load(dir.path()).unwrap().is_none());
-        Checkpoint::new().save(dir.path()).unwrap();
+        Checkpoint::default().save(dir.path()).unwrap();
         assert!(Checkpoint::load(dir.path()).unwrap().is_some());
-        for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":1,\"cur", b"{\"format\":99}"] {
+        let good = std::fs::read(Checkpoint::path(dir.path())).unwrap();
+        let truncated = &good[..good.len() - 5];
+        for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":2,\"cur", b"{\"format\":99}", truncated] {
             std::fs::write(Checkpoint::path(dir.path()), bad).unwrap();
             let message = Checkpoint::load(dir.path()).unwrap_err().to_string();
             assert!(message.contains("observer rebuild"), "{message}");
         }
+    }
+
+    #[test]
+    fn the_header_is_read_without_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::default();
+        checkpoint.inputs = Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])] });
+        checkpoint.save(dir.path()).unwrap();
+        // Spoil the body: the header alone still reads.
+        let mut bytes = std::fs::read(Checkpoint::path(dir.path())).unwrap();
+        let body_at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        bytes.truncate(body_at + 3);
+        std::fs::write(Checkpoint::path(dir.path()), &bytes).unwrap();
+        let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
+        assert_eq!(stored.header.inputs.as_ref().unwrap().digest, 7);
+        assert!(stored.into_checkpoint().is_err());
     }
 }

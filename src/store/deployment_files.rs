@@ -6,6 +6,7 @@
 //! `logs/`: an absolute path, a `..` component, or a symlink that resolves
 //! outside `logs/` is refused and reported.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
 use serde::Deserialize;
@@ -23,18 +24,28 @@ struct Marker {
     ts: Option<String>,
 }
 
-pub fn gather(engine: &Engine, state_dir: &Path, logs_dir: &Path) -> DiskFacts {
+/// Looks at the disk for the given deployments (id and diagnostics paths).
+/// The marker root is listed once, so deployments without markers cost
+/// nothing; diagnostics are `stat`ed.
+pub fn gather<'a>(
+    deployments: impl Iterator<Item = (&'a String, &'a Vec<String>)>,
+    state_dir: &Path,
+    logs_dir: &Path,
+) -> DiskFacts {
     let mut facts = DiskFacts::default();
     let markers_root = state_dir.join("deployments");
+    let with_markers: BTreeSet<String> = std::fs::read_dir(&markers_root)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     let logs_real = logs_dir.canonicalize().ok();
-    for (id, run) in &engine.deployments {
-        if is_plain_component(id) {
+    for (id, diagnostics) in deployments {
+        if with_markers.contains(id) && is_plain_component(id) {
             let markers = read_markers(&markers_root.join(id));
             if !markers.is_empty() {
                 facts.markers.insert(id.clone(), markers);
             }
         }
-        for path in &run.diagnostics {
+        for path in diagnostics {
             facts
                 .diagnostics
                 .entry(path.clone())
@@ -42,6 +53,11 @@ pub fn gather(engine: &Engine, state_dir: &Path, logs_dir: &Path) -> DiskFacts {
         }
     }
     facts
+}
+
+/// What `gather` needs to know about the engine's deployments.
+pub fn watched(engine: &Engine) -> Vec<(String, Vec<String>)> {
+    engine.deployments.iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
 }
 
 fn is_plain_component(name: &str) -> bool {

@@ -193,8 +193,9 @@ fn a_renamed_file_keeps_its_cursor_and_a_deleted_one_is_forgotten() {
     lab.append("events/a-renamed.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:10Z", "a")));
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 3, "the renamed file's old line is not folded twice");
-    let checkpoint = lab.json("state/observer_checkpoint.json");
-    let cursors: Vec<&String> = checkpoint["cursors"].as_object().unwrap().keys().collect();
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    let header: serde_json::Value = serde_json::from_str(checkpoint.lines().next().unwrap()).unwrap();
+    let cursors: Vec<&String> = header["cursors"].as_object().unwrap().keys().collect();
     assert_eq!(cursors, ["a-renamed.jsonl"]);
 }
 
@@ -224,4 +225,36 @@ fn late_events_are_folded_and_counted() {
     assert_eq!(summary["events"]["late"], 1);
     assert_eq!(summary["events"]["total"], 2);
     assert_eq!(summary["as_of"], "2026-05-12T12:10:00Z", "a late event does not move the clock back");
+}
+
+#[test]
+fn a_run_with_nothing_new_still_notices_a_changed_inventory_or_log() {
+    let lab = Homelab::new();
+    lab.write(
+        "events/a.jsonl",
+        &format!(
+            "{}\n",
+            ev(
+                "2026-05-12T12:00:00Z",
+                "deployment_failed",
+                r#""correlation_id":"d1","payload":{"diagnostics":"d1.log"}"#
+            )
+        ),
+    );
+    lab.run();
+    assert_eq!(lab.json("world/deployments.json")["deployments"]["d1"]["diagnostics"][0]["exists"], false);
+    lab.write("logs/d1.log", "now it exists\n");
+    lab.run();
+    assert_eq!(lab.json("world/deployments.json")["deployments"]["d1"]["diagnostics"][0]["size"], 14);
+    lab.write("state/deployments/d1/rollback", "");
+    lab.run();
+    assert_eq!(lab.json("world/deployments.json")["deployments"]["d1"]["stages"][0]["name"], "rollback");
+    lab.write("inventory/topology.yaml", "nodes:\n  saturn:\n    roles: [mqtt]\n");
+    lab.run();
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["saturn"]["status"], "unknown");
+    std::fs::remove_file(lab.path("world/nodes.json")).unwrap();
+    lab.run();
+    assert!(lab.path("world/nodes.json").is_file(), "a missing world file is written again");
+    lab.run();
+    assert_eq!(last_run(&lab)["world_files_written"], serde_json::json!([]));
 }
