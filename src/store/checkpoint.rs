@@ -226,8 +226,10 @@ mod tests {
     #[test]
     fn the_header_is_read_without_the_body() {
         let dir = tempfile::tempdir().unwrap();
-        let mut checkpoint = Checkpoint::default();
-        checkpoint.inputs = Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])] });
+        let checkpoint = Checkpoint {
+            inputs: Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])] }),
+            ..Checkpoint::default()
+        };
         checkpoint.save(dir.path()).unwrap();
         // Spoil the body: the header alone still reads.
         let mut bytes = std::fs::read(Checkpoint::path(dir.path())).unwrap();
