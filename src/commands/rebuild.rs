@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::run::{record_run, warn_about};
-use super::{layout, load_config, load_inventory, now, print, shown};
+use super::{count, layout, load_config, load_inventory, now, print, shown};
 use crate::cli::{PathArgs, RebuildArgs};
 use crate::pass::{Mode, run_pass};
 use crate::store::lock::StateLock;
@@ -38,11 +38,11 @@ pub fn execute(paths: &PathArgs, args: &RebuildArgs) -> Result<i32> {
     };
     warn_about(&layout, &report);
     print(&format!(
-        "rebuilt from {} events ({} rejected, {} duplicates) in {} files; world as of {} in {}\n",
-        report.folded,
+        "rebuilt from {} ({} rejected, {}) in {}; world as of {} in {}\n",
+        count(report.folded, "event"),
         report.rejects.len(),
-        report.duplicates,
-        report.files_seen,
+        count(report.duplicates, "duplicate"),
+        count(report.files_seen as u64, "file"),
         report.as_of.map_or_else(|| "(no events)".into(), |ts| ts.to_string()),
         shown(&target),
     ))?;

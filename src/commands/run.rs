@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{layout, load_config, load_inventory, now, print, shown};
+use super::{count, layout, load_config, load_inventory, now, print, shown};
 use crate::cli::{PathArgs, RunArgs};
 use crate::layout::Layout;
 use crate::pass::{Mode, Report, run_pass};
@@ -30,16 +30,16 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
     record_run(&layout, "run", at, started, &report)?;
     warn_about(&layout, &report);
     print(&format!(
-        "folded {} new events ({} rejected, {} duplicates, {} late) from {} of {} files; world as of {} in {} ({} files changed)\n",
-        report.folded,
+        "folded {} ({} rejected, {}, {} late) from {} of {}; world as of {} in {} ({} changed)\n",
+        count(report.folded, "new event"),
         report.rejects.len(),
-        report.duplicates,
+        count(report.duplicates, "duplicate"),
         report.late,
         report.files_read,
-        report.files_seen,
+        count(report.files_seen as u64, "file"),
         report.as_of.map_or_else(|| "(no events yet)".into(), |ts| ts.to_string()),
         shown(&layout.world),
-        report.written.len(),
+        count(report.written.len() as u64, "file"),
     ))?;
     Ok(crate::exit::SUCCESS)
 }

@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::{layout, now, print, shown};
+use super::{count, layout, now, print, shown};
 use crate::cli::{PathArgs, StatusArgs};
 use crate::pass::{read_world_file, recorded_rejects};
 use crate::time::Ts;
@@ -91,10 +91,10 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     text.push_str(&format!("active incidents: {}\n", active.len()));
     for incident in &active {
         text.push_str(&format!(
-            "  {} ({}, {} occurrences since {})\n",
+            "  {} ({}, {} since {})\n",
             incident["id"].as_str().unwrap_or("?"),
             incident["severity"].as_str().unwrap_or("?"),
-            incident["occurrence_count"],
+            count(incident["occurrence_count"].as_u64().unwrap_or(0), "occurrence"),
             incident["started_at"].as_str().unwrap_or("?"),
         ));
     }
@@ -110,8 +110,11 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     }
     let events = &summary["events"];
     text.push_str(&format!(
-        "events: {} folded, {} rejected, {} duplicates, {} late\n",
-        events["total"], events["rejected"], events["duplicates"], events["late"]
+        "events: {} folded, {} rejected, {}, {} late\n",
+        events["total"],
+        events["rejected"],
+        count(events["duplicates"].as_u64().unwrap_or(0), "duplicate"),
+        events["late"]
     ));
     if let Some(last) = rejects.last() {
         text.push_str(&format!(

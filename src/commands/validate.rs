@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::{layout, print, shown};
+use super::{count, layout, print, shown};
 use crate::cli::PathArgs;
 use crate::config::Config;
 use crate::inventory::Inventory;
@@ -51,12 +51,10 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         .collect();
     print(&text)?;
     eprintln!(
-        "{} problem{}, {} note{} ({} valid events in {}; config: {}; inventory: {})",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" },
-        notes.len(),
-        if notes.len() == 1 { "" } else { "s" },
-        events,
+        "{}, {} ({} in {}; config: {}; inventory: {})",
+        count(problems.len() as u64, "problem"),
+        count(notes.len() as u64, "note"),
+        count(events as u64, "valid event"),
         shown(&layout.events),
         layout.config.as_deref().map_or("built-in defaults".into(), shown),
         layout.inventory.as_deref().map_or("none".into(), shown),

@@ -142,7 +142,7 @@ fn status_summarizes_problems_and_freshness() {
     for expected in [
         "overall health: degraded",
         "saturn/mosquitto: unhealthy since 2026-05-12T12:05:00Z",
-        "inc-1778587500-saturn-mosquitto (critical, 1 occurrences",
+        "inc-1778587500-saturn-mosquitto (critical, 1 occurrence since",
         "dep-7 (saturn/grafana",
         "saturn: stale",
         "1 rejected",
