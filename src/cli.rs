@@ -5,6 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::time::Ts;
+
+/// An RFC 3339 time on the command line; a bad one is a usage error.
+fn parse_ts(text: &str) -> Result<Ts, String> {
+    Ts::parse(text)
+}
+
 /// Folds a directory of append-only homelab events into a small, always-current
 /// JSON model of the world (nodes, services, deployments, incidents).
 ///
@@ -79,8 +86,8 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 pub struct RebuildArgs {
     /// Fold only events with ts at or before this RFC 3339 time (needs --out).
-    #[arg(long, value_name = "TS", requires = "out")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TS", requires = "out", value_parser = parse_ts)]
+    pub until: Option<Ts>,
     /// Write the world files to this directory instead, leaving live state and world untouched.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -215,6 +215,33 @@ struct FailurePayload {
 
 /// Parses and validates one event from its bytes (one line, or one whole file).
 pub fn parse_event(bytes: &[u8]) -> Parsed {
+    match parse_unsanitized(bytes) {
+        Parsed::Rejected(Rejection(reason)) => Parsed::Rejected(Rejection(sanitize(&reason))),
+        other => other,
+    }
+}
+
+/// Reasons quote the input, which may be hostile: control characters are
+/// escaped (no terminal escapes reach stderr) and the reason is cut short
+/// (a 1 MiB field does not become a 1 MiB line in `rejects.json`).
+fn sanitize(reason: &str) -> String {
+    const MAX_BYTES: usize = 300;
+    let mut out = String::new();
+    for c in reason.chars() {
+        if out.len() >= MAX_BYTES {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_unsanitized(bytes: &[u8]) -> Parsed {
     if bytes.len() > MAX_EVENT_BYTES {
         return reject(format!("event is {} bytes, over the limit of {} bytes", bytes.len(), MAX_EVENT_BYTES));
     }
@@ -468,6 +495,15 @@ mod tests {
             rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"deployment_stage","correlation_id":"d1"}"#)
                 .contains("payload.stage")
         );
+    }
+
+    #[test]
+    fn reasons_escape_control_characters_and_stay_short() {
+        let hostile = format!(r#"{{"ts":"2026-05-12T12:05:00Z","type":"\u001b[2J{}"}}"#, "A".repeat(5000));
+        let reason = rejected(&hostile);
+        assert!(!reason.chars().any(char::is_control), "{reason}");
+        assert!(reason.contains("\\u{1b}"), "{reason}");
+        assert!(reason.len() <= 320, "{}", reason.len());
     }
 
     #[test]

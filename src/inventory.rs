@@ -20,8 +20,9 @@ pub struct Inventory {
     pub services: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// Only `nodes` is ours; other top-level keys (networks, vlans, …) belong
+/// to the homelab repo and are ignored.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TopologyFile {
     #[serde(default)]
     nodes: BTreeMap<String, Option<NodeDecl>>,

@@ -22,7 +22,7 @@ fn main() {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::SUCCESS,
         Err(error) => {
-            eprintln!("observer: error: {error:#}");
+            commands::warn(&format!("observer: error: {error:#}"));
             if error.downcast_ref::<LockError>().is_some_and(|e| matches!(e, LockError::Held { .. })) {
                 exit::LOCKED
             } else {

@@ -38,6 +38,8 @@ pub struct Report {
     pub late: u64,
     pub rejects: Vec<Reject>,
     pub refused_diagnostics: Vec<DiagnosticFile>,
+    /// Event files replaced by other files: path relative to `events/`, message.
+    pub notices: Vec<(String, String)>,
     pub files_seen: usize,
     pub files_read: usize,
     pub bytes_read: u64,
@@ -58,6 +60,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         files_seen: scan.files_seen,
         files_read: scan.files_read,
         bytes_read: scan.bytes_read,
+        notices: scan.notices.clone(),
         ..Report::default()
     };
     if let Some(stored) = &stored
@@ -89,7 +92,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     let watched = deployment_files::watched(&checkpoint.engine);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
     report.refused_diagnostics = newly_refused(&events, &facts);
-    checkpoint.inputs = Some(WorldInputs { digest: inputs_digest(config, inventory, &facts), deployments: watched });
+    let digest = inputs_digest(config, inventory, &facts);
     let files = world::project(&checkpoint.engine, inventory, config, &facts);
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
@@ -103,6 +106,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     std::fs::create_dir_all(&layout.state).with_context(|| format!("cannot create {}", layout.state.display()))?;
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
+    checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(layout) });
     crash::point("before-checkpoint");
     checkpoint
         .save(&layout.state)
@@ -111,18 +115,20 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     Ok(report)
 }
 
-/// Folds a sorted batch. An event that ties the newest folded `ts` but sorts
-/// before it by file and position is counted as late: a rebuild would have
-/// folded it earlier.
+/// Folds a sorted batch. An event that sorts before the newest one folded
+/// by an earlier pass — a `ts` tie from an earlier file or position, or a
+/// duplicate whose first sighting a rebuild might not fold first — is counted
+/// as late: a rebuild could order it differently. (Older `ts`s are counted by
+/// the engine itself.)
 fn fold(checkpoint: &mut Checkpoint, events: &[Positioned], paths: &[String], rules: &crate::engine::Rules) {
     let previous_last = checkpoint.last_folded.clone();
     for positioned in events {
         let applied = checkpoint.engine.apply(&positioned.event, rules);
-        if applied == (Applied::Folded { late: false })
-            && let Some(last) = &previous_last
-            && positioned.ts == last.ts
-            && (paths[positioned.file as usize].as_str(), positioned.position) < (last.file.as_str(), last.position)
-        {
+        let sorts_before_history = previous_last.as_ref().is_some_and(|last| {
+            (positioned.ts, paths[positioned.file as usize].as_str(), positioned.position)
+                < (last.ts, last.file.as_str(), last.position)
+        });
+        if sorts_before_history && applied != (Applied::Folded { late: true }) {
             checkpoint.engine.note_out_of_order();
         }
     }
@@ -143,12 +149,34 @@ fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, sto
     if !scan.events.is_empty() || !scan.rejects.is_empty() || scan.cursors != stored.header.cursors {
         return false;
     }
-    if !world::FILES.iter().all(|name| layout.world.join(name).is_file()) || !layout.rejects().is_file() {
+    if written_stamp(layout) != inputs.written {
         return false;
     }
     let facts =
         deployment_files::gather(inputs.deployments.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
     inputs.digest == inputs_digest(config, inventory, &facts)
+}
+
+/// Identity of the files a pass writes, as they are on disk now (0 when one
+/// is missing).
+fn written_stamp(layout: &Layout) -> u64 {
+    let mut stamps = Vec::new();
+    for path in world::FILES.iter().map(|name| layout.world.join(name)).chain([layout.rejects()]) {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { return 0 };
+        stamps.push(format!("{}|{}|{:?}|{:?}", path.display(), meta.len(), meta.modified().ok(), file_id(&meta)));
+    }
+    fnv1a(stamps.join("\n").as_bytes())
+}
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &std::fs::Metadata) -> (u64, u64, i64, i64) {
+    (0, 0, 0, 0)
 }
 
 /// A stable hash of everything besides the engine that the world is

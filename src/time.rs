@@ -34,11 +34,11 @@ impl Ts {
     }
 
     pub fn plus_seconds(self, seconds: u64) -> Ts {
-        Ts(self.0.saturating_add((seconds as i64).saturating_mul(1000)))
+        Ts(self.0.saturating_add(millis(seconds)))
     }
 
     pub fn minus_seconds(self, seconds: u64) -> Ts {
-        Ts(self.0.saturating_sub((seconds as i64).saturating_mul(1000)))
+        Ts(self.0.saturating_sub(millis(seconds)))
     }
 
     /// UTC with `Z`; fractional seconds only when non-zero, to the millisecond.
@@ -117,6 +117,12 @@ impl<'de> Deserialize<'de> for Ts {
     }
 }
 
+/// A configured number of seconds in milliseconds, saturating: a huge
+/// threshold means "never", not a wrapped negative.
+fn millis(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000)
+}
+
 /// Seconds between two instants as a JSON number: an integer when whole,
 /// otherwise with millisecond precision.
 pub fn duration_seconds(from: Ts, to: Ts) -> serde_json::Number {
@@ -182,6 +188,13 @@ mod tests {
     #[test]
     fn unix_seconds_of_the_spec_incident() {
         assert_eq!(Ts::parse("2026-05-12T12:05:00Z").unwrap().unix_seconds(), 1778587500);
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_wrapping() {
+        let at = Ts::parse("2026-05-12T12:05:00Z").unwrap();
+        assert!(at.minus_seconds(u64::MAX) < Ts(-9_000_000_000_000_000_000), "far in the past, not wrapped");
+        assert_eq!(at.plus_seconds(10_000_000_000_000_000_000), Ts(i64::MAX));
     }
 
     #[test]

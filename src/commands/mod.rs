@@ -78,6 +78,13 @@ pub fn print(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Writes a diagnostic line to stderr. A closed stderr is not an error: the
+/// message is dropped, the command goes on.
+pub fn warn(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 /// Makes a path readable in messages: relative to the current directory
 /// where possible.
 pub fn shown(path: &std::path::Path) -> String {

@@ -7,11 +7,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{count, layout, load_config, load_inventory, now, print, shown};
+use super::{count, layout, load_config, load_inventory, now, print, shown, warn};
 use crate::cli::{PathArgs, RunArgs};
 use crate::layout::Layout;
 use crate::pass::{Mode, Report, run_pass};
-use crate::store::atomic::write_atomic;
+use crate::store::atomic::{sync_dir, write_atomic};
 use crate::store::lock::StateLock;
 use crate::time::Ts;
 
@@ -53,6 +53,7 @@ fn append_tick(layout: &Layout, at: Ts) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let day = &at.to_rfc3339()[..10];
     let path = dir.join(format!("ticks-{day}.jsonl"));
+    let created = !path.exists();
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -72,6 +73,9 @@ fn append_tick(layout: &Layout, at: Ts) -> Result<()> {
     line.push_str(&format!("{{\"ts\":\"{at}\",\"type\":\"tick\",\"payload\":{{\"source\":\"observer run\"}}}}\n"));
     file.write_all(line.as_bytes()).with_context(|| format!("cannot append a tick to {}", path.display()))?;
     file.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
+    if created {
+        sync_dir(&dir).with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
     Ok(())
 }
 
@@ -113,17 +117,20 @@ pub fn record_run(layout: &Layout, command: &str, at: Ts, started: Instant, repo
     write_atomic(&path, &crate::world::render(&facts)).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Rejections and refused diagnostics of this pass, on stderr.
+/// Rejections, replaced files and refused diagnostics of this pass, on stderr.
 pub fn warn_about(layout: &Layout, report: &Report) {
     for reject in &report.rejects {
         let file = shown(&layout.events.join(&reject.file));
-        eprintln!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason);
+        warn(&format!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason));
+    }
+    for (file, message) in &report.notices {
+        warn(&format!("warning: {} {message}", shown(&layout.events.join(file))));
     }
     for refused in &report.refused_diagnostics {
-        eprintln!(
+        warn(&format!(
             "warning: diagnostics path `{}` refused: {}",
             refused.path,
             refused.refused.as_deref().unwrap_or("refused")
-        );
+        ));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::{count, layout, print, shown};
+use super::{count, layout, print, shown, warn};
 use crate::cli::PathArgs;
 use crate::config::Config;
 use crate::inventory::Inventory;
@@ -28,6 +28,9 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
     }
     let mut events = 0;
     let mut notes = Vec::new();
+    if let Err(error) = layout.require_events() {
+        problems.push(Problem::new(&layout.events, None, error.to_string()));
+    }
     match sources::scan(&layout.events, &BTreeMap::new()) {
         Ok(scan) => {
             events = scan.events.len();
@@ -49,8 +52,14 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         .chain(&notes)
         .map(|problem| format!("{}\n", Problem { file: shown(&problem.file).into(), ..problem.clone() }))
         .collect();
-    print(&text)?;
-    eprintln!(
+    // The exit code is the answer: a closed stdout (`validate | head -1`)
+    // must not turn problems into success.
+    if let Err(error) = print(&text)
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(error.into());
+    }
+    warn(&format!(
         "{}, {} ({} in {}; config: {}; inventory: {})",
         count(problems.len() as u64, "problem"),
         count(notes.len() as u64, "note"),
@@ -58,6 +67,6 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         shown(&layout.events),
         layout.config.as_deref().map_or("built-in defaults".into(), shown),
         layout.inventory.as_deref().map_or("none".into(), shown),
-    );
+    ));
     Ok(if problems.is_empty() { crate::exit::SUCCESS } else { crate::exit::FAILURE })
 }

@@ -78,9 +78,6 @@ pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Event) {
     while incident.events.len() > MAX_INCIDENT_EVENTS {
         incident.events.pop_front();
     }
-    if incident.correlation_id.is_none() {
-        incident.correlation_id = event.correlation_id.clone();
-    }
 }
 
 pub(super) fn resolve(engine: &mut Engine, id: &str, at: Ts) {
@@ -122,6 +119,15 @@ mod tests {
         assert_eq!(new.severity, Severity::Critical);
         assert_eq!(new.correlation_id, None);
         assert_eq!(engine.services["saturn/mosquitto"].active_incident.as_deref(), Some(new.id.as_str()));
+    }
+
+    #[test]
+    fn the_correlation_id_is_the_first_failures_or_null() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"n","service":"s"}"#,
+            r#"{"ts":"2026-05-12T12:06:00Z","type":"service_unhealthy","node":"n","service":"s","correlation_id":"hc-2"}"#,
+        ]);
+        assert_eq!(engine.incidents["inc-1778587500-n-s"].correlation_id, None);
     }
 
     #[test]

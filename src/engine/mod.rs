@@ -91,7 +91,10 @@ impl Engine {
                 self.stats.duplicates += 1;
                 return Applied::Duplicate;
             }
-            self.seen_ids.insert(id.clone(), event.ts);
+            // Remembered from when it was first seen on the clock, so that a
+            // back-filled event is remembered for the whole window too.
+            let seen = self.clock.map_or(event.ts, |clock| clock.max(event.ts));
+            self.seen_ids.insert(id.clone(), seen);
         }
         let late = self.clock.is_some_and(|clock| event.ts < clock);
         if late {
@@ -122,9 +125,9 @@ impl Engine {
         Applied::Folded { late }
     }
 
-    /// Counts a folded event as late although its `ts` equals the clock: the
-    /// shell saw that a rebuild would have folded it before events already
-    /// folded (same `ts`, earlier file or position).
+    /// Counts an event as late that its `ts` alone does not show to be: the
+    /// shell saw that it sorts before events folded by an earlier pass, so a
+    /// rebuild could fold it in another order.
     pub fn note_out_of_order(&mut self) {
         self.stats.late += 1;
     }
@@ -134,8 +137,8 @@ impl Engine {
         self.stats.rejected += 1;
     }
 
-    /// An id is a duplicate while its first sighting is within the window of
-    /// the current clock; the test reads only folded state, so it gives the
+    /// An id is a duplicate while its first sighting (on the engine clock) is
+    /// within the window of the current clock; the test reads only folded state, so it gives the
     /// same answer however the events were batched.
     fn is_duplicate(&self, id: &str, rules: &Rules) -> bool {
         match (self.seen_ids.get(id), self.clock) {
@@ -215,6 +218,16 @@ mod tests {
         assert_eq!(engine.stats.duplicates, 1);
         assert_eq!(engine.counters.heartbeats, 1);
         assert_eq!(engine.nodes["a"].last_seen, Ts::parse("2026-05-12T12:05:00Z").ok());
+    }
+
+    #[test]
+    fn a_back_filled_id_is_remembered_for_the_whole_window() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-20T12:00:00Z","type":"tick"}"#,
+            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
+            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
+        ]);
+        assert_eq!(engine.stats.duplicates, 1);
     }
 
     #[test]

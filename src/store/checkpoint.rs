@@ -49,6 +49,10 @@ pub struct Checkpoint {
 pub struct WorldInputs {
     pub digest: u64,
     pub deployments: Vec<(String, Vec<String>)>,
+    /// Path, size, inode and times of the world files and `rejects.json` as
+    /// this run left them: a file rewritten, removed or replaced by anyone
+    /// else (or `--world` pointing elsewhere) makes the next run write again.
+    pub written: u64,
 }
 
 /// A position in the processing order of SPEC §3: `(ts, path, position)`.
@@ -227,7 +231,7 @@ mod tests {
     fn the_header_is_read_without_the_body() {
         let dir = tempfile::tempdir().unwrap();
         let checkpoint = Checkpoint {
-            inputs: Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])] }),
+            inputs: Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])], written: 1 }),
             ..Checkpoint::default()
         };
         checkpoint.save(dir.path()).unwrap();

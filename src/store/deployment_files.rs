@@ -112,19 +112,27 @@ fn check_diagnostic(path: &str, logs_dir: &Path, logs_real: Option<&Path>) -> Di
     if relative.components().any(|c| matches!(c, Component::ParentDir)) {
         return refused("the path leaves logs/ through `..`");
     }
-    let full = logs_dir.join(relative);
     let missing = DiagnosticFile { path: path.to_string(), exists: false, size: None, refused: None };
-    if std::fs::symlink_metadata(&full).is_err() {
-        return missing;
-    }
     let Some(logs_real) = logs_real else { return missing };
-    match full.canonicalize() {
-        Ok(real) if real.starts_with(logs_real) => match std::fs::metadata(&real) {
-            Ok(meta) => DiagnosticFile { path: path.to_string(), exists: true, size: Some(meta.len()), refused: None },
-            Err(_) => missing,
-        },
-        Ok(_) => refused("the path leaves logs/ through a symlink"),
-        Err(_) => refused("the path is a symlink that leads nowhere"),
+    // Every symlink on the way must stay inside logs/, whether or not what
+    // lies beyond it exists: otherwise `exists` would tell about files
+    // outside logs/.
+    let mut prefix = logs_dir.to_path_buf();
+    for component in relative.components() {
+        prefix.push(component);
+        match std::fs::symlink_metadata(&prefix) {
+            Err(_) => return missing,
+            Ok(meta) if meta.file_type().is_symlink() => match prefix.canonicalize() {
+                Ok(real) if real.starts_with(logs_real) => {}
+                Ok(_) => return refused("the path leaves logs/ through a symlink"),
+                Err(_) => return refused("the path goes through a symlink that leads nowhere"),
+            },
+            Ok(_) => {}
+        }
+    }
+    match std::fs::metadata(&prefix) {
+        Ok(meta) => DiagnosticFile { path: path.to_string(), exists: true, size: Some(meta.len()), refused: None },
+        Err(_) => missing,
     }
 }
 
@@ -148,5 +156,11 @@ mod tests {
         assert!(check("../secret").refused.unwrap().contains(".."));
         assert!(check("escape.log").refused.unwrap().contains("symlink"));
         assert!(check("/etc/passwd").refused.is_some());
+        std::os::unix::fs::symlink(root.path(), logs.join("up")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("nowhere"), logs.join("dangling")).unwrap();
+        assert!(check("up/no-such-file").refused.unwrap().contains("symlink"), "refused even when missing");
+        assert!(check("dangling/x").refused.unwrap().contains("leads nowhere"));
+        std::os::unix::fs::symlink(logs.join("deploy"), logs.join("inside")).unwrap();
+        assert_eq!(check("inside/d1.log").size, Some(5), "a symlink within logs/ is fine");
     }
 }

@@ -7,7 +7,7 @@
 //! identity changed, and reads only their new bytes. A file that shrank, or
 //! whose consumed prefix no longer matches, stops the run (guarantee 6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -28,12 +28,15 @@ pub struct Cursor {
     pub offset: u64,
     /// Complete lines consumed, for line numbers in rejections.
     pub lines: u64,
-    /// Size, device, inode and mtime when last read: if all are unchanged the
-    /// file is not opened.
+    /// Size, device, inode, mtime and ctime when last read: if all are
+    /// unchanged the file is not opened.
     pub size: u64,
     pub dev: u64,
     pub ino: u64,
     pub mtime_ns: i128,
+    /// The inode change time, which unlike mtime cannot be set back: a file
+    /// replaced by one of the same size, inode and mtime is still noticed.
+    pub ctime_ns: i128,
     /// FNV-1a of the first and of the last `min(offset, 4096)` consumed bytes.
     pub head: u64,
     pub tail: u64,
@@ -75,6 +78,9 @@ pub struct Scan {
     /// Files with an incomplete tail left for a later run: relative path,
     /// line number and what is missing.
     pub waiting: Vec<Reject>,
+    /// Things the operator should know that are not errors (a replaced
+    /// file): relative path and message.
+    pub notices: Vec<(String, String)>,
     /// Relative paths of the listed files; `Positioned::file` indexes this.
     pub paths: Vec<String>,
     pub files_seen: usize,
@@ -146,6 +152,7 @@ struct FileMeta {
     dev: u64,
     ino: u64,
     mtime_ns: i128,
+    ctime_ns: i128,
 }
 
 impl FileMeta {
@@ -158,11 +165,12 @@ impl FileMeta {
                 dev: meta.dev(),
                 ino: meta.ino(),
                 mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+                ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
             }
         }
         #[cfg(not(unix))]
         {
-            FileMeta { size: meta.len(), dev: 0, ino: 0, mtime_ns: 0 }
+            FileMeta { size: meta.len(), dev: 0, ino: 0, mtime_ns: 0, ctime_ns: 0 }
         }
     }
 }
@@ -199,7 +207,7 @@ fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
             .strip_prefix(events_dir)
             .unwrap_or(entry.path())
             .components()
-            .map(|c| c.as_os_str().to_string_lossy())
+            .map(|c| path_key(c.as_os_str()))
             .collect::<Vec<_>>()
             .join("/");
         out.push(Listed { rel, path: entry.path().to_path_buf(), kind, meta: FileMeta::of(&meta) });
@@ -209,34 +217,35 @@ fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
     Ok(out)
 }
 
+/// A file name as a cursor key: UTF-8 as is, any other byte as `\xNN`, so
+/// that two names never share a key.
+fn path_key(name: &std::ffi::OsStr) -> String {
+    if let Some(text) = name.to_str() {
+        return text.to_string();
+    }
+    let mut key = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        key.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            key.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    key
+}
+
 /// Reads what is new under `events_dir` since `previous`.
 pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Scan, SourceError> {
     let listed = list(events_dir)?;
     let mut scan =
         Scan { files_seen: listed.len(), paths: listed.iter().map(|l| l.rel.clone()).collect(), ..Scan::default() };
-    // Cursors of files that disappeared, by identity: a file renamed within
-    // `events/` keeps its cursor instead of being read twice.
-    let present: std::collections::HashSet<&str> = listed.iter().map(|l| l.rel.as_str()).collect();
-    let mut vanished: HashMap<(u64, u64), &Cursor> = previous
-        .iter()
-        .filter(|(rel, _)| !present.contains(rel.as_str()))
-        .map(|(_, cursor)| ((cursor.dev, cursor.ino), cursor))
-        .collect();
-
-    for (index, file) in listed.iter().enumerate() {
-        let mut cursor = previous.get(&file.rel).cloned();
-        if cursor.is_none()
-            && let Some(old) = vanished.remove(&(file.meta.dev, file.meta.ino))
-            && file.meta.size >= old.offset
-            && prefix_matches(&file.path, old)?
-        {
-            cursor = Some(old.clone());
-        }
+    let cursors = match_cursors(&listed, previous, &mut scan.notices)?;
+    for (index, (file, cursor)) in listed.iter().zip(cursors).enumerate() {
         if let Some(c) = &cursor
             && c.size == file.meta.size
             && c.dev == file.meta.dev
             && c.ino == file.meta.ino
             && c.mtime_ns == file.meta.mtime_ns
+            && c.ctime_ns == file.meta.ctime_ns
         {
             scan.cursors.insert(file.rel.clone(), c.clone());
             continue;
@@ -251,6 +260,82 @@ pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Sc
         }
     }
     Ok(scan)
+}
+
+/// Which previous cursor, if any, each listed file continues. Paths are the
+/// first guess and device/inode a hint; the consumed prefix decides:
+/// - same path, same inode: the same file;
+/// - a file whose inode had a cursor under another name: renamed (rotation
+///   or a move), it keeps that cursor, and its old path, if it holds a new
+///   file now, starts from zero;
+/// - same path, new inode, old inode gone: if the file begins as the old one
+///   did, it is the same file copied in place and the append-only check
+///   decides; otherwise it replaced the old one (rotation with the old file
+///   renamed out of `events/`) and is read from the start, with a notice;
+/// - a new path whose content begins with the consumed prefix of a file that
+///   vanished: moved by copy and delete, it keeps that cursor.
+fn match_cursors(
+    listed: &[Listed],
+    previous: &BTreeMap<String, Cursor>,
+    notices: &mut Vec<(String, String)>,
+) -> Result<Vec<Option<Cursor>>, SourceError> {
+    let by_inode: HashMap<(u64, u64), &str> = previous.iter().map(|(rel, c)| ((c.dev, c.ino), rel.as_str())).collect();
+    let listed_inodes: HashSet<(u64, u64)> = listed.iter().map(|l| (l.meta.dev, l.meta.ino)).collect();
+    let present: HashSet<&str> = listed.iter().map(|l| l.rel.as_str()).collect();
+    let mut claimed: HashSet<&str> = HashSet::new();
+    let mut out = Vec::with_capacity(listed.len());
+    for file in listed {
+        let id = (file.meta.dev, file.meta.ino);
+        let own = previous.get(&file.rel);
+        let cursor = match own {
+            Some(c) if (c.dev, c.ino) == id => Some(c.clone()),
+            _ => match by_inode.get(&id) {
+                Some(other) if *other != file.rel && prefix_matches(file, &previous[*other])? => {
+                    claimed.insert(other);
+                    Some(previous[*other].clone())
+                }
+                _ => match own {
+                    Some(c) if listed_inodes.contains(&(c.dev, c.ino)) => None,
+                    Some(c) if head_matches(file, c)? => Some(c.clone()),
+                    Some(_) => {
+                        notices.push((
+                            file.rel.clone(),
+                            "was replaced by a different file (new inode, different first bytes); it is read from \
+                             the start, and anything the old file got after the last run is not read"
+                                .to_string(),
+                        ));
+                        None
+                    }
+                    None => None,
+                },
+            },
+        };
+        out.push(cursor);
+    }
+    // Moves by copy and delete: new paths against the cursors of vanished
+    // files, compared by content. Bounded: a mass deletion is not searched.
+    let vanished: Vec<(&str, &Cursor)> = previous
+        .iter()
+        .filter(|(rel, c)| c.offset > 0 && !present.contains(rel.as_str()) && !claimed.contains(rel.as_str()))
+        .map(|(rel, c)| (rel.as_str(), c))
+        .collect();
+    if vanished.is_empty() || vanished.len() > 256 {
+        return Ok(out);
+    }
+    let mut taken: HashSet<&str> = HashSet::new();
+    for (file, cursor) in listed.iter().zip(out.iter_mut()) {
+        if cursor.is_some() || previous.contains_key(&file.rel) {
+            continue;
+        }
+        for (rel, candidate) in &vanished {
+            if !taken.contains(rel) && candidate.offset <= file.meta.size && prefix_matches(file, candidate)? {
+                taken.insert(rel);
+                *cursor = Some((*candidate).clone());
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
@@ -271,13 +356,48 @@ fn read_range(file: &mut File, path: &Path, from: u64, len: Option<u64>) -> Resu
     Ok(buf)
 }
 
-fn prefix_matches(path: &Path, cursor: &Cursor) -> Result<bool, SourceError> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let head_len = cursor.offset.min(PRINT_LEN);
-    let head = read_range(&mut file, path, 0, Some(head_len))?;
-    let tail_len = cursor.offset.min(PRINT_LEN);
-    let tail = read_range(&mut file, path, cursor.offset - tail_len, Some(tail_len))?;
-    Ok(fnv1a(&head) == cursor.head && fnv1a(&tail) == cursor.tail)
+/// Whether the file begins with the prefix a cursor consumed (same first and
+/// last 4 KiB of it). A file that vanished meanwhile does not match.
+fn prefix_matches(listed: &Listed, cursor: &Cursor) -> Result<bool, SourceError> {
+    Ok(read_prefix_ends(listed, cursor)?.is_some_and(|(head, tail)| head == cursor.head && tail == cursor.tail))
+}
+
+/// Whether the file begins with the same first bytes as the consumed prefix:
+/// the identity of a log (SPEC: a fingerprint of the first bytes).
+/// A shorter file still matches if its head does (it shrank: the append-only
+/// check reports that).
+fn head_matches(listed: &Listed, cursor: &Cursor) -> Result<bool, SourceError> {
+    let len = cursor.offset.min(PRINT_LEN);
+    if listed.meta.size < len {
+        return Ok(false);
+    }
+    let mut file = match File::open(&listed.path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_error(&listed.path)(e)),
+    };
+    Ok(fnv1a(&read_range(&mut file, &listed.path, 0, Some(len))?) == cursor.head)
+}
+
+/// Hashes of the first and last `min(offset, 4 KiB)` bytes of the file's
+/// first `cursor.offset` bytes; `None` if the file is shorter or gone.
+fn read_prefix_ends(listed: &Listed, cursor: &Cursor) -> Result<Option<(u64, u64)>, SourceError> {
+    let path = &listed.path;
+    if listed.meta.size < cursor.offset {
+        return Ok(None);
+    }
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    let len = cursor.offset.min(PRINT_LEN);
+    let head = fnv1a(&read_range(&mut file, path, 0, Some(len))?);
+    if head != cursor.head {
+        return Ok(Some((head, 0)));
+    }
+    let tail = fnv1a(&read_range(&mut file, path, cursor.offset - len, Some(len))?);
+    Ok(Some((head, tail)))
 }
 
 /// Opens a file that changed, checking first that it did not shrink and that
@@ -337,6 +457,7 @@ fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, 
         dev: listed.meta.dev,
         ino: listed.meta.ino,
         mtime_ns: listed.meta.mtime_ns,
+        ctime_ns: listed.meta.ctime_ns,
         head,
         tail: fnv1a(&data[tail_from..tail_from + tail_len as usize]),
     }

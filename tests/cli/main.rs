@@ -5,5 +5,6 @@ mod commit;
 mod incidents;
 mod properties;
 mod reading;
+mod regressions;
 mod snapshots;
 mod support;

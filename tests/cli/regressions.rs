@@ -1,0 +1,182 @@
+//! Regression tests, each named after the defect a review found.
+
+use std::io::Read;
+use std::process::Stdio;
+
+use crate::support::{Homelab, ev};
+
+fn failure(ts: &str) -> String {
+    format!("{}\n", ev(ts, "service_unhealthy", r#""node":"n","service":"s""#))
+}
+
+#[test]
+fn a_file_moved_by_copy_and_delete_is_not_folded_twice() {
+    let lab = Homelab::new();
+    lab.write("events/p/a.jsonl", &(failure("2026-05-12T12:00:00Z") + &failure("2026-05-12T12:01:00Z")));
+    lab.run();
+    std::fs::copy(lab.path("events/p/a.jsonl"), lab.path("events/p/b.jsonl")).unwrap();
+    std::fs::remove_file(lab.path("events/p/a.jsonl")).unwrap();
+    lab.append("events/p/b.jsonl", &failure("2026-05-12T12:02:00Z"));
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 3);
+    assert_eq!(lab.json("world/incidents.json")["incidents"]["inc-1778587200-n-s"]["occurrence_count"], 3);
+}
+
+#[test]
+fn rotating_a_log_by_renaming_it_does_not_stop_the_runs() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    lab.append("events/a.jsonl", &failure("2026-05-12T12:01:00Z"));
+    std::fs::rename(lab.path("events/a.jsonl"), lab.path("events/a-2026-05-12.jsonl")).unwrap();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:02:00Z"));
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 3, "the rotated file's tail and the new file, once each");
+    lab.assert_world_equals_rebuild();
+}
+
+#[test]
+fn rotating_a_log_out_of_events_reads_the_new_file_with_a_warning() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    std::fs::rename(lab.path("events/a.jsonl"), lab.path("events/a.jsonl.1")).unwrap();
+    lab.write("events/a.jsonl", &(failure("2026-05-12T12:05:00Z") + &failure("2026-05-12T12:06:00Z")));
+    let out = lab.observer(["run", "--no-tick"]).run().success();
+    assert!(out.stderr.contains("a.jsonl was replaced by a different file"), "{}", out.stderr);
+    assert_eq!(lab.summary()["events"]["total"], 3);
+}
+
+#[test]
+fn a_file_rewritten_in_place_with_its_mtime_restored_is_still_noticed() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    let mtime = std::fs::metadata(lab.path("events/a.jsonl")).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:09Z"));
+    std::fs::File::options().write(true).open(lab.path("events/a.jsonl")).unwrap().set_modified(mtime).unwrap();
+    lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("changed in the part already read");
+}
+
+#[test]
+fn a_duplicate_that_sorts_before_its_first_sighting_counts_as_late() {
+    let lab = Homelab::new();
+    lab.write("events/b.jsonl", &format!("{}\n", ev("2026-05-12T12:10:00Z", "heartbeat", r#""node":"a","id":"X""#)));
+    lab.run();
+    lab.write("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:05:00Z", "heartbeat", r#""node":"b","id":"X""#)));
+    lab.run();
+    let summary = lab.summary();
+    assert_eq!(summary["events"]["duplicates"], 1);
+    assert_eq!(summary["events"]["late"], 1, "a rebuild would keep the other copy");
+}
+
+#[test]
+fn a_closed_stderr_does_not_crash_a_run() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", "not json\n");
+    let mut invocation = lab.observer(["run", "--no-tick"]);
+    invocation.command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = invocation.command.spawn().unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(lab.summary()["events"]["rejected"], 1);
+}
+
+#[test]
+fn a_huge_threshold_means_never_not_always() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "nodes:\n  stale_after_s: 10000000000000000000\nretention:\n  days: 200000000000000\n");
+    lab.write(
+        "events/a.jsonl",
+        &format!(
+            "{}\n{}\n{}\n",
+            ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"a""#),
+            ev("2026-05-12T12:00:00Z", "service_unhealthy", r#""node":"a","service":"s""#),
+            ev("2026-05-12T14:00:00Z", "service_recovered", r#""node":"a","service":"s""#),
+        ),
+    );
+    lab.run();
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["a"]["status"], "up");
+    assert_eq!(lab.summary()["incidents"]["resolved"], 1);
+}
+
+#[test]
+fn the_no_op_fast_path_does_not_trust_a_world_it_did_not_write() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    let good = lab.world("incidents.json");
+    lab.write("world/incidents.json", "{}\n");
+    lab.run();
+    assert_eq!(lab.world("incidents.json"), good, "a hand-edited world file is repaired");
+    let elsewhere = lab.path("elsewhere");
+    lab.observer(["--world", elsewhere.to_str().unwrap(), "run", "--no-tick"]).run().success();
+    assert_eq!(lab.read("elsewhere/incidents.json"), good, "--world elsewhere gets the world too");
+}
+
+#[test]
+fn rebuild_out_refuses_the_live_directories() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    let world = lab.path("world");
+    lab.observer(["rebuild", "--out", world.to_str().unwrap()]).run().code(1).stderr_has("is the live world directory");
+    let inside = lab.path("events/past");
+    lab.observer(["rebuild", "--out", inside.to_str().unwrap()]).run().code(1).stderr_has("inside the live events");
+    assert!(!inside.exists());
+}
+
+#[test]
+fn unknown_top_level_keys_in_the_topology_are_ignored() {
+    let lab = Homelab::new();
+    lab.write("inventory/topology.yaml", "networks:\n  lan: 192.168.10.0/24\nnodes:\n  saturn:\n    roles: [mqtt]\n");
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["saturn"]["roles"][0], "mqtt");
+}
+
+#[test]
+fn validate_on_a_wrong_root_is_a_problem() {
+    let lab = Homelab::new();
+    std::fs::remove_dir(lab.path("events")).unwrap();
+    lab.observer(["validate"]).run().code(1).stdout_has("there is no event directory");
+}
+
+#[test]
+fn a_bad_until_is_a_usage_error() {
+    let lab = Homelab::new();
+    lab.observer(["rebuild", "--until", "yesterday", "--out", "/tmp/x"]).run().code(2);
+}
+
+#[test]
+fn validate_keeps_its_exit_code_when_stdout_is_closed() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &"not json\n".repeat(5000));
+    let mut invocation = lab.observer(["validate"]);
+    invocation.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = invocation.command.spawn().unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_do_not_collide() {
+    use std::os::unix::ffi::OsStrExt;
+    let lab = Homelab::new();
+    for (byte, node) in [(0xffu8, "a"), (0xfe, "b")] {
+        let bytes = [b'x', byte, b'.', b'j', b's', b'o', b'n', b'l'];
+        let name = std::ffi::OsStr::from_bytes(&bytes);
+        std::fs::write(
+            lab.path("events").join(name),
+            format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", &format!(r#""node":"{node}""#))),
+        )
+        .unwrap();
+    }
+    lab.run();
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 2);
+}
