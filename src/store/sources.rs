@@ -342,6 +342,16 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
     move |error| SourceError::Io { path: path.to_path_buf(), error }
 }
 
+/// Opens a listed file; `None` if it was deleted since the listing, which
+/// leaves nothing to consume.
+fn open_if_present(path: &Path) -> Result<Option<File>, SourceError> {
+    match File::open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path)(e)),
+    }
+}
+
 fn read_range(file: &mut File, path: &Path, from: u64, len: Option<u64>) -> Result<Vec<u8>, SourceError> {
     file.seek(SeekFrom::Start(from)).map_err(io_error(path))?;
     let mut buf = Vec::new();
@@ -371,11 +381,7 @@ fn head_matches(listed: &Listed, cursor: &Cursor) -> Result<bool, SourceError> {
     if listed.meta.size < len {
         return Ok(false);
     }
-    let mut file = match File::open(&listed.path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io_error(&listed.path)(e)),
-    };
+    let Some(mut file) = open_if_present(&listed.path)? else { return Ok(false) };
     Ok(fnv1a(&read_range(&mut file, &listed.path, 0, Some(len))?) == cursor.head)
 }
 
@@ -386,11 +392,7 @@ fn read_prefix_ends(listed: &Listed, cursor: &Cursor) -> Result<Option<(u64, u64
     if listed.meta.size < cursor.offset {
         return Ok(None);
     }
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(path)(e)),
-    };
+    let Some(mut file) = open_if_present(path)? else { return Ok(None) };
     let len = cursor.offset.min(PRINT_LEN);
     let head = fnv1a(&read_range(&mut file, path, 0, Some(len))?);
     if head != cursor.head {
@@ -409,12 +411,7 @@ fn open_checked(listed: &Listed, cursor: Option<&Cursor>) -> Result<Option<(Vec<
     if listed.meta.size < offset {
         return Err(SourceError::Shrank { file: path.clone(), from: offset, to: listed.meta.size });
     }
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        // Deleted between listing and reading: nothing to consume.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(path)(e)),
-    };
+    let Some(mut file) = open_if_present(path)? else { return Ok(None) };
     let tail_len = offset.min(PRINT_LEN);
     let data = read_range(&mut file, path, offset - tail_len, None)?;
     if (data.len() as u64) < tail_len {
