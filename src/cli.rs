@@ -63,6 +63,8 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Show a readable summary of the world: health, problems, freshness.
     Status(StatusArgs),
+    /// Run the probes that are due and record each result as a probe_result event.
+    Probe(ProbeArgs),
     /// Validate and write one event, atomically, as a file under events/emit/.
     Emit(EmitArgs),
     /// Check the events, the inventory and the config; print every problem with file and line.
@@ -74,7 +76,26 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// Run every selected probe now, whether due or not (open breakers and the budget still apply).
+    #[arg(long)]
+    pub all: bool,
+    /// Only probes whose node/service/probe key starts with this (e.g. saturn/ or saturn/mosquitto/).
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Option<String>,
+    /// Probes run at the same time (default: health.parallel from the config).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct RunArgs {
+    /// Also run the probes that are due, after folding (like `observer probe`).
+    #[arg(long)]
+    pub probe: bool,
     /// Do not append a tick event (the clock then moves only with other events).
     #[arg(long)]
     pub no_tick: bool,

@@ -31,6 +31,8 @@ pub enum Kind {
     DeploymentStage,
     DeploymentSucceeded,
     DeploymentFailed,
+    ProbeResult,
+    BudgetExhausted,
     Tick,
     Other,
 }
@@ -50,6 +52,8 @@ impl Kind {
             "deployment_stage" => Kind::DeploymentStage,
             "deployment_succeeded" => Kind::DeploymentSucceeded,
             "deployment_failed" => Kind::DeploymentFailed,
+            "probe_result" => Kind::ProbeResult,
+            "budget_exhausted" => Kind::BudgetExhausted,
             "tick" => Kind::Tick,
             _ => Kind::Other,
         }
@@ -71,6 +75,8 @@ impl Kind {
             Kind::DeploymentStage => "deployment_stage",
             Kind::DeploymentSucceeded => "deployment_succeeded",
             Kind::DeploymentFailed => "deployment_failed",
+            Kind::ProbeResult => "probe_result",
+            Kind::BudgetExhausted => "budget_exhausted",
             Kind::Tick => "tick",
             Kind::Other => return None,
         })
@@ -88,6 +94,7 @@ impl Kind {
                 | Kind::ServiceHealthy
                 | Kind::HealthcheckPassed
                 | Kind::ServiceRecovered
+                | Kind::ProbeResult
         )
     }
 
@@ -121,6 +128,19 @@ impl Severity {
     }
 }
 
+/// What one probe execution found (`probe_result` events, SPEC §5): Nagios
+/// plugin semantics, plus `skipped` for a run the prober did not make (open
+/// breaker, exhausted budget).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+    Skipped,
+}
+
 /// A validated event. Only the payload parts the engine uses are kept.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -145,6 +165,34 @@ pub enum Detail {
     Stage { name: String, status: String },
     /// `deployment_failed`: `payload.diagnostics`, paths relative to `logs/`.
     Diagnostics(Vec<String>),
+    /// `probe_result`: one probe execution.
+    Probe(ProbeReport),
+    /// `budget_exhausted`: `payload.budget`, the budget's name.
+    Budget(String),
+}
+
+/// The payload of a `probe_result` event (SPEC §5). Besides the outcome it
+/// carries the facts that breaker failure conditions look at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// The probe's name within its service.
+    pub probe: String,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub timed_out: bool,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub perfdata: Option<String>,
+    /// What was probed (`host:port`, the URL, …), for people.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 /// Why an event was rejected.
@@ -205,6 +253,12 @@ struct StagePayload {
 enum DiagnosticsField {
     One(String),
     Many(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+struct BudgetPayload {
+    #[serde(default)]
+    budget: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -294,25 +348,40 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
             Rejection(format!("field `severity`: `{text}` is not one of info, warning, error, critical"))
         })?),
     };
-    let detail = match kind {
-        Kind::DeploymentStage => {
-            let payload: StagePayload = payload_as(raw.payload)?;
-            let name = payload
-                .stage
-                .or(payload.name)
-                .ok_or_else(|| Rejection("`deployment_stage` events need `payload.stage` (the stage name)".into()))?;
-            Detail::Stage { name, status: payload.status.unwrap_or_else(|| "completed".into()) }
-        }
-        Kind::DeploymentFailed => {
-            let payload: FailurePayload = payload_as(raw.payload)?;
-            match payload.diagnostics {
-                None => Detail::None,
-                Some(DiagnosticsField::One(path)) => Detail::Diagnostics(vec![path]),
-                Some(DiagnosticsField::Many(paths)) => Detail::Diagnostics(paths),
+    let detail =
+        match kind {
+            Kind::DeploymentStage => {
+                let payload: StagePayload = payload_as(raw.payload)?;
+                let name = payload.stage.or(payload.name).ok_or_else(|| {
+                    Rejection("`deployment_stage` events need `payload.stage` (the stage name)".into())
+                })?;
+                Detail::Stage { name, status: payload.status.unwrap_or_else(|| "completed".into()) }
             }
-        }
-        _ => Detail::None,
-    };
+            Kind::DeploymentFailed => {
+                let payload: FailurePayload = payload_as(raw.payload)?;
+                match payload.diagnostics {
+                    None => Detail::None,
+                    Some(DiagnosticsField::One(path)) => Detail::Diagnostics(vec![path]),
+                    Some(DiagnosticsField::Many(paths)) => Detail::Diagnostics(paths),
+                }
+            }
+            Kind::ProbeResult => {
+                let payload = raw.payload.filter(|p| p.get() != "null").ok_or_else(|| {
+                    Rejection("`probe_result` events need a `payload` with `probe` and `outcome`".into())
+                })?;
+                let report: ProbeReport = serde_json::from_str(payload.get())
+                    .map_err(|e| Rejection(format!("field `payload`: {}", strip_position(&e.to_string()))))?;
+                if report.probe.trim().is_empty() || report.probe.contains('/') {
+                    return Err(Rejection("field `payload.probe` must be a name without `/`".into()));
+                }
+                Detail::Probe(report)
+            }
+            Kind::BudgetExhausted => {
+                let payload: BudgetPayload = payload_as(raw.payload)?;
+                Detail::Budget(payload.budget.unwrap_or_default())
+            }
+            _ => Detail::None,
+        };
     Ok(Event {
         ts,
         type_name: kind.static_name().map_or_else(|| Cow::Owned(type_name.into_owned()), Cow::Borrowed),
@@ -466,6 +535,8 @@ mod tests {
             Kind::DeploymentStage,
             Kind::DeploymentSucceeded,
             Kind::DeploymentFailed,
+            Kind::ProbeResult,
+            Kind::BudgetExhausted,
             Kind::Tick,
         ] {
             let name = kind.static_name().expect("a known kind has a name");
@@ -504,6 +575,22 @@ mod tests {
         assert!(!reason.chars().any(char::is_control), "{reason}");
         assert!(reason.contains("\\u{1b}"), "{reason}");
         assert!(reason.len() <= 320, "{}", reason.len());
+    }
+
+    #[test]
+    fn probe_results_are_typed_and_checked() {
+        let e = ok(
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","service":"s","payload":{"probe":"port","outcome":"critical","latency_ms":12,"timed_out":true,"detail":"refused"}}"#,
+        );
+        let Detail::Probe(report) = e.detail else { panic!("not a probe result") };
+        assert_eq!(report.outcome, Outcome::Critical);
+        assert!(report.timed_out);
+        assert!(
+            rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","service":"s"}"#)
+                .contains("payload")
+        );
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","service":"s","payload":{"probe":"p","outcome":"fine"}}"#).contains("unknown variant"));
+        assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","payload":{"probe":"p","outcome":"ok"}}"#).contains("service"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod inventory;
 pub mod layout;
 pub mod pass;
+pub mod probe;
 pub mod problem;
 pub mod store;
 pub mod time;

@@ -13,6 +13,7 @@ fn main() {
         Command::Run(args) => commands::run::execute(&cli.paths, args),
         Command::Rebuild(args) => commands::rebuild::execute(&cli.paths, args),
         Command::Status(args) => commands::status::execute(&cli.paths, args),
+        Command::Probe(args) => commands::probe::execute(&cli.paths, args),
         Command::Emit(args) => commands::emit::execute(&cli.paths, args),
         Command::Validate => commands::validate::execute(&cli.paths),
         Command::Config(args) => commands::config::execute(&cli.paths, args),

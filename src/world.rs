@@ -4,15 +4,17 @@
 //! same bytes — keys sorted, fields in a fixed order, pretty-printed with a
 //! trailing newline. Facts about the run itself never appear here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::{
-    Deployment, DeploymentStatus, Engine, Incident, IncidentStatus, NodeStatus, ServiceState, ServiceStatus, Stage,
+    BreakerState, Deployment, DeploymentStatus, Engine, Health, Incident, IncidentStatus, NodeStatus, PROBE_BUDGET,
+    Pending, ProbeState, ServiceState, ServiceStatus, Stage, Transition, probe_runs_within_window, probes_of,
     service_key,
 };
+use crate::event::Outcome;
 use crate::inventory::Inventory;
 use crate::time::{Ts, duration_seconds};
 
@@ -71,6 +73,124 @@ struct DeploymentView<'a> {
     diagnostics: Vec<DiagnosticFile>,
 }
 
+/// A service in `services.json`: its state, then what its probes say.
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    #[serde(flatten)]
+    state: &'a ServiceState,
+    checks: Checks,
+    /// Per probe: its circuit breaker.
+    breaker: BTreeMap<&'a str, BreakerView<'a>>,
+    /// Per probe: its debounced status, pending change and last result.
+    probes: BTreeMap<&'a str, ProbeView<'a>>,
+}
+
+/// Uptime statistics over a service's executed checks (skipped runs are not
+/// checks); `successful` counts `ok` and `warning`.
+#[derive(Serialize)]
+struct Checks {
+    total: u64,
+    successful: u64,
+    uptime_percentage: Option<f64>,
+    consecutive_failures: u64,
+    last_latency_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct BreakerView<'a> {
+    state: BreakerState,
+    since: Option<Ts>,
+    consecutive_failures: u32,
+    consecutive_successes: u32,
+    reason: Option<&'a str>,
+    transitions: &'a VecDeque<Transition>,
+}
+
+#[derive(Serialize)]
+struct ProbeView<'a> {
+    status: Health,
+    since: Option<Ts>,
+    pending: Option<&'a Pending>,
+    last_outcome: Option<Outcome>,
+    last_checked_at: Option<Ts>,
+    last_detail: Option<&'a str>,
+    total: u64,
+    successful: u64,
+    skipped: u64,
+}
+
+fn service_view<'a>(engine: &'a Engine, state: &'a ServiceState) -> ServiceView<'a> {
+    let probes: Vec<&ProbeState> = probes_of(&engine.probes, &state.node, &state.service).collect();
+    let total: u64 = probes.iter().map(|p| p.total).sum();
+    let successful: u64 = probes.iter().map(|p| p.successful).sum();
+    let latest = probes.iter().filter(|p| p.last_checked_at.is_some()).max_by_key(|p| p.last_checked_at);
+    ServiceView {
+        state,
+        checks: Checks {
+            total,
+            successful,
+            uptime_percentage: uptime(successful, total),
+            consecutive_failures: probes.iter().map(|p| p.consecutive_failures).max().unwrap_or(0),
+            last_latency_ms: latest.and_then(|p| p.last_latency_ms),
+        },
+        breaker: probes
+            .iter()
+            .map(|p| {
+                let b = &p.breaker;
+                (
+                    p.probe.as_str(),
+                    BreakerView {
+                        state: b.state,
+                        since: b.since,
+                        consecutive_failures: b.consecutive_failures,
+                        consecutive_successes: b.consecutive_successes,
+                        reason: b.last_reason(),
+                        transitions: &b.transitions,
+                    },
+                )
+            })
+            .collect(),
+        probes: probes
+            .iter()
+            .map(|p| {
+                (
+                    p.probe.as_str(),
+                    ProbeView {
+                        status: p.debounce.status,
+                        since: p.debounce.since,
+                        pending: p.debounce.pending.as_ref(),
+                        last_outcome: p.last_outcome,
+                        last_checked_at: p.last_checked_at,
+                        last_detail: p.last_detail.as_deref(),
+                        total: p.total,
+                        successful: p.successful,
+                        skipped: p.skipped,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// successful / total × 100, rounded to 2 decimals; null before any check.
+pub fn uptime(successful: u64, total: u64) -> Option<f64> {
+    (total > 0).then(|| (successful as f64 * 10_000.0 / total as f64).round() / 100.0)
+}
+
+#[derive(Serialize, Default)]
+struct BreakerCounts {
+    closed: usize,
+    open: usize,
+    half_open: usize,
+}
+
+#[derive(Serialize)]
+struct BudgetView {
+    limit: u32,
+    used: usize,
+    exhausted: bool,
+}
+
 #[derive(Serialize, Default)]
 struct NodeCounts {
     total: usize,
@@ -108,6 +228,8 @@ struct Summary<'a> {
     deployments: DeploymentCounts,
     active_incidents: Vec<&'a str>,
     running_deployments: Vec<&'a str>,
+    breakers: BreakerCounts,
+    budgets: BTreeMap<&'static str, BudgetView>,
     events: &'a crate::engine::EventStats,
     counters: &'a crate::engine::Counters,
 }
@@ -177,12 +299,13 @@ pub fn project(
         );
     }
 
-    let service_views: BTreeMap<&str, &ServiceState> = services.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let service_views: BTreeMap<&str, ServiceView> =
+        services.iter().map(|(k, v)| (k.as_str(), service_view(engine, v))).collect();
     let incidents: BTreeMap<&str, &Incident> = engine.incidents.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let deployments: BTreeMap<&str, DeploymentView> =
         engine.deployments.iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
 
-    let summary = summarize(engine, &nodes, &services);
+    let summary = summarize(engine, config, &nodes, &services);
     vec![
         ("nodes.json", render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("nodes", nodes)].into() })),
         (
@@ -247,6 +370,7 @@ fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> De
 
 fn summarize<'a>(
     engine: &'a Engine,
+    config: &Config,
     nodes: &BTreeMap<&str, NodeView>,
     services: &BTreeMap<String, ServiceState>,
 ) -> Summary<'a> {
@@ -295,6 +419,26 @@ fn summarize<'a>(
             .filter(|(_, run)| run.status == DeploymentStatus::Running)
             .map(|(id, _)| id.as_str())
             .collect(),
+        breakers: {
+            let mut counts = BreakerCounts::default();
+            for probe in engine.probes.values() {
+                match probe.breaker.state {
+                    BreakerState::Closed => counts.closed += 1,
+                    BreakerState::Open => counts.open += 1,
+                    BreakerState::HalfOpen => counts.half_open += 1,
+                }
+            }
+            counts
+        },
+        budgets: [(
+            PROBE_BUDGET,
+            BudgetView {
+                limit: config.budgets.probe_runs_per_minute,
+                used: engine.clock.map_or(0, |clock| probe_runs_within_window(&engine.probe_runs, clock)),
+                exhausted: engine.budgets_exhausted.contains(PROBE_BUDGET),
+            },
+        )]
+        .into(),
         events: &engine.stats,
         counters: &engine.counters,
     }

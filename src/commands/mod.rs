@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod config;
 pub mod emit;
+pub mod probe;
 pub mod rebuild;
 pub mod run;
 pub mod status;

@@ -1,7 +1,5 @@
 //! `observer run`: one pass for cron — tick, fold what is new, write, commit.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -11,7 +9,8 @@ use super::{count, layout, load_config, load_inventory, now, print, shown, warn}
 use crate::cli::{PathArgs, RunArgs};
 use crate::layout::Layout;
 use crate::pass::{Mode, Report, run_pass};
-use crate::store::atomic::{sync_dir, write_atomic};
+use crate::store::append::append_events;
+use crate::store::atomic::write_atomic;
 use crate::store::lock::StateLock;
 use crate::time::Ts;
 
@@ -26,9 +25,20 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
     if !args.no_tick {
         append_tick(&layout, at)?;
     }
-    let report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
-    record_run(&layout, "run", at, started, &report)?;
+    let mut report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
     warn_about(&layout, &report);
+    let mut probe_lines = Vec::new();
+    if args.probe {
+        probe_lines = super::probe::round(&layout, &config, &inventory, at, &super::probe::RoundOptions::default())?;
+        let folded_before = report.folded;
+        report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
+        report.folded += folded_before;
+        warn_about(&layout, &report);
+    }
+    record_run(&layout, "run", at, started, &report)?;
+    for line in probe_lines {
+        print(&format!("{line}\n"))?;
+    }
     print(&format!(
         "folded {} ({} rejected, {}, {} late) from {} of {}; world as of {} in {} ({} changed)\n",
         count(report.folded, "new event"),
@@ -44,39 +54,10 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
     Ok(crate::exit::SUCCESS)
 }
 
-/// Appends the wall-clock reading as a `tick` event to today's file under
-/// `events/observer/`. The state lock makes this the only writer; if an
-/// earlier crash left a line without its newline, a newline is written first
-/// so that the torn line is rejected on its own rather than spoiling this one.
+/// Appends the wall-clock reading as a `tick` event to today's ticks file.
 fn append_tick(layout: &Layout, at: Ts) -> Result<()> {
-    let dir = layout.observer_events();
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let day = &at.to_rfc3339()[..10];
-    let path = dir.join(format!("ticks-{day}.jsonl"));
-    let created = !path.exists();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {} to append a tick", path.display()))?;
-    let mut line = String::new();
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            line.push('\n');
-        }
-    }
-    line.push_str(&format!("{{\"ts\":\"{at}\",\"type\":\"tick\",\"payload\":{{\"source\":\"observer run\"}}}}\n"));
-    file.write_all(line.as_bytes()).with_context(|| format!("cannot append a tick to {}", path.display()))?;
-    file.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
-    if created {
-        sync_dir(&dir).with_context(|| format!("cannot sync {}", dir.display()))?;
-    }
-    Ok(())
+    let line = format!("{{\"ts\":\"{at}\",\"type\":\"tick\",\"payload\":{{\"source\":\"observer run\"}}}}");
+    append_events(&layout.observer_events(), "ticks", at, &[line])
 }
 
 /// Facts about the run itself, kept out of the world (SPEC §3.8).

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use crate::event::{Event, Severity};
+use crate::event::Severity;
 use crate::time::Ts;
 
 /// Failure timestamps kept per incident.
@@ -34,15 +34,18 @@ pub struct Incident {
     pub resolved_at: Option<Ts>,
 }
 
-/// A failure event without a severity counts as `error`.
-fn severity_of(event: &Event) -> Severity {
-    event.severity.unwrap_or(Severity::Error)
+/// One failure of a service: from a failure event (whose severity defaults
+/// to `error`) or from a debounced probe transition.
+pub struct Occurrence<'a> {
+    pub ts: Ts,
+    pub severity: Severity,
+    pub correlation_id: Option<&'a str>,
 }
 
 /// Opens a new incident; the id is `inc-<unix seconds>-<node>-<service>`,
 /// with `-2`, `-3`… appended when an earlier incident of the same service
 /// started in the same second.
-pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Event) -> String {
+pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occurrence) -> String {
     let base = format!("inc-{}-{node}-{service}", event.ts.unix_seconds());
     let mut id = base.clone();
     let mut n = 2;
@@ -57,21 +60,21 @@ pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Event
             node: node.to_string(),
             service: service.to_string(),
             status: IncidentStatus::Active,
-            severity: severity_of(event),
+            severity: event.severity,
             started_at: event.ts,
             last_occurrence: event.ts,
             occurrence_count: 1,
             events: VecDeque::from([event.ts]),
-            correlation_id: event.correlation_id.clone(),
+            correlation_id: event.correlation_id.map(str::to_string),
             resolved_at: None,
         },
     );
     id
 }
 
-pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Event) {
+pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Occurrence) {
     let Some(incident) = engine.incidents.get_mut(id) else { return };
-    incident.severity = incident.severity.max(severity_of(event));
+    incident.severity = incident.severity.max(event.severity);
     incident.last_occurrence = incident.last_occurrence.max(event.ts);
     incident.occurrence_count += 1;
     incident.events.push_back(event.ts);

@@ -5,24 +5,34 @@
 //! window) reads it, so a replay of the same events reproduces the same state
 //! whatever the batches were.
 
+mod breaker;
+mod debounce;
 mod deployments;
 mod incidents;
 mod nodes;
+mod probes;
 mod services;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, Kind, Severity};
+use crate::event::{Detail, Event, Kind, Severity};
 use crate::time::Ts;
 
+pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
+pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
 pub use incidents::{Incident, IncidentStatus};
 pub use nodes::{NodeState, NodeStatus};
+pub use probes::{
+    PROBE_BUDGET, PROBE_BUDGET_WINDOW_S, ProbeRules, ProbeState, aggregate, probe_key, probe_runs_within_window,
+    probes_of,
+};
 pub use services::{ServiceState, ServiceStatus, service_key};
 
-/// The thresholds the fold reads (a slice of the config).
+/// The thresholds the fold reads: a slice of the config, with the probes'
+/// overrides from the inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// Resolved incidents and finished deployments older than this (engine
@@ -30,11 +40,29 @@ pub struct Rules {
     pub retention_s: u64,
     /// How long an event `id` is remembered for duplicate detection.
     pub dedup_window_s: u64,
+    /// Debounce and breaker rules of probes without overrides.
+    pub probe_defaults: ProbeRules,
+    /// Rules of probes with overrides, by `node/service/probe`.
+    pub probes: BTreeMap<String, ProbeRules>,
+    /// `budgets.probe_runs_per_minute`; 0 disables the budget.
+    pub probe_runs_per_minute: u32,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { retention_s: 30 * 24 * 3600, dedup_window_s: 7 * 24 * 3600 }
+        Rules {
+            retention_s: 30 * 24 * 3600,
+            dedup_window_s: 7 * 24 * 3600,
+            probe_defaults: ProbeRules::default(),
+            probes: BTreeMap::new(),
+            probe_runs_per_minute: 120,
+        }
+    }
+}
+
+impl Rules {
+    pub fn probe(&self, key: &str) -> &ProbeRules {
+        self.probes.get(key).unwrap_or(&self.probe_defaults)
     }
 }
 
@@ -72,6 +100,16 @@ pub struct Engine {
     pub seen_ids: HashMap<String, Ts>,
     /// The engine-clock hour in which history was last pruned.
     pub pruned_hour: i64,
+    /// Probes, by `node/service/probe`.
+    pub probes: BTreeMap<String, ProbeState>,
+    /// What each service's probes last said, by `node/service`.
+    pub probe_verdicts: BTreeMap<String, ServiceStatus>,
+    /// Executed probe runs within the probe budget's window.
+    pub probe_runs: VecDeque<Ts>,
+    /// Budgets whose exhaustion was recorded and has not ended yet.
+    pub budgets_exhausted: BTreeSet<String>,
+    /// The earliest moment an open breaker becomes half-open.
+    pub breaker_deadline: Option<Ts>,
 }
 
 /// What `apply` did with an event, for callers that report on a run.
@@ -120,6 +158,16 @@ impl Engine {
             Kind::DeploymentStarted | Kind::DeploymentStage | Kind::DeploymentSucceeded | Kind::DeploymentFailed => {
                 deployments::apply(self, event)
             }
+            Kind::ProbeResult => {
+                if let Detail::Probe(report) = &event.detail {
+                    probes::apply(self, event, report, rules);
+                }
+            }
+            Kind::BudgetExhausted => {
+                if let Detail::Budget(name) = &event.detail {
+                    self.budgets_exhausted.insert(name.clone());
+                }
+            }
             Kind::Other => {}
         }
         Applied::Folded { late }
@@ -154,6 +202,7 @@ impl Engine {
         // Pruning happens when the clock enters a new hour, a point fixed by
         // the event sequence alone, so incremental runs and a rebuild forget
         // exactly the same things at the same moment.
+        probes::on_clock(self, clock, rules);
         let hour = clock.0.div_euclid(HOUR_MS);
         if hour != self.pruned_hour {
             self.pruned_hour = hour;

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, incidents};
-use crate::event::Event;
+use super::Engine;
+use super::incidents::{self, Occurrence};
+use crate::event::{Event, Severity};
 use crate::time::Ts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,16 +57,26 @@ fn set_status(state: &mut ServiceState, status: ServiceStatus, ts: Ts) {
 /// active incident is opened or updated.
 pub(super) fn failure(engine: &mut Engine, event: &Event) {
     let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let occurrence = Occurrence {
+        ts: event.ts,
+        severity: event.severity.unwrap_or(Severity::Error),
+        correlation_id: event.correlation_id.as_deref(),
+    };
+    fail(engine, node, service, &occurrence);
+}
+
+/// A failure of a service, from an event or a debounced probe transition.
+pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &Occurrence) {
     let active = entry(engine, node, service).active_incident.clone();
     let id = match active {
         Some(id) if engine.incidents.contains_key(&id) => {
-            incidents::record_failure(engine, &id, event);
+            incidents::record_failure(engine, &id, occurrence);
             id
         }
-        _ => incidents::open(engine, node, service, event),
+        _ => incidents::open(engine, node, service, occurrence),
     };
     let state = entry(engine, node, service);
-    set_status(state, ServiceStatus::Unhealthy, event.ts);
+    set_status(state, ServiceStatus::Unhealthy, occurrence.ts);
     state.active_incident = Some(id);
 }
 
@@ -73,11 +84,21 @@ pub(super) fn failure(engine: &mut Engine, event: &Event) {
 /// resolve) and `service_recovered` (which does).
 pub(super) fn healthy(engine: &mut Engine, event: &Event, resolves: bool) {
     let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    recover(engine, node, service, event.ts, resolves);
+}
+
+/// The service is healthy; with `resolves`, its active incident is resolved.
+pub(super) fn recover(engine: &mut Engine, node: &str, service: &str, ts: Ts, resolves: bool) {
     let state = entry(engine, node, service);
-    set_status(state, ServiceStatus::Healthy, event.ts);
+    set_status(state, ServiceStatus::Healthy, ts);
     if resolves && let Some(id) = state.active_incident.take() {
-        incidents::resolve(engine, &id, event.ts);
+        incidents::resolve(engine, &id, ts);
     }
+}
+
+/// A status that opens or resolves nothing (`degraded`, `circuit_open`).
+pub(super) fn mark(engine: &mut Engine, node: &str, service: &str, status: ServiceStatus, ts: Ts) {
+    set_status(entry(engine, node, service), status, ts);
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Everything on disk: event sources and their cursors, the checkpoint,
 //! atomic writes and the state lock.
 
+pub mod append;
 pub mod atomic;
 pub mod checkpoint;
 pub mod crash;

@@ -2,7 +2,9 @@
 
 mod commands;
 mod commit;
+mod health;
 mod incidents;
+mod probing;
 mod properties;
 mod reading;
 mod regressions;

@@ -48,7 +48,7 @@ struct Batch {
 }
 
 fn event_gen() -> impl Strategy<Value = Gen> {
-    (0u8..5, 0u8..10, 0u8..3, 0u8..2, 0u8..90, prop::option::weighted(0.15, 0u8..4), prop::bool::weighted(0.08))
+    (0u8..5, 0u8..14, 0u8..3, 0u8..2, 0u8..90, prop::option::weighted(0.15, 0u8..4), prop::bool::weighted(0.08))
         .prop_map(|(producer, kind, node, service, dt, id, bad)| Gen { producer, kind, node, service, dt, id, bad })
 }
 
@@ -79,6 +79,17 @@ fn render(g: &Gen, seconds: u32) -> String {
         6 => ("healthcheck_passed", format!(r#""node":"{node}","service":"{service}""#)),
         7 => ("deployment_started", format!(r#""correlation_id":"d{}","node":"{node}""#, g.node)),
         8 => ("deployment_failed", format!(r#""correlation_id":"d{}","payload":{{"diagnostics":"x.log"}}"#, g.node)),
+        10..=13 => {
+            let outcome =
+                ["ok", "critical", "ok", "warning", "skipped", "unknown"][(g.kind as usize + g.dt as usize) % 6];
+            (
+                "probe_result",
+                format!(
+                    r#""node":"{node}","service":"{service}","payload":{{"probe":"p{}","outcome":"{outcome}"}}"#,
+                    g.dt % 2
+                ),
+            )
+        }
         _ => ("backup_finished", format!(r#""node":"{node}""#)),
     };
     let id = g.id.map(|id| format!(r#","id":"e{id}""#)).unwrap_or_default();

@@ -1,0 +1,89 @@
+//! Deciding what `observer probe` runs now, from the folded state only: a
+//! probe is due when its interval has passed since its last run; an open
+//! breaker skips it; the probe budget caps how many run in any minute.
+
+use crate::config::Config;
+use crate::engine::{Engine, PROBE_BUDGET, Rules, probe_runs_within_window};
+use crate::event::Outcome;
+use crate::inventory::{Inventory, ProbeDef};
+use crate::time::Ts;
+
+/// What happens to one due probe in this round.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Run,
+    /// Not run; a `skipped` result with this detail is recorded.
+    Skip(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Planned<'a> {
+    pub probe: &'a ProbeDef,
+    pub action: Action,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan<'a> {
+    pub probes: Vec<Planned<'a>>,
+    /// The probe budget ran out in this round and that is not recorded yet.
+    pub budget_exhausted: bool,
+}
+
+/// Milliseconds between runs of a probe.
+pub fn interval_ms(probe: &ProbeDef, config: &Config) -> u64 {
+    probe.interval_ms.unwrap_or(config.health.interval_s.saturating_mul(1000))
+}
+
+pub fn timeout_ms(probe: &ProbeDef, config: &Config) -> u64 {
+    probe.timeout_ms.unwrap_or(config.health.timeout_s.saturating_mul(1000)).max(1)
+}
+
+pub fn timeout_outcome(probe: &ProbeDef, config: &Config) -> Outcome {
+    probe.timeout_outcome.unwrap_or(config.health.timeout_outcome)
+}
+
+/// Plans a round at `now` (the wall clock). `all` runs every selected probe
+/// whatever its schedule; `only` selects probes whose `node/service/probe`
+/// key starts with it.
+pub fn plan<'a>(
+    inventory: &'a Inventory,
+    engine: &Engine,
+    config: &Config,
+    rules: &Rules,
+    now: Ts,
+    all: bool,
+    only: Option<&str>,
+) -> Plan<'a> {
+    let mut plan = Plan::default();
+    let limit = config.budgets.probe_runs_per_minute as usize;
+    let mut budget_left =
+        if limit == 0 { usize::MAX } else { limit.saturating_sub(probe_runs_within_window(&engine.probe_runs, now)) };
+    for probe in &inventory.probes {
+        let key = probe.key();
+        if only.is_some_and(|prefix| !key.starts_with(prefix)) {
+            continue;
+        }
+        let state = engine.probes.get(&key);
+        let due = all
+            || state
+                .and_then(|s| s.last_run_at)
+                .is_none_or(|last| now.0 >= last.0.saturating_add(interval_ms(probe, config) as i64));
+        if !due {
+            continue;
+        }
+        let admitted = state.map_or(Ok(()), |s| s.breaker.admits(now, &rules.probe(&key).breaker));
+        let action = match admitted {
+            Err(reason) => Action::Skip(reason),
+            Ok(()) if budget_left == 0 => {
+                plan.budget_exhausted = !engine.budgets_exhausted.contains(PROBE_BUDGET);
+                Action::Skip(format!("probe budget exhausted ({limit} runs per minute)"))
+            }
+            Ok(()) => {
+                budget_left = budget_left.saturating_sub(1);
+                Action::Run
+            }
+        };
+        plan.probes.push(Planned { probe, action });
+    }
+    plan
+}
