@@ -119,8 +119,8 @@ struct ProbeView<'a> {
     skipped: u64,
 }
 
-fn service_view<'a>(engine: &'a Engine, state: &'a ServiceState) -> ServiceView<'a> {
-    let probes: Vec<&ProbeState> = probes_of(&engine.probes, &state.node, &state.service).collect();
+fn service_view<'a>(probes: &'a BTreeMap<String, ProbeState>, state: &'a ServiceState) -> ServiceView<'a> {
+    let probes: Vec<&ProbeState> = probes_of(probes, &state.node, &state.service).collect();
     let total: u64 = probes.iter().map(|p| p.total).sum();
     let successful: u64 = probes.iter().map(|p| p.successful).sum();
     let latest = probes.iter().filter(|p| p.last_checked_at.is_some()).max_by_key(|p| p.last_checked_at);
@@ -273,6 +273,16 @@ pub fn project(
     disk: &DiskFacts,
 ) -> Vec<(&'static str, Vec<u8>)> {
     let services = all_services(engine, inventory);
+    // Probes declared in the inventory show (as `unknown`) before their first run.
+    let mut probes = engine.probes.clone();
+    for declared in &inventory.probes {
+        probes.entry(declared.key()).or_insert_with(|| ProbeState {
+            node: declared.node.clone(),
+            service: declared.service.clone(),
+            probe: declared.name.clone(),
+            ..ProbeState::default()
+        });
+    }
     let as_of = engine.clock;
 
     let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
@@ -300,7 +310,7 @@ pub fn project(
     }
 
     let service_views: BTreeMap<&str, ServiceView> =
-        services.iter().map(|(k, v)| (k.as_str(), service_view(engine, v))).collect();
+        services.iter().map(|(k, v)| (k.as_str(), service_view(&probes, v))).collect();
     let incidents: BTreeMap<&str, &Incident> = engine.incidents.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let deployments: BTreeMap<&str, DeploymentView> =
         engine.deployments.iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
