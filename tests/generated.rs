@@ -32,7 +32,7 @@ const EXIT_STATUS: [(i32, &str); 4] = [
 
 /// FILES, relative to the root (`--root`, default /opt/homelab); each part
 /// can be moved with its own flag.
-const FILES: [(&str, &str); 12] = [
+const FILES: [(&str, &str); 13] = [
     (
         "events/",
         "Events, append-only, searched recursively. *.json holds exactly one event; *.jsonl and *.ndjson \
@@ -41,6 +41,7 @@ const FILES: [(&str, &str); 12] = [
          waits for a later run.",
     ),
     ("events/observer/ticks-YYYY-MM-DD.jsonl", "The tick events that run appends (one per run, unless --no-tick)."),
+    ("events/observer/probes-YYYY-MM-DD.jsonl", "The probe_result events that probe and run --probe append."),
     ("events/emit/", "One file per event written by emit."),
     (
         "state/observer_checkpoint.json",
@@ -73,7 +74,8 @@ const FILES: [(&str, &str); 12] = [
     (
         "inventory/",
         "The homelab inventory: topology.yaml (nodes and their roles) and hosts/NODE/services.yaml (the \
-         services of each host), either directly in the directory or under its inventory/ subdirectory.",
+         services of each host, with their probes), either directly in the directory or under its inventory/ \
+         subdirectory.",
     ),
     ("observer.yaml", "The config file; observer config --defaults prints every key with its default."),
 ];
@@ -247,6 +249,10 @@ fn readme_documents_every_command() {
         );
     }
     assert!(!readme.contains("TODO"), "README.md has a TODO left");
+    assert!(
+        readme.contains(observer::config::DEFAULTS_YAML),
+        "README.md must show `observer config --defaults` as it prints today"
+    );
     let quick_start = readme.split("## How it works").next().unwrap_or_default();
     assert!(quick_start.contains("cargo test --locked"), "the quick start must give the test command");
     let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
