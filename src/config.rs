@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{BreakerRules, DebounceRules, ProbeRules, Rules};
 use crate::event::Outcome;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, ProbeDef};
 use crate::problem::Problem;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,8 @@ breaker:
   success_threshold: 2
   # Seconds an open breaker waits before admitting a probe (half-open).
   timeout_s: 60
-  # Probe runs admitted per `observer probe` while half-open (at least 1).
+  # Runs admitted per `observer probe` while half-open. Each probe has its own
+  # breaker and runs at most once per round, so any value from 1 admits it.
   half_open_requests: 1
   # Which results count as failures: outcomes...
   failure_outcomes: [critical, unknown]
@@ -205,6 +206,7 @@ impl Config {
             probe_defaults,
             probes,
             probe_runs_per_minute: self.budgets.probe_runs_per_minute,
+            declared_probes: inventory.probes.iter().map(ProbeDef::key).collect(),
         }
     }
 
@@ -243,7 +245,11 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_yaml::from_str(text).map_err(|e| Problem::from_yaml(file, &e))
+        let config: Config = serde_yaml::from_str(text).map_err(|e| Problem::from_yaml(file, &e))?;
+        if config.health.timeout_outcome == Outcome::Skipped {
+            return Err(Problem::new(file, None, "health.timeout_outcome may be ok, warning, critical or unknown"));
+        }
+        Ok(config)
     }
 
     pub fn load(file: &Path) -> Result<Config, Problem> {

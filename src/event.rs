@@ -369,11 +369,15 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
                 let payload = raw.payload.filter(|p| p.get() != "null").ok_or_else(|| {
                     Rejection("`probe_result` events need a `payload` with `probe` and `outcome`".into())
                 })?;
+                if !payload.get().starts_with('{') {
+                    return Err(Rejection("field `payload` of a `probe_result` must be an object".into()));
+                }
                 let report: ProbeReport = serde_json::from_str(payload.get())
                     .map_err(|e| Rejection(format!("field `payload`: {}", strip_position(&e.to_string()))))?;
-                if report.probe.trim().is_empty() || report.probe.contains('/') {
-                    return Err(Rejection("field `payload.probe` must be a name without `/`".into()));
+                if report.probe.trim().is_empty() {
+                    return Err(Rejection("field `payload.probe` is empty".into()));
                 }
+                check_name("payload.probe", &report.probe)?;
                 Detail::Probe(report)
             }
             Kind::BudgetExhausted => {

@@ -310,6 +310,7 @@ impl Inventory {
                 Err(problem) => problems.push(problem),
             }
         }
+        let mut read_from: BTreeMap<String, PathBuf> = BTreeMap::new();
         for hosts in Inventory::hosts_dirs(dir) {
             let Ok(entries) = std::fs::read_dir(&hosts) else { continue };
             let mut nodes: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
@@ -320,6 +321,15 @@ impl Inventory {
                 if node.starts_with('.') || !path.is_file() {
                     continue;
                 }
+                if let Some(first) = read_from.get(&node) {
+                    problems.push(Problem::new(
+                        &path,
+                        None,
+                        format!("node `{node}` is also declared in {}; keep one of the two", first.display()),
+                    ));
+                    continue;
+                }
+                read_from.insert(node.clone(), path.clone());
                 match read_yaml::<ServicesFile>(&path) {
                     Ok(file) => {
                         let declared: Vec<(String, Vec<ProbeDecl>)> = match file.services {
@@ -337,7 +347,8 @@ impl Inventory {
                         };
                         for (name, probes) in declared {
                             if let Err(message) = check_name(&name) {
-                                problems.push(Problem::new(&path, None, format!("service `{name}`: {message}")));
+                                let line = line_of(&path, &name, 1);
+                                problems.push(Problem::new(&path, line, format!("service `{name}`: {message}")));
                                 continue;
                             }
                             let mut seen = BTreeSet::new();
@@ -345,7 +356,7 @@ impl Inventory {
                                 if !seen.insert(probe.name.clone()) {
                                     problems.push(Problem::new(
                                         &path,
-                                        None,
+                                        line_of(&path, &format!("name: {}", probe.name), 2),
                                         format!(
                                             "service `{name}`: two probes are named `{}`; give each a distinct `name`",
                                             probe.name
@@ -384,6 +395,14 @@ fn check_name(name: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// The line of the `nth` occurrence of `needle` in a file, for problems
+/// found after parsing (which keeps no positions).
+fn line_of(path: &Path, needle: &str, nth: usize) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let index = text.lines().enumerate().filter(|(_, line)| line.contains(needle)).nth(nth.saturating_sub(1))?.0;
+    Some(index as u64 + 1)
 }
 
 fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Problem> {

@@ -79,7 +79,9 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     }
     events.sort_unstable_by_key(|e| e.key());
     let before = checkpoint.engine.stats.clone();
-    fold(&mut checkpoint, &events, &scan.paths, &config.rules(inventory));
+    let rules = config.rules(inventory);
+    checkpoint.engine.prepare(&rules);
+    fold(&mut checkpoint, &events, &scan.paths, &rules);
     let after = &checkpoint.engine.stats;
     report.folded = after.total - before.total;
     report.duplicates = after.duplicates - before.duplicates;

@@ -246,21 +246,22 @@ pub fn node_status(engine: &Engine, name: &str, config: &Config) -> NodeStatus {
     }
 }
 
-/// All services: those events spoke of, plus inventory declarations shown
-/// as `unknown` until an event does.
+/// All services: those events spoke of, plus those only probed so far or
+/// only declared in the inventory, shown as `unknown` until a status is
+/// known.
 pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, ServiceState> {
     let mut services = engine.services.clone();
-    for (node, names) in &inventory.services {
-        for name in names {
-            services.entry(service_key(node, name)).or_insert_with(|| ServiceState {
-                node: node.clone(),
-                service: name.clone(),
-                status: ServiceStatus::Unknown,
-                since: None,
-                last_event: None,
-                active_incident: None,
-            });
-        }
+    let from_probes = engine.probes.values().map(|p| (p.node.clone(), p.service.clone()));
+    let declared = inventory.services.iter().flat_map(|(node, names)| names.iter().map(|n| (node.clone(), n.clone())));
+    for (node, name) in from_probes.chain(declared) {
+        services.entry(service_key(&node, &name)).or_insert_with(|| ServiceState {
+            node: node.clone(),
+            service: name.clone(),
+            status: ServiceStatus::Unknown,
+            since: None,
+            last_event: None,
+            active_incident: None,
+        });
     }
     services
 }
@@ -315,7 +316,7 @@ pub fn project(
     let deployments: BTreeMap<&str, DeploymentView> =
         engine.deployments.iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
 
-    let summary = summarize(engine, config, &nodes, &services);
+    let summary = summarize(engine, config, &probes, &nodes, &services);
     vec![
         ("nodes.json", render(&File { schema_version: SCHEMA_VERSION, as_of, body: [("nodes", nodes)].into() })),
         (
@@ -381,6 +382,7 @@ fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> De
 fn summarize<'a>(
     engine: &'a Engine,
     config: &Config,
+    probes: &BTreeMap<String, ProbeState>,
     nodes: &BTreeMap<&str, NodeView>,
     services: &BTreeMap<String, ServiceState>,
 ) -> Summary<'a> {
@@ -431,7 +433,7 @@ fn summarize<'a>(
             .collect(),
         breakers: {
             let mut counts = BreakerCounts::default();
-            for probe in engine.probes.values() {
+            for probe in probes.values() {
                 match probe.breaker.state {
                     BreakerState::Closed => counts.closed += 1,
                     BreakerState::Open => counts.open += 1,

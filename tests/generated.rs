@@ -93,6 +93,33 @@ const ENVIRONMENT: [(&str, &str); 4] = [
 ];
 
 /// EXAMPLES: what it does, then the command lines.
+/// PROBES: the probe format, in short; the README has the whole story.
+const PROBES_TEXT: [&str; 4] = [
+    "Probes are declared per service in the inventory's hosts/NODE/services.yaml, under probes: as a list. \
+     Each has exactly one check: tcp: {host, port}; http: {url, expect_status, body_contains} (a GET, redirects not \
+     followed); command: [argv...] (a Nagios plugin run without a shell: exit 0 ok, 1 warning, 2 critical, 3 unknown); \
+     path: PATH (exists); disk: {path, min_free_percent, min_free_bytes, warn_free_percent}.",
+    "Each may set name (default: the check's kind), interval and timeout (500ms, 30s, 5m, 1h or seconds), \
+     timeout_outcome, and breaker: and debounce: (seconds, count) to override the config for this probe.",
+    "observer probe runs the due probes and appends one probe_result event per run to \
+     events/observer/probes-YYYY-MM-DD.jsonl; debounce, circuit breakers, uptime, service status and incidents are \
+     folded from those events, so rebuild reproduces them. services.json shows checks, breaker and probes per \
+     service.",
+    "An example:",
+];
+
+const PROBES_EXAMPLE: &str = "services:
+  mosquitto:
+    probes:
+      - name: port
+        tcp: {host: saturn.lan, port: 1883}
+        interval: 30s
+        timeout: 3s
+        breaker: {failure_threshold: 3}
+      - name: broker
+        command: [/usr/lib/nagios/plugins/check_mqtt, -H, saturn.lan]
+        timeout_outcome: unknown";
+
 const EXAMPLES: [(&str, &[&str]); 6] = [
     (
         "Fold the demo shipped with the source (without ticks, so that the clock stays in the story) and look at it:",
@@ -175,6 +202,16 @@ fn extra_sections() -> Roff {
     for (name, meaning) in ENVIRONMENT {
         roff.control("TP", []).text([bold(name)]).text([roman(meaning)]);
     }
+
+    roff.control("SH", ["PROBES"]);
+    for paragraph in PROBES_TEXT {
+        roff.control("PP", []).text([roman(paragraph)]);
+    }
+    roff.control("RS", ["4"]).control("nf", []);
+    for line in PROBES_EXAMPLE.lines() {
+        roff.text([roman(line)]);
+    }
+    roff.control("fi", []).control("RE", []);
 
     roff.control("SH", ["EXAMPLES"]);
     for (what, lines) in EXAMPLES {

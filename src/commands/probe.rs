@@ -132,7 +132,7 @@ pub fn round(
                     .probes
                     .get(&p.key())
                     .and_then(|s| s.last_run_at)
-                    .map(|last| last.0 + interval_ms(p, config) as i64)
+                    .map(|last| last.0.saturating_add(i64::try_from(interval_ms(p, config)).unwrap_or(i64::MAX)))
             })
             .min();
         shown_lines.push(match (inventory.probes.is_empty(), next) {

@@ -22,19 +22,24 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
     let _lock = StateLock::acquire(&layout.state, "run", args.wait)?;
     let started = Instant::now();
     let at = now()?;
+    // With --probe: fold what producers wrote, run the due probes, then
+    // append the tick and fold again. The results and the tick share the
+    // round's time; the probes file sorts before the ticks file, so this is
+    // the order a rebuild folds them in too (none of them is late).
+    let mut probe_lines = Vec::new();
+    let mut folded_before = 0;
+    if args.probe {
+        let report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
+        warn_about(&layout, &report);
+        folded_before = report.folded;
+        probe_lines = super::probe::round(&layout, &config, &inventory, at, &super::probe::RoundOptions::default())?;
+    }
     if !args.no_tick {
         append_tick(&layout, at)?;
     }
     let mut report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
+    report.folded += folded_before;
     warn_about(&layout, &report);
-    let mut probe_lines = Vec::new();
-    if args.probe {
-        probe_lines = super::probe::round(&layout, &config, &inventory, at, &super::probe::RoundOptions::default())?;
-        let folded_before = report.folded;
-        report = run_pass(&layout, &config, &inventory, &Mode::Incremental)?;
-        report.folded += folded_before;
-        warn_about(&layout, &report);
-    }
     record_run(&layout, "run", at, started, &report)?;
     for line in probe_lines {
         print(&format!("{line}\n"))?;

@@ -60,14 +60,11 @@ impl Default for Debounce {
 
 impl Debounce {
     /// Folds one result's health. Returns the newly committed status when
-    /// the result committed a change. The first result of a probe commits at
-    /// once: there is no earlier status to protect from flapping.
+    /// the result committed a change. Leaving `unknown` is a change like any
+    /// other: a probe's first result alone commits nothing.
     pub fn on_result(&mut self, at: Ts, health: Health, rules: &DebounceRules) -> Option<Health> {
-        if self.status == Health::Unknown || health == self.status {
+        if health == self.status {
             self.pending = None;
-            if self.status == Health::Unknown {
-                return self.commit(at, health);
-            }
             return None;
         }
         let pending = match self.pending.take() {
@@ -104,20 +101,28 @@ mod tests {
     }
 
     #[test]
+    fn the_first_result_is_debounced_too() {
+        let mut d = Debounce::default();
+        assert_eq!(d.on_result(at(0), Health::Failing, &RULES), None);
+        assert_eq!(d.status, Health::Unknown);
+        assert_eq!(d.on_result(at(30), Health::Failing, &RULES), Some(Health::Failing));
+    }
+
+    #[test]
     fn one_failure_among_successes_changes_nothing() {
         let mut d = Debounce::default();
-        assert_eq!(d.on_result(at(0), Health::Ok, &RULES), Some(Health::Ok));
-        assert_eq!(d.on_result(at(10), Health::Failing, &RULES), None);
+        d.on_result(at(0), Health::Ok, &RULES);
+        assert_eq!(d.on_result(at(30), Health::Ok, &RULES), Some(Health::Ok));
+        assert_eq!(d.on_result(at(40), Health::Failing, &RULES), None);
         assert_eq!(d.pending.as_ref().map(|p| p.status), Some(Health::Failing));
-        assert_eq!(d.on_result(at(20), Health::Ok, &RULES), None);
+        assert_eq!(d.on_result(at(50), Health::Ok, &RULES), None);
         assert_eq!(d.pending, None);
         assert_eq!(d.status, Health::Ok);
     }
 
     #[test]
     fn a_change_commits_by_count_or_by_time_in_both_directions() {
-        let mut d = Debounce::default();
-        d.on_result(at(0), Health::Ok, &RULES);
+        let mut d = Debounce { status: Health::Ok, since: Some(at(0)), pending: None };
         assert_eq!(d.on_result(at(1), Health::Failing, &RULES), None);
         assert_eq!(d.on_result(at(2), Health::Failing, &RULES), None);
         assert_eq!(d.on_result(at(3), Health::Failing, &RULES), Some(Health::Failing), "third result");

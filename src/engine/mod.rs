@@ -46,6 +46,8 @@ pub struct Rules {
     pub probes: BTreeMap<String, ProbeRules>,
     /// `budgets.probe_runs_per_minute`; 0 disables the budget.
     pub probe_runs_per_minute: u32,
+    /// Probes the inventory declares, by `node/service/probe`.
+    pub declared_probes: BTreeSet<String>,
 }
 
 impl Default for Rules {
@@ -56,6 +58,7 @@ impl Default for Rules {
             probe_defaults: ProbeRules::default(),
             probes: BTreeMap::new(),
             probe_runs_per_minute: 120,
+            declared_probes: BTreeSet::new(),
         }
     }
 }
@@ -63,6 +66,12 @@ impl Default for Rules {
 impl Rules {
     pub fn probe(&self, key: &str) -> &ProbeRules {
         self.probes.get(key).unwrap_or(&self.probe_defaults)
+    }
+
+    /// The declared probes of one service (empty when it declares none).
+    pub fn declared_probes_of(&self, node: &str, service: &str) -> BTreeSet<String> {
+        let prefix = format!("{node}/{service}/");
+        self.declared_probes.range(prefix.clone()..).take_while(|key| key.starts_with(&prefix)).cloned().collect()
     }
 }
 
@@ -178,6 +187,13 @@ impl Engine {
     /// rebuild could fold it in another order.
     pub fn note_out_of_order(&mut self) {
         self.stats.late += 1;
+    }
+
+    /// Called once per pass before folding: the breaker deadline is
+    /// recomputed under the current rules (a changed `timeout_s` applies to
+    /// breakers that are already open).
+    pub fn prepare(&mut self, rules: &Rules) {
+        probes::refresh_breaker_deadline(self, rules);
     }
 
     /// Counts an event the boundary refused; it is otherwise not folded.

@@ -98,10 +98,9 @@ pub(super) fn apply(engine: &mut Engine, event: &Event, report: &ProbeReport, ru
     if breaker_changed {
         refresh_breaker_deadline(engine, rules);
     }
-    if committed.is_some() || breaker_changed {
-        let severity = if report.outcome == Outcome::Critical { Severity::Critical } else { Severity::Error };
-        update_service(engine, node, service, event.ts, severity);
-    }
+    let _ = committed;
+    let severity = if report.outcome == Outcome::Critical { Severity::Critical } else { Severity::Error };
+    update_service(engine, node, service, event.ts, severity, rules);
 }
 
 /// Executed probe runs within the budget window of the clock.
@@ -130,7 +129,7 @@ pub(super) fn on_clock(engine: &mut Engine, clock: Ts, rules: &super::Rules) {
     refresh_breaker_deadline(engine, rules);
 }
 
-fn refresh_breaker_deadline(engine: &mut Engine, rules: &super::Rules) {
+pub(super) fn refresh_breaker_deadline(engine: &mut Engine, rules: &super::Rules) {
     engine.breaker_deadline =
         engine.probes.iter().filter_map(|(key, state)| state.breaker.reopens_at(&rules.probe(key).breaker)).min();
 }
@@ -175,15 +174,26 @@ pub fn probes_of<'a>(
 /// Applies a change of the probes' verdict to the service, as the matching
 /// explicit event would: failing opens or updates the incident, healthy
 /// resolves it, degraded and circuit_open only set the status.
-fn update_service(engine: &mut Engine, node: &str, service: &str, ts: Ts, severity: Severity) {
-    let Some(status) = aggregate(probes_of(&engine.probes, node, service)) else { return };
+///
+/// Only the probes the inventory declares for the service count when it
+/// declares any, so a removed probe (whose breaker may be stuck open) stops
+/// speaking for it. Moving between `circuit_open` and `unhealthy` changes the
+/// status only: it is the same failure, not a new occurrence.
+fn update_service(engine: &mut Engine, node: &str, service: &str, ts: Ts, severity: Severity, rules: &super::Rules) {
+    let declared = rules.declared_probes_of(node, service);
+    let verdict = aggregate(
+        probes_of(&engine.probes, node, service)
+            .filter(|p| declared.is_empty() || declared.contains(&probe_key(&p.node, &p.service, &p.probe))),
+    );
+    let Some(status) = verdict else { return };
     let key = super::service_key(node, service);
     let previous = engine.probe_verdicts.insert(key, status);
     if previous == Some(status) {
         return;
     }
+    let was_failing = matches!(previous, Some(ServiceStatus::Unhealthy | ServiceStatus::CircuitOpen));
     match status {
-        ServiceStatus::Unhealthy => {
+        ServiceStatus::Unhealthy if !was_failing => {
             services::fail(engine, node, service, &Occurrence { ts, severity, correlation_id: None })
         }
         ServiceStatus::Healthy => services::recover(engine, node, service, ts, true),

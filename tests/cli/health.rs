@@ -78,7 +78,7 @@ fn a_single_failed_check_among_successes_changes_nothing() {
     lab.run();
     let s = service(&lab);
     assert_eq!(s["status"], "healthy");
-    assert_eq!(s["since"], "2026-05-12T12:00:00Z", "the status never changed");
+    assert_eq!(s["since"], "2026-05-12T12:00:30Z", "committed once two results held 30 s; never changed after");
     assert_eq!(s["active_incident"], serde_json::Value::Null);
     assert_eq!(lab.json("world/incidents.json")["incidents"], serde_json::json!({}));
     assert_eq!(s["checks"]["total"], 6);
@@ -88,21 +88,25 @@ fn a_single_failed_check_among_successes_changes_nothing() {
 #[test]
 fn a_failure_that_holds_is_committed_and_opens_an_incident_then_pending_is_visible() {
     let lab = Homelab::new();
-    lab.write("events/probes.jsonl", &(result("12:00:00", "ok") + &result("12:00:10", "critical")));
+    lab.write("events/probes.jsonl", &result("12:00:00", "ok"));
+    lab.run();
+    assert_eq!(service(&lab)["status"], "unknown", "a first result alone commits nothing");
+    assert_eq!(service(&lab)["probes"]["port"]["pending"]["status"], "ok");
+    lab.append("events/probes.jsonl", &(result("12:00:30", "ok") + &result("12:00:40", "critical")));
     lab.run();
     let s = service(&lab);
     assert_eq!(s["status"], "healthy");
     assert_eq!(
         s["probes"]["port"]["pending"],
-        serde_json::json!({"status": "failing", "since": "2026-05-12T12:00:10Z", "count": 1})
+        serde_json::json!({"status": "failing", "since": "2026-05-12T12:00:40Z", "count": 1})
     );
-    lab.append("events/probes.jsonl", &result("12:00:40", "critical"));
+    lab.append("events/probes.jsonl", &result("12:01:10", "critical"));
     lab.run();
     let s = service(&lab);
     assert_eq!(s["status"], "unhealthy", "held for debounce_s (30 s)");
     assert_eq!(s["probes"]["port"]["pending"], serde_json::Value::Null);
     let incident_id = s["active_incident"].as_str().unwrap().to_string();
-    assert_eq!(incident_id, "inc-1778587240-saturn-mosquitto");
+    assert_eq!(incident_id, "inc-1778587270-saturn-mosquitto");
     let incident = &lab.json("world/incidents.json")["incidents"][&incident_id];
     assert_eq!(incident["severity"], "critical");
     assert_eq!(incident["status"], "active");
@@ -113,9 +117,10 @@ fn a_failure_that_holds_is_committed_and_opens_an_incident_then_pending_is_visib
 fn warnings_make_a_service_degraded_without_an_incident() {
     let lab = Homelab::new();
     let text = result("12:00:00", "ok")
-        + &result("12:00:10", "warning")
-        + &result("12:00:20", "warning")
-        + &result("12:00:30", "warning");
+        + &result("12:00:30", "ok")
+        + &result("12:00:40", "warning")
+        + &result("12:00:50", "warning")
+        + &result("12:01:00", "warning");
     lab.write("events/probes.jsonl", &text);
     lab.run();
     assert_eq!(service(&lab)["status"], "degraded");
@@ -171,5 +176,69 @@ fn probe_results_split_across_runs_equal_a_rebuild() {
     }
     lab.append("events/probes.jsonl", &tick("12:30:00"));
     lab.run();
+    lab.assert_world_equals_rebuild();
+}
+
+#[test]
+fn a_breaker_closing_while_still_failing_adds_no_occurrence() {
+    let lab = Homelab::new();
+    let mut text = result("12:00:00", "ok") + &result("12:00:30", "ok");
+    for at in ["12:01:00", "12:01:10", "12:01:20", "12:01:30", "12:01:40"] {
+        text += &result(at, "critical");
+    }
+    text += &tick("12:02:40");
+    text += &(result("12:02:45", "ok") + &result("12:02:50", "ok"));
+    lab.write("events/probes.jsonl", &text);
+    lab.run();
+    let s = service(&lab);
+    assert_eq!(s["breaker"]["port"]["state"], "closed");
+    assert_eq!(s["status"], "unhealthy", "the debounced status is still failing");
+    let incident = &lab.json("world/incidents.json")["incidents"][s["active_incident"].as_str().unwrap()];
+    assert_eq!(incident["occurrence_count"], 1, "closing the breaker is not a new failure");
+}
+
+#[test]
+fn a_removed_probe_with_an_open_breaker_stops_speaking_for_its_service() {
+    let lab = Homelab::new();
+    let declare = |probes: &str| {
+        lab.write("inventory/hosts/saturn/services.yaml", &format!("services:\n  mosquitto:\n    probes:\n{probes}"));
+    };
+    declare("      - name: port\n        tcp: {host: 127.0.0.1, port: 1}\n      - name: alive\n        path: /\n");
+    let mut text = String::new();
+    for (i, at) in ["12:00:00", "12:00:30", "12:01:00", "12:01:30", "12:02:00"].iter().enumerate() {
+        text += &result(at, "critical");
+        text += &format!(
+            r#"{{"ts":"2026-05-12T{at}Z","type":"probe_result","node":"saturn","service":"mosquitto","payload":{{"probe":"alive","outcome":"ok"}}}}"#
+        );
+        text += "\n";
+        let _ = i;
+    }
+    lab.write("events/probes.jsonl", &text);
+    lab.run();
+    assert_eq!(service(&lab)["status"], "circuit_open");
+    declare("      - name: alive\n        path: /\n");
+    lab.append(
+        "events/probes.jsonl",
+        r#"{"ts":"2026-05-12T12:02:30Z","type":"probe_result","node":"saturn","service":"mosquitto","payload":{"probe":"alive","outcome":"ok"}}
+"#,
+    );
+    lab.run();
+    assert_eq!(service(&lab)["status"], "healthy");
+    assert_eq!(service(&lab)["active_incident"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_lowered_breaker_timeout_applies_to_a_breaker_already_open() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "breaker:\n  timeout_s: 600\n");
+    let text: String =
+        ["12:00:00", "12:00:01", "12:00:02", "12:00:03", "12:00:04"].iter().map(|at| result(at, "critical")).collect();
+    lab.write("events/probes.jsonl", &text);
+    lab.run();
+    assert_eq!(breaker_state(&lab), "open");
+    lab.write("observer.yaml", "breaker:\n  timeout_s: 60\n");
+    lab.append("events/probes.jsonl", &tick("12:02:00"));
+    lab.run();
+    assert_eq!(breaker_state(&lab), "half_open");
     lab.assert_world_equals_rebuild();
 }

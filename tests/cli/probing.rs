@@ -41,17 +41,19 @@ fn a_tcp_listener_that_closes_turns_the_service_unhealthy_then_circuit_open() {
     );
     let out = probe_at(&lab, &at(0, 0));
     assert!(out.contains("saturn/mosquitto/port: ok"), "{out}");
+    assert_eq!(service(&lab, "saturn/mosquitto")["status"], "unknown", "one result is pending, not committed");
+    probe_at(&lab, &at(0, 30));
     assert_eq!(service(&lab, "saturn/mosquitto")["status"], "healthy");
     drop(listener);
     let mut statuses = Vec::new();
-    for i in 1..=6 {
+    for i in 2..=7 {
         let out = probe_at(&lab, &at(i / 2, (i % 2) * 30));
         assert!(out.contains("critical") || out.contains("skipped"), "{out}");
         statuses.push(service(&lab, "saturn/mosquitto")["status"].as_str().unwrap().to_string());
     }
     assert_eq!(statuses, ["healthy", "unhealthy", "unhealthy", "unhealthy", "circuit_open", "circuit_open"]);
     let s = service(&lab, "saturn/mosquitto");
-    assert_eq!(s["checks"]["total"], 6, "the skipped run while open is not a check");
+    assert_eq!(s["checks"]["total"], 7, "the skipped run while open is not a check");
     assert_eq!(s["breaker"]["port"]["state"], "open");
     assert!(s["active_incident"].is_string());
     lab.assert_world_equals_rebuild();
@@ -68,7 +70,7 @@ fn probes_are_not_run_before_their_interval() {
     assert!(lab.observer(["probe", "--all"]).env("OBSERVER_NOW", &at(5, 1)).run().success().stdout.contains("ok"));
 }
 
-/// Answers the first request with 200, every later one with 503.
+/// Answers the first two requests with 200, every later one with 503.
 fn flaky_http_server() -> (u16, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -86,7 +88,7 @@ fn flaky_http_server() -> (u16, Arc<AtomicBool>) {
                     let mut buf = [0u8; 4096];
                     let _ = stream.read(&mut buf);
                     let (status, body) =
-                        if served == 0 { ("200 OK", "all good") } else { ("503 Service Unavailable", "down") };
+                        if served < 2 { ("200 OK", "all good") } else { ("503 Service Unavailable", "down") };
                     served += 1;
                     let _ = write!(
                         stream,
@@ -113,12 +115,14 @@ fn an_http_server_that_answers_200_then_503() {
         ),
     );
     assert!(probe_at(&lab, &at(0, 0)).contains("saturn/grafana/web: ok"));
-    let out = probe_at(&lab, &at(0, 30));
+    probe_at(&lab, &at(0, 30));
+    assert_eq!(service(&lab, "saturn/grafana")["status"], "healthy");
+    let out = probe_at(&lab, &at(1, 0));
     assert!(out.contains("critical") && out.contains("503"), "{out}");
     let s = service(&lab, "saturn/grafana");
     assert_eq!(s["status"], "healthy", "one failure is pending, not committed");
     assert_eq!(s["probes"]["web"]["pending"]["status"], "failing");
-    probe_at(&lab, &at(1, 0));
+    probe_at(&lab, &at(1, 30));
     assert_eq!(service(&lab, "saturn/grafana")["status"], "unhealthy");
     stop.store(true, Ordering::Relaxed);
     let events = lab.read("events/observer/probes-2026-05-12.jsonl");
@@ -180,7 +184,13 @@ fn run_with_probe_ticks_folds_probes_and_never_fails_on_a_probe_failure() {
     let summary = lab.summary();
     assert_eq!(summary["counters"]["ticks"], 1);
     assert_eq!(summary["events"]["by_type"]["probe_result"], 1);
+    let s = service(&lab, "saturn/thing");
+    assert_eq!(s["probes"]["missing"]["last_outcome"], "unknown");
+    assert_eq!(s["probes"]["missing"]["pending"]["status"], "failing");
+    lab.observer(["run", "--probe"]).env("OBSERVER_NOW", &at(1, 0)).run().success();
     assert_eq!(service(&lab, "saturn/thing")["status"], "unhealthy");
+    assert_eq!(lab.summary()["events"]["late"], 0, "the results and the tick are folded in rebuild order");
+    lab.assert_world_equals_rebuild();
 }
 
 #[test]
@@ -198,7 +208,7 @@ fn the_probe_budget_skips_runs_and_is_recorded_once() {
     let summary = lab.summary();
     assert_eq!(summary["events"]["by_type"]["budget_exhausted"], 1, "one warning per exhaustion");
     assert_eq!(summary["budgets"]["probe_runs_per_minute"]["exhausted"], true);
-    probe_at(&lab, &at(1, 10));
+    lab.observer(["probe", "--only", "saturn/tool/t0"]).env("OBSERVER_NOW", &at(1, 10)).run().success();
     assert_eq!(lab.summary()["budgets"]["probe_runs_per_minute"]["exhausted"], false, "the window slid");
 }
 
@@ -218,4 +228,45 @@ fn validate_reports_bad_probe_definitions_with_file_and_line() {
         out.stdout
     );
     assert!(out.stdout.contains("exactly one of tcp, http, command, path, disk"), "{}", out.stdout);
+}
+
+#[test]
+fn every_exhaustion_of_the_probe_budget_is_recorded_and_no_probe_starves() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "budgets:\n  probe_runs_per_minute: 2\n");
+    let probes: String =
+        ["a", "b", "c"].iter().map(|n| format!("      - name: {n}\n        path: /\n        interval: 1s\n")).collect();
+    declare(&lab, "tool", &probes);
+    let mut ran_c = false;
+    for minute in [0, 2, 4] {
+        let out = probe_at(&lab, &at(minute, 0));
+        ran_c |= out.contains("saturn/tool/c: ok");
+        assert_eq!(lab.summary()["budgets"]["probe_runs_per_minute"]["exhausted"], true, "{out}");
+    }
+    assert!(ran_c, "the probe cut first gets its turn");
+    assert_eq!(lab.summary()["events"]["by_type"]["budget_exhausted"], 3);
+}
+
+#[test]
+fn a_huge_interval_does_not_panic() {
+    let lab = Homelab::new();
+    declare(&lab, "tool", "      - name: t\n        path: /\n        interval: 9223372036854775\n");
+    probe_at(&lab, &at(0, 0));
+    assert!(probe_at(&lab, &at(0, 10)).contains("no probe is due"));
+}
+
+#[test]
+fn a_skipped_timeout_outcome_is_refused_in_the_config() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "health:\n  timeout_outcome: skipped\n");
+    lab.observer(["validate"]).run().code(1).stdout_has("timeout_outcome");
+}
+
+#[test]
+fn the_same_host_in_both_inventory_layouts_is_a_problem_not_twice_the_probes() {
+    let lab = Homelab::new();
+    let yaml = "services:\n  tool:\n    probes:\n      - path: /\n";
+    lab.write("inventory/hosts/saturn/services.yaml", yaml);
+    lab.write("inventory/inventory/hosts/saturn/services.yaml", yaml);
+    lab.observer(["validate"]).run().code(1).stdout_has("is also declared in");
 }
