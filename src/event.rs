@@ -165,8 +165,8 @@ pub enum Detail {
     Stage { name: String, status: String },
     /// `deployment_failed`: `payload.diagnostics`, paths relative to `logs/`.
     Diagnostics(Vec<String>),
-    /// `probe_result`: one probe execution.
-    Probe(ProbeReport),
+    /// `probe_result`: one probe execution (boxed: it is rare and large, events are many).
+    Probe(Box<ProbeReport>),
     /// `budget_exhausted`: `payload.budget`, the budget's name.
     Budget(String),
 }
@@ -378,7 +378,7 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
                     return Err(Rejection("field `payload.probe` is empty".into()));
                 }
                 check_name("payload.probe", &report.probe)?;
-                Detail::Probe(report)
+                Detail::Probe(Box::new(report))
             }
             Kind::BudgetExhausted => {
                 let payload: BudgetPayload = payload_as(raw.payload)?;
