@@ -239,6 +239,7 @@ struct RawEvent<'a> {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "an object with `stage`, `name` or `status` strings")]
 struct StagePayload {
     #[serde(default)]
     stage: Option<String>,
@@ -249,19 +250,21 @@ struct StagePayload {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "`diagnostics` must be a path under logs/ or a list of such paths")]
 enum DiagnosticsField {
     One(String),
     Many(Vec<String>),
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "an object with a `budget` string")]
 struct BudgetPayload {
     #[serde(default)]
     budget: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "an object")]
 struct FailurePayload {
     #[serde(default)]
     diagnostics: Option<DiagnosticsField>,
@@ -373,7 +376,7 @@ fn validate(raw: RawEvent) -> Result<Event, Rejection> {
                     return Err(Rejection("field `payload` of a `probe_result` must be an object".into()));
                 }
                 let report: ProbeReport = serde_json::from_str(payload.get())
-                    .map_err(|e| Rejection(format!("field `payload`: {}", strip_position(&e.to_string()))))?;
+                    .map_err(|e| Rejection(format!("field `payload`: {}", plain_reason(&e.to_string()))))?;
                 if report.probe.trim().is_empty() {
                     return Err(Rejection("field `payload.probe` is empty".into()));
                 }
@@ -404,7 +407,7 @@ fn payload_as<T: for<'de> Deserialize<'de> + Default>(raw: Option<&RawValue>) ->
         None => Ok(T::default()),
         Some(raw) if raw.get() == "null" => Ok(T::default()),
         Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|e| Rejection(format!("field `payload`: {}", strip_position(&e.to_string())))),
+            .map_err(|e| Rejection(format!("field `payload`: {}", plain_reason(&e.to_string())))),
     }
 }
 
@@ -436,7 +439,13 @@ fn is_snake_case(name: &str) -> bool {
 /// serde's messages do not name the field whose type is wrong; the slow path
 /// (taken only for invalid input) looks at the value to say which one.
 fn explain_json_error(bytes: &[u8], error: &serde_json::Error) -> Rejection {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+    let value = serde_json::from_slice::<serde_json::Value>(bytes);
+    if let Err(e) = &value
+        && e.to_string().starts_with("recursion limit exceeded")
+    {
+        return Rejection(plain_reason(&e.to_string()));
+    }
+    if let Ok(value) = value {
         let Some(object) = value.as_object() else {
             return Rejection(format!("an event must be a JSON object, found {}", json_kind(&value)));
         };
@@ -447,7 +456,7 @@ fn explain_json_error(bytes: &[u8], error: &serde_json::Error) -> Rejection {
                 return Rejection(format!("field `{field}` must be a string, found {}", json_kind(v)));
             }
         }
-        return Rejection(strip_position(&error.to_string()));
+        return Rejection(plain_reason(&error.to_string()));
     }
     if std::str::from_utf8(bytes).is_err() {
         return Rejection("not valid UTF-8".into());
@@ -456,10 +465,16 @@ fn explain_json_error(bytes: &[u8], error: &serde_json::Error) -> Rejection {
     Rejection(format!("not valid JSON: {}", error.to_string().replace(" at line 1 column ", " at column ")))
 }
 
-fn strip_position(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
+/// serde_json's message without its position (the line of a reject is the
+/// file's line, not the parser's), and its depth limit said plainly.
+fn plain_reason(message: &str) -> String {
+    let message = match message.find(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    match message {
+        "recursion limit exceeded" => "nested more than 128 levels deep (recursion limit exceeded)".to_string(),
+        other => other.to_string(),
     }
 }
 

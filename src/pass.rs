@@ -105,7 +105,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         return Ok(report);
     }
     let rejects = world::render(&checkpoint.rejects);
-    std::fs::create_dir_all(&layout.state).with_context(|| format!("cannot create {}", layout.state.display()))?;
+    crate::store::atomic::create_dir(&layout.state, "the state directory")?;
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(layout) });
@@ -204,7 +204,7 @@ fn newly_refused(events: &[Positioned], facts: &DiskFacts) -> Vec<DiagnosticFile
 
 /// Writes the world files that changed, each atomically.
 pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the world directory {}", dir.display()))?;
+    crate::store::atomic::create_dir(dir, "the world directory")?;
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);

@@ -15,14 +15,27 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Ts(pub i64);
 
 impl Ts {
+    /// The first instant RFC 3339 can write in UTC: 0000-01-01T00:00:00Z.
+    pub const MIN: Ts = Ts(-62_167_219_200_000);
+    /// The last one: 9999-12-31T23:59:59.999Z.
+    pub const MAX: Ts = Ts(253_402_300_799_999);
+
     /// Parses RFC 3339 with a mandatory offset (`Z` or `+hh:mm`).
+    ///
+    /// Instants that fall outside the years 0000–9999 once in UTC (a year
+    /// 9999 timestamp with a negative offset, say) are refused: they could
+    /// not be written back as RFC 3339, in the world files or the checkpoint.
     pub fn parse(text: &str) -> Result<Ts, String> {
         if let Some(ts) = parse_canonical(text.as_bytes()) {
             return Ok(ts);
         }
         let parsed = DateTime::parse_from_rfc3339(text)
             .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp with an offset ({e})"))?;
-        Ok(Ts(parsed.timestamp_millis()))
+        let ts = Ts(parsed.timestamp_millis());
+        if ts < Ts::MIN || ts > Ts::MAX {
+            return Err(format!("`{text}` is outside the years 0000 to 9999 once in UTC"));
+        }
+        Ok(ts)
     }
 
     pub fn from_datetime(at: DateTime<Utc>) -> Ts {
@@ -33,12 +46,16 @@ impl Ts {
         self.0.div_euclid(1000)
     }
 
+    /// Later by `seconds`, but never past [`Ts::MAX`], so every instant the
+    /// engine computes can be written as RFC 3339. A huge threshold so means
+    /// "not before the end of year 9999", which is as good as never.
     pub fn plus_seconds(self, seconds: u64) -> Ts {
-        Ts(self.0.saturating_add(millis(seconds)))
+        Ts(self.0.saturating_add(millis(seconds)).min(Ts::MAX.0))
     }
 
+    /// Earlier by `seconds`, but never before [`Ts::MIN`].
     pub fn minus_seconds(self, seconds: u64) -> Ts {
-        Ts(self.0.saturating_sub(millis(seconds)))
+        Ts(self.0.saturating_sub(millis(seconds)).max(Ts::MIN.0))
     }
 
     /// UTC with `Z`; fractional seconds only when non-zero, to the millisecond.
@@ -186,6 +203,19 @@ mod tests {
     }
 
     #[test]
+    fn refuses_instants_outside_the_years_rfc_3339_can_write() {
+        assert_eq!(Ts::parse("0000-01-01T00:00:00Z"), Ok(Ts::MIN));
+        assert_eq!(Ts::parse("9999-12-31T23:59:59.999Z"), Ok(Ts::MAX));
+        assert_eq!(Ts::parse("9999-12-31T23:59:59.999+00:00"), Ok(Ts::MAX));
+        assert!(Ts::parse("9999-12-31T23:59:59-23:59").is_err());
+        assert!(Ts::parse("0000-01-01T00:00:00+00:01").is_err());
+        assert_eq!(Ts::MIN.to_rfc3339(), "0000-01-01T00:00:00Z");
+        assert_eq!(Ts::MAX.to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Ts::MAX.plus_seconds(60), Ts::MAX);
+        assert_eq!(Ts::MIN.minus_seconds(60), Ts::MIN);
+    }
+
+    #[test]
     fn unix_seconds_of_the_spec_incident() {
         assert_eq!(Ts::parse("2026-05-12T12:05:00Z").unwrap().unix_seconds(), 1778587500);
     }
@@ -193,8 +223,8 @@ mod tests {
     #[test]
     fn huge_durations_saturate_instead_of_wrapping() {
         let at = Ts::parse("2026-05-12T12:05:00Z").unwrap();
-        assert!(at.minus_seconds(u64::MAX) < Ts(-9_000_000_000_000_000_000), "far in the past, not wrapped");
-        assert_eq!(at.plus_seconds(10_000_000_000_000_000_000), Ts(i64::MAX));
+        assert_eq!(at.minus_seconds(u64::MAX), Ts::MIN, "far in the past, not wrapped");
+        assert_eq!(at.plus_seconds(10_000_000_000_000_000_000), Ts::MAX);
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
     };
     bytes.push(b'\n');
     let dir = layout.events.join("emit");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::store::atomic::create_dir(&dir, "the directory of emitted events")?;
     let path = dir.join(unique_name(parsed.ts.0));
     write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     print(&format!("{}\n", shown(&path)))?;

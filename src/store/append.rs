@@ -8,9 +8,9 @@ use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use super::atomic::sync_dir;
+use super::atomic::{create_dir, is_the_file_at, sync_dir};
 use crate::time::Ts;
 
 /// Appends `lines` (without newlines) to `<dir>/<prefix>-<UTC day of at>.jsonl`.
@@ -18,9 +18,21 @@ pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Resu
     if lines.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_dir(dir, "the directory of observer's own events")?;
     let day = &at.to_rfc3339()[..10];
     let path = dir.join(format!("{prefix}-{day}.jsonl"));
+    // Never through a symlink, to the directory or the file: the lines
+    // would land outside the root, and the scan, which follows no link,
+    // would never read them.
+    for link in [dir, path.as_path()] {
+        if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "cannot append to {}: {} is a symlink, and observer writes through none",
+                path.display(),
+                link.display()
+            );
+        }
+    }
     let created = !path.exists();
     let mut file = OpenOptions::new()
         .read(true)
@@ -28,6 +40,9 @@ pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Resu
         .create(true)
         .open(&path)
         .with_context(|| format!("cannot open {} to append to it", path.display()))?;
+    if !is_the_file_at(&file, &path) {
+        bail!("cannot append to {}: it was replaced by a symlink, and observer writes through none", path.display());
+    }
     let mut text = String::new();
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > 0 {

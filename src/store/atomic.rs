@@ -36,21 +36,57 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
+/// Whether an open file is the one at `path` itself, not one at the end of
+/// a symlink there: for files that are written in place (the lock, the
+/// observer's own event logs), checked after opening and before writing.
+pub fn is_the_file_at(file: &File, path: &Path) -> bool {
+    let (Ok(opened), Ok(there)) = (file.metadata(), fs::symlink_metadata(path)) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        !there.file_type().is_symlink() && (opened.dev(), opened.ino()) == (there.dev(), there.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        !there.file_type().is_symlink() && opened.len() == there.len()
+    }
+}
+
+/// Creates `dir` and its parents; the error says what is wrong and what to
+/// do, naming `what` ("the world directory", say) and the path. A file in
+/// the place of the directory, or of one of its parents, is named as such.
+pub fn create_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
+    let Err(error) = fs::create_dir_all(dir) else {
+        return Ok(());
+    };
+    let in_the_way = dir.ancestors().find(|p| fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()));
+    match in_the_way {
+        Some(file) => {
+            anyhow::bail!("cannot create {what} {}: {} is not a directory; move it away", dir.display(), file.display())
+        }
+        None => anyhow::bail!("cannot create {what} {}: {error}", dir.display()),
+    }
+}
+
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Writes `bytes` only when the file does not already hold exactly them.
-/// Returns whether it wrote.
+/// Returns whether it wrote. Only a regular file of the same length is read
+/// to compare: a symlink, a FIFO or a device in its place is replaced
+/// without being read (reading could block or never end).
+///
+/// A temp file that a crash left for `path` goes either way: written or
+/// not, the file is current, and its temp would otherwise stay until the
+/// file changes (after a killed rebuild, that can be a long time).
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    match fs::read(path) {
-        Ok(existing) if existing == bytes && !is_symlink(path) => Ok(false),
-        _ => write_atomic(path, bytes).map(|()| true),
+    let same_length = fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+    if same_length && fs::read(path).is_ok_and(|existing| existing == bytes) {
+        let _ = fs::remove_file(temp_path(path));
+        return Ok(false);
     }
-}
-
-fn is_symlink(path: &Path) -> bool {
-    fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    write_atomic(path, bytes).map(|()| true)
 }
 
 #[cfg(test)]
@@ -67,6 +103,10 @@ mod tests {
         assert!(!temp_path(&path).exists());
         assert!(!write_if_changed(&path, b"two").unwrap());
         assert!(write_if_changed(&path, b"three").unwrap());
+        // A temp file a crash left goes even when the file is not written.
+        fs::write(temp_path(&path), b"left by a crash").unwrap();
+        assert!(!write_if_changed(&path, b"three").unwrap());
+        assert!(!temp_path(&path).exists());
     }
 
     #[cfg(unix)]

@@ -152,6 +152,20 @@ impl Checkpoint {
     /// checkpoint yet.
     pub fn read(state_dir: &Path) -> Result<Option<Stored>, CheckpointError> {
         let path = Checkpoint::path(state_dir);
+        // Only a regular file is read: a symlink planted in state/ is not
+        // followed (a rebuild replaces it), and a FIFO or device is not read.
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(CheckpointError::Io { path, error }),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(unreadable(&path, "it is a symlink, and observer follows none in state/".into()));
+            }
+            Ok(meta) if !meta.is_file() => {
+                let error = std::io::Error::other("it is not a regular file; move it away");
+                return Err(CheckpointError::Io { path, error });
+            }
+            Ok(_) => {}
+        }
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -176,6 +190,12 @@ impl Checkpoint {
             ));
         }
         let header = Header::deserialize(first).map_err(damaged)?;
+        // The body is one line and the file ends with it, so a checkpoint
+        // cut short or padded anywhere after its header is caught here, even
+        // by a run that stops after the header and never parses the body.
+        if bytes[body_at..].trim_ascii().is_empty() || !bytes.ends_with(b"}\n") {
+            return Err(unreadable(&path, "it is damaged: it ends before its engine state does".into()));
+        }
         Ok(Some(Stored { header, bytes, body_at, path }))
     }
 
@@ -220,9 +240,13 @@ mod tests {
         assert!(Checkpoint::load(dir.path()).unwrap().is_some());
         let good = std::fs::read(Checkpoint::path(dir.path())).unwrap();
         let truncated = &good[..good.len() - 5];
-        for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":2,\"cur", b"{\"format\":99}", truncated] {
+        let header_only = &good[..=good.iter().position(|b| *b == b'\n').unwrap()];
+        let padded = [&good[..], &[0; 512]].concat();
+        for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":2,\"cur", b"{\"format\":99}", truncated, header_only, &padded]
+        {
             std::fs::write(Checkpoint::path(dir.path()), bad).unwrap();
-            let message = Checkpoint::load(dir.path()).unwrap_err().to_string();
+            // Refused by the header read alone, which no-op runs stop after.
+            let message = Checkpoint::read(dir.path()).err().expect("refused").to_string();
             assert!(message.contains("observer rebuild"), "{message}");
         }
     }
@@ -235,10 +259,10 @@ mod tests {
             ..Checkpoint::default()
         };
         checkpoint.save(dir.path()).unwrap();
-        // Spoil the body: the header alone still reads.
+        // Spoil the body in place: the header alone still reads.
         let mut bytes = std::fs::read(Checkpoint::path(dir.path())).unwrap();
         let body_at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
-        bytes.truncate(body_at + 3);
+        bytes[body_at + 1..body_at + 4].copy_from_slice(b"???");
         std::fs::write(Checkpoint::path(dir.path()), &bytes).unwrap();
         let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
         assert_eq!(stored.header.inputs.as_ref().unwrap().digest, 7);

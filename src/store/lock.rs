@@ -6,6 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::atomic::is_the_file_at;
+
 pub struct StateLock {
     _file: File,
     pub path: PathBuf,
@@ -22,6 +24,16 @@ pub enum LockError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// The lock file is a symlink: observer writes into it, and never
+    /// through a link.
+    Symlink {
+        path: PathBuf,
+    },
+    /// The state directory cannot be created (a file in its place, …).
+    StateDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for LockError {
@@ -33,6 +45,17 @@ impl std::fmt::Display for LockError {
                 path.display()
             ),
             LockError::Io { path, error } => write!(f, "cannot lock {}: {error}", path.display()),
+            LockError::StateDir { path, error } if path.exists() && !path.is_dir() => {
+                write!(f, "the state directory {} is not a directory ({error})", path.display())
+            }
+            LockError::StateDir { path, error } => {
+                write!(f, "cannot create the state directory {}: {error}", path.display())
+            }
+            LockError::Symlink { path } => write!(
+                f,
+                "cannot lock {}: it is a symlink, and observer never writes through one; remove it",
+                path.display()
+            ),
         }
     }
 }
@@ -44,9 +67,18 @@ impl StateLock {
     pub fn acquire(state_dir: &Path, command: &str, wait: bool) -> Result<StateLock, LockError> {
         let path = state_dir.join(".observer.lock");
         let io = |error| LockError::Io { path: path.clone(), error };
-        std::fs::create_dir_all(state_dir).map_err(io)?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|error| LockError::StateDir { path: state_dir.to_path_buf(), error })?;
+        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(LockError::Symlink { path });
+        }
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        // The holder writes into the file: never through a symlink, even one
+        // planted between the check above and the open.
+        if !is_the_file_at(&file, &path) {
+            return Err(LockError::Symlink { path });
+        }
         if wait {
             file.lock().map_err(io)?;
         } else if let Err(error) = file.try_lock() {
@@ -83,5 +115,19 @@ mod tests {
             Err(LockError::Held { holder, .. }) => assert!(holder.contains(&std::process::id().to_string())),
             other => panic!("expected Held, got {:?}", other.map(|_| ())),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join(".observer.lock")).unwrap();
+        match StateLock::acquire(dir.path(), "run", false) {
+            Err(error @ LockError::Symlink { .. }) => assert!(error.to_string().contains("symlink"), "{error}"),
+            other => panic!("expected Symlink, got {:?}", other.map(|_| ())),
+        }
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
 }

@@ -1,10 +1,11 @@
 //! Event sources under `events/` and the per-file cursor.
 //!
 //! A cursor remembers how far a file was consumed (the offset after its last
-//! complete line), how many lines that was, the file's size, device, inode and
-//! mtime when last seen, and fingerprints of the consumed prefix (its first and
-//! its last 4 KiB). A run stats every file but opens only those whose size or
-//! identity changed, and reads only their new bytes. A file that shrank, or
+//! complete line), how many lines that was, the file's size, device, inode,
+//! times (modification, change and, where kept, birth) when last seen, and
+//! fingerprints of the consumed prefix (its first and its last 4 KiB). A run
+//! stats every file but opens only those whose size or identity changed, and
+//! reads only their new bytes. A file that shrank, or
 //! whose consumed prefix no longer matches, stops the run (guarantee 6).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -37,6 +38,12 @@ pub struct Cursor {
     /// The inode change time, which unlike mtime cannot be set back: a file
     /// replaced by one of the same size, inode and mtime is still noticed.
     pub ctime_ns: i128,
+    /// The birth time, where the file system keeps one (`None` where it does
+    /// not, and in cursors written before it was kept): a file deleted and
+    /// created again at the same path is a new file even when it gets the
+    /// old inode number back, as it usually does at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub btime_ns: Option<i128>,
     /// FNV-1a of the first and of the last `min(offset, 4096)` consumed bytes.
     pub head: u64,
     pub tail: u64,
@@ -153,6 +160,7 @@ struct FileMeta {
     ino: u64,
     mtime_ns: i128,
     ctime_ns: i128,
+    btime_ns: Option<i128>,
 }
 
 impl FileMeta {
@@ -166,12 +174,33 @@ impl FileMeta {
                 ino: meta.ino(),
                 mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
                 ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+                btime_ns: birth_ns(meta),
             }
         }
         #[cfg(not(unix))]
         {
-            FileMeta { size: meta.len(), dev: 0, ino: 0, mtime_ns: 0, ctime_ns: 0 }
+            FileMeta { size: meta.len(), dev: 0, ino: 0, mtime_ns: 0, ctime_ns: 0, btime_ns: birth_ns(meta) }
         }
+    }
+
+    /// Whether a cursor was taken of this very file: the same device and
+    /// inode, born at the same time where both birth times are known.
+    fn is_file_of(&self, cursor: &Cursor) -> bool {
+        (cursor.dev, cursor.ino) == (self.dev, self.ino)
+            && match (cursor.btime_ns, self.btime_ns) {
+                (Some(then), Some(now)) => then == now,
+                _ => true,
+            }
+    }
+}
+
+/// Nanoseconds since the epoch of the file's birth, if the file system
+/// records it.
+fn birth_ns(meta: &std::fs::Metadata) -> Option<i128> {
+    let born = meta.created().ok()?;
+    match born.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).ok(),
+        Err(before) => i128::try_from(before.duration().as_nanos()).ok().map(|n| -n),
     }
 }
 
@@ -246,6 +275,7 @@ pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Sc
             && c.ino == file.meta.ino
             && c.mtime_ns == file.meta.mtime_ns
             && c.ctime_ns == file.meta.ctime_ns
+            && c.btime_ns == file.meta.btime_ns
         {
             scan.cursors.insert(file.rel.clone(), c.clone());
             continue;
@@ -264,11 +294,13 @@ pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Sc
 
 /// Which previous cursor, if any, each listed file continues. Paths are the
 /// first guess and device/inode a hint; the consumed prefix decides:
-/// - same path, same inode: the same file;
+/// - same path, same inode (and the same birth time, where known): the same
+///   file;
 /// - a file whose inode had a cursor under another name: renamed (rotation
 ///   or a move), it keeps that cursor, and its old path, if it holds a new
 ///   file now, starts from zero;
-/// - same path, new inode, old inode gone: if the file begins as the old one
+/// - same path, a new file (a new inode, or the old inode number reused by a
+///   file born later), old inode gone: if the file begins as the old one
 ///   did, it is the same file copied in place and the append-only check
 ///   decides; otherwise it replaced the old one (rotation with the old file
 ///   renamed out of `events/`) and is read from the start, with a notice;
@@ -288,20 +320,22 @@ fn match_cursors(
         let id = (file.meta.dev, file.meta.ino);
         let own = previous.get(&file.rel);
         let cursor = match own {
-            Some(c) if (c.dev, c.ino) == id => Some(c.clone()),
+            Some(c) if file.meta.is_file_of(c) => Some(c.clone()),
             _ => match by_inode.get(&id) {
                 Some(other) if *other != file.rel && prefix_matches(file, &previous[*other])? => {
                     claimed.insert(other);
                     Some(previous[*other].clone())
                 }
                 _ => match own {
-                    Some(c) if listed_inodes.contains(&(c.dev, c.ino)) => None,
+                    // Its old inode is another listed file now: renamed.
+                    Some(c) if (c.dev, c.ino) != id && listed_inodes.contains(&(c.dev, c.ino)) => None,
                     Some(c) if head_matches(file, c)? => Some(c.clone()),
                     Some(_) => {
                         notices.push((
                             file.rel.clone(),
-                            "was replaced by a different file (new inode, different first bytes); it is read from \
-                             the start, and anything the old file got after the last run is not read"
+                            "was replaced by a different file (a new file at that path, with different first \
+                             bytes); it is read from the start, and anything the old file got after the last run \
+                             is not read"
                                 .to_string(),
                         ));
                         None
@@ -455,6 +489,7 @@ fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, 
         ino: listed.meta.ino,
         mtime_ns: listed.meta.mtime_ns,
         ctime_ns: listed.meta.ctime_ns,
+        btime_ns: listed.meta.btime_ns,
         head,
         tail: fnv1a(&data[tail_from..tail_from + tail_len as usize]),
     }
@@ -486,6 +521,10 @@ fn read_lines(
         if position == 0 && line.starts_with(b"\xEF\xBB\xBF") {
             line = &line[3..];
         }
+        // NUL bytes before an event are what a crash can leave in a file
+        // (its size reached the disk, its data did not): padding, skipped so
+        // that the event appended after them is not lost with them.
+        line = &line[line.iter().take_while(|b| **b == 0).count()..];
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -501,7 +540,7 @@ fn read_lines(
             }),
         }
     }
-    if consumed < new.len() && !new[consumed..].iter().all(u8::is_ascii_whitespace) {
+    if consumed < new.len() && !new[consumed..].iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
         scan.waiting.push(Reject {
             file: listed.rel.clone(),
             line: lines + 1,
@@ -530,6 +569,8 @@ fn read_single(
             dev: listed.meta.dev,
             ino: listed.meta.ino,
             mtime_ns: listed.meta.mtime_ns,
+            ctime_ns: listed.meta.ctime_ns,
+            btime_ns: listed.meta.btime_ns,
             ..c.clone()
         }));
     }
@@ -556,4 +597,43 @@ fn read_single(
     }
     let size = data.len() as u64;
     Ok(Some(advance(listed, None, &data, 0, size, 1)))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn stat(path: &Path) -> FileMeta {
+        FileMeta::of(&std::fs::metadata(path).unwrap())
+    }
+
+    #[test]
+    fn a_consumed_json_file_given_a_late_newline_is_not_opened_again_on_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        std::fs::write(&path, r#"{"ts":"2026-05-12T12:00:00Z","type":"tick"}"#).unwrap();
+        let first = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(first.events.len(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"\n").unwrap();
+        let second = scan(dir.path(), &first.cursors).unwrap();
+        assert!(second.events.is_empty());
+        let cursor = &second.cursors["a.json"];
+        let now = stat(&path);
+        assert_eq!((cursor.size, cursor.mtime_ns, cursor.ctime_ns), (now.size, now.mtime_ns, now.ctime_ns));
+    }
+
+    #[test]
+    fn nul_padding_before_an_event_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = br#"{"ts":"2026-05-12T12:00:00Z","type":"tick"}"#;
+        let text = [&b"\0\0\0\0\n"[..], b"\0\0", event, b"\n", b"\0\0\0"].concat();
+        std::fs::write(dir.path().join("a.jsonl"), text).unwrap();
+        let scan = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(scan.events.len(), 1);
+        assert!(scan.rejects.is_empty());
+        assert!(scan.waiting.is_empty(), "trailing NUL bytes are padding, not a line in the making");
+    }
 }

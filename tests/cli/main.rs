@@ -1,12 +1,18 @@
 //! Integration tests: the real binary on real files in temp dirs.
 
+mod bad_input;
 mod commands;
 mod commit;
+mod crash;
+mod faults;
+mod files;
+mod fuzzing;
 mod health;
 mod incidents;
 mod probing;
 mod properties;
 mod reading;
 mod regressions;
+mod security;
 mod snapshots;
 mod support;

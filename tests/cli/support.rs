@@ -220,3 +220,60 @@ impl Homelab {
 pub fn example_inventory() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory").display().to_string()
 }
+
+impl Homelab {
+    /// Starts `observer --root ROOT ARGS…` without waiting, its output
+    /// discarded: for tests that kill it.
+    pub fn spawn<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        &self,
+        args: I,
+        env: &[(&str, &str)],
+    ) -> std::process::Child {
+        let mut invocation = self.observer(args);
+        for (key, value) in env {
+            invocation.command.env(key, value);
+        }
+        invocation.command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        invocation.command.spawn().expect("spawn observer")
+    }
+
+    /// Hidden temp files (`.name.tmp`) left in `world/` and `state/`.
+    pub fn temp_files(&self) -> Vec<String> {
+        ["world", "state"]
+            .iter()
+            .flat_map(|dir| fs::read_dir(self.path(dir)).into_iter().flatten().flatten())
+            .map(|entry| entry.path().strip_prefix(self.root()).unwrap().display().to_string())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect()
+    }
+
+    /// The first document of the checkpoint: format, cursors, clock.
+    pub fn checkpoint_header(&self) -> serde_json::Value {
+        let text = self.read("state/observer_checkpoint.json");
+        serde_json::from_str(text.lines().next().unwrap_or_default()).expect("checkpoint header")
+    }
+
+    /// Every world file that exists, by name (missing ones are left out).
+    pub fn world_files_present(&self, dir: &str) -> Vec<(String, String)> {
+        WORLD_FILES
+            .iter()
+            .filter_map(|name| {
+                fs::read_to_string(self.path(&format!("{dir}/{name}"))).ok().map(|t| (name.to_string(), t))
+            })
+            .collect()
+    }
+}
+
+/// Whether the long mode of the slow tests is on (`OBSERVER_LONG_TESTS=1`).
+pub fn long_mode() -> bool {
+    std::env::var("OBSERVER_LONG_TESTS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A size for a slow test: `var` if set, else the quick or the long default.
+pub fn long_mode_value<T: std::str::FromStr>(var: &str, quick: T, long: T) -> T {
+    match std::env::var(var).ok().and_then(|v| v.parse().ok()) {
+        Some(value) => value,
+        None if long_mode() => long,
+        None => quick,
+    }
+}
