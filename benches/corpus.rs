@@ -49,10 +49,19 @@ pub fn generate(spec: &Spec) -> Generator {
 /// written, in path order.
 #[allow(dead_code)] // an includer uses this or `generate`, not always both
 pub fn write(events_dir: &Path, spec: &Spec) -> io::Result<Vec<PathBuf>> {
+    append(events_dir, Generator::new(spec))
+}
+
+/// Writes `events` under `events_dir`, appending to producer files that
+/// exist already, and returns the files written to, in path order. With
+/// [`generate`] and `Iterator::take`, a history can be written in parts: a
+/// big one first, then new events on top.
+#[allow(dead_code)]
+pub fn append(events_dir: &Path, events: impl IntoIterator<Item = Generated>) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(events_dir)?;
     let mut producers: BTreeMap<String, BufWriter<fs::File>> = BTreeMap::new();
     let mut files = Vec::new();
-    for event in Generator::new(spec) {
+    for event in events {
         let path = events_dir.join(&event.file);
         if event.file.ends_with(".json") {
             if let Some(dir) = path.parent() {
@@ -65,9 +74,9 @@ pub fn write(events_dir: &Path, spec: &Spec) -> io::Result<Vec<PathBuf>> {
         let out = match producers.get_mut(&event.file) {
             Some(out) => out,
             None => {
-                let out = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+                let file = fs::OpenOptions::new().create(true).append(true).open(&path)?;
                 files.push(path);
-                producers.entry(event.file.clone()).or_insert(out)
+                producers.entry(event.file.clone()).or_insert(BufWriter::with_capacity(1 << 20, file))
             }
         };
         out.write_all(event.line.as_bytes())?;

@@ -1,24 +1,33 @@
-//! The performance ratios of issue 2, measured side by side in one run.
+//! The performance table of issue 5, every row a ratio of two measurements
+//! taken side by side in one run.
 //!
 //! Absolute times on a shared machine are noise; ratios of two measurements
-//! taken side by side in the same process are much less so. Each row times A
-//! and B, alternating, best of `OBSERVER_BENCH_REPEATS` (default 3) each, and
-//! compares A/B with its target:
+//! taken side by side in the same run are much less so. Each timed row runs
+//! A and B alternately, best of `OBSERVER_BENCH_REPEATS` (default 3) each:
 //!
 //! 1. `observer rebuild` of the big corpus (default 1,000,000 events in 8
 //!    producer files; `OBSERVER_BENCH_EVENTS` overrides) against the floor: a
 //!    program that only reads the same files, splits them into lines and
-//!    parses each line into a typed struct with serde_json. Target ≤ 2.5×.
-//!    The floor runs twice: as a separate process (this same benchmark binary
-//!    started again with `OBSERVER_BENCH_FLOOR` set), which is the row that
-//!    counts, because `rebuild` is a process too and both then pay for
-//!    process start, page faults of a fresh heap and reading from the page
-//!    cache alike; and in this process, for reference, where the heap is
-//!    already warm (the difference between the two rows is what a fresh
-//!    process pays for it).
-//! 2. A no-op `observer run --no-tick` on the big history (after a first run
-//!    found nothing new) against the same on a 1,000-event history. Target ≤ 2×.
-//!    These take milliseconds, so each sample is the mean of 10 runs.
+//!    parses each line into a typed struct with serde_json. Target ≤ 1.5×.
+//!    The floor runs as a separate process (this same benchmark binary
+//!    started again with `OBSERVER_BENCH_FLOOR` set), because `rebuild` is a
+//!    process too and both then pay for process start, a fresh heap and
+//!    reading from the page cache alike; and in this process, for reference.
+//! 2. The same rebuild against a `jq` fold of the same files, what a shell
+//!    user would write instead (`jq -n 'reduce inputs as $e …'`: last
+//!    heartbeat and status per node, status per service, counts by type).
+//!    Reported, no target; skipped when `jq` is not installed.
+//! 3. `observer run --no-tick` with 1,000 new events appended to the
+//!    producer files of the big history, against the rebuild. Target ≤ 5 %.
+//! 4. A no-op `run --no-tick` on the big history against the same on a
+//!    1,000-event history. Target ≤ 1.5×. These take milliseconds, so each
+//!    sample is the mean of 10 runs.
+//! 5. Peak memory (maximum resident set, from GNU `time -f %M`) of the
+//!    rebuild against that of a no-op run on the same history, which holds
+//!    no more than the live state. Target ≤ 2×. Skipped without
+//!    `/usr/bin/time`.
+//! 6. 50,000 single-event `.json` files (`OBSERVER_BENCH_SINGLES`): a no-op
+//!    run against `find events -type f | wc -l`. Target ≤ 3×.
 //!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
@@ -67,6 +76,7 @@ fn main() {
         return;
     }
     let events = env_number("OBSERVER_BENCH_EVENTS", 1_000_000);
+    let singles = env_number("OBSERVER_BENCH_SINGLES", 50_000);
     let repeats = env_number("OBSERVER_BENCH_REPEATS", 3).max(1) as usize;
     let seed = env_number("OBSERVER_BENCH_SEED", 2026);
     let observer = PathBuf::from(env!("CARGO_BIN_EXE_observer"));
@@ -74,17 +84,20 @@ fn main() {
     // generated in a temporary directory that is removed at the end.
     let tmp = tempfile::Builder::new().prefix("observer-bench-").tempdir().expect("a temporary directory");
     let base = std::env::var_os("OBSERVER_BENCH_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
-    let big = base.join("big");
-    let small = base.join("small");
-    for dir in [&big, &small] {
+    let (big, small, many) = (base.join("big"), base.join("small"), base.join("many"));
+    for dir in [&big, &small, &many] {
         let _ = std::fs::remove_dir_all(dir);
     }
 
     println!("machine: {} CPUs, {}", nproc(), cpu_model());
     let started = Instant::now();
-    let spec = |events| corpus::Spec { events, producers: PRODUCERS, single_files: 0, seed };
-    let files = corpus::write(&big.join("events"), &spec(events)).expect("writing the big corpus");
-    corpus::write(&small.join("events"), &spec(SMALL_EVENTS)).expect("writing the small corpus");
+    let spec = |events, single_files| corpus::Spec { events, producers: PRODUCERS, single_files, seed };
+    // The big history, and behind it the new events row 3 appends, 1,000
+    // for each repetition.
+    let mut generator = corpus::generate(&spec(events + NEW_EVENTS * repeats as u64, 0));
+    let files = corpus::append(&big.join("events"), generator.by_ref().take(events as usize)).expect("the corpus");
+    corpus::write(&small.join("events"), &spec(SMALL_EVENTS, 0)).expect("writing the small corpus");
+    corpus::write(&many.join("events"), &spec(singles, singles)).expect("writing the single-event files");
     let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
     println!(
         "corpus: {events} events in {} files, {:.1} MiB, seed {seed} (generated in {:.1} s); best of {repeats}",
@@ -92,17 +105,16 @@ fn main() {
         bytes as f64 / (1 << 20) as f64,
         started.elapsed().as_secs_f64()
     );
-
+    let label = thousands(events);
     let mut rows = Vec::new();
 
-    // The repetitions of A and B alternate, so that a burst of load from
-    // elsewhere on the machine tends to hit both sides of a ratio alike.
-    let (mut rebuild, mut floor_process, mut floor_inline) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    // 1 and 2. The repetitions of A and B alternate, so that a burst of load
+    // from elsewhere on the machine tends to hit both sides of a ratio alike.
+    let jq = jq_available();
+    let (mut rebuild, mut floor_process, mut floor_inline, mut jq_fold) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..repeats {
-        for dir in ["state", "world"] {
-            let _ = std::fs::remove_dir_all(big.join(dir));
-        }
-        rebuild = rebuild.min(time(|| observe(&observer, &big, &["rebuild"])));
+        rebuild = rebuild.min(time(|| rebuild_from_nothing(&observer, &big)));
         floor_process = floor_process.min(time(|| {
             let output = Command::new(std::env::current_exe().expect("the benchmark's own path"))
                 .env(FLOOR_ENV, big.join("events"))
@@ -113,11 +125,33 @@ fn main() {
             assert_eq!(parsed, events, "the floor parsed every event");
         }));
         floor_inline = floor_inline.min(time(|| assert_eq!(floor(&big.join("events")), events)));
+        if jq {
+            jq_fold = jq_fold.min(time(|| jq_reduce(&files)));
+        }
     }
-    let label = thousands(events);
-    rows.push(Row::new(format!("rebuild {label} events / floor process"), rebuild, floor_process, Some(2.5)));
-    rows.push(Row::new(format!("rebuild {label} events / floor in-process"), rebuild, floor_inline, None));
+    rows.push(Row::time(format!("1. rebuild {label} events / floor process"), rebuild, floor_process, Some(1.5)));
+    rows.push(Row::time(format!("   rebuild {label} events / floor in-process"), rebuild, floor_inline, None));
+    rows.push(match jq {
+        true => Row::time(format!("2. rebuild {label} events / jq fold of the same files"), rebuild, jq_fold, None),
+        false => Row::skipped("2. rebuild / jq fold", "jq is not installed"),
+    });
 
+    // 3. A run with 1,000 new events against a rebuild of the history.
+    let mut incremental = Duration::MAX;
+    let mut rebuild_again = Duration::MAX;
+    for _ in 0..repeats {
+        rebuild_again = rebuild_again.min(time(|| rebuild_from_nothing(&observer, &big)));
+        corpus::append(&big.join("events"), generator.by_ref().take(NEW_EVENTS as usize)).expect("new events");
+        incremental = incremental.min(time(|| observe(&observer, &big, &["run", "--no-tick"])));
+    }
+    rows.push(Row::time(
+        format!("3. run with {} new events on {label} / rebuild", thousands(NEW_EVENTS)),
+        incremental,
+        rebuild_again,
+        Some(0.05),
+    ));
+
+    // 4. No-op runs on a big and a small history.
     observe(&observer, &big, &["run", "--no-tick"]);
     observe(&observer, &small, &["run", "--no-tick"]);
     // A no-op run takes milliseconds, where one stray context switch is a
@@ -127,15 +161,38 @@ fn main() {
         noop_big = noop_big.min(time(|| noop_batch(&observer, &big)) / NOOP_BATCH);
         noop_small = noop_small.min(time(|| noop_batch(&observer, &small)) / NOOP_BATCH);
     }
-    rows.push(Row::new(
-        format!("no-op run on {label} / on {} events", thousands(SMALL_EVENTS)),
+    rows.push(Row::time(
+        format!("4. no-op run on {label} / on {} events", thousands(SMALL_EVENTS)),
         noop_big,
         noop_small,
-        Some(2.0),
+        Some(1.5),
+    ));
+
+    // 5. Peak memory: a rebuild, then a no-op run on what it wrote.
+    rows.push(match peak_kib(&observer, &big, &["rebuild"]) {
+        Some(rebuild_kib) => {
+            let noop_kib = peak_kib(&observer, &big, &["run", "--no-tick"]).expect("a no-op run's peak");
+            Row::memory(format!("5. peak memory of rebuild {label} / of a no-op run on it"), rebuild_kib, noop_kib, 2.0)
+        }
+        None => Row::skipped("5. peak memory", "GNU time (/usr/bin/time) is not installed"),
+    });
+
+    // 6. Many single-event files: a no-op run against listing them.
+    observe(&observer, &many, &["run", "--no-tick"]);
+    let (mut noop_many, mut find) = (Duration::MAX, Duration::MAX);
+    for _ in 0..repeats {
+        noop_many = noop_many.min(time(|| observe(&observer, &many, &["run", "--no-tick"])));
+        find = find.min(time(|| find_count(&many.join("events"), singles)));
+    }
+    rows.push(Row::time(
+        format!("6. no-op run on {} `.json` files / `find events -type f \\| wc -l`", thousands(singles)),
+        noop_many,
+        find,
+        Some(3.0),
     ));
 
     println!();
-    println!("| measurement | time A | time B | ratio A/B | target | result |");
+    println!("| measurement | A | B | ratio A/B | target | result |");
     println!("|---|---:|---:|---:|---:|---|");
     for row in &rows {
         println!("{row}");
@@ -152,27 +209,118 @@ fn main() {
     }
 }
 
+/// New events appended for each repetition of row 3.
+const NEW_EVENTS: u64 = 1_000;
+
+fn rebuild_from_nothing(observer: &Path, root: &Path) {
+    for dir in ["state", "world"] {
+        let _ = std::fs::remove_dir_all(root.join(dir));
+    }
+    observe(observer, root, &["rebuild"]);
+}
+
+fn jq_available() -> bool {
+    Command::new("jq").arg("--version").output().is_ok_and(|out| out.status.success())
+}
+
+/// The fold a shell user would write with `jq` instead of observer: one
+/// pass over every event, keeping the last heartbeat and status of each
+/// node, the status of each service and the count of each type.
+const JQ_FOLD: &str = r#"reduce inputs as $e ({nodes: {}, services: {}, by_type: {}};
+  .by_type[$e.type] += 1
+  | if $e.type == "heartbeat" then .nodes[$e.node] = {status: "up", last_seen: $e.ts}
+    elif $e.type == "node_down" then .nodes[$e.node].status = "down"
+    elif ($e.type | test("^service_|^healthcheck_")) and $e.service != null then
+      .services[$e.node + "/" + $e.service] = {status: $e.type, since: $e.ts}
+    else . end)"#;
+
+fn jq_reduce(files: &[PathBuf]) {
+    let output = Command::new("jq").args(["-n", "-c", JQ_FOLD]).args(files).output().expect("starting jq");
+    assert!(output.status.success(), "jq failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Peak resident memory of one observer command, in KiB, by GNU time.
+fn peak_kib(observer: &Path, root: &Path, args: &[&str]) -> Option<u64> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    if args == ["rebuild"] {
+        for dir in ["state", "world"] {
+            let _ = std::fs::remove_dir_all(root.join(dir));
+        }
+    }
+    let report = root.join("peak-memory.txt");
+    let status = Command::new(time)
+        .args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(observer)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("starting /usr/bin/time");
+    assert!(status.status.success(), "observer {args:?} failed: {}", String::from_utf8_lossy(&status.stderr));
+    let text = std::fs::read_to_string(&report).expect("the peak-memory report");
+    let _ = std::fs::remove_file(&report);
+    text.trim().lines().last().and_then(|line| line.trim().parse().ok())
+}
+
+fn find_count(events: &Path, expected: u64) {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("find \"$1\" -type f | wc -l")
+        .arg("sh")
+        .arg(events)
+        .output()
+        .expect("starting find");
+    let listed: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("a count");
+    assert_eq!(listed, expected, "find listed every file");
+}
+
 struct Row {
     name: String,
-    a: Duration,
-    b: Duration,
+    /// A and B as shown, and their ratio.
+    measured: Option<(String, String, f64)>,
     target: Option<f64>,
+    why_skipped: &'static str,
 }
 
 impl Row {
-    fn new(name: String, a: Duration, b: Duration, target: Option<f64>) -> Row {
-        Row { name, a, b, target }
+    fn time(name: String, a: Duration, b: Duration, target: Option<f64>) -> Row {
+        let ratio = a.as_secs_f64() / b.as_secs_f64();
+        Row { name, measured: Some((shown(a), shown(b), ratio)), target, why_skipped: "" }
+    }
+
+    fn memory(name: String, a_kib: u64, b_kib: u64, target: f64) -> Row {
+        let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+        let ratio = a_kib as f64 / b_kib as f64;
+        Row { name, measured: Some((mib(a_kib), mib(b_kib), ratio)), target: Some(target), why_skipped: "" }
+    }
+
+    fn skipped(name: &str, why: &'static str) -> Row {
+        Row { name: name.to_string(), measured: None, target: None, why_skipped: why }
     }
 }
 
 impl std::fmt::Display for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ratio = self.a.as_secs_f64() / self.b.as_secs_f64();
-        let (target, result) = match self.target {
-            Some(target) => (format!("≤ {target}×"), if ratio <= target { "PASS" } else { "MISS" }),
-            None => ("—".to_string(), "(for reference)"),
+        let Some((a, b, ratio)) = &self.measured else {
+            return write!(f, "| {} | — | — | — | — | skipped: {} |", self.name, self.why_skipped);
         };
-        write!(f, "| {} | {} | {} | {ratio:.2}× | {target} | {result} |", self.name, shown(self.a), shown(self.b))
+        let ratio = *ratio;
+        let (target, result) = match self.target {
+            Some(target) if target < 1.0 => {
+                (format!("≤ {:.0} %", target * 100.0), if ratio <= target { "PASS" } else { "MISS" })
+            }
+            Some(target) => (format!("≤ {target}×"), if ratio <= target { "PASS" } else { "MISS" }),
+            None => ("—".to_string(), "(reported)"),
+        };
+        let shown_ratio = match self.target {
+            Some(target) if target < 1.0 => format!("{:.1} %", ratio * 100.0),
+            _ => format!("{ratio:.2}×"),
+        };
+        write!(f, "| {} | {a} | {b} | {shown_ratio} | {target} | {result} |", self.name)
     }
 }
 

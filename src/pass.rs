@@ -1,7 +1,7 @@
 //! One pass of the reducer: read what is new, fold it in order, write the
 //! world, then commit the checkpoint. The IO shell around the pure engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -14,7 +14,7 @@ use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
 use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
 use crate::store::fingerprint::fnv1a;
-use crate::store::sources::{self, Positioned, Reject, Scan};
+use crate::store::sources::{self, Merge, ReadError, Reject};
 use crate::store::{crash, deployment_files};
 use crate::time::Ts;
 use crate::world::{self, DiagnosticFile, DiskFacts};
@@ -54,46 +54,59 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         Mode::Rebuild | Mode::Replay { .. } => None,
     };
     let no_cursors = BTreeMap::new();
-    let scan = sources::scan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
-    crash::point("after-scan");
-    let mut report = Report {
-        files_seen: scan.files_seen,
-        files_read: scan.files_read,
-        bytes_read: scan.bytes_read,
-        notices: scan.notices.clone(),
-        ..Report::default()
-    };
+    let plan = sources::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
+    let mut report = Report { files_seen: plan.files_seen, notices: plan.notices.clone(), ..Report::default() };
     if let Some(stored) = &stored
-        && world_is_current(layout, config, inventory, stored, &scan)
+        && plan.is_unchanged_from(&stored.header.cursors)
+        && world_is_current(layout, config, inventory, stored)
     {
+        crash::point("after-scan");
         report.as_of = stored.header.clock;
         return Ok(report);
     }
-    let mut checkpoint = match stored {
-        Some(stored) => stored.into_checkpoint()?,
-        None => Checkpoint::default(),
+    let until = match mode {
+        Mode::Replay { until, .. } => *until,
+        _ => None,
     };
-    let mut events = scan.events;
-    if let Mode::Replay { until: Some(until), .. } = mode {
-        events.retain(|e| e.ts <= *until);
-    }
-    events.sort_unstable_by_key(|e| e.key());
-    let before = checkpoint.engine.stats.clone();
     let rules = config.rules(inventory);
-    checkpoint.engine.prepare(&rules);
-    fold(&mut checkpoint, &events, &scan.paths, &rules);
+    // The files are merged as sorted runs; one found out of order is read
+    // whole and sorted, and the fold starts over (at most once per such
+    // file; producers append in time order, so it is rare).
+    let mut whole = HashSet::new();
+    let (mut checkpoint, folded, reading) = loop {
+        let mut checkpoint = match &stored {
+            Some(stored) => stored.to_checkpoint()?,
+            None => Checkpoint::default(),
+        };
+        let before = checkpoint.engine.stats.clone();
+        checkpoint.engine.prepare(&rules);
+        let mut merge = Merge::open(&plan, &whole, true)?;
+        match fold(&mut checkpoint, &mut merge, &plan.paths, &rules, until) {
+            Ok(mut folded) => {
+                folded.before = before;
+                break (checkpoint, folded, merge.finish());
+            }
+            Err(ReadError::Unsorted { file }) => {
+                whole.insert(file);
+            }
+            Err(ReadError::Source(error)) => return Err(error.into()),
+        }
+    };
+    crash::point("after-scan");
     let after = &checkpoint.engine.stats;
-    report.folded = after.total - before.total;
-    report.duplicates = after.duplicates - before.duplicates;
-    report.late = after.late - before.late;
-    report.rejects = scan.rejects.clone();
-    checkpoint.push_rejects(scan.rejects);
-    checkpoint.cursors = scan.cursors;
+    report.folded = after.total - folded.before.total;
+    report.duplicates = after.duplicates - folded.before.duplicates;
+    report.late = after.late - folded.before.late;
+    report.files_read = reading.files_read;
+    report.bytes_read = reading.bytes_read;
+    report.rejects = reading.rejects.clone();
+    checkpoint.push_rejects(reading.rejects);
+    checkpoint.cursors = reading.cursors;
     report.as_of = checkpoint.engine.clock;
 
     let watched = deployment_files::watched(&checkpoint.engine);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
-    report.refused_diagnostics = newly_refused(&events, &facts);
+    report.refused_diagnostics = newly_refused(&folded.diagnostics, &facts);
     let digest = inputs_digest(config, inventory, &facts);
     let files = world::project(&checkpoint.engine, inventory, config, &facts);
     let world_dir = match mode {
@@ -117,14 +130,35 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     Ok(report)
 }
 
-/// Folds a sorted batch. An event that sorts before the newest one folded
-/// by an earlier pass — a `ts` tie from an earlier file or position, or a
-/// duplicate whose first sighting a rebuild might not fold first — is counted
-/// as late: a rebuild could order it differently. (Older `ts`s are counted by
-/// the engine itself.)
-fn fold(checkpoint: &mut Checkpoint, events: &[Positioned], paths: &[String], rules: &crate::engine::Rules) {
+/// What a fold saw besides the engine state.
+#[derive(Default)]
+struct Folded {
+    /// The event statistics before the pass.
+    before: crate::engine::EventStats,
+    /// Diagnostics paths named by the failures folded in this pass.
+    diagnostics: BTreeSet<String>,
+}
+
+/// Folds the events of a merge, in processing order, up to `until` when
+/// given. An event that sorts before the newest one folded by an earlier
+/// pass — a `ts` tie from an earlier file or position, or a duplicate whose
+/// first sighting a rebuild might not fold first — is counted as late: a
+/// rebuild could order it differently. (Older `ts`s are counted by the
+/// engine itself.)
+fn fold(
+    checkpoint: &mut Checkpoint,
+    merge: &mut Merge,
+    paths: &[String],
+    rules: &crate::engine::Rules,
+    until: Option<Ts>,
+) -> Result<Folded, ReadError> {
     let previous_last = checkpoint.last_folded.clone();
-    for positioned in events {
+    let mut folded = Folded::default();
+    let mut newest = None;
+    while let Some(positioned) = merge.next()? {
+        if until.is_some_and(|until| positioned.ts > until) {
+            continue;
+        }
         let applied = checkpoint.engine.apply(&positioned.event, rules);
         let sorts_before_history = previous_last.as_ref().is_some_and(|last| {
             (positioned.ts, paths[positioned.file as usize].as_str(), positioned.position)
@@ -133,24 +167,26 @@ fn fold(checkpoint: &mut Checkpoint, events: &[Positioned], paths: &[String], ru
         if sorts_before_history && applied != (Applied::Folded { late: true }) {
             checkpoint.engine.note_out_of_order();
         }
+        if let Detail::Diagnostics(named) = &positioned.event.detail {
+            folded.diagnostics.extend(named.iter().cloned());
+        }
+        newest = Some((positioned.ts, positioned.file, positioned.position));
     }
-    if let Some(newest) = events.last() {
-        let key = FoldedKey { ts: newest.ts, file: paths[newest.file as usize].clone(), position: newest.position };
+    if let Some((ts, file, position)) = newest {
+        let key = FoldedKey { ts, file: paths[file as usize].clone(), position };
         if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
             checkpoint.last_folded = Some(key);
         }
     }
+    Ok(folded)
 }
 
-/// True when nothing the world depends on changed since the checkpoint was
-/// committed: no event file changed, and the config, the inventory and the
+/// True, once no event file changed, when nothing else the world depends
+/// on changed since the checkpoint was committed: the config, the inventory and the
 /// deployment files on disk hash as before, and the world files are there.
 /// Then the run is done without parsing the engine state.
-fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &Stored, scan: &Scan) -> bool {
+fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &Stored) -> bool {
     let Some(inputs) = &stored.header.inputs else { return false };
-    if !scan.events.is_empty() || !scan.rejects.is_empty() || scan.cursors != stored.header.cursors {
-        return false;
-    }
     if written_stamp(layout) != inputs.written {
         return false;
     }
@@ -190,16 +226,8 @@ fn inputs_digest(config: &Config, inventory: &Inventory, facts: &DiskFacts) -> u
 
 /// Refused diagnostics named by failures folded in this pass: each is
 /// warned about once, not in every run while its deployment is retained.
-fn newly_refused(events: &[Positioned], facts: &DiskFacts) -> Vec<DiagnosticFile> {
-    let named_now: BTreeSet<&str> = events
-        .iter()
-        .filter_map(|e| match &e.event.detail {
-            Detail::Diagnostics(paths) => Some(paths.iter().map(String::as_str)),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    facts.diagnostics.values().filter(|d| d.refused.is_some() && named_now.contains(d.path.as_str())).cloned().collect()
+fn newly_refused(named_now: &BTreeSet<String>, facts: &DiskFacts) -> Vec<DiagnosticFile> {
+    facts.diagnostics.values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
 }
 
 /// Writes the world files that changed, each atomically.

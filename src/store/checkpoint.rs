@@ -130,12 +130,12 @@ fn unreadable(path: &Path, reason: String) -> CheckpointError {
 
 impl Stored {
     /// Parses the body: the whole checkpoint.
-    pub fn into_checkpoint(self) -> Result<Checkpoint, CheckpointError> {
+    pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
         let body: Body = serde_json::from_slice(&self.bytes[self.body_at..])
             .map_err(|e| unreadable(&self.path, format!("it is damaged: {e}")))?;
         Ok(Checkpoint {
-            cursors: self.header.cursors,
-            inputs: self.header.inputs,
+            cursors: self.header.cursors.clone(),
+            inputs: self.header.inputs.clone(),
             engine: body.engine,
             rejects: body.rejects,
             last_folded: body.last_folded,
@@ -201,7 +201,7 @@ impl Checkpoint {
 
     /// Reads the whole checkpoint; `Ok(None)` when there is none yet.
     pub fn load(state_dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
-        Checkpoint::read(state_dir)?.map(Stored::into_checkpoint).transpose()
+        Checkpoint::read(state_dir)?.map(|stored| stored.to_checkpoint()).transpose()
     }
 
     pub fn save(&self, state_dir: &Path) -> Result<(), CheckpointError> {
@@ -266,6 +266,6 @@ mod tests {
         std::fs::write(Checkpoint::path(dir.path()), &bytes).unwrap();
         let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
         assert_eq!(stored.header.inputs.as_ref().unwrap().digest, 7);
-        assert!(stored.into_checkpoint().is_err());
+        assert!(stored.to_checkpoint().is_err());
     }
 }

@@ -8,7 +8,7 @@
 //! reads only their new bytes. A file that shrank, or
 //! whose consumed prefix no longer matches, stops the run (guarantee 6).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -75,20 +75,57 @@ impl Positioned {
     }
 }
 
-/// What one scan of `events/` found.
+/// What a pass has to read, decided before anything is read: the listing,
+/// which cursor each file continues, and which files changed.
+pub struct Plan {
+    /// Relative paths of the listed files; `Positioned::file` indexes this.
+    pub paths: Vec<String>,
+    /// Cursors of the files that need no reading, carried over as they are.
+    pub unchanged: BTreeMap<String, Cursor>,
+    /// Things the operator should know that are not errors (a replaced
+    /// file): relative path and message.
+    pub notices: Vec<(String, String)>,
+    pub files_seen: usize,
+    pending: Vec<Pending>,
+}
+
+/// A file that changed since its cursor (or has none): it is read.
+struct Pending {
+    index: u32,
+    listed: Listed,
+    cursor: Option<Cursor>,
+}
+
+impl Plan {
+    /// True when no file needs reading and every cursor is the one
+    /// `previous` holds: nothing under `events/` changed.
+    pub fn is_unchanged_from(&self, previous: &BTreeMap<String, Cursor>) -> bool {
+        self.pending.is_empty() && self.unchanged == *previous
+    }
+}
+
+/// What reading the changed files found besides the events.
 #[derive(Default)]
-pub struct Scan {
-    pub events: Vec<Positioned>,
+pub struct Reading {
     pub rejects: Vec<Reject>,
     /// Cursors for every file still present, ready to be committed.
     pub cursors: BTreeMap<String, Cursor>,
     /// Files with an incomplete tail left for a later run: relative path,
     /// line number and what is missing.
     pub waiting: Vec<Reject>,
-    /// Things the operator should know that are not errors (a replaced
-    /// file): relative path and message.
+    pub files_read: usize,
+    pub bytes_read: u64,
+}
+
+/// Everything a scan found, with the events collected (for `validate` and
+/// tests; a pass streams them instead, through [`Merge`]).
+#[derive(Default)]
+pub struct Scan {
+    pub events: Vec<Positioned>,
+    pub rejects: Vec<Reject>,
+    pub cursors: BTreeMap<String, Cursor>,
+    pub waiting: Vec<Reject>,
     pub notices: Vec<(String, String)>,
-    /// Relative paths of the listed files; `Positioned::file` indexes this.
     pub paths: Vec<String>,
     pub files_seen: usize,
     pub files_read: usize,
@@ -146,6 +183,7 @@ fn kind_of(name: &str) -> Option<FileKind> {
     }
 }
 
+#[derive(Clone)]
 struct Listed {
     rel: String,
     path: PathBuf,
@@ -262,13 +300,21 @@ fn path_key(name: &std::ffi::OsStr) -> String {
     key
 }
 
-/// Reads what is new under `events_dir` since `previous`.
-pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Scan, SourceError> {
+/// Lists `events_dir`, matches each file to the cursor it continues and
+/// decides which files need reading. Files whose size, identity and times
+/// are those of their cursor are not opened.
+pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Plan, SourceError> {
     let listed = list(events_dir)?;
-    let mut scan =
-        Scan { files_seen: listed.len(), paths: listed.iter().map(|l| l.rel.clone()).collect(), ..Scan::default() };
-    let cursors = match_cursors(&listed, previous, &mut scan.notices)?;
-    for (index, (file, cursor)) in listed.iter().zip(cursors).enumerate() {
+    let mut notices = Vec::new();
+    let cursors = match_cursors(&listed, previous, &mut notices)?;
+    let mut plan = Plan {
+        paths: listed.iter().map(|l| l.rel.clone()).collect(),
+        unchanged: BTreeMap::new(),
+        notices,
+        files_seen: listed.len(),
+        pending: Vec::new(),
+    };
+    for (index, (file, cursor)) in listed.into_iter().zip(cursors).enumerate() {
         if let Some(c) = &cursor
             && c.size == file.meta.size
             && c.dev == file.meta.dev
@@ -277,19 +323,176 @@ pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Sc
             && c.ctime_ns == file.meta.ctime_ns
             && c.btime_ns == file.meta.btime_ns
         {
-            scan.cursors.insert(file.rel.clone(), c.clone());
+            plan.unchanged.insert(file.rel.clone(), c.clone());
             continue;
         }
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        let next = match file.kind {
-            FileKind::Lines => read_lines(file, index, cursor.as_ref(), &mut scan)?,
-            FileKind::Single => read_single(file, index, cursor.as_ref(), &mut scan)?,
-        };
-        if let Some(next) = next {
-            scan.cursors.insert(file.rel.clone(), next);
+        plan.pending.push(Pending { index, listed: file, cursor });
+    }
+    Ok(plan)
+}
+
+/// Reads what is new under `events_dir` since `previous`, collecting every
+/// event (in no particular order).
+pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Scan, SourceError> {
+    let plan = plan(events_dir, previous)?;
+    let mut merge = Merge::open(&plan, &HashSet::new(), false)?;
+    let mut events = Vec::new();
+    loop {
+        match merge.next() {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => break,
+            Err(ReadError::Source(error)) => return Err(error),
+            Err(ReadError::Unsorted { .. }) => unreachable!("the order is not checked"),
         }
     }
-    Ok(scan)
+    let reading = merge.finish();
+    Ok(Scan {
+        events,
+        rejects: reading.rejects,
+        cursors: reading.cursors,
+        waiting: reading.waiting,
+        notices: plan.notices,
+        paths: plan.paths,
+        files_seen: plan.files_seen,
+        files_read: reading.files_read,
+        bytes_read: reading.bytes_read,
+    })
+}
+
+/// Why a merge stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    Source(SourceError),
+    /// A `.jsonl` file whose events do not come in time order (the file
+    /// index of the plan): the merge cannot stream it. The caller starts
+    /// over with that file read whole and sorted ([`Merge::open`]).
+    Unsorted {
+        file: u32,
+    },
+}
+
+impl From<SourceError> for ReadError {
+    fn from(error: SourceError) -> ReadError {
+        ReadError::Source(error)
+    }
+}
+
+/// The new events of a plan, in processing order `(ts, path, position)`
+/// (SPEC §3), streamed: each changed `.jsonl` file is read in chunks from
+/// its cursor, and the files are merged by their next event. Producers
+/// append in time order, so a file is a sorted run, and a rebuild of any
+/// history holds one event per file at a time instead of the history.
+/// Single-event `.json` files, and `.jsonl` files found out of order, are
+/// read whole and sorted first.
+pub struct Merge {
+    sources: Vec<Source>,
+    /// The next event of each source, keyed for the smallest first.
+    heads: BinaryHeap<Head>,
+    check_order: bool,
+    reading: Reading,
+}
+
+enum Source {
+    Lines(Box<LineReader>),
+    Sorted(std::vec::IntoIter<Positioned>),
+}
+
+struct Head {
+    event: Positioned,
+    source: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.event.key() == other.event.key()
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    /// Reversed: `BinaryHeap` is a max-heap, the merge wants the smallest.
+    fn cmp(&self, other: &Head) -> std::cmp::Ordering {
+        other.event.key().cmp(&self.event.key())
+    }
+}
+
+impl Merge {
+    /// Opens the changed files of `plan`. Files in `whole` (indexes of the
+    /// plan) are read whole and sorted, as are single-event files. With
+    /// `check_order`, a `.jsonl` file whose time goes back stops the merge
+    /// with [`ReadError::Unsorted`]; without it, events come in no
+    /// particular order.
+    pub fn open(plan: &Plan, whole: &HashSet<u32>, check_order: bool) -> Result<Merge, SourceError> {
+        let mut merge =
+            Merge { sources: Vec::new(), heads: BinaryHeap::new(), check_order, reading: Reading::default() };
+        merge.reading.cursors = plan.unchanged.clone();
+        let mut sorted = Vec::new();
+        for pending in &plan.pending {
+            match pending.listed.kind {
+                FileKind::Single => {
+                    if let Some(event) = read_single(pending, &mut merge.reading)? {
+                        sorted.push(event);
+                    }
+                }
+                FileKind::Lines => {
+                    let Some(mut reader) = LineReader::open(pending)? else { continue };
+                    if whole.contains(&pending.index) {
+                        while let Some(event) = reader.next_event(&mut merge.reading)? {
+                            sorted.push(event);
+                        }
+                    } else {
+                        merge.sources.push(Source::Lines(Box::new(reader)));
+                    }
+                }
+            }
+        }
+        sorted.sort_unstable_by_key(Positioned::key);
+        merge.sources.push(Source::Sorted(sorted.into_iter()));
+        for source in 0..merge.sources.len() {
+            if let Some(event) = merge.pull(source)? {
+                merge.heads.push(Head { event, source });
+            }
+        }
+        Ok(merge)
+    }
+
+    fn pull(&mut self, source: usize) -> Result<Option<Positioned>, SourceError> {
+        match &mut self.sources[source] {
+            Source::Lines(reader) => reader.next_event(&mut self.reading),
+            Source::Sorted(events) => Ok(events.next()),
+        }
+    }
+
+    /// The next event in processing order, or `None` when every file is read.
+    #[allow(clippy::should_implement_trait)] // fallible, unlike Iterator::next
+    pub fn next(&mut self) -> Result<Option<Positioned>, ReadError> {
+        let Some(Head { event, source }) = self.heads.pop() else { return Ok(None) };
+        if let Some(following) = self.pull(source)? {
+            if self.check_order && following.ts < event.ts {
+                return Err(ReadError::Unsorted { file: event.file });
+            }
+            self.heads.push(Head { event: following, source });
+        }
+        Ok(Some(event))
+    }
+
+    /// What the reading found besides the events: rejections in file and
+    /// line order, the files waiting for the rest of a line, and the cursors
+    /// to commit. Call it once [`Merge::next`] returned `None`.
+    pub fn finish(self) -> Reading {
+        let mut reading = self.reading;
+        reading.rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        reading.waiting.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        reading
+    }
 }
 
 /// Which previous cursor, if any, each listed file continues. Paths are the
@@ -437,51 +640,44 @@ fn read_prefix_ends(listed: &Listed, cursor: &Cursor) -> Result<Option<(u64, u64
 }
 
 /// Opens a file that changed, checking first that it did not shrink and that
-/// the consumed prefix is intact. Returns the file and its bytes from
-/// `offset - tail_len` to the end.
-fn open_checked(listed: &Listed, cursor: Option<&Cursor>) -> Result<Option<(Vec<u8>, u64)>, SourceError> {
+/// the consumed prefix is intact; `None` if it is gone.
+fn open_checked(listed: &Listed, cursor: Option<&Cursor>) -> Result<Option<File>, SourceError> {
     let path = &listed.path;
     let offset = cursor.map_or(0, |c| c.offset);
     if listed.meta.size < offset {
         return Err(SourceError::Shrank { file: path.clone(), from: offset, to: listed.meta.size });
     }
     let Some(mut file) = open_if_present(path)? else { return Ok(None) };
-    let tail_len = offset.min(PRINT_LEN);
-    let data = read_range(&mut file, path, offset - tail_len, None)?;
-    if (data.len() as u64) < tail_len {
-        return Err(SourceError::Shrank {
-            file: path.clone(),
-            from: offset,
-            to: offset - tail_len + data.len() as u64,
-        });
-    }
     if let Some(c) = cursor {
-        let head_ok = if offset <= PRINT_LEN {
-            fnv1a(&data[..offset as usize]) == c.head
-        } else {
-            fnv1a(&read_range(&mut file, path, 0, Some(PRINT_LEN))?) == c.head
-        };
-        if !head_ok || fnv1a(&data[..tail_len as usize]) != c.tail {
+        let len = offset.min(PRINT_LEN);
+        let tail = read_range(&mut file, path, offset - len, Some(len))?;
+        if (tail.len() as u64) < len {
+            return Err(SourceError::Shrank { file: path.clone(), from: offset, to: offset - len + tail.len() as u64 });
+        }
+        let head = if offset <= PRINT_LEN { fnv1a(&tail) } else { fnv1a(&read_range(&mut file, path, 0, Some(len))?) };
+        if head != c.head || fnv1a(&tail) != c.tail {
             return Err(SourceError::Changed { file: path.clone() });
         }
     }
-    Ok(Some((data, tail_len)))
+    Ok(Some(file))
 }
 
-/// The cursor after consuming up to `offset`, computed from `data`, which
-/// holds the file's bytes from `data_start`.
-fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, offset: u64, lines: u64) -> Cursor {
+/// The cursor of a file consumed up to `offset` (`lines` lines): the
+/// fingerprints are read back from the file, which is still open.
+fn cursor_at(
+    listed: &Listed,
+    old: Option<&Cursor>,
+    file: &mut File,
+    offset: u64,
+    lines: u64,
+) -> Result<Cursor, SourceError> {
+    let len = offset.min(PRINT_LEN);
     let head = match old {
         Some(c) if c.offset >= PRINT_LEN => c.head,
-        _ => {
-            // data_start is 0 whenever the old offset was under PRINT_LEN.
-            let len = offset.min(PRINT_LEN) as usize;
-            fnv1a(&data[..len])
-        }
+        _ => fnv1a(&read_range(file, &listed.path, 0, Some(len))?),
     };
-    let tail_len = offset.min(PRINT_LEN);
-    let tail_from = (offset - tail_len - data_start) as usize;
-    Cursor {
+    let tail = fnv1a(&read_range(file, &listed.path, offset - len, Some(len))?);
+    Ok(Cursor {
         offset,
         lines,
         size: listed.meta.size,
@@ -491,80 +687,150 @@ fn advance(listed: &Listed, old: Option<&Cursor>, data: &[u8], data_start: u64, 
         ctime_ns: listed.meta.ctime_ns,
         btime_ns: listed.meta.btime_ns,
         head,
-        tail: fnv1a(&data[tail_from..tail_from + tail_len as usize]),
-    }
+        tail,
+    })
 }
 
-fn read_lines(
-    listed: &Listed,
+/// Bytes read from a `.jsonl` file at once. Lines longer than this (a
+/// rejected 1 MiB line, say) grow the buffer for as long as they last.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads the new lines of one `.jsonl` file, a chunk at a time.
+struct LineReader {
+    file: File,
+    rel: String,
     index: u32,
-    cursor: Option<&Cursor>,
-    scan: &mut Scan,
-) -> Result<Option<Cursor>, SourceError> {
-    let Some((data, tail_len)) = open_checked(listed, cursor)? else { return Ok(None) };
-    scan.files_read += 1;
-    let offset = cursor.map_or(0, |c| c.offset);
-    let data_start = offset - tail_len;
-    let new = &data[tail_len as usize..];
-    scan.bytes_read += new.len() as u64;
-    let mut lines = cursor.map_or(0, |c| c.lines);
-    let mut consumed = 0usize;
-    while let Some(len) = new[consumed..].iter().position(|b| *b == b'\n') {
-        let start = consumed;
-        consumed += len + 1;
-        lines += 1;
-        let mut line = &new[start..start + len];
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
+    pending: Listed,
+    old: Option<Cursor>,
+    buf: Vec<u8>,
+    /// `buf[at..]` is not consumed yet; `buf[..at]` is.
+    at: usize,
+    /// The file offset of `buf[0]`.
+    buf_offset: u64,
+    lines: u64,
+    eof: bool,
+    done: bool,
+}
+
+impl LineReader {
+    fn open(pending: &Pending) -> Result<Option<LineReader>, SourceError> {
+        let Some(mut file) = open_checked(&pending.listed, pending.cursor.as_ref())? else { return Ok(None) };
+        let offset = pending.cursor.as_ref().map_or(0, |c| c.offset);
+        file.seek(SeekFrom::Start(offset)).map_err(io_error(&pending.listed.path))?;
+        Ok(Some(LineReader {
+            file,
+            rel: pending.listed.rel.clone(),
+            index: pending.index,
+            pending: pending.listed.clone(),
+            old: pending.cursor.clone(),
+            buf: Vec::with_capacity(CHUNK),
+            at: 0,
+            buf_offset: offset,
+            lines: pending.cursor.as_ref().map_or(0, |c| c.lines),
+            eof: false,
+            done: false,
+        }))
+    }
+
+    /// Reads more bytes after what is not consumed yet; false at the end.
+    fn fill(&mut self, reading: &mut Reading) -> Result<bool, SourceError> {
+        if self.eof {
+            return Ok(false);
         }
-        let position = offset + start as u64;
-        if position == 0 && line.starts_with(b"\xEF\xBB\xBF") {
-            line = &line[3..];
-        }
-        // NUL bytes before an event are what a crash can leave in a file
-        // (its size reached the disk, its data did not): padding, skipped so
-        // that the event appended after them is not lost with them.
-        line = &line[line.iter().take_while(|b| **b == 0).count()..];
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_event(line) {
-            Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position, event }),
-            Parsed::Rejected(reason) => {
-                scan.rejects.push(Reject { file: listed.rel.clone(), line: lines, reason: reason.0 })
+        self.buf.drain(..self.at);
+        self.buf_offset += self.at as u64;
+        self.at = 0;
+        let kept = self.buf.len();
+        self.buf.resize(kept + CHUNK, 0);
+        let read = loop {
+            match self.file.read(&mut self.buf[kept..]) {
+                Ok(read) => break read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(&self.pending.path)(e)),
             }
-            Parsed::Incomplete => scan.rejects.push(Reject {
-                file: listed.rel.clone(),
-                line: lines,
-                reason: "not valid JSON: the line ends before the event does".into(),
-            }),
+        };
+        self.buf.truncate(kept + read);
+        reading.bytes_read += read as u64;
+        self.eof = read == 0;
+        Ok(read > 0)
+    }
+
+    /// The next valid event; rejected lines go to `reading` on the way. At
+    /// the end of the file its cursor (and a waiting last line) goes there
+    /// too, and `None` comes back.
+    fn next_event(&mut self, reading: &mut Reading) -> Result<Option<Positioned>, SourceError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let Some(len) = self.buf[self.at..].iter().position(|b| *b == b'\n') else {
+                if self.fill(reading)? {
+                    continue;
+                }
+                return self.finish(reading).map(|()| None);
+            };
+            let start = self.at;
+            self.at += len + 1;
+            self.lines += 1;
+            let position = self.buf_offset + start as u64;
+            let mut line = &self.buf[start..start + len];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            if position == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+                line = &line[3..];
+            }
+            // NUL bytes before an event are what a crash can leave in a file
+            // (its size reached the disk, its data did not): padding, skipped
+            // so that the event appended after them is not lost with them.
+            line = &line[line.iter().take_while(|b| **b == 0).count()..];
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let reason = match parse_event(line) {
+                Parsed::Event(event) => {
+                    return Ok(Some(Positioned { ts: event.ts, file: self.index, position, event }));
+                }
+                Parsed::Rejected(reason) => reason.0,
+                Parsed::Incomplete => "not valid JSON: the line ends before the event does".into(),
+            };
+            reading.rejects.push(Reject { file: self.rel.clone(), line: self.lines, reason });
         }
     }
-    if consumed < new.len() && !new[consumed..].iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
-        scan.waiting.push(Reject {
-            file: listed.rel.clone(),
-            line: lines + 1,
-            reason: "the last line has no newline yet; it is read once it is complete".into(),
-        });
+
+    fn finish(&mut self, reading: &mut Reading) -> Result<(), SourceError> {
+        self.done = true;
+        reading.files_read += 1;
+        let rest = &self.buf[self.at..];
+        if !rest.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            reading.waiting.push(Reject {
+                file: self.rel.clone(),
+                line: self.lines + 1,
+                reason: "the last line has no newline yet; it is read once it is complete".into(),
+            });
+        }
+        let end = self.buf_offset + self.at as u64;
+        let cursor = cursor_at(&self.pending, self.old.as_ref(), &mut self.file, end, self.lines)?;
+        reading.cursors.insert(self.rel.clone(), cursor);
+        self.buf = Vec::new();
+        Ok(())
     }
-    let end = offset + consumed as u64;
-    Ok(Some(advance(listed, cursor, &data, data_start, end, lines)))
 }
 
-fn read_single(
-    listed: &Listed,
-    index: u32,
-    cursor: Option<&Cursor>,
-    scan: &mut Scan,
-) -> Result<Option<Cursor>, SourceError> {
-    if let Some(c) = cursor.filter(|c| c.offset > 0) {
+/// Reads a changed single-event `.json` file: its event, if it has a new
+/// one; its cursor and what it rejects or waits for go to `reading`.
+fn read_single(pending: &Pending, reading: &mut Reading) -> Result<Option<Positioned>, SourceError> {
+    let listed = &pending.listed;
+    let rel = &listed.rel;
+    if let Some(c) = pending.cursor.as_ref().filter(|c| c.offset > 0) {
         // Already consumed. Trailing white space (a producer's late newline)
         // is accepted; any other change to a single-event file is a rewrite.
-        let Some((data, tail_len)) = open_checked(listed, Some(c))? else { return Ok(None) };
-        if !data[tail_len as usize..].iter().all(u8::is_ascii_whitespace) {
+        let Some(mut file) = open_checked(listed, Some(c))? else { return Ok(None) };
+        let rest = read_range(&mut file, &listed.path, c.offset, None)?;
+        if !rest.iter().all(u8::is_ascii_whitespace) {
             return Err(SourceError::Changed { file: listed.path.clone() });
         }
-        return Ok(Some(Cursor {
+        let cursor = Cursor {
             size: listed.meta.size,
             dev: listed.meta.dev,
             ino: listed.meta.ino,
@@ -572,31 +838,38 @@ fn read_single(
             ctime_ns: listed.meta.ctime_ns,
             btime_ns: listed.meta.btime_ns,
             ..c.clone()
-        }));
+        };
+        reading.cursors.insert(rel.clone(), cursor);
+        return Ok(None);
     }
-    let Some((data, _)) = open_checked(listed, None)? else { return Ok(None) };
-    scan.files_read += 1;
-    scan.bytes_read += data.len() as u64;
+    let Some(mut file) = open_checked(listed, None)? else { return Ok(None) };
+    let data = read_range(&mut file, &listed.path, 0, None)?;
+    reading.files_read += 1;
+    reading.bytes_read += data.len() as u64;
     let mut body: &[u8] = &data;
     if body.starts_with(b"\xEF\xBB\xBF") {
         body = &body[3..];
     }
     let line = 1 + body.iter().take_while(|b| b.is_ascii_whitespace()).filter(|b| **b == b'\n').count() as u64;
-    match parse_event(body) {
+    let event = match parse_event(body) {
         // Not complete yet (or empty): no cursor, so the next run looks again.
         Parsed::Incomplete => {
-            scan.waiting.push(Reject {
-                file: listed.rel.clone(),
+            reading.waiting.push(Reject {
+                file: rel.clone(),
                 line,
                 reason: "the event does not parse yet (an incomplete write?); it is read once it is complete".into(),
             });
             return Ok(None);
         }
-        Parsed::Event(event) => scan.events.push(Positioned { ts: event.ts, file: index, position: 0, event }),
-        Parsed::Rejected(reason) => scan.rejects.push(Reject { file: listed.rel.clone(), line, reason: reason.0 }),
-    }
-    let size = data.len() as u64;
-    Ok(Some(advance(listed, None, &data, 0, size, 1)))
+        Parsed::Event(event) => Some(Positioned { ts: event.ts, file: pending.index, position: 0, event }),
+        Parsed::Rejected(reason) => {
+            reading.rejects.push(Reject { file: rel.clone(), line, reason: reason.0 });
+            None
+        }
+    };
+    let cursor = cursor_at(listed, None, &mut file, data.len() as u64, 1)?;
+    reading.cursors.insert(rel.clone(), cursor);
+    Ok(event)
 }
 
 #[cfg(all(test, unix))]
@@ -607,6 +880,72 @@ mod tests {
 
     fn stat(path: &Path) -> FileMeta {
         FileMeta::of(&std::fs::metadata(path).unwrap())
+    }
+
+    fn line(ts: &str) -> String {
+        format!("{{\"ts\":\"{ts}\",\"type\":\"tick\"}}\n")
+    }
+
+    fn keys(merge: &mut Merge) -> Result<Vec<(String, u32, u64)>, ReadError> {
+        let mut out = Vec::new();
+        while let Some(event) = merge.next()? {
+            out.push((event.ts.to_rfc3339(), event.file, event.position));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn the_merge_gives_events_in_processing_order_across_files_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        write("a.jsonl", [line("2026-05-12T12:00:00Z"), line("2026-05-12T12:02:00Z")].concat());
+        write("b.jsonl", [line("2026-05-12T12:00:00Z"), line("2026-05-12T12:01:00Z")].concat());
+        write("c.json", line("2026-05-12T12:01:00Z"));
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open(&plan, &HashSet::new(), true).unwrap();
+        let a_second = line("2026-05-12T12:00:00Z").len() as u64;
+        assert_eq!(
+            keys(&mut merge).unwrap(),
+            [
+                ("2026-05-12T12:00:00Z".to_string(), 0, 0),
+                ("2026-05-12T12:00:00Z".to_string(), 1, 0),
+                ("2026-05-12T12:01:00Z".to_string(), 1, a_second),
+                ("2026-05-12T12:01:00Z".to_string(), 2, 0),
+                ("2026-05-12T12:02:00Z".to_string(), 0, a_second),
+            ]
+        );
+        assert_eq!(merge.finish().cursors.len(), 3);
+    }
+
+    #[test]
+    fn a_file_out_of_time_order_stops_the_merge_and_is_sorted_when_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = [line("2026-05-12T12:05:00Z"), line("2026-05-12T12:00:00Z")].concat();
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), line("2026-05-12T12:01:00Z")).unwrap();
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open(&plan, &HashSet::new(), true).unwrap();
+        assert!(matches!(keys(&mut merge), Err(ReadError::Unsorted { file: 0 })));
+        let mut merge = Merge::open(&plan, &HashSet::from([0]), true).unwrap();
+        let times: Vec<String> = keys(&mut merge).unwrap().into_iter().map(|k| k.0).collect();
+        assert_eq!(times, ["2026-05-12T12:00:00Z", "2026-05-12T12:01:00Z", "2026-05-12T12:05:00Z"]);
+        assert_eq!(merge.finish().cursors["a.jsonl"].offset, text.len() as u64);
+    }
+
+    #[test]
+    fn lines_longer_than_a_chunk_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!(
+            "{{\"ts\":\"2026-05-12T12:00:00Z\",\"type\":\"tick\",\"message\":\"{}\"}}\n",
+            "x".repeat(CHUNK * 2 + 17)
+        );
+        let text = [long, line("2026-05-12T12:01:00Z"), "{\"ts\":".to_string()].concat();
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        let scan = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(scan.events.len(), 2);
+        assert_eq!(scan.waiting.len(), 1, "the unfinished last line waits");
+        assert_eq!(scan.cursors["a.jsonl"].offset, text.len() as u64 - "{\"ts\":".len() as u64);
+        assert_eq!(scan.bytes_read, text.len() as u64);
     }
 
     #[test]

@@ -15,4 +15,5 @@ mod reading;
 mod regressions;
 mod security;
 mod snapshots;
+mod streaming;
 mod support;
