@@ -8,6 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use observer::store::checkpoint::FORMAT;
+
 use crate::support::{Homelab, WORLD_FILES, ev};
 
 fn story(lab: &Homelab, minute: u32, nodes: u32) {
@@ -25,6 +27,12 @@ type Damage = fn(&[u8]) -> Vec<u8>;
 
 #[test]
 fn every_kind_of_damaged_checkpoint_is_refused_with_a_pointer_to_rebuild() {
+    fn with_format(good: &[u8], format: u32) -> Vec<u8> {
+        let text = String::from_utf8_lossy(good);
+        let current = format!("\"format\":{FORMAT}");
+        assert!(text.starts_with(&format!("{{{current}")), "the header begins with its format");
+        text.replacen(&current, &format!("\"format\":{format}"), 1).into()
+    }
     let kinds: [(&str, Damage); 9] = [
         ("empty", |_| Vec::new()),
         ("zeroed", |good| vec![0; good.len()]),
@@ -32,8 +40,8 @@ fn every_kind_of_damaged_checkpoint_is_refused_with_a_pointer_to_rebuild() {
         ("cut after its header", |good| good[..=good.iter().position(|b| *b == b'\n').unwrap()].to_vec()),
         ("cut in its body", |good| good[..good.len() - 40].to_vec()),
         ("padded with zeros", |good| [good, &[0; 4096]].concat()),
-        ("of an older format", |good| String::from_utf8_lossy(good).replacen("\"format\":2", "\"format\":1", 1).into()),
-        ("of a newer format", |good| String::from_utf8_lossy(good).replacen("\"format\":2", "\"format\":3", 1).into()),
+        ("of an older format", |good| with_format(good, FORMAT - 1)),
+        ("of a newer format", |good| with_format(good, FORMAT + 1)),
         ("not JSON", |_| b"<<<<<<< HEAD\n".to_vec()),
     ];
     for (kind, damage) in kinds {
