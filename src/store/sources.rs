@@ -328,8 +328,8 @@ fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
             }
             let os_name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes);
             let mut file_type = entry.file_type();
-            let is_candidate = kind_of(&os_name.to_string_lossy()).is_some();
-            if file_type == FileType::Unknown || (file_type == FileType::RegularFile && is_candidate) {
+            let kind = kind_of(&os_name.to_string_lossy());
+            if file_type == FileType::Unknown || (file_type == FileType::RegularFile && kind.is_some()) {
                 let stat =
                     match statx(&fd, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS | StatxFlags::BTIME) {
                         Ok(stat) => stat,
@@ -338,7 +338,7 @@ fn list(events_dir: &Path) -> Result<Vec<Listed>, SourceError> {
                     };
                 file_type = FileType::from_raw_mode(u32::from(stat.stx_mode));
                 if file_type == FileType::RegularFile
-                    && let Some(kind) = kind_of(&os_name.to_string_lossy())
+                    && let Some(kind) = kind
                 {
                     let rel = format!("{rel_dir}{}", path_key(os_name));
                     out.push(Listed { rel, path: dir.join(os_name), kind, meta: FileMeta::of_statx(&stat) });
@@ -833,9 +833,8 @@ const CHUNK: usize = 256 * 1024;
 /// Reads the new lines of one `.jsonl` file, a chunk at a time.
 struct LineReader {
     file: File,
-    rel: String,
     index: u32,
-    pending: Listed,
+    listed: Listed,
     old: Option<Cursor>,
     buf: Vec<u8>,
     /// `buf[at..]` is not consumed yet; `buf[..at]` is.
@@ -854,9 +853,8 @@ impl LineReader {
         file.seek(SeekFrom::Start(offset)).map_err(io_error(&pending.listed.path))?;
         Ok(Some(LineReader {
             file,
-            rel: pending.listed.rel.clone(),
             index: pending.index,
-            pending: pending.listed.clone(),
+            listed: pending.listed.clone(),
             old: pending.cursor.clone(),
             buf: Vec::with_capacity(CHUNK),
             at: 0,
@@ -881,7 +879,7 @@ impl LineReader {
             match self.file.read(&mut self.buf[kept..]) {
                 Ok(read) => break read,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(&self.pending.path)(e)),
+                Err(e) => return Err(io_error(&self.listed.path)(e)),
             }
         };
         self.buf.truncate(kept + read);
@@ -929,7 +927,7 @@ impl LineReader {
                 Parsed::Rejected(reason) => reason.0,
                 Parsed::Incomplete => "not valid JSON: the line ends before the event does".into(),
             };
-            reading.rejects.push(Reject { file: self.rel.clone(), line: self.lines, reason });
+            reading.rejects.push(Reject { file: self.listed.rel.clone(), line: self.lines, reason });
         }
     }
 
@@ -939,14 +937,14 @@ impl LineReader {
         let rest = &self.buf[self.at..];
         if !rest.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
             reading.waiting.push(Reject {
-                file: self.rel.clone(),
+                file: self.listed.rel.clone(),
                 line: self.lines + 1,
                 reason: "the last line has no newline yet; it is read once it is complete".into(),
             });
         }
         let end = self.buf_offset + self.at as u64;
-        let cursor = cursor_at(&self.pending, self.old.as_ref(), &mut self.file, end, self.lines)?;
-        reading.cursors.insert(self.rel.clone(), cursor);
+        let cursor = cursor_at(&self.listed, self.old.as_ref(), &mut self.file, end, self.lines)?;
+        reading.cursors.insert(self.listed.rel.clone(), cursor);
         self.buf = Vec::new();
         Ok(())
     }
