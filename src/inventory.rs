@@ -5,6 +5,8 @@
 //! `DIR/topology.yaml`, and `DIR/hosts/<node>/services.yaml` (also looked for
 //! under `DIR/inventory/hosts/`).
 
+mod ca_file;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -135,6 +137,12 @@ fn check_check(check: &Check) -> Result<(), String> {
         Check::Tcp(c) if c.host.trim().is_empty() || c.port == 0 => Err("tcp needs a host and a port above 0".into()),
         Check::Http(c) if !(c.url.starts_with("http://") || c.url.starts_with("https://")) => {
             Err(format!("http url `{}` must start with http:// or https://", c.url))
+        }
+        Check::Http(c) if (c.ca_file.is_some() || !c.tls_verify) && !c.url.starts_with("https://") => {
+            Err(format!("http url `{}`: ca_file and tls_verify apply to https:// urls only", c.url))
+        }
+        Check::Http(c) if c.ca_file.is_some() && !c.tls_verify => {
+            Err("give ca_file or tls_verify: false, not both (with verification off no CA is used)".into())
         }
         Check::Command(c) if c.argv.is_empty() || c.argv[0].is_empty() => {
             Err("command needs its argv: a list whose first item is the program".into())
@@ -332,6 +340,7 @@ impl Inventory {
                 read_from.insert(node.clone(), path.clone());
                 match read_yaml::<ServicesFile>(&path) {
                     Ok(file) => {
+                        let mut ca_files_seen = BTreeMap::new();
                         let declared: Vec<(String, Vec<ProbeDecl>)> = match file.services {
                             None => Vec::new(),
                             Some(ServiceList::Map(map)) => {
@@ -364,11 +373,20 @@ impl Inventory {
                                     ));
                                     continue;
                                 }
+                                let mut check = probe.check;
+                                if let Check::Http(http) = &mut check
+                                    && let Err(problem) = ca_file::read(http, dir, &path, &mut ca_files_seen)
+                                {
+                                    let message =
+                                        format!("service `{name}`: probe `{}`: {}", probe.name, problem.message);
+                                    problems.push(Problem { message, ..problem });
+                                    continue;
+                                }
                                 inventory.probes.push(ProbeDef {
                                     node: node.clone(),
                                     service: name.clone(),
                                     name: probe.name,
-                                    check: probe.check,
+                                    check,
                                     interval_ms: probe.interval_ms,
                                     timeout_ms: probe.timeout_ms,
                                     timeout_outcome: probe.timeout_outcome,

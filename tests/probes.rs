@@ -86,6 +86,7 @@ fn http(addr: SocketAddr, expect_status: &[u16], body_contains: Option<&str>, ti
         url: format!("http://{addr}/health"),
         expect_status: expect_status.to_vec(),
         body_contains: body_contains.map(str::to_string),
+        ..HttpCheck::default()
     });
     execute(&check, TIMEOUT, timeout_outcome)
 }
@@ -142,7 +143,12 @@ fn http_to_a_closed_port_is_refused() {
 #[test]
 fn http_that_never_answers_times_out_with_the_configured_outcome() {
     let addr = http_server(vec![None]);
-    let check = Check::Http(HttpCheck { url: format!("http://{addr}/"), expect_status: vec![], body_contains: None });
+    let check = Check::Http(HttpCheck {
+        url: format!("http://{addr}/"),
+        expect_status: vec![],
+        body_contains: None,
+        ..HttpCheck::default()
+    });
     let start = Instant::now();
     let run = execute(&check, Duration::from_millis(500), Outcome::Warning);
     assert!(start.elapsed() < Duration::from_millis(1500), "{:?}", start.elapsed());

@@ -41,6 +41,24 @@ pub struct TcpCheck {
 /// A GET of `url` answers with one of `expect_status` (default: any 2xx or
 /// 3xx; redirects are not followed) and, if given, a body containing
 /// `body_contains`.
+///
+/// An `https://` url's certificate is verified against, in this order:
+/// - `ca_file`, when given: only the CA certificates in that PEM file are
+///   trusted, for this probe alone. This is the way for a homelab CA that the
+///   probing machine does not trust as a whole.
+/// - otherwise the system's trust store, read through the platform verifier
+///   when the probe runs. On Linux that is `SSL_CERT_FILE` and/or
+///   `SSL_CERT_DIR` when either is set (and then only those), else the
+///   distribution's bundle (`/etc/ssl/certs/ca-certificates.crt` and the
+///   like). It is the default, rather than a list of public CAs built into
+///   the binary, because a homelab's own CA is usually installed there
+///   (`update-ca-certificates`), where curl and browsers on the same machine
+///   already trust it, and because the distribution keeps it up to date.
+///
+/// `tls_verify: false` turns verification off for this probe alone: any
+/// certificate for any name is accepted, so the probe no longer proves that
+/// it talks to the right server. It is insecure, and meant for a device whose
+/// self-signed certificate cannot be replaced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
@@ -49,6 +67,45 @@ pub struct HttpCheck {
     pub expect_status: Vec<u16>,
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// A PEM file of one or more CA certificates (or the server's own
+    /// self-signed certificate, if that says `CA:FALSE`: rustls accepts no
+    /// CA certificate as a server's). A relative path is taken
+    /// from the inventory directory (where the file can live in the same
+    /// repository), not from wherever observer happens to be started;
+    /// loading the inventory makes it absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The certificates of `ca_file` (DER), read and checked when the
+    /// inventory is loaded: a missing or broken file is a problem with its
+    /// file and line then, never a surprise when the probe runs.
+    #[serde(skip)]
+    pub ca_certificates: Vec<Vec<u8>>,
+    /// Off only when a probe says `tls_verify: false`.
+    #[serde(default = "verify_by_default", skip_serializing_if = "is_verified")]
+    pub tls_verify: bool,
+}
+
+/// Any field a probe leaves out takes its default; TLS verification is on,
+/// which a derived `Default` would get wrong.
+impl Default for HttpCheck {
+    fn default() -> HttpCheck {
+        HttpCheck {
+            url: String::new(),
+            expect_status: Vec::new(),
+            body_contains: None,
+            ca_file: None,
+            ca_certificates: Vec::new(),
+            tls_verify: true,
+        }
+    }
+}
+
+fn verify_by_default() -> bool {
+    true
+}
+
+fn is_verified(tls_verify: &bool) -> bool {
+    *tls_verify
 }
 
 /// A Nagios-style plugin, given as its argv and run without a shell: exit 0
@@ -138,7 +195,7 @@ impl Execution {
 pub fn execute(check: &Check, timeout: Duration, timeout_outcome: Outcome) -> Execution {
     match check {
         Check::Tcp(c) => tcp::execute(&c.host, c.port, timeout, timeout_outcome),
-        Check::Http(c) => http::execute(&c.url, &c.expect_status, c.body_contains.as_deref(), timeout, timeout_outcome),
+        Check::Http(c) => http::execute(c, timeout, timeout_outcome),
         Check::Command(c) => command::execute(&c.argv, timeout, timeout_outcome),
         Check::Path(c) => filesystem::execute_path(&c.path, timeout, timeout_outcome),
         Check::Disk(c) => filesystem::execute_disk(
