@@ -13,11 +13,12 @@ use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
 use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
+use crate::store::crash;
+use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::fingerprint::fnv1a;
 use crate::store::sources::{self, Merge, ReadError, Reject};
-use crate::store::{crash, deployment_files};
 use crate::time::Ts;
-use crate::world::{self, DiagnosticFile, DiskFacts};
+use crate::world;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -16,6 +16,7 @@ use crate::engine::{
 };
 use crate::event::Outcome;
 use crate::inventory::Inventory;
+use crate::store::deployment_files::{DiagnosticFile, DiskFacts};
 use crate::time::{Ts, duration_seconds};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,25 +24,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The world files, in the order they are written.
 pub const FILES: [&str; 5] =
     ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
-
-/// What the disk says about deployments, gathered by the IO shell before
-/// projecting: stage markers under `state/deployments/<id>/`, and the
-/// diagnostics files named by failures.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct DiskFacts {
-    pub markers: BTreeMap<String, Vec<Stage>>,
-    pub diagnostics: BTreeMap<String, DiagnosticFile>,
-}
-
-/// A diagnostics path as checked against `logs/`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DiagnosticFile {
-    pub path: String,
-    pub exists: bool,
-    pub size: Option<u64>,
-    /// Why the path was not followed (it would leave `logs/`), or null.
-    pub refused: Option<String>,
-}
 
 #[derive(Serialize)]
 struct File<'a, T: Serialize> {

@@ -12,8 +12,9 @@ use observer::config::Config;
 use observer::engine::{Engine, Rules};
 use observer::event::{Event, Parsed, parse_event};
 use observer::inventory::Inventory;
+use observer::store::deployment_files::DiskFacts;
 use observer::time::Ts;
-use observer::world::{self, DiskFacts};
+use observer::world;
 use serde_json::{Map, Value, json};
 
 /// The event boundary on arbitrary bytes:
