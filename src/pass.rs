@@ -13,8 +13,8 @@ use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
 use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
-use crate::store::crash;
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
+use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
 use crate::store::sources::{self, Merge, ReadError, Reject};
 use crate::time::Ts;
@@ -61,7 +61,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         && plan.is_unchanged_from(&stored.header.cursors)
         && world_is_current(layout, config, inventory, stored)
     {
-        crash::point("after-scan");
+        fault_injection::crash_at("after-scan");
         report.as_of = stored.header.clock;
         return Ok(report);
     }
@@ -93,7 +93,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
             Err(ReadError::Source(error)) => return Err(error.into()),
         }
     };
-    crash::point("after-scan");
+    fault_injection::crash_at("after-scan");
     let after = &checkpoint.engine.stats;
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;
@@ -123,11 +123,11 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(layout) });
-    crash::point("before-checkpoint");
+    fault_injection::crash_at("before-checkpoint");
     checkpoint
         .save(&layout.state)
         .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
-    crash::point("after-checkpoint");
+    fault_injection::crash_at("after-checkpoint");
     Ok(report)
 }
 
@@ -242,7 +242,7 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
         })?;
         if wrote {
             written.push(*name);
-            crash::point("after-world-file");
+            fault_injection::crash_at("after-world-file");
         }
     }
     Ok(written)

@@ -6,6 +6,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::fault_injection;
+
 /// Replaces `path` with `bytes`. The temp file is created with `create_new`,
 /// so a symlink planted at its name is never followed; the rename replaces a
 /// symlink at `path` itself rather than writing through it.
@@ -15,11 +17,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _ = fs::remove_file(&temp);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        super::crash::fault("write")?;
+        fault_injection::fail_at("write")?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        super::crash::point("before-rename");
+        fault_injection::crash_at("before-rename");
         fs::rename(&temp, path)?;
         sync_dir(dir)
     })();

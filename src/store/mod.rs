@@ -4,8 +4,8 @@
 pub mod append;
 pub mod atomic;
 pub mod checkpoint;
-pub mod crash;
 pub mod deployment_files;
+pub mod fault_injection;
 pub mod fingerprint;
 pub mod lock;
 pub mod sources;
