@@ -14,9 +14,9 @@ use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
 use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
+use crate::store::events::{self, Merge, ReadError, Reject};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
-use crate::store::sources::{self, Merge, ReadError, Reject};
 use crate::time::Ts;
 use crate::world;
 
@@ -55,8 +55,8 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         Mode::Rebuild | Mode::Replay { .. } => None,
     };
     let no_cursors = BTreeMap::new();
-    let plan = sources::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
-    let mut report = Report { files_seen: plan.files_seen, notices: plan.notices.clone(), ..Report::default() };
+    let plan = events::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
+    let mut report = Report { files_seen: plan.files_seen(), notices: plan.notices.clone(), ..Report::default() };
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
         && world_is_current(layout, config, inventory, stored)

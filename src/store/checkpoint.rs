@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
-use super::sources::{Cursor, Reject};
+use super::events::{Cursor, Reject};
 use crate::engine::Engine;
 use crate::time::Ts;
 
