@@ -12,7 +12,7 @@ use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
+use crate::store::checkpoint::{Checkpoint, CheckpointFile, FoldedKey, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::events::{self, Merge, ReadError, Reject};
 use crate::store::fault_injection;
@@ -186,7 +186,7 @@ fn fold(
 /// on changed since the checkpoint was committed: the config, the inventory and the
 /// deployment files on disk hash as before, and the world files are there.
 /// Then the run is done without parsing the engine state.
-fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &Stored) -> bool {
+fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &CheckpointFile) -> bool {
     let Some(inputs) = &stored.header.inputs else { return false };
     if written_stamp(layout) != inputs.written {
         return false;

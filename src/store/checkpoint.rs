@@ -119,7 +119,7 @@ fn map_in_bulk<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTre
 }
 
 /// A checkpoint read from disk whose header is parsed and body is not yet.
-pub struct Stored {
+pub struct CheckpointFile {
     pub header: Header,
     bytes: Vec<u8>,
     body_at: usize,
@@ -156,7 +156,7 @@ fn unreadable(path: &Path, reason: String) -> CheckpointError {
     CheckpointError::Unreadable { path: path.to_path_buf(), reason }
 }
 
-impl Stored {
+impl CheckpointFile {
     /// Parses the body: the whole checkpoint.
     pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
         let body: Body = serde_json::from_slice(&self.bytes[self.body_at..])
@@ -178,7 +178,7 @@ impl Checkpoint {
 
     /// Reads the file and parses its header; `Ok(None)` when there is no
     /// checkpoint yet.
-    pub fn read(state_dir: &Path) -> Result<Option<Stored>, CheckpointError> {
+    pub fn read(state_dir: &Path) -> Result<Option<CheckpointFile>, CheckpointError> {
         let path = Checkpoint::path(state_dir);
         // Only a regular file is read: a symlink planted in state/ is not
         // followed (a rebuild replaces it), and a FIFO or device is not read.
@@ -234,7 +234,7 @@ impl Checkpoint {
         if bytes[body_at..].trim_ascii().is_empty() || !bytes.ends_with(b"}\n") {
             return Err(unreadable(&path, "it is damaged: it ends before its engine state does".into()));
         }
-        Ok(Some(Stored { header, bytes, body_at, path }))
+        Ok(Some(CheckpointFile { header, bytes, body_at, path }))
     }
 
     /// Reads the whole checkpoint; `Ok(None)` when there is none yet.
