@@ -1,5 +1,5 @@
 //! A homelab in a temp dir, a fluent way to run the real binary in it and
-//! to build the events it reads.
+//! to build the events it reads, and what a snapshot of its output shows.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -190,6 +190,40 @@ impl Outcome {
         assert!(self.stdout.contains(text), "stdout lacks {text:?}:\n{}", self.stdout);
         self
     }
+
+    /// Everything a user sees of a command (exit code, stdout, stderr) as
+    /// one text for a snapshot, with the temp root, durations and the
+    /// version redacted.
+    pub fn transcript(&self, lab: &Homelab) -> String {
+        let code = self.code.map_or("killed by a signal".to_string(), |code| code.to_string());
+        let stream = |text: &str| {
+            let version = concat!("\"", env!("CARGO_PKG_VERSION"), "\"");
+            let text = redact_durations(&lab.redact(text)).replace(version, "\"[VERSION]\"");
+            if text.is_empty() || text.ends_with('\n') { text } else { text + "\n[no newline at the end]\n" }
+        };
+        format!("exit {code}\n--- stdout\n{}--- stderr\n{}", stream(&self.stdout), stream(&self.stderr))
+    }
+}
+
+/// Replaces measured times with `[N]`: a number before `ms` or ` ms`
+/// (`ok (2 ms)`), and the value of a JSON key that ends in `_ms`.
+fn redact_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let end = rest[start..].find(|c: char| !c.is_ascii_digit()).map_or(rest.len(), |n| start + n);
+        let (before, number, after) = (&rest[..start], &rest[start..end], &rest[end..]);
+        let standalone = !before.ends_with(|c: char| c.is_alphanumeric() || "_-:.".contains(c));
+        let unit = ["ms", " ms"]
+            .iter()
+            .any(|unit| after.strip_prefix(unit).is_some_and(|tail| !tail.starts_with(char::is_alphanumeric)));
+        let measured = (standalone && unit) || before.ends_with("_ms\": ");
+        out.push_str(before);
+        out.push_str(if measured { "[N]" } else { number });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One event, built field by field: `ts` and `type` first, then the others
