@@ -9,6 +9,7 @@ mod files;
 mod fuzzing;
 mod health;
 mod incidents;
+mod outputs;
 mod probing;
 mod properties;
 mod reading;
