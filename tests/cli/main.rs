@@ -17,3 +17,4 @@ mod security;
 mod snapshots;
 mod streaming;
 mod support;
+mod upgrade;
