@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::engine::Applied;
+use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, CheckpointFile, FoldedKey, WorldInputs};
+use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::events::{self, Merge, ReadError, Reject};
 use crate::store::fault_injection;
@@ -79,10 +79,10 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
             Some(stored) => stored.to_checkpoint()?,
             None => Checkpoint::default(),
         };
-        let before = checkpoint.engine.stats.clone();
-        checkpoint.engine.prepare(&rules);
+        let before = checkpoint.engine.stats().clone();
+        checkpoint.engine.apply(Input::PassStarted, &rules);
         let mut merge = Merge::open(&plan, &whole, true)?;
-        match fold(&mut checkpoint, &mut merge, &plan.paths, &rules, until) {
+        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until) {
             Ok(mut folded) => {
                 folded.before = before;
                 break (checkpoint, folded, merge.finish());
@@ -94,7 +94,10 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         }
     };
     fault_injection::crash_at("after-scan");
-    let after = &checkpoint.engine.stats;
+    for _ in &reading.rejects {
+        checkpoint.engine.apply(Input::LineRejected, &rules);
+    }
+    let after = checkpoint.engine.stats();
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;
     report.late = after.late - folded.before.late;
@@ -103,7 +106,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     report.rejects = reading.rejects.clone();
     checkpoint.push_rejects(reading.rejects);
     checkpoint.cursors = reading.cursors;
-    report.as_of = checkpoint.engine.clock;
+    report.as_of = checkpoint.engine.clock();
 
     let watched = deployment_files::watched(&checkpoint.engine);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
@@ -141,42 +144,24 @@ struct Folded {
 }
 
 /// Folds the events of a merge, in processing order, up to `until` when
-/// given. An event that sorts before the newest one folded by an earlier
-/// pass — a `ts` tie from an earlier file or position, or a duplicate whose
-/// first sighting a rebuild might not fold first — is counted as late: a
-/// rebuild could order it differently. (Older `ts`s are counted by the
-/// engine itself.)
+/// given. Each goes to the engine with its place in that order, from which
+/// the engine tells whether it is late (`engine/late.rs`).
 fn fold(
-    checkpoint: &mut Checkpoint,
+    engine: &mut Engine,
     merge: &mut Merge,
     paths: &[String],
-    rules: &crate::engine::Rules,
+    rules: &Rules,
     until: Option<Ts>,
 ) -> Result<Folded, ReadError> {
-    let previous_last = checkpoint.last_folded.clone();
     let mut folded = Folded::default();
-    let mut newest = None;
     while let Some(positioned) = merge.next()? {
         if until.is_some_and(|until| positioned.ts > until) {
             continue;
         }
-        let applied = checkpoint.engine.apply(&positioned.event, rules);
-        let sorts_before_history = previous_last.as_ref().is_some_and(|last| {
-            (positioned.ts, paths[positioned.file as usize].as_str(), positioned.position)
-                < (last.ts, last.file.as_str(), last.position)
-        });
-        if sorts_before_history && applied != (Applied::Folded { late: true }) {
-            checkpoint.engine.note_out_of_order();
-        }
+        let file = paths[positioned.file as usize].as_str();
+        engine.apply(Input::Event { event: &positioned.event, file, position: positioned.position }, rules);
         if let Detail::Diagnostics(named) = &positioned.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
-        }
-        newest = Some((positioned.ts, positioned.file, positioned.position));
-    }
-    if let Some((ts, file, position)) = newest {
-        let key = FoldedKey { ts, file: paths[file as usize].clone(), position };
-        if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
-            checkpoint.last_folded = Some(key);
         }
     }
     Ok(folded)

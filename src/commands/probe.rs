@@ -129,7 +129,7 @@ pub fn round(
             .iter()
             .filter_map(|p| {
                 engine
-                    .probes
+                    .probes()
                     .get(&p.key())
                     .and_then(|s| s.last_run_at)
                     .map(|last| last.0.saturating_add(i64::try_from(interval_ms(p, config)).unwrap_or(i64::MAX)))

@@ -126,7 +126,7 @@ impl Breaker {
 
     /// Moves an open breaker to `half_open` once its timeout has passed on
     /// the clock. Returns whether it did.
-    pub fn on_clock(&mut self, clock: Ts, rules: &BreakerRules) -> bool {
+    pub(super) fn on_clock(&mut self, clock: Ts, rules: &BreakerRules) -> bool {
         match self.reopens_at(rules) {
             Some(at) if clock >= at => {
                 let reason = format!("{}s passed since it opened; admitting a probe", rules.timeout_s);
@@ -138,7 +138,7 @@ impl Breaker {
     }
 
     /// Folds one executed result (skipped runs never reach the breaker).
-    pub fn on_result(&mut self, at: Ts, failed: bool, rules: &BreakerRules) {
+    pub(super) fn on_result(&mut self, at: Ts, failed: bool, rules: &BreakerRules) {
         self.on_clock(at, rules);
         if failed {
             self.consecutive_failures += 1;

@@ -62,7 +62,7 @@ impl Debounce {
     /// Folds one result's health. Returns the newly committed status when
     /// the result committed a change. Leaving `unknown` is a change like any
     /// other: a probe's first result alone commits nothing.
-    pub fn on_result(&mut self, at: Ts, health: Health, rules: &DebounceRules) -> Option<Health> {
+    pub(super) fn on_result(&mut self, at: Ts, health: Health, rules: &DebounceRules) -> Option<Health> {
         if health == self.status {
             self.pending = None;
             return None;

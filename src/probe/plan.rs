@@ -57,7 +57,7 @@ pub fn plan<'a>(
     let mut plan = Plan::default();
     let limit = config.budgets.probe_runs_per_minute as usize;
     let mut budget_left =
-        if limit == 0 { usize::MAX } else { limit.saturating_sub(probe_runs_within_window(&engine.probe_runs, now)) };
+        if limit == 0 { usize::MAX } else { limit.saturating_sub(probe_runs_within_window(engine.probe_runs(), now)) };
     // A round that starts with room and runs out begins a new exhaustion:
     // it is recorded even if the last one's flag is still set.
     let started_with_room = budget_left > 0;
@@ -66,22 +66,22 @@ pub fn plan<'a>(
         .iter()
         .filter(|probe| only.is_none_or(|prefix| probe.key().starts_with(prefix)))
         .filter(|probe| {
-            all || engine.probes.get(&probe.key()).and_then(|s| s.last_run_at).is_none_or(|last| {
+            all || engine.probes().get(&probe.key()).and_then(|s| s.last_run_at).is_none_or(|last| {
                 now.0 >= last.0.saturating_add(i64::try_from(interval_ms(probe, config)).unwrap_or(i64::MAX))
             })
         })
         .collect();
     // Probes checked longest ago go first, so that a budget too small for
     // all of them never starves the same ones.
-    due.sort_by_key(|probe| engine.probes.get(&probe.key()).and_then(|s| s.last_checked_at));
+    due.sort_by_key(|probe| engine.probes().get(&probe.key()).and_then(|s| s.last_checked_at));
     for probe in due {
         let key = probe.key();
-        let state = engine.probes.get(&key);
+        let state = engine.probes().get(&key);
         let admitted = state.map_or(Ok(()), |s| s.breaker.admits(now, &rules.probe(&key).breaker));
         let action = match admitted {
             Err(reason) => Action::Skip(reason),
             Ok(()) if budget_left == 0 => {
-                plan.budget_exhausted = started_with_room || !engine.budgets_exhausted.contains(PROBE_BUDGET);
+                plan.budget_exhausted = started_with_room || !engine.budgets_exhausted().contains(PROBE_BUDGET);
                 Action::Skip(format!("probe budget exhausted ({limit} runs per minute)"))
             }
             Ok(()) => {

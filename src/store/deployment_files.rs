@@ -75,7 +75,7 @@ pub fn gather<'a>(
 
 /// What `gather` needs to know about the engine's deployments.
 pub fn watched(engine: &Engine) -> Vec<(String, Vec<String>)> {
-    engine.deployments.iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
+    engine.deployments().iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
 }
 
 fn is_plain_component(name: &str) -> bool {

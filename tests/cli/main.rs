@@ -18,3 +18,4 @@ mod security;
 mod snapshots;
 mod streaming;
 mod support;
+mod upgrade;
