@@ -69,7 +69,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         Mode::Replay { until, .. } => *until,
         _ => None,
     };
-    let rules = config.rules(inventory);
+    let rules = crate::rules::build(config, inventory);
     // The files are merged as sorted runs; one found out of order is read
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).

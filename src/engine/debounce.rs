@@ -30,7 +30,9 @@ impl Health {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `health.debounce_s` and `health.debounce_count`, or a probe's own
+/// `debounce:` settings (built by `crate::rules`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DebounceRules {
     pub debounce_s: u64,
     pub debounce_count: u32,

@@ -42,7 +42,9 @@ pub use probes::{
 pub use services::{ServiceState, ServiceStatus, service_key};
 
 /// The thresholds the fold reads: a slice of the config, with the probes'
-/// overrides from the inventory.
+/// overrides from the inventory. Built by `crate::rules::build`; its
+/// `Default` (the built-in config, no inventory) comes from there too, so
+/// that the values are written once, in `config::defaults`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// Resolved incidents and finished deployments older than this (engine
@@ -58,19 +60,6 @@ pub struct Rules {
     pub probe_runs_per_minute: u32,
     /// Probes the inventory declares, by `node/service/probe`.
     pub declared_probes: BTreeSet<String>,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            retention_s: 30 * 24 * 3600,
-            dedup_window_s: 7 * 24 * 3600,
-            probe_defaults: ProbeRules::default(),
-            probes: BTreeMap::new(),
-            probe_runs_per_minute: 120,
-            declared_probes: BTreeSet::new(),
-        }
-    }
 }
 
 impl Rules {

@@ -18,17 +18,12 @@ pub const PROBE_BUDGET_WINDOW_S: u64 = 60;
 pub const PROBE_BUDGET: &str = "probe_runs_per_minute";
 const MAX_DETAIL: usize = 300;
 
-/// How one probe's results are judged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How one probe's results are judged. Built by `crate::rules`, where its
+/// `Default` (a probe without overrides under the built-in config) is too.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeRules {
     pub debounce: DebounceRules,
     pub breaker: BreakerRules,
-}
-
-impl Default for ProbeRules {
-    fn default() -> Self {
-        ProbeRules { debounce: DebounceRules { debounce_s: 30, debounce_count: 3 }, breaker: BreakerRules::default() }
-    }
 }
 
 /// Everything folded about one probe, keyed `node/service/probe`.

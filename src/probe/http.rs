@@ -7,8 +7,9 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use super::filesystem::{elapsed_ms, format_duration, short_io_error};
-use super::{Execution, Outcome};
+use super::execution::{Execution, short_io_error};
+use super::timing::{elapsed_ms, format_duration};
+use crate::event::Outcome;
 
 /// At most this much of a body is searched for `body_contains`.
 const MAX_BODY: u64 = 1 << 20;
