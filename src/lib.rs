@@ -17,6 +17,7 @@ pub mod layout;
 pub mod pass;
 pub mod probe;
 pub mod problem;
+pub mod rules;
 pub mod store;
 pub mod time;
 pub mod world;

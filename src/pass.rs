@@ -7,17 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::engine::Applied;
+use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, FoldedKey, Stored, WorldInputs};
+use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
+use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
+use crate::store::events::{self, Merge, ReadError, Reject};
+use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
-use crate::store::sources::{self, Merge, ReadError, Reject};
-use crate::store::{crash, deployment_files};
 use crate::time::Ts;
-use crate::world::{self, DiagnosticFile, DiskFacts};
+use crate::world;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -54,13 +55,13 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         Mode::Rebuild | Mode::Replay { .. } => None,
     };
     let no_cursors = BTreeMap::new();
-    let plan = sources::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
-    let mut report = Report { files_seen: plan.files_seen, notices: plan.notices.clone(), ..Report::default() };
+    let plan = events::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
+    let mut report = Report { files_seen: plan.files_seen(), notices: plan.notices.clone(), ..Report::default() };
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
         && world_is_current(layout, config, inventory, stored)
     {
-        crash::point("after-scan");
+        fault_injection::crash_at("after-scan");
         report.as_of = stored.header.clock;
         return Ok(report);
     }
@@ -68,7 +69,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
         Mode::Replay { until, .. } => *until,
         _ => None,
     };
-    let rules = config.rules(inventory);
+    let rules = crate::rules::build(config, inventory);
     // The files are merged as sorted runs; one found out of order is read
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).
@@ -78,10 +79,10 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
             Some(stored) => stored.to_checkpoint()?,
             None => Checkpoint::default(),
         };
-        let before = checkpoint.engine.stats.clone();
-        checkpoint.engine.prepare(&rules);
+        let before = checkpoint.engine.stats().clone();
+        checkpoint.engine.apply(Input::PassStarted, &rules);
         let mut merge = Merge::open(&plan, &whole, true)?;
-        match fold(&mut checkpoint, &mut merge, &plan.paths, &rules, until) {
+        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until) {
             Ok(mut folded) => {
                 folded.before = before;
                 break (checkpoint, folded, merge.finish());
@@ -92,8 +93,11 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
             Err(ReadError::Source(error)) => return Err(error.into()),
         }
     };
-    crash::point("after-scan");
-    let after = &checkpoint.engine.stats;
+    fault_injection::crash_at("after-scan");
+    for _ in &reading.rejects {
+        checkpoint.engine.apply(Input::LineRejected, &rules);
+    }
+    let after = checkpoint.engine.stats();
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;
     report.late = after.late - folded.before.late;
@@ -102,7 +106,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     report.rejects = reading.rejects.clone();
     checkpoint.push_rejects(reading.rejects);
     checkpoint.cursors = reading.cursors;
-    report.as_of = checkpoint.engine.clock;
+    report.as_of = checkpoint.engine.clock();
 
     let watched = deployment_files::watched(&checkpoint.engine);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
@@ -122,11 +126,11 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(layout) });
-    crash::point("before-checkpoint");
+    fault_injection::crash_at("before-checkpoint");
     checkpoint
         .save(&layout.state)
         .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
-    crash::point("after-checkpoint");
+    fault_injection::crash_at("after-checkpoint");
     Ok(report)
 }
 
@@ -140,42 +144,24 @@ struct Folded {
 }
 
 /// Folds the events of a merge, in processing order, up to `until` when
-/// given. An event that sorts before the newest one folded by an earlier
-/// pass — a `ts` tie from an earlier file or position, or a duplicate whose
-/// first sighting a rebuild might not fold first — is counted as late: a
-/// rebuild could order it differently. (Older `ts`s are counted by the
-/// engine itself.)
+/// given. Each goes to the engine with its place in that order, from which
+/// the engine tells whether it is late (`engine/late.rs`).
 fn fold(
-    checkpoint: &mut Checkpoint,
+    engine: &mut Engine,
     merge: &mut Merge,
     paths: &[String],
-    rules: &crate::engine::Rules,
+    rules: &Rules,
     until: Option<Ts>,
 ) -> Result<Folded, ReadError> {
-    let previous_last = checkpoint.last_folded.clone();
     let mut folded = Folded::default();
-    let mut newest = None;
     while let Some(positioned) = merge.next()? {
         if until.is_some_and(|until| positioned.ts > until) {
             continue;
         }
-        let applied = checkpoint.engine.apply(&positioned.event, rules);
-        let sorts_before_history = previous_last.as_ref().is_some_and(|last| {
-            (positioned.ts, paths[positioned.file as usize].as_str(), positioned.position)
-                < (last.ts, last.file.as_str(), last.position)
-        });
-        if sorts_before_history && applied != (Applied::Folded { late: true }) {
-            checkpoint.engine.note_out_of_order();
-        }
+        let file = paths[positioned.file as usize].as_str();
+        engine.apply(Input::Event { event: &positioned.event, file, position: positioned.position }, rules);
         if let Detail::Diagnostics(named) = &positioned.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
-        }
-        newest = Some((positioned.ts, positioned.file, positioned.position));
-    }
-    if let Some((ts, file, position)) = newest {
-        let key = FoldedKey { ts, file: paths[file as usize].clone(), position };
-        if checkpoint.last_folded.as_ref().is_none_or(|last| key > *last) {
-            checkpoint.last_folded = Some(key);
         }
     }
     Ok(folded)
@@ -185,7 +171,7 @@ fn fold(
 /// on changed since the checkpoint was committed: the config, the inventory and the
 /// deployment files on disk hash as before, and the world files are there.
 /// Then the run is done without parsing the engine state.
-fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &Stored) -> bool {
+fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &CheckpointFile) -> bool {
     let Some(inputs) = &stored.header.inputs else { return false };
     if written_stamp(layout) != inputs.written {
         return false;
@@ -241,7 +227,7 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
         })?;
         if wrote {
             written.push(*name);
-            crash::point("after-world-file");
+            fault_injection::crash_at("after-world-file");
         }
     }
     Ok(written)

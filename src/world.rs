@@ -16,6 +16,7 @@ use crate::engine::{
 };
 use crate::event::Outcome;
 use crate::inventory::Inventory;
+use crate::store::deployment_files::{DiagnosticFile, DiskFacts};
 use crate::time::{Ts, duration_seconds};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,25 +24,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The world files, in the order they are written.
 pub const FILES: [&str; 5] =
     ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
-
-/// What the disk says about deployments, gathered by the IO shell before
-/// projecting: stage markers under `state/deployments/<id>/`, and the
-/// diagnostics files named by failures.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct DiskFacts {
-    pub markers: BTreeMap<String, Vec<Stage>>,
-    pub diagnostics: BTreeMap<String, DiagnosticFile>,
-}
-
-/// A diagnostics path as checked against `logs/`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DiagnosticFile {
-    pub path: String,
-    pub exists: bool,
-    pub size: Option<u64>,
-    /// Why the path was not followed (it would leave `logs/`), or null.
-    pub refused: Option<String>,
-}
 
 #[derive(Serialize)]
 struct File<'a, T: Serialize> {
@@ -237,8 +219,8 @@ struct Summary<'a> {
 /// The status of a node as of the clock: `up` turns `stale` when its last
 /// heartbeat is older than `stale_after_s`.
 pub fn node_status(engine: &Engine, name: &str, config: &Config) -> NodeStatus {
-    let Some(state) = engine.nodes.get(name) else { return NodeStatus::Unknown };
-    match (state.status, state.last_seen, engine.clock) {
+    let Some(state) = engine.nodes().get(name) else { return NodeStatus::Unknown };
+    match (state.status, state.last_seen, engine.clock()) {
         (NodeStatus::Up, Some(seen), Some(clock)) if seen < clock.minus_seconds(config.nodes.stale_after_s) => {
             NodeStatus::Stale
         }
@@ -250,8 +232,8 @@ pub fn node_status(engine: &Engine, name: &str, config: &Config) -> NodeStatus {
 /// only declared in the inventory, shown as `unknown` until a status is
 /// known.
 pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, ServiceState> {
-    let mut services = engine.services.clone();
-    let from_probes = engine.probes.values().map(|p| (p.node.clone(), p.service.clone()));
+    let mut services = engine.services().clone();
+    let from_probes = engine.probes().values().map(|p| (p.node.clone(), p.service.clone()));
     let declared = inventory.services.iter().flat_map(|(node, names)| names.iter().map(|n| (node.clone(), n.clone())));
     for (node, name) in from_probes.chain(declared) {
         services.entry(service_key(&node, &name)).or_insert_with(|| ServiceState {
@@ -275,7 +257,7 @@ pub fn project(
 ) -> Vec<(&'static str, Vec<u8>)> {
     let services = all_services(engine, inventory);
     // Probes declared in the inventory show (as `unknown`) before their first run.
-    let mut probes = engine.probes.clone();
+    let mut probes = engine.probes().clone();
     for declared in &inventory.probes {
         probes.entry(declared.key()).or_insert_with(|| ProbeState {
             node: declared.node.clone(),
@@ -284,15 +266,15 @@ pub fn project(
             ..ProbeState::default()
         });
     }
-    let as_of = engine.clock;
+    let as_of = engine.clock();
 
     let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
-    node_names.extend(engine.nodes.keys().map(String::as_str));
+    node_names.extend(engine.nodes().keys().map(String::as_str));
     node_names.extend(services.values().map(|s| s.node.as_str()));
     let no_roles: Vec<String> = Vec::new();
     let mut nodes = BTreeMap::new();
     for name in &node_names {
-        let state = engine.nodes.get(*name);
+        let state = engine.nodes().get(*name);
         nodes.insert(
             *name,
             NodeView {
@@ -301,7 +283,7 @@ pub fn project(
                 last_seen: state.and_then(|s| s.last_seen),
                 services: services.values().filter(|s| s.node == *name).map(|s| s.service.as_str()).collect(),
                 active_incidents: engine
-                    .incidents
+                    .incidents()
                     .values()
                     .filter(|i| i.node == *name && i.status == IncidentStatus::Active)
                     .map(|i| i.id.as_str())
@@ -312,9 +294,9 @@ pub fn project(
 
     let service_views: BTreeMap<&str, ServiceView> =
         services.iter().map(|(k, v)| (k.as_str(), service_view(&probes, v))).collect();
-    let incidents: BTreeMap<&str, &Incident> = engine.incidents.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let incidents: BTreeMap<&str, &Incident> = engine.incidents().iter().map(|(k, v)| (k.as_str(), v)).collect();
     let deployments: BTreeMap<&str, DeploymentView> =
-        engine.deployments.iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
+        engine.deployments().iter().map(|(id, run)| (id.as_str(), deployment_view(id, run, disk))).collect();
 
     let summary = summarize(engine, config, &probes, &nodes, &services);
     vec![
@@ -406,7 +388,7 @@ fn summarize<'a>(
         }
     }
     let mut deployment_counts = DeploymentCounts::default();
-    for run in engine.deployments.values() {
+    for run in engine.deployments().values() {
         match run.status {
             DeploymentStatus::Running => deployment_counts.running += 1,
             DeploymentStatus::Succeeded => deployment_counts.succeeded += 1,
@@ -414,11 +396,11 @@ fn summarize<'a>(
         }
     }
     let active_incidents: Vec<&str> =
-        engine.incidents.values().filter(|i| i.status == IncidentStatus::Active).map(|i| i.id.as_str()).collect();
-    let resolved = engine.incidents.len() - active_incidents.len();
+        engine.incidents().values().filter(|i| i.status == IncidentStatus::Active).map(|i| i.id.as_str()).collect();
+    let resolved = engine.incidents().len() - active_incidents.len();
     Summary {
         schema_version: SCHEMA_VERSION,
-        as_of: engine.clock,
+        as_of: engine.clock(),
         overall_health: overall_health(&service_counts),
         nodes: node_counts,
         services: service_counts,
@@ -426,7 +408,7 @@ fn summarize<'a>(
         deployments: deployment_counts,
         active_incidents,
         running_deployments: engine
-            .deployments
+            .deployments()
             .iter()
             .filter(|(_, run)| run.status == DeploymentStatus::Running)
             .map(|(id, _)| id.as_str())
@@ -446,13 +428,13 @@ fn summarize<'a>(
             PROBE_BUDGET,
             BudgetView {
                 limit: config.budgets.probe_runs_per_minute,
-                used: engine.clock.map_or(0, |clock| probe_runs_within_window(&engine.probe_runs, clock)),
-                exhausted: engine.budgets_exhausted.contains(PROBE_BUDGET),
+                used: engine.clock().map_or(0, |clock| probe_runs_within_window(engine.probe_runs(), clock)),
+                exhausted: engine.budgets_exhausted().contains(PROBE_BUDGET),
             },
         )]
         .into(),
-        events: &engine.stats,
-        counters: &engine.counters,
+        events: engine.stats(),
+        counters: engine.counters(),
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use observer::probe::{Check, CommandCheck, DiskCheck, Execution, HttpCheck, Outcome, PathCheck, TcpCheck, execute};
+use observer::inventory::{Check, CommandCheck, DiskCheck, HttpCheck, PathCheck, TcpCheck};
+use observer::probe::{Execution, Outcome, execute};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -16,7 +16,7 @@ use crate::event::Outcome;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::pass::{Mode, run_pass};
-use crate::probe::plan::{Action, interval_ms, plan, timeout_ms, timeout_outcome};
+use crate::probe::schedule::{Action, interval_ms, schedule, timeout_ms, timeout_outcome};
 use crate::probe::{Execution, execute_all};
 use crate::store::append::append_events;
 use crate::store::checkpoint::Checkpoint;
@@ -74,8 +74,8 @@ pub fn round(
     options: &RoundOptions,
 ) -> Result<Vec<String>> {
     let engine = Checkpoint::load(&layout.state)?.unwrap_or_default().engine;
-    let rules = config.rules(inventory);
-    let plan = plan(inventory, &engine, config, &rules, at, options.all, options.only.as_deref());
+    let rules = crate::rules::build(config, inventory);
+    let plan = schedule(inventory, &engine, config, &rules, at, options.all, options.only.as_deref());
     let jobs: Vec<_> = plan
         .probes
         .iter()
@@ -91,9 +91,9 @@ pub fn round(
     let mut executions = execute_all(&jobs, options.jobs.unwrap_or(config.health.parallel)).into_iter();
     let mut events = Vec::new();
     let mut shown_lines = Vec::new();
-    for planned in &plan.probes {
-        let probe = planned.probe;
-        let execution = match &planned.action {
+    for due in &plan.probes {
+        let probe = due.probe;
+        let execution = match &due.action {
             Action::Run => executions.next().unwrap_or_else(|| Execution::new(Outcome::Unknown, 0, "not run")),
             Action::Skip(reason) => Execution::new(Outcome::Skipped, 0, reason.clone()),
         };
@@ -129,7 +129,7 @@ pub fn round(
             .iter()
             .filter_map(|p| {
                 engine
-                    .probes
+                    .probes()
                     .get(&p.key())
                     .and_then(|s| s.last_run_at)
                     .map(|last| last.0.saturating_add(i64::try_from(interval_ms(p, config)).unwrap_or(i64::MAX)))

@@ -62,7 +62,7 @@ pub fn execute(paths: &PathArgs, args: &RunArgs) -> Result<i32> {
 /// Appends the wall-clock reading as a `tick` event to today's ticks file.
 fn append_tick(layout: &Layout, at: Ts) -> Result<()> {
     let line = format!("{{\"ts\":\"{at}\",\"type\":\"tick\",\"payload\":{{\"source\":\"observer run\"}}}}");
-    append_events(&layout.observer_events(), "ticks", at, &[line])
+    Ok(append_events(&layout.observer_events(), "ticks", at, &[line])?)
 }
 
 /// Facts about the run itself, kept out of the world (SPEC §3.8).

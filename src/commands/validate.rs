@@ -11,7 +11,7 @@ use crate::cli::PathArgs;
 use crate::config::Config;
 use crate::inventory::Inventory;
 use crate::problem::Problem;
-use crate::store::sources;
+use crate::store::events::scan;
 
 pub fn execute(paths: &PathArgs) -> Result<i32> {
     let layout = layout(paths);
@@ -31,17 +31,17 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
     if let Err(error) = layout.require_events() {
         problems.push(Problem::new(&layout.events, None, error.to_string()));
     }
-    match sources::scan(&layout.events, &BTreeMap::new()) {
+    match scan(&layout.events, &BTreeMap::new()) {
         Ok(scan) => {
             events = scan.events.len();
-            for waiting in scan.waiting {
+            for waiting in scan.outcome.waiting {
                 notes.push(Problem::new(
                     &layout.events.join(&waiting.file),
                     Some(waiting.line),
                     format!("note: {}", waiting.reason),
                 ));
             }
-            for reject in scan.rejects {
+            for reject in scan.outcome.rejects {
                 problems.push(Problem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
             }
         }

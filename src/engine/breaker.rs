@@ -14,10 +14,10 @@ use crate::time::Ts;
 /// Transitions kept per breaker.
 const MAX_TRANSITIONS: usize = 20;
 
-/// The breaker thresholds and what counts as a failure. The `breaker:`
-/// section of the config; a probe may override any field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The breaker thresholds and what counts as a failure: the config's
+/// `breaker:` section with a probe's overrides, built by `crate::rules`
+/// (where its `Default`, the built-in section, comes from too).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BreakerRules {
     /// Consecutive failures that open a closed breaker.
     pub failure_threshold: u32,
@@ -36,21 +36,6 @@ pub struct BreakerRules {
     pub count_timeouts: bool,
     /// Exit codes of command probes that never count as failures.
     pub excluded_exit_codes: Vec<i64>,
-}
-
-impl Default for BreakerRules {
-    fn default() -> Self {
-        BreakerRules {
-            failure_threshold: 5,
-            success_threshold: 2,
-            timeout_s: 60,
-            half_open_requests: 1,
-            failure_outcomes: vec![Outcome::Critical, Outcome::Unknown],
-            failure_http_statuses: Vec::new(),
-            count_timeouts: true,
-            excluded_exit_codes: Vec::new(),
-        }
-    }
 }
 
 impl BreakerRules {
@@ -126,7 +111,7 @@ impl Breaker {
 
     /// Moves an open breaker to `half_open` once its timeout has passed on
     /// the clock. Returns whether it did.
-    pub fn on_clock(&mut self, clock: Ts, rules: &BreakerRules) -> bool {
+    pub(super) fn on_clock(&mut self, clock: Ts, rules: &BreakerRules) -> bool {
         match self.reopens_at(rules) {
             Some(at) if clock >= at => {
                 let reason = format!("{}s passed since it opened; admitting a probe", rules.timeout_s);
@@ -138,7 +123,7 @@ impl Breaker {
     }
 
     /// Folds one executed result (skipped runs never reach the breaker).
-    pub fn on_result(&mut self, at: Ts, failed: bool, rules: &BreakerRules) {
+    pub(super) fn on_result(&mut self, at: Ts, failed: bool, rules: &BreakerRules) {
         self.on_clock(at, rules);
         if failed {
             self.consecutive_failures += 1;

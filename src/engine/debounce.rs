@@ -30,7 +30,9 @@ impl Health {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `health.debounce_s` and `health.debounce_count`, or a probe's own
+/// `debounce:` settings (built by `crate::rules`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DebounceRules {
     pub debounce_s: u64,
     pub debounce_count: u32,
@@ -62,7 +64,7 @@ impl Debounce {
     /// Folds one result's health. Returns the newly committed status when
     /// the result committed a change. Leaving `unknown` is a change like any
     /// other: a probe's first result alone commits nothing.
-    pub fn on_result(&mut self, at: Ts, health: Health, rules: &DebounceRules) -> Option<Health> {
+    pub(super) fn on_result(&mut self, at: Ts, health: Health, rules: &DebounceRules) -> Option<Health> {
         if health == self.status {
             self.pending = None;
             return None;

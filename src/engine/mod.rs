@@ -1,14 +1,23 @@
-//! The pure fold: `Engine::apply(event)` — no IO, no wall clock, cannot fail.
+//! The pure fold: `Engine::apply(input)` — no IO, no wall clock, cannot fail.
 //!
 //! Time arrives inside events only. The engine clock is the largest `ts`
 //! folded so far; everything time-driven (staleness, retention, the duplicate
 //! window) reads it, so a replay of the same events reproduces the same state
 //! whatever the batches were.
+//!
+//! `apply` is the only way to change the state: the IO shell hands it every
+//! fact as an [`Input`] (a pass starting, an event at its place in the
+//! processing order, a line the boundary refused), and reads the state back
+//! through accessors only.
 
 mod breaker;
 mod debounce;
 mod deployments;
+mod duplicates;
+#[cfg(test)]
+mod given;
 mod incidents;
+mod late;
 mod nodes;
 mod probes;
 mod services;
@@ -24,6 +33,7 @@ pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
 pub use incidents::{Incident, IncidentStatus};
+pub use late::OrderKey;
 pub use nodes::{NodeState, NodeStatus};
 pub use probes::{
     PROBE_BUDGET, PROBE_BUDGET_WINDOW_S, ProbeRules, ProbeState, aggregate, probe_key, probe_runs_within_window,
@@ -32,7 +42,9 @@ pub use probes::{
 pub use services::{ServiceState, ServiceStatus, service_key};
 
 /// The thresholds the fold reads: a slice of the config, with the probes'
-/// overrides from the inventory.
+/// overrides from the inventory. Built by `crate::rules::build`; its
+/// `Default` (the built-in config, no inventory) comes from there too, so
+/// that the values are written once, in `config::defaults`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// Resolved incidents and finished deployments older than this (engine
@@ -48,19 +60,6 @@ pub struct Rules {
     pub probe_runs_per_minute: u32,
     /// Probes the inventory declares, by `node/service/probe`.
     pub declared_probes: BTreeSet<String>,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            retention_s: 30 * 24 * 3600,
-            dedup_window_s: 7 * 24 * 3600,
-            probe_defaults: ProbeRules::default(),
-            probes: BTreeMap::new(),
-            probe_runs_per_minute: 120,
-            declared_probes: BTreeSet::new(),
-        }
-    }
 }
 
 impl Rules {
@@ -96,52 +95,110 @@ pub struct Counters {
 }
 
 /// Everything the fold knows. Serialized into the checkpoint.
+///
+/// The fields are private so that only [`Engine::apply`] changes them;
+/// readers (the world projection, the prober) use the accessors below.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
-    pub clock: Option<Ts>,
-    pub nodes: BTreeMap<String, NodeState>,
-    pub services: BTreeMap<String, ServiceState>,
-    pub incidents: BTreeMap<String, Incident>,
-    pub deployments: BTreeMap<String, Deployment>,
-    pub stats: EventStats,
-    pub counters: Counters,
+    clock: Option<Ts>,
+    nodes: BTreeMap<String, NodeState>,
+    services: BTreeMap<String, ServiceState>,
+    incidents: BTreeMap<String, Incident>,
+    deployments: BTreeMap<String, Deployment>,
+    stats: EventStats,
+    counters: Counters,
     /// Event ids seen within the duplicate window, with their `ts`.
-    pub seen_ids: HashMap<String, Ts>,
+    seen_ids: HashMap<String, Ts>,
     /// The engine-clock hour in which history was last pruned.
-    pub pruned_hour: i64,
+    pruned_hour: i64,
     /// Probes, by `node/service/probe`.
-    pub probes: BTreeMap<String, ProbeState>,
+    probes: BTreeMap<String, ProbeState>,
     /// What each service's probes last said, by `node/service`.
-    pub probe_verdicts: BTreeMap<String, ServiceStatus>,
+    probe_verdicts: BTreeMap<String, ServiceStatus>,
     /// Executed probe runs within the probe budget's window.
-    pub probe_runs: VecDeque<Ts>,
+    probe_runs: VecDeque<Ts>,
     /// Budgets whose exhaustion was recorded and has not ended yet.
-    pub budgets_exhausted: BTreeSet<String>,
+    budgets_exhausted: BTreeSet<String>,
     /// The earliest moment an open breaker becomes half-open.
-    pub breaker_deadline: Option<Ts>,
+    breaker_deadline: Option<Ts>,
+    /// The newest place in the processing order folded so far (the late
+    /// rule, `late.rs`). Absent from the engine state of checkpoints written
+    /// before it moved here, which kept it beside the engine.
+    #[serde(default)]
+    last_folded: Option<OrderKey>,
+    /// `last_folded` as the current pass started. Every pass sets it before
+    /// it folds anything, so the checkpoint does not keep it.
+    #[serde(skip)]
+    last_folded_before_pass: Option<OrderKey>,
 }
 
-/// What `apply` did with an event, for callers that report on a run.
+/// What the IO shell tells the engine, in the order it happens.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A pass starts under the rules given with it: a changed `timeout_s`
+    /// applies to breakers that are already open, and the events of this
+    /// pass are late when they sort before what earlier passes folded.
+    PassStarted,
+    /// An event the boundary accepted, at its place in the processing order
+    /// (SPEC §3): its `ts`, then `file` (the path under `events/`), then
+    /// `position` in that file.
+    Event { event: &'a Event, file: &'a str, position: u64 },
+    /// A line the boundary refused: counted, not folded.
+    LineRejected,
+}
+
+/// What `apply` did with an input, for callers that report on a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
+    /// The event was folded; `late` when it was counted as late.
     Folded { late: bool },
-    Duplicate,
+    /// The event's id was seen within the duplicate window: counted, not
+    /// folded; `late` when it was counted as late too.
+    Duplicate { late: bool },
+    /// A pass start or a rejected line: nothing was folded.
+    Noted,
 }
 
 const HOUR_MS: i64 = 3_600_000;
 
 impl Engine {
-    /// Folds one validated event. Never fails, never does IO.
-    pub fn apply(&mut self, event: &Event, rules: &Rules) -> Applied {
-        if let Some(id) = &event.id {
-            if self.is_duplicate(id, rules) {
-                self.stats.duplicates += 1;
-                return Applied::Duplicate;
+    /// The one entry point that changes the state. Never fails, never does
+    /// IO.
+    pub fn apply(&mut self, input: Input<'_>, rules: &Rules) -> Applied {
+        match input {
+            Input::PassStarted => {
+                probes::refresh_breaker_deadline(self, rules);
+                late::on_pass_started(self);
+                Applied::Noted
             }
-            // Remembered from when it was first seen on the clock, so that a
-            // back-filled event is remembered for the whole window too.
-            let seen = self.clock.map_or(event.ts, |clock| clock.max(event.ts));
-            self.seen_ids.insert(id.clone(), seen);
+            Input::Event { event, file, position } => {
+                let applied = self.fold(event, rules);
+                let late_by_ts = applied == Applied::Folded { late: true };
+                if !late::on_event(self, event.ts, file, position, late_by_ts) {
+                    return applied;
+                }
+                self.stats.late += 1;
+                match applied {
+                    Applied::Duplicate { .. } => Applied::Duplicate { late: true },
+                    _ => Applied::Folded { late: true },
+                }
+            }
+            Input::LineRejected => {
+                self.stats.rejected += 1;
+                Applied::Noted
+            }
+        }
+    }
+
+    /// Folds one validated event; its `ts` alone decides whether it is late
+    /// here, its place in the order is the late rule's (`late.rs`).
+    fn fold(&mut self, event: &Event, rules: &Rules) -> Applied {
+        if let Some(id) = &event.id {
+            if duplicates::is_duplicate(self, id, rules) {
+                self.stats.duplicates += 1;
+                return Applied::Duplicate { late: false };
+            }
+            duplicates::remember(self, id, event.ts);
         }
         let late = self.clock.is_some_and(|clock| event.ts < clock);
         if late {
@@ -182,34 +239,64 @@ impl Engine {
         Applied::Folded { late }
     }
 
-    /// Counts an event as late that its `ts` alone does not show to be: the
-    /// shell saw that it sorts before events folded by an earlier pass, so a
-    /// rebuild could fold it in another order.
-    pub fn note_out_of_order(&mut self) {
-        self.stats.late += 1;
-    }
-
-    /// Called once per pass before folding: the breaker deadline is
-    /// recomputed under the current rules (a changed `timeout_s` applies to
-    /// breakers that are already open).
-    pub fn prepare(&mut self, rules: &Rules) {
-        probes::refresh_breaker_deadline(self, rules);
-    }
-
-    /// Counts an event the boundary refused; it is otherwise not folded.
-    pub fn note_rejected(&mut self) {
-        self.stats.rejected += 1;
-    }
-
-    /// An id is a duplicate while its first sighting (on the engine clock) is
-    /// within the window of the current clock; the test reads only folded state, so it gives the
-    /// same answer however the events were batched.
-    fn is_duplicate(&self, id: &str, rules: &Rules) -> bool {
-        match (self.seen_ids.get(id), self.clock) {
-            (Some(_), None) => true,
-            (Some(first), Some(clock)) => *first >= clock.minus_seconds(rules.dedup_window_s),
-            (None, _) => false,
+    /// A checkpoint written before the order key moved into the engine
+    /// (observer 0.1.0) keeps the key beside the engine state; this puts the
+    /// two back together as the state is read, before anything is folded.
+    /// A key the state already holds wins.
+    pub(crate) fn with_last_folded_of_old_checkpoint(mut self, key: Option<OrderKey>) -> Engine {
+        if self.last_folded.is_none() {
+            self.last_folded = key;
         }
+        self
+    }
+
+    /// The largest `ts` folded so far; `None` before the first event.
+    pub fn clock(&self) -> Option<Ts> {
+        self.clock
+    }
+
+    pub fn nodes(&self) -> &BTreeMap<String, NodeState> {
+        &self.nodes
+    }
+
+    pub fn services(&self) -> &BTreeMap<String, ServiceState> {
+        &self.services
+    }
+
+    pub fn incidents(&self) -> &BTreeMap<String, Incident> {
+        &self.incidents
+    }
+
+    pub fn deployments(&self) -> &BTreeMap<String, Deployment> {
+        &self.deployments
+    }
+
+    pub fn stats(&self) -> &EventStats {
+        &self.stats
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Probes, by `node/service/probe`.
+    pub fn probes(&self) -> &BTreeMap<String, ProbeState> {
+        &self.probes
+    }
+
+    /// Executed probe runs within the probe budget's window.
+    pub fn probe_runs(&self) -> &VecDeque<Ts> {
+        &self.probe_runs
+    }
+
+    /// Budgets whose exhaustion was recorded and has not ended yet.
+    pub fn budgets_exhausted(&self) -> &BTreeSet<String> {
+        &self.budgets_exhausted
+    }
+
+    /// The newest place in the processing order folded so far.
+    pub fn last_folded(&self) -> Option<&OrderKey> {
+        self.last_folded.as_ref()
     }
 
     fn advance_clock(&mut self, ts: Ts, rules: &Rules) {
@@ -230,30 +317,7 @@ impl Engine {
         let horizon = clock.minus_seconds(rules.retention_s);
         self.incidents.retain(|_, incident| incident.resolved_at.is_none_or(|at| at >= horizon));
         self.deployments.retain(|_, deployment| deployment.ended_at.is_none_or(|at| at >= horizon));
-        let id_horizon = clock.minus_seconds(rules.dedup_window_s);
-        self.seen_ids.retain(|_, seen| *seen >= id_horizon);
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod given {
-    //! given(events).then(...) helpers for testing the fold without IO.
-    use super::*;
-    use crate::event::{Parsed, parse_event};
-
-    pub fn event(json: &str) -> Event {
-        match parse_event(json.as_bytes()) {
-            Parsed::Event(e) => *e,
-            other => panic!("test event did not parse: {other:?}"),
-        }
-    }
-
-    pub fn given(lines: &[&str]) -> Engine {
-        let mut engine = Engine::default();
-        for line in lines {
-            engine.apply(&event(line), &Rules::default());
-        }
-        engine
+        duplicates::forget_outside_window(self, clock, rules);
     }
 }
 
@@ -275,38 +339,6 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_id_is_a_duplicate_and_not_folded() {
-        let engine = given(&[
-            r#"{"ts":"2026-05-12T12:05:00Z","type":"heartbeat","node":"a","id":"x"}"#,
-            r#"{"ts":"2026-05-12T12:06:00Z","type":"heartbeat","node":"a","id":"x"}"#,
-        ]);
-        assert_eq!(engine.stats.duplicates, 1);
-        assert_eq!(engine.counters.heartbeats, 1);
-        assert_eq!(engine.nodes["a"].last_seen, Ts::parse("2026-05-12T12:05:00Z").ok());
-    }
-
-    #[test]
-    fn a_back_filled_id_is_remembered_for_the_whole_window() {
-        let engine = given(&[
-            r#"{"ts":"2026-05-20T12:00:00Z","type":"tick"}"#,
-            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
-            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
-        ]);
-        assert_eq!(engine.stats.duplicates, 1);
-    }
-
-    #[test]
-    fn ids_are_forgotten_after_the_window() {
-        let engine = given(&[
-            r#"{"ts":"2026-05-01T12:00:00Z","type":"tick","id":"x"}"#,
-            r#"{"ts":"2026-05-20T12:00:00Z","type":"tick"}"#,
-            r#"{"ts":"2026-05-20T12:01:00Z","type":"tick","id":"x"}"#,
-        ]);
-        assert_eq!(engine.stats.duplicates, 0);
-        assert_eq!(engine.counters.ticks, 3);
-    }
-
-    #[test]
     fn resolved_history_is_pruned_after_retention() {
         let engine = given(&[
             r#"{"ts":"2026-04-01T12:00:00Z","type":"service_unhealthy","node":"a","service":"s"}"#,
@@ -317,7 +349,14 @@ mod tests {
         ]);
         assert_eq!(engine.incidents.len(), 2, "still within 30 days");
         let mut engine = engine;
-        engine.apply(&event(r#"{"ts":"2026-05-15T12:00:00Z","type":"tick"}"#), &Rules::default());
+        engine.apply(
+            Input::Event {
+                event: &event(r#"{"ts":"2026-05-15T12:00:00Z","type":"tick"}"#),
+                file: "t.jsonl",
+                position: 9,
+            },
+            &Rules::default(),
+        );
         assert_eq!(engine.incidents.len(), 1, "the resolved one is forgotten, the active one kept");
         assert!(engine.deployments.is_empty());
     }

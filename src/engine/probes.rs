@@ -18,17 +18,12 @@ pub const PROBE_BUDGET_WINDOW_S: u64 = 60;
 pub const PROBE_BUDGET: &str = "probe_runs_per_minute";
 const MAX_DETAIL: usize = 300;
 
-/// How one probe's results are judged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How one probe's results are judged. Built by `crate::rules`, where its
+/// `Default` (a probe without overrides under the built-in config) is too.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeRules {
     pub debounce: DebounceRules,
     pub breaker: BreakerRules,
-}
-
-impl Default for ProbeRules {
-    fn default() -> Self {
-        ProbeRules { debounce: DebounceRules { debounce_s: 30, debounce_count: 3 }, breaker: BreakerRules::default() }
-    }
 }
 
 /// Everything folded about one probe, keyed `node/service/probe`.
@@ -88,7 +83,12 @@ pub(super) fn apply(engine: &mut Engine, event: &Event, report: &ProbeReport, ru
     let breaker_before = state.breaker.state;
     state.breaker.on_result(event.ts, probe_rules.breaker.is_failure(report), &probe_rules.breaker);
     let breaker_changed = state.breaker.state != breaker_before;
-    let committed = state.debounce.on_result(event.ts, health, &probe_rules.debounce);
+    // What the debounce committed (its return value) is not needed: the
+    // service's verdict below is recomputed from every declared probe and
+    // compared with the last one, so a change committed here reaches the
+    // service, and so do changes the debounce does not see (this result
+    // moving the breaker, the inventory declaring other probes since).
+    state.debounce.on_result(event.ts, health, &probe_rules.debounce);
 
     engine.probe_runs.push_back(event.ts);
     prune_budget(engine);
@@ -98,7 +98,6 @@ pub(super) fn apply(engine: &mut Engine, event: &Event, report: &ProbeReport, ru
     if breaker_changed {
         refresh_breaker_deadline(engine, rules);
     }
-    let _ = committed;
     let severity = if report.outcome == Outcome::Critical { Severity::Critical } else { Severity::Error };
     update_service(engine, node, service, event.ts, severity, rules);
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::probe::HttpCheck;
+use super::check::HttpCheck;
 use crate::problem::Problem;
 
 /// Reads the CA certificates of the check's `ca_file` into the check, with

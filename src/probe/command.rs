@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use super::filesystem::{elapsed_ms, format_duration};
-use super::{Execution, Outcome};
+use super::execution::{Execution, short_io_error};
+use super::timing::{elapsed_ms, format_duration};
+use crate::event::Outcome;
 
 /// At most this much of each output stream is kept (the rest is drained).
 const MAX_OUTPUT: usize = 64 * 1024;
@@ -92,7 +93,7 @@ fn spawn_error(program: &str, e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => format!("command not found: {program}"),
         io::ErrorKind::PermissionDenied => format!("cannot execute {program}: permission denied"),
-        _ => format!("cannot execute {program}: {}", super::filesystem::short_io_error(e)),
+        _ => format!("cannot execute {program}: {}", short_io_error(e)),
     }
 }
 

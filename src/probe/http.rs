@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
-use super::filesystem::{elapsed_ms, format_duration, short_io_error};
-use super::{Execution, HttpCheck, Outcome};
+use super::execution::{Execution, short_io_error};
+use super::timing::{elapsed_ms, format_duration};
+use crate::event::Outcome;
+use crate::inventory::HttpCheck;
 
 /// At most this much of a body is searched for `body_contains`.
 const MAX_BODY: u64 = 1 << 20;

@@ -4,8 +4,9 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::filesystem::{elapsed_ms, format_duration, run_with_timeout, short_io_error};
-use super::{Execution, Outcome};
+use super::execution::{Execution, short_io_error};
+use super::timing::{elapsed_ms, format_duration, run_with_timeout};
+use crate::event::Outcome;
 
 /// Resolves `host:port` and connects to each address in turn until one
 /// accepts, all within `timeout`. The connection is closed at once.

@@ -4,17 +4,81 @@
 //! left a line without its newline, a newline is written first so that the
 //! torn line is rejected on its own rather than spoiling the new ones.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-
-use super::atomic::{create_dir, is_the_file_at, sync_dir};
+use super::atomic::{CreateDirError, create_dir, is_the_file_at, sync_dir};
 use crate::time::Ts;
 
+/// Why the lines could not be appended. Each names the file (or directory)
+/// it is about.
+#[derive(Debug)]
+pub enum AppendError {
+    Dir(CreateDirError),
+    /// `link` (the file or its directory) is a symlink.
+    Symlink {
+        path: PathBuf,
+        link: PathBuf,
+    },
+    /// The file was swapped for a symlink between the check and the open.
+    Replaced {
+        path: PathBuf,
+    },
+    Open {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The end of the file, looked at for a torn last line, cannot be read.
+    ReadEnd {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Sync {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppendError::Dir(error) => error.fmt(f),
+            AppendError::Symlink { path, link } => write!(
+                f,
+                "cannot append to {}: {} is a symlink, and observer writes through none",
+                path.display(),
+                link.display()
+            ),
+            AppendError::Replaced { path } => write!(
+                f,
+                "cannot append to {}: it was replaced by a symlink, and observer writes through none",
+                path.display()
+            ),
+            AppendError::Open { path, error } => write!(f, "cannot open {} to append to it: {error}", path.display()),
+            AppendError::ReadEnd { path, error } => {
+                write!(f, "cannot read the end of {} before appending to it: {error}", path.display())
+            }
+            AppendError::Write { path, error } => write!(f, "cannot append to {}: {error}", path.display()),
+            AppendError::Sync { path, error } => write!(f, "cannot sync {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for AppendError {}
+
+impl From<CreateDirError> for AppendError {
+    fn from(error: CreateDirError) -> AppendError {
+        AppendError::Dir(error)
+    }
+}
+
 /// Appends `lines` (without newlines) to `<dir>/<prefix>-<UTC day of at>.jsonl`.
-pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Result<()> {
+pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Result<(), AppendError> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -23,14 +87,10 @@ pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Resu
     let path = dir.join(format!("{prefix}-{day}.jsonl"));
     // Never through a symlink, to the directory or the file: the lines
     // would land outside the root, and the scan, which follows no link,
-    // would never read them.
+    // would never read them. (A file not there yet is created below.)
     for link in [dir, path.as_path()] {
         if std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "cannot append to {}: {} is a symlink, and observer writes through none",
-                path.display(),
-                link.display()
-            );
+            return Err(AppendError::Symlink { path: path.clone(), link: link.to_path_buf() });
         }
     }
     let created = !path.exists();
@@ -39,28 +99,64 @@ pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Resu
         .append(true)
         .create(true)
         .open(&path)
-        .with_context(|| format!("cannot open {} to append to it", path.display()))?;
+        .map_err(|error| AppendError::Open { path: path.clone(), error })?;
     if !is_the_file_at(&file, &path) {
-        bail!("cannot append to {}: it was replaced by a symlink, and observer writes through none", path.display());
+        return Err(AppendError::Replaced { path });
     }
     let mut text = String::new();
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            text.push('\n');
-        }
+    if !ends_with_newline(&mut file).map_err(|error| AppendError::ReadEnd { path: path.clone(), error })? {
+        text.push('\n');
     }
     for line in lines {
         text.push_str(line);
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).with_context(|| format!("cannot append to {}", path.display()))?;
-    file.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|error| AppendError::Write { path: path.clone(), error })?;
+    file.sync_data().map_err(|error| AppendError::Sync { path: path.clone(), error })?;
     if created {
-        sync_dir(dir).with_context(|| format!("cannot sync {}", dir.display()))?;
+        sync_dir(dir).map_err(|error| AppendError::Sync { path: dir.to_path_buf(), error })?;
     }
     Ok(())
+}
+
+/// Whether the file is empty or ends with a newline: anything else is a
+/// line an earlier crash tore.
+fn ends_with_newline(file: &mut File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Ts::parse("2026-05-12T12:00:00Z").unwrap();
+        let path = dir.path().join("ticks-2026-05-12.jsonl");
+        std::fs::write(&path, "{\"torn\":").unwrap();
+        append_events(dir.path(), "ticks", at, &["one".into(), "two".into()]).unwrap();
+        append_events(dir.path(), "ticks", at, &["three".into()]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"torn\":\none\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Ts::parse("2026-05-12T12:00:00Z").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("ticks-2026-05-12.jsonl")).unwrap();
+        let error = append_events(dir.path(), "ticks", at, &["one".into()]).unwrap_err().to_string();
+        assert!(error.contains("ticks-2026-05-12.jsonl: ") && error.contains("is a symlink"), "{error}");
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").unwrap();
+        let error = append_events(&blocked.join("sub"), "ticks", at, &["one".into()]).unwrap_err().to_string();
+        assert!(error.ends_with("is not a directory; move it away"), "{error}");
+    }
 }

@@ -6,24 +6,30 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::fault_injection;
+
 /// Replaces `path` with `bytes`. The temp file is created with `create_new`,
 /// so a symlink planted at its name is never followed; the rename replaces a
 /// symlink at `path` itself rather than writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = temp_path(path);
+    // A temp file a crash left behind; usually there is none. If it cannot
+    // be removed, `create_new` below fails and says so.
     let _ = fs::remove_file(&temp);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        super::crash::fault("write")?;
+        fault_injection::fail_at("write")?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        super::crash::point("before-rename");
+        fault_injection::crash_at("before-rename");
         fs::rename(&temp, path)?;
         sync_dir(dir)
     })();
     if result.is_err() {
+        // Best effort: the error that matters is `result`, and a temp file
+        // left here is hidden from the scan and removed by the next write.
         let _ = fs::remove_file(&temp);
     }
     result
@@ -52,20 +58,49 @@ pub fn is_the_file_at(file: &File, path: &Path) -> bool {
     }
 }
 
+/// A directory that cannot be created, with what it was for ("the world
+/// directory", say), so that the message says what to do.
+#[derive(Debug)]
+pub struct CreateDirError {
+    pub what: String,
+    pub dir: PathBuf,
+    pub cause: CreateDirCause,
+}
+
+#[derive(Debug)]
+pub enum CreateDirCause {
+    /// A file in the place of the directory, or of one of its parents.
+    NotADirectory(PathBuf),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for CreateDirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, dir) = (&self.what, self.dir.display());
+        match &self.cause {
+            CreateDirCause::NotADirectory(file) => {
+                write!(f, "cannot create {what} {dir}: {} is not a directory; move it away", file.display())
+            }
+            CreateDirCause::Io(error) => write!(f, "cannot create {what} {dir}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for CreateDirError {}
+
 /// Creates `dir` and its parents; the error says what is wrong and what to
 /// do, naming `what` ("the world directory", say) and the path. A file in
 /// the place of the directory, or of one of its parents, is named as such.
-pub fn create_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
+pub fn create_dir(dir: &Path, what: &str) -> Result<(), CreateDirError> {
     let Err(error) = fs::create_dir_all(dir) else {
         return Ok(());
     };
     let in_the_way = dir.ancestors().find(|p| fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()));
-    match in_the_way {
-        Some(file) => {
-            anyhow::bail!("cannot create {what} {}: {} is not a directory; move it away", dir.display(), file.display())
-        }
-        None => anyhow::bail!("cannot create {what} {}: {error}", dir.display()),
-    }
+    let cause = match in_the_way {
+        Some(file) => CreateDirCause::NotADirectory(file.to_path_buf()),
+        None => CreateDirCause::Io(error),
+    };
+    Err(CreateDirError { what: what.to_string(), dir: dir.to_path_buf(), cause })
 }
 
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -83,6 +118,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     let same_length = fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
     if same_length && fs::read(path).is_ok_and(|existing| existing == bytes) {
+        // Usually there is none; one that stays is hidden and harmless.
         let _ = fs::remove_file(temp_path(path));
         return Ok(false);
     }

@@ -8,6 +8,13 @@
 //! matches, the world is already current and the body is never parsed, so a
 //! no-op run costs about the same on a long history as on a short one.
 //!
+//! The newest place in the processing order folded so far (the late rule's
+//! key) sits inside the engine state; checkpoints of observer 0.1.0 kept it
+//! beside the engine, as `last_folded` in the body, and are still read: the
+//! key is moved into the engine as the body is parsed. Both layouts are
+//! format 3, since an older observer reading the newer layout just misses
+//! the key (and counts fewer events late), as it would after a rebuild.
+//!
 //! A missing checkpoint means "start from scratch" (SPEC §1). A checkpoint that
 //! exists but cannot be read — empty, truncated, zeroed, or of another format
 //! version — is never silently replaced: the run stops and points to
@@ -19,8 +26,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
-use super::sources::{Cursor, Reject};
-use crate::engine::Engine;
+use super::events::{Cursor, Reject};
+use crate::engine::{Engine, OrderKey};
 use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
@@ -37,8 +44,6 @@ pub struct Checkpoint {
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
-    /// The greatest processing-order key folded so far.
-    pub last_folded: Option<FoldedKey>,
 }
 
 /// The world is a function of the engine state and of these inputs: the
@@ -53,14 +58,6 @@ pub struct WorldInputs {
     /// this run left them: a file rewritten, removed or replaced by anyone
     /// else (or `--world` pointing elsewhere) makes the next run write again.
     pub written: u64,
-}
-
-/// A position in the processing order of SPEC §3: `(ts, path, position)`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FoldedKey {
-    pub ts: Ts,
-    pub file: String,
-    pub position: u64,
 }
 
 /// The first document of the file.
@@ -85,14 +82,15 @@ struct HeaderRef<'a> {
 struct Body {
     engine: Engine,
     rejects: VecDeque<Reject>,
-    last_folded: Option<FoldedKey>,
+    /// Where observer 0.1.0 kept the engine's order key.
+    #[serde(default)]
+    last_folded: Option<OrderKey>,
 }
 
 #[derive(Serialize)]
 struct BodyRef<'a> {
     engine: &'a Engine,
     rejects: &'a VecDeque<Reject>,
-    last_folded: &'a Option<FoldedKey>,
 }
 
 /// Reads a map written in key order into a list and builds the tree from it
@@ -119,7 +117,7 @@ fn map_in_bulk<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTre
 }
 
 /// A checkpoint read from disk whose header is parsed and body is not yet.
-pub struct Stored {
+pub struct CheckpointFile {
     pub header: Header,
     bytes: Vec<u8>,
     body_at: usize,
@@ -156,7 +154,7 @@ fn unreadable(path: &Path, reason: String) -> CheckpointError {
     CheckpointError::Unreadable { path: path.to_path_buf(), reason }
 }
 
-impl Stored {
+impl CheckpointFile {
     /// Parses the body: the whole checkpoint.
     pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
         let body: Body = serde_json::from_slice(&self.bytes[self.body_at..])
@@ -164,9 +162,8 @@ impl Stored {
         Ok(Checkpoint {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
-            engine: body.engine,
+            engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
             rejects: body.rejects,
-            last_folded: body.last_folded,
         })
     }
 }
@@ -178,7 +175,7 @@ impl Checkpoint {
 
     /// Reads the file and parses its header; `Ok(None)` when there is no
     /// checkpoint yet.
-    pub fn read(state_dir: &Path) -> Result<Option<Stored>, CheckpointError> {
+    pub fn read(state_dir: &Path) -> Result<Option<CheckpointFile>, CheckpointError> {
         let path = Checkpoint::path(state_dir);
         // Only a regular file is read: a symlink planted in state/ is not
         // followed (a rebuild replaces it), and a FIFO or device is not read.
@@ -234,7 +231,7 @@ impl Checkpoint {
         if bytes[body_at..].trim_ascii().is_empty() || !bytes.ends_with(b"}\n") {
             return Err(unreadable(&path, "it is damaged: it ends before its engine state does".into()));
         }
-        Ok(Some(Stored { header, bytes, body_at, path }))
+        Ok(Some(CheckpointFile { header, bytes, body_at, path }))
     }
 
     /// Reads the whole checkpoint; `Ok(None)` when there is none yet.
@@ -246,8 +243,8 @@ impl Checkpoint {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
         let header =
-            HeaderRef { format: FORMAT, cursors: &self.cursors, clock: self.engine.clock, inputs: &self.inputs };
-        let body = BodyRef { engine: &self.engine, rejects: &self.rejects, last_folded: &self.last_folded };
+            HeaderRef { format: FORMAT, cursors: &self.cursors, clock: self.engine.clock(), inputs: &self.inputs };
+        let body = BodyRef { engine: &self.engine, rejects: &self.rejects };
         let mut bytes = serde_json::to_vec(&header).map_err(io)?;
         bytes.push(b'\n');
         serde_json::to_writer(&mut bytes, &body).map_err(io)?;
@@ -255,9 +252,10 @@ impl Checkpoint {
         write_atomic(&path, &bytes).map_err(|error| CheckpointError::Io { path, error })
     }
 
+    /// Keeps the latest rejections; the engine counts them
+    /// (`Input::LineRejected`).
     pub fn push_rejects(&mut self, rejects: impl IntoIterator<Item = Reject>) {
         for reject in rejects {
-            self.engine.note_rejected();
             self.rejects.push_back(reject);
         }
         while self.rejects.len() > MAX_REJECTS {
@@ -287,6 +285,39 @@ mod tests {
             let message = Checkpoint::read(dir.path()).err().expect("refused").to_string();
             assert!(message.contains("observer rebuild"), "{message}");
         }
+    }
+
+    /// Written by observer 0.1.0 after one pass over `b.jsonl`: its body
+    /// keeps the order key beside the engine state.
+    const OF_0_1_0: &str = concat!(
+        r#"{"format":3,"cursors":{"b.jsonl":[69,1,69,65024,10019154,1796226557653592466,1796226557653592466,"#,
+        r#"1796226557653592466,11693151049307313630,11693151049307313630]},"clock":"2026-05-12T12:10:00Z","#,
+        r#""inputs":{"digest":8454289979415941154,"deployments":[],"written":13312508558206086295}}"#,
+        "\n",
+        r#"{"engine":{"clock":"2026-05-12T12:10:00Z","nodes":{"a":{"status":"up","last_seen":"2026-05-12T12:10:00Z"}},"#,
+        r#""services":{},"incidents":{},"deployments":{},"stats":{"total":1,"by_type":{"heartbeat":1},"rejected":0,"#,
+        r#""duplicates":0,"late":0},"counters":{"ticks":0,"heartbeats":1,"errors":0},"#,
+        r#""seen_ids":{"X":"2026-05-12T12:10:00Z"},"pruned_hour":494052,"probes":{},"probe_verdicts":{},"#,
+        r#""probe_runs":[],"budgets_exhausted":[],"breaker_deadline":null},"rejects":[],"#,
+        r#""last_folded":{"ts":"2026-05-12T12:10:00Z","file":"b.jsonl","position":0}}"#,
+        "\n",
+    );
+
+    #[test]
+    fn a_checkpoint_of_0_1_0_keeps_its_order_key_in_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(Checkpoint::path(dir.path()), OF_0_1_0).unwrap();
+        let checkpoint = Checkpoint::load(dir.path()).unwrap().unwrap();
+        let key = OrderKey { ts: Ts::parse("2026-05-12T12:10:00Z").unwrap(), file: "b.jsonl".into(), position: 0 };
+        assert_eq!(checkpoint.engine.last_folded(), Some(&key));
+        assert_eq!(checkpoint.engine.stats().total, 1);
+        assert_eq!(checkpoint.cursors.len(), 1);
+        // Saved again, the key is inside the engine state and reads back.
+        checkpoint.save(dir.path()).unwrap();
+        let again = Checkpoint::load(dir.path()).unwrap().unwrap();
+        assert_eq!(again.engine, checkpoint.engine);
+        let text = std::fs::read_to_string(Checkpoint::path(dir.path())).unwrap();
+        assert!(text.contains(r#""breaker_deadline":null,"last_folded":{"ts""#), "{text}");
     }
 
     #[test]

@@ -6,14 +6,32 @@
 //! `logs/`: an absolute path, a `..` component, or a symlink that resolves
 //! outside `logs/` is refused and reported.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Stage};
 use crate::time::Ts;
-use crate::world::{DiagnosticFile, DiskFacts};
+
+/// What the disk says about deployments, gathered by the IO shell before
+/// projecting: stage markers under `state/deployments/<id>/`, and the
+/// diagnostics files named by failures.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DiskFacts {
+    pub markers: BTreeMap<String, Vec<Stage>>,
+    pub diagnostics: BTreeMap<String, DiagnosticFile>,
+}
+
+/// A diagnostics path as checked against `logs/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DiagnosticFile {
+    pub path: String,
+    pub exists: bool,
+    pub size: Option<u64>,
+    /// Why the path was not followed (it would leave `logs/`), or null.
+    pub refused: Option<String>,
+}
 
 /// The optional JSON body of a stage marker.
 #[derive(Deserialize, Default)]
@@ -57,7 +75,7 @@ pub fn gather<'a>(
 
 /// What `gather` needs to know about the engine's deployments.
 pub fn watched(engine: &Engine) -> Vec<(String, Vec<String>)> {
-    engine.deployments.iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
+    engine.deployments().iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
 }
 
 fn is_plain_component(name: &str) -> bool {

@@ -1,11 +1,12 @@
 //! Everything on disk: event sources and their cursors, the checkpoint,
-//! atomic writes and the state lock.
+//! atomic writes, the state lock, the deployment files that deploy scripts
+//! leave, and the fault injection the crash tests use.
 
 pub mod append;
 pub mod atomic;
 pub mod checkpoint;
-pub mod crash;
 pub mod deployment_files;
+pub mod events;
+pub mod fault_injection;
 pub mod fingerprint;
 pub mod lock;
-pub mod sources;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::support::{Homelab, ev};
+use crate::support::{Ev, Homelab};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,7 +99,7 @@ fn timestamps_outside_years_0000_9999_in_utc_are_rejected_and_the_next_run_reads
     std::fs::copy(from, lab.path("events").join(file)).unwrap();
     lab.run();
     assert_eq!(lab.summary()["events"]["rejected"], 2);
-    lab.append("events/more.jsonl", &format!("{}\n", ev("2026-05-12T12:30:00Z", "heartbeat", r#""node":"b""#)));
+    lab.append("events/more.jsonl", &Ev::new("2026-05-12T12:30:00Z", "heartbeat").node("b").line());
     lab.run();
     lab.assert_world_equals_rebuild();
 }
@@ -123,14 +123,14 @@ fn the_whole_corpus_at_once_adds_up() {
 #[test]
 fn a_far_future_timestamp_moves_the_clock_and_makes_every_later_event_late() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n", ev("9999-12-31T23:59:59Z", "heartbeat", r#""node":"broken-clock""#)));
+    lab.write("events/a.jsonl", &Ev::new("9999-12-31T23:59:59Z", "heartbeat").node("broken-clock").line());
     lab.run();
     assert_eq!(lab.summary()["as_of"], "9999-12-31T23:59:59Z");
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"a""#)));
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("a").line());
     lab.run();
     assert_eq!(lab.summary()["events"]["late"], 1);
     // The way out: remove the event and rebuild.
-    lab.write("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"a""#)));
+    lab.write("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("a").line());
     lab.observer(["rebuild"]).run().success();
     assert_eq!(lab.summary()["as_of"], "2026-05-12T12:00:00Z");
     assert_eq!(lab.summary()["events"]["late"], 0);

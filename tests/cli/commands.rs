@@ -1,10 +1,11 @@
 //! emit, validate, status, rebuild --until, config, completions and the
 //! conventions every command follows.
 
-use std::io::Read;
 use std::process::Stdio;
 
-use crate::support::{BIN, Homelab, ev};
+use serde_json::json;
+
+use crate::support::{Ev, Homelab, Stream, lines};
 
 #[test]
 fn emit_writes_one_valid_event_that_the_next_run_folds() {
@@ -55,10 +56,7 @@ fn concurrent_emits_never_tear_or_lose_an_event() {
             let mut invocation = lab.observer([
                 "emit".to_string(),
                 "--json".to_string(),
-                format!(
-                    r#"{{"ts":"2026-05-12T12:00:00Z","type":"heartbeat","node":"n{i}","message":"{}"}}"#,
-                    "x".repeat(20_000)
-                ),
+                Ev::new("2026-05-12T12:00:00Z", "heartbeat").node(&format!("n{i}")).message(&"x".repeat(20_000)).json(),
             ]);
             invocation.command.stdout(Stdio::null()).stderr(Stdio::piped());
             invocation.command.spawn().unwrap()
@@ -77,7 +75,7 @@ fn concurrent_emits_never_tear_or_lose_an_event() {
 #[test]
 fn validate_lists_every_problem_with_file_and_line() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n{{oops\n", ev("2026-05-12T12:00:00Z", "tick", "")));
+    lab.write("events/a.jsonl", &(Ev::new("2026-05-12T12:00:00Z", "tick").line() + "{oops\n"));
     lab.write("inventory/topology.yaml", "nodes:\n  saturn:\n    roles: [mqtt\n");
     lab.write("observer.yaml", "nodes:\n  stale_after_s: 300\nretention:\n  dayz: 3\n");
     let out = lab.observer(["validate"]).run().code(1);
@@ -93,18 +91,18 @@ fn validate_lists_every_problem_with_file_and_line() {
 #[test]
 fn validate_passes_a_clean_homelab() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "tick", "")));
+    lab.write("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "tick").line());
     lab.observer(["validate"]).run().success();
 }
 
 #[test]
 fn rebuild_until_shows_a_past_moment_without_touching_live_state() {
     let lab = Homelab::new();
-    let lines = [
-        ev("2026-05-12T12:05:00Z", "service_unhealthy", r#""node":"saturn","service":"mosquitto""#),
-        ev("2026-05-12T12:10:00Z", "service_recovered", r#""node":"saturn","service":"mosquitto""#),
+    let events = [
+        Ev::new("2026-05-12T12:05:00Z", "service_unhealthy").node("saturn").service("mosquitto"),
+        Ev::new("2026-05-12T12:10:00Z", "service_recovered").node("saturn").service("mosquitto"),
     ];
-    lab.write("events/a.jsonl", &(lines.join("\n") + "\n"));
+    lab.write("events/a.jsonl", &lines(&events));
     lab.run();
     let live = lab.world_files("world");
     let checkpoint = lab.read("state/observer_checkpoint.json");
@@ -122,21 +120,13 @@ fn rebuild_until_shows_a_past_moment_without_touching_live_state() {
 #[test]
 fn status_summarizes_problems_and_freshness() {
     let lab = Homelab::new();
-    let lines = [
-        ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"saturn""#),
-        ev(
-            "2026-05-12T12:05:00Z",
-            "service_unhealthy",
-            r#""node":"saturn","service":"mosquitto","severity":"critical""#,
-        ),
-        ev("2026-05-12T12:06:00Z", "service_healthy", r#""node":"saturn","service":"grafana""#),
-        ev(
-            "2026-05-12T12:07:00Z",
-            "deployment_started",
-            r#""correlation_id":"dep-7","node":"saturn","service":"grafana""#,
-        ),
+    let events = [
+        Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn"),
+        Ev::new("2026-05-12T12:05:00Z", "service_unhealthy").node("saturn").service("mosquitto").severity("critical"),
+        Ev::new("2026-05-12T12:06:00Z", "service_healthy").node("saturn").service("grafana"),
+        Ev::new("2026-05-12T12:07:00Z", "deployment_started").correlation("dep-7").node("saturn").service("grafana"),
     ];
-    lab.write("events/a.jsonl", &(lines.join("\n") + "\nnope\n"));
+    lab.write("events/a.jsonl", &(lines(&events) + "nope\n"));
     lab.run();
     let out = lab.observer(["status"]).run().success();
     for expected in [
@@ -166,20 +156,16 @@ fn status_without_a_world_says_what_to_do() {
 
 #[test]
 fn a_closed_stdout_is_not_an_error() {
+    // `observer status | true`: the reader is gone before the command
+    // starts, so its first write to stdout fails with EPIPE.
     let lab = Homelab::new();
-    let mut child = std::process::Command::new(BIN)
-        .args(["completions", "bash"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.success(), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    drop(lab);
+    lab.write("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn").line());
+    lab.run();
+    for args in [&["completions", "bash"][..], &["config", "--defaults"], &["status"], &["status", "--json"]] {
+        let out = lab.observer(args).run_with_closed(Stream::Stdout);
+        assert_eq!(out.code, Some(0), "{args:?}: a closed stdout is success: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{args:?}: and says nothing about it");
+    }
 }
 
 #[test]
@@ -197,11 +183,7 @@ fn config_defaults_round_trip_and_are_used() {
     lab.observer(["config"]).run().success().stdout_has("stale_after_s: 60");
     lab.write(
         "events/a.jsonl",
-        &format!(
-            "{}\n{}\n",
-            ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"a""#),
-            ev("2026-05-12T12:01:01Z", "tick", "")
-        ),
+        &lines(&[Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("a"), Ev::new("2026-05-12T12:01:01Z", "tick")]),
     );
     lab.run();
     assert_eq!(lab.json("world/nodes.json")["nodes"]["a"]["status"], "stale");
@@ -209,10 +191,34 @@ fn config_defaults_round_trip_and_are_used() {
 
 #[test]
 fn world_files_are_deterministic_json_with_a_trailing_newline() {
+    let files = [
+        ("events/b.jsonl", Ev::new("2026-05-12T14:00:00.5+02:00", "heartbeat").node("zeta").line()),
+        ("events/a.jsonl", Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("alpha").line()),
+        (
+            "events/c.jsonl",
+            lines(&[
+                Ev::new("2026-05-12T12:01:00Z", "service_unhealthy").node("mid").service("mqtt").severity("error"),
+                Ev::new("2026-05-12T12:02:00Z", "deployment_started").correlation("d1").node("mid"),
+                Ev::new("2026-05-12T12:03:00Z", "backup_finished").node("mid").payload(json!({"bytes": 7})),
+            ]),
+        ),
+    ];
     let lab = Homelab::new();
-    lab.write("events/b.jsonl", &format!("{}\n", ev("2026-05-12T14:00:00.5+02:00", "heartbeat", r#""node":"zeta""#)));
-    lab.write("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"alpha""#)));
+    for (file, text) in &files {
+        lab.write(file, text);
+    }
     lab.run();
+    // The same events in another root, the files created in the other
+    // order, run at another wall-clock time: the same bytes.
+    let other = Homelab::new();
+    for (file, text) in files.iter().rev() {
+        other.write(file, text);
+    }
+    other.observer(["run", "--no-tick"]).env("OBSERVER_NOW", "2027-01-01T00:00:00Z").run().success();
+    for ((name, one), (_, two)) in lab.world_files("world").into_iter().zip(other.world_files("world")) {
+        assert_eq!(one, two, "world/{name} differs between two roots with the same events");
+    }
+    lab.assert_world_equals_rebuild();
     let nodes = lab.world("nodes.json");
     assert!(nodes.ends_with("}\n"));
     assert!(nodes.find("\"alpha\"").unwrap() < nodes.find("\"zeta\"").unwrap(), "keys sorted");
@@ -223,6 +229,7 @@ fn world_files_are_deterministic_json_with_a_trailing_newline() {
     assert!(nodes.contains("\"last_seen\": \"2026-05-12T12:00:00Z\""));
     for name in crate::support::WORLD_FILES {
         let text = lab.world(name);
+        assert!(text.ends_with("}\n"), "{name} ends with a newline");
         assert!(!text.contains("duration_ms") && !text.contains("\"version\""), "run facts stay out of {name}");
     }
 }
@@ -230,7 +237,7 @@ fn world_files_are_deterministic_json_with_a_trailing_newline() {
 #[test]
 fn validate_notes_files_waiting_for_the_rest_of_a_write() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n{{\"ts\":", ev("2026-05-12T12:00:00Z", "tick", "")));
+    lab.write("events/a.jsonl", &(Ev::new("2026-05-12T12:00:00Z", "tick").line() + "{\"ts\":"));
     lab.write("events/b.json", "{\"ts\":");
     let out = lab.observer(["validate"]).run().success();
     assert!(out.stdout.contains("a.jsonl:2: note: the last line has no newline yet"), "{}", out.stdout);

@@ -4,28 +4,21 @@
 use std::fs::{File, OpenOptions};
 use std::time::{Duration, Instant};
 
-use crate::support::{Homelab, WORLD_FILES, ev};
+use crate::support::{Ev, Homelab, WORLD_FILES, lines};
 
 fn story(lab: &Homelab, minute: u32) {
     lab.append(
         "events/saturn.jsonl",
-        &format!(
-            "{}\n{}\n",
-            ev(&format!("2026-05-12T12:{minute:02}:00Z"), "heartbeat", r#""node":"saturn""#),
-            ev(
-                &format!("2026-05-12T12:{minute:02}:30Z"),
-                "service_unhealthy",
-                r#""node":"saturn","service":"mosquitto""#
-            ),
-        ),
+        &lines(&[
+            Ev::new(&format!("2026-05-12T12:{minute:02}:00Z"), "heartbeat").node("saturn"),
+            Ev::new(&format!("2026-05-12T12:{minute:02}:30Z"), "service_unhealthy").node("saturn").service("mosquitto"),
+        ]),
     );
     lab.write(
         &format!("events/deploy/{minute:02}.json"),
-        &ev(
-            &format!("2026-05-12T12:{minute:02}:40Z"),
-            "deployment_started",
-            &format!(r#""correlation_id":"d{minute}""#),
-        ),
+        &Ev::new(&format!("2026-05-12T12:{minute:02}:40Z"), "deployment_started")
+            .correlation(&format!("d{minute}"))
+            .json(),
     );
 }
 

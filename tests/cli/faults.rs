@@ -10,16 +10,16 @@ use std::process::Command;
 
 use observer::store::checkpoint::FORMAT;
 
-use crate::support::{Homelab, WORLD_FILES, ev};
+use crate::support::{Ev, Homelab, WORLD_FILES};
 
 fn story(lab: &Homelab, minute: u32, nodes: u32) {
     let mut text = String::new();
     for n in 0..nodes {
-        text += &ev(&format!("2026-05-12T12:{minute:02}:{:02}Z", n % 60), "heartbeat", &format!(r#""node":"n{n}""#));
-        text += "\n";
+        text +=
+            &Ev::new(&format!("2026-05-12T12:{minute:02}:{:02}Z", n % 60), "heartbeat").node(&format!("n{n}")).line();
     }
-    text += &ev(&format!("2026-05-12T12:{minute:02}:59Z"), "service_unhealthy", r#""node":"n0","service":"mqtt""#);
-    lab.append("events/saturn.jsonl", &(text + "\n"));
+    text += &Ev::new(&format!("2026-05-12T12:{minute:02}:59Z"), "service_unhealthy").node("n0").service("mqtt").line();
+    lab.append("events/saturn.jsonl", &text);
 }
 
 /// Turns a good checkpoint into a damaged one.

@@ -6,10 +6,10 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
-use crate::support::{Homelab, ev};
+use crate::support::{Ev, Homelab};
 
 fn heartbeat(ts: &str, node: &str) -> String {
-    format!("{}\n", ev(ts, "heartbeat", &format!(r#""node":"{node}""#)))
+    Ev::new(ts, "heartbeat").node(node).line()
 }
 
 fn minute(n: u32) -> String {

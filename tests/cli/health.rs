@@ -1,17 +1,26 @@
 //! The health engine replayed from recorded `probe_result` events, with no
 //! prober: breaker, debounce, uptime, service status and incidents (SPEC §5).
 
-use crate::support::Homelab;
+use serde_json::json;
+
+use crate::support::{Ev, Homelab};
 
 /// A probe result of `saturn/mosquitto/port` at 12:MM:SS.
 fn result(at: &str, outcome: &str) -> String {
-    format!(
-        r#"{{"ts":"2026-05-12T{at}Z","type":"probe_result","node":"saturn","service":"mosquitto","payload":{{"probe":"port","outcome":"{outcome}","latency_ms":3}}}}"#
-    ) + "\n"
+    mosquitto(at).payload(json!({"probe": "port", "outcome": outcome, "latency_ms": 3})).line()
+}
+
+/// A result of another probe of `saturn/mosquitto`, without a latency.
+fn probe_result(at: &str, probe: &str, outcome: &str) -> Ev {
+    mosquitto(at).payload(json!({"probe": probe, "outcome": outcome}))
+}
+
+fn mosquitto(at: &str) -> Ev {
+    Ev::new(&format!("2026-05-12T{at}Z"), "probe_result").node("saturn").service("mosquitto")
 }
 
 fn tick(at: &str) -> String {
-    format!(r#"{{"ts":"2026-05-12T{at}Z","type":"tick"}}"#) + "\n"
+    Ev::new(&format!("2026-05-12T{at}Z"), "tick").line()
 }
 
 fn service(lab: &Homelab) -> serde_json::Value {
@@ -63,7 +72,7 @@ fn the_breaker_opens_half_opens_reopens_and_closes() {
     let incident = incidents["incidents"].as_object().unwrap().values().next().unwrap();
     assert_eq!(incident["status"], "resolved", "the debounced recovery resolves the incident");
     assert_eq!(incident["resolved_at"], "2026-05-12T12:07:40Z");
-    assert_eq!(lab.summary()["breakers"], serde_json::json!({"closed": 1, "open": 0, "half_open": 0}));
+    assert_eq!(lab.summary()["breakers"], json!({"closed": 1, "open": 0, "half_open": 0}));
     lab.assert_world_equals_rebuild();
 }
 
@@ -80,7 +89,7 @@ fn a_single_failed_check_among_successes_changes_nothing() {
     assert_eq!(s["status"], "healthy");
     assert_eq!(s["since"], "2026-05-12T12:00:30Z", "committed once two results held 30 s; never changed after");
     assert_eq!(s["active_incident"], serde_json::Value::Null);
-    assert_eq!(lab.json("world/incidents.json")["incidents"], serde_json::json!({}));
+    assert_eq!(lab.json("world/incidents.json")["incidents"], json!({}));
     assert_eq!(s["checks"]["total"], 6);
     assert_eq!(s["checks"]["successful"], 5);
 }
@@ -98,7 +107,7 @@ fn a_failure_that_holds_is_committed_and_opens_an_incident_then_pending_is_visib
     assert_eq!(s["status"], "healthy");
     assert_eq!(
         s["probes"]["port"]["pending"],
-        serde_json::json!({"status": "failing", "since": "2026-05-12T12:00:40Z", "count": 1})
+        json!({"status": "failing", "since": "2026-05-12T12:00:40Z", "count": 1})
     );
     lab.append("events/probes.jsonl", &result("12:01:10", "critical"));
     lab.run();
@@ -125,7 +134,7 @@ fn warnings_make_a_service_degraded_without_an_incident() {
     lab.run();
     assert_eq!(service(&lab)["status"], "degraded");
     assert_eq!(lab.summary()["overall_health"], "unhealthy", "no service is healthy");
-    assert_eq!(lab.json("world/incidents.json")["incidents"], serde_json::json!({}));
+    assert_eq!(lab.json("world/incidents.json")["incidents"], json!({}));
 }
 
 #[test]
@@ -205,23 +214,15 @@ fn a_removed_probe_with_an_open_breaker_stops_speaking_for_its_service() {
     };
     declare("      - name: port\n        tcp: {host: 127.0.0.1, port: 1}\n      - name: alive\n        path: /\n");
     let mut text = String::new();
-    for (i, at) in ["12:00:00", "12:00:30", "12:01:00", "12:01:30", "12:02:00"].iter().enumerate() {
+    for at in ["12:00:00", "12:00:30", "12:01:00", "12:01:30", "12:02:00"] {
         text += &result(at, "critical");
-        text += &format!(
-            r#"{{"ts":"2026-05-12T{at}Z","type":"probe_result","node":"saturn","service":"mosquitto","payload":{{"probe":"alive","outcome":"ok"}}}}"#
-        );
-        text += "\n";
-        let _ = i;
+        text += &probe_result(at, "alive", "ok").line();
     }
     lab.write("events/probes.jsonl", &text);
     lab.run();
     assert_eq!(service(&lab)["status"], "circuit_open");
     declare("      - name: alive\n        path: /\n");
-    lab.append(
-        "events/probes.jsonl",
-        r#"{"ts":"2026-05-12T12:02:30Z","type":"probe_result","node":"saturn","service":"mosquitto","payload":{"probe":"alive","outcome":"ok"}}
-"#,
-    );
+    lab.append("events/probes.jsonl", &probe_result("12:02:30", "alive", "ok").line());
     lab.run();
     assert_eq!(service(&lab)["status"], "healthy");
     assert_eq!(service(&lab)["active_incident"], serde_json::Value::Null);

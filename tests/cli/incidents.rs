@@ -1,6 +1,8 @@
 //! SPEC §4: the incident of the design documents, exactly.
 
-use crate::support::{Homelab, ev};
+use serde_json::json;
+
+use crate::support::{Ev, Homelab, lines};
 
 const SPEC_INCIDENT: &str = r#"{"id":"inc-1778587500-saturn-mosquitto","node":"saturn","service":"mosquitto",
  "status":"resolved","severity":"error","started_at":"2026-05-12T12:05:00Z",
@@ -11,13 +13,20 @@ const SPEC_INCIDENT: &str = r#"{"id":"inc-1778587500-saturn-mosquitto","node":"s
 fn spec_story(lab: &Homelab) {
     lab.append(
         "events/saturn.jsonl",
-        &[
-            r#"{"ts":"2026-05-12T12:05:00Z","type":"service_unhealthy","node":"saturn","service":"mosquitto","correlation_id":"hc-1","severity":"error","message":"port 1883 refused","payload":{}}"#.to_string(),
-            ev("2026-05-12T12:06:00Z", "healthcheck_failed", r#""node":"saturn","service":"mosquitto","severity":"warning""#),
-            ev("2026-05-12T12:10:00Z", "service_recovered", r#""node":"saturn","service":"mosquitto""#),
-            String::new(),
-        ]
-        .join("\n"),
+        &lines(&[
+            Ev::new("2026-05-12T12:05:00Z", "service_unhealthy")
+                .node("saturn")
+                .service("mosquitto")
+                .correlation("hc-1")
+                .severity("error")
+                .message("port 1883 refused")
+                .payload(json!({})),
+            Ev::new("2026-05-12T12:06:00Z", "healthcheck_failed")
+                .node("saturn")
+                .service("mosquitto")
+                .severity("warning"),
+            Ev::new("2026-05-12T12:10:00Z", "service_recovered").node("saturn").service("mosquitto"),
+        ]),
     );
 }
 
@@ -55,7 +64,7 @@ fn a_failure_after_resolution_opens_a_new_incident() {
     lab.run();
     lab.append(
         "events/saturn.jsonl",
-        &format!("{}\n", ev("2026-05-12T12:30:00Z", "service_unhealthy", r#""node":"saturn","service":"mosquitto""#)),
+        &Ev::new("2026-05-12T12:30:00Z", "service_unhealthy").node("saturn").service("mosquitto").line(),
     );
     lab.run();
     let incidents = &lab.json("world/incidents.json")["incidents"];
@@ -76,31 +85,31 @@ fn inventory_services_are_unknown_until_an_event_speaks_of_them() {
     let lab = Homelab::new();
     lab.write("inventory/topology.yaml", "nodes:\n  saturn:\n    roles: [mqtt]\n  venus:\n    roles: [media]\n");
     lab.write("inventory/hosts/saturn/services.yaml", "services:\n  mosquitto: {}\n  zigbee2mqtt: {}\n");
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"saturn""#)));
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn").line());
     lab.append(
         "events/a.jsonl",
-        &format!("{}\n", ev("2026-05-12T12:00:10Z", "service_healthy", r#""node":"saturn","service":"mosquitto""#)),
+        &Ev::new("2026-05-12T12:00:10Z", "service_healthy").node("saturn").service("mosquitto").line(),
     );
     lab.observer(["--inventory", lab.path("inventory").to_str().unwrap(), "run", "--no-tick"]).run().success();
     let services = lab.json("world/services.json");
     assert_eq!(services["services"]["saturn/zigbee2mqtt"]["status"], "unknown");
     assert_eq!(services["services"]["saturn/mosquitto"]["status"], "healthy");
     let nodes = lab.json("world/nodes.json");
-    assert_eq!(nodes["nodes"]["saturn"]["roles"], serde_json::json!(["mqtt"]));
+    assert_eq!(nodes["nodes"]["saturn"]["roles"], json!(["mqtt"]));
     assert_eq!(nodes["nodes"]["saturn"]["status"], "up");
     assert_eq!(nodes["nodes"]["venus"]["status"], "unknown");
-    assert_eq!(nodes["nodes"]["saturn"]["services"], serde_json::json!(["mosquitto", "zigbee2mqtt"]));
+    assert_eq!(nodes["nodes"]["saturn"]["services"], json!(["mosquitto", "zigbee2mqtt"]));
 }
 
 #[test]
 fn a_node_without_heartbeat_for_five_minutes_of_engine_clock_is_stale() {
     let lab = Homelab::new();
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"venus""#)));
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"mars""#)));
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:05:00Z", "heartbeat", r#""node":"mars""#)));
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("venus").line());
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("mars").line());
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:05:00Z", "heartbeat").node("mars").line());
     lab.run();
     assert_eq!(lab.json("world/nodes.json")["nodes"]["venus"]["status"], "up", "exactly 5 minutes is not yet stale");
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:05:01Z", "heartbeat", r#""node":"mars""#)));
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:05:01Z", "heartbeat").node("mars").line());
     lab.run();
     let nodes = lab.json("world/nodes.json");
     assert_eq!(nodes["nodes"]["venus"]["status"], "stale");
@@ -114,25 +123,17 @@ fn deployments_track_stages_markers_and_diagnostics() {
     lab.write("logs/deploy/d1.log", "boom\n");
     lab.write("state/deployments/d1/migrate.json", r#"{"status":"failed","ts":"2026-05-12T12:03:00Z"}"#);
     lab.write("state/deployments/d1/backup", "");
-    let lines = [
-        ev(
-            "2026-05-12T12:00:00Z",
-            "deployment_started",
-            r#""correlation_id":"d1","node":"jupiter","service":"grafana""#,
-        ),
-        ev(
-            "2026-05-12T12:01:00Z",
-            "deployment_stage",
-            r#""correlation_id":"d1","payload":{"stage":"pull","status":"completed"}"#,
-        ),
-        ev(
-            "2026-05-12T12:05:30Z",
-            "deployment_failed",
-            r#""correlation_id":"d1","payload":{"diagnostics":["deploy/d1.log","deploy/none.log"]}"#,
-        ),
-        ev("2026-05-12T12:06:00Z", "deployment_started", r#""correlation_id":"d2","node":"jupiter""#),
+    let events = [
+        Ev::new("2026-05-12T12:00:00Z", "deployment_started").correlation("d1").node("jupiter").service("grafana"),
+        Ev::new("2026-05-12T12:01:00Z", "deployment_stage")
+            .correlation("d1")
+            .payload(json!({"stage": "pull", "status": "completed"})),
+        Ev::new("2026-05-12T12:05:30Z", "deployment_failed")
+            .correlation("d1")
+            .payload(json!({"diagnostics": ["deploy/d1.log", "deploy/none.log"]})),
+        Ev::new("2026-05-12T12:06:00Z", "deployment_started").correlation("d2").node("jupiter"),
     ];
-    lab.write("events/deploy.jsonl", &(lines.join("\n") + "\n"));
+    lab.write("events/deploy.jsonl", &lines(&events));
     lab.run();
     let d = lab.json("world/deployments.json");
     let d1 = &d["deployments"]["d1"];
@@ -142,10 +143,10 @@ fn deployments_track_stages_markers_and_diagnostics() {
     let stages: Vec<&str> = d1["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(stages, ["pull", "migrate", "backup"], "in time order, untimed markers last");
     assert_eq!(d1["stages"][1]["status"], "failed");
-    assert_eq!(d1["diagnostics"][0], serde_json::json!({"path":"deploy/d1.log","exists":true,"size":5,"refused":null}));
+    assert_eq!(d1["diagnostics"][0], json!({"path":"deploy/d1.log","exists":true,"size":5,"refused":null}));
     assert_eq!(d1["diagnostics"][1]["exists"], false);
     assert_eq!(d["deployments"]["d2"]["status"], "running");
-    assert_eq!(lab.summary()["running_deployments"], serde_json::json!(["d2"]));
+    assert_eq!(lab.summary()["running_deployments"], json!(["d2"]));
 }
 
 #[cfg(unix)]
@@ -160,14 +161,10 @@ fn diagnostics_that_leave_logs_are_refused_and_reported_never_read() {
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     lab.write(
         "events/deploy.jsonl",
-        &format!(
-            "{}\n",
-            ev(
-                "2026-05-12T12:00:00Z",
-                "deployment_failed",
-                r#""correlation_id":"d1","payload":{"diagnostics":["../secret.txt","escape.log","fifo.log"]}"#
-            )
-        ),
+        &Ev::new("2026-05-12T12:00:00Z", "deployment_failed")
+            .correlation("d1")
+            .payload(json!({"diagnostics": ["../secret.txt", "escape.log", "fifo.log"]}))
+            .line(),
     );
     let out = lab.observer(["run", "--no-tick"]).run().success();
     assert!(out.stderr.contains("`../secret.txt` refused"), "{}", out.stderr);

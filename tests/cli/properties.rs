@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::support::Homelab;
+use serde_json::json;
+
+use crate::support::{Ev, Homelab};
 
 const NODES: [&str; 3] = ["saturn", "jupiter", "venus"];
 const SERVICES: [&str; 2] = ["mosquitto", "grafana"];
@@ -62,38 +64,39 @@ fn render(g: &Gen, seconds: u32) -> String {
     if g.bad {
         // A truncated line is rejected in a JSON Lines file; in a `.json` file
         // it would wait for the rest, so those get a complete but invalid event.
+        let without_node = Ev::new(&ts, "heartbeat").json();
         return if g.kind.is_multiple_of(2) && g.producer != 4 {
-            format!(r#"{{"ts":"{ts}","type":"#)
+            without_node[..without_node.find("\"heartbeat\"").unwrap_or(without_node.len())].to_string()
         } else {
-            format!(r#"{{"ts":"{ts}","type":"heartbeat"}}"#)
+            without_node
         };
     }
     let node = NODES[g.node as usize];
     let service = SERVICES[g.service as usize];
-    let (kind, extra) = match g.kind {
-        0 | 1 => ("heartbeat", format!(r#""node":"{node}""#)),
-        2 => ("node_down", format!(r#""node":"{node}""#)),
-        3 => ("service_unhealthy", format!(r#""node":"{node}","service":"{service}","severity":"error""#)),
-        4 => ("healthcheck_failed", format!(r#""node":"{node}","service":"{service}","severity":"critical""#)),
-        5 => ("service_recovered", format!(r#""node":"{node}","service":"{service}""#)),
-        6 => ("healthcheck_passed", format!(r#""node":"{node}","service":"{service}""#)),
-        7 => ("deployment_started", format!(r#""correlation_id":"d{}","node":"{node}""#, g.node)),
-        8 => ("deployment_failed", format!(r#""correlation_id":"d{}","payload":{{"diagnostics":"x.log"}}"#, g.node)),
+    let at = |kind: &str| Ev::new(&ts, kind);
+    let event = match g.kind {
+        0 | 1 => at("heartbeat").node(node),
+        2 => at("node_down").node(node),
+        3 => at("service_unhealthy").node(node).service(service).severity("error"),
+        4 => at("healthcheck_failed").node(node).service(service).severity("critical"),
+        5 => at("service_recovered").node(node).service(service),
+        6 => at("healthcheck_passed").node(node).service(service),
+        7 => at("deployment_started").correlation(&format!("d{}", g.node)).node(node),
+        8 => at("deployment_failed").correlation(&format!("d{}", g.node)).payload(json!({"diagnostics": "x.log"})),
         10..=13 => {
             let outcome =
                 ["ok", "critical", "ok", "warning", "skipped", "unknown"][(g.kind as usize + g.dt as usize) % 6];
-            (
-                "probe_result",
-                format!(
-                    r#""node":"{node}","service":"{service}","payload":{{"probe":"p{}","outcome":"{outcome}"}}"#,
-                    g.dt % 2
-                ),
-            )
+            at("probe_result")
+                .node(node)
+                .service(service)
+                .payload(json!({"probe": format!("p{}", g.dt % 2), "outcome": outcome}))
         }
-        _ => ("backup_finished", format!(r#""node":"{node}""#)),
+        _ => at("backup_finished").node(node),
     };
-    let id = g.id.map(|id| format!(r#","id":"e{id}""#)).unwrap_or_default();
-    format!(r#"{{"ts":"{ts}","type":"{kind}",{extra}{id}}}"#)
+    match g.id {
+        Some(id) => event.id(&format!("e{id}")).json(),
+        None => event.json(),
+    }
 }
 
 fn file_for(producer: u8) -> &'static str {

@@ -1,10 +1,10 @@
 //! Reading events: partial writes, malformed input, append-only checks and
 //! the cost of a run (guarantees 3, 6, 7).
 
-use crate::support::{Homelab, ev};
+use crate::support::{Ev, Homelab};
 
-fn heartbeat(ts: &str, node: &str) -> String {
-    ev(ts, "heartbeat", &format!(r#""node":"{node}""#))
+fn heartbeat(ts: &str, node: &str) -> Ev {
+    Ev::new(ts, "heartbeat").node(node)
 }
 
 fn last_run(lab: &Homelab) -> serde_json::Value {
@@ -14,9 +14,9 @@ fn last_run(lab: &Homelab) -> serde_json::Value {
 #[test]
 fn a_trailing_line_without_newline_waits_and_is_folded_once_complete() {
     let lab = Homelab::new();
-    let line = heartbeat("2026-05-12T12:00:00Z", "saturn");
+    let line = heartbeat("2026-05-12T12:00:00Z", "saturn").json();
     let (first, rest) = line.split_at(20);
-    lab.append("events/a.jsonl", &format!("{}\n{first}", heartbeat("2026-05-12T11:59:00Z", "venus")));
+    lab.append("events/a.jsonl", &(heartbeat("2026-05-12T11:59:00Z", "venus").line() + first));
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 1);
     assert_eq!(lab.summary()["events"]["rejected"], 0, "a partial line is not an error");
@@ -34,7 +34,7 @@ fn a_trailing_line_without_newline_waits_and_is_folded_once_complete() {
 #[test]
 fn a_json_file_that_does_not_parse_yet_waits() {
     let lab = Homelab::new();
-    let event = heartbeat("2026-05-12T12:00:00Z", "saturn");
+    let event = heartbeat("2026-05-12T12:00:00Z", "saturn").json();
     lab.write("events/deploy/one.json", &event[..30]);
     lab.write("events/deploy/empty.json", "");
     lab.run();
@@ -54,12 +54,12 @@ fn a_json_file_that_does_not_parse_yet_waits() {
 fn malformed_lines_are_counted_with_file_and_line_and_skipped() {
     let lab = Homelab::new();
     let text = [
-        heartbeat("2026-05-12T12:00:00Z", "a"),
+        heartbeat("2026-05-12T12:00:00Z", "a").json(),
         "{not json".to_string(),
-        r#"{"ts":"2026-05-12T12:00:01Z","type":"heartbeat"}"#.to_string(),
+        Ev::new("2026-05-12T12:00:01Z", "heartbeat").json(),
         String::new(),
-        r#"{"ts":"yesterday","type":"tick"}"#.to_string(),
-        heartbeat("2026-05-12T12:00:02Z", "b"),
+        Ev::new("yesterday", "tick").json(),
+        heartbeat("2026-05-12T12:00:02Z", "b").json(),
     ]
     .join("\n")
         + "\n";
@@ -86,8 +86,11 @@ fn malformed_lines_are_counted_with_file_and_line_and_skipped() {
 #[test]
 fn crlf_line_ends_and_a_byte_order_mark_are_accepted() {
     let lab = Homelab::new();
-    let text =
-        format!("\u{feff}{}\r\n{}\r\n", heartbeat("2026-05-12T12:00:00Z", "a"), heartbeat("2026-05-12T12:00:01Z", "b"));
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        heartbeat("2026-05-12T12:00:00Z", "a").json(),
+        heartbeat("2026-05-12T12:00:01Z", "b").json()
+    );
     lab.write("events/win.jsonl", &text);
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 2);
@@ -99,13 +102,13 @@ fn a_shrunk_file_stops_the_run_with_a_message_naming_it() {
     let lab = Homelab::new();
     lab.write(
         "events/saturn.jsonl",
-        &format!("{}\n{}\n", heartbeat("2026-05-12T12:00:00Z", "a"), heartbeat("2026-05-12T12:00:01Z", "a")),
+        &(heartbeat("2026-05-12T12:00:00Z", "a").line() + &heartbeat("2026-05-12T12:00:01Z", "a").line()),
     );
     lab.run();
     let world_before = lab.world_files("world");
     let checkpoint_before = lab.read("state/observer_checkpoint.json");
-    lab.write("events/saturn.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "a")));
-    lab.append("events/other.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:01:00Z", "b")));
+    lab.write("events/saturn.jsonl", &heartbeat("2026-05-12T12:00:00Z", "a").line());
+    lab.append("events/other.jsonl", &heartbeat("2026-05-12T12:01:00Z", "b").line());
     let out = lab.observer(["run", "--no-tick"]).run().code(1);
     assert!(out.stderr.contains("saturn.jsonl shrank from"), "{}", out.stderr);
     assert!(out.stderr.contains("observer rebuild"), "{}", out.stderr);
@@ -120,11 +123,11 @@ fn a_shrunk_file_stops_the_run_with_a_message_naming_it() {
 #[test]
 fn a_changed_prefix_stops_the_run() {
     let lab = Homelab::new();
-    lab.write("events/saturn.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "a")));
+    lab.write("events/saturn.jsonl", &heartbeat("2026-05-12T12:00:00Z", "a").line());
     lab.run();
     lab.write(
         "events/saturn.jsonl",
-        &format!("{}\n{}\n", heartbeat("2026-05-12T12:00:00Z", "b"), heartbeat("2026-05-12T12:00:05Z", "b")),
+        &(heartbeat("2026-05-12T12:00:00Z", "b").line() + &heartbeat("2026-05-12T12:00:05Z", "b").line()),
     );
     lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("saturn.jsonl changed in the part already read");
 }
@@ -132,10 +135,10 @@ fn a_changed_prefix_stops_the_run() {
 #[test]
 fn a_file_whose_name_sorts_before_ones_already_read_is_consumed() {
     let lab = Homelab::new();
-    lab.write("events/zeta.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "z")));
+    lab.write("events/zeta.jsonl", &heartbeat("2026-05-12T12:00:00Z", "z").line());
     lab.run();
-    lab.write("events/alpha.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:05Z", "a")));
-    lab.write("events/000/first.json", &heartbeat("2026-05-12T12:00:06Z", "f"));
+    lab.write("events/alpha.jsonl", &heartbeat("2026-05-12T12:00:05Z", "a").line());
+    lab.write("events/000/first.json", &heartbeat("2026-05-12T12:00:06Z", "f").json());
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 3);
     lab.assert_world_equals_rebuild();
@@ -144,7 +147,7 @@ fn a_file_whose_name_sorts_before_ones_already_read_is_consumed() {
 #[test]
 fn ignored_names_are_not_read() {
     let lab = Homelab::new();
-    let line = format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "a"));
+    let line = heartbeat("2026-05-12T12:00:00Z", "a").line();
     for name in
         ["events/.hidden.jsonl", "events/a.jsonl.tmp", "events/b.jsonl.partial", "events/c.txt", "events/.dir/d.jsonl"]
     {
@@ -159,11 +162,8 @@ fn ignored_names_are_not_read() {
 fn a_run_reads_only_what_is_new() {
     let lab = Homelab::new();
     for i in 0..20 {
-        lab.write(
-            &format!("events/p{i:02}.jsonl"),
-            &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", &format!("n{i}"))),
-        );
-        lab.write(&format!("events/single/{i:02}.json"), &heartbeat("2026-05-12T12:00:00Z", &format!("s{i}")));
+        lab.write(&format!("events/p{i:02}.jsonl"), &heartbeat("2026-05-12T12:00:00Z", &format!("n{i}")).line());
+        lab.write(&format!("events/single/{i:02}.json"), &heartbeat("2026-05-12T12:00:00Z", &format!("s{i}")).json());
     }
     lab.run();
     assert_eq!(last_run(&lab)["files_read"], 40);
@@ -173,7 +173,7 @@ fn a_run_reads_only_what_is_new() {
     assert_eq!(idle["bytes_read"], 0);
     assert_eq!(idle["files_seen"], 40);
     assert_eq!(idle["world_files_written"], serde_json::json!([]), "an unchanged world is not rewritten");
-    let line = format!("{}\n", heartbeat("2026-05-12T12:01:00Z", "n3"));
+    let line = heartbeat("2026-05-12T12:01:00Z", "n3").line();
     lab.append("events/p03.jsonl", &line);
     lab.run();
     let after = last_run(&lab);
@@ -185,12 +185,12 @@ fn a_run_reads_only_what_is_new() {
 #[test]
 fn a_renamed_file_keeps_its_cursor_and_a_deleted_one_is_forgotten() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "a")));
-    lab.write("events/b.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "b")));
+    lab.write("events/a.jsonl", &heartbeat("2026-05-12T12:00:00Z", "a").line());
+    lab.write("events/b.jsonl", &heartbeat("2026-05-12T12:00:00Z", "b").line());
     lab.run();
     std::fs::rename(lab.path("events/a.jsonl"), lab.path("events/a-renamed.jsonl")).unwrap();
     std::fs::remove_file(lab.path("events/b.jsonl")).unwrap();
-    lab.append("events/a-renamed.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:10Z", "a")));
+    lab.append("events/a-renamed.jsonl", &heartbeat("2026-05-12T12:00:10Z", "a").line());
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 3, "the renamed file's old line is not folded twice");
     let checkpoint = lab.read("state/observer_checkpoint.json");
@@ -202,11 +202,11 @@ fn a_renamed_file_keeps_its_cursor_and_a_deleted_one_is_forgotten() {
 #[test]
 fn duplicates_by_id_are_counted_and_not_folded() {
     let lab = Homelab::new();
-    let line = ev("2026-05-12T12:00:00Z", "service_unhealthy", r#""node":"n","service":"s","id":"evt-1""#);
-    lab.write("events/a.jsonl", &format!("{line}\n"));
-    lab.write("events/b.jsonl", &format!("{line}\n"));
+    let event = Ev::new("2026-05-12T12:00:00Z", "service_unhealthy").node("n").service("s").id("evt-1");
+    lab.write("events/a.jsonl", &event.line());
+    lab.write("events/b.jsonl", &event.line());
     lab.run();
-    lab.write("events/c.json", &line);
+    lab.write("events/c.json", &event.json());
     lab.run();
     let summary = lab.summary();
     assert_eq!(summary["events"]["duplicates"], 2);
@@ -217,9 +217,9 @@ fn duplicates_by_id_are_counted_and_not_folded() {
 #[test]
 fn late_events_are_folded_and_counted() {
     let lab = Homelab::new();
-    lab.write("events/a.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:10:00Z", "a")));
+    lab.write("events/a.jsonl", &heartbeat("2026-05-12T12:10:00Z", "a").line());
     lab.run();
-    lab.write("events/b.jsonl", &format!("{}\n", heartbeat("2026-05-12T12:00:00Z", "b")));
+    lab.write("events/b.jsonl", &heartbeat("2026-05-12T12:00:00Z", "b").line());
     lab.run();
     let summary = lab.summary();
     assert_eq!(summary["events"]["late"], 1);
@@ -232,14 +232,10 @@ fn a_run_with_nothing_new_still_notices_a_changed_inventory_or_log() {
     let lab = Homelab::new();
     lab.write(
         "events/a.jsonl",
-        &format!(
-            "{}\n",
-            ev(
-                "2026-05-12T12:00:00Z",
-                "deployment_failed",
-                r#""correlation_id":"d1","payload":{"diagnostics":"d1.log"}"#
-            )
-        ),
+        &Ev::new("2026-05-12T12:00:00Z", "deployment_failed")
+            .correlation("d1")
+            .payload(serde_json::json!({"diagnostics": "d1.log"}))
+            .line(),
     );
     lab.run();
     assert_eq!(lab.json("world/deployments.json")["deployments"]["d1"]["diagnostics"][0]["exists"], false);
@@ -265,18 +261,18 @@ fn a_run_with_nothing_new_still_notices_a_changed_inventory_or_log() {
 #[test]
 fn a_file_out_of_time_order_is_folded_in_time_order() {
     let story = [
-        ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"a""#),
-        ev("2026-05-12T12:01:00Z", "service_unhealthy", r#""node":"a","service":"s""#),
-        ev("2026-05-12T12:02:00Z", "service_recovered", r#""node":"a","service":"s""#),
-        ev("2026-05-12T12:03:00Z", "service_unhealthy", r#""node":"a","service":"s""#),
+        Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("a"),
+        Ev::new("2026-05-12T12:01:00Z", "service_unhealthy").node("a").service("s"),
+        Ev::new("2026-05-12T12:02:00Z", "service_recovered").node("a").service("s"),
+        Ev::new("2026-05-12T12:03:00Z", "service_unhealthy").node("a").service("s"),
     ];
     let sorted = Homelab::new();
-    sorted.write("events/a.jsonl", &format!("{}\n{}\n", story[0], story[2]));
-    sorted.write("events/b.jsonl", &format!("{}\n{}\n", story[1], story[3]));
+    sorted.write("events/a.jsonl", &(story[0].line() + &story[2].line()));
+    sorted.write("events/b.jsonl", &(story[1].line() + &story[3].line()));
     sorted.run();
     let shuffled = Homelab::new();
-    shuffled.write("events/a.jsonl", &format!("{}\n{}\n", story[2], story[0]));
-    shuffled.write("events/b.jsonl", &format!("{}\n{}\n", story[3], story[1]));
+    shuffled.write("events/a.jsonl", &(story[2].line() + &story[0].line()));
+    shuffled.write("events/b.jsonl", &(story[3].line() + &story[1].line()));
     shuffled.run();
     assert_eq!(shuffled.summary()["events"]["late"], 0);
     for ((name, a), (_, b)) in sorted.world_files("world").into_iter().zip(shuffled.world_files("world")) {

@@ -1,23 +1,22 @@
 //! Security: outputs never go through a symlink planted in `world/` or
 //! `state/`; files are created with the modes the umask gives (0644 and
 //! 0755 under the usual 022); event content never reaches a shell or a path
-//! outside the root.
+//! outside the root; a command probe's argv never goes through a shell.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::support::{BIN, Homelab, WORLD_FILES, ev};
+use serde_json::json;
+
+use crate::support::{BIN, Ev, Homelab, WORLD_FILES, lines};
 
 fn events(lab: &Homelab) {
-    lab.write(
-        "events/a.jsonl",
-        &format!(
-            "{}\n{}\nnot json\n",
-            ev("2026-05-12T12:00:00Z", "heartbeat", r#""node":"saturn""#),
-            ev("2026-05-12T12:01:00Z", "service_unhealthy", r#""node":"saturn","service":"mqtt""#),
-        ),
-    );
+    let events = [
+        Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn"),
+        Ev::new("2026-05-12T12:01:00Z", "service_unhealthy").node("saturn").service("mqtt"),
+    ];
+    lab.write("events/a.jsonl", &(lines(&events) + "not json\n"));
 }
 
 #[test]
@@ -25,7 +24,7 @@ fn outputs_are_never_written_through_symlinks_planted_in_world_or_state() {
     let lab = Homelab::new();
     events(&lab);
     lab.run();
-    lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:02:00Z", "heartbeat", r#""node":"venus""#)));
+    lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:02:00Z", "heartbeat").node("venus").line());
     let state_files = ["observer_checkpoint.json", "rejects.json", "last-run.json"];
     let mut planted = Vec::new();
     let targets = WORLD_FILES.iter().map(|n| ("world", *n)).chain(state_files.iter().map(|n| ("state", *n)));
@@ -153,7 +152,7 @@ fn files_are_created_with_the_modes_the_umask_gives() {
         // Replacing a file gives it the mode of a new one: a mode set by
         // hand on a world file does not survive the next write.
         fs::set_permissions(lab.path("world/nodes.json"), fs::Permissions::from_mode(0o600)).unwrap();
-        lab.append("events/a.jsonl", &format!("{}\n", ev("2026-05-12T12:09:00Z", "heartbeat", r#""node":"x""#)));
+        lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:09:00Z", "heartbeat").node("x").line());
         with_umask(&lab, umask, "run --no-tick");
         assert_eq!(mode(&lab.path("world/nodes.json")), file, "umask {umask}: a replaced file");
     }
@@ -175,17 +174,18 @@ fn event_content_never_reaches_a_shell_or_a_path_outside_the_root() {
     ];
     let mut text = String::new();
     for (i, name) in hostile.iter().enumerate() {
-        let name = serde_json::to_string(name).unwrap();
         let ts = format!("2026-05-12T12:00:{i:02}Z");
-        text += &ev(&ts, "service_unhealthy", &format!(r#""node":{name},"service":{name},"message":{name}"#));
-        text += "\n";
-        let correlation = [name.clone(), format!("\"../../outside-{i}\""), "\"..\"".into(), "\"/tmp\"".into()];
+        text += &Ev::new(&ts, "service_unhealthy").node(name).service(name).message(name).line();
+        let correlation = [name.clone(), format!("../../outside-{i}"), "..".into(), "/tmp".into()];
         for (j, id) in correlation.iter().enumerate() {
-            let extra = format!(
-                r#""correlation_id":{id},"node":{name},"service":"s","payload":{{"diagnostics":[{name},"../../../../etc/passwd","/etc/shadow","../state/observer_checkpoint.json"]}}"#
-            );
-            text += &ev(&format!("2026-05-12T12:01:{:02}Z", i * 4 + j), "deployment_failed", &extra);
-            text += "\n";
+            let diagnostics =
+                json!([name, "../../../../etc/passwd", "/etc/shadow", "../state/observer_checkpoint.json"]);
+            text += &Ev::new(&format!("2026-05-12T12:01:{:02}Z", i * 4 + j), "deployment_failed")
+                .correlation(id)
+                .node(name)
+                .service("s")
+                .payload(json!({"diagnostics": diagnostics}))
+                .line();
         }
     }
     lab.write("events/hostile.jsonl", &text);
@@ -230,21 +230,36 @@ fn listing(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn no_source_file_starts_a_shell() {
-    // Probes and hooks run argv directly (SPEC §5); a shell would turn event
-    // or inventory content into code.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for entry in walkdir::WalkDir::new(&src).into_iter().flatten() {
-        if entry.path().extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = fs::read_to_string(entry.path()).unwrap();
-        for shell in ["\"sh\"", "\"/bin/sh\"", "\"bash\"", "\"/bin/bash\"", "\"/usr/bin/env\""] {
-            assert!(
-                !text.contains(&format!("Command::new({shell}")),
-                "{} starts a shell: {shell}",
-                entry.path().display()
-            );
-        }
-    }
+fn a_command_probe_runs_its_argv_without_a_shell() {
+    // Probes (and hooks) run argv directly (SPEC §5): a shell would turn
+    // inventory content into code. `touch` shows which: run directly, it
+    // creates one file named after each argument; through a shell, the
+    // syntax would run and `pwned` (or an expanded `*`) would appear.
+    let lab = Homelab::new();
+    let words = [
+        "$(touch pwned)",
+        "`touch pwned`",
+        "x; touch pwned",
+        "y | touch pwned",
+        "z && touch pwned",
+        "'quoted' \"twice\"",
+        "*",
+        "~root",
+        "$HOME",
+    ];
+    let argv = json!(std::iter::once("touch").chain(words).collect::<Vec<_>>());
+    lab.write(
+        "inventory/hosts/saturn/services.yaml",
+        &format!("services:\n  tool:\n    probes:\n      - name: touch\n        command: {argv}\n"),
+    );
+    // The plugin runs in observer's working directory.
+    let scratch = lab.path("scratch");
+    fs::create_dir(&scratch).unwrap();
+    lab.write("scratch/existing", "");
+    let mut invocation = lab.observer(["probe"]);
+    invocation.command.current_dir(&scratch);
+    invocation.run().success().stdout_has("saturn/tool/touch: ok");
+    let mut expected: Vec<String> = words.iter().map(|w| w.to_string()).chain(["existing".to_string()]).collect();
+    expected.sort();
+    assert_eq!(listing(&scratch), expected, "each argument reached `touch` as it was written");
 }

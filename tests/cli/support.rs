@@ -1,4 +1,5 @@
-//! A homelab in a temp dir and a fluent way to run the real binary in it.
+//! A homelab in a temp dir, a fluent way to run the real binary in it and
+//! to build the events it reads, and what a snapshot of its output shows.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -119,8 +120,24 @@ impl Invocation {
         self
     }
 
-    pub fn run(mut self) -> Outcome {
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    pub fn run(self) -> Outcome {
+        self.run_with(Stdio::piped(), Stdio::piped())
+    }
+
+    /// Runs with `stream` connected to a pipe whose read end is closed
+    /// before the command starts, so that its first write there fails with
+    /// EPIPE whatever the timing. That stream comes back empty.
+    pub fn run_with_closed(self, stream: Stream) -> Outcome {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        match stream {
+            Stream::Stdout => self.run_with(writer.into(), Stdio::piped()),
+            Stream::Stderr => self.run_with(Stdio::piped(), writer.into()),
+        }
+    }
+
+    fn run_with(mut self, stdout: Stdio, stderr: Stdio) -> Outcome {
+        self.command.stdout(stdout).stderr(stderr);
         self.command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         let mut child = self.command.spawn().expect("spawn observer");
         if let Some(text) = &self.stdin {
@@ -128,6 +145,12 @@ impl Invocation {
         }
         Outcome::from(child.wait_with_output().expect("wait for observer"))
     }
+}
+
+/// A standard stream of the command under test.
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
 #[derive(Debug)]
@@ -167,15 +190,114 @@ impl Outcome {
         assert!(self.stdout.contains(text), "stdout lacks {text:?}:\n{}", self.stdout);
         self
     }
+
+    /// Everything a user sees of a command (exit code, stdout, stderr) as
+    /// one text for a snapshot, with the temp root, durations and the
+    /// version redacted.
+    pub fn transcript(&self, lab: &Homelab) -> String {
+        let code = self.code.map_or("killed by a signal".to_string(), |code| code.to_string());
+        let stream = |text: &str| {
+            let version = concat!("\"", env!("CARGO_PKG_VERSION"), "\"");
+            let text = redact_durations(&lab.redact(text)).replace(version, "\"[VERSION]\"");
+            if text.is_empty() || text.ends_with('\n') { text } else { text + "\n[no newline at the end]\n" }
+        };
+        format!("exit {code}\n--- stdout\n{}--- stderr\n{}", stream(&self.stdout), stream(&self.stderr))
+    }
 }
 
-/// One event as a JSON line (no newline).
-pub fn ev(ts: &str, kind: &str, extra: &str) -> String {
-    if extra.is_empty() {
-        format!(r#"{{"ts":"{ts}","type":"{kind}"}}"#)
-    } else {
-        format!(r#"{{"ts":"{ts}","type":"{kind}",{extra}}}"#)
+/// Replaces measured times with `[N]`: a number before `ms` or ` ms`
+/// (`ok (2 ms)`), and the value of a JSON key that ends in `_ms`.
+fn redact_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let end = rest[start..].find(|c: char| !c.is_ascii_digit()).map_or(rest.len(), |n| start + n);
+        let (before, number, after) = (&rest[..start], &rest[start..end], &rest[end..]);
+        let standalone = !before.ends_with(|c: char| c.is_alphanumeric() || "_-:.".contains(c));
+        let unit = ["ms", " ms"]
+            .iter()
+            .any(|unit| after.strip_prefix(unit).is_some_and(|tail| !tail.starts_with(char::is_alphanumeric)));
+        let measured = (standalone && unit) || before.ends_with("_ms\": ");
+        out.push_str(before);
+        out.push_str(if measured { "[N]" } else { number });
+        rest = after;
     }
+    out.push_str(rest);
+    out
+}
+
+/// One event, built field by field: `ts` and `type` first, then the others
+/// in the order they are set, written as one compact JSON object.
+///
+/// `Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn").line()`
+#[derive(Clone, Debug)]
+pub struct Ev {
+    fields: Vec<(String, serde_json::Value)>,
+}
+
+impl Ev {
+    pub fn new(ts: &str, kind: &str) -> Ev {
+        Ev { fields: vec![("ts".into(), ts.into()), ("type".into(), kind.into())] }
+    }
+
+    pub fn node(self, node: &str) -> Ev {
+        self.field("node", node)
+    }
+
+    pub fn service(self, service: &str) -> Ev {
+        self.field("service", service)
+    }
+
+    pub fn id(self, id: &str) -> Ev {
+        self.field("id", id)
+    }
+
+    /// `correlation_id`
+    pub fn correlation(self, id: &str) -> Ev {
+        self.field("correlation_id", id)
+    }
+
+    pub fn severity(self, severity: &str) -> Ev {
+        self.field("severity", severity)
+    }
+
+    pub fn message(self, message: &str) -> Ev {
+        self.field("message", message)
+    }
+
+    pub fn payload(self, payload: serde_json::Value) -> Ev {
+        self.field("payload", payload)
+    }
+
+    /// Any field; one set again keeps its place and takes the new value.
+    pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Ev {
+        let value = value.into();
+        match self.fields.iter_mut().find(|(k, _)| k == key) {
+            Some(field) => field.1 = value,
+            None => self.fields.push((key.to_string(), value)),
+        }
+        self
+    }
+
+    /// The event as one JSON object, without a newline (a `.json` file).
+    pub fn json(&self) -> String {
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(key, value)| format!("{}:{value}", serde_json::Value::from(key.as_str())))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+
+    /// The event as a line of a JSON Lines file, newline included.
+    pub fn line(&self) -> String {
+        self.json() + "\n"
+    }
+}
+
+/// Events as JSON Lines, one line each.
+pub fn lines<'a>(events: impl IntoIterator<Item = &'a Ev>) -> String {
+    events.into_iter().map(Ev::line).collect()
 }
 
 impl Homelab {

@@ -16,15 +16,17 @@ pub enum Action {
     Skip(String),
 }
 
+/// A probe due in this round, and what happens to it.
 #[derive(Clone, Debug)]
-pub struct Planned<'a> {
+pub struct Due<'a> {
     pub probe: &'a ProbeDef,
     pub action: Action,
 }
 
+/// One round's decisions, in the order the probes go.
 #[derive(Debug, Default)]
-pub struct Plan<'a> {
-    pub probes: Vec<Planned<'a>>,
+pub struct Schedule<'a> {
+    pub probes: Vec<Due<'a>>,
     /// The probe budget ran out in this round and that is not recorded yet.
     pub budget_exhausted: bool,
 }
@@ -42,10 +44,10 @@ pub fn timeout_outcome(probe: &ProbeDef, config: &Config) -> Outcome {
     probe.timeout_outcome.unwrap_or(config.health.timeout_outcome)
 }
 
-/// Plans a round at `now` (the wall clock). `all` runs every selected probe
+/// Schedules a round at `now` (the wall clock). `all` runs every selected probe
 /// whatever its schedule; `only` selects probes whose `node/service/probe`
 /// key starts with it.
-pub fn plan<'a>(
+pub fn schedule<'a>(
     inventory: &'a Inventory,
     engine: &Engine,
     config: &Config,
@@ -53,11 +55,11 @@ pub fn plan<'a>(
     now: Ts,
     all: bool,
     only: Option<&str>,
-) -> Plan<'a> {
-    let mut plan = Plan::default();
+) -> Schedule<'a> {
+    let mut schedule = Schedule::default();
     let limit = config.budgets.probe_runs_per_minute as usize;
     let mut budget_left =
-        if limit == 0 { usize::MAX } else { limit.saturating_sub(probe_runs_within_window(&engine.probe_runs, now)) };
+        if limit == 0 { usize::MAX } else { limit.saturating_sub(probe_runs_within_window(engine.probe_runs(), now)) };
     // A round that starts with room and runs out begins a new exhaustion:
     // it is recorded even if the last one's flag is still set.
     let started_with_room = budget_left > 0;
@@ -66,22 +68,22 @@ pub fn plan<'a>(
         .iter()
         .filter(|probe| only.is_none_or(|prefix| probe.key().starts_with(prefix)))
         .filter(|probe| {
-            all || engine.probes.get(&probe.key()).and_then(|s| s.last_run_at).is_none_or(|last| {
+            all || engine.probes().get(&probe.key()).and_then(|s| s.last_run_at).is_none_or(|last| {
                 now.0 >= last.0.saturating_add(i64::try_from(interval_ms(probe, config)).unwrap_or(i64::MAX))
             })
         })
         .collect();
     // Probes checked longest ago go first, so that a budget too small for
     // all of them never starves the same ones.
-    due.sort_by_key(|probe| engine.probes.get(&probe.key()).and_then(|s| s.last_checked_at));
+    due.sort_by_key(|probe| engine.probes().get(&probe.key()).and_then(|s| s.last_checked_at));
     for probe in due {
         let key = probe.key();
-        let state = engine.probes.get(&key);
+        let state = engine.probes().get(&key);
         let admitted = state.map_or(Ok(()), |s| s.breaker.admits(now, &rules.probe(&key).breaker));
         let action = match admitted {
             Err(reason) => Action::Skip(reason),
             Ok(()) if budget_left == 0 => {
-                plan.budget_exhausted = started_with_room || !engine.budgets_exhausted.contains(PROBE_BUDGET);
+                schedule.budget_exhausted = started_with_room || !engine.budgets_exhausted().contains(PROBE_BUDGET);
                 Action::Skip(format!("probe budget exhausted ({limit} runs per minute)"))
             }
             Ok(()) => {
@@ -89,7 +91,7 @@ pub fn plan<'a>(
                 Action::Run
             }
         };
-        plan.probes.push(Planned { probe, action });
+        schedule.probes.push(Due { probe, action });
     }
-    plan
+    schedule
 }

@@ -36,14 +36,14 @@ static CRASH: OnceLock<Option<Target>> = OnceLock::new();
 static FAIL: OnceLock<Option<Target>> = OnceLock::new();
 
 /// A place where a crash test may kill the process.
-pub fn point(name: &str) {
+pub fn crash_at(name: &str) {
     if CRASH.get_or_init(|| Target::from_env("OBSERVER_TEST_CRASH_AT")).as_ref().is_some_and(|t| t.hit(name)) {
         std::process::abort();
     }
 }
 
 /// A place where a fault test may make a write fail as on a full disk.
-pub fn fault(name: &str) -> std::io::Result<()> {
+pub fn fail_at(name: &str) -> std::io::Result<()> {
     if FAIL.get_or_init(|| Target::from_env("OBSERVER_TEST_FAIL_AT")).as_ref().is_some_and(|t| t.hit(name)) {
         return Err(std::io::Error::from_raw_os_error(28));
     }

@@ -1,0 +1,129 @@
+//! The keys of `observer.yaml`, section by section, and reading the file.
+//! Every key is optional: the value of one left out is in `defaults`.
+//! This is the file's schema only; the engine reads its own rules, built
+//! from it by `crate::rules`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Outcome;
+use crate::problem::Problem;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub nodes: NodesConfig,
+    pub retention: RetentionConfig,
+    pub events: EventsConfig,
+    pub health: HealthConfig,
+    pub breaker: BreakerConfig,
+    pub budgets: BudgetsConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodesConfig {
+    /// Seconds of engine clock without a heartbeat before an `up` node is `stale`.
+    pub stale_after_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days of engine clock that resolved incidents and finished deployments are kept.
+    pub days: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Seconds of engine clock an event `id` is remembered to drop duplicates.
+    pub dedup_window_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds a new probe status must hold before it is committed.
+    pub debounce_s: u64,
+    /// Consecutive results that commit a new probe status sooner.
+    pub debounce_count: u32,
+    /// Seconds between runs of a probe without its own `interval`.
+    pub interval_s: u64,
+    /// Seconds a probe without its own `timeout` may take.
+    pub timeout_s: u64,
+    /// What a probe that times out counts as, unless it says otherwise.
+    pub timeout_outcome: Outcome,
+    /// Probes run at the same time by `observer probe`.
+    pub parallel: usize,
+}
+
+/// The `breaker:` section: every probe's circuit breaker, unless the probe
+/// overrides a key in `services.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open a closed breaker.
+    pub failure_threshold: u32,
+    /// Successes in `half_open` that close it.
+    pub success_threshold: u32,
+    /// Seconds an open breaker waits before admitting a probe again.
+    pub timeout_s: u64,
+    /// Probes admitted per probe run while `half_open`.
+    pub half_open_requests: u32,
+    /// Outcomes that count as failures.
+    pub failure_outcomes: Vec<Outcome>,
+    /// When not empty, an HTTP result that has a status counts as a failure
+    /// only if its status is listed (connection errors and timeouts still do).
+    pub failure_http_statuses: Vec<u16>,
+    /// Whether a timed-out probe counts as a failure.
+    pub count_timeouts: bool,
+    /// Exit codes of command probes that never count as failures.
+    pub excluded_exit_codes: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsConfig {
+    /// Probe runs allowed in any 60 s of engine clock; 0 disables the budget.
+    pub probe_runs_per_minute: u32,
+}
+
+impl Config {
+    pub fn parse(text: &str, file: &Path) -> Result<Config, Problem> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml::from_str(text).map_err(|e| Problem::from_yaml(file, &e))?;
+        if config.health.timeout_outcome == Outcome::Skipped {
+            return Err(Problem::new(file, None, "health.timeout_outcome may be ok, warning, critical or unknown"));
+        }
+        Ok(config)
+    }
+
+    pub fn load(file: &Path) -> Result<Config, Problem> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Problem::new(file, None, format!("cannot read the config: {e}")))?;
+        Config::parse(&text, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_reported_with_their_line() {
+        let problem = Config::parse("nodes:\n  stale_after: 10\n", Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(problem.line, Some(2));
+        assert!(problem.message.contains("stale_after"), "{}", problem.message);
+    }
+
+    #[test]
+    fn an_unknown_breaker_key_is_refused() {
+        let problem = Config::parse("breaker:\n  threshold: 3\n", Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(problem.line, Some(2));
+        assert!(problem.message.contains("threshold"), "{}", problem.message);
+    }
+}

@@ -1,0 +1,67 @@
+//! Duplicates by event `id`: an id seen again while its first sighting is
+//! within `dedup_window_s` of the engine clock is counted, not folded.
+//!
+//! Only folded state is read (the first sighting on the clock), never the
+//! batches, so incremental runs and a rebuild agree on what is a duplicate.
+
+use super::{Engine, Rules};
+use crate::time::Ts;
+
+pub(super) fn is_duplicate(engine: &Engine, id: &str, rules: &Rules) -> bool {
+    match (engine.seen_ids.get(id), engine.clock) {
+        (Some(_), None) => true,
+        (Some(first), Some(clock)) => *first >= clock.minus_seconds(rules.dedup_window_s),
+        (None, _) => false,
+    }
+}
+
+/// Remembered from when it was first seen on the clock, so that a
+/// back-filled event is remembered for the whole window too.
+pub(super) fn remember(engine: &mut Engine, id: &str, ts: Ts) {
+    let seen = engine.clock.map_or(ts, |clock| clock.max(ts));
+    engine.seen_ids.insert(id.to_owned(), seen);
+}
+
+/// Called when history is pruned (once per hour of engine clock).
+pub(super) fn forget_outside_window(engine: &mut Engine, clock: Ts, rules: &Rules) {
+    let horizon = clock.minus_seconds(rules.dedup_window_s);
+    engine.seen_ids.retain(|_, seen| *seen >= horizon);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::given;
+    use super::*;
+
+    #[test]
+    fn a_repeated_id_is_a_duplicate_and_not_folded() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"heartbeat","node":"a","id":"x"}"#,
+            r#"{"ts":"2026-05-12T12:06:00Z","type":"heartbeat","node":"a","id":"x"}"#,
+        ]);
+        assert_eq!(engine.stats.duplicates, 1);
+        assert_eq!(engine.counters.heartbeats, 1);
+        assert_eq!(engine.nodes["a"].last_seen, Ts::parse("2026-05-12T12:05:00Z").ok());
+    }
+
+    #[test]
+    fn a_back_filled_id_is_remembered_for_the_whole_window() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-20T12:00:00Z","type":"tick"}"#,
+            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
+            r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
+        ]);
+        assert_eq!(engine.stats.duplicates, 1);
+    }
+
+    #[test]
+    fn ids_are_forgotten_after_the_window() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-01T12:00:00Z","type":"tick","id":"x"}"#,
+            r#"{"ts":"2026-05-20T12:00:00Z","type":"tick"}"#,
+            r#"{"ts":"2026-05-20T12:01:00Z","type":"tick","id":"x"}"#,
+        ]);
+        assert_eq!(engine.stats.duplicates, 0);
+        assert_eq!(engine.counters.ticks, 3);
+    }
+}

@@ -1,0 +1,24 @@
+//! The homelab inventory: which nodes exist, their roles, the services each
+//! host runs and the probes declared for them. Optional: without it the world
+//! holds what events reveal.
+//!
+//! The model ([`Inventory`], [`ProbeDef`], [`Check`]) does no IO; only
+//! [`Inventory::load`] reads files. Two layouts are read (SPEC §1):
+//! `DIR/inventory/topology.yaml` or the flat `DIR/topology.yaml`, and
+//! `DIR/hosts/<node>/services.yaml` (also looked for under
+//! `DIR/inventory/hosts/`).
+
+mod ca_file;
+mod check;
+mod duration;
+mod load;
+mod model;
+mod name;
+mod probe;
+mod services;
+mod topology;
+
+pub use check::{Check, CommandCheck, DiskCheck, HttpCheck, PathCheck, TcpCheck};
+pub use duration::DurationSpec;
+pub use model::Inventory;
+pub use probe::{BreakerOverrides, DebounceOverrides, ProbeDef};

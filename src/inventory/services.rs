@@ -1,0 +1,101 @@
+//! The shape of a host's `services.yaml`. `services:` may be a map keyed by
+//! name, a list of names, or a list of objects with a `name` (and
+//! `probes`); what observer does not read of a service belongs to the
+//! homelab repo.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::probe::ProbeDecl;
+
+#[derive(Deserialize)]
+pub(super) struct ServicesFile {
+    #[serde(default)]
+    services: Option<ServiceList>,
+}
+
+impl ServicesFile {
+    /// Each declared service with its probes, in the order of the file (by
+    /// name for the map form).
+    pub(super) fn into_services(self) -> Vec<(String, Vec<ProbeDecl>)> {
+        match self.services {
+            None => Vec::new(),
+            Some(ServiceList::Map(map)) => {
+                map.into_iter().map(|(name, decl)| (name, decl.unwrap_or_default().probes)).collect()
+            }
+            Some(ServiceList::List(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    ServiceItem::Name(name) => (name, Vec::new()),
+                    ServiceItem::Object(service) => (service.name, service.probes),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What observer reads of a service declaration; other keys belong to the
+/// homelab repo.
+#[derive(Deserialize, Default)]
+struct ServiceDecl {
+    #[serde(default)]
+    probes: Vec<ProbeDecl>,
+}
+
+/// Told apart by the YAML shape, not by trial, so that errors inside keep
+/// their message and line.
+enum ServiceList {
+    Map(BTreeMap<String, Option<ServiceDecl>>),
+    List(Vec<ServiceItem>),
+}
+
+enum ServiceItem {
+    Name(String),
+    Object(NamedService),
+}
+
+#[derive(Deserialize)]
+struct NamedService {
+    name: String,
+    #[serde(default)]
+    probes: Vec<ProbeDecl>,
+}
+
+impl<'de> Deserialize<'de> for ServiceList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = ServiceList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of services by name, or a list of services")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ServiceList, A::Error> {
+                Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ServiceList::Map)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<ServiceList, A::Error> {
+                Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(ServiceList::List)
+            }
+        }
+        deserializer.deserialize_any(Shape)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = ServiceItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a service name, or a map with `name`")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ServiceItem, E> {
+                Ok(ServiceItem::Name(name.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ServiceItem, A::Error> {
+                Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ServiceItem::Object)
+            }
+        }
+        deserializer.deserialize_any(Shape)
+    }
+}

@@ -1,0 +1,244 @@
+//! Listing `events/`: which files are event sources (SPEC §1), and what each
+//! looks like on disk, in the path order that breaks `ts` ties (SPEC §3).
+//!
+//! One implementation for every Unix. Each directory is opened once and
+//! each file is looked at relative to the directory's descriptor: with
+//! 50,000 single-event files, listing and looking at them is most of a run
+//! with nothing new, and a lookup by full path costs a walk of every
+//! component. The only platform difference is [`look_at`]: Linux keeps the
+//! birth time behind `statx`, other systems put it in `stat`.
+
+use std::ffi::{CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, openat, statat};
+use rustix::io::Errno;
+
+use super::SourceError;
+use super::cursor::FileMeta;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FileKind {
+    /// `.json`: exactly one event per file.
+    Single,
+    /// `.jsonl` / `.ndjson`: one event per line.
+    Lines,
+}
+
+/// Which files under `events/` are event sources (SPEC §1).
+fn kind_of(name: &str) -> Option<FileKind> {
+    if name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".partial") {
+        return None;
+    }
+    if name.ends_with(".json") {
+        Some(FileKind::Single)
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        Some(FileKind::Lines)
+    } else {
+        None
+    }
+}
+
+/// An event file as the listing found it.
+#[derive(Clone, Debug)]
+pub(super) struct EventFile {
+    /// The path relative to `events/`, the key of its cursor.
+    pub rel: String,
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub meta: FileMeta,
+}
+
+/// Lists event files in path order. Hidden directories and files, temp
+/// names, other extensions and symlinks are skipped: symlinks are not
+/// followed, so nothing outside `events/` is ever read as an event.
+pub(super) fn list(events_dir: &Path) -> Result<Vec<EventFile>, SourceError> {
+    let mut out = Vec::new();
+    if !events_dir.exists() {
+        return Ok(out);
+    }
+    let io = |path: &Path, error: Errno| SourceError::Io { path: path.to_path_buf(), error: error.into() };
+    // `events/` itself may be a symlink (to a bigger disk); nothing under it is followed.
+    let mut stack = vec![(events_dir.to_path_buf(), String::new(), OFlags::empty())];
+    while let Some((dir, rel_dir, no_follow)) = stack.pop() {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | no_follow;
+        let fd = match openat(CWD, &dir, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            // Gone, or replaced by a link, since its parent was read.
+            Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => continue,
+            Err(error) => return Err(io(&dir, error)),
+        };
+        let mut entries = Dir::read_from(&fd).map_err(|e| io(&dir, e))?;
+        while let Some(entry) = entries.read() {
+            let entry = entry.map_err(|e| io(&dir, e))?;
+            let name = entry.file_name();
+            let bytes = name.to_bytes();
+            if bytes.starts_with(b".") {
+                continue; // hidden, and `.` and `..`
+            }
+            let os_name = OsStr::from_bytes(bytes);
+            let mut file_type = entry.file_type();
+            let kind = kind_of(&os_name.to_string_lossy());
+            // The directory entry tells the type on most file systems, so
+            // only event files (and entries of unknown type) are looked at.
+            if file_type == FileType::Unknown || (file_type == FileType::RegularFile && kind.is_some()) {
+                let meta;
+                (file_type, meta) = match look_at(fd.as_fd(), name) {
+                    Ok(found) => found,
+                    Err(Errno::NOENT) => continue,
+                    Err(error) => return Err(io(&dir.join(os_name), error)),
+                };
+                if file_type == FileType::RegularFile
+                    && let Some(kind) = kind
+                {
+                    let rel = format!("{rel_dir}{}", path_key(os_name));
+                    out.push(EventFile { rel, path: dir.join(os_name), kind, meta });
+                    continue;
+                }
+            }
+            if file_type == FileType::Directory {
+                stack.push((dir.join(os_name), format!("{rel_dir}{}/", path_key(os_name)), OFlags::NOFOLLOW));
+            }
+        }
+    }
+    // Byte order of the relative path is the tie-break order of SPEC §3.
+    out.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// The type and [`FileMeta`] of `name` in `dir`, without following a
+/// symlink. On Linux `statx` is the only call that gives the birth time;
+/// where the kernel lacks it (before 4.11, or filtered by a sandbox),
+/// `statat` gives everything else. Either is one system call per file.
+fn look_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(FileType, FileMeta), Errno> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{StatxFlags, statx};
+        match statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS | StatxFlags::BTIME) {
+            Ok(stat) => return Ok(of_statx(&stat)),
+            Err(Errno::NOSYS) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|stat| of_stat(&stat))
+}
+
+#[cfg(target_os = "linux")]
+fn of_statx(stat: &rustix::fs::Statx) -> (FileType, FileMeta) {
+    let ns = |t: &rustix::fs::StatxTimestamp| nanos(t.tv_sec, i64::from(t.tv_nsec));
+    let has_birth = stat.stx_mask & rustix::fs::StatxFlags::BTIME.bits() != 0;
+    let meta = FileMeta {
+        size: stat.stx_size,
+        dev: rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor),
+        ino: stat.stx_ino,
+        mtime_ns: ns(&stat.stx_mtime),
+        ctime_ns: ns(&stat.stx_ctime),
+        btime_ns: has_birth.then(|| ns(&stat.stx_btime)),
+    };
+    (FileType::from_raw_mode(u32::from(stat.stx_mode)), meta)
+}
+
+/// The field types of `struct stat` differ between systems (and between
+/// word sizes), so each field is cast to the width the cursor keeps, as
+/// std's `MetadataExt` does; on some systems a cast is a no-op.
+#[allow(clippy::unnecessary_cast)]
+fn of_stat(stat: &rustix::fs::Stat) -> (FileType, FileMeta) {
+    let meta = FileMeta {
+        size: stat.st_size as u64,
+        dev: stat.st_dev as u64,
+        ino: stat.st_ino as u64,
+        mtime_ns: nanos(stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+        ctime_ns: nanos(stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+        btime_ns: birth_of(stat),
+    };
+    (FileType::from_raw_mode(stat.st_mode as rustix::fs::RawMode), meta)
+}
+
+/// The birth time, on the systems whose `stat` carries one.
+#[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
+#[allow(clippy::unnecessary_cast)]
+fn birth_of(stat: &rustix::fs::Stat) -> Option<i64> {
+    Some(nanos(stat.st_birthtime as i64, stat.st_birthtime_nsec as i64))
+}
+
+#[cfg(not(any(target_vendor = "apple", target_os = "freebsd")))]
+fn birth_of(_stat: &rustix::fs::Stat) -> Option<i64> {
+    None
+}
+
+/// A file time in nanoseconds since the epoch: exact from 1678 to 2262, and
+/// saturated outside (only equality matters to a cursor).
+fn nanos(seconds: i64, nanoseconds: i64) -> i64 {
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanoseconds)
+}
+
+/// A file name as a cursor key: UTF-8 as is, any other byte as `\xNN`, so
+/// that two names never share a key.
+fn path_key(name: &OsStr) -> String {
+    if let Some(text) = name.to_str() {
+        return text.to_string();
+    }
+    let mut key = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        key.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            key.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    key
+}
+
+/// The [`FileMeta`] of one file, looked at as the listing looks at it.
+#[cfg(test)]
+pub(super) fn meta_of(path: &Path) -> FileMeta {
+    let (dir, name) = (path.parent().unwrap(), path.file_name().unwrap());
+    let fd = openat(CWD, dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    look_at(fd.as_fd(), &std::ffi::CString::new(name.as_bytes()).unwrap()).unwrap().1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_event_files_in_byte_order_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for dir in ["b", "a", ".hidden", "lnk-target"] {
+            std::fs::create_dir(root.join(dir)).unwrap();
+        }
+        for file in ["b/x.jsonl", "a/y.json", "a/z.ndjson", "top.json", ".h.json", "n.txt", "t.json.tmp"] {
+            std::fs::write(root.join(file), b"").unwrap();
+        }
+        std::fs::write(root.join(".hidden/in.json"), b"").unwrap();
+        std::fs::write(root.join("lnk-target/in.json"), b"").unwrap();
+        std::fs::write(root.join("a/p.json.partial"), b"").unwrap();
+        std::os::unix::fs::symlink(root.join("top.json"), root.join("link.json")).unwrap();
+        std::os::unix::fs::symlink(root.join("lnk-target"), root.join("linked")).unwrap();
+        std::fs::write(root.join(OsStr::from_bytes(b"bad\xff.json")), b"").unwrap();
+        let listed = list(root).unwrap();
+        let rels: Vec<&str> = listed.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["a/y.json", "a/z.ndjson", "b/x.jsonl", "bad\\xff.json", "lnk-target/in.json", "top.json"]);
+        let kinds: Vec<FileKind> = listed.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds[..3], [FileKind::Single, FileKind::Lines, FileKind::Lines]);
+        assert!(list(&root.join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_portable_look_agrees_with_the_one_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.jsonl"), b"0123456789").unwrap();
+        let fd = openat(CWD, dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let (file_type, meta) = look_at(fd.as_fd(), c"a.jsonl").unwrap();
+        let (portable_type, portable) = of_stat(&statat(&fd, c"a.jsonl", AtFlags::SYMLINK_NOFOLLOW).unwrap());
+        assert_eq!((file_type, portable_type), (FileType::RegularFile, FileType::RegularFile));
+        assert_eq!(meta.size, 10);
+        assert_eq!(FileMeta { btime_ns: meta.btime_ns, ..portable }, meta, "all but the birth time");
+        let std_meta = std::fs::symlink_metadata(dir.path().join("a.jsonl")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.inode(), (std_meta.dev(), std_meta.ino()));
+        assert_eq!(meta.mtime_ns, nanos(std_meta.mtime(), std_meta.mtime_nsec()));
+    }
+}

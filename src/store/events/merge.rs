@@ -1,0 +1,204 @@
+//! The merge across files: the new events of a [`ReadPlan`] in processing
+//! order `(ts, path, position)` (SPEC §3), streamed. Each changed `.jsonl`
+//! file is read in chunks from its cursor, and the files are merged by their
+//! next event. Producers append in time order, so a file is a sorted run,
+//! and a rebuild of any history holds one event per file at a time instead
+//! of the history. Single-event `.json` files, and `.jsonl` files found out
+//! of order, are read whole and sorted first.
+
+use std::collections::{BinaryHeap, HashSet};
+
+use super::listing::FileKind;
+use super::plan::ReadPlan;
+use super::reader::{LineReader, read_single};
+use super::{OrderedEvent, ReadOutcome, SourceError};
+
+/// Why a merge stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    Source(SourceError),
+    /// A `.jsonl` file whose events do not come in time order (the file
+    /// index of the plan): the merge cannot stream it. The caller starts
+    /// over with that file read whole and sorted ([`Merge::open`]).
+    Unsorted {
+        file: u32,
+    },
+}
+
+impl From<SourceError> for ReadError {
+    fn from(error: SourceError) -> ReadError {
+        ReadError::Source(error)
+    }
+}
+
+/// The merge of the changed files of a plan.
+pub struct Merge {
+    sources: Vec<Source>,
+    /// The next event of each source, keyed for the smallest first.
+    heads: BinaryHeap<Head>,
+    check_order: bool,
+    outcome: ReadOutcome,
+}
+
+/// One sorted run of events.
+enum Source {
+    Lines(Box<LineReader>),
+    Sorted(std::vec::IntoIter<OrderedEvent>),
+}
+
+struct Head {
+    event: OrderedEvent,
+    source: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.event.key() == other.event.key()
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    /// Reversed: `BinaryHeap` is a max-heap, the merge wants the smallest.
+    fn cmp(&self, other: &Head) -> std::cmp::Ordering {
+        other.event.key().cmp(&self.event.key())
+    }
+}
+
+impl Merge {
+    /// Opens the changed files of `plan`. Files in `whole` (indexes of the
+    /// plan) are read whole and sorted, as are single-event files. With
+    /// `check_order`, a `.jsonl` file whose time goes back stops the merge
+    /// with [`ReadError::Unsorted`]; without it, events come in no
+    /// particular order.
+    pub fn open(plan: &ReadPlan, whole: &HashSet<u32>, check_order: bool) -> Result<Merge, SourceError> {
+        let mut merge =
+            Merge { sources: Vec::new(), heads: BinaryHeap::new(), check_order, outcome: ReadOutcome::default() };
+        // In path order, so the map is built in bulk.
+        merge.outcome.cursors =
+            plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();
+        let mut sorted = Vec::new();
+        for changed in &plan.changed {
+            match changed.file.kind {
+                FileKind::Single => {
+                    if let Some(event) = read_single(changed, &mut merge.outcome)? {
+                        sorted.push(event);
+                    }
+                }
+                FileKind::Lines => {
+                    let Some(mut reader) = LineReader::open(changed)? else { continue };
+                    if whole.contains(&changed.index) {
+                        while let Some(event) = reader.next_event(&mut merge.outcome)? {
+                            sorted.push(event);
+                        }
+                    } else {
+                        merge.sources.push(Source::Lines(Box::new(reader)));
+                    }
+                }
+            }
+        }
+        sorted.sort_unstable_by_key(OrderedEvent::key);
+        merge.sources.push(Source::Sorted(sorted.into_iter()));
+        for source in 0..merge.sources.len() {
+            if let Some(event) = merge.pull(source)? {
+                merge.heads.push(Head { event, source });
+            }
+        }
+        Ok(merge)
+    }
+
+    fn pull(&mut self, source: usize) -> Result<Option<OrderedEvent>, SourceError> {
+        match &mut self.sources[source] {
+            Source::Lines(reader) => reader.next_event(&mut self.outcome),
+            Source::Sorted(events) => Ok(events.next()),
+        }
+    }
+
+    /// The next event in processing order, or `None` when every file is read.
+    #[allow(clippy::should_implement_trait)] // fallible, unlike Iterator::next
+    pub fn next(&mut self) -> Result<Option<OrderedEvent>, ReadError> {
+        let Some(Head { event, source }) = self.heads.pop() else { return Ok(None) };
+        if let Some(following) = self.pull(source)? {
+            if self.check_order && following.ts < event.ts {
+                return Err(ReadError::Unsorted { file: event.file });
+            }
+            self.heads.push(Head { event: following, source });
+        }
+        Ok(Some(event))
+    }
+
+    /// What the reading found besides the events: rejections in file and
+    /// line order, the files waiting for the rest of a line, and the cursors
+    /// to commit. Call it once [`Merge::next`] returned `None`.
+    pub fn finish(self) -> ReadOutcome {
+        let mut outcome = self.outcome;
+        outcome.rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        outcome.waiting.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::plan;
+    use super::*;
+
+    fn line(ts: &str) -> String {
+        format!("{{\"ts\":\"{ts}\",\"type\":\"tick\"}}\n")
+    }
+
+    fn keys(merge: &mut Merge) -> Result<Vec<(String, u32, u64)>, ReadError> {
+        let mut out = Vec::new();
+        while let Some(event) = merge.next()? {
+            out.push((event.ts.to_rfc3339(), event.file, event.position));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn the_merge_gives_events_in_processing_order_across_files_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        write("a.jsonl", [line("2026-05-12T12:00:00Z"), line("2026-05-12T12:02:00Z")].concat());
+        write("b.jsonl", [line("2026-05-12T12:00:00Z"), line("2026-05-12T12:01:00Z")].concat());
+        write("c.json", line("2026-05-12T12:01:00Z"));
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open(&plan, &HashSet::new(), true).unwrap();
+        let a_second = line("2026-05-12T12:00:00Z").len() as u64;
+        assert_eq!(
+            keys(&mut merge).unwrap(),
+            [
+                ("2026-05-12T12:00:00Z".to_string(), 0, 0),
+                ("2026-05-12T12:00:00Z".to_string(), 1, 0),
+                ("2026-05-12T12:01:00Z".to_string(), 1, a_second),
+                ("2026-05-12T12:01:00Z".to_string(), 2, 0),
+                ("2026-05-12T12:02:00Z".to_string(), 0, a_second),
+            ]
+        );
+        assert_eq!(merge.finish().cursors.len(), 3);
+    }
+
+    #[test]
+    fn a_file_out_of_time_order_stops_the_merge_and_is_sorted_when_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = [line("2026-05-12T12:05:00Z"), line("2026-05-12T12:00:00Z")].concat();
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), line("2026-05-12T12:01:00Z")).unwrap();
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open(&plan, &HashSet::new(), true).unwrap();
+        assert!(matches!(keys(&mut merge), Err(ReadError::Unsorted { file: 0 })));
+        let mut merge = Merge::open(&plan, &HashSet::from([0]), true).unwrap();
+        let times: Vec<String> = keys(&mut merge).unwrap().into_iter().map(|k| k.0).collect();
+        assert_eq!(times, ["2026-05-12T12:00:00Z", "2026-05-12T12:01:00Z", "2026-05-12T12:05:00Z"]);
+        assert_eq!(merge.finish().cursors["a.jsonl"].offset, text.len() as u64);
+    }
+}

@@ -1,0 +1,78 @@
+//! The read plan of a pass, decided before anything is read: the listing,
+//! which cursor each file continues, and which files changed since their
+//! cursor and must be opened. A file whose [`FileMeta`] equals its
+//! cursor's is carried over without being opened.
+//!
+//! [`FileMeta`]: super::FileMeta
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::SourceError;
+use super::cursor::Cursor;
+use super::identity::match_cursors;
+use super::listing::{EventFile, list};
+
+/// What a pass has to read.
+pub struct ReadPlan {
+    /// Relative paths of the listed files, in path order;
+    /// [`OrderedEvent::file`](super::OrderedEvent::file) indexes this.
+    pub paths: Vec<String>,
+    /// Things the operator should know that are not errors (a replaced
+    /// file): relative path and message.
+    pub notices: Vec<(String, String)>,
+    /// Cursors of the files that need no reading, carried over as they
+    /// are, in path order: the index of the path, and the cursor.
+    pub(super) carried: Vec<(u32, Cursor)>,
+    pub(super) changed: Vec<ChangedFile>,
+}
+
+/// A file that changed since its cursor (or has none): it is read.
+pub(super) struct ChangedFile {
+    /// Its index in [`ReadPlan::paths`].
+    pub index: u32,
+    pub file: EventFile,
+    pub cursor: Option<Cursor>,
+}
+
+impl ReadPlan {
+    /// How many event files the listing found.
+    pub fn files_seen(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// True when no file needs reading and every cursor is the one
+    /// `previous` holds: nothing under `events/` changed.
+    pub fn is_unchanged_from(&self, previous: &BTreeMap<String, Cursor>) -> bool {
+        self.changed.is_empty()
+            && self.carried.len() == previous.len()
+            && self
+                .carried
+                .iter()
+                .zip(previous)
+                .all(|((index, cursor), (path, old))| self.paths[*index as usize] == *path && cursor == old)
+    }
+}
+
+/// Lists `events_dir`, matches each file to the cursor it continues and
+/// decides which files need reading. Files whose size, identity and times
+/// are those of their cursor are not opened.
+pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
+    let listed = list(events_dir)?;
+    let mut notices = Vec::new();
+    let cursors = match_cursors(&listed, previous, &mut notices)?;
+    let mut plan = ReadPlan {
+        paths: listed.iter().map(|l| l.rel.clone()).collect(),
+        notices,
+        carried: Vec::new(),
+        changed: Vec::new(),
+    };
+    for (index, (file, cursor)) in listed.into_iter().zip(cursors).enumerate() {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        match cursor {
+            Some(c) if c.meta == file.meta => plan.carried.push((index, c)),
+            cursor => plan.changed.push(ChangedFile { index, file, cursor }),
+        }
+    }
+    Ok(plan)
+}

@@ -1,0 +1,250 @@
+//! Reading the new events of one changed file: a `.jsonl` file a chunk at a
+//! time from its cursor ([`LineReader`]), a single-event `.json` file whole
+//! ([`read_single`]). Rejected lines, lines still being written and the new
+//! cursor go into the [`ReadOutcome`] of the pass.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use super::cursor::Cursor;
+use super::listing::EventFile;
+use super::plan::ChangedFile;
+use super::prefix::{cursor_at, io_error, open_checked, read_range};
+use super::{OrderedEvent, ReadOutcome, Reject, SourceError};
+use crate::event::{Parsed, parse_event};
+
+/// Bytes read from a `.jsonl` file at once. Lines longer than this (a
+/// rejected 1 MiB line, say) grow the buffer for as long as they last.
+pub(super) const CHUNK: usize = 256 * 1024;
+
+/// Reads the new lines of one `.jsonl` file, a chunk at a time.
+pub(super) struct LineReader {
+    opened: File,
+    index: u32,
+    file: EventFile,
+    old: Option<Cursor>,
+    buf: Vec<u8>,
+    /// `buf[at..]` is not consumed yet; `buf[..at]` is.
+    at: usize,
+    /// The file offset of `buf[0]`.
+    buf_offset: u64,
+    lines: u64,
+    eof: bool,
+    done: bool,
+}
+
+impl LineReader {
+    /// Opens the file at its cursor, once its consumed prefix is checked;
+    /// `None` if it is gone.
+    pub(super) fn open(changed: &ChangedFile) -> Result<Option<LineReader>, SourceError> {
+        let Some(mut opened) = open_checked(&changed.file, changed.cursor.as_ref())? else { return Ok(None) };
+        let offset = changed.cursor.as_ref().map_or(0, |c| c.offset);
+        opened.seek(SeekFrom::Start(offset)).map_err(io_error(&changed.file.path))?;
+        Ok(Some(LineReader {
+            opened,
+            index: changed.index,
+            file: changed.file.clone(),
+            old: changed.cursor.clone(),
+            buf: Vec::with_capacity(CHUNK),
+            at: 0,
+            buf_offset: offset,
+            lines: changed.cursor.as_ref().map_or(0, |c| c.lines),
+            eof: false,
+            done: false,
+        }))
+    }
+
+    /// Reads more bytes after what is not consumed yet; false at the end.
+    fn fill(&mut self, outcome: &mut ReadOutcome) -> Result<bool, SourceError> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.drain(..self.at);
+        self.buf_offset += self.at as u64;
+        self.at = 0;
+        let kept = self.buf.len();
+        self.buf.resize(kept + CHUNK, 0);
+        let read = loop {
+            match self.opened.read(&mut self.buf[kept..]) {
+                Ok(read) => break read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(&self.file.path)(e)),
+            }
+        };
+        self.buf.truncate(kept + read);
+        outcome.bytes_read += read as u64;
+        self.eof = read == 0;
+        Ok(read > 0)
+    }
+
+    /// The next valid event; rejected lines go to `outcome` on the way. At
+    /// the end of the file its cursor (and a waiting last line) goes there
+    /// too, and `None` comes back.
+    pub(super) fn next_event(&mut self, outcome: &mut ReadOutcome) -> Result<Option<OrderedEvent>, SourceError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let Some(len) = self.buf[self.at..].iter().position(|b| *b == b'\n') else {
+                if self.fill(outcome)? {
+                    continue;
+                }
+                return self.finish(outcome).map(|()| None);
+            };
+            let start = self.at;
+            self.at += len + 1;
+            self.lines += 1;
+            let position = self.buf_offset + start as u64;
+            let mut line = &self.buf[start..start + len];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            if position == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+                line = &line[3..];
+            }
+            // NUL bytes before an event are what a crash can leave in a file
+            // (its size reached the disk, its data did not): padding, skipped
+            // so that the event appended after them is not lost with them.
+            line = &line[line.iter().take_while(|b| **b == 0).count()..];
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let reason = match parse_event(line) {
+                Parsed::Event(event) => {
+                    return Ok(Some(OrderedEvent { ts: event.ts, file: self.index, position, event }));
+                }
+                Parsed::Rejected(reason) => reason.0,
+                Parsed::Incomplete => "not valid JSON: the line ends before the event does".into(),
+            };
+            outcome.rejects.push(Reject { file: self.file.rel.clone(), line: self.lines, reason });
+        }
+    }
+
+    fn finish(&mut self, outcome: &mut ReadOutcome) -> Result<(), SourceError> {
+        self.done = true;
+        outcome.files_read += 1;
+        let rest = &self.buf[self.at..];
+        if !rest.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            outcome.waiting.push(Reject {
+                file: self.file.rel.clone(),
+                line: self.lines + 1,
+                reason: "the last line has no newline yet; it is read once it is complete".into(),
+            });
+        }
+        let end = self.buf_offset + self.at as u64;
+        let cursor = cursor_at(&self.file, self.old.as_ref(), &mut self.opened, end, self.lines)?;
+        outcome.cursors.insert(self.file.rel.clone(), cursor);
+        self.buf = Vec::new();
+        Ok(())
+    }
+}
+
+/// Reads a changed single-event `.json` file: its event, if it has a new
+/// one; its cursor and what it rejects or waits for go to `outcome`.
+pub(super) fn read_single(
+    changed: &ChangedFile,
+    outcome: &mut ReadOutcome,
+) -> Result<Option<OrderedEvent>, SourceError> {
+    let file = &changed.file;
+    let rel = &file.rel;
+    if let Some(c) = changed.cursor.as_ref().filter(|c| c.offset > 0) {
+        // Already consumed. Trailing white space (a producer's late newline)
+        // is accepted; any other change to a single-event file is a rewrite.
+        let Some(mut opened) = open_checked(file, Some(c))? else { return Ok(None) };
+        let rest = read_range(&mut opened, &file.path, c.offset, None)?;
+        if !rest.iter().all(u8::is_ascii_whitespace) {
+            return Err(SourceError::Changed { file: file.path.clone() });
+        }
+        outcome.cursors.insert(rel.clone(), Cursor { meta: file.meta, ..c.clone() });
+        return Ok(None);
+    }
+    let Some(mut opened) = open_checked(file, None)? else { return Ok(None) };
+    let data = read_range(&mut opened, &file.path, 0, None)?;
+    outcome.files_read += 1;
+    outcome.bytes_read += data.len() as u64;
+    let mut body: &[u8] = &data;
+    if body.starts_with(b"\xEF\xBB\xBF") {
+        body = &body[3..];
+    }
+    let line = 1 + body.iter().take_while(|b| b.is_ascii_whitespace()).filter(|b| **b == b'\n').count() as u64;
+    let event = match parse_event(body) {
+        // Not complete yet (or empty): no cursor, so the next run looks again.
+        Parsed::Incomplete => {
+            outcome.waiting.push(Reject {
+                file: rel.clone(),
+                line,
+                reason: "the event does not parse yet (an incomplete write?); it is read once it is complete".into(),
+            });
+            return Ok(None);
+        }
+        Parsed::Event(event) => Some(OrderedEvent { ts: event.ts, file: changed.index, position: 0, event }),
+        Parsed::Rejected(reason) => {
+            outcome.rejects.push(Reject { file: rel.clone(), line, reason: reason.0 });
+            None
+        }
+    };
+    let cursor = cursor_at(file, None, &mut opened, data.len() as u64, 1)?;
+    outcome.cursors.insert(rel.clone(), cursor);
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+
+    use super::super::listing::meta_of;
+    use super::super::scan;
+    use super::*;
+
+    fn line(ts: &str) -> String {
+        format!("{{\"ts\":\"{ts}\",\"type\":\"tick\"}}\n")
+    }
+
+    #[test]
+    fn lines_longer_than_a_chunk_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!(
+            "{{\"ts\":\"2026-05-12T12:00:00Z\",\"type\":\"tick\",\"message\":\"{}\"}}\n",
+            "x".repeat(CHUNK * 2 + 17)
+        );
+        let text = [long, line("2026-05-12T12:01:00Z"), "{\"ts\":".to_string()].concat();
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        let scan = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(scan.events.len(), 2);
+        assert_eq!(scan.outcome.waiting.len(), 1, "the unfinished last line waits");
+        assert_eq!(scan.outcome.cursors["a.jsonl"].offset, text.len() as u64 - "{\"ts\":".len() as u64);
+        assert_eq!(scan.outcome.bytes_read, text.len() as u64);
+    }
+
+    #[test]
+    fn a_consumed_json_file_given_a_late_newline_is_not_opened_again_on_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        std::fs::write(&path, r#"{"ts":"2026-05-12T12:00:00Z","type":"tick"}"#).unwrap();
+        let first = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(first.events.len(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"\n").unwrap();
+        let second = scan(dir.path(), &first.outcome.cursors).unwrap();
+        assert!(second.events.is_empty());
+        let cursor = &second.outcome.cursors["a.json"];
+        let now = meta_of(&path);
+        assert_eq!(
+            (cursor.meta.size, cursor.meta.mtime_ns, cursor.meta.ctime_ns),
+            (now.size, now.mtime_ns, now.ctime_ns)
+        );
+    }
+
+    #[test]
+    fn nul_padding_before_an_event_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = br#"{"ts":"2026-05-12T12:00:00Z","type":"tick"}"#;
+        let text = [&b"\0\0\0\0\n"[..], b"\0\0", event, b"\n", b"\0\0\0"].concat();
+        std::fs::write(dir.path().join("a.jsonl"), text).unwrap();
+        let scan = scan(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(scan.events.len(), 1);
+        assert!(scan.outcome.rejects.is_empty());
+        assert!(scan.outcome.waiting.is_empty(), "trailing NUL bytes are padding, not a line in the making");
+    }
+}

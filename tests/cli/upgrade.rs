@@ -1,0 +1,62 @@
+//! Checkpoints written by an earlier release load without a rebuild and
+//! carry on exactly as if this release had written them.
+
+use serde_json::Value;
+
+use crate::support::{Ev, Homelab, lines};
+
+const CHECKPOINT: &str = "state/observer_checkpoint.json";
+
+/// Rewrites the checkpoint in the layout of observer 0.1.0, whose body kept
+/// the late rule's order key beside the engine state instead of inside it.
+fn as_written_by_0_1_0(lab: &Homelab) {
+    let text = lab.read(CHECKPOINT);
+    let (header, body) = text.split_once('\n').expect("a header line and a body line");
+    let mut body: Value = serde_json::from_str(body).expect("the body is JSON");
+    let key = body["engine"].as_object_mut().and_then(|engine| engine.remove("last_folded"));
+    let key = key.expect("the engine state holds the order key");
+    assert!(key.is_object(), "{key}");
+    body.as_object_mut().expect("the body is an object").insert("last_folded".into(), key);
+    lab.write(CHECKPOINT, &format!("{header}\n{body}\n"));
+}
+
+fn first_pass(lab: &Homelab) {
+    lab.write("events/b.jsonl", &Ev::new("2026-05-12T12:10:00Z", "heartbeat").node("b").id("X").line());
+    lab.run();
+}
+
+/// Both are late only by the order key of the earlier pass: a `ts` tie from
+/// a file that sorts first, and a copy of an id that sorts before its first
+/// sighting.
+fn second_pass(lab: &Homelab) {
+    lab.write(
+        "events/a.jsonl",
+        &lines(&[
+            Ev::new("2026-05-12T12:05:00Z", "heartbeat").node("a").id("X"),
+            Ev::new("2026-05-12T12:10:00Z", "service_unhealthy").node("a").service("s"),
+        ]),
+    );
+    lab.run();
+}
+
+#[test]
+fn a_checkpoint_of_0_1_0_loads_and_counts_late_events_as_before() {
+    let current = Homelab::new();
+    first_pass(&current);
+    second_pass(&current);
+    assert_eq!(current.summary()["events"]["late"], 2, "the tie and the copy");
+
+    let upgraded = Homelab::new();
+    first_pass(&upgraded);
+    as_written_by_0_1_0(&upgraded);
+    second_pass(&upgraded);
+    assert_eq!(upgraded.summary()["events"]["duplicates"], 1);
+    assert_eq!(upgraded.summary()["events"]["late"], 2, "the order key was read from beside the engine");
+    for ((name, a), (_, b)) in current.world_files("world").into_iter().zip(upgraded.world_files("world")) {
+        assert_eq!(a, b, "world/{name}");
+    }
+    let body = upgraded.read(CHECKPOINT).lines().nth(1).map(str::to_owned).unwrap_or_default();
+    let body: Value = serde_json::from_str(&body).expect("the body is JSON");
+    assert!(body.get("last_folded").is_none(), "written back inside the engine: {body}");
+    assert_eq!(body["engine"]["last_folded"]["file"], "b.jsonl");
+}
