@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BreakerOverrides, DebounceOverrides};
 use crate::event::Outcome;
+use crate::input_problem::InputProblem;
 use crate::probe::{Check, CommandCheck, DiskCheck, HttpCheck, PathCheck, TcpCheck};
-use crate::problem::Problem;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Inventory {
@@ -290,18 +290,18 @@ impl Inventory {
 
     /// Reads an inventory directory. Every problem is returned, each with
     /// its file and line; an inventory with problems is not used.
-    pub fn load(dir: &Path) -> Result<Inventory, Vec<Problem>> {
+    pub fn load(dir: &Path) -> Result<Inventory, Vec<InputProblem>> {
         let mut inventory = Inventory::default();
         let mut problems = Vec::new();
         if !dir.is_dir() {
-            return Err(vec![Problem::new(dir, None, "the inventory directory does not exist")]);
+            return Err(vec![InputProblem::new(dir, None, "the inventory directory does not exist")]);
         }
         if let Some(path) = Inventory::topology_path(dir) {
             match read_yaml::<TopologyFile>(&path) {
                 Ok(topology) => {
                     for (name, decl) in topology.nodes {
                         if let Err(message) = check_name(&name) {
-                            problems.push(Problem::new(&path, None, format!("node `{name}`: {message}")));
+                            problems.push(InputProblem::new(&path, None, format!("node `{name}`: {message}")));
                             continue;
                         }
                         inventory.nodes.insert(name, decl.unwrap_or_default().roles);
@@ -322,7 +322,7 @@ impl Inventory {
                     continue;
                 }
                 if let Some(first) = read_from.get(&node) {
-                    problems.push(Problem::new(
+                    problems.push(InputProblem::new(
                         &path,
                         None,
                         format!("node `{node}` is also declared in {}; keep one of the two", first.display()),
@@ -348,13 +348,13 @@ impl Inventory {
                         for (name, probes) in declared {
                             if let Err(message) = check_name(&name) {
                                 let line = line_of(&path, &name, 1);
-                                problems.push(Problem::new(&path, line, format!("service `{name}`: {message}")));
+                                problems.push(InputProblem::new(&path, line, format!("service `{name}`: {message}")));
                                 continue;
                             }
                             let mut seen = BTreeSet::new();
                             for probe in probes {
                                 if !seen.insert(probe.name.clone()) {
-                                    problems.push(Problem::new(
+                                    problems.push(InputProblem::new(
                                         &path,
                                         line_of(&path, &format!("name: {}", probe.name), 2),
                                         format!(
@@ -405,9 +405,9 @@ fn line_of(path: &Path, needle: &str, nth: usize) -> Option<u64> {
     Some(index as u64 + 1)
 }
 
-fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| Problem::new(path, None, format!("cannot read: {e}")))?;
-    serde_yaml::from_str(&text).map_err(|e| Problem::from_yaml(path, &e))
+fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, InputProblem> {
+    let text = std::fs::read_to_string(path).map_err(|e| InputProblem::new(path, None, format!("cannot read: {e}")))?;
+    serde_yaml::from_str(&text).map_err(|e| InputProblem::from_yaml(path, &e))
 }
 
 #[cfg(test)]
