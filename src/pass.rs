@@ -108,7 +108,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
     report.refused_diagnostics = newly_refused(&folded.diagnostics, &facts);
     let digest = inputs_digest(config, inventory, &facts);
-    let files = world::project(&checkpoint.engine, inventory, config, &facts);
+    let files = world::project(&checkpoint.engine, inventory, config, &facts)?;
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
         _ => layout.world.as_path(),
@@ -117,7 +117,8 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     if matches!(mode, Mode::Replay { .. }) {
         return Ok(report);
     }
-    let rejects = world::render(&checkpoint.rejects);
+    let rejects = world::render(&checkpoint.rejects)
+        .with_context(|| format!("cannot serialise {}", layout.rejects().display()))?;
     crate::store::atomic::create_dir(&layout.state, "the state directory")?;
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;

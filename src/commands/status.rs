@@ -49,7 +49,7 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
             "events": summary["events"],
             "recent_rejects": rejects.iter().rev().take(10).collect::<Vec<_>>(),
         });
-        print(&String::from_utf8_lossy(&crate::world::render(&out)))?;
+        print(&String::from_utf8_lossy(&crate::world::render(&out)?))?;
         return Ok(crate::exit::SUCCESS);
     }
 
