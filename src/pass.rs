@@ -252,9 +252,3 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
 pub fn recorded_rejects(layout: &Layout) -> Vec<Reject> {
     std::fs::read(layout.rejects()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
-
-/// Reads one world file as JSON, if present.
-pub fn read_world_file(layout: &Layout, name: &str) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(layout.world.join(name)).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
