@@ -112,7 +112,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
     report.refused_diagnostics = newly_refused(&folded.diagnostics, &facts);
     let digest = inputs_digest(config, inventory, &facts);
-    let files = world::project(&checkpoint.engine, inventory, config, &facts);
+    let files = world::project(&checkpoint.engine, inventory, config, &facts)?;
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
         _ => layout.world.as_path(),
@@ -121,7 +121,8 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     if matches!(mode, Mode::Replay { .. }) {
         return Ok(report);
     }
-    let rejects = world::render(&checkpoint.rejects);
+    let rejects = world::render(&checkpoint.rejects)
+        .with_context(|| format!("cannot serialise {}", layout.rejects().display()))?;
     crate::store::atomic::create_dir(&layout.state, "the state directory")?;
     write_if_changed(&layout.rejects(), &rejects)
         .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
@@ -236,10 +237,4 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
 /// Reads the rejections recorded by the last runs.
 pub fn recorded_rejects(layout: &Layout) -> Vec<Reject> {
     std::fs::read(layout.rejects()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
-}
-
-/// Reads one world file as JSON, if present.
-pub fn read_world_file(layout: &Layout, name: &str) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(layout.world.join(name)).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }

@@ -92,7 +92,8 @@ fn round_trip(engine: &Engine) -> Engine {
 
 /// The world files of an engine state, each of which must be JSON.
 fn project(engine: &Engine) -> Vec<(&'static str, Vec<u8>)> {
-    let files = world::project(engine, &Inventory::default(), &Config::default(), &DiskFacts::default());
+    let files = world::project(engine, &Inventory::default(), &Config::default(), &DiskFacts::default())
+        .unwrap_or_else(|e| panic!("the world does not serialise: {e}"));
     for (name, bytes) in &files {
         if let Err(e) = serde_json::from_slice::<Value>(bytes) {
             panic!("world/{name} is not JSON ({e}): {}", String::from_utf8_lossy(bytes));

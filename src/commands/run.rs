@@ -100,7 +100,7 @@ pub fn record_run(layout: &Layout, command: &str, at: Ts, started: Instant, repo
         as_of: report.as_of,
     };
     let path = layout.last_run();
-    write_atomic(&path, &crate::world::render(&facts)).with_context(|| format!("cannot write {}", path.display()))
+    write_atomic(&path, &crate::world::render(&facts)?).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Rejections, replaced files and refused diagnostics of this pass, on stderr.

@@ -1,120 +1,135 @@
 //! `observer status`: the world at a glance, for a person (or `--json`).
 //!
 //! It reads the world files and `state/last-run.json` only — never the events —
-//! so it is instant and never competes with a running pass for the lock.
+//! so it is instant and never competes with a running pass for the lock. The
+//! world files are read through the views that write them (`world::read`), so
+//! what it shows cannot drift from what the files hold.
 
 use anyhow::{Result, bail};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{count, layout, now, print, shown};
 use crate::cli::{PathArgs, StatusArgs};
-use crate::pass::{read_world_file, recorded_rejects};
+use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
+use crate::pass::recorded_rejects;
+use crate::store::events::Reject;
 use crate::time::Ts;
+use crate::world::{
+    self, DeploymentView, DeploymentsFile, IncidentsFile, NodeCounts, NodesFile, OverallHealth, ServiceCounts,
+    ServiceView, ServicesFile, Summary,
+};
 
 pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     let layout = layout(paths);
-    let Some(summary) = read_world_file(&layout, "runtime-summary.json") else {
+    let Some(summary) = world::read::<Summary>(&layout.world) else {
         bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&layout.world));
     };
-    let services = read_world_file(&layout, "services.json").unwrap_or(Value::Null);
-    let incidents = read_world_file(&layout, "incidents.json").unwrap_or(Value::Null);
-    let deployments = read_world_file(&layout, "deployments.json").unwrap_or(Value::Null);
-    let nodes = read_world_file(&layout, "nodes.json").unwrap_or(Value::Null);
+    // A file that is missing or unreadable shows as empty: the summary alone
+    // still answers "is everything fine?".
+    let services = world::read::<ServicesFile>(&layout.world).map(|f| f.services).unwrap_or_default();
+    let incidents = world::read::<IncidentsFile>(&layout.world).map(|f| f.incidents).unwrap_or_default();
+    let deployments = world::read::<DeploymentsFile>(&layout.world).map(|f| f.deployments).unwrap_or_default();
+    let nodes = world::read::<NodesFile>(&layout.world).map(|f| f.nodes).unwrap_or_default();
+    // Facts about the last run are not a world file; they are shown as written.
     let last_run: Value =
         std::fs::read(layout.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
     let rejects = recorded_rejects(&layout);
     let now = now()?;
 
-    let not_healthy: Vec<&Value> = entries(&services, "services").filter(|s| s["status"] != "healthy").collect();
-    let problem_nodes: Vec<(&String, &Value)> =
-        nodes["nodes"].as_object().into_iter().flatten().filter(|(_, n)| n["status"] != "up").collect();
-    let active: Vec<&Value> = entries(&incidents, "incidents").filter(|i| i["status"] == "active").collect();
-    let running: Vec<&Value> = entries(&deployments, "deployments").filter(|d| d["status"] == "running").collect();
+    let not_healthy: Vec<&ServiceView> =
+        services.values().filter(|s| s.state.status != ServiceStatus::Healthy).collect();
+    let problem_nodes: Vec<NodeNotUp> = nodes
+        .iter()
+        .filter(|(_, n)| n.status != NodeStatus::Up)
+        .map(|(name, n)| NodeNotUp { node: name, status: n.status, last_seen: n.last_seen })
+        .collect();
+    let active: Vec<&Incident> =
+        incidents.values().filter(|i| i.status == IncidentStatus::Active).map(|i| &**i).collect();
+    let running: Vec<&DeploymentView> =
+        deployments.values().filter(|d| d.status == DeploymentStatus::Running).collect();
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());
-    let as_of = summary["as_of"].as_str().and_then(|t| Ts::parse(t).ok());
+    let as_of = summary.as_of;
 
     if args.json {
-        let out = json!({
-            "overall_health": summary["overall_health"],
-            "as_of": summary["as_of"],
-            "last_run": last_run,
-            "seconds_since_last_run": last_run_at.map(|at| (now.0 - at.0) / 1000),
-            "seconds_behind": as_of.map(|at| (now.0 - at.0) / 1000),
-            "nodes": summary["nodes"],
-            "services": summary["services"],
-            "nodes_not_up": problem_nodes.iter().map(|(name, n)| json!({"node": name, "status": n["status"], "last_seen": n["last_seen"]})).collect::<Vec<_>>(),
-            "services_not_healthy": not_healthy,
-            "active_incidents": active,
-            "running_deployments": running,
-            "events": summary["events"],
-            "recent_rejects": rejects.iter().rev().take(10).collect::<Vec<_>>(),
-        });
-        print(&String::from_utf8_lossy(&crate::world::render(&out)))?;
+        let out = StatusJson {
+            overall_health: summary.overall_health,
+            as_of,
+            last_run: &last_run,
+            seconds_since_last_run: last_run_at.map(|at| (now.0 - at.0) / 1000),
+            seconds_behind: as_of.map(|at| (now.0 - at.0) / 1000),
+            nodes: &summary.nodes,
+            services: &summary.services,
+            nodes_not_up: &problem_nodes,
+            services_not_healthy: &not_healthy,
+            active_incidents: &active,
+            running_deployments: &running,
+            events: &summary.events,
+            recent_rejects: rejects.iter().rev().take(10).collect(),
+        };
+        print(&String::from_utf8_lossy(&world::render(&out)?))?;
         return Ok(crate::exit::SUCCESS);
     }
 
     let mut text = String::new();
-    let health = summary["overall_health"].as_str().unwrap_or("unknown");
-    text.push_str(&format!("overall health: {health}\n"));
+    text.push_str(&format!("overall health: {}\n", word(summary.overall_health)));
     text.push_str(&format!(
         "world as of {} ({}); last run {}\n",
         as_of.map_or("never".into(), |t| t.to_string()),
         as_of.map_or("no events yet".into(), |t| format!("{} behind the wall clock", ago(now, t))),
         last_run_at.map_or("unknown".into(), |t| format!("{} ago", ago(now, t))),
     ));
-    let n = &summary["nodes"];
+    let n = &summary.nodes;
     text.push_str(&format!(
         "nodes: {} total, {} up, {} down, {} stale, {} unknown\n",
-        n["total"], n["up"], n["down"], n["stale"], n["unknown"]
+        n.total, n.up, n.down, n.stale, n.unknown
     ));
-    for (name, node) in &problem_nodes {
+    for node in &problem_nodes {
         text.push_str(&format!(
-            "  {name}: {} (last seen {})\n",
-            node["status"].as_str().unwrap_or("?"),
-            node["last_seen"].as_str().unwrap_or("never")
+            "  {}: {} (last seen {})\n",
+            node.node,
+            word(node.status),
+            node.last_seen.map_or("never".into(), |t| t.to_string())
         ));
     }
-    let s = &summary["services"];
-    text.push_str(&format!(
-        "services: {} total, {} healthy, {} degraded, {} unhealthy, {} unknown\n",
-        s["total"], s["healthy"], s["degraded"], s["unhealthy"], s["unknown"]
-    ));
+    text.push_str(&services_line(&summary.services));
     for service in &not_healthy {
+        let state = &service.state;
         text.push_str(&format!(
             "  {}/{}: {}{}\n",
-            service["node"].as_str().unwrap_or("?"),
-            service["service"].as_str().unwrap_or("?"),
-            service["status"].as_str().unwrap_or("?"),
-            service["since"].as_str().map(|t| format!(" since {t}")).unwrap_or_default(),
+            state.node,
+            state.service,
+            word(state.status),
+            state.since.map(|t| format!(" since {t}")).unwrap_or_default(),
         ));
     }
     text.push_str(&format!("active incidents: {}\n", active.len()));
     for incident in &active {
         text.push_str(&format!(
             "  {} ({}, {} since {})\n",
-            incident["id"].as_str().unwrap_or("?"),
-            incident["severity"].as_str().unwrap_or("?"),
-            count(incident["occurrence_count"].as_u64().unwrap_or(0), "occurrence"),
-            incident["started_at"].as_str().unwrap_or("?"),
+            incident.id,
+            word(incident.severity),
+            count(incident.occurrence_count, "occurrence"),
+            incident.started_at,
         ));
     }
     text.push_str(&format!("running deployments: {}\n", running.len()));
     for run in &running {
         text.push_str(&format!(
             "  {} ({}/{}, started {})\n",
-            run["correlation_id"].as_str().unwrap_or("?"),
-            run["node"].as_str().unwrap_or("-"),
-            run["service"].as_str().unwrap_or("-"),
-            run["started_at"].as_str().unwrap_or("unknown"),
+            run.correlation_id,
+            run.node.as_deref().unwrap_or("-"),
+            run.service.as_deref().unwrap_or("-"),
+            run.started_at.map_or("unknown".into(), |t| t.to_string()),
         ));
     }
-    let events = &summary["events"];
+    let events: &EventStats = &summary.events;
     text.push_str(&format!(
         "events: {} folded, {} rejected, {}, {} late\n",
-        events["total"],
-        events["rejected"],
-        count(events["duplicates"].as_u64().unwrap_or(0), "duplicate"),
-        events["late"]
+        events.total,
+        events.rejected,
+        count(events.duplicates, "duplicate"),
+        events.late
     ));
     if let Some(last) = rejects.last() {
         text.push_str(&format!(
@@ -128,8 +143,49 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     Ok(crate::exit::SUCCESS)
 }
 
-fn entries<'a>(file: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    file[key].as_object().into_iter().flat_map(|map| map.values())
+/// The services line. `circuit_open` is named only when a breaker holds a
+/// service there, so the line stays as short as it was for a world without
+/// probes.
+fn services_line(s: &ServiceCounts) -> String {
+    let circuit_open = if s.circuit_open > 0 { format!(", {} circuit_open", s.circuit_open) } else { String::new() };
+    format!(
+        "services: {} total, {} healthy, {} degraded, {} unhealthy, {} unknown{circuit_open}\n",
+        s.total, s.healthy, s.degraded, s.unhealthy, s.unknown
+    )
+}
+
+/// `status --json`: the field order is the output's.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    overall_health: OverallHealth,
+    as_of: Option<Ts>,
+    last_run: &'a Value,
+    seconds_since_last_run: Option<i64>,
+    seconds_behind: Option<i64>,
+    nodes: &'a NodeCounts,
+    services: &'a ServiceCounts,
+    nodes_not_up: &'a [NodeNotUp<'a>],
+    services_not_healthy: &'a [&'a ServiceView<'static>],
+    active_incidents: &'a [&'a Incident],
+    running_deployments: &'a [&'a DeploymentView<'static>],
+    events: &'a EventStats,
+    recent_rejects: Vec<&'a Reject>,
+}
+
+#[derive(Serialize)]
+struct NodeNotUp<'a> {
+    node: &'a str,
+    status: NodeStatus,
+    last_seen: Option<Ts>,
+}
+
+/// A status, health or severity as the world files spell it, so that the
+/// text and the files use one vocabulary.
+fn word(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(word)) => word,
+        _ => "?".into(),
+    }
 }
 
 /// A rough human duration: "42s", "5m", "3h", "2d".

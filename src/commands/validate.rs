@@ -9,13 +9,13 @@ use anyhow::Result;
 use super::{count, layout, print, shown, warn};
 use crate::cli::PathArgs;
 use crate::config::Config;
+use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
-use crate::problem::Problem;
 use crate::store::events::scan;
 
 pub fn execute(paths: &PathArgs) -> Result<i32> {
     let layout = layout(paths);
-    let mut problems: Vec<Problem> = Vec::new();
+    let mut problems: Vec<InputProblem> = Vec::new();
     if let Some(file) = &layout.config
         && let Err(problem) = Config::load(file)
     {
@@ -29,28 +29,28 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
     let mut events = 0;
     let mut notes = Vec::new();
     if let Err(error) = layout.require_events() {
-        problems.push(Problem::new(&layout.events, None, error.to_string()));
+        problems.push(InputProblem::new(&layout.events, None, error.to_string()));
     }
     match scan(&layout.events, &BTreeMap::new()) {
         Ok(scan) => {
             events = scan.events.len();
             for waiting in scan.outcome.waiting {
-                notes.push(Problem::new(
+                notes.push(InputProblem::new(
                     &layout.events.join(&waiting.file),
                     Some(waiting.line),
                     format!("note: {}", waiting.reason),
                 ));
             }
             for reject in scan.outcome.rejects {
-                problems.push(Problem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
+                problems.push(InputProblem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
             }
         }
-        Err(error) => problems.push(Problem::new(&layout.events, None, error.to_string())),
+        Err(error) => problems.push(InputProblem::new(&layout.events, None, error.to_string())),
     }
     let text: String = problems
         .iter()
         .chain(&notes)
-        .map(|problem| format!("{}\n", Problem { file: shown(&problem.file).into(), ..problem.clone() }))
+        .map(|problem| format!("{}\n", InputProblem { file: shown(&problem.file).into(), ..problem.clone() }))
         .collect();
     // The exit code is the answer: a closed stdout (`validate | head -1`)
     // must not turn problems into success.

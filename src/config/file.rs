@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Outcome;
-use crate::problem::Problem;
+use crate::input_problem::InputProblem;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -91,20 +91,24 @@ pub struct BudgetsConfig {
 }
 
 impl Config {
-    pub fn parse(text: &str, file: &Path) -> Result<Config, Problem> {
+    pub fn parse(text: &str, file: &Path) -> Result<Config, InputProblem> {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|e| Problem::from_yaml(file, &e))?;
+        let config: Config = serde_yaml::from_str(text).map_err(|e| InputProblem::from_yaml(file, &e))?;
         if config.health.timeout_outcome == Outcome::Skipped {
-            return Err(Problem::new(file, None, "health.timeout_outcome may be ok, warning, critical or unknown"));
+            return Err(InputProblem::new(
+                file,
+                None,
+                "health.timeout_outcome may be ok, warning, critical or unknown",
+            ));
         }
         Ok(config)
     }
 
-    pub fn load(file: &Path) -> Result<Config, Problem> {
+    pub fn load(file: &Path) -> Result<Config, InputProblem> {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| Problem::new(file, None, format!("cannot read the config: {e}")))?;
+            .map_err(|e| InputProblem::new(file, None, format!("cannot read the config: {e}")))?;
         Config::parse(&text, file)
     }
 }

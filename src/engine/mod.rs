@@ -15,7 +15,7 @@ mod debounce;
 mod deployments;
 mod duplicates;
 #[cfg(test)]
-mod given;
+pub(crate) mod given;
 mod incidents;
 mod late;
 mod nodes;

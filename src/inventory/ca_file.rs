@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::check::HttpCheck;
-use crate::problem::Problem;
+use crate::input_problem::InputProblem;
 
 /// Reads the CA certificates of the check's `ca_file` into the check, with
 /// the path made absolute: relative to the inventory directory `dir`, so
@@ -25,13 +25,13 @@ pub(super) fn read(
     dir: &Path,
     services: &Path,
     seen: &mut BTreeMap<PathBuf, usize>,
-) -> Result<(), Problem> {
+) -> Result<(), InputProblem> {
     let Some(given) = check.ca_file.clone() else { return Ok(()) };
     let nth = seen.entry(given.clone()).or_default();
     *nth += 1;
     let line = line_of(services, &given.display().to_string(), *nth);
     let file = dir.join(&given);
-    let problem = |message: String| Problem::new(services, line, format!("ca_file {}: {message}", file.display()));
+    let problem = |message: String| InputProblem::new(services, line, format!("ca_file {}: {message}", file.display()));
     let pem = std::fs::read(&file).map_err(|e| problem(format!("cannot read: {e}")))?;
     let mut certificates = Vec::new();
     let mut roots = rustls::RootCertStore::empty();

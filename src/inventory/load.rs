@@ -16,7 +16,7 @@ use super::name::check_name;
 use super::probe::{ProbeDecl, ProbeDef};
 use super::services::ServicesFile;
 use super::topology::TopologyFile;
-use crate::problem::Problem;
+use crate::input_problem::InputProblem;
 
 impl Inventory {
     /// Where the topology file of an inventory directory is, if anywhere.
@@ -26,9 +26,9 @@ impl Inventory {
 
     /// Reads an inventory directory. Every problem is returned, each with
     /// its file and line; an inventory with problems is not used.
-    pub fn load(dir: &Path) -> Result<Inventory, Vec<Problem>> {
+    pub fn load(dir: &Path) -> Result<Inventory, Vec<InputProblem>> {
         if !dir.is_dir() {
-            return Err(vec![Problem::new(dir, None, "the inventory directory does not exist")]);
+            return Err(vec![InputProblem::new(dir, None, "the inventory directory does not exist")]);
         }
         let mut draft = Draft { dir: dir.to_path_buf(), ..Draft::default() };
         if let Some(path) = Inventory::topology_path(dir) {
@@ -49,7 +49,7 @@ struct Draft {
     /// The inventory directory, which relative `ca_file`s are read from.
     dir: PathBuf,
     inventory: Inventory,
-    problems: Vec<Problem>,
+    problems: Vec<InputProblem>,
     /// The `services.yaml` each node was read from, to refuse a second one.
     read_from: BTreeMap<String, PathBuf>,
 }
@@ -68,7 +68,7 @@ impl Draft {
                 Ok(()) => {
                     self.inventory.nodes.insert(name, roles);
                 }
-                Err(message) => self.problems.push(Problem::new(path, None, format!("node `{name}`: {message}"))),
+                Err(message) => self.problems.push(InputProblem::new(path, None, format!("node `{name}`: {message}"))),
             }
         }
     }
@@ -81,7 +81,7 @@ impl Draft {
             Ok(entries) => entries,
             Err(e) if is_absent(&e) => return Vec::new(),
             Err(e) => {
-                self.problems.push(Problem::new(hosts, None, format!("cannot read: {e}")));
+                self.problems.push(InputProblem::new(hosts, None, format!("cannot read: {e}")));
                 return Vec::new();
             }
         };
@@ -89,7 +89,7 @@ impl Draft {
         for entry in entries {
             match entry {
                 Ok(entry) => dirs.push(entry.path()),
-                Err(e) => self.problems.push(Problem::new(hosts, None, format!("cannot read: {e}"))),
+                Err(e) => self.problems.push(InputProblem::new(hosts, None, format!("cannot read: {e}"))),
             }
         }
         dirs.retain(|path| path.is_dir());
@@ -106,7 +106,7 @@ impl Draft {
         }
         if let Some(first) = self.read_from.get(&node) {
             let message = format!("node `{node}` is also declared in {}; keep one of the two", first.display());
-            self.problems.push(Problem::new(&path, None, message));
+            self.problems.push(InputProblem::new(&path, None, message));
             return;
         }
         self.read_from.insert(node.clone(), path.clone());
@@ -137,13 +137,13 @@ impl Draft {
     ) {
         if let Err(message) = check_name(&service) {
             let line = line_of(text, &service, 1);
-            self.problems.push(Problem::new(path, line, format!("service `{service}`: {message}")));
+            self.problems.push(InputProblem::new(path, line, format!("service `{service}`: {message}")));
             return;
         }
         let mut seen = BTreeSet::new();
         for mut probe in probes {
             if !seen.insert(probe.name.clone()) {
-                self.problems.push(Problem::new(
+                self.problems.push(InputProblem::new(
                     path,
                     line_of(text, &format!("name: {}", probe.name), 2),
                     format!("service `{service}`: two probes are named `{}`; give each a distinct `name`", probe.name),
@@ -154,7 +154,7 @@ impl Draft {
                 && let Err(problem) = ca_file::read(http, &self.dir, path, ca_files_seen)
             {
                 let message = format!("service `{service}`: probe `{}`: {}", probe.name, problem.message);
-                self.problems.push(Problem { message, ..problem });
+                self.problems.push(InputProblem { message, ..problem });
                 continue;
             }
             self.inventory.probes.push(probe.under(node, &service));
@@ -169,13 +169,13 @@ impl Draft {
             Ok(meta) => meta.is_file(),
             Err(e) if is_absent(&e) => false,
             Err(e) => {
-                self.problems.push(Problem::new(path, None, format!("cannot read: {e}")));
+                self.problems.push(InputProblem::new(path, None, format!("cannot read: {e}")));
                 false
             }
         }
     }
 
-    fn finish(mut self) -> Result<Inventory, Vec<Problem>> {
+    fn finish(mut self) -> Result<Inventory, Vec<InputProblem>> {
         self.inventory.probes.sort_by_key(ProbeDef::key);
         if self.problems.is_empty() { Ok(self.inventory) } else { Err(self.problems) }
     }
@@ -193,9 +193,9 @@ fn line_of(text: &str, needle: &str, nth: usize) -> Option<u64> {
 }
 
 /// A YAML file, parsed, with its text.
-fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| Problem::new(path, None, format!("cannot read: {e}")))?;
-    let parsed = serde_yaml::from_str(&text).map_err(|e| Problem::from_yaml(path, &e))?;
+fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), InputProblem> {
+    let text = std::fs::read_to_string(path).map_err(|e| InputProblem::new(path, None, format!("cannot read: {e}")))?;
+    let parsed = serde_yaml::from_str(&text).map_err(|e| InputProblem::from_yaml(path, &e))?;
     Ok((parsed, text))
 }
 

@@ -23,8 +23,9 @@ pub struct DiskFacts {
     pub diagnostics: BTreeMap<String, DiagnosticFile>,
 }
 
-/// A diagnostics path as checked against `logs/`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A diagnostics path as checked against `logs/`. Deserialize too: `status`
+/// reads it back from `deployments.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagnosticFile {
     pub path: String,
     pub exists: bool,

@@ -243,3 +243,25 @@ fn a_lowered_breaker_timeout_applies_to_a_breaker_already_open() {
     assert_eq!(breaker_state(&lab), "half_open");
     lab.assert_world_equals_rebuild();
 }
+
+/// Regression (issue 9): `status` read the world as untyped JSON, and its
+/// services line had drifted from `runtime-summary.json`: a service held by
+/// an open breaker was listed, but not counted.
+#[test]
+fn status_counts_a_service_held_by_an_open_breaker() {
+    let lab = Homelab::new();
+    let text: String =
+        ["12:00:00", "12:00:01", "12:00:02", "12:00:03", "12:00:04"].iter().map(|at| result(at, "critical")).collect();
+    lab.write("events/probes.jsonl", &text);
+    lab.run();
+    assert_eq!(service(&lab)["status"], "circuit_open");
+    lab.observer(["status"])
+        .run()
+        .success()
+        .stdout_has("services: 1 total, 0 healthy, 0 degraded, 0 unhealthy, 0 unknown, 1 circuit_open\n")
+        .stdout_has("  saturn/mosquitto: circuit_open since 2026-05-12T12:00:04Z\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&lab.observer(["status", "--json"]).run().success().stdout).unwrap();
+    assert_eq!(json["services"]["circuit_open"], 1);
+    assert_eq!(json["services_not_healthy"][0]["status"], "circuit_open");
+}

@@ -1,0 +1,32 @@
+//! `incidents.json`: the incidents the engine keeps, active and recently
+//! resolved, as the engine holds them (the field order of
+//! [`Incident`] is the file's).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{SCHEMA_VERSION, WorldFile};
+use crate::engine::{Engine, Incident};
+use crate::time::Ts;
+
+/// The file as a whole: borrowed when written, owned when read back.
+#[derive(Serialize, Deserialize)]
+pub struct IncidentsFile<'a> {
+    pub schema_version: u32,
+    pub as_of: Option<Ts>,
+    pub incidents: BTreeMap<Cow<'a, str>, Cow<'a, Incident>>,
+}
+
+impl WorldFile for IncidentsFile<'_> {
+    const NAME: &'static str = "incidents.json";
+}
+
+pub(super) fn project(engine: &Engine) -> IncidentsFile<'_> {
+    IncidentsFile {
+        schema_version: SCHEMA_VERSION,
+        as_of: engine.clock(),
+        incidents: engine.incidents().iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v))).collect(),
+    }
+}

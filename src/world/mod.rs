@@ -1,0 +1,213 @@
+//! Projection of the engine state to the world files (SPEC §4), one module
+//! per file, and reading them back.
+//!
+//! The projection is pure: the same engine, inventory, config and disk
+//! facts always give the same bytes — keys sorted, fields in a fixed order,
+//! pretty-printed with a trailing newline. Facts about the run itself never
+//! appear here. Each file's view borrows from the engine when it is written
+//! and owns its data when `status` reads the file back ([`read`], the one
+//! function here that touches the disk): one type for both, so the reader
+//! cannot drift from the writer.
+
+mod deployments;
+mod incidents;
+mod nodes;
+mod services;
+mod summary;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::inventory::Inventory;
+use crate::store::deployment_files::DiskFacts;
+
+pub use deployments::{DeploymentView, DeploymentsFile};
+pub use incidents::IncidentsFile;
+pub use nodes::{NodeView, NodesFile, node_status};
+pub use services::{BreakerView, Checks, ProbeView, ServiceView, ServicesFile, all_services, uptime};
+pub use summary::{
+    BreakerCounts, BudgetView, DeploymentCounts, IncidentCounts, NodeCounts, OverallHealth, ServiceCounts, Summary,
+};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One world file: the view that writes it (and reads it back) knows its
+/// name.
+pub trait WorldFile {
+    const NAME: &'static str;
+}
+
+/// The world files, in the order they are written.
+pub const FILES: [&str; 5] =
+    [NodesFile::NAME, ServicesFile::NAME, DeploymentsFile::NAME, IncidentsFile::NAME, Summary::NAME];
+
+/// Renders every world file; the result is what `FILES` names, in order.
+/// Nothing is written here, so an error leaves the world on disk as it was.
+pub fn project(
+    engine: &Engine,
+    inventory: &Inventory,
+    config: &Config,
+    disk: &DiskFacts,
+) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
+    let services = all_services(engine, inventory);
+    let probes = services::all_probes(engine, inventory);
+    let nodes = nodes::project(engine, inventory, config, &services);
+    let summary = summary::summarize(engine, config, &probes, &nodes.nodes, &services);
+    Ok(vec![
+        render_file(&nodes)?,
+        render_file(&services::project(engine, &probes, &services))?,
+        render_file(&deployments::project(engine, disk))?,
+        render_file(&incidents::project(engine))?,
+        render_file(&summary)?,
+    ])
+}
+
+fn render_file<F: WorldFile + Serialize>(file: &F) -> Result<(&'static str, Vec<u8>), RenderError> {
+    let bytes = render(file).map_err(|source| RenderError { file: F::NAME, source })?;
+    Ok((F::NAME, bytes))
+}
+
+/// The JSON style of every file observer writes (the world files, and also
+/// `state/rejects.json`, `state/last-run.json` and `status --json`): pretty,
+/// two-space indentation, a trailing newline.
+///
+/// serde_json fails only when a `Serialize` impl fails or a map key is not a
+/// string. The world views have neither, so this does not happen; should a
+/// change ever make it happen, the error reaches the caller instead of an
+/// error object being written where a world file belongs.
+pub fn render<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A world file that could not be serialised (see [`render`]).
+#[derive(Debug)]
+pub struct RenderError {
+    pub file: &'static str,
+    pub source: serde_json::Error,
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot serialise world/{}: {}", self.file, self.source)
+    }
+}
+
+impl std::error::Error for RenderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Reads a world file back through the view that wrote it: `None` when it
+/// is missing or is not what this version writes (a reader shows what it
+/// can without it; the next pass rewrites it).
+pub fn read<F: WorldFile + DeserializeOwned>(world: &Path) -> Option<F> {
+    let bytes = std::fs::read(world.join(F::NAME)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Stage;
+    use crate::engine::given::given;
+    use crate::store::deployment_files::DiagnosticFile;
+
+    /// A state with something in every view: roles, a stale and an unknown
+    /// node, an open breaker, a pending debounce, a fractional uptime, an
+    /// incident, and a failed deployment with a fractional duration, a disk
+    /// marker and a refused diagnostics path.
+    fn a_busy_world() -> Vec<(&'static str, Vec<u8>)> {
+        let probe = |at: &str, name: &str, outcome: &str| {
+            format!(
+                r#"{{"ts":"2026-05-12T12:{at}Z","type":"probe_result","node":"a","service":"web","payload":{{"probe":"{name}","outcome":"{outcome}","latency_ms":3,"detail":"x"}}}}"#
+            )
+        };
+        let mut lines = vec![
+            r#"{"ts":"2026-05-12T11:00:00Z","type":"heartbeat","node":"b"}"#.to_string(),
+            r#"{"ts":"2026-05-12T12:00:00Z","type":"heartbeat","node":"a"}"#.to_string(),
+            r#"{"ts":"2026-05-12T12:00:01Z","type":"service_unhealthy","node":"a","service":"db","severity":"critical"}"#
+                .to_string(),
+            r#"{"ts":"2026-05-12T12:00:02Z","type":"deployment_started","correlation_id":"d1","node":"a","service":"web"}"#
+                .to_string(),
+            r#"{"ts":"2026-05-12T12:00:03Z","type":"deployment_stage","correlation_id":"d1","payload":{"stage":"pull"}}"#
+                .to_string(),
+            r#"{"ts":"2026-05-12T12:00:04.250Z","type":"deployment_failed","correlation_id":"d1","payload":{"diagnostics":["../x.log","d1.log"]}}"#
+                .to_string(),
+            probe("00:10", "port", "ok"),
+        ];
+        for at in ["01:00", "02:00", "03:00", "04:00", "05:00"] {
+            lines.push(probe(at, "port", "critical"));
+        }
+        lines.push(probe("05:30", "port", "skipped"));
+        lines.push(probe("05:40", "ping", "ok"));
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let engine = given(&lines);
+        let mut inventory = Inventory::default();
+        inventory.nodes.insert("a".into(), vec!["edge".into(), "web".into()]);
+        inventory.nodes.insert("c".into(), Vec::new());
+        inventory.services.entry("c".into()).or_default().insert("cache".into());
+        let mut disk = DiskFacts::default();
+        disk.markers.insert("d1".into(), vec![Stage { name: "verify".into(), status: "completed".into(), ts: None }]);
+        disk.diagnostics.insert(
+            "../x.log".into(),
+            DiagnosticFile {
+                path: "../x.log".into(),
+                exists: false,
+                size: None,
+                refused: Some("it would leave logs/".into()),
+            },
+        );
+        disk.diagnostics.insert(
+            "d1.log".into(),
+            DiagnosticFile { path: "d1.log".into(), exists: true, size: Some(12), refused: None },
+        );
+        project(&engine, &inventory, &Config::default(), &disk).expect("the views serialise")
+    }
+
+    /// Reads one file back through its view and writes it again.
+    fn rewritten<F: WorldFile + Serialize + DeserializeOwned>(files: &[(&str, Vec<u8>)]) -> (String, String) {
+        let (_, bytes) = files.iter().find(|(name, _)| *name == F::NAME).expect("the file is projected");
+        let view: F = serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("{} does not read back: {e}\n{}", F::NAME, String::from_utf8_lossy(bytes)));
+        let again = render(&view).expect("a view read back serialises");
+        (String::from_utf8_lossy(bytes).into_owned(), String::from_utf8_lossy(&again).into_owned())
+    }
+
+    #[test]
+    fn the_files_are_projected_in_the_order_files_names() {
+        let names: Vec<&str> = a_busy_world().iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, FILES);
+    }
+
+    #[test]
+    fn every_file_reads_back_through_the_view_that_wrote_it() {
+        let files = a_busy_world();
+        // The busy world is as busy as it claims.
+        let (services, _) = rewritten::<ServicesFile>(&files);
+        for expected in ["\"circuit_open\"", "\"pending\": {", "28.57"] {
+            assert!(services.contains(expected), "services.json lacks {expected}:\n{services}");
+        }
+        let (deployments, _) = rewritten::<DeploymentsFile>(&files);
+        for expected in ["\"duration_s\": 2.25", "\"verify\"", "it would leave logs/"] {
+            assert!(deployments.contains(expected), "deployments.json lacks {expected}:\n{deployments}");
+        }
+        assert!(rewritten::<NodesFile>(&files).0.contains("\"edge\""));
+        for (written, read_back) in [
+            rewritten::<NodesFile>(&files),
+            rewritten::<ServicesFile>(&files),
+            rewritten::<DeploymentsFile>(&files),
+            rewritten::<IncidentsFile>(&files),
+            rewritten::<Summary>(&files),
+        ] {
+            assert_eq!(read_back, written);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! `runtime-summary.json`: the world at a glance — counts by status, the
+//! overall health, breakers, budgets and the event statistics. `status`
+//! reads it first.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::nodes::NodeView;
+use super::{SCHEMA_VERSION, WorldFile};
+use crate::config::Config;
+use crate::engine::{
+    BreakerState, Counters, DeploymentStatus, Engine, EventStats, IncidentStatus, NodeStatus, PROBE_BUDGET, ProbeState,
+    ServiceState, ServiceStatus, probe_runs_within_window,
+};
+use crate::time::Ts;
+
+/// The file as a whole: borrowed when written, owned when read back.
+#[derive(Serialize, Deserialize)]
+pub struct Summary<'a> {
+    pub schema_version: u32,
+    pub as_of: Option<Ts>,
+    pub overall_health: OverallHealth,
+    pub nodes: NodeCounts,
+    pub services: ServiceCounts,
+    pub incidents: IncidentCounts,
+    pub deployments: DeploymentCounts,
+    pub active_incidents: Vec<Cow<'a, str>>,
+    pub running_deployments: Vec<Cow<'a, str>>,
+    pub breakers: BreakerCounts,
+    pub budgets: BTreeMap<Cow<'a, str>, BudgetView>,
+    pub events: Cow<'a, EventStats>,
+    pub counters: Cow<'a, Counters>,
+}
+
+impl WorldFile for Summary<'_> {
+    const NAME: &'static str = "runtime-summary.json";
+}
+
+/// `healthy` when every service that has reported is healthy, `unhealthy`
+/// when none is, `degraded` in between, and `unknown` while no service has
+/// reported at all (services only declared in the inventory do not count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverallHealth {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    Unknown,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct NodeCounts {
+    pub total: usize,
+    pub up: usize,
+    pub down: usize,
+    pub stale: usize,
+    pub unknown: usize,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct ServiceCounts {
+    pub total: usize,
+    pub healthy: usize,
+    pub degraded: usize,
+    pub unhealthy: usize,
+    pub unknown: usize,
+    pub circuit_open: usize,
+}
+
+/// Incidents kept (resolved ones until retention forgets them).
+#[derive(Serialize, Deserialize, Default)]
+pub struct IncidentCounts {
+    pub active: usize,
+    pub resolved: usize,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct DeploymentCounts {
+    pub running: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct BreakerCounts {
+    pub closed: usize,
+    pub open: usize,
+    pub half_open: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct BudgetView {
+    pub limit: u32,
+    pub used: usize,
+    pub exhausted: bool,
+}
+
+pub(super) fn summarize<'a>(
+    engine: &'a Engine,
+    config: &Config,
+    probes: &BTreeMap<String, ProbeState>,
+    nodes: &BTreeMap<Cow<str>, NodeView>,
+    services: &BTreeMap<String, ServiceState>,
+) -> Summary<'a> {
+    let mut node_counts = NodeCounts { total: nodes.len(), ..NodeCounts::default() };
+    for node in nodes.values() {
+        match node.status {
+            NodeStatus::Up => node_counts.up += 1,
+            NodeStatus::Down => node_counts.down += 1,
+            NodeStatus::Stale => node_counts.stale += 1,
+            NodeStatus::Unknown => node_counts.unknown += 1,
+        }
+    }
+    let mut service_counts = ServiceCounts { total: services.len(), ..ServiceCounts::default() };
+    for service in services.values() {
+        match service.status {
+            ServiceStatus::Healthy => service_counts.healthy += 1,
+            ServiceStatus::Degraded => service_counts.degraded += 1,
+            ServiceStatus::Unhealthy => service_counts.unhealthy += 1,
+            ServiceStatus::Unknown => service_counts.unknown += 1,
+            ServiceStatus::CircuitOpen => service_counts.circuit_open += 1,
+        }
+    }
+    let mut deployment_counts = DeploymentCounts::default();
+    for run in engine.deployments().values() {
+        match run.status {
+            DeploymentStatus::Running => deployment_counts.running += 1,
+            DeploymentStatus::Succeeded => deployment_counts.succeeded += 1,
+            DeploymentStatus::Failed => deployment_counts.failed += 1,
+        }
+    }
+    let active_incidents: Vec<Cow<str>> = engine
+        .incidents()
+        .values()
+        .filter(|i| i.status == IncidentStatus::Active)
+        .map(|i| Cow::Borrowed(i.id.as_str()))
+        .collect();
+    let resolved = engine.incidents().len() - active_incidents.len();
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        as_of: engine.clock(),
+        overall_health: overall_health(&service_counts),
+        nodes: node_counts,
+        services: service_counts,
+        incidents: IncidentCounts { active: active_incidents.len(), resolved },
+        deployments: deployment_counts,
+        active_incidents,
+        running_deployments: engine
+            .deployments()
+            .iter()
+            .filter(|(_, run)| run.status == DeploymentStatus::Running)
+            .map(|(id, _)| Cow::Borrowed(id.as_str()))
+            .collect(),
+        breakers: {
+            let mut counts = BreakerCounts::default();
+            for probe in probes.values() {
+                match probe.breaker.state {
+                    BreakerState::Closed => counts.closed += 1,
+                    BreakerState::Open => counts.open += 1,
+                    BreakerState::HalfOpen => counts.half_open += 1,
+                }
+            }
+            counts
+        },
+        budgets: [(
+            Cow::Borrowed(PROBE_BUDGET),
+            BudgetView {
+                limit: config.budgets.probe_runs_per_minute,
+                used: engine.clock().map_or(0, |clock| probe_runs_within_window(engine.probe_runs(), clock)),
+                exhausted: engine.budgets_exhausted().contains(PROBE_BUDGET),
+            },
+        )]
+        .into(),
+        events: Cow::Borrowed(engine.stats()),
+        counters: Cow::Borrowed(engine.counters()),
+    }
+}
+
+fn overall_health(counts: &ServiceCounts) -> OverallHealth {
+    let reported = counts.total - counts.unknown;
+    if reported == 0 {
+        OverallHealth::Unknown
+    } else if counts.healthy == reported {
+        OverallHealth::Healthy
+    } else if counts.healthy == 0 {
+        OverallHealth::Unhealthy
+    } else {
+        OverallHealth::Degraded
+    }
+}
