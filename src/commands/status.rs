@@ -6,24 +6,25 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::{count, layout, now, print, shown};
-use crate::cli::{PathArgs, StatusArgs};
-use crate::pass::{read_world_file, recorded_rejects};
+use super::context::Context;
+use super::{count, print, shown};
+use crate::cli::StatusArgs;
+use crate::store::world_files::{read_world_file, recorded_rejects};
 use crate::time::Ts;
 
-pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
-    let layout = layout(paths);
-    let Some(summary) = read_world_file(&layout, "runtime-summary.json") else {
-        bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&layout.world));
+pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
+    let dirs = &context.dirs;
+    let Some(summary) = read_world_file(dirs, "runtime-summary.json") else {
+        bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&dirs.world));
     };
-    let services = read_world_file(&layout, "services.json").unwrap_or(Value::Null);
-    let incidents = read_world_file(&layout, "incidents.json").unwrap_or(Value::Null);
-    let deployments = read_world_file(&layout, "deployments.json").unwrap_or(Value::Null);
-    let nodes = read_world_file(&layout, "nodes.json").unwrap_or(Value::Null);
+    let services = read_world_file(dirs, "services.json").unwrap_or(Value::Null);
+    let incidents = read_world_file(dirs, "incidents.json").unwrap_or(Value::Null);
+    let deployments = read_world_file(dirs, "deployments.json").unwrap_or(Value::Null);
+    let nodes = read_world_file(dirs, "nodes.json").unwrap_or(Value::Null);
     let last_run: Value =
-        std::fs::read(layout.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-    let rejects = recorded_rejects(&layout);
-    let now = now()?;
+        std::fs::read(dirs.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    let rejects = recorded_rejects(dirs);
+    let now = context.now()?;
 
     let not_healthy: Vec<&Value> = entries(&services, "services").filter(|s| s["status"] != "healthy").collect();
     let problem_nodes: Vec<(&String, &Value)> =
@@ -119,7 +120,7 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     if let Some(last) = rejects.last() {
         text.push_str(&format!(
             "  last rejected: {}:{}: {} (`observer validate` lists all)\n",
-            shown(&layout.events.join(&last.file)),
+            shown(&dirs.events.join(&last.file)),
             last.line,
             last.reason
         ));

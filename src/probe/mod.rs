@@ -9,6 +9,7 @@ pub mod command;
 pub mod filesystem;
 pub mod http;
 pub mod plan;
+pub mod round;
 pub mod tcp;
 
 use std::path::PathBuf;
