@@ -2,20 +2,23 @@
 //!
 //! The shape is a pure fold inside an IO shell: [`event`] turns bytes into
 //! typed events, [`engine`] folds them without IO or wall clock, [`world`]
-//! projects the state into the world files, and [`store`] and [`pass`] do
-//! everything that touches the disk.
+//! projects the state into the world files, and [`store`] and [`fold_pass`]
+//! do everything that touches the disk. [`probe`] runs real checks, whose
+//! results (and the clock's ticks) are [`own_events`]. [`commands`] turns the
+//! command line ([`cli`]) into calls of the above, on the [`dirs`] it names.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dirs;
 pub mod engine;
 pub mod event;
 pub mod exit;
+pub mod fold_pass;
 pub mod input_problem;
 pub mod inventory;
-pub mod layout;
-pub mod pass;
+pub mod own_events;
 pub mod probe;
 pub mod rules;
 pub mod store;

@@ -4,19 +4,21 @@
 use clap::Parser;
 use observer::cli::{Cli, Command};
 use observer::commands;
+use observer::commands::context::Context;
 use observer::exit;
 use observer::store::lock::LockError;
 
 fn main() {
     let cli = Cli::parse();
+    let context = Context::new(&cli.paths);
     let result = match &cli.command {
-        Command::Run(args) => commands::run::execute(&cli.paths, args),
-        Command::Rebuild(args) => commands::rebuild::execute(&cli.paths, args),
-        Command::Status(args) => commands::status::execute(&cli.paths, args),
-        Command::Probe(args) => commands::probe::execute(&cli.paths, args),
-        Command::Emit(args) => commands::emit::execute(&cli.paths, args),
-        Command::Validate => commands::validate::execute(&cli.paths),
-        Command::Config(args) => commands::config::execute(&cli.paths, args),
+        Command::Run(args) => commands::run::execute(&context, args),
+        Command::Rebuild(args) => commands::rebuild::execute(&context, args),
+        Command::Status(args) => commands::status::execute(&context, args),
+        Command::Probe(args) => commands::probe::execute(&context, args),
+        Command::Emit(args) => commands::emit::execute(&context, args),
+        Command::Validate => commands::validate::execute(&context),
+        Command::Config(args) => commands::config::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {

@@ -3,17 +3,17 @@
 
 use anyhow::Result;
 
-use super::{layout, load_config, print};
-use crate::cli::{ConfigArgs, PathArgs};
+use super::context::Context;
+use super::print;
+use crate::cli::ConfigArgs;
 
-pub fn execute(paths: &PathArgs, args: &ConfigArgs) -> Result<i32> {
+pub fn execute(context: &Context, args: &ConfigArgs) -> Result<i32> {
     if args.defaults {
         print(crate::config::DEFAULTS_YAML)?;
         return Ok(crate::exit::SUCCESS);
     }
-    let layout = layout(paths);
-    let config = load_config(&layout)?;
-    let source = match &layout.config {
+    let config = context.config()?;
+    let source = match &context.dirs.config {
         Some(file) => format!("# from {}\n", file.display()),
         None => "# built-in defaults (no config file)\n".to_string(),
     };

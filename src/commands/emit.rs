@@ -5,16 +5,16 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value};
 
-use super::{layout, now, print, shown};
-use crate::cli::{EmitArgs, PathArgs};
+use super::context::Context;
+use super::{print, shown};
+use crate::cli::EmitArgs;
 use crate::event::{Parsed, parse_event};
 use crate::store::atomic::write_atomic;
 
-pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
-    let layout = layout(paths);
+pub fn execute(context: &Context, args: &EmitArgs) -> Result<i32> {
     let mut event = match args.json.as_deref() {
         None => Map::new(),
         Some(text) => {
@@ -51,7 +51,7 @@ pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
         event.insert("payload".into(), payload);
     }
     if !event.contains_key("ts") {
-        event.insert("ts".into(), Value::String(now()?.to_string()));
+        event.insert("ts".into(), Value::String(context.now()?.to_string()));
     }
     let mut bytes = serde_json::to_vec(&Value::Object(event))?;
     let parsed = match parse_event(&bytes) {
@@ -60,7 +60,7 @@ pub fn execute(paths: &PathArgs, args: &EmitArgs) -> Result<i32> {
         Parsed::Incomplete => bail!("not a valid event, nothing was written"),
     };
     bytes.push(b'\n');
-    let dir = layout.events.join("emit");
+    let dir = context.dirs.events.join("emit");
     crate::store::atomic::create_dir(&dir, "the directory of emitted events")?;
     let path = dir.join(unique_name(parsed.ts.0));
     write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;

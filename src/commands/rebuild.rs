@@ -4,39 +4,40 @@
 //! lock). With `--out DIR` (and optionally `--until TS`) it writes the world
 //! as of that moment to DIR and touches nothing else.
 
-use std::time::Instant;
-
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use super::run::{record_run, warn_about};
-use super::{count, layout, load_config, load_inventory, now, print, shown};
-use crate::cli::{PathArgs, RebuildArgs};
-use crate::layout::Layout;
-use crate::pass::{Mode, run_pass};
-use crate::store::lock::StateLock;
+use super::context::Context;
+use super::report::{record_run, warn_about};
+use super::{count, print, shown};
+use crate::cli::RebuildArgs;
+use crate::dirs::Dirs;
+use crate::fold_pass::{self, Mode};
 
-pub fn execute(paths: &PathArgs, args: &RebuildArgs) -> Result<i32> {
-    let layout = layout(paths);
-    let config = load_config(&layout)?;
-    let inventory = load_inventory(&layout)?;
+pub fn execute(context: &Context, args: &RebuildArgs) -> Result<i32> {
+    let config = context.config()?;
+    let inventory = context.inventory()?;
+    let dirs = &context.dirs;
     let until = args.until;
     let started = Instant::now();
     let (report, target) = match &args.out {
         Some(out) => {
-            refuse_live_directories(&layout, out)?;
+            refuse_live_directories(dirs, out)?;
+            context.require_events()?;
             let mode = Mode::Replay { until, out: out.clone() };
-            (run_pass(&layout, &config, &inventory, &mode)?, out.clone())
+            (fold_pass::run(dirs, &config, &inventory, &mode)?, out.clone())
         }
         None => {
-            let _lock = StateLock::acquire(&layout.state, "rebuild", args.wait)?;
-            let report = run_pass(&layout, &config, &inventory, &Mode::Rebuild)?;
-            record_run(&layout, "rebuild", now()?, started, &report)?;
-            (report, layout.world.clone())
+            let _lock = context.lock("rebuild", args.wait)?;
+            context.require_events()?;
+            let report = fold_pass::run(dirs, &config, &inventory, &Mode::Rebuild)?;
+            record_run(dirs, "rebuild", context.now()?, started, &report)?;
+            (report, dirs.world.clone())
         }
     };
-    warn_about(&layout, &report);
+    warn_about(dirs, &report);
     print(&format!(
         "rebuilt from {} ({} rejected, {}) in {}; world as of {} in {}\n",
         count(report.folded, "event"),
@@ -51,14 +52,13 @@ pub fn execute(paths: &PathArgs, args: &RebuildArgs) -> Result<i32> {
 
 /// `--out` is for a copy of the world: never the live world, nor a place
 /// whose files the observer reads (events, state, logs).
-fn refuse_live_directories(layout: &Layout, out: &Path) -> Result<()> {
+fn refuse_live_directories(dirs: &Dirs, out: &Path) -> Result<()> {
     let real = |path: &Path| path.canonicalize().ok();
     // `out` may not exist yet: judge by its nearest existing ancestor.
     let existing = out.ancestors().find(|p| p.exists()).and_then(real);
     let Some(existing) = existing else { return Ok(()) };
     let missing_part = out.ancestors().take_while(|p| !p.exists()).count();
-    for (name, dir) in
-        [("world", &layout.world), ("events", &layout.events), ("state", &layout.state), ("logs", &layout.logs)]
+    for (name, dir) in [("world", &dirs.world), ("events", &dirs.events), ("state", &dirs.state), ("logs", &dirs.logs)]
     {
         let Some(dir) = real(dir) else { continue };
         let inside = existing.starts_with(&dir);

@@ -9,33 +9,34 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{count, layout, now, print, shown};
-use crate::cli::{PathArgs, StatusArgs};
+use super::context::Context;
+use super::{count, print, shown};
+use crate::cli::StatusArgs;
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
-use crate::pass::recorded_rejects;
 use crate::store::events::Reject;
+use crate::store::rejects::recorded_rejects;
 use crate::time::Ts;
 use crate::world::{
     self, DeploymentView, DeploymentsFile, IncidentsFile, NodeCounts, NodesFile, OverallHealth, ServiceCounts,
     ServiceView, ServicesFile, Summary,
 };
 
-pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
-    let layout = layout(paths);
-    let Some(summary) = world::read::<Summary>(&layout.world) else {
-        bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&layout.world));
+pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
+    let dirs = &context.dirs;
+    let Some(summary) = world::read::<Summary>(&dirs.world) else {
+        bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&dirs.world));
     };
     // A file that is missing or unreadable shows as empty: the summary alone
     // still answers "is everything fine?".
-    let services = world::read::<ServicesFile>(&layout.world).map(|f| f.services).unwrap_or_default();
-    let incidents = world::read::<IncidentsFile>(&layout.world).map(|f| f.incidents).unwrap_or_default();
-    let deployments = world::read::<DeploymentsFile>(&layout.world).map(|f| f.deployments).unwrap_or_default();
-    let nodes = world::read::<NodesFile>(&layout.world).map(|f| f.nodes).unwrap_or_default();
+    let services = world::read::<ServicesFile>(&dirs.world).map(|f| f.services).unwrap_or_default();
+    let incidents = world::read::<IncidentsFile>(&dirs.world).map(|f| f.incidents).unwrap_or_default();
+    let deployments = world::read::<DeploymentsFile>(&dirs.world).map(|f| f.deployments).unwrap_or_default();
+    let nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
     // Facts about the last run are not a world file; they are shown as written.
     let last_run: Value =
-        std::fs::read(layout.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-    let rejects = recorded_rejects(&layout);
-    let now = now()?;
+        std::fs::read(dirs.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    let rejects = recorded_rejects(dirs);
+    let now = context.now()?;
 
     let not_healthy: Vec<&ServiceView> =
         services.values().filter(|s| s.state.status != ServiceStatus::Healthy).collect();
@@ -134,7 +135,7 @@ pub fn execute(paths: &PathArgs, args: &StatusArgs) -> Result<i32> {
     if let Some(last) = rejects.last() {
         text.push_str(&format!(
             "  last rejected: {}:{}: {} (`observer validate` lists all)\n",
-            shown(&layout.events.join(&last.file)),
+            shown(&dirs.events.join(&last.file)),
             last.line,
             last.reason
         ));

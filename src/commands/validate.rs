@@ -6,46 +6,46 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::{count, layout, print, shown, warn};
-use crate::cli::PathArgs;
+use super::context::Context;
+use super::{count, print, shown, warn};
 use crate::config::Config;
 use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
 use crate::store::events::scan;
 
-pub fn execute(paths: &PathArgs) -> Result<i32> {
-    let layout = layout(paths);
+pub fn execute(context: &Context) -> Result<i32> {
+    let dirs = &context.dirs;
     let mut problems: Vec<InputProblem> = Vec::new();
-    if let Some(file) = &layout.config
+    if let Some(file) = &dirs.config
         && let Err(problem) = Config::load(file)
     {
         problems.push(problem);
     }
-    if let Some(dir) = &layout.inventory
+    if let Some(dir) = &dirs.inventory
         && let Err(found) = Inventory::load(dir)
     {
         problems.extend(found);
     }
     let mut events = 0;
     let mut notes = Vec::new();
-    if let Err(error) = layout.require_events() {
-        problems.push(InputProblem::new(&layout.events, None, error.to_string()));
+    if let Err(error) = dirs.require_events() {
+        problems.push(InputProblem::new(&dirs.events, None, error.to_string()));
     }
-    match scan(&layout.events, &BTreeMap::new()) {
+    match scan(&dirs.events, &BTreeMap::new()) {
         Ok(scan) => {
             events = scan.events.len();
             for waiting in scan.outcome.waiting {
                 notes.push(InputProblem::new(
-                    &layout.events.join(&waiting.file),
+                    &dirs.events.join(&waiting.file),
                     Some(waiting.line),
                     format!("note: {}", waiting.reason),
                 ));
             }
             for reject in scan.outcome.rejects {
-                problems.push(InputProblem::new(&layout.events.join(&reject.file), Some(reject.line), reject.reason));
+                problems.push(InputProblem::new(&dirs.events.join(&reject.file), Some(reject.line), reject.reason));
             }
         }
-        Err(error) => problems.push(InputProblem::new(&layout.events, None, error.to_string())),
+        Err(error) => problems.push(InputProblem::new(&dirs.events, None, error.to_string())),
     }
     let text: String = problems
         .iter()
@@ -64,9 +64,9 @@ pub fn execute(paths: &PathArgs) -> Result<i32> {
         count(problems.len() as u64, "problem"),
         count(notes.len() as u64, "note"),
         count(events as u64, "valid event"),
-        shown(&layout.events),
-        layout.config.as_deref().map_or("built-in defaults".into(), shown),
-        layout.inventory.as_deref().map_or("none".into(), shown),
+        shown(&dirs.events),
+        dirs.config.as_deref().map_or("built-in defaults".into(), shown),
+        dirs.inventory.as_deref().map_or("none".into(), shown),
     ));
     Ok(if problems.is_empty() { crate::exit::SUCCESS } else { crate::exit::FAILURE })
 }

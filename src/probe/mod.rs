@@ -12,6 +12,7 @@ pub mod disk;
 mod execution;
 pub mod http;
 pub mod path;
+pub mod round;
 pub mod schedule;
 pub mod tcp;
 mod timing;

@@ -9,4 +9,6 @@ pub mod deployment_files;
 pub mod events;
 pub mod fault_injection;
 pub mod fingerprint;
+pub mod last_run;
 pub mod lock;
+pub mod rejects;

@@ -1,20 +1,23 @@
-//! One pass of the reducer: read what is new, fold it in order, write the
-//! world, then commit the checkpoint. The IO shell around the pure engine.
+//! One pass of the reducer, the fold-and-write cycle that `run`, `probe`
+//! and `rebuild` share: read what is new, fold it in order, write the world,
+//! then commit the checkpoint. The IO shell around the pure engine.
+//!
+//! The caller has checked that the event directory is there
+//! (`Dirs::require_events`): once per command, before it takes the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-
 use crate::config::Config;
+use crate::dirs::Dirs;
 use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
-use crate::layout::Layout;
-use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
+use crate::store::atomic::{CreateDirError, write_if_changed};
+use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
-use crate::store::events::{self, Merge, ReadError, Reject};
+use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
 use crate::time::Ts;
@@ -48,18 +51,83 @@ pub struct Report {
     pub as_of: Option<Ts>,
 }
 
-pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report> {
-    layout.require_events()?;
+/// Why a pass stopped. Each message says what state was left behind.
+#[derive(Debug)]
+pub enum PassError {
+    Checkpoint(CheckpointError),
+    Source(SourceError),
+    /// The world or state directory cannot be created.
+    Directory(CreateDirError),
+    WorldFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Rejects {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A world file cannot be rendered; nothing was written.
+    Render(world::RenderError),
+    /// The rejections cannot be rendered; the world is written, the
+    /// checkpoint is not.
+    Serialise {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    /// The world is written, the checkpoint is not.
+    Commit(CheckpointError),
+}
+
+impl fmt::Display for PassError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PassError::Checkpoint(error) => error.fmt(f),
+            PassError::Source(error) => error.fmt(f),
+            PassError::Directory(error) => error.fmt(f),
+            PassError::WorldFile { path, .. } => {
+                write!(f, "cannot write {}; the checkpoint was not committed, so the next run retries", path.display())
+            }
+            PassError::Rejects { path, .. } => {
+                write!(f, "cannot write {}; the previous state is intact", path.display())
+            }
+            PassError::Render(error) => error.fmt(f),
+            PassError::Serialise { path, .. } => write!(f, "cannot serialise {}", path.display()),
+            PassError::Commit(_) => {
+                write!(f, "the world was written but the checkpoint was not; the next run folds the same events again")
+            }
+        }
+    }
+}
+
+/// The first three variants stand for the error they hold (its message and
+/// causes are theirs); the others add what was left behind to their cause.
+impl std::error::Error for PassError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PassError::Checkpoint(error) => error.source(),
+            PassError::Source(error) => error.source(),
+            PassError::Directory(error) => error.source(),
+            PassError::WorldFile { error, .. } | PassError::Rejects { error, .. } => Some(error),
+            PassError::Render(error) => error.source(),
+            PassError::Serialise { error, .. } => Some(error),
+            PassError::Commit(error) => Some(error),
+        }
+    }
+}
+
+/// Runs one pass in `mode` over the events under `dirs.events`.
+pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report, PassError> {
     let stored = match mode {
-        Mode::Incremental => Checkpoint::read(&layout.state)?,
+        Mode::Incremental => Checkpoint::read(&dirs.state).map_err(PassError::Checkpoint)?,
         Mode::Rebuild | Mode::Replay { .. } => None,
     };
     let no_cursors = BTreeMap::new();
-    let plan = events::plan(&layout.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))?;
+    let plan = events::plan(&dirs.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))
+        .map_err(PassError::Source)?;
     let mut report = Report { files_seen: plan.files_seen(), notices: plan.notices.clone(), ..Report::default() };
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
-        && world_is_current(layout, config, inventory, stored)
+        && world_is_current(dirs, config, inventory, stored)
     {
         fault_injection::crash_at("after-scan");
         report.as_of = stored.header.clock;
@@ -76,12 +144,12 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     let mut whole = HashSet::new();
     let (mut checkpoint, folded, reading) = loop {
         let mut checkpoint = match &stored {
-            Some(stored) => stored.to_checkpoint()?,
+            Some(stored) => stored.to_checkpoint().map_err(PassError::Checkpoint)?,
             None => Checkpoint::default(),
         };
         let before = checkpoint.engine.stats().clone();
         checkpoint.engine.apply(Input::PassStarted, &rules);
-        let mut merge = Merge::open(&plan, &whole, true)?;
+        let mut merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
         match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until) {
             Ok(mut folded) => {
                 folded.before = before;
@@ -90,7 +158,7 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
             Err(ReadError::Unsorted { file }) => {
                 whole.insert(file);
             }
-            Err(ReadError::Source(error)) => return Err(error.into()),
+            Err(ReadError::Source(error)) => return Err(PassError::Source(error)),
         }
     };
     fault_injection::crash_at("after-scan");
@@ -109,28 +177,26 @@ pub fn run_pass(layout: &Layout, config: &Config, inventory: &Inventory, mode: &
     report.as_of = checkpoint.engine.clock();
 
     let watched = deployment_files::watched(&checkpoint.engine);
-    let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
+    let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
     report.refused_diagnostics = newly_refused(&folded.diagnostics, &facts);
     let digest = inputs_digest(config, inventory, &facts);
-    let files = world::project(&checkpoint.engine, inventory, config, &facts)?;
+    let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
-        _ => layout.world.as_path(),
+        _ => dirs.world.as_path(),
     };
     report.written = write_world(world_dir, &files)?;
     if matches!(mode, Mode::Replay { .. }) {
         return Ok(report);
     }
-    let rejects = world::render(&checkpoint.rejects)
-        .with_context(|| format!("cannot serialise {}", layout.rejects().display()))?;
-    crate::store::atomic::create_dir(&layout.state, "the state directory")?;
-    write_if_changed(&layout.rejects(), &rejects)
-        .with_context(|| format!("cannot write {}; the previous state is intact", layout.rejects().display()))?;
-    checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(layout) });
+    let path = dirs.rejects();
+    let rejects =
+        world::render(&checkpoint.rejects).map_err(|error| PassError::Serialise { path: path.clone(), error })?;
+    create_dir(&dirs.state, "the state directory")?;
+    write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
+    checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(dirs) });
     fault_injection::crash_at("before-checkpoint");
-    checkpoint
-        .save(&layout.state)
-        .context("the world was written but the checkpoint was not; the next run folds the same events again")?;
+    checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
     Ok(report)
 }
@@ -155,13 +221,13 @@ fn fold(
     until: Option<Ts>,
 ) -> Result<Folded, ReadError> {
     let mut folded = Folded::default();
-    while let Some(positioned) = merge.next()? {
-        if until.is_some_and(|until| positioned.ts > until) {
+    while let Some(ordered) = merge.next()? {
+        if until.is_some_and(|until| ordered.ts > until) {
             continue;
         }
-        let file = paths[positioned.file as usize].as_str();
-        engine.apply(Input::Event { event: &positioned.event, file, position: positioned.position }, rules);
-        if let Detail::Diagnostics(named) = &positioned.event.detail {
+        let file = paths[ordered.file as usize].as_str();
+        engine.apply(Input::Event { event: &ordered.event, file, position: ordered.position }, rules);
+        if let Detail::Diagnostics(named) = &ordered.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
         }
     }
@@ -172,21 +238,21 @@ fn fold(
 /// on changed since the checkpoint was committed: the config, the inventory and the
 /// deployment files on disk hash as before, and the world files are there.
 /// Then the run is done without parsing the engine state.
-fn world_is_current(layout: &Layout, config: &Config, inventory: &Inventory, stored: &CheckpointFile) -> bool {
+fn world_is_current(dirs: &Dirs, config: &Config, inventory: &Inventory, stored: &CheckpointFile) -> bool {
     let Some(inputs) = &stored.header.inputs else { return false };
-    if written_stamp(layout) != inputs.written {
+    if written_stamp(dirs) != inputs.written {
         return false;
     }
     let facts =
-        deployment_files::gather(inputs.deployments.iter().map(|(id, paths)| (id, paths)), &layout.state, &layout.logs);
+        deployment_files::gather(inputs.deployments.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
     inputs.digest == inputs_digest(config, inventory, &facts)
 }
 
 /// Identity of the files a pass writes, as they are on disk now (0 when one
 /// is missing).
-fn written_stamp(layout: &Layout) -> u64 {
+fn written_stamp(dirs: &Dirs) -> u64 {
     let mut stamps = Vec::new();
-    for path in world::FILES.iter().map(|name| layout.world.join(name)).chain([layout.rejects()]) {
+    for path in world::FILES.iter().map(|name| dirs.world.join(name)).chain([dirs.rejects()]) {
         let Ok(meta) = std::fs::symlink_metadata(&path) else { return 0 };
         stamps.push(format!("{}|{}|{:?}|{:?}", path.display(), meta.len(), meta.modified().ok(), file_id(&meta)));
     }
@@ -218,14 +284,12 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &DiskFacts) -> Vec<Diagnos
 }
 
 /// Writes the world files that changed, each atomically.
-pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>> {
-    crate::store::atomic::create_dir(dir, "the world directory")?;
+fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, PassError> {
+    create_dir(dir, "the world directory")?;
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);
-        let wrote = write_if_changed(&path, bytes).with_context(|| {
-            format!("cannot write {}; the checkpoint was not committed, so the next run retries", path.display())
-        })?;
+        let wrote = write_if_changed(&path, bytes).map_err(|error| PassError::WorldFile { path, error })?;
         if wrote {
             written.push(*name);
             fault_injection::crash_at("after-world-file");
@@ -234,7 +298,6 @@ pub fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<
     Ok(written)
 }
 
-/// Reads the rejections recorded by the last runs.
-pub fn recorded_rejects(layout: &Layout) -> Vec<Reject> {
-    std::fs::read(layout.rejects()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+fn create_dir(dir: &Path, what: &str) -> Result<(), PassError> {
+    crate::store::atomic::create_dir(dir, what).map_err(PassError::Directory)
 }

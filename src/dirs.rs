@@ -1,9 +1,12 @@
-//! Where everything lives: one root with each part overridable (SPEC §1).
+//! Where everything lives: one root with each directory overridable (SPEC §1).
+//! [`Dirs`] is the set of directories and files a command works in; the
+//! command-line flags become one in `commands::context`.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
-pub struct Layout {
+pub struct Dirs {
     pub root: PathBuf,
     pub events: PathBuf,
     pub state: PathBuf,
@@ -15,14 +18,14 @@ pub struct Layout {
     pub config: Option<PathBuf>,
 }
 
-impl Layout {
-    /// The standard layout under `root`: `events/`, `state/`, `world/`,
+impl Dirs {
+    /// The standard directories under `root`: `events/`, `state/`, `world/`,
     /// `logs/`; `<root>/inventory` when it exists; `<root>/observer.yaml`
     /// when it exists.
-    pub fn under(root: &Path) -> Layout {
+    pub fn under(root: &Path) -> Dirs {
         let inventory = root.join("inventory");
         let config = root.join("observer.yaml");
-        Layout {
+        Dirs {
             root: root.to_path_buf(),
             events: root.join("events"),
             state: root.join("state"),
@@ -35,15 +38,11 @@ impl Layout {
 
     /// A missing event directory almost always means a wrong `--root`, so it
     /// is an error rather than an empty world.
-    pub fn require_events(&self) -> anyhow::Result<()> {
+    pub fn require_events(&self) -> Result<(), NoEventDirectory> {
         if self.events.is_dir() {
             return Ok(());
         }
-        anyhow::bail!(
-            "there is no event directory at {}; pass --root DIR (or set OBSERVER_ROOT) to point at the homelab root, \
-             or create it",
-            self.events.display()
-        )
+        Err(NoEventDirectory { path: self.events.clone() })
     }
 
     /// Where `observer run` and `watch` append their `tick` events.
@@ -62,3 +61,22 @@ impl Layout {
         self.state.join("rejects.json")
     }
 }
+
+/// The event directory is not there (see [`Dirs::require_events`]).
+#[derive(Debug)]
+pub struct NoEventDirectory {
+    pub path: PathBuf,
+}
+
+impl fmt::Display for NoEventDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "there is no event directory at {}; pass --root DIR (or set OBSERVER_ROOT) to point at the homelab root, \
+             or create it",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for NoEventDirectory {}

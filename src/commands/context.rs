@@ -1,0 +1,102 @@
+//! The one place where the global flags become what a command works with:
+//! the directories, the config, the inventory, the clock and the state lock.
+//!
+//! The directories and the clock are settled when the context is made; the
+//! config and the inventory are loaded when a command asks for them, so
+//! that `status` or `emit` never fail on a config they do not read. Each
+//! command asks in the same order — config, inventory, event directory,
+//! lock — so that the first problem found is the one reported.
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cli::PathArgs;
+use crate::config::Config;
+use crate::dirs::Dirs;
+use crate::inventory::Inventory;
+use crate::store::lock::StateLock;
+use crate::time::Ts;
+
+pub struct Context {
+    pub dirs: Dirs,
+    clock: Clock,
+}
+
+/// The wall clock, or the time `OBSERVER_NOW` (RFC 3339) gives, so that
+/// tests and demos get stable output. The variable is read once; a bad
+/// value is an error only for a command that reads the clock.
+enum Clock {
+    Wall,
+    Fixed(Result<Ts, String>),
+}
+
+impl Context {
+    /// Turns the path flags into directories (each flag overrides its part
+    /// of the root) and reads the clock's setting.
+    pub fn new(paths: &PathArgs) -> Context {
+        let mut dirs = Dirs::under(&paths.root);
+        if let Some(dir) = &paths.events {
+            dirs.events = dir.clone();
+        }
+        if let Some(dir) = &paths.state {
+            dirs.state = dir.clone();
+        }
+        if let Some(dir) = &paths.world {
+            dirs.world = dir.clone();
+        }
+        if let Some(dir) = &paths.logs {
+            dirs.logs = dir.clone();
+        }
+        if let Some(dir) = &paths.inventory {
+            dirs.inventory = Some(dir.clone());
+        }
+        if let Some(file) = &paths.config {
+            dirs.config = Some(file.clone());
+        }
+        let clock = match std::env::var("OBSERVER_NOW") {
+            Ok(text) => Clock::Fixed(Ts::parse(&text)),
+            Err(_) => Clock::Wall,
+        };
+        Context { dirs, clock }
+    }
+
+    /// The config file, or the defaults when there is none.
+    pub fn config(&self) -> Result<Config> {
+        match &self.dirs.config {
+            Some(file) => Ok(Config::load(file)?),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// The inventory, or an empty one when there is none. A problem in it
+    /// stops the command before it changes anything.
+    pub fn inventory(&self) -> Result<Inventory> {
+        let Some(dir) = &self.dirs.inventory else { return Ok(Inventory::default()) };
+        match Inventory::load(dir) {
+            Ok(inventory) => Ok(inventory),
+            Err(problems) => {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                bail!("the inventory has problems; nothing was changed:\n{}", list.join("\n"))
+            }
+        }
+    }
+
+    /// The check a command that folds makes once, before it takes the lock.
+    pub fn require_events(&self) -> Result<()> {
+        Ok(self.dirs.require_events()?)
+    }
+
+    /// Takes the state lock for `command`; it is held until the returned
+    /// value is dropped. A held lock is the error `main` maps to exit 75.
+    pub fn lock(&self, command: &str, wait: bool) -> Result<StateLock> {
+        Ok(StateLock::acquire(&self.dirs.state, command, wait)?)
+    }
+
+    /// Now, by the clock of this run.
+    pub fn now(&self) -> Result<Ts> {
+        match &self.clock {
+            Clock::Wall => Ok(Ts::from_datetime(chrono::Utc::now())),
+            Clock::Fixed(Ok(at)) => Ok(*at),
+            Clock::Fixed(Err(reason)) => Err(anyhow::Error::msg(reason.clone())).context("OBSERVER_NOW"),
+        }
+    }
+}
