@@ -203,7 +203,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
 
 /// What a fold saw besides the engine state.
 #[derive(Default)]
-struct Folded {
+struct FoldSummary {
     /// The event statistics before the pass.
     before: crate::engine::EventStats,
     /// Diagnostics paths named by the failures folded in this pass.
@@ -219,8 +219,8 @@ fn fold(
     paths: &[String],
     rules: &Rules,
     until: Option<Ts>,
-) -> Result<Folded, ReadError> {
-    let mut folded = Folded::default();
+) -> Result<FoldSummary, ReadError> {
+    let mut folded = FoldSummary::default();
     while let Some(ordered) = merge.next()? {
         if until.is_some_and(|until| ordered.ts > until) {
             continue;

@@ -94,11 +94,15 @@ const ENVIRONMENT: [(&str, &str); 4] = [
 
 /// EXAMPLES: what it does, then the command lines.
 /// PROBES: the probe format, in short; the README has the whole story.
-const PROBES_TEXT: [&str; 4] = [
+const PROBES_TEXT: [&str; 5] = [
     "Probes are declared per service in the inventory's hosts/NODE/services.yaml, under probes: as a list. \
-     Each has exactly one check: tcp: {host, port}; http: {url, expect_status, body_contains} (a GET, redirects not \
-     followed); command: [argv...] (a Nagios plugin run without a shell: exit 0 ok, 1 warning, 2 critical, 3 unknown); \
+     Each has exactly one check: tcp: {host, port}; http: {url, expect_status, body_contains, ca_file, tls_verify} \
+     (a GET, redirects not followed); command: [argv...] (a Nagios plugin run without a shell: exit 0 ok, 1 warning, 2 critical, 3 unknown); \
      path: PATH (exists); disk: {path, min_free_percent, min_free_bytes, warn_free_percent}.",
+    "An https:// certificate is verified against the system's trust store (the distribution's bundle, or only \
+     SSL_CERT_FILE and SSL_CERT_DIR when set), or, for one probe, against the CA certificates of ca_file (PEM; a \
+     relative path is taken from the inventory directory; checked by validate), or not at all with tls_verify: false \
+     (insecure; for a device whose self-signed certificate cannot be replaced).",
     "Each may set name (default: the check's kind), interval and timeout (500ms, 30s, 5m, 1h or seconds), \
      timeout_outcome, and breaker: and debounce: (seconds, count) to override the config for this probe.",
     "observer probe runs the due probes and appends one probe_result event per run to \
