@@ -5,6 +5,7 @@
 //! back to exactly these values with every key present.
 
 use super::file::{BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
+use super::notify::NotifyConfig;
 use crate::event::Outcome;
 
 impl Default for NodesConfig {
@@ -56,6 +57,12 @@ impl Default for BreakerConfig {
 impl Default for BudgetsConfig {
     fn default() -> Self {
         BudgetsConfig { probe_runs_per_minute: 120 }
+    }
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig { enabled: true, give_up_after_s: 86_400, parallel: 4, channels: Vec::new() }
     }
 }
 

@@ -9,6 +9,8 @@
 
 mod defaults;
 mod file;
+mod notify;
 
 pub use defaults::DEFAULTS_YAML;
 pub use file::{BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
+pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};

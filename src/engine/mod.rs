@@ -10,6 +10,7 @@
 //! processing order, a line the boundary refused), and reads the state back
 //! through accessors only.
 
+pub mod alerts;
 mod breaker;
 mod debounce;
 mod deployments;

@@ -1,0 +1,80 @@
+//! A notification as the fold decides it, the outbox holds it and `hook`
+//! and the `observer` webhook format receive it (SPEC §6): one JSON object
+//! with its fields in this order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Severity;
+use crate::time::Ts;
+
+/// What a notification tells a receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// The alert started firing (or firing is sent late: after a cooldown,
+    /// a budget hold, the end of a maintenance window or of flapping).
+    Firing,
+    /// The alert still fires; sent every `alerts.ttl_s` so that a receiver
+    /// honouring `expires_at` holds the page exactly as long as it lasts.
+    Reminder,
+    /// The notified alert resolved: exactly one per notified episode.
+    Resolved,
+    /// The notification budget ran out: pages are being held.
+    BudgetExhausted,
+}
+
+impl NotificationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NotificationKind::Firing => "firing",
+            NotificationKind::Reminder => "reminder",
+            NotificationKind::Resolved => "resolved",
+            NotificationKind::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
+/// One decided notification. Its `id` is
+/// `<key>@<unix seconds the episode fired>:<kind>:<n>` (n counts that kind
+/// within the episode, from 1), so any rebuild over the same events gives
+/// it again and receivers can drop copies by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub kind: NotificationKind,
+    /// The engine clock when it was decided.
+    pub ts: Ts,
+    /// `ts + alerts.ttl_s` for firing and reminders (null when ttl is 0, and
+    /// for resolves).
+    pub expires_at: Option<Ts>,
+    /// `<rule>:<subject>`, e.g. `service_unhealthy:saturn/mosquitto`.
+    pub key: String,
+    pub rule: String,
+    pub node: Option<String>,
+    pub service: Option<String>,
+    pub severity: Severity,
+    /// critical 1, error 2, warning 3, info 4.
+    pub priority: u8,
+    /// One line for people.
+    pub summary: String,
+    pub fired_at: Option<Ts>,
+    pub resolved_at: Option<Ts>,
+}
+
+/// The last notification of an alert, as `alerts.json` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRef {
+    pub id: String,
+    pub kind: NotificationKind,
+    pub ts: Ts,
+}
+
+/// Priority follows severity (SPEC §6).
+pub fn priority(severity: Severity) -> u8 {
+    match severity {
+        Severity::Critical => 1,
+        Severity::Error => 2,
+        Severity::Warning => 3,
+        Severity::Info => 4,
+    }
+}
