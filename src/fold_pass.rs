@@ -1,6 +1,7 @@
 //! One pass of the reducer, the fold-and-write cycle that `run`, `probe`
 //! and `rebuild` share: read what is new, fold it in order, write the world,
-//! then commit the checkpoint. The IO shell around the pure engine.
+//! append the notifications it decided to the outbox, then commit the
+//! checkpoint. The IO shell around the pure engine.
 //!
 //! The caller has checked that the event directory is there
 //! (`Dirs::require_events`): once per command, before it takes the lock.
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::dirs::Dirs;
+use crate::engine::alerts::Notification;
 use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
@@ -20,6 +22,7 @@ use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
+use crate::store::outbox::{self, OutboxError, OutboxMark};
 use crate::time::Ts;
 use crate::world;
 
@@ -30,7 +33,8 @@ pub enum Mode {
     /// Start from nothing and replace the live state.
     Rebuild,
     /// Start from nothing, fold events up to `until` (all if `None`), and
-    /// write the world to `out` only; live state is not touched.
+    /// write the world and `outbox.jsonl` to `out` only; live state is not
+    /// touched.
     Replay { until: Option<Ts>, out: PathBuf },
 }
 
@@ -49,6 +53,8 @@ pub struct Report {
     pub bytes_read: u64,
     pub written: Vec<&'static str>,
     pub as_of: Option<Ts>,
+    /// The notifications this pass decided (a rebuild's: all of them).
+    pub notifications: Vec<Notification>,
 }
 
 /// Why a pass stopped. Each message says what state was left behind.
@@ -74,6 +80,9 @@ pub enum PassError {
         path: PathBuf,
         error: serde_json::Error,
     },
+    /// The outbox cannot be checked, repaired or written; the checkpoint
+    /// was not committed.
+    Outbox(OutboxError),
     /// The world is written, the checkpoint is not.
     Commit(CheckpointError),
 }
@@ -92,6 +101,7 @@ impl fmt::Display for PassError {
             }
             PassError::Render(error) => error.fmt(f),
             PassError::Serialise { path, .. } => write!(f, "cannot serialise {}", path.display()),
+            PassError::Outbox(error) => error.fmt(f),
             PassError::Commit(_) => {
                 write!(f, "the world was written but the checkpoint was not; the next run folds the same events again")
             }
@@ -110,6 +120,7 @@ impl std::error::Error for PassError {
             PassError::WorldFile { error, .. } | PassError::Rejects { error, .. } => Some(error),
             PassError::Render(error) => error.source(),
             PassError::Serialise { error, .. } => Some(error),
+            PassError::Outbox(error) => error.source(),
             PassError::Commit(error) => Some(error),
         }
     }
@@ -125,13 +136,20 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     let plan = events::plan(&dirs.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))
         .map_err(PassError::Source)?;
     let mut report = Report { files_seen: plan.files_seen(), notices: plan.notices.clone(), ..Report::default() };
+    let committed = stored.as_ref().map_or_else(OutboxMark::default, |s| s.header.outbox);
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
+        && outbox::length(&dirs.state) == committed.bytes
         && world_is_current(dirs, config, inventory, stored)
     {
         fault_injection::crash_at("after-scan");
         report.as_of = stored.header.clock;
         return Ok(report);
+    }
+    if *mode == Mode::Incremental {
+        // Lines a crashed pass left after the committed part are decided
+        // again by this fold; a rebuild replaces the whole file instead.
+        outbox::prepare(&dirs.state, &committed).map_err(PassError::Outbox)?;
     }
     let until = match mode {
         Mode::Replay { until, .. } => *until,
@@ -186,7 +204,9 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         _ => dirs.world.as_path(),
     };
     report.written = write_world(world_dir, &files)?;
-    if matches!(mode, Mode::Replay { .. }) {
+    report.notifications = checkpoint.engine.notifications().to_vec();
+    if let Mode::Replay { out, .. } = mode {
+        outbox::replace(&out.join(outbox::FILE_NAME), &report.notifications).map_err(PassError::Outbox)?;
         return Ok(report);
     }
     let path = dirs.rejects();
@@ -195,6 +215,12 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     create_dir(&dirs.state, "the state directory")?;
     write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(dirs) });
+    checkpoint.outbox = match mode {
+        Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
+        _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),
+    }
+    .map_err(PassError::Outbox)?;
+    fault_injection::crash_at("after-outbox");
     fault_injection::crash_at("before-checkpoint");
     checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");

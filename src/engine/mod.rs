@@ -131,6 +131,18 @@ pub struct Engine {
     /// it folds anything, so the checkpoint does not keep it.
     #[serde(skip)]
     last_folded_before_pass: Option<OrderKey>,
+    // STUB (branch `wiring`): the three fields below stand in for the alert
+    // engine of branch `alerts`, which replaces them at merge. Nothing fills
+    // them here.
+    /// Alerts of the hot view, by key.
+    #[serde(default)]
+    alerts: BTreeMap<String, alerts::Alert>,
+    /// The notifications decided by the current pass, in decision order.
+    #[serde(skip)]
+    notifications: Vec<alerts::Notification>,
+    /// Decided notifications waiting on a cooldown or the budget.
+    #[serde(default)]
+    notifications_held: usize,
 }
 
 /// What the IO shell tells the engine, in the order it happens.
@@ -293,6 +305,23 @@ impl Engine {
     /// Budgets whose exhaustion was recorded and has not ended yet.
     pub fn budgets_exhausted(&self) -> &BTreeSet<String> {
         &self.budgets_exhausted
+    }
+
+    /// Every alert the hot view shows, by key (STUB until branch `alerts`).
+    pub fn alerts(&self) -> &BTreeMap<String, alerts::Alert> {
+        &self.alerts
+    }
+
+    /// The notifications decided by the current pass, in decision order
+    /// (STUB until branch `alerts`).
+    pub fn notifications(&self) -> &[alerts::Notification] {
+        &self.notifications
+    }
+
+    /// Decided notifications that wait on a cooldown or the budget (STUB
+    /// until branch `alerts`).
+    pub fn notifications_held(&self) -> usize {
+        self.notifications_held
     }
 
     /// The newest place in the processing order folded so far.

@@ -15,6 +15,10 @@
 //! format 3, since an older observer reading the newer layout just misses
 //! the key (and counts fewer events late), as it would after a rebuild.
 //!
+//! The header also records how much of `state/outbox.jsonl` the checkpoint
+//! commits (`outbox`, see `store/outbox.rs`); a checkpoint written before
+//! there was an outbox lacks it and commits an empty one.
+//!
 //! A missing checkpoint means "start from scratch" (SPEC §1). A checkpoint that
 //! exists but cannot be read — empty, truncated, zeroed, or of another format
 //! version — is never silently replaced: the run stops and points to
@@ -27,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::events::{Cursor, Reject};
+use super::outbox::OutboxMark;
 use crate::engine::{Engine, OrderKey};
 use crate::time::Ts;
 
@@ -41,6 +46,8 @@ pub struct Checkpoint {
     pub cursors: BTreeMap<String, Cursor>,
     /// What the world was last projected from, besides the engine.
     pub inputs: Option<WorldInputs>,
+    /// How much of the outbox this checkpoint commits.
+    pub outbox: OutboxMark,
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
@@ -68,6 +75,8 @@ pub struct Header {
     pub cursors: BTreeMap<String, Cursor>,
     pub clock: Option<Ts>,
     pub inputs: Option<WorldInputs>,
+    #[serde(default)]
+    pub outbox: OutboxMark,
 }
 
 #[derive(Serialize)]
@@ -76,6 +85,7 @@ struct HeaderRef<'a> {
     cursors: &'a BTreeMap<String, Cursor>,
     clock: Option<Ts>,
     inputs: &'a Option<WorldInputs>,
+    outbox: &'a OutboxMark,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +172,7 @@ impl CheckpointFile {
         Ok(Checkpoint {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
+            outbox: self.header.outbox,
             engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
             rejects: body.rejects,
         })
@@ -242,8 +253,13 @@ impl Checkpoint {
     pub fn save(&self, state_dir: &Path) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
-        let header =
-            HeaderRef { format: FORMAT, cursors: &self.cursors, clock: self.engine.clock(), inputs: &self.inputs };
+        let header = HeaderRef {
+            format: FORMAT,
+            cursors: &self.cursors,
+            clock: self.engine.clock(),
+            inputs: &self.inputs,
+            outbox: &self.outbox,
+        };
         let body = BodyRef { engine: &self.engine, rejects: &self.rejects };
         let mut bytes = serde_json::to_vec(&header).map_err(io)?;
         bytes.push(b'\n');

@@ -1,6 +1,7 @@
-//! Everything on disk: event sources and their cursors, the checkpoint,
-//! atomic writes, the state lock, the deployment files that deploy scripts
-//! leave, and the fault injection the crash tests use.
+//! Everything on disk: event sources and their cursors, the checkpoint and
+//! the outbox it commits, atomic writes, the state lock, the deployment
+//! files that deploy scripts leave, and the fault injection the crash tests
+//! use.
 
 pub mod append;
 pub mod atomic;
@@ -11,4 +12,5 @@ pub mod fault_injection;
 pub mod fingerprint;
 pub mod last_run;
 pub mod lock;
+pub mod outbox;
 pub mod rejects;

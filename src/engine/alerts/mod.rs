@@ -5,8 +5,10 @@
 //! flapping). Delivery is not here: it only carries out what the outbox
 //! holds (`crate::notify`).
 
+mod alert;
 mod notification;
 mod rules;
 
+pub use alert::{Alert, AlertStatus, Episode};
 pub use notification::{Notification, NotificationKind, NotificationRef, priority};
 pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};

@@ -1,0 +1,337 @@
+//! `state/outbox.jsonl`: every notification the fold decided, one compact
+//! JSON line each, in decision order (SPEC §6). It is a pure function of
+//! the events, the inventory and the config, so a rebuild writes it byte for
+//! byte again.
+//!
+//! Exactly once with the checkpoint: a pass appends its notifications and
+//! syncs them, then commits the checkpoint, whose header records how much
+//! of the outbox it covers ([`OutboxMark`]: bytes, lines, and a running
+//! hash of those bytes). Bytes past that mark were left by a pass that
+//! crashed before its commit; the next pass folds the same events again and
+//! decides them again, so it cuts them off first ([`prepare`]). An outbox
+//! shorter than its mark, or whose committed part changed, was altered by
+//! someone else: that is an error pointing to `observer rebuild`, which
+//! writes the whole outbox anew ([`replace`]). Delivery reads only the
+//! committed part ([`read_committed`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::{is_the_file_at, sync_dir, write_atomic};
+use super::checkpoint::{Checkpoint, CheckpointError};
+use super::fingerprint::{FNV1A_EMPTY, fnv1a_continue};
+use crate::engine::alerts::Notification;
+
+pub const FILE_NAME: &str = "outbox.jsonl";
+
+/// How much of the outbox a checkpoint commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMark {
+    pub bytes: u64,
+    pub lines: u64,
+    /// FNV-1a of those bytes, continued over each append.
+    pub digest: u64,
+}
+
+/// An empty outbox; also what a checkpoint written before the outbox
+/// existed commits.
+impl Default for OutboxMark {
+    fn default() -> OutboxMark {
+        OutboxMark { bytes: 0, lines: 0, digest: FNV1A_EMPTY }
+    }
+}
+
+impl OutboxMark {
+    /// The mark after `appended` (whole lines) follows what this one covers.
+    fn after(self, appended: &[u8]) -> OutboxMark {
+        OutboxMark {
+            bytes: self.bytes + appended.len() as u64,
+            lines: self.lines + appended.iter().filter(|b| **b == b'\n').count() as u64,
+            digest: fnv1a_continue(self.digest, appended),
+        }
+    }
+}
+
+/// Why the outbox cannot be used or written. Those about its content point
+/// to `observer rebuild`.
+#[derive(Debug)]
+pub enum OutboxError {
+    /// Shorter than the checkpoint says was committed.
+    Shorter {
+        path: PathBuf,
+        committed: u64,
+        found: u64,
+    },
+    /// The committed part is not what was committed.
+    Changed {
+        path: PathBuf,
+    },
+    /// A symlink where the outbox belongs.
+    Symlink {
+        path: PathBuf,
+    },
+    /// A committed line that is not a notification.
+    Line {
+        path: PathBuf,
+        line: u64,
+        error: serde_json::Error,
+    },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Serialise(serde_json::Error),
+    Checkpoint(CheckpointError),
+}
+
+impl std::fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REBUILD: &str = "nothing was changed; run `observer rebuild` to write it again from the events";
+        match self {
+            OutboxError::Shorter { path, committed, found } => write!(
+                f,
+                "{} holds {found} bytes, but {committed} were committed; it is append-only. {REBUILD}",
+                path.display()
+            ),
+            OutboxError::Changed { path } => write!(
+                f,
+                "the committed part of {} changed since it was written; it is append-only. {REBUILD}",
+                path.display()
+            ),
+            OutboxError::Symlink { path } => {
+                write!(f, "{} is a symlink, and observer writes through none; {REBUILD}", path.display())
+            }
+            OutboxError::Line { path, line, error } => {
+                write!(f, "{}:{line} is not a notification ({error}); {REBUILD}", path.display())
+            }
+            OutboxError::Io { path, error } => write!(f, "cannot access {}: {error}", path.display()),
+            OutboxError::Serialise(error) => write!(f, "cannot serialise a notification: {error}"),
+            OutboxError::Checkpoint(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for OutboxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OutboxError::Line { error, .. } | OutboxError::Serialise(error) => Some(error),
+            OutboxError::Io { error, .. } => Some(error),
+            OutboxError::Checkpoint(error) => error.source(),
+            _ => None,
+        }
+    }
+}
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE_NAME)
+}
+
+/// The notifications as outbox lines: one compact JSON object and a newline
+/// each.
+pub fn render(notifications: &[Notification]) -> Result<Vec<u8>, OutboxError> {
+    let mut bytes = Vec::new();
+    for notification in notifications {
+        serde_json::to_writer(&mut bytes, notification).map_err(OutboxError::Serialise)?;
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
+}
+
+/// The size of the outbox on disk, 0 when there is none: a pass whose
+/// outbox is exactly its mark long has nothing to repair.
+pub fn length(state_dir: &Path) -> u64 {
+    std::fs::symlink_metadata(path(state_dir)).map_or(0, |meta| meta.len())
+}
+
+/// Checks the committed part against `mark` and cuts off whatever follows
+/// it (left by a pass that crashed before its checkpoint), before a pass
+/// folds the events that decide those lines again.
+pub fn prepare(state_dir: &Path, mark: &OutboxMark) -> Result<(), OutboxError> {
+    let path = path(state_dir);
+    let Some(bytes) = read_regular(&path)? else {
+        return match mark.bytes {
+            0 => Ok(()),
+            committed => Err(OutboxError::Shorter { path, committed, found: 0 }),
+        };
+    };
+    verify(&path, &bytes, mark)?;
+    if bytes.len() as u64 > mark.bytes {
+        let io = |error| OutboxError::Io { path: path.clone(), error };
+        let file = OpenOptions::new().write(true).open(&path).map_err(io)?;
+        if !is_the_file_at(&file, &path) {
+            return Err(OutboxError::Symlink { path });
+        }
+        file.set_len(mark.bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Appends a pass's notifications after what `mark` covers (the caller ran
+/// [`prepare`] with it) and syncs them; returns the mark the checkpoint is
+/// to commit. The file is created, empty, when there is nothing to append
+/// yet, so that incremental runs and a rebuild leave the same files.
+pub fn append(state_dir: &Path, mark: &OutboxMark, notifications: &[Notification]) -> Result<OutboxMark, OutboxError> {
+    let path = path(state_dir);
+    let bytes = render(notifications)?;
+    let io = |error| OutboxError::Io { path: path.clone(), error };
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(OutboxError::Symlink { path });
+    }
+    let created = !path.exists();
+    let mut file = OpenOptions::new().append(true).create(true).open(&path).map_err(io)?;
+    if !is_the_file_at(&file, &path) {
+        return Err(OutboxError::Symlink { path });
+    }
+    if file.metadata().map_err(io)?.len() != mark.bytes {
+        // `prepare` left it at the mark under the lock; anything else is a
+        // writer the lock does not know about.
+        return Err(OutboxError::Changed { path });
+    }
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    if created {
+        sync_dir(state_dir).map_err(io)?;
+    }
+    Ok(mark.after(&bytes))
+}
+
+/// Writes the whole outbox anew at `path` (temp file and rename), as a
+/// rebuild does before it commits; returns its mark.
+pub fn replace(path: &Path, notifications: &[Notification]) -> Result<OutboxMark, OutboxError> {
+    let bytes = render(notifications)?;
+    write_atomic(path, &bytes).map_err(|error| OutboxError::Io { path: path.to_path_buf(), error })?;
+    Ok(OutboxMark::default().after(&bytes))
+}
+
+/// The committed notifications, in decision order: what the live
+/// checkpoint covers, never a line a crashed pass left after it. No
+/// checkpoint, no notifications.
+pub fn read_committed(state_dir: &Path) -> Result<Vec<Notification>, OutboxError> {
+    let mark = match Checkpoint::read(state_dir).map_err(OutboxError::Checkpoint)? {
+        Some(stored) => stored.header.outbox,
+        None => return Ok(Vec::new()),
+    };
+    let path = path(state_dir);
+    let bytes = read_regular(&path)?.unwrap_or_default();
+    verify(&path, &bytes, &mark)?;
+    let committed = &bytes[..mark.bytes as usize];
+    let mut notifications = Vec::with_capacity(mark.lines as usize);
+    for (n, line) in committed.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+        let notification = serde_json::from_slice(line).map_err(|error| OutboxError::Line {
+            path: path.clone(),
+            line: n as u64 + 1,
+            error,
+        })?;
+        notifications.push(notification);
+    }
+    Ok(notifications)
+}
+
+/// The outbox's bytes, `None` when there is none; a symlink is refused.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, OutboxError> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(OutboxError::Io { path: path.to_path_buf(), error }),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(OutboxError::Symlink { path: path.to_path_buf() }),
+        Ok(_) => {}
+    }
+    let mut bytes = Vec::new();
+    let io = |error| OutboxError::Io { path: path.to_path_buf(), error };
+    std::io::Read::read_to_end(&mut File::open(path).map_err(io)?, &mut bytes).map_err(io)?;
+    Ok(Some(bytes))
+}
+
+/// The committed part of `bytes` is what `mark` says was committed.
+fn verify(path: &Path, bytes: &[u8], mark: &OutboxMark) -> Result<(), OutboxError> {
+    let found = bytes.len() as u64;
+    if found < mark.bytes {
+        return Err(OutboxError::Shorter { path: path.to_path_buf(), committed: mark.bytes, found });
+    }
+    if OutboxMark::default().after(&bytes[..mark.bytes as usize]) != *mark {
+        return Err(OutboxError::Changed { path: path.to_path_buf() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::alerts::NotificationKind;
+    use crate::event::Severity;
+    use crate::time::Ts;
+
+    fn notification(n: u32) -> Notification {
+        let ts = Ts::parse("2026-05-12T12:00:00Z").unwrap();
+        Notification {
+            id: format!("node_down:venus@1778587200:firing:{n}"),
+            kind: NotificationKind::Firing,
+            ts,
+            expires_at: None,
+            key: "node_down:venus".into(),
+            rule: "node_down".into(),
+            node: Some("venus".into()),
+            service: None,
+            severity: Severity::Critical,
+            priority: 1,
+            summary: "venus is down".into(),
+            fired_at: Some(ts),
+            resolved_at: None,
+        }
+    }
+
+    #[test]
+    fn lines_past_the_mark_are_cut_off_and_the_committed_ones_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = append(dir.path(), &OutboxMark::default(), &[notification(1), notification(2)]).unwrap();
+        assert_eq!(mark.lines, 2);
+        // A pass that crashed before its checkpoint left a line after it.
+        let crashed = append(dir.path(), &mark, &[notification(3)]).unwrap();
+        assert!(crashed.bytes > mark.bytes);
+        prepare(dir.path(), &mark).unwrap();
+        assert_eq!(length(dir.path()), mark.bytes);
+        let again = append(dir.path(), &mark, &[notification(3)]).unwrap();
+        assert_eq!(again, crashed, "the same line decided again gives the same mark");
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.starts_with(r#"{"id":"node_down:venus@1778587200:firing:1","kind":"firing","ts":"#), "{text}");
+        // A rebuild writes the same bytes anew.
+        let rebuilt = dir.path().join("rebuilt.jsonl");
+        let mark = replace(&rebuilt, &[notification(1), notification(2), notification(3)]).unwrap();
+        assert_eq!(mark, again);
+        assert_eq!(std::fs::read_to_string(rebuilt).unwrap(), text);
+    }
+
+    #[test]
+    fn a_shorter_or_changed_outbox_points_to_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = append(dir.path(), &OutboxMark::default(), &[notification(1), notification(2)]).unwrap();
+        let good = std::fs::read(path(dir.path())).unwrap();
+        let mut changed = good.clone();
+        changed[10] = b'X';
+        for bad in [&good[..good.len() - 3], &changed[..], b""] {
+            std::fs::write(path(dir.path()), bad).unwrap();
+            let message = prepare(dir.path(), &mark).unwrap_err().to_string();
+            assert!(message.contains("observer rebuild") && message.contains("append-only"), "{message}");
+            assert_eq!(std::fs::read(path(dir.path())).unwrap(), bad, "nothing was changed");
+        }
+        std::fs::remove_file(path(dir.path())).unwrap();
+        assert!(prepare(dir.path(), &mark).unwrap_err().to_string().contains("holds 0 bytes"));
+        assert!(prepare(dir.path(), &OutboxMark::default()).is_ok());
+    }
+
+    #[test]
+    fn read_committed_reads_what_the_checkpoint_commits_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_committed(dir.path()).unwrap().is_empty(), "no checkpoint, nothing committed");
+        let mark = append(dir.path(), &OutboxMark::default(), &[notification(1)]).unwrap();
+        Checkpoint { outbox: mark, ..Checkpoint::default() }.save(dir.path()).unwrap();
+        append(dir.path(), &mark, &[notification(2)]).unwrap();
+        assert_eq!(read_committed(dir.path()).unwrap(), vec![notification(1)]);
+        std::fs::write(path(dir.path()), "{}\n").unwrap();
+        assert!(read_committed(dir.path()).unwrap_err().to_string().contains("observer rebuild"));
+    }
+}
