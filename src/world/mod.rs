@@ -9,6 +9,7 @@
 //! function here that touches the disk): one type for both, so the reader
 //! cannot drift from the writer.
 
+mod alerts;
 mod deployments;
 mod incidents;
 mod nodes;
@@ -26,12 +27,14 @@ use crate::engine::Engine;
 use crate::inventory::Inventory;
 use crate::store::deployment_files::DiskFacts;
 
+pub use alerts::AlertsFile;
 pub use deployments::{DeploymentView, DeploymentsFile};
 pub use incidents::IncidentsFile;
 pub use nodes::{NodeView, NodesFile, node_status};
 pub use services::{BreakerView, Checks, ProbeView, ServiceView, ServicesFile, all_services, uptime};
 pub use summary::{
-    BreakerCounts, BudgetView, DeploymentCounts, IncidentCounts, NodeCounts, OverallHealth, ServiceCounts, Summary,
+    AlertCounts, BreakerCounts, BudgetView, DeploymentCounts, IncidentCounts, NodeCounts, OverallHealth, ServiceCounts,
+    SeverityCounts, Summary,
 };
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,8 +46,8 @@ pub trait WorldFile {
 }
 
 /// The world files, in the order they are written.
-pub const FILES: [&str; 5] =
-    [NodesFile::NAME, ServicesFile::NAME, DeploymentsFile::NAME, IncidentsFile::NAME, Summary::NAME];
+pub const FILES: [&str; 6] =
+    [NodesFile::NAME, ServicesFile::NAME, DeploymentsFile::NAME, IncidentsFile::NAME, AlertsFile::NAME, Summary::NAME];
 
 /// Renders every world file; the result is what `FILES` names, in order.
 /// Nothing is written here, so an error leaves the world on disk as it was.
@@ -63,6 +66,7 @@ pub fn project(
         render_file(&services::project(engine, &probes, &services))?,
         render_file(&deployments::project(engine, disk))?,
         render_file(&incidents::project(engine))?,
+        render_file(&alerts::project(engine))?,
         render_file(&summary)?,
     ])
 }
@@ -205,6 +209,7 @@ mod tests {
             rewritten::<ServicesFile>(&files),
             rewritten::<DeploymentsFile>(&files),
             rewritten::<IncidentsFile>(&files),
+            rewritten::<AlertsFile>(&files),
             rewritten::<Summary>(&files),
         ] {
             assert_eq!(read_back, written);

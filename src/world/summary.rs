@@ -1,6 +1,6 @@
 //! `runtime-summary.json`: the world at a glance — counts by status, the
-//! overall health, breakers, budgets and the event statistics. `status`
-//! reads it first.
+//! overall health, breakers, budgets, alerts and the event statistics.
+//! `status` reads it first.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::nodes::NodeView;
 use super::{SCHEMA_VERSION, WorldFile};
 use crate::config::Config;
+use crate::engine::alerts::AlertStatus;
 use crate::engine::{
     BreakerState, Counters, DeploymentStatus, Engine, EventStats, IncidentStatus, NodeStatus, PROBE_BUDGET, ProbeState,
     ServiceState, ServiceStatus, probe_runs_within_window,
 };
+use crate::event::Severity;
 use crate::time::Ts;
 
 /// The file as a whole: borrowed when written, owned when read back.
@@ -30,6 +32,9 @@ pub struct Summary<'a> {
     pub running_deployments: Vec<Cow<'a, str>>,
     pub breakers: BreakerCounts,
     pub budgets: BTreeMap<Cow<'a, str>, BudgetView>,
+    /// Absent from worlds written before alerts existed; read as zeros.
+    #[serde(default)]
+    pub alerts: AlertCounts,
     pub events: Cow<'a, EventStats>,
     pub counters: Cow<'a, Counters>,
 }
@@ -88,6 +93,28 @@ pub struct BreakerCounts {
     pub closed: usize,
     pub open: usize,
     pub half_open: usize,
+}
+
+/// The alerts of `alerts.json` by status, the firing ones by severity, and
+/// the notifications decided but waiting (on a cooldown or the budget).
+#[derive(Serialize, Deserialize, Default)]
+pub struct AlertCounts {
+    pub pending: usize,
+    pub firing: usize,
+    pub resolved: usize,
+    pub firing_by_severity: SeverityCounts,
+    /// Pending and firing alerts whose notifications are suppressed.
+    pub suppressed: usize,
+    pub notifications_waiting: usize,
+}
+
+/// Every severity, most severe first, so the shape never changes.
+#[derive(Serialize, Deserialize, Default)]
+pub struct SeverityCounts {
+    pub critical: usize,
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,9 +200,34 @@ pub(super) fn summarize<'a>(
             },
         )]
         .into(),
+        alerts: alert_counts(engine),
         events: Cow::Borrowed(engine.stats()),
         counters: Cow::Borrowed(engine.counters()),
     }
+}
+
+fn alert_counts(engine: &Engine) -> AlertCounts {
+    let mut counts = AlertCounts { notifications_waiting: engine.notifications_held(), ..AlertCounts::default() };
+    for alert in engine.alerts().values() {
+        match alert.status {
+            AlertStatus::Pending => counts.pending += 1,
+            AlertStatus::Firing => counts.firing += 1,
+            AlertStatus::Resolved => counts.resolved += 1,
+        }
+        if alert.status == AlertStatus::Firing {
+            let by = &mut counts.firing_by_severity;
+            match alert.severity {
+                Severity::Critical => by.critical += 1,
+                Severity::Error => by.error += 1,
+                Severity::Warning => by.warning += 1,
+                Severity::Info => by.info += 1,
+            }
+        }
+        if alert.status != AlertStatus::Resolved && alert.suppressed_by.is_some() {
+            counts.suppressed += 1;
+        }
+    }
+    counts
 }
 
 fn overall_health(counts: &ServiceCounts) -> OverallHealth {

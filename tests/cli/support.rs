@@ -89,8 +89,8 @@ impl Homelab {
         WORLD_FILES.iter().map(|name| (name.to_string(), self.read(&format!("{dir}/{name}")))).collect()
     }
 
-    /// The world a rebuild from scratch writes, to `rebuilt/`, compared
-    /// byte for byte with the live one.
+    /// The world and the outbox a rebuild from scratch writes, to
+    /// `rebuilt/`, compared byte for byte with the live ones.
     pub fn assert_world_equals_rebuild(&self) {
         let out = self.path("rebuilt");
         let _ = fs::remove_dir_all(&out);
@@ -98,11 +98,14 @@ impl Homelab {
         for ((name, live), (_, rebuilt)) in self.world_files("world").into_iter().zip(self.world_files("rebuilt")) {
             assert_eq!(live, rebuilt, "world/{name} differs from a rebuild");
         }
+        if self.path("state/observer_checkpoint.json").exists() {
+            assert_eq!(self.read("state/outbox.jsonl"), self.read("rebuilt/outbox.jsonl"), "the outbox differs");
+        }
     }
 }
 
-pub const WORLD_FILES: [&str; 5] =
-    ["nodes.json", "services.json", "deployments.json", "incidents.json", "runtime-summary.json"];
+pub const WORLD_FILES: [&str; 6] =
+    ["nodes.json", "services.json", "deployments.json", "incidents.json", "alerts.json", "runtime-summary.json"];
 
 pub struct Invocation {
     pub command: Command,
