@@ -63,6 +63,8 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Show a readable summary of the world: health, problems, freshness.
     Status(StatusArgs),
+    /// Show the alerts: firing (and why a suppressed one is), pending, recently resolved.
+    Alerts(AlertsArgs),
     /// Run the probes that are due and record each result as a probe_result event.
     Probe(ProbeArgs),
     /// Validate and write one event, atomically, as a file under events/emit/.
@@ -109,7 +111,9 @@ pub struct RebuildArgs {
     /// Fold only events with ts at or before this RFC 3339 time (needs --out).
     #[arg(long, value_name = "TS", requires = "out", value_parser = parse_ts)]
     pub until: Option<Ts>,
-    /// Write the world files to this directory instead, leaving live state and world untouched.
+    /// Write the world files and outbox.jsonl to this directory instead, leaving live state and
+    /// world untouched and sending nothing. With --config CANDIDATE.yaml, also print how many
+    /// notifications the candidate would have sent, against the live outbox over the same span.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Wait for a concurrent run to finish instead of exiting with code 75.
@@ -120,6 +124,13 @@ pub struct RebuildArgs {
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// Print the alerts as world/alerts.json holds them.
     #[arg(long)]
     pub json: bool,
 }

@@ -15,6 +15,7 @@ fn main() {
         Command::Run(args) => commands::run::execute(&context, args),
         Command::Rebuild(args) => commands::rebuild::execute(&context, args),
         Command::Status(args) => commands::status::execute(&context, args),
+        Command::Alerts(args) => commands::alerts::execute(&context, args),
         Command::Probe(args) => commands::probe::execute(&context, args),
         Command::Emit(args) => commands::emit::execute(&context, args),
         Command::Validate => commands::validate::execute(&context),

@@ -18,6 +18,10 @@ use crate::time::Ts;
 
 pub struct Context {
     pub dirs: Dirs,
+    /// Whether the config file was named (`--config` or `OBSERVER_CONFIG`)
+    /// rather than found under the root: `rebuild --out` then compares that
+    /// candidate with the live outbox.
+    pub config_named: bool,
     clock: Clock,
 }
 
@@ -56,7 +60,7 @@ impl Context {
             Ok(text) => Clock::Fixed(Ts::parse(&text)),
             Err(_) => Clock::Wall,
         };
-        Context { dirs, clock }
+        Context { dirs, config_named: paths.config.is_some(), clock }
     }
 
     /// The config file, or the defaults when there is none.

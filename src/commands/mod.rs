@@ -5,6 +5,7 @@
 //! pass tells people), which the subcommands share instead of calling each
 //! other, and the few output helpers below.
 
+pub mod alerts;
 pub mod completions;
 pub mod config;
 pub mod context;

@@ -2,7 +2,11 @@
 //!
 //! Without `--out` it replaces the live checkpoint and world (under the state
 //! lock). With `--out DIR` (and optionally `--until TS`) it writes the world
-//! as of that moment to DIR and touches nothing else.
+//! and `outbox.jsonl` as of that moment to DIR, touches nothing else and
+//! sends nothing. With a config named on the command line too, that is a
+//! what-if: it also prints how many notifications, by kind, the candidate
+//! config would have sent, against the live outbox over the same span of
+//! engine time.
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,7 +18,11 @@ use super::report::{record_run, warn_about};
 use super::{count, print, shown};
 use crate::cli::RebuildArgs;
 use crate::dirs::Dirs;
-use crate::fold_pass::{self, Mode};
+use crate::engine::alerts::{Notification, NotificationKind};
+use crate::fold_pass::{self, Mode, Report};
+use crate::store::checkpoint::Checkpoint;
+use crate::store::outbox;
+use crate::time::Ts;
 
 pub fn execute(context: &Context, args: &RebuildArgs) -> Result<i32> {
     let config = context.config()?;
@@ -47,7 +55,46 @@ pub fn execute(context: &Context, args: &RebuildArgs) -> Result<i32> {
         report.as_of.map_or_else(|| "(no events)".into(), |ts| ts.to_string()),
         shown(&target),
     ))?;
+    if args.out.is_some() && context.config_named {
+        print(&what_if(dirs, &report, until)?)?;
+    }
     Ok(crate::exit::SUCCESS)
+}
+
+/// The candidate's notifications against the live outbox's, by kind, up
+/// to the end of the shorter span: the live checkpoint's clock, or the
+/// candidate's (`--until`, else its last event).
+fn what_if(dirs: &Dirs, report: &Report, until: Option<Ts>) -> Result<String> {
+    let live_clock = Checkpoint::read(&dirs.state)?.and_then(|stored| stored.header.clock);
+    let live = outbox::read_committed(&dirs.state)
+        .map_err(|error| anyhow::Error::new(error).context("cannot compare with the live outbox"))?;
+    let candidate_end = until.or(report.as_of);
+    let end = match (live_clock, candidate_end) {
+        (Some(live), Some(candidate)) => Some(live.min(candidate)),
+        (live, candidate) => live.or(candidate),
+    };
+    let within = |all: &[Notification]| -> Vec<NotificationKind> {
+        all.iter().filter(|n| end.is_some_and(|end| n.ts <= end)).map(|n| n.kind).collect()
+    };
+    Ok(format!(
+        "what-if up to {}: this config would have sent {}; the live outbox holds {}; nothing was sent\n",
+        end.map_or_else(|| "(no events)".into(), |t| t.to_string()),
+        by_kind(&within(&report.notifications)),
+        by_kind(&within(&live)),
+    ))
+}
+
+/// "3 notifications (2 firing, 0 reminder, 1 resolved, 0 budget_exhausted)".
+fn by_kind(kinds: &[NotificationKind]) -> String {
+    let all = [
+        NotificationKind::Firing,
+        NotificationKind::Reminder,
+        NotificationKind::Resolved,
+        NotificationKind::BudgetExhausted,
+    ];
+    let parts: Vec<String> =
+        all.iter().map(|kind| format!("{} {}", kinds.iter().filter(|k| *k == kind).count(), kind.name())).collect();
+    format!("{} ({})", count(kinds.len() as u64, "notification"), parts.join(", "))
 }
 
 /// `--out` is for a copy of the world: never the live world, nor a place

@@ -12,13 +12,14 @@ use serde_json::Value;
 use super::context::Context;
 use super::{count, print, shown};
 use crate::cli::StatusArgs;
+use crate::engine::alerts::{Alert, AlertStatus};
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
 use crate::store::events::Reject;
 use crate::store::rejects::recorded_rejects;
 use crate::time::Ts;
 use crate::world::{
-    self, DeploymentView, DeploymentsFile, IncidentsFile, NodeCounts, NodesFile, OverallHealth, ServiceCounts,
-    ServiceView, ServicesFile, Summary,
+    self, AlertCounts, AlertsFile, DeploymentView, DeploymentsFile, IncidentsFile, NodeCounts, NodesFile,
+    OverallHealth, ServiceCounts, ServiceView, ServicesFile, Summary,
 };
 
 pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
@@ -32,6 +33,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     let incidents = world::read::<IncidentsFile>(&dirs.world).map(|f| f.incidents).unwrap_or_default();
     let deployments = world::read::<DeploymentsFile>(&dirs.world).map(|f| f.deployments).unwrap_or_default();
     let nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
+    let alerts = world::read::<AlertsFile>(&dirs.world).map(|f| f.alerts).unwrap_or_default();
     // Facts about the last run are not a world file; they are shown as written.
     let last_run: Value =
         std::fs::read(dirs.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
@@ -49,6 +51,8 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         incidents.values().filter(|i| i.status == IncidentStatus::Active).map(|i| &**i).collect();
     let running: Vec<&DeploymentView> =
         deployments.values().filter(|d| d.status == DeploymentStatus::Running).collect();
+    let mut firing: Vec<&Alert> = alerts.values().filter(|a| a.status == AlertStatus::Firing).map(|a| &**a).collect();
+    firing.sort_by(|a, b| (a.priority, &a.key).cmp(&(b.priority, &b.key)));
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());
     let as_of = summary.as_of;
 
@@ -65,6 +69,8 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             services_not_healthy: &not_healthy,
             active_incidents: &active,
             running_deployments: &running,
+            alerts: &summary.alerts,
+            firing_alerts: &firing,
             events: &summary.events,
             recent_rejects: rejects.iter().rev().take(10).collect(),
         };
@@ -124,6 +130,10 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             run.started_at.map_or("unknown".into(), |t| t.to_string()),
         ));
     }
+    text.push_str(&alerts_lines(&firing, &summary.alerts));
+    if let Some(line) = delivery_line(context) {
+        text.push_str(&line);
+    }
     let events: &EventStats = &summary.events;
     text.push_str(&format!(
         "events: {} folded, {} rejected, {}, {} late\n",
@@ -155,6 +165,40 @@ fn services_line(s: &ServiceCounts) -> String {
     )
 }
 
+/// The firing alerts (suppressed ones with the reason) and the held
+/// notifications. Named only when there are any, so that the status of a
+/// world where nothing fires stays as short as it was.
+fn alerts_lines(firing: &[&Alert], counts: &AlertCounts) -> String {
+    let mut text = String::new();
+    if !firing.is_empty() {
+        let suppressed = firing.iter().filter(|a| a.suppressed_by.is_some()).count();
+        let note = if suppressed > 0 { format!(" ({suppressed} suppressed)") } else { String::new() };
+        text.push_str(&format!(
+            "firing alerts: {}{note}
+",
+            firing.len()
+        ));
+        for alert in firing {
+            text.push_str(&super::alerts::line(alert, alert.fired_at.map(|t| format!("fired {t}"))));
+        }
+    }
+    if counts.notifications_waiting > 0 {
+        text.push_str(&format!(
+            "notifications held: {} (waiting on a cooldown or the notification budget)
+",
+            counts.notifications_waiting
+        ));
+    }
+    text
+}
+
+/// Delivery's line, kept apart from the world's: what `crate::notify`
+/// reports from `state/deliveries.jsonl` (dead letters), or nothing.
+// The `notify` part of issue 12 fills this in.
+fn delivery_line(_context: &Context) -> Option<String> {
+    None
+}
+
 /// `status --json`: the field order is the output's.
 #[derive(Serialize)]
 struct StatusJson<'a> {
@@ -169,6 +213,9 @@ struct StatusJson<'a> {
     services_not_healthy: &'a [&'a ServiceView<'static>],
     active_incidents: &'a [&'a Incident],
     running_deployments: &'a [&'a DeploymentView<'static>],
+    alerts: &'a AlertCounts,
+    /// Firing alerts, most severe first; suppressed ones say why.
+    firing_alerts: &'a [&'a Alert],
     events: &'a EventStats,
     recent_rejects: Vec<&'a Reject>,
 }
@@ -182,7 +229,7 @@ struct NodeNotUp<'a> {
 
 /// A status, health or severity as the world files spell it, so that the
 /// text and the files use one vocabulary.
-fn word(value: impl Serialize) -> String {
+pub fn word(value: impl Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(word)) => word,
         _ => "?".into(),

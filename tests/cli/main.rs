@@ -1,5 +1,6 @@
 //! Integration tests: the real binary on real files in temp dirs.
 
+mod alerts;
 mod bad_input;
 mod commands;
 mod commit;
