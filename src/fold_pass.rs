@@ -80,9 +80,10 @@ pub enum PassError {
         path: PathBuf,
         error: serde_json::Error,
     },
-    /// The outbox cannot be checked, repaired or written; the checkpoint
-    /// was not committed.
+    /// The outbox cannot be checked or repaired; nothing was written.
     Outbox(OutboxError),
+    /// The outbox cannot be written; the world is, the checkpoint is not.
+    OutboxWrite(OutboxError),
     /// The world is written, the checkpoint is not.
     Commit(CheckpointError),
 }
@@ -102,6 +103,11 @@ impl fmt::Display for PassError {
             PassError::Render(error) => error.fmt(f),
             PassError::Serialise { path, .. } => write!(f, "cannot serialise {}", path.display()),
             PassError::Outbox(error) => error.fmt(f),
+            PassError::OutboxWrite(_) => write!(
+                f,
+                "the world was written but the outbox was not, nor the checkpoint; the next run decides the \
+                 same notifications again"
+            ),
             PassError::Commit(_) => {
                 write!(f, "the world was written but the checkpoint was not; the next run folds the same events again")
             }
@@ -121,6 +127,7 @@ impl std::error::Error for PassError {
             PassError::Render(error) => error.source(),
             PassError::Serialise { error, .. } => Some(error),
             PassError::Outbox(error) => error.source(),
+            PassError::OutboxWrite(error) => Some(error),
             PassError::Commit(error) => Some(error),
         }
     }
@@ -206,7 +213,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     report.written = write_world(world_dir, &files)?;
     report.notifications = checkpoint.engine.notifications().to_vec();
     if let Mode::Replay { out, .. } = mode {
-        outbox::replace(&out.join(outbox::FILE_NAME), &report.notifications).map_err(PassError::Outbox)?;
+        outbox::replace(&out.join(outbox::FILE_NAME), &report.notifications).map_err(PassError::OutboxWrite)?;
         return Ok(report);
     }
     let path = dirs.rejects();
@@ -219,7 +226,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
         _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),
     }
-    .map_err(PassError::Outbox)?;
+    .map_err(PassError::OutboxWrite)?;
     fault_injection::crash_at("after-outbox");
     fault_injection::crash_at("before-checkpoint");
     checkpoint.save(&dirs.state).map_err(PassError::Commit)?;

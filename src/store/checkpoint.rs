@@ -328,6 +328,7 @@ mod tests {
         assert_eq!(checkpoint.engine.last_folded(), Some(&key));
         assert_eq!(checkpoint.engine.stats().total, 1);
         assert_eq!(checkpoint.cursors.len(), 1);
+        assert_eq!(checkpoint.outbox, OutboxMark::default(), "it commits an empty outbox");
         // Saved again, the key is inside the engine state and reads back.
         checkpoint.save(dir.path()).unwrap();
         let again = Checkpoint::load(dir.path()).unwrap().unwrap();

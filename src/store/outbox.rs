@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::checkpoint::{Checkpoint, CheckpointError};
+use super::fault_injection;
 use super::fingerprint::{FNV1A_EMPTY, fnv1a_continue};
 use crate::engine::alerts::Notification;
 
@@ -191,6 +192,7 @@ pub fn append(state_dir: &Path, mark: &OutboxMark, notifications: &[Notification
         // writer the lock does not know about.
         return Err(OutboxError::Changed { path });
     }
+    fault_injection::fail_at("outbox-append").map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
@@ -209,7 +211,8 @@ pub fn replace(path: &Path, notifications: &[Notification]) -> Result<OutboxMark
 
 /// The committed notifications, in decision order: what the live
 /// checkpoint covers, never a line a crashed pass left after it. No
-/// checkpoint, no notifications.
+/// checkpoint, no notifications. Read under the state lock, or a rebuild
+/// replacing the outbox meanwhile makes this a spurious `Changed`.
 pub fn read_committed(state_dir: &Path) -> Result<Vec<Notification>, OutboxError> {
     let mark = match Checkpoint::read(state_dir).map_err(OutboxError::Checkpoint)? {
         Some(stored) => stored.header.outbox,

@@ -95,6 +95,26 @@ fn an_outbox_shorter_than_committed_or_changed_stops_the_run_until_a_rebuild() {
 }
 
 #[test]
+fn a_full_disk_at_the_outbox_append_commits_nothing_and_the_next_run_converges() {
+    let lab = Homelab::new();
+    quiet(&lab, 0);
+    lab.run();
+    commit_outbox(&lab, &notification("node_down:venus", "firing", "2026-05-12T12:00:00Z"));
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    quiet(&lab, 1);
+    lab.observer(["run", "--no-tick"])
+        .env("OBSERVER_TEST_FAIL_AT", "outbox-append")
+        .run()
+        .code(1)
+        .stderr_has("the outbox was not, nor the checkpoint")
+        .stderr_has("No space left on device");
+    assert_eq!(lab.read("state/observer_checkpoint.json"), checkpoint);
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 2, "each event folded once");
+    assert_eq!(lab.json("state/last-run.json")["events_folded"], 1);
+}
+
+#[test]
 fn rebuild_out_writes_its_own_outbox_and_leaves_the_live_state_alone() {
     let lab = Homelab::new();
     quiet(&lab, 0);
