@@ -179,8 +179,15 @@ fn assert_world_parses(lab: &Homelab, context: &str) {
 /// Commit points at which runs of the loop are aborted. Every run and
 /// rebuild of the loop passes each of them: it always has new events, so it
 /// writes at least the summary and the checkpoint.
-const CRASH_POINTS: [&str; 6] =
-    ["after-scan", "after-world-file:1", "before-rename:1", "before-rename:2", "before-checkpoint", "after-checkpoint"];
+const CRASH_POINTS: [&str; 7] = [
+    "after-scan",
+    "after-world-file:1",
+    "before-rename:1",
+    "before-rename:2",
+    "after-outbox",
+    "before-checkpoint",
+    "after-checkpoint",
+];
 
 #[test]
 fn runs_killed_at_commit_points_and_random_instants_fold_every_event_exactly_once() {

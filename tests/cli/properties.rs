@@ -1,7 +1,8 @@
 //! Property tests for guarantees 1–3: random events from several producers,
 //! both file kinds, split into random batches across runs — some runs killed
 //! with SIGKILL at a random instant or aborted at a commit point — give the
-//! same world files as a rebuild, with every event folded exactly once.
+//! same world files and outbox as a rebuild, with every event folded
+//! exactly once.
 //!
 //! `PROPTEST_CASES=500 cargo test --test cli properties` runs a longer search.
 
@@ -16,11 +17,12 @@ use crate::support::{Ev, Homelab};
 
 const NODES: [&str; 3] = ["saturn", "jupiter", "venus"];
 const SERVICES: [&str; 2] = ["mosquitto", "grafana"];
-const CRASH_POINTS: [&str; 6] = [
+const CRASH_POINTS: [&str; 7] = [
     "after-scan",
     "after-world-file:1",
     "after-world-file:3",
     "before-rename:2",
+    "after-outbox",
     "before-checkpoint",
     "after-checkpoint",
 ];
