@@ -191,44 +191,22 @@ struct Checked(Rule);
 impl<'de> DeserializeSeed<'de> for Checked {
     type Value = RuleConfig;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RuleConfig, D::Error> {
-        let config = Option::<RuleConfig>::deserialize(deserializer)?.unwrap_or_default();
-        config.check(self.0).map_err(D::Error::custom)?;
-        Ok(config)
+        let rule = self.0;
+        super::located::checked_or_default(deserializer, |config: &RuleConfig| config.check(rule))
     }
 }
 
-/// A whole number of at least 0, or a message a person understands
-/// instead of serde's "invalid value: integer `-5`, expected u64". `noun`
-/// says what the number is (`a number of seconds`, `a count`).
-fn whole<'de, D: Deserializer<'de>>(deserializer: D, noun: &str) -> Result<u64, D::Error> {
-    let value = serde_yaml::Value::deserialize(deserializer)?;
-    let shown = match &value {
-        serde_yaml::Value::Number(number) => {
-            if let Some(whole) = number.as_u64() {
-                return Ok(whole);
-            }
-            if number.as_i64().is_some() {
-                return Err(D::Error::custom(format!("{number} is negative: give {noun}, 0 or more")));
-            }
-            number.to_string()
-        }
-        serde_yaml::Value::String(text) => format!("`{text}`"),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
-    };
-    Err(D::Error::custom(format!("{shown} is not {noun} (a whole number, 0 or more)")))
-}
-
 pub(super) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    whole(deserializer, "a number of seconds")
+    super::located::whole(deserializer, "a number of seconds")
 }
 
 pub fn some_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    whole(deserializer, "a number of seconds").map(Some)
+    super::located::whole(deserializer, "a number of seconds").map(Some)
 }
 
 /// A count as a whole number that fits a `u32`.
 pub(super) fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    let whole = whole(deserializer, "a count")?;
+    let whole = super::located::whole(deserializer, "a count")?;
     u32::try_from(whole).map_err(|_| D::Error::custom(format!("{whole} is too large")))
 }
 

@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::alerts::RuleName;
+use super::located;
 use super::notify::{ChannelConfig, WebhookFormat, default_timeout_s};
 use crate::event::Severity;
 
@@ -46,13 +47,7 @@ pub(super) fn checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut names = BTreeSet::new();
             let mut channels = Vec::new();
-            while let Some(channel) = seq.next_element_seed(Checked)? {
-                if !names.insert(channel.name.clone()) {
-                    return Err(A::Error::custom(format!(
-                        "two channels are named `{}`; give each its own name (deliveries are recorded by it)",
-                        channel.name
-                    )));
-                }
+            while let Some(channel) = seq.next_element_seed(Checked(&mut names))? {
                 channels.push(channel);
             }
             Ok(channels)
@@ -61,30 +56,15 @@ pub(super) fn checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<
     deserializer.deserialize_seq(Channels)
 }
 
-struct Checked;
+/// One channel, checked with the names of the channels before it.
+struct Checked<'a>(&'a mut BTreeSet<String>);
 
-impl<'de> DeserializeSeed<'de> for Checked {
+impl<'de> DeserializeSeed<'de> for Checked<'_> {
     type Value = ChannelConfig;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChannelConfig, D::Error> {
-        let raw = RawChannel::deserialize(deserializer)?;
-        let name = &raw.name;
-        if name.trim().is_empty() || name.chars().any(char::is_control) {
-            return Err(D::Error::custom("a channel needs a name, without control characters"));
-        }
-        match (&raw.hook, &raw.webhook) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(D::Error::custom(format!("channel `{name}`: give exactly one of hook or webhook")));
-            }
-            (Some(_), None) if raw.format.is_some() => {
-                return Err(D::Error::custom(format!(
-                    "channel `{name}`: format is for webhooks; a hook always gets the notification as JSON on stdin"
-                )));
-            }
-            _ => {}
-        }
-        if raw.timeout_s == 0 {
-            return Err(D::Error::custom(format!("channel `{name}`: a timeout_s of 0 would fail every delivery")));
-        }
+        let names = self.0;
+        let raw: RawChannel = located::checked(deserializer, |raw: &RawChannel| raw.check(names))?;
+        names.insert(raw.name.clone());
         Ok(ChannelConfig {
             name: raw.name,
             hook: raw.hook,
@@ -97,15 +77,40 @@ impl<'de> DeserializeSeed<'de> for Checked {
     }
 }
 
+impl RawChannel {
+    /// What serde cannot say about a channel, given the names before it.
+    fn check(&self, names: &BTreeSet<String>) -> Result<(), String> {
+        let name = &self.name;
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            return Err("a channel needs a name, without control characters".into());
+        }
+        if names.contains(name) {
+            return Err(format!(
+                "two channels are named `{name}`; give each its own name (deliveries are recorded by it)"
+            ));
+        }
+        match (&self.hook, &self.webhook) {
+            (Some(_), Some(_)) | (None, None) => Err(format!("channel `{name}`: give exactly one of hook or webhook")),
+            (Some(_), None) if self.format.is_some() => Err(format!(
+                "channel `{name}`: format is for webhooks; a hook always gets the notification as JSON on stdin"
+            )),
+            _ if self.timeout_s == 0 => Err(format!("channel `{name}`: a timeout_s of 0 would fail every delivery")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A hook's argv, whose program exists and may be run: an absolute path,
 /// or a name found in `PATH` (the hook runs without a shell, from wherever
 /// observer runs, so a relative path would depend on that).
 fn hook<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
-    let argv = Vec::<String>::deserialize(deserializer)?;
-    let Some(program) = argv.first().filter(|program| !program.is_empty()) else {
-        return Err(D::Error::custom("a hook needs its argv: a list whose first item is the program"));
-    };
-    program_problem(program).map_or(Ok(Some(argv)), |problem| Err(D::Error::custom(problem)))
+    let argv = located::checked(deserializer, |argv: &Vec<String>| {
+        let Some(program) = argv.first().filter(|program| !program.is_empty()) else {
+            return Err("a hook needs its argv: a list whose first item is the program".to_string());
+        };
+        program_problem(program).map_or(Ok(()), Err)
+    })?;
+    Ok(Some(argv))
 }
 
 /// Why `program` cannot be run as a hook, if it cannot.
@@ -144,14 +149,13 @@ fn executable(path: &Path) -> Result<(), &'static str> {
 
 /// A webhook URL that parses, with a host, over http or https.
 fn webhook<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let url = String::deserialize(deserializer)?;
-    let problem = match url.parse::<ureq::http::Uri>() {
-        Err(e) => Some(format!("webhook `{url}` is not a URL ({e})")),
+    let url = located::checked(deserializer, |url: &String| match url.parse::<ureq::http::Uri>() {
+        Err(e) => Err(format!("webhook `{url}` is not a URL ({e})")),
         Ok(uri) => match uri.scheme_str() {
-            Some("http" | "https") if uri.host().is_some_and(|host| !host.is_empty()) => None,
-            Some("http" | "https") => Some(format!("webhook `{url}` has no host")),
-            _ => Some(format!("webhook `{url}` must start with http:// or https://")),
+            Some("http" | "https") if uri.host().is_some_and(|host| !host.is_empty()) => Ok(()),
+            Some("http" | "https") => Err(format!("webhook `{url}` has no host")),
+            _ => Err(format!("webhook `{url}` must start with http:// or https://")),
         },
-    };
-    problem.map_or(Ok(Some(url)), |problem| Err(D::Error::custom(problem)))
+    })?;
+    Ok(Some(url))
 }

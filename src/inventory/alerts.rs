@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::config::{RuleName, some_count, some_seconds};
+use crate::config::{RuleName, checked_or_default, some_count, some_seconds};
 use crate::engine::alerts::Rule;
 use crate::event::Severity;
 
@@ -76,20 +76,20 @@ struct Checked(Rule);
 impl<'de> DeserializeSeed<'de> for Checked {
     type Value = AlertOverride;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<AlertOverride, D::Error> {
-        let given = Option::<AlertOverride>::deserialize(deserializer)?.unwrap_or_default();
-        if self.0 != Rule::FailureRate && (given.max_ratio.is_some() || given.min_checks.is_some()) {
-            return Err(D::Error::custom(format!(
-                "max_ratio and min_checks are settings of failure_rate, not of {}",
-                self.0.name()
-            )));
-        }
-        if let Some(ratio) = given.max_ratio
-            && !(0.0..=1.0).contains(&ratio)
-        {
-            return Err(D::Error::custom(format!(
-                "max_ratio {ratio} is a share of checks: give a number from 0 to 1 (0.2 is 20 %)"
-            )));
-        }
-        Ok(given)
+        let rule = self.0;
+        checked_or_default(deserializer, |given: &AlertOverride| check(rule, given))
     }
+}
+
+/// What serde cannot say about a service's settings for `rule`.
+fn check(rule: Rule, given: &AlertOverride) -> Result<(), String> {
+    if rule != Rule::FailureRate && (given.max_ratio.is_some() || given.min_checks.is_some()) {
+        return Err(format!("max_ratio and min_checks are settings of failure_rate, not of {}", rule.name()));
+    }
+    if let Some(ratio) = given.max_ratio
+        && !(0.0..=1.0).contains(&ratio)
+    {
+        return Err(format!("max_ratio {ratio} is a share of checks: give a number from 0 to 1 (0.2 is 20 %)"));
+    }
+    Ok(())
 }

@@ -25,4 +25,5 @@ pub use alerts::AlertOverride;
 pub use check::{Check, CommandCheck, DiskCheck, HttpCheck, PathCheck, TcpCheck};
 pub use duration::DurationSpec;
 pub use model::Inventory;
+pub use name::check_name;
 pub use probe::{BreakerOverrides, DebounceOverrides, ProbeDef};
