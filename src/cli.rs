@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::inventory::DurationSpec;
 use crate::time::Ts;
 
 /// An RFC 3339 time on the command line; a bad one is a usage error.
@@ -73,6 +74,8 @@ pub enum Command {
     Validate,
     /// Print the effective configuration, or the commented defaults.
     Config(ConfigArgs),
+    /// Start or end maintenance of a node or a service: its alerts are held, not sent, meanwhile.
+    Maintenance(MaintenanceArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -174,6 +177,56 @@ pub struct ConfigArgs {
     /// Print the built-in defaults as commented YAML.
     #[arg(long)]
     pub defaults: bool,
+}
+
+/// Maintenance is recorded as an event (`maintenance_started` or
+/// `maintenance_ended`) in events/observer/, so that a rebuild holds the
+/// same notifications. When it ends and a problem is still there, its page
+/// is sent then.
+#[derive(Args, Debug)]
+pub struct MaintenanceArgs {
+    #[command(subcommand)]
+    pub action: MaintenanceAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MaintenanceAction {
+    /// Start maintenance now.
+    Start(MaintenanceStartArgs),
+    /// End maintenance now.
+    End(MaintenanceEndArgs),
+}
+
+/// What is under maintenance, and the rest of both actions.
+#[derive(Args, Debug)]
+pub struct MaintenanceSubject {
+    /// The node under maintenance.
+    #[arg(long)]
+    pub node: String,
+    /// Only this service of the node (default: the whole node).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Why, for the people who read the event and the status.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MaintenanceStartArgs {
+    #[command(flatten)]
+    pub subject: MaintenanceSubject,
+    /// How long it lasts (30s, 5m, 1h); it then ends by itself. Default: until `maintenance end`.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<DurationSpec>,
+}
+
+#[derive(Args, Debug)]
+pub struct MaintenanceEndArgs {
+    #[command(flatten)]
+    pub subject: MaintenanceSubject,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
-//! The events the observer writes itself — `tick`, `probe_result` and
-//! `budget_exhausted` — as typed structs, serialised into the lines that
+//! The events the observer writes itself — `tick`, `probe_result`,
+//! `budget_exhausted`, and `maintenance_started` / `maintenance_ended`
+//! (written by `observer maintenance`) — as typed structs, serialised into the lines that
 //! `store::append` adds to `events/observer/`.
 //!
 //! The field order of each struct is the order on the wire: the files these
@@ -132,6 +133,60 @@ impl BudgetExhausted {
     }
 }
 
+/// Maintenance of a node, or of one service of it, starts or ends (SPEC
+/// §6): the fold holds the subject's notifications meanwhile. `message`
+/// repeats what the payload says, so that the line reads well on its own.
+#[derive(Serialize)]
+pub struct Maintenance<'a> {
+    ts: Ts,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    node: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+    message: String,
+    payload: MaintenancePayload<'a>,
+}
+
+/// What `observer maintenance` was told, each left out when not given.
+#[derive(Serialize)]
+pub struct MaintenancePayload<'a> {
+    /// When the maintenance ends by itself, if it was given a length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Ts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// Who started or ended it (`$USER`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'a str>,
+}
+
+impl<'a> Maintenance<'a> {
+    /// Maintenance of `node` (or of its `service`) starts at `ts`.
+    pub fn started(ts: Ts, node: &'a str, service: Option<&'a str>, payload: MaintenancePayload<'a>) -> Self {
+        let until = payload.until.map(|until| format!(" until {until}")).unwrap_or_default();
+        let message = format!("maintenance of {} started{until}", subject(node, service));
+        Maintenance { ts, kind: "maintenance_started", node, service, message: with_reason(message, &payload), payload }
+    }
+
+    /// Maintenance of `node` (or of its `service`) ends at `ts`.
+    pub fn ended(ts: Ts, node: &'a str, service: Option<&'a str>, payload: MaintenancePayload<'a>) -> Self {
+        let message = format!("maintenance of {} ended", subject(node, service));
+        Maintenance { ts, kind: "maintenance_ended", node, service, message: with_reason(message, &payload), payload }
+    }
+}
+
+fn subject(node: &str, service: Option<&str>) -> String {
+    service.map_or_else(|| node.to_string(), |service| format!("{node}/{service}"))
+}
+
+fn with_reason(message: String, payload: &MaintenancePayload) -> String {
+    match payload.reason {
+        Some(reason) => format!("{message}: {reason}"),
+        None => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +242,21 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&BudgetExhausted::probe_runs(at(), 120)).unwrap(),
             r#"{"ts":"2026-05-12T12:00:00Z","type":"budget_exhausted","severity":"warning","message":"probe budget exhausted: 120 runs per minute","payload":{"budget":"probe_runs_per_minute","limit":120,"window_s":60}}"#
+        );
+    }
+
+    #[test]
+    fn maintenance_leaves_out_what_was_not_given() {
+        let quiet = MaintenancePayload { until: None, reason: None, by: None };
+        assert_eq!(
+            serde_json::to_string(&Maintenance::ended(at(), "saturn", None, quiet)).unwrap(),
+            r#"{"ts":"2026-05-12T12:00:00Z","type":"maintenance_ended","node":"saturn","message":"maintenance of saturn ended","payload":{}}"#
+        );
+        let full =
+            MaintenancePayload { until: Some(at().plus_seconds(1800)), reason: Some("new SSD"), by: Some("ada") };
+        assert_eq!(
+            serde_json::to_string(&Maintenance::started(at(), "saturn", Some("mosquitto"), full)).unwrap(),
+            r#"{"ts":"2026-05-12T12:00:00Z","type":"maintenance_started","node":"saturn","service":"mosquitto","message":"maintenance of saturn/mosquitto started until 2026-05-12T12:30:00Z: new SSD","payload":{"until":"2026-05-12T12:30:00Z","reason":"new SSD","by":"ada"}}"#
         );
     }
 }

@@ -1,15 +1,17 @@
 //! The one builder of the engine's rules: the config's thresholds, with each
 //! probe's own `breaker:` and `debounce:` settings from the inventory
-//! replacing the config's key by key. The engine knows neither file; the
+//! replacing the config's key by key, and the alert rules: the config's
+//! `alerts:` with the inventory's `depends_on` and per-service overrides. The engine knows neither file; the
 //! config and the inventory know nothing of the engine's rules.
 //!
 //! The engine's rule types take their `Default` from here too, so that
 //! `Rules::default()` is always the built-in config with no inventory: the
 //! values are written once, in `config::defaults`.
 
-use crate::config::{BreakerConfig, Config};
+use crate::config::{BreakerConfig, Config, RuleConfig, default_rule};
+use crate::engine::alerts::{AlertRules, Rule, RuleOverride, RuleSettings};
 use crate::engine::{BreakerRules, DebounceRules, ProbeRules, Rules};
-use crate::inventory::{BreakerOverrides, DebounceOverrides, Inventory, ProbeDef};
+use crate::inventory::{AlertOverride, BreakerOverrides, DebounceOverrides, Inventory, ProbeDef};
 
 /// The rules of the fold for this config and inventory.
 pub fn build(config: &Config, inventory: &Inventory) -> Rules {
@@ -27,7 +29,73 @@ pub fn build(config: &Config, inventory: &Inventory) -> Rules {
         probes,
         probe_runs_per_minute: config.budgets.probe_runs_per_minute,
         declared_probes: inventory.probes.iter().map(ProbeDef::key).collect(),
+        alerts: alert_rules(config, inventory),
     }
+}
+
+/// The alert rules: every rule's settings (the config's, which always
+/// holds every rule in full), the services' overrides and the inventory's
+/// dependencies.
+fn alert_rules(config: &Config, inventory: &Inventory) -> AlertRules {
+    let rules = Rule::ALL
+        .into_iter()
+        .map(|rule| {
+            let given = config.alerts.rules.get(&rule).cloned().unwrap_or_else(|| default_rule(rule));
+            (rule, rule_settings(&given))
+        })
+        .collect();
+    let service_overrides = inventory
+        .service_alerts
+        .iter()
+        .map(|(service, overrides)| {
+            (service.clone(), overrides.iter().map(|(rule, given)| (*rule, rule_override(given))).collect())
+        })
+        .collect();
+    AlertRules {
+        cooldown_s: config.alerts.cooldown_s,
+        ttl_s: config.alerts.ttl_s,
+        notifications_per_hour: config.budgets.notifications_per_hour,
+        node_stale_after_s: config.nodes.stale_after_s,
+        rules,
+        service_overrides,
+        node_depends_on: inventory.node_depends_on.clone(),
+        service_depends_on: inventory.service_depends_on.clone(),
+    }
+}
+
+/// A rule's settings; a key the rule does not have is 0 (the engine does
+/// not read it).
+fn rule_settings(given: &RuleConfig) -> RuleSettings {
+    RuleSettings {
+        enabled: given.enabled.unwrap_or(true),
+        for_s: given.for_s.unwrap_or(0),
+        keep_firing_for_s: given.keep_firing_for_s.unwrap_or(0),
+        severity: given.severity,
+        max_running_s: given.max_running_s.unwrap_or(0),
+        max_failed: given.max_failed.unwrap_or(0),
+        max_ratio_bp: given.max_ratio.map_or(0, |ratio| basis_points(ratio * 100.0)),
+        min_checks: given.min_checks.unwrap_or(0),
+        window_s: given.window_s.unwrap_or(0),
+        flap_high_bp: given.high.map_or(0, basis_points),
+        flap_low_bp: given.low.map_or(0, basis_points),
+    }
+}
+
+fn rule_override(given: &AlertOverride) -> RuleOverride {
+    RuleOverride {
+        enabled: given.enabled,
+        for_s: given.for_s,
+        keep_firing_for_s: given.keep_firing_for_s,
+        severity: given.severity,
+        max_ratio_bp: given.max_ratio.map(|ratio| basis_points(ratio * 100.0)),
+        min_checks: given.min_checks,
+    }
+}
+
+/// A percent (checked to be 0 to 100 when parsed) in basis points, rounded
+/// to the nearest: 0.2 × 100 is not exactly 20 in binary.
+fn basis_points(percent: f64) -> u32 {
+    (percent * 100.0).round().clamp(0.0, 10_000.0) as u32
 }
 
 /// The rules of a probe without overrides.
@@ -157,5 +225,70 @@ mod tests {
         assert_eq!(own.debounce, DebounceRules { debounce_s: 90, debounce_count: 1 });
         assert_eq!(rules.probe("saturn/mosquitto/plain"), &rules.probe_defaults);
         assert_eq!(rules.declared_probes.len(), 2);
+    }
+
+    /// The SPEC §6 table, written out again here on purpose: a default
+    /// changed in `config::defaults` must be a decision, not a slip.
+    #[test]
+    fn the_default_alert_rules_are_the_spec_table() {
+        use crate::event::Severity::{Critical, Error, Warning};
+        let alerts = Rules::default().alerts;
+        assert_eq!((alerts.cooldown_s, alerts.ttl_s, alerts.notifications_per_hour), (300, 3600, 0));
+        assert_eq!(alerts.node_stale_after_s, 300);
+        let plain = |for_s: u64, severity| RuleSettings {
+            enabled: true,
+            for_s,
+            keep_firing_for_s: 0,
+            severity,
+            max_running_s: 0,
+            max_failed: 0,
+            max_ratio_bp: 0,
+            min_checks: 0,
+            window_s: 0,
+            flap_high_bp: 0,
+            flap_low_bp: 0,
+        };
+        let expected = [
+            (Rule::NodeDown, plain(0, Some(Critical))),
+            (Rule::NodeStale, plain(0, Some(Error))),
+            (Rule::ServiceUnhealthy, plain(0, None)),
+            (Rule::ServiceDegraded, plain(300, Some(Warning))),
+            (Rule::BreakerOpen, plain(300, Some(Error))),
+            (Rule::DeploymentStuck, RuleSettings { max_running_s: 3600, ..plain(0, Some(Warning)) }),
+            (Rule::DeploymentFailures, RuleSettings { max_failed: 2, window_s: 3600, ..plain(0, Some(Error)) }),
+            (
+                Rule::FailureRate,
+                RuleSettings { max_ratio_bp: 2000, min_checks: 10, window_s: 3600, ..plain(0, Some(Warning)) },
+            ),
+            (Rule::DiskLow, plain(0, None)),
+            (Rule::Flapping, RuleSettings { flap_high_bp: 2000, flap_low_bp: 500, ..plain(0, Some(Warning)) }),
+        ];
+        assert_eq!(alerts.rules, expected.into_iter().collect());
+        assert!(alerts.service_overrides.is_empty() && alerts.node_depends_on.is_empty());
+    }
+
+    #[test]
+    fn config_and_inventory_make_the_alert_rules() {
+        let config = Config::parse(
+            "nodes: {stale_after_s: 90}\nbudgets: {notifications_per_hour: 30}\n\
+             alerts:\n  cooldown_s: 60\n  rules:\n    failure_rate: {max_ratio: 0.35}\n    flapping: {high: 12.5}\n",
+            Path::new("observer.yaml"),
+        )
+        .unwrap();
+        let mut inventory = Inventory::default();
+        inventory.node_depends_on.insert("saturn".into(), vec!["mars".into()]);
+        inventory.service_depends_on.insert("saturn/zigbee2mqtt".into(), vec!["saturn/mosquitto".into()]);
+        let over = AlertOverride { for_s: Some(600), max_ratio: Some(0.5), ..AlertOverride::default() };
+        inventory.service_alerts.insert("saturn/mosquitto".into(), [(Rule::FailureRate, over)].into());
+        let alerts = build(&config, &inventory).alerts;
+        assert_eq!((alerts.cooldown_s, alerts.ttl_s, alerts.notifications_per_hour), (60, 3600, 30));
+        assert_eq!(alerts.node_stale_after_s, 90);
+        let rate = alerts.settings(Rule::FailureRate, None);
+        assert_eq!((rate.max_ratio_bp, rate.min_checks, rate.for_s), (3500, 10, 0), "unset keys keep the default");
+        assert_eq!(alerts.settings(Rule::Flapping, None).flap_high_bp, 1250);
+        let mosquitto = alerts.settings(Rule::FailureRate, Some("saturn/mosquitto"));
+        assert_eq!((mosquitto.max_ratio_bp, mosquitto.min_checks, mosquitto.for_s), (5000, 10, 600));
+        assert_eq!(alerts.node_depends_on["saturn"], vec!["mars".to_string()]);
+        assert_eq!(alerts.service_depends_on["saturn/zigbee2mqtt"], vec!["saturn/mosquitto".to_string()]);
     }
 }

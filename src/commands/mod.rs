@@ -10,6 +10,7 @@ pub mod completions;
 pub mod config;
 pub mod context;
 pub mod emit;
+pub mod maintenance;
 pub mod probe;
 pub mod rebuild;
 pub mod report;

@@ -4,9 +4,11 @@
 //! `observer config --defaults`, whose commented YAML is tested to parse
 //! back to exactly these values with every key present.
 
+use super::alerts::{AlertsConfig, RuleConfig};
 use super::file::{BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
 use super::notify::NotifyConfig;
-use crate::event::Outcome;
+use crate::engine::alerts::Rule;
+use crate::event::{Outcome, Severity};
 
 impl Default for NodesConfig {
     fn default() -> Self {
@@ -56,13 +58,55 @@ impl Default for BreakerConfig {
 
 impl Default for BudgetsConfig {
     fn default() -> Self {
-        BudgetsConfig { probe_runs_per_minute: 120 }
+        BudgetsConfig { probe_runs_per_minute: 120, notifications_per_hour: 0 }
     }
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig { enabled: true, give_up_after_s: 86_400, parallel: 4, channels: Vec::new() }
+    }
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            cooldown_s: 300,
+            ttl_s: 3600,
+            rules: Rule::ALL.into_iter().map(|rule| (rule, default_rule(rule))).collect(),
+        }
+    }
+}
+
+/// A rule's defaults (the SPEC §6 table): every key the rule has, set;
+/// `severity` left out where it comes from the subject (the incident's for
+/// `service_unhealthy`, the probe outcome's for `disk_low`).
+pub fn default_rule(rule: Rule) -> RuleConfig {
+    let (for_s, severity) = match rule {
+        Rule::NodeDown => (0, Some(Severity::Critical)),
+        Rule::NodeStale => (0, Some(Severity::Error)),
+        Rule::ServiceUnhealthy => (0, None),
+        Rule::ServiceDegraded => (300, Some(Severity::Warning)),
+        Rule::BreakerOpen => (300, Some(Severity::Error)),
+        Rule::DeploymentStuck => (0, Some(Severity::Warning)),
+        Rule::DeploymentFailures => (0, Some(Severity::Error)),
+        Rule::FailureRate => (0, Some(Severity::Warning)),
+        Rule::DiskLow => (0, None),
+        Rule::Flapping => (0, Some(Severity::Warning)),
+    };
+    let common = RuleConfig {
+        enabled: Some(true),
+        for_s: Some(for_s),
+        keep_firing_for_s: Some(0),
+        severity,
+        ..RuleConfig::default()
+    };
+    match rule {
+        Rule::DeploymentStuck => RuleConfig { max_running_s: Some(3600), ..common },
+        Rule::DeploymentFailures => RuleConfig { max_failed: Some(2), window_s: Some(3600), ..common },
+        Rule::FailureRate => RuleConfig { max_ratio: Some(0.2), min_checks: Some(10), window_s: Some(3600), ..common },
+        Rule::Flapping => RuleConfig { high: Some(20.0), low: Some(5.0), ..common },
+        _ => common,
     }
 }
 
@@ -122,6 +166,69 @@ breaker:
 budgets:
   # Probe runs in any 60 s of engine clock; 0 disables the budget.
   probe_runs_per_minute: 120
+  # Firing and reminder notifications in any hour of engine clock; when
+  # spent, the rest wait (most severe first) and one budget_exhausted notice
+  # goes out. Resolves are never held. 0 disables the budget.
+  notifications_per_hour: 0
+
+alerts:
+  # Seconds two notifications of one alert are at least apart.
+  cooldown_s: 300
+  # Seconds between reminders while a notified alert keeps firing, and how
+  # long a page lives (expires_at = ts + ttl_s); 0: no reminders.
+  ttl_s: 3600
+  # Every rule has enabled, for_s (seconds the condition holds before the
+  # alert fires; pending until then), keep_firing_for_s (seconds it stays
+  # false before the alert resolves) and severity, plus its own thresholds.
+  # Services override rules in their services.yaml (`alerts:`).
+  rules:
+    # A node is down.
+    node_down: {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: critical}
+    # A node sent no heartbeat for nodes.stale_after_s.
+    node_stale: {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: error}
+    # A service is unhealthy; severity: the incident's, unless set here.
+    service_unhealthy: {enabled: true, for_s: 0, keep_firing_for_s: 0}
+    # A service is degraded (a probe reports warning).
+    service_degraded: {enabled: true, for_s: 300, keep_firing_for_s: 0, severity: warning}
+    # A probe's circuit breaker is open or half-open.
+    breaker_open: {enabled: true, for_s: 300, keep_firing_for_s: 0, severity: error}
+    # A deployment runs longer than max_running_s seconds.
+    deployment_stuck: {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: warning, max_running_s: 3600}
+    # More than max_failed deployments of a node failed in window_s seconds.
+    deployment_failures:
+      {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: error, max_failed: 2, window_s: 3600}
+    # More than max_ratio (a share, 0 to 1) of a service's executed checks
+    # failed in window_s seconds, once there were at least min_checks.
+    failure_rate:
+      {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: warning, max_ratio: 0.2, min_checks: 10, window_s: 3600}
+    # A disk probe reports warning or critical; severity: the outcome's.
+    disk_low: {enabled: true, for_s: 0, keep_firing_for_s: 0}
+    # A service's percent state change over its last 21 statuses reaches
+    # high (percent); it ends at or below low.
+    flapping: {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: warning, high: 20.0, low: 5.0}
+
+notify:
+  # Off on a standby observer that folds the same events: only one
+  # observer should deliver.
+  enabled: true
+  # Seconds (wall clock) after which an undelivered notification is
+  # dead-lettered; status and check say so.
+  give_up_after_s: 86400
+  # Deliveries in flight at once, per channel.
+  parallel: 4
+  # Where notifications go. Each channel has a name and exactly one of:
+  # - hook: an argv, run without a shell (an absolute path, or a program
+  #   found in PATH), the notification as JSON on stdin; exit 0 = delivered;
+  # - webhook: an http(s) URL, POSTed with `Idempotency-Key: <id>`, in
+  #   format observer (default), alertmanager or ntfy.
+  # Optional: timeout_s (10), min_severity, rules (only these rules).
+  #   - name: phone
+  #     hook: [/usr/local/bin/page-me, --quiet]
+  #     min_severity: error
+  #   - name: ntfy
+  #     webhook: https://ntfy.example.lan/homelab
+  #     format: ntfy
+  channels: []
 ";
 
 #[cfg(test)]
@@ -144,17 +251,18 @@ mod tests {
         let printed: serde_yaml::Value = serde_yaml::from_str(DEFAULTS_YAML).unwrap();
         let defaults = serde_yaml::to_value(Config::default()).unwrap();
         assert_eq!(printed, defaults);
-        let keys = |value: &serde_yaml::Value| -> Vec<String> {
-            let Some(sections) = value.as_mapping() else { return Vec::new() };
-            sections
-                .iter()
-                .flat_map(|(section, keys)| {
-                    let section = section.as_str().unwrap_or_default().to_string();
-                    let keys = keys.as_mapping().into_iter().flat_map(|keys| keys.keys());
-                    keys.map(move |key| format!("{section}.{}", key.as_str().unwrap_or_default()))
-                })
-                .collect()
-        };
-        assert_eq!(keys(&printed), keys(&defaults));
+        fn keys(prefix: &str, value: &serde_yaml::Value, out: &mut Vec<String>) {
+            let Some(map) = value.as_mapping() else { return };
+            for (key, value) in map {
+                let path = format!("{prefix}{}", key.as_str().unwrap_or_default());
+                keys(&format!("{path}."), value, out);
+                out.push(path);
+            }
+        }
+        let (mut printed_keys, mut default_keys) = (Vec::new(), Vec::new());
+        keys("", &printed, &mut printed_keys);
+        keys("", &defaults, &mut default_keys);
+        assert!(printed_keys.contains(&"alerts.rules.failure_rate.max_ratio".to_string()));
+        assert_eq!(printed_keys, default_keys);
     }
 }

@@ -7,10 +7,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::alerts::AlertsConfig;
+use super::notify::NotifyConfig;
 use crate::event::Outcome;
 use crate::input_problem::InputProblem;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Not `Eq`: the alert rules hold ratios and percents as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub nodes: NodesConfig,
@@ -19,6 +22,8 @@ pub struct Config {
     pub health: HealthConfig,
     pub breaker: BreakerConfig,
     pub budgets: BudgetsConfig,
+    pub alerts: AlertsConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +93,10 @@ pub struct BreakerConfig {
 pub struct BudgetsConfig {
     /// Probe runs allowed in any 60 s of engine clock; 0 disables the budget.
     pub probe_runs_per_minute: u32,
+    /// Firing and reminder notifications in any hour of engine clock; 0
+    /// disables the budget.
+    #[serde(deserialize_with = "super::alerts::count")]
+    pub notifications_per_hour: u32,
 }
 
 impl Config {

@@ -5,12 +5,19 @@
 //! `file` holds the keys of `observer.yaml` and reads it; `defaults` holds
 //! the value of every key left out (the one place a default is written) and
 //! the commented YAML `observer config --defaults` prints, tested to agree.
+//! `alerts` and `channels` check the alert rules and the notification
+//! channels while the file is parsed, so that each problem keeps its line.
 //! The engine's rules are built from a config by `crate::rules`.
 
+mod alerts;
+mod channels;
 mod defaults;
 mod file;
+mod located;
 mod notify;
 
-pub use defaults::DEFAULTS_YAML;
+pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_seconds, thresholds};
+pub use defaults::{DEFAULTS_YAML, default_rule};
 pub use file::{BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
+pub use located::{checked, checked_or_default};
 pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};

@@ -16,6 +16,8 @@ pub struct NotifyConfig {
     pub give_up_after_s: u64,
     /// Deliveries in flight at once, per channel.
     pub parallel: usize,
+    /// Checked while parsed (`super::channels`), so problems keep their line.
+    #[serde(deserialize_with = "super::channels::checked")]
     pub channels: Vec<ChannelConfig>,
 }
 
@@ -45,7 +47,7 @@ pub struct ChannelConfig {
     pub rules: Option<Vec<String>>,
 }
 
-fn default_timeout_s() -> u64 {
+pub(super) fn default_timeout_s() -> u64 {
     10
 }
 

@@ -61,6 +61,8 @@ pub struct Rules {
     pub probe_runs_per_minute: u32,
     /// Probes the inventory declares, by `node/service/probe`.
     pub declared_probes: BTreeSet<String>,
+    /// The alert rules and the notification policy (SPEC §6).
+    pub alerts: alerts::AlertRules,
 }
 
 impl Rules {

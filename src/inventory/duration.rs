@@ -1,5 +1,5 @@
-//! Durations in `services.yaml` (`interval`, `timeout`): written for people,
-//! held in milliseconds.
+//! Durations in `services.yaml` (`interval`, `timeout`) and on the command
+//! line (`maintenance --for`): written for people, held in milliseconds.
 
 use serde::Deserialize;
 
@@ -22,6 +22,16 @@ impl<'de> Deserialize<'de> for DurationSpec {
                 serde::de::Error::custom(format!("`{text}` is not a duration (like 500ms, 30s, 5m, 1h, or seconds)"))
             }),
         }
+    }
+}
+
+/// The same spelling on the command line (`observer maintenance --for 30m`).
+impl std::str::FromStr for DurationSpec {
+    type Err = String;
+    fn from_str(text: &str) -> Result<DurationSpec, String> {
+        parse(text)
+            .map(DurationSpec)
+            .ok_or_else(|| format!("`{text}` is not a duration (like 30s, 5m, 1h, or seconds)"))
     }
 }
 

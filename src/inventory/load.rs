@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ca_file;
+use super::depends_on::{self, Declared, line_after};
 use super::model::Inventory;
 use super::name::check_name;
-use super::probe::{ProbeDecl, ProbeDef};
-use super::services::ServicesFile;
+use super::probe::ProbeDef;
+use super::services::{ServiceDecl, ServicesFile};
 use super::topology::TopologyFile;
 use crate::input_problem::InputProblem;
 
@@ -52,20 +53,28 @@ struct Draft {
     problems: Vec<InputProblem>,
     /// The `services.yaml` each node was read from, to refuse a second one.
     read_from: BTreeMap<String, PathBuf>,
+    /// `depends_on` of nodes and of services, checked when all is read.
+    node_depends_on: Vec<Declared>,
+    service_depends_on: Vec<Declared>,
 }
 
 impl Draft {
     fn add_topology(&mut self, path: &Path) {
-        let topology = match read_yaml::<TopologyFile>(path) {
-            Ok((topology, _)) => topology,
+        let (topology, text) = match read_yaml::<TopologyFile>(path) {
+            Ok(read) => read,
             Err(problem) => {
                 self.problems.push(problem);
                 return;
             }
         };
-        for (name, roles) in topology.into_nodes() {
+        for (name, roles, depends_on) in topology.into_nodes() {
             match check_name(&name) {
                 Ok(()) => {
+                    for on in depends_on {
+                        let line = line_after(&text, &[&format!("{name}:"), "depends_on", &on]);
+                        let from = name.clone();
+                        self.node_depends_on.push(Declared { file: path.to_path_buf(), line, from, on });
+                    }
                     self.inventory.nodes.insert(name, roles);
                 }
                 Err(message) => self.problems.push(InputProblem::new(path, None, format!("node `{name}`: {message}"))),
@@ -119,8 +128,8 @@ impl Draft {
         };
         // Counts the `ca_file`s of this file by value, to find each one's line.
         let mut ca_files_seen = BTreeMap::new();
-        for (service, probes) in file.into_services() {
-            self.add_service(&path, &text, &node, service, probes, &mut ca_files_seen);
+        for (service, decl) in file.into_services() {
+            self.add_service(&path, &text, &node, service, decl, &mut ca_files_seen);
         }
         self.inventory.nodes.entry(node).or_default();
     }
@@ -132,7 +141,7 @@ impl Draft {
         text: &str,
         node: &str,
         service: String,
-        probes: Vec<ProbeDecl>,
+        decl: ServiceDecl,
         ca_files_seen: &mut BTreeMap<PathBuf, usize>,
     ) {
         if let Err(message) = check_name(&service) {
@@ -140,8 +149,16 @@ impl Draft {
             self.problems.push(InputProblem::new(path, line, format!("service `{service}`: {message}")));
             return;
         }
+        let key = format!("{node}/{service}");
+        for on in decl.depends_on {
+            let line = line_after(text, &[&service, "depends_on", &on]);
+            self.service_depends_on.push(Declared { file: path.to_path_buf(), line, from: key.clone(), on });
+        }
+        if !decl.alerts.is_empty() {
+            self.inventory.service_alerts.insert(key, decl.alerts);
+        }
         let mut seen = BTreeSet::new();
-        for mut probe in probes {
+        for mut probe in decl.probes {
             if !seen.insert(probe.name.clone()) {
                 self.problems.push(InputProblem::new(
                     path,
@@ -177,6 +194,9 @@ impl Draft {
 
     fn finish(mut self) -> Result<Inventory, Vec<InputProblem>> {
         self.inventory.probes.sort_by_key(ProbeDef::key);
+        let (nodes, services) =
+            (std::mem::take(&mut self.node_depends_on), std::mem::take(&mut self.service_depends_on));
+        self.problems.extend(depends_on::resolve(&mut self.inventory, nodes, services));
         if self.problems.is_empty() { Ok(self.inventory) } else { Err(self.problems) }
     }
 }

@@ -1,5 +1,6 @@
 //! The homelab inventory: which nodes exist, their roles, the services each
-//! host runs and the probes declared for them. Optional: without it the world
+//! host runs, the probes declared for them, what depends on what
+//! (`depends_on`) and each service's own alert settings. Optional: without it the world
 //! holds what events reveal.
 //!
 //! The model ([`Inventory`], [`ProbeDef`], [`Check`]) does no IO; only
@@ -8,8 +9,10 @@
 //! `DIR/hosts/<node>/services.yaml` (also looked for under
 //! `DIR/inventory/hosts/`).
 
+mod alerts;
 mod ca_file;
 mod check;
+mod depends_on;
 mod duration;
 mod load;
 mod model;
@@ -18,7 +21,9 @@ mod probe;
 mod services;
 mod topology;
 
+pub use alerts::AlertOverride;
 pub use check::{Check, CommandCheck, DiskCheck, HttpCheck, PathCheck, TcpCheck};
 pub use duration::DurationSpec;
 pub use model::Inventory;
+pub use name::check_name;
 pub use probe::{BreakerOverrides, DebounceOverrides, ProbeDef};

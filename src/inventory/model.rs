@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::alerts::AlertOverride;
 use super::probe::ProbeDef;
+use crate::engine::alerts::Rule;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Inventory {
@@ -15,4 +17,11 @@ pub struct Inventory {
     pub services: BTreeMap<String, BTreeSet<String>>,
     /// Every probe declared, in `node/service/probe` order.
     pub probes: Vec<ProbeDef>,
+    /// `depends_on` of nodes: node → the nodes it depends on.
+    pub node_depends_on: BTreeMap<String, Vec<String>>,
+    /// `depends_on` of services: `node/service` → the `node/service`s it
+    /// depends on.
+    pub service_depends_on: BTreeMap<String, Vec<String>>,
+    /// Each service's own alert settings (`alerts:`), by `node/service`.
+    pub service_alerts: BTreeMap<String, BTreeMap<Rule, AlertOverride>>,
 }

@@ -1,13 +1,15 @@
 //! The shape of a host's `services.yaml`. `services:` may be a map keyed by
 //! name, a list of names, or a list of objects with a `name` (and
-//! `probes`); what observer does not read of a service belongs to the
-//! homelab repo.
+//! `probes`, `depends_on`, `alerts`); what observer does not read of a
+//! service belongs to the homelab repo.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::alerts::{AlertOverride, overrides};
 use super::probe::ProbeDecl;
+use crate::engine::alerts::Rule;
 
 #[derive(Deserialize)]
 pub(super) struct ServicesFile {
@@ -16,19 +18,22 @@ pub(super) struct ServicesFile {
 }
 
 impl ServicesFile {
-    /// Each declared service with its probes, in the order of the file (by
+    /// Each declared service with its name, in the order of the file (by
     /// name for the map form).
-    pub(super) fn into_services(self) -> Vec<(String, Vec<ProbeDecl>)> {
+    pub(super) fn into_services(self) -> Vec<(String, ServiceDecl)> {
         match self.services {
             None => Vec::new(),
             Some(ServiceList::Map(map)) => {
-                map.into_iter().map(|(name, decl)| (name, decl.unwrap_or_default().probes)).collect()
+                map.into_iter().map(|(name, decl)| (name, decl.unwrap_or_default())).collect()
             }
             Some(ServiceList::List(items)) => items
                 .into_iter()
                 .map(|item| match item {
-                    ServiceItem::Name(name) => (name, Vec::new()),
-                    ServiceItem::Object(service) => (service.name, service.probes),
+                    ServiceItem::Name(name) => (name, ServiceDecl::default()),
+                    ServiceItem::Object(service) => (
+                        service.name,
+                        ServiceDecl { probes: service.probes, depends_on: service.depends_on, alerts: service.alerts },
+                    ),
                 })
                 .collect(),
         }
@@ -38,9 +43,15 @@ impl ServicesFile {
 /// What observer reads of a service declaration; other keys belong to the
 /// homelab repo.
 #[derive(Deserialize, Default)]
-struct ServiceDecl {
+pub(super) struct ServiceDecl {
     #[serde(default)]
-    probes: Vec<ProbeDecl>,
+    pub(super) probes: Vec<ProbeDecl>,
+    /// `mosquitto` (same node) or `saturn/mosquitto`, resolved once every
+    /// service is known.
+    #[serde(default)]
+    pub(super) depends_on: Vec<String>,
+    #[serde(default, deserialize_with = "overrides")]
+    pub(super) alerts: BTreeMap<Rule, AlertOverride>,
 }
 
 /// Told apart by the YAML shape, not by trial, so that errors inside keep
@@ -55,11 +66,18 @@ enum ServiceItem {
     Object(NamedService),
 }
 
+/// The keys of [`ServiceDecl`] and a `name`, written out rather than
+/// flattened: a flattened map loses the positions that problems are
+/// reported with.
 #[derive(Deserialize)]
 struct NamedService {
     name: String,
     #[serde(default)]
     probes: Vec<ProbeDecl>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(default, deserialize_with = "overrides")]
+    alerts: BTreeMap<Rule, AlertOverride>,
 }
 
 impl<'de> Deserialize<'de> for ServiceList {

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary on real files in temp dirs.
 
+mod alert_config;
 mod alerts;
 mod bad_input;
 mod commands;
@@ -10,6 +11,7 @@ mod files;
 mod fuzzing;
 mod health;
 mod incidents;
+mod maintenance;
 mod outputs;
 mod probing;
 mod properties;
