@@ -8,6 +8,7 @@
 //! command line ([`cli`]) into calls of the above, on the [`dirs`] it names.
 #![forbid(unsafe_code)]
 
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
