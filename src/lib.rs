@@ -19,6 +19,7 @@ pub mod exit;
 pub mod fold_pass;
 pub mod input_problem;
 pub mod inventory;
+pub mod notify;
 pub mod own_events;
 pub mod probe;
 pub mod rules;

@@ -19,6 +19,7 @@ fn main() {
         Command::Emit(args) => commands::emit::execute(&context, args),
         Command::Validate => commands::validate::execute(&context),
         Command::Config(args) => commands::config::execute(&context, args),
+        Command::Notify(args) => commands::notify::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {

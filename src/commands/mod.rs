@@ -9,6 +9,7 @@ pub mod completions;
 pub mod config;
 pub mod context;
 pub mod emit;
+pub mod notify;
 pub mod probe;
 pub mod rebuild;
 pub mod report;

@@ -122,6 +122,17 @@ breaker:
 budgets:
   # Probe runs in any 60 s of engine clock; 0 disables the budget.
   probe_runs_per_minute: 120
+
+notify:
+  # Off on a standby observer that folds the same events: only one delivers.
+  enabled: true
+  # Seconds of wall clock after the first attempt before an undelivered
+  # notification is dead-lettered.
+  give_up_after_s: 86400
+  # Deliveries in flight at once, per channel.
+  parallel: 4
+  # Where notifications go: each a `hook` (argv) or a `webhook` (URL).
+  channels: []
 ";
 
 #[cfg(test)]

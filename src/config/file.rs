@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::notify::NotifyConfig;
 use crate::event::Outcome;
 use crate::input_problem::InputProblem;
 
@@ -19,6 +20,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub breaker: BreakerConfig,
     pub budgets: BudgetsConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
