@@ -6,6 +6,8 @@
 //! do everything that touches the disk. [`probe`] runs real checks, whose
 //! results (and the clock's ticks) are [`own_events`]. [`commands`] turns the
 //! command line ([`cli`]) into calls of the above, on the [`dirs`] it names.
+//! [`notify`] delivers, apart from the fold, the notifications it decided;
+//! [`child`] runs probe plugins and hooks in process groups of their own.
 #![forbid(unsafe_code)]
 
 pub mod child;

@@ -313,3 +313,24 @@ fn dry_run_sends_and_writes_nothing_and_test_sends_one() {
     assert!(!lab.path("state/deliveries.jsonl").exists(), "a test page is not recorded");
     lab.observer(["notify", "--test", "nope"]).run().code(1).stderr_has("no channel named \"nope\"");
 }
+
+#[test]
+fn a_crash_between_a_send_and_its_ledger_line_sends_it_again_with_the_same_id() {
+    let lab = Homelab::new();
+    let server = Server::always(200);
+    lab.write(
+        "observer.yaml",
+        &format!("notify:\n  parallel: 1\n  channels:\n    - name: web\n      webhook: \"{}\"\n", server.url),
+    );
+    let sent: Vec<serde_json::Value> =
+        (0..3).map(|i| notification(&format!("node_down:n{i}"), "firing", i, i)).collect();
+    lab.write("state/outbox.jsonl", &outbox(&sent));
+    let crashed = lab.observer(["notify"]).env("OBSERVER_TEST_CRASH_AT", "notify-sent:2").run();
+    assert_ne!(crashed.code, Some(0), "the process was aborted");
+    assert_eq!(ledger(&lab).len(), 1, "the second send is not in the ledger");
+    notify_round(&lab, 1);
+    let got = ids(&server.accepted());
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[1], got[2], "the copy carries the same Idempotency-Key");
+    assert_eq!(ledger(&lab).iter().filter(|a| a["outcome"] == "delivered").count(), 3);
+}
