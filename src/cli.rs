@@ -76,6 +76,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Start or end maintenance of a node or a service: its alerts are held, not sent, meanwhile.
     Maintenance(MaintenanceArgs),
+    /// Deliver the notifications that are due through the channels of `notify.channels`.
+    Notify(NotifyArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -170,6 +172,19 @@ pub struct EmitArgs {
     /// The payload, a JSON object.
     #[arg(long, value_name = "JSON")]
     pub payload: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NotifyArgs {
+    /// Print what would be sent, and send and write nothing.
+    #[arg(long, conflicts_with = "test")]
+    pub dry_run: bool,
+    /// Send one test notification to this channel (filters do not apply; nothing is recorded).
+    #[arg(long, value_name = "CHANNEL")]
+    pub test: Option<String>,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Args, Debug)]

@@ -6,8 +6,11 @@
 //! do everything that touches the disk. [`probe`] runs real checks, whose
 //! results (and the clock's ticks) are [`own_events`]. [`commands`] turns the
 //! command line ([`cli`]) into calls of the above, on the [`dirs`] it names.
+//! [`notify`] delivers, apart from the fold, the notifications it decided;
+//! [`child`] runs probe plugins and hooks in process groups of their own.
 #![forbid(unsafe_code)]
 
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -18,6 +21,7 @@ pub mod exit;
 pub mod fold_pass;
 pub mod input_problem;
 pub mod inventory;
+pub mod notify;
 pub mod own_events;
 pub mod probe;
 pub mod rules;

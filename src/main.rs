@@ -21,6 +21,7 @@ fn main() {
         Command::Validate => commands::validate::execute(&context),
         Command::Config(args) => commands::config::execute(&context, args),
         Command::Maintenance(args) => commands::maintenance::execute(&context, args),
+        Command::Notify(args) => commands::notify::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {

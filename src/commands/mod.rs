@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod emit;
 pub mod maintenance;
+pub mod notify;
 pub mod probe;
 pub mod rebuild;
 pub mod report;

@@ -5,6 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::context::Context;
+use super::notify::deliver_after_commit;
 use super::report::{record_run, warn_about};
 use super::{count, print, shown};
 use crate::cli::RunArgs;
@@ -57,6 +58,8 @@ pub fn execute(context: &Context, args: &RunArgs) -> Result<i32> {
         shown(&dirs.world),
         count(report.written.len() as u64, "file"),
     ))?;
+    // After the commit, still under the lock: what the fold decided goes out.
+    deliver_after_commit(context, &config.notify);
     Ok(crate::exit::SUCCESS)
 }
 

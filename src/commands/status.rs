@@ -150,8 +150,25 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             last.reason
         ));
     }
+    text.push_str(&dead_letters_line(dirs));
     print(&text)?;
     Ok(crate::exit::SUCCESS)
+}
+
+/// One line when the ledger holds dead letters (notifications a receiver
+/// never got), naming the newest; nothing otherwise.
+fn dead_letters_line(dirs: &crate::dirs::Dirs) -> String {
+    let Ok(ledger) = crate::notify::ledger::Ledger::load(&dirs.state) else { return String::new() };
+    let dead = ledger.dead_letters();
+    let Some(newest) = dead.last() else { return String::new() };
+    format!(
+        "dead letters: {} (newest: {} on {}{}; see {})\n",
+        dead.len(),
+        newest.id,
+        newest.channel,
+        newest.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
+        shown(&crate::notify::ledger::path(&dirs.state)),
+    )
 }
 
 /// The services line. `circuit_open` is named only when a breaker holds a

@@ -5,30 +5,20 @@
 //! Its output is read on helper threads: a grandchild that keeps the pipe
 //! open after the plugin exited never holds the prober up.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use rustix::process::{Pid, Signal, kill_process_group};
 
 use super::execution::{Execution, short_io_error};
 use super::timing::{elapsed_ms, format_duration};
+use crate::child::{Capture, kill_group, reap, wait_until};
 use crate::event::Outcome;
 
-/// At most this much of each output stream is kept (the rest is drained).
-const MAX_OUTPUT: usize = 64 * 1024;
 /// A detail longer than this is cut.
 const MAX_DETAIL_CHARS: usize = 300;
 /// How long output is still awaited once the plugin is gone.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
-/// How long a killed plugin is awaited before it is left unreaped.
-const REAP_GRACE: Duration = Duration::from_secs(1);
-/// Upper bound of the pause between two looks at the plugin.
-const MAX_POLL: Duration = Duration::from_millis(20);
 
 /// Runs `argv` (no shell) and maps its exit code the Nagios way: 0 ok,
 /// 1 warning, 2 critical, 3 and anything else unknown. Killed at `timeout`.
@@ -94,81 +84,6 @@ fn spawn_error(program: &str, e: &io::Error) -> String {
         io::ErrorKind::NotFound => format!("command not found: {program}"),
         io::ErrorKind::PermissionDenied => format!("cannot execute {program}: permission denied"),
         _ => format!("cannot execute {program}: {}", short_io_error(e)),
-    }
-}
-
-/// Waits for `child` until `deadline`; `Ok(None)` if it is still running then.
-fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(MAX_POLL);
-    }
-}
-
-/// Kills the plugin's whole process group. The plugin is not reaped yet, so
-/// its pid (the group id) cannot have been reused.
-fn kill_group(child: &mut Child) {
-    if kill_process_group(Pid::from_child(child), Signal::KILL).is_err() {
-        // No group (it could not be created?): at least the plugin itself.
-        let _ = child.kill();
-    }
-}
-
-/// Reaps a killed plugin, giving up after [`REAP_GRACE`] (a process stuck in
-/// the kernel cannot be waited for without holding up the prober).
-fn reap(child: &mut Child) {
-    let _ = wait_until(child, Instant::now() + REAP_GRACE);
-}
-
-/// One output stream, read on its own thread: the first [`MAX_OUTPUT`] bytes
-/// are kept, the rest is drained so the plugin never blocks on a full pipe.
-struct Capture {
-    kept: Arc<Mutex<Vec<u8>>>,
-    done: Receiver<()>,
-}
-
-impl Capture {
-    fn start(pipe: Option<impl Read + Send + 'static>) -> Capture {
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let (tx, done) = mpsc::channel();
-        if let Some(mut pipe) = pipe {
-            let sink = Arc::clone(&kept);
-            // If no thread can be started the pipe is dropped unread: the
-            // capture is then empty, which is all that is lost.
-            let _ = thread::Builder::new().name("observer-probe-output".to_string()).spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            let mut kept = sink.lock().unwrap_or_else(PoisonError::into_inner);
-                            let room = MAX_OUTPUT.saturating_sub(kept.len());
-                            kept.extend_from_slice(&buf[..n.min(room)]);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-                let _ = tx.send(());
-            });
-        }
-        Capture { kept, done }
-    }
-
-    /// What was read, once the stream ended or `deadline` passed (a reader
-    /// still blocked then is abandoned).
-    fn finish(self, deadline: Instant) -> String {
-        let _ = self.done.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        let kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
-        String::from_utf8_lossy(&kept).into_owned()
     }
 }
 

@@ -8,7 +8,6 @@
 //! mark in the checkpoint header, or `world/alerts.json`), so that the
 //! shell around the fold is tested on its own.
 
-use observer::store::fingerprint::fnv1a;
 use serde_json::json;
 
 use crate::support::{Ev, Homelab, lines};
@@ -44,17 +43,6 @@ fn notification(key: &str, kind: &str, ts: &str) -> String {
         + "\n"
 }
 
-/// Makes the live checkpoint commit `text` as the outbox, as a pass that
-/// decided those lines would have.
-fn commit_outbox(lab: &Homelab, text: &str) {
-    lab.write("state/outbox.jsonl", text);
-    let checkpoint = lab.read("state/observer_checkpoint.json");
-    let (header, body) = checkpoint.split_once('\n').unwrap();
-    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
-    header["outbox"] = json!({"bytes": text.len(), "lines": text.lines().count(), "digest": fnv1a(text.as_bytes())});
-    lab.write("state/observer_checkpoint.json", &format!("{header}\n{body}"));
-}
-
 #[test]
 fn lines_a_crashed_pass_left_after_the_committed_outbox_are_cut_off() {
     let lab = Homelab::new();
@@ -62,7 +50,7 @@ fn lines_a_crashed_pass_left_after_the_committed_outbox_are_cut_off() {
     lab.run();
     assert_eq!(lab.read("state/outbox.jsonl"), "", "every pass leaves an outbox, empty or not");
     let committed = notification("node_down:venus", "firing", "2026-05-12T12:00:00Z");
-    commit_outbox(&lab, &committed);
+    lab.commit_outbox(&committed);
     // A pass that crashed before its checkpoint: a whole line and a torn one.
     let left = notification("node_down:venus", "resolved", "2026-05-12T12:01:00Z");
     lab.append("state/outbox.jsonl", &(left + "{\"id\":\"node_do"));
@@ -82,7 +70,7 @@ fn an_outbox_shorter_than_committed_or_changed_stops_the_run_until_a_rebuild() {
     lab.run();
     let committed = notification("node_down:venus", "firing", "2026-05-12T12:00:00Z");
     for damaged in [&committed[..committed.len() - 2], &committed.replace("venus", "VENUS"), ""] {
-        commit_outbox(&lab, &committed);
+        lab.commit_outbox(&committed);
         lab.write("state/outbox.jsonl", damaged);
         quiet(&lab, 1);
         let out = lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("run `observer rebuild`");
@@ -99,7 +87,7 @@ fn a_full_disk_at_the_outbox_append_commits_nothing_and_the_next_run_converges()
     let lab = Homelab::new();
     quiet(&lab, 0);
     lab.run();
-    commit_outbox(&lab, &notification("node_down:venus", "firing", "2026-05-12T12:00:00Z"));
+    lab.commit_outbox(&notification("node_down:venus", "firing", "2026-05-12T12:00:00Z"));
     let checkpoint = lab.read("state/observer_checkpoint.json");
     quiet(&lab, 1);
     lab.observer(["run", "--no-tick"])
@@ -119,7 +107,7 @@ fn rebuild_out_writes_its_own_outbox_and_leaves_the_live_state_alone() {
     let lab = Homelab::new();
     quiet(&lab, 0);
     lab.run();
-    commit_outbox(&lab, &notification("node_down:venus", "firing", "2026-05-12T12:00:00Z"));
+    lab.commit_outbox(&notification("node_down:venus", "firing", "2026-05-12T12:00:00Z"));
     let state = ["outbox.jsonl", "observer_checkpoint.json"].map(|name| lab.read(&format!("state/{name}")));
     let out = lab.path("past");
     lab.observer(["rebuild", "--out", out.to_str().unwrap()]).run().success();
@@ -136,8 +124,7 @@ fn the_what_if_counts_by_kind_against_the_live_outbox_over_the_same_span() {
     }
     lab.run();
     // The live outbox: two lines up to 12:02, one after.
-    commit_outbox(
-        &lab,
+    lab.commit_outbox(
         &[
             notification("node_down:venus", "firing", "2026-05-12T12:01:00Z"),
             notification("node_down:venus", "resolved", "2026-05-12T12:02:00Z"),

@@ -402,3 +402,25 @@ pub fn long_mode_value<T: std::str::FromStr>(var: &str, quick: T, long: T) -> T 
         None => quick,
     }
 }
+
+impl Homelab {
+    /// Makes the live checkpoint commit `text` as the outbox, as a pass that
+    /// decided those lines would have (a first pass makes the checkpoint
+    /// when there is none): for tests of what reads the committed outbox.
+    pub fn commit_outbox(&self, text: &str) {
+        if !self.path("state/observer_checkpoint.json").exists() {
+            std::fs::create_dir_all(self.path("events")).unwrap();
+            self.observer(["run", "--no-tick"]).run().success();
+        }
+        self.write("state/outbox.jsonl", text);
+        let checkpoint = self.read("state/observer_checkpoint.json");
+        let (header, body) = checkpoint.split_once('\n').unwrap();
+        let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
+        header["outbox"] = serde_json::json!({
+            "bytes": text.len(),
+            "lines": text.lines().count(),
+            "digest": observer::store::fingerprint::fnv1a(text.as_bytes()),
+        });
+        self.write("state/observer_checkpoint.json", &format!("{header}\n{body}"));
+    }
+}

@@ -1,0 +1,38 @@
+//! The `ntfy` format: the summary is the body; the title, priority and
+//! tags go in headers (https://docs.ntfy.sh/publish/). Header values must
+//! be ASCII, so the title is built from ids and words the observer chose.
+
+use crate::engine::alerts::{Notification, NotificationKind};
+use crate::event::Severity;
+
+/// `Title`, `Priority` (1 min … 5 max) and `Tags` (emoji short codes and words).
+pub fn headers(n: &Notification) -> Vec<(&'static str, String)> {
+    let word = match n.kind {
+        NotificationKind::Firing => "FIRING",
+        NotificationKind::Reminder => "STILL FIRING",
+        NotificationKind::Resolved => "RESOLVED",
+        NotificationKind::BudgetExhausted => "PAGES HELD",
+    };
+    let title: String = format!("[{word}] {}", n.key)
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .collect();
+    // A resolve is good news: low priority, whatever the alert's severity.
+    let priority = match (n.kind, n.severity) {
+        (NotificationKind::Resolved, _) => 2,
+        (_, Severity::Critical) => 5,
+        (_, Severity::Error) => 4,
+        (_, Severity::Warning) => 3,
+        (_, Severity::Info) => 2,
+    };
+    let emoji = match n.kind {
+        NotificationKind::Firing => "rotating_light",
+        NotificationKind::Reminder => "bell",
+        NotificationKind::Resolved => "white_check_mark",
+        NotificationKind::BudgetExhausted => "hourglass",
+    };
+    let severity =
+        serde_json::to_value(n.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let rule: String = n.rule.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    vec![("Title", title), ("Priority", priority.to_string()), ("Tags", format!("{emoji},{severity},{rule}"))]
+}
