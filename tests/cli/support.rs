@@ -410,7 +410,11 @@ impl Homelab {
     pub fn commit_outbox(&self, text: &str) {
         if !self.path("state/observer_checkpoint.json").exists() {
             std::fs::create_dir_all(self.path("events")).unwrap();
-            self.observer(["run", "--no-tick"]).run().success();
+            // Without delivery: the test's channels are for what it commits.
+            let quiet = self.path("commit-outbox.yaml");
+            std::fs::write(&quiet, "notify: {enabled: false}\n").unwrap();
+            self.observer(["--config", quiet.to_str().unwrap(), "run", "--no-tick"]).run().success();
+            std::fs::remove_file(quiet).unwrap();
         }
         self.write("state/outbox.jsonl", text);
         let checkpoint = self.read("state/observer_checkpoint.json");
@@ -422,5 +426,21 @@ impl Homelab {
             "digest": observer::store::fingerprint::fnv1a(text.as_bytes()),
         });
         self.write("state/observer_checkpoint.json", &format!("{header}\n{body}"));
+        // The world as a fold that decided these lines would show it: the
+        // keys whose last notification is a firing or a reminder fire.
+        let mut last = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let n: serde_json::Value = serde_json::from_str(line).unwrap();
+            last.insert(n["key"].as_str().unwrap().to_string(), n);
+        }
+        let mut alerts = serde_json::Map::new();
+        for (key, n) in last.into_iter().filter(|(_, n)| n["kind"] == "firing" || n["kind"] == "reminder") {
+            alerts.insert(
+                key.clone(),
+                serde_json::json!({"key": key, "status": "firing", "fired_at": n["fired_at"],
+                    "last_notification": {"id": n["id"], "kind": n["kind"], "ts": n["ts"]}}),
+            );
+        }
+        self.write("world/alerts.json", &serde_json::json!({"schema_version": 1, "alerts": alerts}).to_string());
     }
 }
