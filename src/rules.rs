@@ -8,8 +8,10 @@
 //! values are written once, in `config::defaults`.
 
 use crate::config::{BreakerConfig, Config};
+use crate::engine::alerts::{AlertRules, Rule, RuleSettings};
 use crate::engine::{BreakerRules, DebounceRules, ProbeRules, Rules};
-use crate::inventory::{BreakerOverrides, DebounceOverrides, Inventory, ProbeDef};
+use crate::event::Severity;
+use crate::inventory::{BreakerOverrides, Check, DebounceOverrides, Inventory, ProbeDef};
 
 /// The rules of the fold for this config and inventory.
 pub fn build(config: &Config, inventory: &Inventory) -> Rules {
@@ -27,6 +29,52 @@ pub fn build(config: &Config, inventory: &Inventory) -> Rules {
         probes,
         probe_runs_per_minute: config.budgets.probe_runs_per_minute,
         declared_probes: inventory.probes.iter().map(ProbeDef::key).collect(),
+        alerts: alert_rules(config, inventory),
+    }
+}
+
+/// The alert rules with the defaults of SPEC §6. Placeholder until the
+/// `alerts:` config section, `depends_on` and per-service overrides are
+/// read (issue 12, "alertcfg"), which replaces it.
+fn alert_rules(config: &Config, inventory: &Inventory) -> AlertRules {
+    let rule = |for_s: u64, severity: Option<Severity>| RuleSettings {
+        enabled: true,
+        for_s,
+        keep_firing_for_s: 0,
+        severity,
+        max_running_s: 3600,
+        max_failed: 2,
+        max_ratio_bp: 2000,
+        min_checks: 10,
+        window_s: 3600,
+        flap_high_bp: 2000,
+        flap_low_bp: 500,
+    };
+    let rules = Rule::ALL
+        .into_iter()
+        .map(|r| {
+            let settings = match r {
+                Rule::NodeDown => rule(0, Some(Severity::Critical)),
+                Rule::NodeStale => rule(0, Some(Severity::Error)),
+                Rule::ServiceUnhealthy | Rule::DiskLow => rule(0, None),
+                Rule::ServiceDegraded => rule(300, Some(Severity::Warning)),
+                Rule::BreakerOpen => rule(300, Some(Severity::Error)),
+                Rule::DeploymentFailures => rule(0, Some(Severity::Error)),
+                Rule::DeploymentStuck | Rule::FailureRate | Rule::Flapping => rule(0, Some(Severity::Warning)),
+            };
+            (r, settings)
+        })
+        .collect();
+    AlertRules {
+        cooldown_s: 300,
+        ttl_s: 3600,
+        notifications_per_hour: 30,
+        node_stale_after_s: config.nodes.stale_after_s,
+        rules,
+        service_overrides: Default::default(),
+        node_depends_on: Default::default(),
+        service_depends_on: Default::default(),
+        disk_probes: inventory.probes.iter().filter(|p| matches!(p.check, Check::Disk(_))).map(ProbeDef::key).collect(),
     }
 }
 
