@@ -11,7 +11,7 @@
 use crate::config::{BreakerConfig, Config, RuleConfig, default_rule};
 use crate::engine::alerts::{AlertRules, Rule, RuleOverride, RuleSettings};
 use crate::engine::{BreakerRules, DebounceRules, ProbeRules, Rules};
-use crate::inventory::{AlertOverride, BreakerOverrides, DebounceOverrides, Inventory, ProbeDef};
+use crate::inventory::{AlertOverride, BreakerOverrides, Check, DebounceOverrides, Inventory, ProbeDef};
 
 /// The rules of the fold for this config and inventory.
 pub fn build(config: &Config, inventory: &Inventory) -> Rules {
@@ -60,6 +60,7 @@ fn alert_rules(config: &Config, inventory: &Inventory) -> AlertRules {
         service_overrides,
         node_depends_on: inventory.node_depends_on.clone(),
         service_depends_on: inventory.service_depends_on.clone(),
+        disk_probes: inventory.probes.iter().filter(|p| matches!(p.check, Check::Disk(_))).map(ProbeDef::key).collect(),
     }
 }
 

@@ -52,7 +52,12 @@ pub struct Given {
 }
 
 pub fn given_steps(steps: &[Step]) -> Given {
-    let mut given = Given { engine: Engine::default(), rules: Rules::default() };
+    given_steps_with(Rules::default(), steps)
+}
+
+/// [`given_steps`] under other rules.
+pub fn given_steps_with(rules: Rules, steps: &[Step]) -> Given {
+    let mut given = Given { engine: Engine::default(), rules };
     for step in steps {
         apply(&mut given.engine, *step, &given.rules);
     }

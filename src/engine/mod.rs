@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Detail, Event, Kind, Severity};
 use crate::time::Ts;
 
+pub use alerts::{Alert, AlertRules, AlertStatus, Episode, Notification};
+
 pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
@@ -61,8 +63,8 @@ pub struct Rules {
     pub probe_runs_per_minute: u32,
     /// Probes the inventory declares, by `node/service/probe`.
     pub declared_probes: BTreeSet<String>,
-    /// The alert rules and the notification policy (SPEC §6).
-    pub alerts: alerts::AlertRules,
+    /// What the alert engine reads (SPEC §6).
+    pub alerts: AlertRules,
 }
 
 impl Rules {
@@ -133,18 +135,10 @@ pub struct Engine {
     /// it folds anything, so the checkpoint does not keep it.
     #[serde(skip)]
     last_folded_before_pass: Option<OrderKey>,
-    // STUB (branch `wiring`): the three fields below stand in for the alert
-    // engine of branch `alerts`, which replaces them at merge. Nothing fills
-    // them here.
-    /// Alerts of the hot view, by key.
+    /// Alerts, their deadlines and the notification policy's state. Absent
+    /// from checkpoints written before alerting: it starts empty.
     #[serde(default)]
-    alerts: BTreeMap<String, alerts::Alert>,
-    /// The notifications decided by the current pass, in decision order.
-    #[serde(skip)]
-    notifications: Vec<alerts::Notification>,
-    /// Decided notifications waiting on a cooldown or the budget.
-    #[serde(default)]
-    notifications_held: usize,
+    alerts: alerts::AlertState,
 }
 
 /// What the IO shell tells the engine, in the order it happens.
@@ -184,6 +178,9 @@ impl Engine {
             Input::PassStarted => {
                 probes::refresh_breaker_deadline(self, rules);
                 late::on_pass_started(self);
+                let clock = self.clock;
+                let (state, facts) = self.alert_parts();
+                alerts::on_pass_started(state, &rules.alerts, &facts, clock);
                 Applied::Noted
             }
             Input::Event { event, file, position } => {
@@ -219,6 +216,9 @@ impl Engine {
         if late {
             self.stats.late += 1;
         }
+        let now = self.clock.map_or(event.ts, |clock| clock.max(event.ts));
+        let (state, facts) = self.alert_parts();
+        alerts::before_event(state, now, &rules.alerts, &facts);
         self.advance_clock(event.ts, rules);
         self.stats.total += 1;
         match self.stats.by_type.get_mut(event.type_name.as_ref()) {
@@ -249,9 +249,23 @@ impl Engine {
                     self.budgets_exhausted.insert(name.clone());
                 }
             }
-            Kind::Other => {}
+            Kind::MaintenanceStarted | Kind::MaintenanceEnded | Kind::Other => {}
         }
+        let (state, facts) = self.alert_parts();
+        alerts::after_event(state, event, &rules.alerts, &facts, now);
         Applied::Folded { late }
+    }
+
+    /// The alert engine's state beside the engine state its rules read.
+    fn alert_parts(&mut self) -> (&mut alerts::AlertState, alerts::Facts<'_>) {
+        let facts = alerts::Facts {
+            nodes: &self.nodes,
+            services: &self.services,
+            incidents: &self.incidents,
+            deployments: &self.deployments,
+            probes: &self.probes,
+        };
+        (&mut self.alerts, facts)
     }
 
     /// A checkpoint written before the order key moved into the engine
@@ -309,26 +323,26 @@ impl Engine {
         &self.budgets_exhausted
     }
 
-    /// Every alert the hot view shows, by key (STUB until branch `alerts`).
-    pub fn alerts(&self) -> &BTreeMap<String, alerts::Alert> {
-        &self.alerts
-    }
-
-    /// The notifications decided by the current pass, in decision order
-    /// (STUB until branch `alerts`).
-    pub fn notifications(&self) -> &[alerts::Notification] {
-        &self.notifications
-    }
-
-    /// Decided notifications that wait on a cooldown or the budget (STUB
-    /// until branch `alerts`).
-    pub fn notifications_held(&self) -> usize {
-        self.notifications_held
-    }
-
     /// The newest place in the processing order folded so far.
     pub fn last_folded(&self) -> Option<&OrderKey> {
         self.last_folded.as_ref()
+    }
+
+    /// Every alert of the hot view, by key: pending and firing ones, and
+    /// the latest resolved episode of the others (SPEC §6).
+    pub fn alerts(&self) -> &BTreeMap<String, Alert> {
+        self.alerts.alerts()
+    }
+
+    /// The notifications decided by the current pass, in decision order:
+    /// what the shell appends to the outbox after the fold.
+    pub fn notifications(&self) -> &[Notification] {
+        self.alerts.notifications()
+    }
+
+    /// Decided notifications that wait for a cooldown or the budget.
+    pub fn notifications_held(&self) -> usize {
+        self.alerts.notifications_held()
     }
 
     fn advance_clock(&mut self, ts: Ts, rules: &Rules) {
@@ -349,6 +363,7 @@ impl Engine {
         let horizon = clock.minus_seconds(rules.retention_s);
         self.incidents.retain(|_, incident| incident.resolved_at.is_none_or(|at| at >= horizon));
         self.deployments.retain(|_, deployment| deployment.ended_at.is_none_or(|at| at >= horizon));
+        alerts::prune(&mut self.alerts, horizon);
         duplicates::forget_outside_window(self, clock, rules);
     }
 }

@@ -56,6 +56,8 @@ kinds! {
         DeploymentFailed => "deployment_failed",
         ProbeResult => "probe_result",
         BudgetExhausted => "budget_exhausted",
+        MaintenanceStarted => "maintenance_started",
+        MaintenanceEnded => "maintenance_ended",
         Tick => "tick",
     } else Other
 }
@@ -63,7 +65,10 @@ kinds! {
 impl Kind {
     /// Node events, and every service event (a service lives on a node).
     pub(super) fn needs_node(self) -> bool {
-        matches!(self, Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown) || self.needs_service()
+        matches!(
+            self,
+            Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown | Kind::MaintenanceStarted | Kind::MaintenanceEnded
+        ) || self.needs_service()
     }
 
     pub(super) fn needs_service(self) -> bool {
@@ -108,6 +113,8 @@ mod tests {
             Kind::DeploymentFailed,
             Kind::ProbeResult,
             Kind::BudgetExhausted,
+            Kind::MaintenanceStarted,
+            Kind::MaintenanceEnded,
             Kind::Tick,
         ] {
             let name = kind.static_name().expect("a known kind has a name");

@@ -87,6 +87,9 @@ pub enum Detail {
     Probe(Box<ProbeReport>),
     /// `budget_exhausted`: `payload.budget`, the budget's name.
     Budget(String),
+    /// `maintenance_started` / `maintenance_ended`: when the window ends by
+    /// itself (`payload.until`, RFC 3339) and why (`payload.reason`).
+    Maintenance { until: Option<Ts>, reason: Option<String> },
 }
 
 /// The payload of a `probe_result` event (SPEC §5). Besides the outcome it
@@ -242,6 +245,29 @@ mod tests {
         );
         assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","service":"s","payload":{"probe":"p","outcome":"fine"}}"#).contains("unknown variant"));
         assert!(rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"probe_result","node":"n","payload":{"probe":"p","outcome":"ok"}}"#).contains("service"));
+    }
+
+    #[test]
+    fn maintenance_payloads_are_typed_and_checked() {
+        let e = ok(
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"maintenance_started","node":"n","payload":{"until":"2026-05-12T12:35:00Z","reason":"kernel update"}}"#,
+        );
+        assert_eq!(
+            e.detail,
+            Detail::Maintenance { until: Ts::parse("2026-05-12T12:35:00Z").ok(), reason: Some("kernel update".into()) }
+        );
+        let e = ok(r#"{"ts":"2026-05-12T12:05:00Z","type":"maintenance_ended","node":"n","service":"s"}"#);
+        assert_eq!(e.detail, Detail::Maintenance { until: None, reason: None });
+        assert_eq!(
+            rejected(r#"{"ts":"2026-05-12T12:05:00Z","type":"maintenance_started"}"#),
+            "`maintenance_started` events need a `node`"
+        );
+        assert!(
+            rejected(
+                r#"{"ts":"2026-05-12T12:05:00Z","type":"maintenance_started","node":"n","payload":{"until":"soon"}}"#
+            )
+            .starts_with("field `payload.until`")
+        );
     }
 
     #[test]

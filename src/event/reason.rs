@@ -54,6 +54,10 @@ impl RejectReason {
         RejectReason(format!("field `severity`: `{text}` is not one of info, warning, error, critical"))
     }
 
+    pub(super) fn bad_until(error: impl fmt::Display) -> RejectReason {
+        RejectReason(format!("field `payload.until`: {error}"))
+    }
+
     pub(super) fn stage_without_name() -> RejectReason {
         RejectReason("`deployment_stage` events need `payload.stage` (the stage name)".into())
     }

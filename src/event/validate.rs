@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::reason::RejectReason;
-use super::wire::{BudgetPayload, DiagnosticsField, FailurePayload, RawEvent, StagePayload};
+use super::wire::{BudgetPayload, DiagnosticsField, FailurePayload, MaintenancePayload, RawEvent, StagePayload};
 use super::{Detail, Event, Kind, ProbeReport, Severity};
 use crate::time::Ts;
 
@@ -90,6 +90,14 @@ fn detail(kind: Kind, payload: Option<&RawValue>) -> Result<Detail, RejectReason
         Kind::BudgetExhausted => {
             let payload: BudgetPayload = payload_as(payload)?;
             Detail::Budget(payload.budget.unwrap_or_default())
+        }
+        Kind::MaintenanceStarted | Kind::MaintenanceEnded => {
+            let payload: MaintenancePayload = payload_as(payload)?;
+            let until = match payload.until {
+                None => None,
+                Some(text) => Some(Ts::parse(&text).map_err(RejectReason::bad_until)?),
+            };
+            Detail::Maintenance { until, reason: payload.reason }
         }
         _ => Detail::None,
     })

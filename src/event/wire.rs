@@ -73,3 +73,13 @@ pub(super) struct FailurePayload {
     #[serde(default)]
     pub diagnostics: Option<DiagnosticsField>,
 }
+
+/// The payload of `maintenance_started` / `maintenance_ended`.
+#[derive(Deserialize, Default)]
+#[serde(expecting = "an object with `until` and `reason` strings")]
+pub(super) struct MaintenancePayload {
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}

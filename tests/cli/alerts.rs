@@ -243,7 +243,6 @@ fn outbox_ids(lab: &Homelab) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs the alert engine (merge of branch alerts)"]
 fn a_node_down_fires_at_once_into_the_outbox_alerts_json_and_status() {
     let lab = Homelab::new();
     outage(&lab, 0);
@@ -264,7 +263,6 @@ fn a_node_down_fires_at_once_into_the_outbox_alerts_json_and_status() {
 }
 
 #[test]
-#[ignore = "needs the alert engine (merge of branch alerts)"]
 fn a_crash_between_the_outbox_and_the_checkpoint_writes_no_line_twice() {
     let lab = Homelab::new();
     outage(&lab, 0);
@@ -283,7 +281,6 @@ fn a_crash_between_the_outbox_and_the_checkpoint_writes_no_line_twice() {
 }
 
 #[test]
-#[ignore = "needs the alert engine (merge of branch alerts)"]
 fn the_what_if_of_a_candidate_without_node_down_sends_nothing() {
     let lab = Homelab::new();
     outage(&lab, 0);

@@ -4,11 +4,216 @@
 //! that follow under the policy (cooldown, reminders, budget, suppression,
 //! flapping). Delivery is not here: it only carries out what the outbox
 //! holds (`crate::notify`).
+//!
+//! Cost: an event touches only the subjects it changed (`hook`), and
+//! everything time-driven (a `for_s` running out, a node going stale, a
+//! cooldown ending) is a deadline in one ordered queue, processed at its own
+//! instant before the event that moved the clock past it. Nothing here scans
+//! all nodes, services or alerts per event.
 
-mod alert;
+mod conditions;
+mod hook;
+mod lifecycle;
 mod notification;
+mod policy;
 mod rules;
+mod suppression;
+mod watch;
 
-pub use alert::{Alert, AlertStatus, Episode};
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_policy;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Severity;
+use crate::time::Ts;
+
+pub use conditions::Facts;
 pub use notification::{Notification, NotificationKind, NotificationRef, priority};
 pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};
+
+pub(super) use hook::{after_event, before_event, on_pass_started, prune};
+
+/// Resolved episodes kept per key (SPEC §4: "per key the last 20 resolved").
+pub const MAX_EPISODES: usize = 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Pending,
+    Firing,
+    Resolved,
+}
+
+/// One resolved episode of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    pub fired_at: Ts,
+    pub resolved_at: Ts,
+    pub severity: Severity,
+    /// Whether a receiver held a page for it.
+    pub notified: bool,
+}
+
+/// One key's alert as the hot view (`alerts.json`) shows it; the private
+/// fields after the public ones are the policy's bookkeeping.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub key: String,
+    pub rule: Rule,
+    pub node: Option<String>,
+    pub service: Option<String>,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub priority: u8,
+    pub summary: String,
+    /// When the condition of the current episode began to hold.
+    pub since: Ts,
+    pub fired_at: Option<Ts>,
+    pub resolved_at: Option<Ts>,
+    pub suppressed_by: Option<String>,
+    pub last_notification: Option<NotificationRef>,
+    /// The latest resolved episodes, newest last.
+    pub recent_episodes: Vec<Episode>,
+    /// While firing: since when the condition has been false.
+    false_since: Option<Ts>,
+    /// Whether a page of this key is open at receivers (their last word is
+    /// a firing or reminder).
+    page_open: bool,
+    /// Whether a receiver held a page during the current episode.
+    episode_notified: bool,
+    /// Counters of the notification ids of the page's episode.
+    ids: IdCounters,
+    /// The last notification sent of this key, for the cooldown.
+    last_sent: Option<Ts>,
+    /// A decided notification that waits (cooldown or budget).
+    held: Option<Held>,
+    /// When the next reminder is due while the page is open.
+    reminder_due: Option<Ts>,
+}
+
+/// The numbering of ids within one episode: `<key>@<secs>:<kind>:<n>`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct IdCounters {
+    secs: i64,
+    firing: u32,
+    reminder: u32,
+    resolved: u32,
+}
+
+/// Why a notification waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum HeldBy {
+    /// Until this instant (the last one sent + `cooldown_s`).
+    Cooldown(Ts),
+    /// In the budget's queue, under this place.
+    Budget { priority: u8, since: Ts },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Held {
+    kind: NotificationKind,
+    by: HeldBy,
+}
+
+/// What falls due at a deadline. The order is the order of processing
+/// within one instant: conditions first, then the lifecycle, then the
+/// notifications that follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Due {
+    /// A time-driven condition may have changed (staleness, windows).
+    Recheck,
+    /// A maintenance window's `until`.
+    MaintenanceEnd,
+    /// A pending alert's `for_s` ran out.
+    Fire,
+    /// A firing alert's `keep_firing_for_s` ran out.
+    Resolve,
+    /// A cooldown ended.
+    Cooldown,
+    /// A reminder of an open page.
+    Reminder,
+    /// Room in the budget's window.
+    Budget,
+}
+
+/// A maintenance window, from `maintenance_started` to `maintenance_ended`
+/// or its `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Maintenance {
+    node: String,
+    service: Option<String>,
+    started_at: Ts,
+    until: Option<Ts>,
+    reason: Option<String>,
+}
+
+/// The notification budget: firing and reminder sends within the last hour,
+/// and what waits for room.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Budget {
+    sent: VecDeque<Ts>,
+    /// Waiting keys in release order: priority, then oldest first.
+    queue: BTreeSet<(u8, Ts, String)>,
+    /// Whether this exhaustion was announced.
+    announced: bool,
+    /// The second of the last notice and how many went out in it (ids).
+    notice_secs: i64,
+    notice_n: u32,
+    release_at: Option<Ts>,
+}
+
+/// Everything the alert engine keeps: part of the engine, so of the
+/// checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AlertState {
+    alerts: BTreeMap<String, Alert>,
+    deadlines: BTreeSet<(Ts, Due, String)>,
+    nodes: BTreeMap<String, watch::NodeWatch>,
+    services: BTreeMap<String, watch::ServiceWatch>,
+    /// Maintenance windows, by `node` or `node/service`.
+    maintenance: BTreeMap<String, Maintenance>,
+    budget: Budget,
+    /// Keys with a held notification.
+    held: BTreeSet<String>,
+    /// Decided by the current pass, in decision order.
+    #[serde(skip)]
+    notifications: Vec<Notification>,
+    /// Reused to write keys without an allocation per event.
+    #[serde(skip)]
+    key_buffer: String,
+}
+
+/// The state, without the key buffer (scratch space, not state).
+impl PartialEq for AlertState {
+    fn eq(&self, other: &Self) -> bool {
+        self.alerts == other.alerts
+            && self.deadlines == other.deadlines
+            && self.nodes == other.nodes
+            && self.services == other.services
+            && self.maintenance == other.maintenance
+            && self.budget == other.budget
+            && self.held == other.held
+            && self.notifications == other.notifications
+    }
+}
+
+impl AlertState {
+    pub fn alerts(&self) -> &BTreeMap<String, Alert> {
+        &self.alerts
+    }
+
+    pub fn notifications(&self) -> &[Notification] {
+        &self.notifications
+    }
+
+    pub fn notifications_held(&self) -> usize {
+        self.held.len()
+    }
+}

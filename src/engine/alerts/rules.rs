@@ -3,7 +3,7 @@
 //! per-service overrides, built by `crate::rules` (where the defaults come
 //! from, once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +125,10 @@ pub struct AlertRules {
     /// `depends_on` of services: `node/service` → the `node/service`s it
     /// depends on.
     pub service_depends_on: BTreeMap<String, Vec<String>>,
+    /// The inventory's `disk` probes, by `node/service/probe`: `disk_low`
+    /// reads their outcomes (and those of any probe named `disk`, for
+    /// histories written without this inventory).
+    pub disk_probes: BTreeSet<String>,
 }
 
 impl AlertRules {

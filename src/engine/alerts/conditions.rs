@@ -1,0 +1,187 @@
+//! The conditions of the rules of SPEC §6, read from the engine's state: for
+//! one rule and one subject, at one instant, whether it holds, since when,
+//! how severe, and one line for people.
+
+use std::collections::BTreeMap;
+
+use super::watch::{NodeWatch, ServiceWatch};
+use super::{AlertRules, Rule, RuleSettings};
+use crate::engine::{
+    BreakerState, Deployment, DeploymentStatus, Incident, NodeState, NodeStatus, ProbeState, ServiceState,
+    ServiceStatus,
+};
+use crate::event::{Outcome, Severity};
+use crate::time::Ts;
+
+/// The engine state the conditions read.
+#[derive(Clone, Copy)]
+pub struct Facts<'a> {
+    pub nodes: &'a BTreeMap<String, NodeState>,
+    pub services: &'a BTreeMap<String, ServiceState>,
+    pub incidents: &'a BTreeMap<String, Incident>,
+    pub deployments: &'a BTreeMap<String, Deployment>,
+    pub probes: &'a BTreeMap<String, ProbeState>,
+}
+
+/// A condition that holds.
+#[derive(Debug)]
+pub struct Holds {
+    /// When it began to hold: the instant itself for time-driven ones.
+    pub since: Ts,
+    pub severity: Severity,
+    pub summary: String,
+}
+
+/// Who an alert is about, besides its key.
+#[derive(Debug, Default)]
+pub struct Subject {
+    pub node: Option<String>,
+    pub service: Option<String>,
+}
+
+/// The rule and the subject of a key `<rule>:<subject>`.
+pub fn split_key(key: &str) -> Option<(Rule, &str)> {
+    let (rule, subject) = key.split_once(':')?;
+    Some((Rule::from_name(rule)?, subject))
+}
+
+/// The service (`node/service`) a subject belongs to, for its overrides.
+pub fn service_of(rule: Rule, subject: &str) -> Option<&str> {
+    match rule {
+        Rule::ServiceUnhealthy | Rule::ServiceDegraded | Rule::FailureRate | Rule::Flapping => Some(subject),
+        Rule::BreakerOpen | Rule::DiskLow => subject.rfind('/').map(|at| &subject[..at]),
+        _ => None,
+    }
+}
+
+/// The node and service of a subject.
+pub fn subject(rule: Rule, subject: &str, facts: &Facts) -> Subject {
+    let mut parts = subject.split('/');
+    match rule {
+        Rule::NodeDown | Rule::NodeStale | Rule::DeploymentFailures => {
+            Subject { node: Some(subject.to_string()), service: None }
+        }
+        Rule::DeploymentStuck => facts
+            .deployments
+            .get(subject)
+            .map(|d| Subject { node: d.node.clone(), service: d.service.clone() })
+            .unwrap_or_default(),
+        _ => Subject { node: parts.next().map(str::to_string), service: parts.next().map(str::to_string) },
+    }
+}
+
+/// Whether a node is stale at `now`: up, with no heartbeat for more than
+/// `stale_after_s`.
+pub fn stale_from(node: &NodeState, stale_after_s: u64) -> Option<Ts> {
+    match (node.status, node.last_seen) {
+        (NodeStatus::Up, Some(seen)) => Some(just_after(seen.plus_seconds(stale_after_s))),
+        _ => None,
+    }
+}
+
+/// The per-subject state the alert engine keeps itself.
+pub struct Kept<'a> {
+    pub nodes: &'a BTreeMap<String, NodeWatch>,
+    pub services: &'a BTreeMap<String, ServiceWatch>,
+}
+
+/// Whether `rule` holds for `subject` at `now`.
+pub fn evaluate(
+    rule: Rule,
+    subject: &str,
+    settings: &RuleSettings,
+    rules: &AlertRules,
+    facts: &Facts,
+    kept: &Kept,
+    now: Ts,
+) -> Option<Holds> {
+    if !settings.enabled {
+        return None;
+    }
+    let severity = |default: Severity| settings.severity.unwrap_or(default);
+    let holds = |severity: Severity, summary: String| Some(Holds { since: now, severity, summary });
+    match rule {
+        Rule::NodeDown => {
+            let node = facts.nodes.get(subject)?;
+            (node.status == NodeStatus::Down).then_some(())?;
+            holds(severity(Severity::Critical), format!("node {subject} is down"))
+        }
+        Rule::NodeStale => {
+            let since = stale_from(facts.nodes.get(subject)?, rules.node_stale_after_s)?;
+            (since <= now).then_some(())?;
+            let summary = format!("node {subject} sent no heartbeat for over {}s", rules.node_stale_after_s);
+            Some(Holds { since, severity: severity(Severity::Error), summary })
+        }
+        Rule::ServiceUnhealthy => {
+            let state = facts.services.get(subject)?;
+            (state.status == ServiceStatus::Unhealthy).then_some(())?;
+            let incident = state.active_incident.as_ref().and_then(|id| facts.incidents.get(id));
+            let summary = match incident {
+                Some(incident) => format!("{subject} is unhealthy (incident {})", incident.id),
+                None => format!("{subject} is unhealthy"),
+            };
+            holds(severity(incident.map_or(Severity::Error, |i| i.severity)), summary)
+        }
+        Rule::ServiceDegraded => {
+            (facts.services.get(subject)?.status == ServiceStatus::Degraded).then_some(())?;
+            holds(severity(Severity::Warning), format!("{subject} is degraded"))
+        }
+        Rule::BreakerOpen => {
+            let state = facts.probes.get(subject)?.breaker.state;
+            let name = match state {
+                BreakerState::Closed => return None,
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half-open",
+            };
+            holds(severity(Severity::Error), format!("the circuit breaker of {subject} is {name}"))
+        }
+        Rule::DeploymentStuck => {
+            let run = facts.deployments.get(subject)?;
+            (run.status == DeploymentStatus::Running).then_some(())?;
+            let since = just_after(run.started_at?.plus_seconds(settings.max_running_s));
+            (since <= now).then_some(())?;
+            let summary = format!("deployment {subject} has been running for over {}s", settings.max_running_s);
+            Some(Holds { since, severity: severity(Severity::Warning), summary })
+        }
+        Rule::DeploymentFailures => {
+            let failed = kept.nodes.get(subject)?.failures.len();
+            (failed > settings.max_failed as usize).then_some(())?;
+            let summary = format!("{failed} deployments failed on {subject} within {}s", settings.window_s);
+            holds(severity(Severity::Error), summary)
+        }
+        Rule::FailureRate => {
+            let watch = kept.services.get(subject)?;
+            let checks = watch.checks.len() as u64;
+            let failing = u64::from(watch.failed) * 10_000 > u64::from(settings.max_ratio_bp) * checks;
+            (checks >= u64::from(settings.min_checks) && failing).then_some(())?;
+            let summary =
+                format!("{} of {checks} checks of {subject} failed within {}s", watch.failed, settings.window_s);
+            holds(severity(Severity::Warning), summary)
+        }
+        Rule::DiskLow => {
+            let probe = facts.probes.get(subject)?;
+            let is_disk = probe.probe == "disk" || rules.disk_probes.contains(subject);
+            let outcome = probe.last_outcome.filter(|_| is_disk)?;
+            let (default, word) = match outcome {
+                Outcome::Warning => (Severity::Warning, "warning"),
+                Outcome::Critical => (Severity::Critical, "critical"),
+                _ => return None,
+            };
+            let detail = probe.last_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            holds(severity(default), format!("disk probe {subject} reports {word}{detail}"))
+        }
+        Rule::Flapping => {
+            let watch = kept.services.get(subject)?;
+            watch.flapping.then_some(())?;
+            let summary =
+                format!("{subject} is flapping ({}.{:02}% state change)", watch.change_bp / 100, watch.change_bp % 100);
+            holds(severity(Severity::Warning), summary)
+        }
+    }
+}
+
+/// The first instant after `at` ("longer than"), never past [`Ts::MAX`] so
+/// that every deadline can be written in the checkpoint.
+pub fn just_after(at: Ts) -> Ts {
+    Ts(at.0.saturating_add(1).min(Ts::MAX.0))
+}

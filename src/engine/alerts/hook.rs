@@ -1,0 +1,229 @@
+//! Where the fold calls the alert engine: before an event (the deadlines
+//! the clock passes), after it (the subjects it changed), at a pass start
+//! and when history is pruned. An event touches only its own subjects.
+
+use super::conditions::{self, Facts};
+use super::{AlertRules, AlertState, AlertStatus, Due, Rule};
+use crate::engine::probe_key;
+use crate::event::{Detail, Event, Kind, Outcome};
+use crate::time::Ts;
+
+/// The deadlines at or before `until` (the clock this event moves to),
+/// each at its own instant, on the state before the event.
+pub fn before_event(state: &mut AlertState, until: Ts, rules: &AlertRules, facts: &Facts) {
+    if state.deadlines.first().is_some_and(|(at, _, _)| *at <= until) {
+        state.run_deadlines(until, rules, facts);
+    }
+}
+
+/// The subjects `event` changed, evaluated at `now` (the clock).
+pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, facts: &Facts, now: Ts) {
+    let node = event.node.as_deref();
+    match (event.kind, node) {
+        (Kind::Heartbeat | Kind::NodeUp | Kind::NodeDown, Some(node)) => state.node_changed(node, rules, facts, now),
+        (
+            Kind::ServiceUnhealthy
+            | Kind::HealthcheckFailed
+            | Kind::ServiceHealthy
+            | Kind::HealthcheckPassed
+            | Kind::ServiceRecovered,
+            Some(node),
+        ) => {
+            let Some(service) = event.service.as_deref() else { return };
+            let check = match event.kind {
+                Kind::HealthcheckFailed => Some(true),
+                Kind::HealthcheckPassed => Some(false),
+                _ => None,
+            };
+            state.service_changed(&crate::engine::service_key(node, service), check, rules, facts, now);
+        }
+        (Kind::ProbeResult, Some(node)) => {
+            let (Some(service), Detail::Probe(report)) = (event.service.as_deref(), &event.detail) else { return };
+            let probe = probe_key(node, service, &report.probe);
+            state.evaluate(Rule::BreakerOpen, &probe, rules, facts, now);
+            state.evaluate(Rule::DiskLow, &probe, rules, facts, now);
+            let check = match report.outcome {
+                Outcome::Skipped => None,
+                Outcome::Critical | Outcome::Unknown => Some(true),
+                Outcome::Ok | Outcome::Warning => Some(false),
+            };
+            state.service_changed(&probe[..probe.len() - report.probe.len() - 1], check, rules, facts, now);
+        }
+        (Kind::DeploymentStarted | Kind::DeploymentStage | Kind::DeploymentSucceeded | Kind::DeploymentFailed, _) => {
+            let Some(id) = event.correlation_id.as_deref() else { return };
+            state.deployment_changed(id, event.kind == Kind::DeploymentFailed, event.ts, rules, facts, now);
+        }
+        (Kind::MaintenanceStarted | Kind::MaintenanceEnded, _) => state.maintenance_event(event, now, rules, facts),
+        _ => {}
+    }
+}
+
+/// A pass starts: its notifications are its own, and rules it switched off
+/// resolve their alerts.
+pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
+    state.notifications.clear();
+    if let Some(now) = clock {
+        state.retire_disabled(rules, facts, now);
+    }
+}
+
+/// Resolved alerts older than `horizon` are forgotten, like incidents,
+/// unless a receiver still waits for their resolve.
+pub fn prune(state: &mut AlertState, horizon: Ts) {
+    state.alerts.retain(|_, alert| {
+        alert.status != AlertStatus::Resolved
+            || alert.page_open
+            || alert.held.is_some()
+            || alert.resolved_at.is_none_or(|at| at >= horizon)
+    });
+    state.nodes.retain(|_, watch| watch.blocked || watch.stale_check.is_some() || !watch.failures.is_empty());
+}
+
+impl AlertState {
+    fn node_changed(&mut self, node: &str, rules: &AlertRules, facts: &Facts, now: Ts) {
+        self.evaluate(Rule::NodeDown, node, rules, facts, now);
+        self.evaluate(Rule::NodeStale, node, rules, facts, now);
+        self.schedule_stale_check(node, rules, facts, now);
+        self.node_blocked(node, now, rules, facts);
+    }
+
+    /// One staleness check per node is queued at a time: at the instant the
+    /// node would go stale without another heartbeat.
+    fn schedule_stale_check(&mut self, node: &str, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let Some(at) = facts.nodes.get(node).and_then(|n| conditions::stale_from(n, rules.node_stale_after_s)) else {
+            return;
+        };
+        if at <= now {
+            return;
+        }
+        if !self.nodes.contains_key(node) {
+            self.nodes.insert(node.to_string(), Default::default());
+        }
+        let Some(watch) = self.nodes.get_mut(node) else { return };
+        if watch.stale_check.is_none() {
+            watch.stale_check = Some(at);
+            self.deadlines.insert((at, Due::Recheck, format!("{}:{node}", Rule::NodeStale.name())));
+        }
+    }
+
+    fn service_changed(&mut self, service: &str, check: Option<bool>, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let flap = rules.settings(Rule::Flapping, Some(service));
+        let status = facts.services.get(service).map(|s| s.status);
+        let was_flapping = self.services.get(service).is_some_and(|w| w.flapping);
+        if status.is_some() || check.is_some() {
+            if !self.services.contains_key(service) {
+                self.services.insert(service.to_string(), Default::default());
+            }
+            if let Some(watch) = self.services.get_mut(service) {
+                if let Some(status) = status {
+                    watch.record_status(status, flap.flap_high_bp, flap.flap_low_bp);
+                }
+                if let Some(failed) = check {
+                    watch.record_check(now, failed);
+                    watch.prune_checks(now, rules.settings(Rule::FailureRate, Some(service)).window_s);
+                }
+            }
+        }
+        self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
+        self.evaluate(Rule::ServiceDegraded, service, rules, facts, now);
+        if self.evaluate(Rule::FailureRate, service, rules, facts, now) {
+            self.schedule_window_check(Rule::FailureRate, service, rules);
+        }
+        self.evaluate(Rule::Flapping, service, rules, facts, now);
+        if self.services.get(service).is_some_and(|w| w.flapping) != was_flapping {
+            for rule in [Rule::ServiceUnhealthy, Rule::ServiceDegraded] {
+                let key = format!("{}:{service}", rule.name());
+                if self.alerts.contains_key(&key) {
+                    self.refresh(&key, now, rules, facts);
+                }
+            }
+        }
+    }
+
+    fn deployment_changed(&mut self, id: &str, failed: bool, ts: Ts, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let Some(run) = facts.deployments.get(id) else { return };
+        let stuck = rules.settings(Rule::DeploymentStuck, None);
+        if stuck.enabled
+            && let Some(started) = run.started_at
+            && run.ended_at.is_none()
+        {
+            let at = conditions::just_after(started.plus_seconds(stuck.max_running_s));
+            if at > now {
+                self.deadlines.insert((at, Due::Recheck, format!("{}:{id}", Rule::DeploymentStuck.name())));
+            }
+        }
+        self.evaluate(Rule::DeploymentStuck, id, rules, facts, now);
+        let Some(node) = run.node.as_deref().filter(|_| failed) else { return };
+        if !self.nodes.contains_key(node) {
+            self.nodes.insert(node.to_string(), Default::default());
+        }
+        let window_s = rules.settings(Rule::DeploymentFailures, None).window_s;
+        if let Some(watch) = self.nodes.get_mut(node) {
+            let at = watch.failures.partition_point(|t| *t <= ts);
+            watch.failures.insert(at, ts);
+            super::watch::prune_times(&mut watch.failures, now, window_s);
+        }
+        if self.evaluate(Rule::DeploymentFailures, node, rules, facts, now) {
+            self.schedule_window_check(Rule::DeploymentFailures, node, rules);
+        }
+    }
+
+    /// While a window rule's alert is live, it is checked again when its
+    /// oldest entry leaves the window (one check queued at a time).
+    fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules) {
+        let key = format!("{}:{subject}", rule.name());
+        let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
+        let (oldest, queued) = match rule {
+            Rule::FailureRate => {
+                let Some(watch) = self.services.get_mut(subject) else { return };
+                (watch.checks.front().map(|(at, _)| *at), &mut watch.rate_check)
+            }
+            _ => {
+                let Some(watch) = self.nodes.get_mut(subject) else { return };
+                (watch.failures.front().copied(), &mut watch.failures_check)
+            }
+        };
+        let Some(at) = oldest.map(|at| at.plus_seconds(window_s)) else { return };
+        if queued.is_none() {
+            *queued = Some(at);
+            self.deadlines.insert((at, Due::Recheck, key));
+        }
+    }
+
+    /// A time-driven condition's deadline.
+    pub(super) fn recheck(&mut self, key: &str, at: Ts, rules: &AlertRules, facts: &Facts) {
+        let Some((rule, subject)) = conditions::split_key(key) else { return };
+        let subject = subject.to_string();
+        match rule {
+            Rule::NodeStale => {
+                if let Some(watch) = self.nodes.get_mut(&subject) {
+                    watch.stale_check = None;
+                }
+                self.node_changed(&subject, rules, facts, at);
+            }
+            Rule::FailureRate => {
+                let window_s = rules.settings(rule, Some(&subject)).window_s;
+                if let Some(watch) = self.services.get_mut(&subject) {
+                    watch.rate_check = None;
+                    watch.prune_checks(at, window_s);
+                }
+                if self.evaluate(rule, &subject, rules, facts, at) {
+                    self.schedule_window_check(rule, &subject, rules);
+                }
+            }
+            Rule::DeploymentFailures => {
+                let window_s = rules.settings(rule, None).window_s;
+                if let Some(watch) = self.nodes.get_mut(&subject) {
+                    watch.failures_check = None;
+                    super::watch::prune_times(&mut watch.failures, at, window_s);
+                }
+                if self.evaluate(rule, &subject, rules, facts, at) {
+                    self.schedule_window_check(rule, &subject, rules);
+                }
+            }
+            _ => {
+                self.evaluate(rule, &subject, rules, facts, at);
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The lifecycle of one key: pending while the condition has held for less
+//! than `for_s`, firing, resolved once it has been false for
+//! `keep_firing_for_s`. A pending alert whose condition clears is dropped.
+//! Every transition that falls due between events is a deadline, taken at
+//! its own instant (`fired_at = since + for_s` exactly).
+
+use super::conditions::{self, Facts, Holds, Kept};
+use super::{
+    Alert, AlertRules, AlertState, AlertStatus, Due, Episode, IdCounters, MAX_EPISODES, Rule, RuleSettings, priority,
+};
+use crate::time::Ts;
+
+impl AlertState {
+    /// Evaluates `rule` for `subject` at `now` and moves its alert; true
+    /// when the alert is live (pending or firing) afterwards.
+    pub(super) fn evaluate(&mut self, rule: Rule, subject: &str, rules: &AlertRules, facts: &Facts, now: Ts) -> bool {
+        let settings = rules.settings(rule, conditions::service_of(rule, subject));
+        let kept = Kept { nodes: &self.nodes, services: &self.services };
+        let holds = conditions::evaluate(rule, subject, &settings, rules, facts, &kept, now);
+        if holds.is_none() && self.alerts.is_empty() {
+            return false;
+        }
+        // The key is written into a buffer kept for it: most events find
+        // no alert and need no string of their own.
+        let mut key = std::mem::take(&mut self.key_buffer);
+        key.clear();
+        key.push_str(rule.name());
+        key.push(':');
+        key.push_str(subject);
+        self.observe(&key, rule, subject, holds, &settings, facts, now, rules);
+        let live = self.alerts.get(&key).is_some_and(|a| a.status != AlertStatus::Resolved);
+        self.key_buffer = key;
+        live
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn observe(
+        &mut self,
+        key: &str,
+        rule: Rule,
+        subject: &str,
+        holds: Option<Holds>,
+        settings: &RuleSettings,
+        facts: &Facts,
+        now: Ts,
+        rules: &AlertRules,
+    ) {
+        let Some(alert) = self.alerts.get_mut(key) else {
+            let Some(holds) = holds else { return };
+            let who = conditions::subject(rule, subject, facts);
+            self.alerts.insert(key.to_string(), new_alert(key, rule, who, holds));
+            self.pending(key, settings.for_s, rules, facts, now);
+            return;
+        };
+        match (alert.status, holds) {
+            (AlertStatus::Resolved, None) => {}
+            (AlertStatus::Resolved, Some(holds)) => {
+                alert.status = AlertStatus::Pending;
+                alert.since = holds.since;
+                alert.fired_at = None;
+                alert.resolved_at = None;
+                alert.false_since = None;
+                alert.episode_notified = false;
+                update(alert, holds);
+                self.pending(key, settings.for_s, rules, facts, now);
+            }
+            (AlertStatus::Pending, Some(holds)) => update(alert, holds),
+            (AlertStatus::Pending, None) => self.drop_pending(key),
+            (AlertStatus::Firing, Some(holds)) => {
+                alert.false_since = None;
+                update(alert, holds);
+            }
+            (AlertStatus::Firing, None) => {
+                let since = *alert.false_since.get_or_insert(now);
+                let at = since.plus_seconds(settings.keep_firing_for_s);
+                if at <= now {
+                    self.resolve(key, now, rules, facts);
+                } else {
+                    self.deadlines.insert((at, Due::Resolve, key.to_string()));
+                }
+            }
+        }
+    }
+
+    /// A new episode's condition holds: it fires now when `for_s` has
+    /// passed since it began, else at that instant.
+    fn pending(&mut self, key: &str, for_s: u64, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let Some(alert) = self.alerts.get(key) else { return };
+        let at = alert.since.plus_seconds(for_s);
+        if at <= now {
+            self.fire(key, at, rules, facts);
+        } else {
+            self.deadlines.insert((at, Due::Fire, key.to_string()));
+        }
+    }
+
+    /// A pending alert whose condition cleared: dropped, never notified.
+    /// The key shows its last resolved episode again, if it had one.
+    fn drop_pending(&mut self, key: &str) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        match alert.recent_episodes.last().cloned() {
+            Some(episode) => {
+                alert.status = AlertStatus::Resolved;
+                alert.since = episode.fired_at;
+                alert.fired_at = Some(episode.fired_at);
+                alert.resolved_at = Some(episode.resolved_at);
+                alert.severity = episode.severity;
+                alert.priority = priority(episode.severity);
+            }
+            None if !alert.page_open && alert.held.is_none() => {
+                self.alerts.remove(key);
+            }
+            None => alert.status = AlertStatus::Resolved,
+        }
+    }
+
+    pub(super) fn fire(&mut self, key: &str, at: Ts, rules: &AlertRules, facts: &Facts) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        alert.status = AlertStatus::Firing;
+        alert.fired_at = Some(at);
+        alert.episode_notified = alert.page_open;
+        self.refresh(key, at, rules, facts);
+        self.firing_changed(key, at, rules, facts);
+    }
+
+    pub(super) fn resolve(&mut self, key: &str, at: Ts, rules: &AlertRules, facts: &Facts) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        alert.status = AlertStatus::Resolved;
+        alert.resolved_at = Some(at);
+        alert.false_since = None;
+        alert.recent_episodes.push(Episode {
+            fired_at: alert.fired_at.unwrap_or(alert.since),
+            resolved_at: at,
+            severity: alert.severity,
+            notified: alert.episode_notified,
+        });
+        if alert.recent_episodes.len() > MAX_EPISODES {
+            alert.recent_episodes.remove(0);
+        }
+        self.reconcile(key, at, rules);
+        self.firing_changed(key, at, rules, facts);
+    }
+
+    /// Takes every deadline due at or before `until`, in time order, each at
+    /// its own instant.
+    pub(super) fn run_deadlines(&mut self, until: Ts, rules: &AlertRules, facts: &Facts) {
+        while self.deadlines.first().is_some_and(|(at, _, _)| *at <= until) {
+            let Some((at, due, key)) = self.deadlines.pop_first() else { break };
+            self.take_deadline(at, due, &key, until, rules, facts);
+        }
+    }
+
+    /// One deadline. A deadline that no longer matches the state (the alert
+    /// moved on since it was queued) does nothing.
+    fn take_deadline(&mut self, at: Ts, due: Due, key: &str, until: Ts, rules: &AlertRules, facts: &Facts) {
+        let alert = self.alerts.get(key);
+        match due {
+            Due::Recheck => self.recheck(key, at, rules, facts),
+            Due::MaintenanceEnd => self.maintenance_due(key, at, rules, facts),
+            Due::Fire => {
+                let Some(alert) = alert else { return };
+                let Some((rule, subject)) = conditions::split_key(key) else { return };
+                let for_s = rules.settings(rule, conditions::service_of(rule, subject)).for_s;
+                if alert.status == AlertStatus::Pending && alert.since.plus_seconds(for_s) == at {
+                    self.fire(key, at, rules, facts);
+                }
+            }
+            Due::Resolve => {
+                let Some(alert) = alert else { return };
+                let Some((rule, subject)) = conditions::split_key(key) else { return };
+                let keep = rules.settings(rule, conditions::service_of(rule, subject)).keep_firing_for_s;
+                if alert.status == AlertStatus::Firing && alert.false_since.is_some_and(|s| s.plus_seconds(keep) <= at)
+                {
+                    self.resolve(key, at, rules, facts);
+                }
+            }
+            Due::Cooldown => self.cooldown_due(key, at, rules),
+            Due::Reminder => self.reminder_due(key, at, until, rules),
+            Due::Budget => self.budget_due(at, rules),
+        }
+    }
+
+    /// Resolves the live alerts of rules that were switched off, and starts
+    /// no new ones: a pass under new rules begins where the old ones left.
+    pub(super) fn retire_disabled(&mut self, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let live: Vec<(String, Rule, String)> = self
+            .alerts
+            .iter()
+            .filter(|(_, a)| a.status != AlertStatus::Resolved)
+            .filter_map(|(key, a)| {
+                let (rule, subject) = conditions::split_key(key)?;
+                let off = !rules.settings(rule, conditions::service_of(rule, subject)).enabled;
+                off.then(|| (key.clone(), a.rule, subject.to_string()))
+            })
+            .collect();
+        for (key, rule, subject) in live {
+            let settings = rules.settings(rule, conditions::service_of(rule, &subject));
+            self.observe(&key, rule, &subject, None, &settings, facts, now, rules);
+        }
+    }
+}
+
+fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds) -> Alert {
+    Alert {
+        key: key.to_string(),
+        rule,
+        node: who.node,
+        service: who.service,
+        status: AlertStatus::Pending,
+        severity: holds.severity,
+        priority: priority(holds.severity),
+        summary: holds.summary,
+        since: holds.since,
+        fired_at: None,
+        resolved_at: None,
+        suppressed_by: None,
+        last_notification: None,
+        recent_episodes: Vec::new(),
+        false_since: None,
+        page_open: false,
+        episode_notified: false,
+        ids: IdCounters::default(),
+        last_sent: None,
+        held: None,
+        reminder_due: None,
+    }
+}
+
+fn update(alert: &mut Alert, holds: Holds) {
+    alert.severity = holds.severity;
+    alert.priority = priority(holds.severity);
+    if alert.summary != holds.summary {
+        alert.summary = holds.summary;
+    }
+}

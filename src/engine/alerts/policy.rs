@@ -1,0 +1,293 @@
+//! The notification policy (SPEC §6): what receivers are told, and when.
+//!
+//! Each key's receivers hold a page or not; [`AlertState::reconcile`] brings
+//! that in line with the alert. A closed page opens (`firing`) when the
+//! alert fires unsuppressed; an open page closes (`resolved`) when the alert
+//! no longer fires, suppressed or not; an open page gets a `reminder` every
+//! `ttl_s`. Whatever would come sooner than `cooldown_s` after the key's last
+//! notification waits for it, and firings and reminders wait for room in the
+//! budget. A notification that waits is re-decided when it may go: if the
+//! alert moved back meanwhile, nothing is sent (a firing dropped with its
+//! resolve, or a resolve dropped with the re-firing, the page staying open).
+//! While a service flaps, its `service_unhealthy` / `service_degraded` pages
+//! stay as they are; when it stops, they are brought in line.
+
+use super::{
+    AlertRules, AlertState, AlertStatus, Due, Held, HeldBy, Notification, NotificationKind, NotificationRef, Rule,
+};
+use crate::event::Severity;
+use crate::time::Ts;
+
+/// The budget's sliding window.
+const BUDGET_WINDOW_S: u64 = 3600;
+/// Reminders sent one by one when the clock jumps over them.
+const MAX_CATCH_UP: i64 = 1000;
+/// The key of the `budget_exhausted` notices.
+pub const BUDGET_KEY: &str = "budget:notifications";
+
+impl AlertState {
+    /// Whether a service's flapping holds this key's pages as they are.
+    fn frozen_by_flapping(&self, key: &str, rules: &AlertRules) -> bool {
+        let Some(alert) = self.alerts.get(key) else { return false };
+        if !matches!(alert.rule, Rule::ServiceUnhealthy | Rule::ServiceDegraded) {
+            return false;
+        }
+        let Some(service) = key.split_once(':').map(|(_, s)| s) else { return false };
+        rules.settings(Rule::Flapping, Some(service)).enabled && self.services.get(service).is_some_and(|w| w.flapping)
+    }
+
+    /// Brings the receivers' page of `key` in line with its alert.
+    pub(super) fn reconcile(&mut self, key: &str, now: Ts, rules: &AlertRules) {
+        let frozen = self.frozen_by_flapping(key, rules);
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        if frozen && alert.status == AlertStatus::Firing && alert.suppressed_by.is_none() {
+            alert.suppressed_by = Some(format!("flapping:{}", key.split_once(':').map_or("", |(_, s)| s)));
+        }
+        let firing = alert.status == AlertStatus::Firing;
+        let want_open = firing && (alert.page_open || alert.suppressed_by.is_none());
+        let wanted = match (want_open, alert.page_open) {
+            _ if frozen => None,
+            (true, false) => Some(NotificationKind::Firing),
+            (false, true) => Some(NotificationKind::Resolved),
+            _ => None,
+        };
+        match wanted {
+            Some(kind) => self.try_send(key, kind, now, rules),
+            None => {
+                if self
+                    .alerts
+                    .get(key)
+                    .and_then(|a| a.held.as_ref())
+                    .is_some_and(|h| h.kind != NotificationKind::Reminder)
+                {
+                    self.release(key);
+                }
+                if firing && self.alerts.get(key).is_some_and(|a| a.page_open) {
+                    self.episode_covered(key);
+                }
+            }
+        }
+    }
+
+    fn episode_covered(&mut self, key: &str) {
+        if let Some(alert) = self.alerts.get_mut(key) {
+            alert.episode_notified = true;
+        }
+    }
+
+    /// Sends `kind` now, or holds it for the cooldown or the budget.
+    fn try_send(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
+        let Some(alert) = self.alerts.get(key) else { return };
+        if let Some(held) = &alert.held
+            && held.kind == kind
+        {
+            return;
+        }
+        self.release(key);
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        if let Some(free) = alert.last_sent.map(|at| at.plus_seconds(rules.cooldown_s))
+            && free > now
+        {
+            alert.held = Some(Held { kind, by: HeldBy::Cooldown(free) });
+            self.held.insert(key.to_string());
+            self.deadlines.insert((free, Due::Cooldown, key.to_string()));
+            return;
+        }
+        if kind != NotificationKind::Resolved && self.budget_full(rules, now) {
+            let Some(alert) = self.alerts.get_mut(key) else { return };
+            let priority = alert.priority;
+            alert.held = Some(Held { kind, by: HeldBy::Budget { priority, since: now } });
+            self.held.insert(key.to_string());
+            self.budget.queue.insert((priority, now, key.to_string()));
+            self.announce_exhaustion(rules, now);
+            self.schedule_budget();
+            return;
+        }
+        self.send(key, kind, now, rules);
+    }
+
+    /// Forgets what `key` holds.
+    fn release(&mut self, key: &str) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        let Some(held) = alert.held.take() else { return };
+        self.held.remove(key);
+        if let HeldBy::Budget { priority, since } = held.by {
+            self.budget.queue.remove(&(priority, since, key.to_string()));
+        }
+    }
+
+    /// Re-decides what `key` held, now that it may go.
+    fn redecide(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
+        if kind == NotificationKind::Reminder {
+            let Some(alert) = self.alerts.get(key) else { return };
+            if alert.page_open && alert.status == AlertStatus::Firing {
+                self.try_send(key, kind, now, rules);
+                return;
+            }
+        }
+        self.reconcile(key, now, rules);
+    }
+
+    pub(super) fn cooldown_due(&mut self, key: &str, at: Ts, rules: &AlertRules) {
+        let Some(held) = self.alerts.get(key).and_then(|a| a.held.clone()) else { return };
+        if held.by != HeldBy::Cooldown(at) {
+            return;
+        }
+        self.release(key);
+        self.redecide(key, held.kind, at, rules);
+    }
+
+    /// A reminder of an open page. When the clock jumps over more than
+    /// [`MAX_CATCH_UP`] reminders at once (a far-future `ts`, or months
+    /// without events), only the last reminder of the gap is sent: a
+    /// receiver needs the latest, and the fold must not spin through years
+    /// of hours.
+    pub(super) fn reminder_due(&mut self, key: &str, at: Ts, until: Ts, rules: &AlertRules) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        if alert.reminder_due != Some(at) || !alert.page_open || alert.status != AlertStatus::Firing {
+            return;
+        }
+        let ttl_ms = (rules.ttl_s as i64).saturating_mul(1000).max(1);
+        let behind = (until.0 - at.0) / ttl_ms;
+        if behind > MAX_CATCH_UP {
+            let last = Ts(at.0 + behind * ttl_ms);
+            alert.reminder_due = Some(last);
+            self.deadlines.insert((last, Due::Reminder, key.to_string()));
+            return;
+        }
+        self.try_send(key, NotificationKind::Reminder, at, rules);
+    }
+
+    /// Whether a firing or reminder must wait for the budget: its window is
+    /// full, or others wait already (they go first).
+    fn budget_full(&mut self, rules: &AlertRules, now: Ts) -> bool {
+        !self.budget.queue.is_empty() || self.window_full(rules, now)
+    }
+
+    fn window_full(&mut self, rules: &AlertRules, now: Ts) -> bool {
+        if rules.notifications_per_hour == 0 {
+            return false;
+        }
+        let horizon = now.minus_seconds(BUDGET_WINDOW_S);
+        while self.budget.sent.front().is_some_and(|at| *at <= horizon) {
+            self.budget.sent.pop_front();
+        }
+        self.budget.sent.len() >= rules.notifications_per_hour as usize
+    }
+
+    fn schedule_budget(&mut self) {
+        let Some(free) = self.budget.sent.front().map(|at| at.plus_seconds(BUDGET_WINDOW_S)) else { return };
+        if self.budget.release_at.is_none_or(|at| at > free) {
+            self.budget.release_at = Some(free);
+            self.deadlines.insert((free, Due::Budget, String::new()));
+        }
+    }
+
+    /// Room in the budget: what waits goes, by priority then oldest first.
+    pub(super) fn budget_due(&mut self, at: Ts, rules: &AlertRules) {
+        if self.budget.release_at != Some(at) {
+            return;
+        }
+        self.budget.release_at = None;
+        while !self.window_full(rules, at) {
+            let Some((_, _, key)) = self.budget.queue.first().cloned() else { break };
+            let Some(held) = self.alerts.get(&key).and_then(|a| a.held.clone()) else {
+                self.budget.queue.pop_first();
+                continue;
+            };
+            self.release(&key);
+            // The rest of the queue is set aside while this one is decided,
+            // so that it does not wait behind itself.
+            let mut waiting = std::mem::take(&mut self.budget.queue);
+            self.redecide(&key, held.kind, at, rules);
+            self.budget.queue.append(&mut waiting);
+        }
+        if self.budget.queue.is_empty() {
+            self.budget.announced = false;
+        } else {
+            self.schedule_budget();
+        }
+    }
+
+    /// One `budget_exhausted` notice per exhaustion.
+    fn announce_exhaustion(&mut self, rules: &AlertRules, now: Ts) {
+        if self.budget.announced {
+            return;
+        }
+        self.budget.announced = true;
+        let secs = now.unix_seconds();
+        if self.budget.notice_secs != secs {
+            self.budget.notice_secs = secs;
+            self.budget.notice_n = 0;
+        }
+        self.budget.notice_n += 1;
+        self.notifications.push(Notification {
+            id: format!("{BUDGET_KEY}@{secs}:budget_exhausted:{}", self.budget.notice_n),
+            kind: NotificationKind::BudgetExhausted,
+            ts: now,
+            expires_at: None,
+            key: BUDGET_KEY.to_string(),
+            rule: "budget".to_string(),
+            node: None,
+            service: None,
+            severity: Severity::Warning,
+            priority: super::priority(Severity::Warning),
+            summary: format!(
+                "the notification budget of {} per hour is spent: pages wait for room",
+                rules.notifications_per_hour
+            ),
+            fired_at: Some(now),
+            resolved_at: None,
+        });
+    }
+
+    /// Decides one notification of `key`.
+    fn send(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        let fired_at = alert.fired_at.unwrap_or(alert.since);
+        if kind == NotificationKind::Firing {
+            let secs = fired_at.unix_seconds();
+            if alert.ids.secs != secs {
+                alert.ids = super::IdCounters { secs, ..Default::default() };
+            }
+        }
+        let n = match kind {
+            NotificationKind::Firing => &mut alert.ids.firing,
+            NotificationKind::Reminder => &mut alert.ids.reminder,
+            _ => &mut alert.ids.resolved,
+        };
+        *n += 1;
+        let id = format!("{key}@{}:{}:{n}", alert.ids.secs, kind.name());
+        let lasting = kind != NotificationKind::Resolved;
+        let expires_at = (lasting && rules.ttl_s > 0).then(|| now.plus_seconds(rules.ttl_s));
+        alert.page_open = lasting;
+        alert.last_sent = Some(now);
+        alert.reminder_due = None;
+        if lasting {
+            alert.episode_notified = true;
+            self.budget.sent.push_back(now);
+            if rules.ttl_s > 0 {
+                let due = now.plus_seconds(rules.ttl_s);
+                alert.reminder_due = Some(due);
+                self.deadlines.insert((due, Due::Reminder, key.to_string()));
+            }
+        }
+        alert.last_notification = Some(NotificationRef { id: id.clone(), kind, ts: now });
+        let notification = Notification {
+            id,
+            kind,
+            ts: now,
+            expires_at,
+            key: key.to_string(),
+            rule: alert.rule.name().to_string(),
+            node: alert.node.clone(),
+            service: alert.service.clone(),
+            severity: alert.severity,
+            priority: alert.priority,
+            summary: alert.summary.clone(),
+            fired_at: Some(fired_at),
+            resolved_at: if lasting { None } else { alert.resolved_at },
+        };
+        self.notifications.push(notification);
+    }
+}

@@ -1,0 +1,289 @@
+//! Given/when/then tests of the rules and the lifecycle: given these events
+//! under these rules, then these alerts and these notifications. The
+//! policy's tests are in `tests_policy`.
+
+use super::*;
+use crate::engine::given::event;
+use crate::engine::{Engine, Input, Rules};
+
+/// 2026-05-12T12:00:00Z: the stories' `t = 0`.
+pub const BASE: i64 = 1_778_587_200;
+
+/// An event line at `t` seconds after [`BASE`]; `rest` is the envelope
+/// after `ts`.
+pub fn line(t: i64, rest: &str) -> String {
+    format!(r#"{{"ts":"{}",{rest}}}"#, Ts((BASE + t) * 1000).to_rfc3339())
+}
+
+/// The alert rules with SPEC §6's defaults, written here on purpose: the
+/// tests pin the SPEC, whatever `crate::rules` builds.
+pub fn spec_alert_rules() -> AlertRules {
+    let rule = |for_s: u64, severity: Option<Severity>| RuleSettings {
+        enabled: true,
+        for_s,
+        keep_firing_for_s: 0,
+        severity,
+        max_running_s: 3600,
+        max_failed: 2,
+        max_ratio_bp: 2000,
+        min_checks: 10,
+        window_s: 3600,
+        flap_high_bp: 2000,
+        flap_low_bp: 500,
+    };
+    let rules = [
+        (Rule::NodeDown, rule(0, Some(Severity::Critical))),
+        (Rule::NodeStale, rule(0, Some(Severity::Error))),
+        (Rule::ServiceUnhealthy, rule(0, None)),
+        (Rule::ServiceDegraded, rule(300, Some(Severity::Warning))),
+        (Rule::BreakerOpen, rule(300, Some(Severity::Error))),
+        (Rule::DeploymentStuck, rule(0, Some(Severity::Warning))),
+        (Rule::DeploymentFailures, rule(0, Some(Severity::Error))),
+        (Rule::FailureRate, rule(0, Some(Severity::Warning))),
+        (Rule::DiskLow, rule(0, None)),
+        (Rule::Flapping, rule(0, Some(Severity::Warning))),
+    ]
+    .into_iter()
+    .collect();
+    AlertRules {
+        cooldown_s: 300,
+        ttl_s: 3600,
+        notifications_per_hour: 0,
+        node_stale_after_s: 300,
+        rules,
+        service_overrides: BTreeMap::new(),
+        node_depends_on: BTreeMap::new(),
+        service_depends_on: BTreeMap::new(),
+        disk_probes: BTreeSet::new(),
+    }
+}
+
+/// The engine's default rules with SPEC's alert rules, changed by `change`.
+pub fn rules_with(change: impl FnOnce(&mut AlertRules)) -> Rules {
+    let mut alerts = spec_alert_rules();
+    change(&mut alerts);
+    Rules { alerts, ..Rules::default() }
+}
+
+/// What a story left: the engine, and every pass's notifications in order.
+pub struct Folded {
+    pub engine: Engine,
+    pub notes: Vec<Notification>,
+}
+
+impl Folded {
+    /// `(id, ts - BASE)` of every notification.
+    pub fn sent(&self) -> Vec<(String, i64)> {
+        self.notes.iter().map(|n| (n.id.clone(), n.ts.unix_seconds() - BASE)).collect()
+    }
+
+    pub fn alert(&self, key: &str) -> &Alert {
+        self.engine.alerts().get(key).unwrap_or_else(|| panic!("no alert {key}: {:?}", self.engine.alerts().keys()))
+    }
+}
+
+/// The id of a notification of `key` whose episode fired at `t`.
+pub fn id(key: &str, t: i64, kind: &str, n: u32) -> String {
+    format!("{key}@{}:{kind}:{n}", BASE + t)
+}
+
+/// Folds `lines` from one file, starting a new pass before each index in
+/// `cuts` (and before the first line).
+pub fn fold_in_passes(rules: &Rules, lines: &[String], cuts: &[usize]) -> Folded {
+    let mut engine = Engine::default();
+    let mut notes = Vec::new();
+    engine.apply(Input::PassStarted, rules);
+    for (position, text) in lines.iter().enumerate() {
+        if cuts.contains(&position) {
+            notes.extend_from_slice(engine.notifications());
+            engine.apply(Input::PassStarted, rules);
+        }
+        engine.apply(Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 }, rules);
+    }
+    notes.extend_from_slice(engine.notifications());
+    Folded { engine, notes }
+}
+
+pub fn fold(rules: &Rules, lines: &[String]) -> Folded {
+    fold_in_passes(rules, lines, &[])
+}
+
+fn tick(t: i64) -> String {
+    line(t, r#""type":"tick""#)
+}
+
+fn service(t: i64, kind: &str, extra: &str) -> String {
+    line(t, &format!(r#""type":"{kind}","node":"saturn","service":"mosquitto"{extra}"#))
+}
+
+fn probe(t: i64, service: &str, probe: &str, outcome: &str) -> String {
+    line(
+        t,
+        &format!(
+            r#""type":"probe_result","node":"saturn","service":"{service}","payload":{{"probe":"{probe}","outcome":"{outcome}","detail":"92% used"}}"#
+        ),
+    )
+}
+
+#[test]
+fn node_down_fires_at_once_and_resolves_when_the_node_is_back() {
+    let rules = rules_with(|_| {});
+    let folded = fold(
+        &rules,
+        &[line(0, r#""type":"node_down","node":"venus""#), line(600, r#""type":"node_up","node":"venus""#)],
+    );
+    let key = "node_down:venus";
+    assert_eq!(folded.sent(), vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), 600)]);
+    let firing = &folded.notes[0];
+    assert_eq!((firing.severity, firing.priority), (Severity::Critical, 1));
+    assert_eq!(firing.expires_at, Some(Ts((BASE + 3600) * 1000)));
+    assert_eq!(firing.summary, "node venus is down");
+    let alert = folded.alert(key);
+    assert_eq!(alert.status, AlertStatus::Resolved);
+    assert_eq!(
+        alert.recent_episodes,
+        vec![Episode {
+            fired_at: Ts(BASE * 1000),
+            resolved_at: Ts((BASE + 600) * 1000),
+            severity: Severity::Critical,
+            notified: true
+        }]
+    );
+}
+
+#[test]
+fn node_stale_fires_at_the_instant_the_heartbeat_is_overdue_however_late_the_tick() {
+    let rules = rules_with(|_| {});
+    let folded = fold(&rules, &[line(0, r#""type":"heartbeat","node":"venus""#), tick(5000)]);
+    let alert = folded.alert("node_stale:venus");
+    assert_eq!(alert.status, AlertStatus::Firing);
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 300) * 1000 + 1)), "just after stale_after_s");
+    assert_eq!(folded.sent()[0], (id("node_stale:venus", 300, "firing", 1), 300));
+    assert_eq!(folded.sent()[1].1, 3900, "and its reminder");
+}
+
+#[test]
+fn service_unhealthy_takes_the_incidents_severity() {
+    let rules = rules_with(|_| {});
+    let folded = fold(&rules, &[service(0, "service_unhealthy", r#","severity":"critical""#)]);
+    let alert = folded.alert("service_unhealthy:saturn/mosquitto");
+    assert_eq!((alert.status, alert.severity, alert.priority), (AlertStatus::Firing, Severity::Critical, 1));
+    assert_eq!(alert.summary, format!("saturn/mosquitto is unhealthy (incident inc-{BASE}-saturn-mosquitto)"));
+    assert_eq!(folded.notes.len(), 1);
+}
+
+#[test]
+fn service_degraded_fires_after_for_s() {
+    let rules = rules_with(|_| {});
+    let lines: Vec<String> =
+        (0..4).map(|i| probe(i * 60, "mosquitto", "port", "warning")).chain([tick(1000)]).collect();
+    let folded = fold(&rules, &lines);
+    let alert = folded.alert("service_degraded:saturn/mosquitto");
+    assert_eq!(alert.status, AlertStatus::Firing);
+    let since = alert.since;
+    assert_eq!(alert.fired_at, Some(since.plus_seconds(300)), "exactly since + for_s");
+    assert_eq!(
+        folded.sent(),
+        vec![(
+            id("service_degraded:saturn/mosquitto", since.unix_seconds() - BASE + 300, "firing", 1),
+            since.unix_seconds() - BASE + 300
+        )]
+    );
+}
+
+#[test]
+fn breaker_open_fires_after_for_s_while_open_or_half_open() {
+    let rules = rules_with(|_| {});
+    let lines: Vec<String> =
+        (0..5).map(|i| probe(i, "mosquitto", "port", "critical")).chain([tick(200), tick(400)]).collect();
+    let folded = fold(&rules, &lines);
+    let alert = folded.alert("breaker_open:saturn/mosquitto/port");
+    assert_eq!(alert.status, AlertStatus::Firing, "half-open since 64 s still counts");
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 304) * 1000)));
+    assert_eq!((alert.node.as_deref(), alert.service.as_deref()), (Some("saturn"), Some("mosquitto")));
+}
+
+#[test]
+fn deployment_stuck_fires_once_running_longer_than_max_running_s() {
+    let rules = rules_with(|_| {});
+    let folded = fold(
+        &rules,
+        &[line(0, r#""type":"deployment_started","correlation_id":"deploy-1","node":"saturn""#), tick(7200)],
+    );
+    let alert = folded.alert("deployment_stuck:deploy-1");
+    assert_eq!(alert.status, AlertStatus::Firing);
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 3600) * 1000 + 1)));
+    assert_eq!(alert.node.as_deref(), Some("saturn"));
+}
+
+#[test]
+fn deployment_failures_fire_above_max_failed_within_the_window_and_resolve_as_they_age() {
+    let rules = rules_with(|_| {});
+    let failed =
+        |t: i64, n: u32| line(t, &format!(r#""type":"deployment_failed","correlation_id":"d{n}","node":"saturn""#));
+    let folded = fold(&rules, &[failed(0, 1), failed(100, 2), failed(200, 3), tick(3500), tick(4000)]);
+    let alert = folded.alert("deployment_failures:saturn");
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 200) * 1000)));
+    assert_eq!(alert.resolved_at, Some(Ts((BASE + 3600) * 1000)), "the first failure left the window");
+}
+
+#[test]
+fn failure_rate_fires_above_max_ratio_with_enough_checks() {
+    let rules = rules_with(|_| {});
+    let outcomes = ["ok", "ok", "critical", "ok", "ok", "critical", "ok", "ok", "critical", "ok"];
+    let lines: Vec<String> = outcomes.iter().zip(0..).map(|(o, i)| probe(i * 60, "mosquitto", "port", o)).collect();
+    let folded = fold(&rules, &lines);
+    let alert = folded.alert("failure_rate:saturn/mosquitto");
+    assert_eq!(alert.status, AlertStatus::Firing, "3 of 10 is over 20 %");
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 540) * 1000)), "not before the 10th check");
+}
+
+#[test]
+fn disk_low_takes_the_outcomes_severity() {
+    let rules = rules_with(|_| {});
+    let folded = fold(&rules, &[probe(0, "nas", "disk", "warning"), probe(60, "nas", "disk", "critical")]);
+    let alert = folded.alert("disk_low:saturn/nas/disk");
+    assert_eq!((alert.status, alert.severity), (AlertStatus::Firing, Severity::Critical));
+    assert_eq!(alert.summary, "disk probe saturn/nas/disk reports critical: 92% used");
+    assert_eq!(folded.notes[0].severity, Severity::Warning, "it fired as a warning");
+}
+
+#[test]
+fn flapping_fires_on_a_weighted_state_change_of_20_percent() {
+    let rules = rules_with(|_| {});
+    let kinds = ["service_unhealthy", "service_recovered"];
+    let lines: Vec<String> = (0..5).map(|i| service(i * 10, kinds[i as usize % 2], "")).collect();
+    let folded = fold(&rules, &lines);
+    let alert = folded.alert("flapping:saturn/mosquitto");
+    assert_eq!(alert.status, AlertStatus::Firing);
+    assert_eq!(alert.fired_at, Some(Ts((BASE + 40) * 1000)), "the fourth change");
+}
+
+#[test]
+fn a_pending_alert_that_clears_is_dropped_and_never_notified() {
+    let rules = rules_with(|_| {});
+    let mut lines: Vec<String> = (0..3).map(|i| probe(i, "mosquitto", "port", "warning")).collect();
+    lines.extend((3..6).map(|i| probe(i * 30, "mosquitto", "port", "ok")));
+    lines.push(tick(2000));
+    let folded = fold(&rules, &lines);
+    assert!(folded.engine.alerts().is_empty(), "{:?}", folded.engine.alerts());
+    assert!(folded.notes.is_empty());
+}
+
+#[test]
+fn keep_firing_for_holds_a_firing_alert_through_a_short_recovery() {
+    let rules = rules_with(|a| a.rules.get_mut(&Rule::ServiceUnhealthy).unwrap().keep_firing_for_s = 120);
+    let folded = fold(
+        &rules,
+        &[
+            service(0, "service_unhealthy", ""),
+            service(100, "service_recovered", ""),
+            service(150, "service_unhealthy", ""),
+            service(400, "service_recovered", ""),
+            tick(1000),
+        ],
+    );
+    let key = "service_unhealthy:saturn/mosquitto";
+    assert_eq!(folded.sent(), vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), 520)]);
+    assert_eq!(folded.alert(key).recent_episodes.len(), 1, "one episode");
+}

@@ -1,0 +1,287 @@
+//! Given/when/then tests of the notification policy: cooldown, reminders,
+//! budget, suppression, flapping, and ids that any rebuild gives again.
+
+use proptest::prelude::*;
+
+use super::tests::{fold, fold_in_passes, id, line, rules_with};
+use super::*;
+
+/// Node stories here use `node_up` without heartbeats: staleness is
+/// another rule's story.
+fn without_staleness(alerts: &mut AlertRules) {
+    if let Some(stale) = alerts.rules.get_mut(&Rule::NodeStale) {
+        stale.enabled = false;
+    }
+}
+
+fn down(t: i64, node: &str) -> String {
+    line(t, &format!(r#""type":"node_down","node":"{node}""#))
+}
+
+fn up(t: i64, node: &str) -> String {
+    line(t, &format!(r#""type":"node_up","node":"{node}""#))
+}
+
+fn tick(t: i64) -> String {
+    line(t, r#""type":"tick""#)
+}
+
+fn unhealthy(t: i64, node: &str, service: &str) -> String {
+    line(t, &format!(r#""type":"service_unhealthy","node":"{node}","service":"{service}""#))
+}
+
+fn recovered(t: i64, node: &str, service: &str) -> String {
+    line(t, &format!(r#""type":"service_recovered","node":"{node}","service":"{service}""#))
+}
+
+#[test]
+fn cooldown_holds_a_firing_until_its_alert_resolves_and_then_neither_is_sent() {
+    let rules = rules_with(without_staleness);
+    let key = "node_down:a";
+    let lines = [down(0, "a"), up(10, "a"), down(400, "a"), tick(450)];
+    let held = fold(&rules, &lines);
+    assert_eq!(held.sent(), vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), 300)]);
+    assert_eq!(held.engine.notifications_held(), 1, "the second firing waits until 600");
+    let folded = fold(&rules, &[lines.to_vec(), vec![up(500, "a"), tick(2000)]].concat());
+    assert_eq!(folded.sent(), held.sent(), "dropped with its resolve");
+    assert_eq!(folded.engine.notifications_held(), 0);
+    assert!(!folded.alert(key).recent_episodes[1].notified);
+}
+
+#[test]
+fn cooldown_drops_a_resolve_and_the_re_firing_and_the_page_stays_open() {
+    let rules = rules_with(without_staleness);
+    let key = "node_down:a";
+    let folded = fold(&rules, &[down(0, "a"), up(10, "a"), down(100, "a"), tick(4000), up(5000, "a")]);
+    assert_eq!(
+        folded.sent(),
+        vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "reminder", 1), 3600), (id(key, 0, "resolved", 1), 5000)],
+        "one page from 0 to 5000"
+    );
+    let alert = folded.alert(key);
+    assert_eq!(alert.recent_episodes.len(), 2);
+    assert!(alert.recent_episodes.iter().all(|e| e.notified));
+}
+
+#[test]
+fn a_reminder_goes_out_at_each_ttl_and_expires_one_ttl_later() {
+    let rules = rules_with(|_| {});
+    let key = "node_down:a";
+    let folded = fold(&rules, &[down(0, "a"), tick(3 * 3600 + 1)]);
+    assert_eq!(
+        folded.sent(),
+        vec![
+            (id(key, 0, "firing", 1), 0),
+            (id(key, 0, "reminder", 1), 3600),
+            (id(key, 0, "reminder", 2), 7200),
+            (id(key, 0, "reminder", 3), 10800),
+        ]
+    );
+    assert!(folded.notes.iter().all(|n| n.expires_at == Some(n.ts.plus_seconds(3600))));
+}
+
+#[test]
+fn the_budget_holds_by_priority_then_age_and_resolves_pass() {
+    let rules = rules_with(|a| {
+        a.notifications_per_hour = 2;
+        a.ttl_s = 0;
+        without_staleness(a);
+    });
+    let folded = fold(
+        &rules,
+        &[
+            down(0, "a"),
+            down(1, "b"),
+            line(2, r#""type":"service_unhealthy","node":"c","service":"s","severity":"warning""#),
+            down(3, "d"),
+            up(400, "a"),
+            tick(5000),
+        ],
+    );
+    assert_eq!(
+        folded.sent(),
+        vec![
+            (id("node_down:a", 0, "firing", 1), 0),
+            (id("node_down:b", 1, "firing", 1), 1),
+            (format!("budget:notifications@{}:budget_exhausted:1", super::tests::BASE + 2), 2),
+            (id("node_down:a", 0, "resolved", 1), 400),
+            (id("node_down:d", 3, "firing", 1), 3600),
+            (id("service_unhealthy:c/s", 2, "firing", 1), 3601),
+        ],
+        "d (critical) before c (warning) though c waited longer; a's resolve never waited"
+    );
+    assert_eq!(folded.engine.notifications_held(), 0);
+}
+
+#[test]
+fn a_node_down_suppresses_its_services_but_an_open_page_still_gets_its_resolve() {
+    let rules = rules_with(|_| {});
+    let folded = fold(
+        &rules,
+        &[unhealthy(0, "n", "s"), down(10, "n"), unhealthy(20, "n", "t"), recovered(400, "n", "s"), tick(500)],
+    );
+    assert_eq!(folded.alert("service_unhealthy:n/t").suppressed_by.as_deref(), Some("node_down:n"));
+    assert_eq!(folded.alert("service_unhealthy:n/t").status, AlertStatus::Firing);
+    assert_eq!(
+        folded.sent(),
+        vec![
+            (id("service_unhealthy:n/s", 0, "firing", 1), 0),
+            (id("node_down:n", 10, "firing", 1), 10),
+            (id("service_unhealthy:n/s", 0, "resolved", 1), 400),
+        ]
+    );
+}
+
+#[test]
+fn depends_on_suppresses_the_dependents_of_a_node_and_of_a_service() {
+    let rules = rules_with(|a| {
+        a.node_depends_on.insert("venus".into(), vec!["router".into()]);
+        a.service_depends_on.insert("saturn/zigbee2mqtt".into(), vec!["saturn/mosquitto".into()]);
+    });
+    let folded = fold(
+        &rules,
+        &[
+            down(0, "router"),
+            down(10, "venus"),
+            unhealthy(20, "saturn", "mosquitto"),
+            unhealthy(30, "saturn", "zigbee2mqtt"),
+        ],
+    );
+    assert_eq!(folded.alert("node_down:venus").suppressed_by.as_deref(), Some("dependency:node_down:router"));
+    assert_eq!(
+        folded.alert("service_unhealthy:saturn/zigbee2mqtt").suppressed_by.as_deref(),
+        Some("dependency:service_unhealthy:saturn/mosquitto")
+    );
+    let keys: Vec<&str> = folded.notes.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(keys, ["node_down:router", "service_unhealthy:saturn/mosquitto"]);
+}
+
+#[test]
+fn a_problem_still_there_when_maintenance_ends_is_sent_then() {
+    let rules = rules_with(|_| {});
+    let until = Ts((super::tests::BASE + 1800) * 1000).to_rfc3339();
+    let start = line(
+        0,
+        &format!(r#""type":"maintenance_started","node":"n","payload":{{"until":"{until}","reason":"kernel"}}"#),
+    );
+    let by_until = fold(&rules, &[start.clone(), down(60, "n"), tick(2000)]);
+    assert_eq!(by_until.sent(), vec![(id("node_down:n", 60, "firing", 1), 1800)]);
+    let ended = line(900, r#""type":"maintenance_ended","node":"n""#);
+    let by_event = fold(&rules, &[start.clone(), down(60, "n"), tick(800)]);
+    assert_eq!(by_event.alert("node_down:n").suppressed_by.as_deref(), Some("maintenance:n"));
+    assert!(by_event.notes.is_empty());
+    let by_event = fold(&rules, &[start, down(60, "n"), ended, tick(2000)]);
+    assert_eq!(by_event.sent(), vec![(id("node_down:n", 60, "firing", 1), 900)]);
+}
+
+#[test]
+fn flapping_gives_way_to_one_alert_and_the_current_state_is_sent_when_it_ends() {
+    let rules = rules_with(|a| a.cooldown_s = 0);
+    let mut lines: Vec<String> =
+        (0..5).map(|i| if i % 2 == 0 { unhealthy(i * 10, "n", "s") } else { recovered(i * 10, "n", "s") }).collect();
+    lines.push(recovered(50, "n", "s"));
+    lines.push(unhealthy(60, "n", "s"));
+    lines.extend((7..40).map(|i| line(i * 10, r#""type":"healthcheck_failed","node":"n","service":"s""#)));
+    let folded = fold(&rules, &lines);
+    let key = "service_unhealthy:n/s";
+    let flap = "flapping:n/s";
+    let sent: Vec<(String, i64)> =
+        folded.sent().into_iter().filter(|(id, _)| id.starts_with(key) || id.starts_with(flap)).collect();
+    assert_eq!(
+        sent[..5],
+        [
+            (id(key, 0, "firing", 1), 0),
+            (id(key, 0, "resolved", 1), 10),
+            (id(key, 20, "firing", 1), 20),
+            (id(key, 20, "resolved", 1), 30),
+            (id(flap, 40, "firing", 1), 40),
+        ],
+        "nothing of {key} while it flaps"
+    );
+    let flap_end = folded.alert(flap).resolved_at.expect("flapping ended").unix_seconds() - super::tests::BASE;
+    assert_eq!(sent[5..], [(id(flap, 40, "resolved", 1), flap_end), (id(key, 60, "firing", 1), flap_end)]);
+    assert_eq!(folded.alert(key).suppressed_by, None);
+}
+
+/// A history touching every rule, for the rebuild tests.
+fn busy_history() -> Vec<String> {
+    let mut lines = Vec::new();
+    for i in 0..200 {
+        let t = i * 97;
+        lines.push(match i % 9 {
+            0 => down(t, "a"),
+            1 => up(t, "a"),
+            2 => unhealthy(t, "b", "s"),
+            3 => recovered(t, "b", "s"),
+            4 => line(t, r#""type":"heartbeat","node":"c""#),
+            5 => line(t, &format!(r#""type":"deployment_failed","correlation_id":"d{i}","node":"c""#)),
+            6 => line(
+                t,
+                r#""type":"probe_result","node":"b","service":"s","payload":{"probe":"disk","outcome":"warning"}"#,
+            ),
+            7 => line(t, r#""type":"maintenance_started","node":"a""#),
+            _ => line(t, r#""type":"maintenance_ended","node":"a""#),
+        });
+    }
+    lines
+}
+
+#[test]
+fn notification_ids_are_the_same_after_a_rebuild_in_one_pass() {
+    let rules = rules_with(|a| a.notifications_per_hour = 5);
+    let lines = busy_history();
+    let rebuild = fold(&rules, &lines);
+    let runs = fold_in_passes(&rules, &lines, &[1, 17, 50, 51, 120, 199]);
+    assert!(rebuild.notes.len() > 10, "{}", rebuild.notes.len());
+    assert_eq!(runs.notes, rebuild.notes);
+    assert_eq!(runs.engine.alerts(), rebuild.engine.alerts());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_histories_in_one_pass_or_many_decide_the_same(
+        steps in prop::collection::vec((0u8..10, 0u8..3, 1i64..900), 1..80),
+        cuts in prop::collection::btree_set(1usize..80, 0..6),
+        budget in 0u32..4,
+    ) {
+        let rules = rules_with(|a| {
+            a.notifications_per_hour = budget;
+            a.node_depends_on.insert("n1".into(), vec!["n0".into()]);
+        });
+        let mut t = 0;
+        let lines: Vec<String> = steps.iter().map(|(kind, who, gap)| {
+            t += gap;
+            let node = format!("n{who}");
+            match kind {
+                0 => down(t, &node),
+                1 => up(t, &node),
+                2 => line(t, &format!(r#""type":"heartbeat","node":"{node}""#)),
+                3 => unhealthy(t, &node, "s"),
+                4 => recovered(t, &node, "s"),
+                5 => line(t, &format!(r#""type":"probe_result","node":"{node}","service":"s","payload":{{"probe":"disk","outcome":"critical"}}"#)),
+                6 => line(t, &format!(r#""type":"probe_result","node":"{node}","service":"s","payload":{{"probe":"disk","outcome":"ok"}}"#)),
+                7 => line(t, &format!(r#""type":"maintenance_started","node":"{node}""#)),
+                8 => line(t, &format!(r#""type":"maintenance_ended","node":"{node}""#)),
+                _ => tick(t),
+            }
+        }).collect();
+        let cuts: Vec<usize> = cuts.into_iter().collect();
+        let rebuild = fold(&rules, &lines);
+        let runs = fold_in_passes(&rules, &lines, &cuts);
+        prop_assert_eq!(&runs.notes, &rebuild.notes);
+        prop_assert_eq!(runs.engine.alerts(), rebuild.engine.alerts());
+        // Per key: never a resolve without an open page, never two firings in a row.
+        let mut open: BTreeMap<&str, bool> = BTreeMap::new();
+        for note in &rebuild.notes {
+            let was = open.get(note.key.as_str()).copied().unwrap_or(false);
+            match note.kind {
+                NotificationKind::Firing => prop_assert!(!was, "{}", note.id),
+                NotificationKind::Reminder | NotificationKind::Resolved => prop_assert!(was, "{}", note.id),
+                NotificationKind::BudgetExhausted => {}
+            }
+            open.insert(&note.key, note.kind != NotificationKind::Resolved);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the alert engine keeps per node and per service beyond the engine's
+//! own state: the sliding windows of `deployment_failures` and
+//! `failure_rate`, and the status history of `flapping`.
+//!
+//! Flapping follows the idea of Nagios' percent state change: of the last
+//! 21 statuses a service committed (one per check or health event), each of
+//! the 20 transitions between them that changed the status counts with a
+//! weight from 0.8 (oldest) to 1.2 (newest), and the sum is taken over 20.
+//! The history is kept as a 20-bit mask of changes, newest in bit 0.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::ServiceStatus;
+use crate::time::Ts;
+
+/// Transitions between the 21 statuses the flapping rule looks at.
+const TRANSITIONS: u32 = 20;
+/// Checks kept per service for `failure_rate`: a service checked more often
+/// than this within the window is judged on its latest checks.
+pub const MAX_CHECKS: usize = 4096;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeWatch {
+    /// Whether the node was down or stale when last looked at: its service
+    /// alerts are suppressed meanwhile.
+    pub blocked: bool,
+    /// The queued staleness check, if any (one per node at a time).
+    pub stale_check: Option<Ts>,
+    /// Failed deployments within the window.
+    pub failures: VecDeque<Ts>,
+    pub failures_check: Option<Ts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceWatch {
+    last_status: Option<ServiceStatus>,
+    /// Which of the last 20 transitions changed the status; newest bit 0.
+    changes: u32,
+    /// Whether the service flaps (hysteresis between high and low).
+    pub flapping: bool,
+    /// The percent state change, in basis points, at the last status.
+    pub change_bp: u32,
+    /// Executed checks within the window, and whether each failed.
+    pub checks: VecDeque<(Ts, bool)>,
+    pub failed: u32,
+    pub rate_check: Option<Ts>,
+}
+
+impl ServiceWatch {
+    /// Records a committed status and updates the flapping state with its
+    /// hysteresis: it starts at `high_bp` or more, ends at `low_bp` or less.
+    pub fn record_status(&mut self, status: ServiceStatus, high_bp: u32, low_bp: u32) {
+        if let Some(last) = self.last_status {
+            self.changes = (self.changes << 1 | u32::from(last != status)) & ((1 << TRANSITIONS) - 1);
+        }
+        self.last_status = Some(status);
+        self.change_bp = percent_change_bp(self.changes);
+        if !self.flapping && self.change_bp >= high_bp {
+            self.flapping = true;
+        } else if self.flapping && self.change_bp <= low_bp {
+            self.flapping = false;
+        }
+    }
+
+    /// Records one executed check at `ts`.
+    pub fn record_check(&mut self, ts: Ts, failed: bool) {
+        self.checks.push_back((ts, failed));
+        self.failed += u32::from(failed);
+        if self.checks.len() > MAX_CHECKS {
+            self.pop_check();
+        }
+    }
+
+    /// Forgets checks at or before `now - window_s`.
+    pub fn prune_checks(&mut self, now: Ts, window_s: u64) {
+        let horizon = now.minus_seconds(window_s);
+        while self.checks.front().is_some_and(|(at, _)| *at <= horizon) {
+            self.pop_check();
+        }
+    }
+
+    fn pop_check(&mut self) {
+        if let Some((_, failed)) = self.checks.pop_front() {
+            self.failed -= u32::from(failed);
+        }
+    }
+}
+
+/// Forgets the failures at or before `now - window_s`.
+pub fn prune_times(times: &mut VecDeque<Ts>, now: Ts, window_s: u64) {
+    let horizon = now.minus_seconds(window_s);
+    while times.front().is_some_and(|at| *at <= horizon) {
+        times.pop_front();
+    }
+}
+
+/// The weighted percent state change of a change mask, in basis points.
+/// The weight of the transition in bit `b` is `0.8 + 0.4 * (19 - b) / 19`,
+/// kept exact in units of 1/1900; the sum over 20 transitions of weight 1.2
+/// down to 0.8 is 38000 units, which is 100 %.
+pub fn percent_change_bp(changes: u32) -> u32 {
+    let top = TRANSITIONS - 1;
+    let units: u32 = (0..TRANSITIONS).filter(|b| changes >> b & 1 == 1).map(|b| 80 * top + 40 * (top - b)).sum();
+    units * 10_000 / (100 * top * TRANSITIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_changes_weigh_most() {
+        assert_eq!(percent_change_bp(0), 0);
+        assert_eq!(percent_change_bp((1 << 20) - 1), 10_000);
+        assert_eq!(percent_change_bp(1), 600, "the newest: 1.2 / 20");
+        assert_eq!(percent_change_bp(1 << 19), 400, "the oldest: 0.8 / 20");
+    }
+
+    #[test]
+    fn flapping_starts_high_and_ends_low() {
+        let mut watch = ServiceWatch::default();
+        let statuses = [ServiceStatus::Healthy, ServiceStatus::Unhealthy];
+        for i in 0..4 {
+            watch.record_status(statuses[i % 2], 2000, 500);
+        }
+        assert!(!watch.flapping, "3 changes: {}", watch.change_bp);
+        watch.record_status(ServiceStatus::Unhealthy, 2000, 500);
+        watch.record_status(ServiceStatus::Healthy, 2000, 500);
+        assert!(watch.flapping, "4 changes: {}", watch.change_bp);
+        for _ in 0..14 {
+            watch.record_status(ServiceStatus::Healthy, 2000, 500);
+        }
+        assert!(watch.flapping, "still above low: {}", watch.change_bp);
+        for _ in 0..6 {
+            watch.record_status(ServiceStatus::Healthy, 2000, 500);
+        }
+        assert!(!watch.flapping, "{}", watch.change_bp);
+    }
+}
