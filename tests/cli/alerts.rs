@@ -3,10 +3,10 @@
 //! `world/alerts.json`, `observer alerts`, what `status` adds, and the
 //! what-if of `rebuild --out DIR --config CANDIDATE.yaml`.
 //!
-//! Tests marked `needs the alert engine` run the real fold's decisions; the
-//! others fabricate what the fold would have committed (an outbox and its
-//! mark in the checkpoint header, or `world/alerts.json`), so that the
-//! shell around the fold is tested on its own.
+//! The tests at the end run the real fold's decisions; the others fabricate
+//! what the fold would have committed (an outbox and its mark in the
+//! checkpoint header, or `world/alerts.json`), so that the shell around the
+//! fold is tested on its own.
 
 use serde_json::json;
 

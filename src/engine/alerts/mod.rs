@@ -191,6 +191,9 @@ pub struct AlertState {
 }
 
 /// The state, without the key buffer (scratch space, not state).
+/// The state the checkpoint keeps: the notifications of the current pass
+/// are its output (appended to the outbox, then gone) and the key buffer a
+/// scratch space, so neither makes two states differ.
 impl PartialEq for AlertState {
     fn eq(&self, other: &Self) -> bool {
         self.alerts == other.alerts
@@ -200,7 +203,6 @@ impl PartialEq for AlertState {
             && self.maintenance == other.maintenance
             && self.budget == other.budget
             && self.held == other.held
-            && self.notifications == other.notifications
     }
 }
 
