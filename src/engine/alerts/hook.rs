@@ -127,7 +127,7 @@ impl AlertState {
         self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
         self.evaluate(Rule::ServiceDegraded, service, rules, facts, now);
         if self.evaluate(Rule::FailureRate, service, rules, facts, now) {
-            self.schedule_window_check(Rule::FailureRate, service, rules);
+            self.schedule_window_check(Rule::FailureRate, service, rules, now);
         }
         self.evaluate(Rule::Flapping, service, rules, facts, now);
         if self.services.get(service).is_some_and(|w| w.flapping) != was_flapping {
@@ -164,13 +164,14 @@ impl AlertState {
             super::watch::prune_times(&mut watch.failures, now, window_s);
         }
         if self.evaluate(Rule::DeploymentFailures, node, rules, facts, now) {
-            self.schedule_window_check(Rule::DeploymentFailures, node, rules);
+            self.schedule_window_check(Rule::DeploymentFailures, node, rules, now);
         }
     }
 
     /// While a window rule's alert is live, it is checked again when its
-    /// oldest entry leaves the window (one check queued at a time).
-    fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules) {
+    /// oldest entry leaves the window (one check queued at a time; none at
+    /// the end of time, where it would never leave).
+    fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules, now: Ts) {
         let key = format!("{}:{subject}", rule.name());
         let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
         let (oldest, queued) = match rule {
@@ -183,7 +184,7 @@ impl AlertState {
                 (watch.failures.front().copied(), &mut watch.failures_check)
             }
         };
-        let Some(at) = oldest.map(|at| at.plus_seconds(window_s)) else { return };
+        let Some(at) = oldest.map(|at| at.plus_seconds(window_s)).filter(|at| *at > now) else { return };
         if queued.is_none() {
             *queued = Some(at);
             self.deadlines.insert((at, Due::Recheck, key));
@@ -208,7 +209,7 @@ impl AlertState {
                     watch.prune_checks(at, window_s);
                 }
                 if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules);
+                    self.schedule_window_check(rule, &subject, rules, at);
                 }
             }
             Rule::DeploymentFailures => {
@@ -218,7 +219,7 @@ impl AlertState {
                     super::watch::prune_times(&mut watch.failures, at, window_s);
                 }
                 if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules);
+                    self.schedule_window_check(rule, &subject, rules, at);
                 }
             }
             _ => {
