@@ -3,8 +3,10 @@
 //! and when history is pruned. An event touches only its own subjects.
 
 use super::conditions::{self, Facts};
+use super::watch::rule_bit;
 use super::{AlertRules, AlertState, AlertStatus, Due, Rule};
 use crate::engine::probe_key;
+use crate::engine::{NodeStatus, ServiceStatus};
 use crate::event::{Detail, Event, Kind, Outcome};
 use crate::time::Ts;
 
@@ -40,8 +42,17 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
         (Kind::ProbeResult, Some(node)) => {
             let (Some(service), Detail::Probe(report)) = (event.service.as_deref(), &event.detail) else { return };
             let probe = probe_key(node, service, &report.probe);
-            state.evaluate(Rule::BreakerOpen, &probe, rules, facts, now);
-            state.evaluate(Rule::DiskLow, &probe, rules, facts, now);
+            let service_key = &probe[..probe.len() - report.probe.len() - 1];
+            let present = state.services.get(service_key).map_or(0, |w| w.present);
+            let found = facts.probes.get(&probe);
+            let open = found.is_some_and(|p| p.breaker.state != crate::engine::BreakerState::Closed);
+            let low = found.is_some_and(|p| matches!(p.last_outcome, Some(Outcome::Warning | Outcome::Critical)));
+            if open || present & rule_bit(Rule::BreakerOpen) != 0 {
+                state.evaluate(Rule::BreakerOpen, &probe, rules, facts, now);
+            }
+            if low || present & rule_bit(Rule::DiskLow) != 0 {
+                state.evaluate(Rule::DiskLow, &probe, rules, facts, now);
+            }
             let check = match report.outcome {
                 Outcome::Skipped => None,
                 Outcome::Critical | Outcome::Unknown => Some(true),
@@ -80,11 +91,27 @@ pub fn prune(state: &mut AlertState, horizon: Ts) {
 }
 
 impl AlertState {
+    /// A node event, or its staleness check. The common case (a heartbeat
+    /// of an up node with no alert) costs two look-ups.
     fn node_changed(&mut self, node: &str, rules: &AlertRules, facts: &Facts, now: Ts) {
-        self.evaluate(Rule::NodeDown, node, rules, facts, now);
-        self.evaluate(Rule::NodeStale, node, rules, facts, now);
-        self.schedule_stale_check(node, rules, facts, now);
-        self.node_blocked(node, now, rules, facts);
+        let Some(state) = facts.nodes.get(node) else { return };
+        let down = state.status == NodeStatus::Down;
+        let stale_at = conditions::stale_from(state, rules.node_stale_after_s);
+        let stale = stale_at.is_some_and(|at| at <= now);
+        let (present, blocked, queued) =
+            self.nodes.get(node).map_or((0, false, false), |w| (w.present, w.blocked, w.stale_check.is_some()));
+        if down || present & rule_bit(Rule::NodeDown) != 0 {
+            self.evaluate(Rule::NodeDown, node, rules, facts, now);
+        }
+        if stale || present & rule_bit(Rule::NodeStale) != 0 {
+            self.evaluate(Rule::NodeStale, node, rules, facts, now);
+        }
+        if !queued && stale_at.is_some_and(|at| at > now) {
+            self.schedule_stale_check(node, rules, facts, now);
+        }
+        if blocked != (down || stale) {
+            self.node_blocked(node, now, rules, facts);
+        }
     }
 
     /// One staleness check per node is queued at a time: at the instant the
@@ -106,31 +133,45 @@ impl AlertState {
         }
     }
 
+    /// A service event or check. The common case (a healthy service with
+    /// no alert) costs two look-ups and no key.
     fn service_changed(&mut self, service: &str, check: Option<bool>, rules: &AlertRules, facts: &Facts, now: Ts) {
-        let flap = rules.settings(Rule::Flapping, Some(service));
         let status = facts.services.get(service).map(|s| s.status);
-        let was_flapping = self.services.get(service).is_some_and(|w| w.flapping);
-        if status.is_some() || check.is_some() {
-            if !self.services.contains_key(service) {
-                self.services.insert(service.to_string(), Default::default());
-            }
-            if let Some(watch) = self.services.get_mut(service) {
-                if let Some(status) = status {
-                    watch.record_status(status, flap.flap_high_bp, flap.flap_low_bp);
-                }
-                if let Some(failed) = check {
-                    watch.record_check(now, failed);
-                    watch.prune_checks(now, rules.settings(Rule::FailureRate, Some(service)).window_s);
-                }
-            }
+        if status.is_none() && check.is_none() {
+            return;
         }
-        self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
-        self.evaluate(Rule::ServiceDegraded, service, rules, facts, now);
-        if self.evaluate(Rule::FailureRate, service, rules, facts, now) {
-            self.schedule_window_check(Rule::FailureRate, service, rules);
+        let flap = rules.settings(Rule::Flapping, Some(service));
+        let rate = rules.settings(Rule::FailureRate, Some(service));
+        if !self.services.contains_key(service) {
+            self.services.insert(service.to_string(), Default::default());
         }
-        self.evaluate(Rule::Flapping, service, rules, facts, now);
-        if self.services.get(service).is_some_and(|w| w.flapping) != was_flapping {
+        let Some(watch) = self.services.get_mut(service) else { return };
+        let was_flapping = watch.flapping;
+        if let Some(status) = status {
+            watch.record_status(status, flap.flap_high_bp, flap.flap_low_bp);
+        }
+        if let Some(failed) = check {
+            watch.record_check(now, failed);
+            watch.prune_checks(now, rate.window_s);
+        }
+        let checks = watch.checks.len() as u64;
+        let rate_high = checks >= u64::from(rate.min_checks)
+            && u64::from(watch.failed) * 10_000 > u64::from(rate.max_ratio_bp) * checks;
+        let (present, flapping) = (watch.present, watch.flapping);
+        let look = |rule: Rule, holds: bool| holds || present & rule_bit(rule) != 0;
+        if look(Rule::ServiceUnhealthy, status == Some(ServiceStatus::Unhealthy)) {
+            self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
+        }
+        if look(Rule::ServiceDegraded, status == Some(ServiceStatus::Degraded)) {
+            self.evaluate(Rule::ServiceDegraded, service, rules, facts, now);
+        }
+        if look(Rule::FailureRate, rate_high) && self.evaluate(Rule::FailureRate, service, rules, facts, now) {
+            self.schedule_window_check(Rule::FailureRate, service, rules, now);
+        }
+        if look(Rule::Flapping, flapping) {
+            self.evaluate(Rule::Flapping, service, rules, facts, now);
+        }
+        if flapping != was_flapping {
             for rule in [Rule::ServiceUnhealthy, Rule::ServiceDegraded] {
                 let key = format!("{}:{service}", rule.name());
                 if self.alerts.contains_key(&key) {
@@ -164,13 +205,14 @@ impl AlertState {
             super::watch::prune_times(&mut watch.failures, now, window_s);
         }
         if self.evaluate(Rule::DeploymentFailures, node, rules, facts, now) {
-            self.schedule_window_check(Rule::DeploymentFailures, node, rules);
+            self.schedule_window_check(Rule::DeploymentFailures, node, rules, now);
         }
     }
 
     /// While a window rule's alert is live, it is checked again when its
-    /// oldest entry leaves the window (one check queued at a time).
-    fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules) {
+    /// oldest entry leaves the window (one check queued at a time; none at
+    /// the end of time, where it would never leave).
+    fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules, now: Ts) {
         let key = format!("{}:{subject}", rule.name());
         let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
         let (oldest, queued) = match rule {
@@ -183,7 +225,7 @@ impl AlertState {
                 (watch.failures.front().copied(), &mut watch.failures_check)
             }
         };
-        let Some(at) = oldest.map(|at| at.plus_seconds(window_s)) else { return };
+        let Some(at) = oldest.map(|at| at.plus_seconds(window_s)).filter(|at| *at > now) else { return };
         if queued.is_none() {
             *queued = Some(at);
             self.deadlines.insert((at, Due::Recheck, key));
@@ -208,7 +250,7 @@ impl AlertState {
                     watch.prune_checks(at, window_s);
                 }
                 if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules);
+                    self.schedule_window_check(rule, &subject, rules, at);
                 }
             }
             Rule::DeploymentFailures => {
@@ -218,7 +260,7 @@ impl AlertState {
                     super::watch::prune_times(&mut watch.failures, at, window_s);
                 }
                 if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules);
+                    self.schedule_window_check(rule, &subject, rules, at);
                 }
             }
             _ => {

@@ -49,6 +49,7 @@ impl AlertState {
             let Some(holds) = holds else { return };
             let who = conditions::subject(rule, subject, facts);
             self.alerts.insert(key.to_string(), new_alert(key, rule, who, holds));
+            self.mark_present(rule, subject, true);
             self.pending(key, settings.for_s, rules, facts, now);
             return;
         };
@@ -109,8 +110,40 @@ impl AlertState {
             }
             None if !alert.page_open && alert.held.is_none() => {
                 self.alerts.remove(key);
+                if let Some((rule, subject)) = conditions::split_key(key) {
+                    let subject = subject.to_string();
+                    self.mark_present(rule, &subject, false);
+                }
             }
             None => alert.status = AlertStatus::Resolved,
+        }
+    }
+
+    /// Keeps the `present` masks: a node's or service's rules that have an
+    /// alert. Probe rules share their service's bit, which is never cleared
+    /// (another probe may still have one): a set bit only costs a look-up.
+    fn mark_present(&mut self, rule: Rule, subject: &str, on: bool) {
+        let bit = super::watch::rule_bit(rule);
+        let mask = match rule {
+            Rule::NodeDown | Rule::NodeStale | Rule::DeploymentFailures => {
+                if !self.nodes.contains_key(subject) {
+                    self.nodes.insert(subject.to_string(), Default::default());
+                }
+                self.nodes.get_mut(subject).map(|w| &mut w.present)
+            }
+            Rule::DeploymentStuck => None,
+            _ => {
+                let Some(service) = conditions::service_of(rule, subject) else { return };
+                if !self.services.contains_key(service) {
+                    self.services.insert(service.to_string(), Default::default());
+                }
+                self.services.get_mut(service).map(|w| &mut w.present)
+            }
+        };
+        match mask {
+            Some(mask) if on => *mask |= bit,
+            Some(mask) if !matches!(rule, Rule::BreakerOpen | Rule::DiskLow) => *mask &= !bit,
+            _ => {}
         }
     }
 

@@ -190,10 +190,8 @@ pub struct AlertState {
     key_buffer: String,
 }
 
-/// The state, without the key buffer (scratch space, not state).
-/// The state the checkpoint keeps: the notifications of the current pass
-/// are its output (appended to the outbox, then gone) and the key buffer a
-/// scratch space, so neither makes two states differ.
+/// The state, without what the checkpoint does not keep: the pass's
+/// notifications (already in the outbox) and the key buffer.
 impl PartialEq for AlertState {
     fn eq(&self, other: &Self) -> bool {
         self.alerts == other.alerts

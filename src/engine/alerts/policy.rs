@@ -100,7 +100,7 @@ impl AlertState {
             self.held.insert(key.to_string());
             self.budget.queue.insert((priority, now, key.to_string()));
             self.announce_exhaustion(rules, now);
-            self.schedule_budget();
+            self.schedule_budget(now);
             return;
         }
         self.send(key, kind, now, rules);
@@ -175,8 +175,9 @@ impl AlertState {
         self.budget.sent.len() >= rules.notifications_per_hour as usize
     }
 
-    fn schedule_budget(&mut self) {
-        let Some(free) = self.budget.sent.front().map(|at| at.plus_seconds(BUDGET_WINDOW_S)) else { return };
+    fn schedule_budget(&mut self, now: Ts) {
+        let free = self.budget.sent.front().map(|at| at.plus_seconds(BUDGET_WINDOW_S));
+        let Some(free) = free.filter(|free| *free > now) else { return };
         if self.budget.release_at.is_none_or(|at| at > free) {
             self.budget.release_at = Some(free);
             self.deadlines.insert((free, Due::Budget, String::new()));
@@ -205,7 +206,7 @@ impl AlertState {
         if self.budget.queue.is_empty() {
             self.budget.announced = false;
         } else {
-            self.schedule_budget();
+            self.schedule_budget(at);
         }
     }
 
@@ -266,7 +267,9 @@ impl AlertState {
         if lasting {
             alert.episode_notified = true;
             self.budget.sent.push_back(now);
-            if rules.ttl_s > 0 {
+            // Never at the end of time itself, where it would fall due again
+            // and again at the same instant.
+            if rules.ttl_s > 0 && now < Ts::MAX {
                 let due = now.plus_seconds(rules.ttl_s);
                 alert.reminder_due = Some(due);
                 self.deadlines.insert((due, Due::Reminder, key.to_string()));

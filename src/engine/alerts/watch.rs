@@ -23,6 +23,9 @@ pub const MAX_CHECKS: usize = 4096;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeWatch {
+    /// Rules with an alert of this node ([`rule_bit`]): the others need no
+    /// look-up while their condition is false.
+    pub present: u16,
     /// Whether the node was down or stale when last looked at: its service
     /// alerts are suppressed meanwhile.
     pub blocked: bool,
@@ -35,6 +38,8 @@ pub struct NodeWatch {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceWatch {
+    /// Rules with an alert of this service or one of its probes.
+    pub present: u16,
     last_status: Option<ServiceStatus>,
     /// Which of the last 20 transitions changed the status; newest bit 0.
     changes: u32,
@@ -86,6 +91,11 @@ impl ServiceWatch {
             self.failed -= u32::from(failed);
         }
     }
+}
+
+/// The bit of a rule in the `present` masks.
+pub fn rule_bit(rule: crate::engine::alerts::Rule) -> u16 {
+    1 << (rule as u16)
 }
 
 /// Forgets the failures at or before `now - window_s`.
