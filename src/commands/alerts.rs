@@ -11,7 +11,8 @@ use super::context::Context;
 use super::status::word;
 use super::{print, shown};
 use crate::cli::AlertsArgs;
-use crate::engine::alerts::{Alert, AlertStatus};
+use crate::engine::alerts::AlertStatus;
+use crate::world::AlertView;
 use crate::world::{self, AlertsFile, WorldFile};
 
 /// Resolved alerts listed for people; `--json` and the file hold them all.
@@ -37,8 +38,8 @@ pub fn execute(context: &Context, args: &AlertsArgs) -> Result<i32> {
 /// The text for people: firing (most severe first), pending, then the
 /// latest resolved.
 pub fn describe(file: &AlertsFile) -> String {
-    let with = |status: AlertStatus| -> Vec<&Alert> {
-        let mut alerts: Vec<&Alert> = file.alerts.values().map(|a| &**a).filter(|a| a.status == status).collect();
+    let with = |status: AlertStatus| -> Vec<&AlertView> {
+        let mut alerts: Vec<&AlertView> = file.alerts.values().filter(|a| a.status == status).collect();
         alerts.sort_by(|a, b| (a.priority, &a.key).cmp(&(b.priority, &b.key)));
         alerts
     };
@@ -71,7 +72,7 @@ pub fn describe(file: &AlertsFile) -> String {
 
 /// One alert: key, severity and when, its summary, and why it is
 /// suppressed when it is.
-pub fn line(alert: &Alert, when: Option<String>) -> String {
+pub fn line(alert: &AlertView, when: Option<String>) -> String {
     let when = when.map(|w| format!(", {w}")).unwrap_or_default();
     let suppressed = alert.suppressed_by.as_ref().map(|why| format!(" [suppressed: {why}]")).unwrap_or_default();
     format!("  {} ({}{when}): {}{suppressed}\n", alert.key, word(alert.severity), alert.summary)

@@ -12,11 +12,12 @@ use serde_json::Value;
 use super::context::Context;
 use super::{count, print, shown};
 use crate::cli::StatusArgs;
-use crate::engine::alerts::{Alert, AlertStatus};
+use crate::engine::alerts::AlertStatus;
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
 use crate::store::events::Reject;
 use crate::store::rejects::recorded_rejects;
 use crate::time::Ts;
+use crate::world::AlertView;
 use crate::world::{
     self, AlertCounts, AlertsFile, DeploymentView, DeploymentsFile, IncidentsFile, NodeCounts, NodesFile,
     OverallHealth, ServiceCounts, ServiceView, ServicesFile, Summary,
@@ -51,7 +52,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         incidents.values().filter(|i| i.status == IncidentStatus::Active).map(|i| &**i).collect();
     let running: Vec<&DeploymentView> =
         deployments.values().filter(|d| d.status == DeploymentStatus::Running).collect();
-    let mut firing: Vec<&Alert> = alerts.values().filter(|a| a.status == AlertStatus::Firing).map(|a| &**a).collect();
+    let mut firing: Vec<&AlertView> = alerts.values().filter(|a| a.status == AlertStatus::Firing).collect();
     firing.sort_by(|a, b| (a.priority, &a.key).cmp(&(b.priority, &b.key)));
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());
     let as_of = summary.as_of;
@@ -185,7 +186,7 @@ fn services_line(s: &ServiceCounts) -> String {
 /// The firing alerts (suppressed ones with the reason) and the held
 /// notifications. Named only when there are any, so that the status of a
 /// world where nothing fires stays as short as it was.
-fn alerts_lines(firing: &[&Alert], counts: &AlertCounts) -> String {
+fn alerts_lines(firing: &[&AlertView], counts: &AlertCounts) -> String {
     let mut text = String::new();
     if !firing.is_empty() {
         let suppressed = firing.iter().filter(|a| a.suppressed_by.is_some()).count();
@@ -232,7 +233,7 @@ struct StatusJson<'a> {
     running_deployments: &'a [&'a DeploymentView<'static>],
     alerts: &'a AlertCounts,
     /// Firing alerts, most severe first; suppressed ones say why.
-    firing_alerts: &'a [&'a Alert],
+    firing_alerts: &'a [&'a AlertView],
     events: &'a EventStats,
     recent_rejects: Vec<&'a Reject>,
 }

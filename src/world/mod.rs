@@ -27,7 +27,7 @@ use crate::engine::Engine;
 use crate::inventory::Inventory;
 use crate::store::deployment_files::DiskFacts;
 
-pub use alerts::AlertsFile;
+pub use alerts::{AlertView, AlertsFile};
 pub use deployments::{DeploymentView, DeploymentsFile};
 pub use incidents::IncidentsFile;
 pub use nodes::{NodeView, NodesFile, node_status};
