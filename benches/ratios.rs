@@ -30,6 +30,9 @@
 //!    run against `find events -type f | wc -l`. Target ≤ 3×. For
 //!    reference, `find` that looks at each file (`-size +0`, one `stat`
 //!    each, as a run must to notice a changed file) against the same.
+//! 7. The rebuild of row 1 with the default alert rules against the same
+//!    rebuild with every rule switched off (`alerts.rules.*.enabled:
+//!    false`). Target ≤ 1.1× (issue 12).
 //!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
@@ -115,8 +118,14 @@ fn main() {
     let jq = jq_available();
     let (mut rebuild, mut floor_process, mut floor_inline, mut jq_fold) =
         (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    // Row 7: the same rebuild with every alert rule switched off.
+    let alerts_off = tmp.path().join("alerts-off.yaml");
+    std::fs::write(&alerts_off, ALERTS_OFF).expect("writing the alerts-off config");
+    let alerts_off = ["--config", alerts_off.to_str().expect("a UTF-8 temp path")];
+    let mut rebuild_alerts_off = Duration::MAX;
     for _ in 0..repeats {
         rebuild = rebuild.min(time(|| rebuild_from_nothing(&observer, &big)));
+        rebuild_alerts_off = rebuild_alerts_off.min(time(|| rebuild_from_nothing_with(&observer, &big, &alerts_off)));
         floor_process = floor_process.min(time(|| {
             let output = Command::new(std::env::current_exe().expect("the benchmark's own path"))
                 .env(FLOOR_ENV, big.join("events"))
@@ -133,6 +142,12 @@ fn main() {
     }
     rows.push(Row::time(format!("1. rebuild {label} events / floor process"), rebuild, floor_process, Some(1.5)));
     rows.push(Row::time(format!("   rebuild {label} events / floor in-process"), rebuild, floor_inline, None));
+    rows.push(Row::time(
+        format!("7. rebuild {label} events with the default alert rules / with every rule off"),
+        rebuild,
+        rebuild_alerts_off,
+        Some(1.1),
+    ));
     rows.push(match jq {
         true => Row::time(format!("2. rebuild {label} events / jq fold of the same files"), rebuild, jq_fold, None),
         false => Row::skipped("2. rebuild / jq fold", "jq is not installed"),
@@ -222,11 +237,32 @@ fn main() {
 const NEW_EVENTS: u64 = 1_000;
 
 fn rebuild_from_nothing(observer: &Path, root: &Path) {
+    rebuild_from_nothing_with(observer, root, &[]);
+}
+
+/// The same, with global flags before the command (`--config FILE`).
+fn rebuild_from_nothing_with(observer: &Path, root: &Path, flags: &[&str]) {
     for dir in ["state", "world"] {
         let _ = std::fs::remove_dir_all(root.join(dir));
     }
-    observe(observer, root, &["rebuild"]);
+    let args: Vec<&str> = flags.iter().copied().chain(["rebuild"]).collect();
+    observe(observer, root, &args);
 }
+
+/// A config with every alert rule switched off, for row 7.
+const ALERTS_OFF: &str = "alerts:
+  rules:
+    node_down: {enabled: false}
+    node_stale: {enabled: false}
+    service_unhealthy: {enabled: false}
+    service_degraded: {enabled: false}
+    breaker_open: {enabled: false}
+    deployment_stuck: {enabled: false}
+    deployment_failures: {enabled: false}
+    failure_rate: {enabled: false}
+    disk_low: {enabled: false}
+    flapping: {enabled: false}
+";
 
 fn jq_available() -> bool {
     Command::new("jq").arg("--version").output().is_ok_and(|out| out.status.success())
