@@ -1,12 +1,13 @@
 //! Running a child process that must not outlive its timeout: a command
 //! probe's plugin or a notification hook. The child runs in a process group
-//! of its own (the caller sets `process_group(0)`), so at the timeout the
+//! of its own ([`command`] sets that up), so at the timeout the
 //! whole group is killed and the child's children die with it. Output is
 //! read on helper threads, so a grandchild that keeps a pipe open after the
 //! child exited never holds the caller up.
 
 use std::io::{self, Read};
-use std::process::{Child, ExitStatus};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -20,6 +21,15 @@ const MAX_OUTPUT: usize = 64 * 1024;
 const REAP_GRACE: Duration = Duration::from_secs(1);
 /// Upper bound of the pause between two looks at the child.
 const MAX_POLL: Duration = Duration::from_millis(20);
+
+/// `program` with `args`, run without a shell in a process group of its own
+/// (which [`kill_group`] relies on), its output piped to be [`Capture`]d.
+/// The caller chooses stdin and the environment.
+pub fn command(program: &str, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    command
+}
 
 /// Waits for `child` until `deadline`; `Ok(None)` if it is still running then.
 pub fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {

@@ -8,8 +8,7 @@
 use anyhow::{Result, bail};
 
 use super::context::Context;
-use super::status::word;
-use super::{print, shown};
+use super::{alert_line, print, shown};
 use crate::cli::AlertsArgs;
 use crate::engine::alerts::AlertStatus;
 use crate::world::AlertView;
@@ -54,26 +53,18 @@ pub fn describe(file: &AlertsFile) -> String {
     let note = if suppressed > 0 { format!(" ({suppressed} suppressed)") } else { String::new() };
     text.push_str(&format!("firing: {}{note}\n", firing.len()));
     for alert in &firing {
-        text.push_str(&line(alert, alert.fired_at.map(|t| format!("fired {t}"))));
+        text.push_str(&alert_line(alert, alert.fired_at.map(|t| format!("fired {t}"))));
     }
     text.push_str(&format!("pending: {}\n", pending.len()));
     for alert in &pending {
-        text.push_str(&line(alert, Some(format!("since {}", alert.since))));
+        text.push_str(&alert_line(alert, Some(format!("since {}", alert.since))));
     }
     text.push_str(&format!("recently resolved: {}\n", resolved.len()));
     for alert in resolved.iter().take(RESOLVED_SHOWN) {
-        text.push_str(&line(alert, alert.resolved_at.map(|t| format!("resolved {t}"))));
+        text.push_str(&alert_line(alert, alert.resolved_at.map(|t| format!("resolved {t}"))));
     }
     if resolved.len() > RESOLVED_SHOWN {
         text.push_str(&format!("  … {} more in world/{}\n", resolved.len() - RESOLVED_SHOWN, AlertsFile::NAME));
     }
     text
-}
-
-/// One alert: key, severity and when, its summary, and why it is
-/// suppressed when it is.
-pub fn line(alert: &AlertView, when: Option<String>) -> String {
-    let when = when.map(|w| format!(", {w}")).unwrap_or_default();
-    let suppressed = alert.suppressed_by.as_ref().map(|why| format!(" [suppressed: {why}]")).unwrap_or_default();
-    format!("  {} ({}{when}): {}{suppressed}\n", alert.key, word(alert.severity), alert.summary)
 }

@@ -21,6 +21,11 @@ pub mod validate;
 
 use std::io::Write;
 
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::world::AlertView;
+
 /// Writes data to stdout. A closed pipe is reported to the caller as an
 /// `io::Error` of kind `BrokenPipe`, which `main` treats as success.
 pub fn print(text: &str) -> std::io::Result<()> {
@@ -49,4 +54,21 @@ pub fn shown(path: &std::path::Path) -> String {
 pub fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// A status, health or severity as the world files spell it, so that the
+/// text and the files use one vocabulary.
+pub fn word(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(word)) => word,
+        _ => "?".into(),
+    }
+}
+
+/// One alert: key, severity and when, its summary, and why it is
+/// suppressed when it is.
+pub fn alert_line(alert: &AlertView, when: Option<String>) -> String {
+    let when = when.map(|w| format!(", {w}")).unwrap_or_default();
+    let suppressed = alert.suppressed_by.as_ref().map(|why| format!(" [suppressed: {why}]")).unwrap_or_default();
+    format!("  {} ({}{when}): {}{suppressed}\n", alert.key, word(alert.severity), alert.summary)
 }

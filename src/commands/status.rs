@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::context::Context;
-use super::{count, print, shown};
+use super::{alert_line, count, print, shown, word};
 use crate::cli::StatusArgs;
 use crate::engine::alerts::AlertStatus;
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
@@ -197,7 +197,7 @@ fn alerts_lines(firing: &[&AlertView], counts: &AlertCounts) -> String {
             firing.len()
         ));
         for alert in firing {
-            text.push_str(&super::alerts::line(alert, alert.fired_at.map(|t| format!("fired {t}"))));
+            text.push_str(&alert_line(alert, alert.fired_at.map(|t| format!("fired {t}"))));
         }
     }
     if counts.notifications_waiting > 0 {
@@ -243,15 +243,6 @@ struct NodeNotUp<'a> {
     node: &'a str,
     status: NodeStatus,
     last_seen: Option<Ts>,
-}
-
-/// A status, health or severity as the world files spell it, so that the
-/// text and the files use one vocabulary.
-pub fn word(value: impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(word)) => word,
-        _ => "?".into(),
-    }
 }
 
 /// A rough human duration: "42s", "5m", "3h", "2d".

@@ -6,13 +6,13 @@
 //! open after the plugin exited never holds the prober up.
 
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::execution::{Execution, short_io_error};
 use super::timing::{elapsed_ms, format_duration};
-use crate::child::{Capture, kill_group, reap, wait_until};
+use crate::child::{self, Capture, kill_group, reap, wait_until};
 use crate::event::Outcome;
 
 /// A detail longer than this is cut.
@@ -28,13 +28,7 @@ pub fn execute(argv: &[String], timeout: Duration, timeout_outcome: Outcome) -> 
         return Execution::new(Outcome::Unknown, 0, "empty command");
     };
 
-    let spawned = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
+    let spawned = child::command(program, args).stdin(Stdio::null()).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => return Execution::new(Outcome::Unknown, elapsed_ms(start), spawn_error(program, &e)),

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::events::{Cursor, Reject};
-use super::outbox::OutboxMark;
+use super::fingerprint::{FNV1A_EMPTY, fnv1a_continue};
 use crate::engine::{Engine, OrderKey};
 use crate::time::Ts;
 
@@ -276,6 +276,35 @@ impl Checkpoint {
         }
         while self.rejects.len() > MAX_REJECTS {
             self.rejects.pop_front();
+        }
+    }
+}
+
+/// How much of `state/outbox.jsonl` a checkpoint commits: kept here, in the
+/// checkpoint's header, and checked and extended by `store::outbox`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMark {
+    pub bytes: u64,
+    pub lines: u64,
+    /// FNV-1a of those bytes, continued over each append.
+    pub digest: u64,
+}
+
+/// An empty outbox; also what a checkpoint written before the outbox
+/// existed commits.
+impl Default for OutboxMark {
+    fn default() -> OutboxMark {
+        OutboxMark { bytes: 0, lines: 0, digest: FNV1A_EMPTY }
+    }
+}
+
+impl OutboxMark {
+    /// The mark after `appended` (whole lines) follows what this one covers.
+    pub(super) fn after(self, appended: &[u8]) -> OutboxMark {
+        OutboxMark {
+            bytes: self.bytes + appended.len() as u64,
+            lines: self.lines + appended.iter().filter(|b| **b == b'\n').count() as u64,
+            digest: fnv1a_continue(self.digest, appended),
         }
     }
 }

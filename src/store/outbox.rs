@@ -18,43 +18,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
+pub use super::checkpoint::OutboxMark;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::fault_injection;
-use super::fingerprint::{FNV1A_EMPTY, fnv1a_continue};
 use crate::engine::alerts::Notification;
 
 pub const FILE_NAME: &str = "outbox.jsonl";
-
-/// How much of the outbox a checkpoint commits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxMark {
-    pub bytes: u64,
-    pub lines: u64,
-    /// FNV-1a of those bytes, continued over each append.
-    pub digest: u64,
-}
-
-/// An empty outbox; also what a checkpoint written before the outbox
-/// existed commits.
-impl Default for OutboxMark {
-    fn default() -> OutboxMark {
-        OutboxMark { bytes: 0, lines: 0, digest: FNV1A_EMPTY }
-    }
-}
-
-impl OutboxMark {
-    /// The mark after `appended` (whole lines) follows what this one covers.
-    fn after(self, appended: &[u8]) -> OutboxMark {
-        OutboxMark {
-            bytes: self.bytes + appended.len() as u64,
-            lines: self.lines + appended.iter().filter(|b| **b == b'\n').count() as u64,
-            digest: fnv1a_continue(self.digest, appended),
-        }
-    }
-}
 
 /// Why the outbox cannot be used or written. Those about its content point
 /// to `observer rebuild`.

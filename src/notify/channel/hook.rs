@@ -4,13 +4,13 @@
 //! at the timeout (`crate::child`).
 
 use std::io::{self, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Sent;
-use crate::child::{Capture, kill_group, reap, wait_until};
+use crate::child::{self, Capture, kill_group, reap, wait_until};
 use crate::engine::alerts::Notification;
 use crate::notify::retry::Response;
 
@@ -23,14 +23,8 @@ pub fn send(argv: &[String], timeout: Duration, notification: &Notification) -> 
     let Ok(mut json) = serde_json::to_vec(notification) else { return failed("cannot write JSON".to_string()) };
     json.push(b'\n');
 
-    let spawned = Command::new(program)
-        .args(args)
-        .env("OBSERVER_NOTIFICATION_ID", &notification.id)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
+    let spawned =
+        child::command(program, args).env("OBSERVER_NOTIFICATION_ID", &notification.id).stdin(Stdio::piped()).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return failed(format!("hook not found: {program}")),
