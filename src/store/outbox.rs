@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{is_the_file_at, sync_dir, write_atomic};
+use super::atomic::{is_the_file_at, sync_dir, temp_path, write_atomic};
 pub use super::checkpoint::OutboxMark;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::fault_injection;
@@ -120,8 +120,14 @@ pub fn length(state_dir: &Path) -> u64 {
 /// Checks the committed part against `mark` and cuts off whatever follows
 /// it (left by a pass that crashed before its checkpoint), before a pass
 /// folds the events that decide those lines again.
+///
+/// A temp file that a killed rebuild left (from [`replace`]) goes too:
+/// the committed outbox is the file itself, and an incremental pass never
+/// writes that temp again, so it would otherwise stay for good.
 pub fn prepare(state_dir: &Path, mark: &OutboxMark) -> Result<(), OutboxError> {
     let path = path(state_dir);
+    // Usually there is none; one that cannot be removed is hidden and harmless.
+    let _ = std::fs::remove_file(temp_path(&path));
     let Some(bytes) = read_regular(&path)? else {
         return match mark.bytes {
             0 => Ok(()),
@@ -276,6 +282,17 @@ mod tests {
         let mark = replace(&rebuilt, &[notification(1), notification(2), notification(3)]).unwrap();
         assert_eq!(mark, again);
         assert_eq!(std::fs::read_to_string(rebuilt).unwrap(), text);
+    }
+
+    #[test]
+    fn a_temp_file_a_killed_rebuild_left_goes_at_the_next_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = append(dir.path(), &OutboxMark::default(), &[notification(1)]).unwrap();
+        let temp = temp_path(&path(dir.path()));
+        std::fs::write(&temp, b"half a rebuild").unwrap();
+        prepare(dir.path(), &mark).unwrap();
+        assert!(!temp.exists(), "the temp a killed rebuild left stays for good");
+        assert_eq!(length(dir.path()), mark.bytes);
     }
 
     #[test]
