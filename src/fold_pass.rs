@@ -1,7 +1,8 @@
 //! One pass of the reducer, the fold-and-write cycle that `run`, `probe`
-//! and `rebuild` share: read what is new, fold it in order, write the world,
-//! append the notifications it decided to the outbox, then commit the
-//! checkpoint. The IO shell around the pure engine.
+//! and `rebuild` share: read what is new, fold it in order, append what
+//! left the hot view to the history, write the world, append the
+//! notifications it decided to the outbox, then commit the checkpoint. The
+//! IO shell around the pure engine.
 //!
 //! The caller has checked that the event directory is there
 //! (`Dirs::require_events`): once per command, before it takes the lock.
@@ -22,6 +23,7 @@ use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
+use crate::store::history::{self, HistoryError};
 use crate::store::outbox::{self, OutboxError, OutboxMark};
 use crate::time::Ts;
 use crate::world;
@@ -80,6 +82,13 @@ pub enum PassError {
         path: PathBuf,
         error: serde_json::Error,
     },
+    /// The history cannot be checked; nothing was written.
+    History(HistoryError),
+    /// The history cannot be written; the world and the checkpoint are not.
+    HistoryWrite(HistoryError),
+    /// The world is written, the history not settled, the checkpoint not
+    /// committed.
+    HistorySettle(HistoryError),
     /// The outbox cannot be checked or repaired; nothing was written.
     Outbox(OutboxError),
     /// The outbox cannot be written; the world is, the checkpoint is not.
@@ -102,6 +111,17 @@ impl fmt::Display for PassError {
             }
             PassError::Render(error) => error.fmt(f),
             PassError::Serialise { path, .. } => write!(f, "cannot serialise {}", path.display()),
+            PassError::History(error) => error.fmt(f),
+            PassError::HistoryWrite(_) => write!(
+                f,
+                "cannot append to the history; neither the world nor the checkpoint was written, so the next run \
+                 folds the same events again"
+            ),
+            PassError::HistorySettle(_) => write!(
+                f,
+                "the world was written but the history could not be set right, nor the checkpoint committed; the \
+                 next run folds the same events again"
+            ),
             PassError::Outbox(error) => error.fmt(f),
             PassError::OutboxWrite(_) => write!(
                 f,
@@ -126,6 +146,8 @@ impl std::error::Error for PassError {
             PassError::WorldFile { error, .. } | PassError::Rejects { error, .. } => Some(error),
             PassError::Render(error) => error.source(),
             PassError::Serialise { error, .. } => Some(error),
+            PassError::History(error) => error.source(),
+            PassError::HistoryWrite(error) | PassError::HistorySettle(error) => Some(error),
             PassError::Outbox(error) => error.source(),
             PassError::OutboxWrite(error) => Some(error),
             PassError::Commit(error) => Some(error),
@@ -147,6 +169,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
         && outbox::length(&dirs.state) == committed.bytes
+        && history::is_settled(&dirs.world.join(history::DIR), &stored.header.history)
         && world_is_current(dirs, config, inventory, stored)
     {
         fault_injection::crash_at("after-scan");
@@ -210,7 +233,28 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         Mode::Replay { out, .. } => out.as_path(),
         _ => dirs.world.as_path(),
     };
+    // What left the hot view is on disk before the world that no longer
+    // shows it (SPEC §4: in one place or both, never in neither).
+    let live_history = match (mode, &stored) {
+        (Mode::Incremental, Some(stored)) => Some(stored.header.history.clone()),
+        (Mode::Rebuild, _) => Checkpoint::read(&dirs.state).ok().flatten().map(|live| live.header.history),
+        _ => None,
+    };
+    let basis = match (mode, &live_history) {
+        (Mode::Incremental, Some(marks)) => history::Basis::Committed(marks),
+        (Mode::Rebuild, live) => history::Basis::Scratch(live.as_ref()),
+        _ => history::Basis::Scratch(None),
+    };
+    create_dir(world_dir, "the world directory")?;
+    let lines = history_lines(&checkpoint.engine)
+        .map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
+    let staged = history::stage(&world_dir.join(history::DIR), basis, &lines).map_err(|error| match error {
+        HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
+        _ => PassError::History(error),
+    })?;
+    fault_injection::crash_at("after-history");
     report.written = write_world(world_dir, &files)?;
+    let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
     report.notifications = checkpoint.engine.notifications().to_vec();
     if let Mode::Replay { out, .. } = mode {
         outbox::replace(&out.join(outbox::FILE_NAME), &report.notifications).map_err(PassError::OutboxWrite)?;
@@ -222,6 +266,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     create_dir(&dirs.state, "the state directory")?;
     write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(dirs) });
+    checkpoint.history = history_marks;
     checkpoint.outbox = match mode {
         Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
         _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),
@@ -232,6 +277,12 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
     Ok(report)
+}
+
+/// The history lines of what left the hot view in this pass, in the order
+/// it left.
+fn history_lines(engine: &Engine) -> Result<Vec<history::Line>, serde_json::Error> {
+    engine.left_hot_view().iter().map(|episode| history::Line::new("alerts", episode.resolved_at, episode)).collect()
 }
 
 /// What a fold saw besides the engine state.

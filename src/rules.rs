@@ -56,6 +56,7 @@ fn alert_rules(config: &Config, inventory: &Inventory) -> AlertRules {
         ttl_s: config.alerts.ttl_s,
         notifications_per_hour: config.budgets.notifications_per_hour,
         node_stale_after_s: config.nodes.stale_after_s,
+        keep_resolved: usize::try_from(config.world.keep_finished).unwrap_or(usize::MAX),
         rules,
         service_overrides,
         node_depends_on: inventory.node_depends_on.clone(),

@@ -5,7 +5,9 @@
 //! back to exactly these values with every key present.
 
 use super::alerts::{AlertsConfig, RuleConfig};
-use super::file::{BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
+use super::file::{
+    BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WorldConfig,
+};
 use super::notify::NotifyConfig;
 use crate::engine::alerts::Rule;
 use crate::event::{Outcome, Severity};
@@ -19,6 +21,12 @@ impl Default for NodesConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig { days: 30 }
+    }
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig { keep_finished: 20 }
     }
 }
 
@@ -125,6 +133,11 @@ nodes:
 retention:
   # Days that resolved incidents and finished deployments stay in the world.
   days: 30
+
+world:
+  # Resolved episodes each alert key keeps in alerts.json; an older one moves,
+  # once, to world/history/alerts-YYYY-MM.jsonl (the month it resolved).
+  keep_finished: 20
 
 events:
   # Seconds an event `id` is remembered; a second event with the same id

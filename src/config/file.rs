@@ -18,6 +18,7 @@ use crate::input_problem::InputProblem;
 pub struct Config {
     pub nodes: NodesConfig,
     pub retention: RetentionConfig,
+    pub world: WorldConfig,
     pub events: EventsConfig,
     pub health: HealthConfig,
     pub breaker: BreakerConfig,
@@ -38,6 +39,15 @@ pub struct NodesConfig {
 pub struct RetentionConfig {
     /// Days of engine clock that resolved incidents and finished deployments are kept.
     pub days: u64,
+}
+
+/// The `world:` section: how much the hot view keeps (SPEC §4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorldConfig {
+    /// Resolved episodes each alert key keeps in `alerts.json`; older ones
+    /// move to `world/history/alerts-YYYY-MM.jsonl`.
+    pub keep_finished: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,8 @@ mod notify;
 
 pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_seconds, thresholds};
 pub use defaults::{DEFAULTS_YAML, default_rule};
-pub use file::{BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig};
+pub use file::{
+    BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WorldConfig,
+};
 pub use located::{checked, checked_or_default};
 pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};

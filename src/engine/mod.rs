@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Detail, Event, Kind, Severity};
 use crate::time::Ts;
 
-pub use alerts::{Alert, AlertRules, AlertStatus, Episode, Notification};
+pub use alerts::{Alert, AlertRules, AlertStatus, Episode, Notification, PastEpisode};
 
 pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
@@ -338,6 +338,13 @@ impl Engine {
     /// what the shell appends to the outbox after the fold.
     pub fn notifications(&self) -> &[Notification] {
         self.alerts.notifications()
+    }
+
+    /// The resolved alert episodes that left the hot view in the current
+    /// pass, in the order they left: what the shell appends to the history
+    /// (SPEC §4) before it writes the world that no longer shows them.
+    pub fn left_hot_view(&self) -> &[PastEpisode] {
+        self.alerts.left_hot_view()
     }
 
     /// Decided notifications that wait for a cooldown or the budget.

@@ -16,8 +16,9 @@
 //! the key (and counts fewer events late), as it would after a rebuild.
 //!
 //! The header also records how much of `state/outbox.jsonl` the checkpoint
-//! commits (`outbox`, see `store/outbox.rs`); a checkpoint written before
-//! there was an outbox lacks it and commits an empty one.
+//! commits (`outbox`, see `store/outbox.rs`) and of each history file
+//! (`history`, see `store/history.rs`); a checkpoint written before there
+//! was an outbox or a history lacks them and commits empty ones.
 //!
 //! A missing checkpoint means "start from scratch" (SPEC §1). A checkpoint that
 //! exists but cannot be read — empty, truncated, zeroed, or of another format
@@ -31,7 +32,10 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::events::{Cursor, Reject};
-use super::fingerprint::{FNV1A_EMPTY, fnv1a_continue};
+pub use super::history::HistoryMarks;
+/// How much of `state/outbox.jsonl` a checkpoint commits: kept in the
+/// checkpoint's header, checked and extended by `store::outbox`.
+pub use super::mark::FileMark as OutboxMark;
 use crate::engine::{Engine, OrderKey};
 use crate::time::Ts;
 
@@ -48,6 +52,8 @@ pub struct Checkpoint {
     pub inputs: Option<WorldInputs>,
     /// How much of the outbox this checkpoint commits.
     pub outbox: OutboxMark,
+    /// How much of each history file this checkpoint commits.
+    pub history: HistoryMarks,
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
@@ -77,6 +83,8 @@ pub struct Header {
     pub inputs: Option<WorldInputs>,
     #[serde(default)]
     pub outbox: OutboxMark,
+    #[serde(default)]
+    pub history: HistoryMarks,
 }
 
 #[derive(Serialize)]
@@ -86,6 +94,7 @@ struct HeaderRef<'a> {
     clock: Option<Ts>,
     inputs: &'a Option<WorldInputs>,
     outbox: &'a OutboxMark,
+    history: &'a HistoryMarks,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +182,7 @@ impl CheckpointFile {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
             outbox: self.header.outbox,
+            history: self.header.history.clone(),
             engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
             rejects: body.rejects,
         })
@@ -259,6 +269,7 @@ impl Checkpoint {
             clock: self.engine.clock(),
             inputs: &self.inputs,
             outbox: &self.outbox,
+            history: &self.history,
         };
         let body = BodyRef { engine: &self.engine, rejects: &self.rejects };
         let mut bytes = serde_json::to_vec(&header).map_err(io)?;
@@ -276,35 +287,6 @@ impl Checkpoint {
         }
         while self.rejects.len() > MAX_REJECTS {
             self.rejects.pop_front();
-        }
-    }
-}
-
-/// How much of `state/outbox.jsonl` a checkpoint commits: kept here, in the
-/// checkpoint's header, and checked and extended by `store::outbox`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxMark {
-    pub bytes: u64,
-    pub lines: u64,
-    /// FNV-1a of those bytes, continued over each append.
-    pub digest: u64,
-}
-
-/// An empty outbox; also what a checkpoint written before the outbox
-/// existed commits.
-impl Default for OutboxMark {
-    fn default() -> OutboxMark {
-        OutboxMark { bytes: 0, lines: 0, digest: FNV1A_EMPTY }
-    }
-}
-
-impl OutboxMark {
-    /// The mark after `appended` (whole lines) follows what this one covers.
-    pub(super) fn after(self, appended: &[u8]) -> OutboxMark {
-        OutboxMark {
-            bytes: self.bytes + appended.len() as u64,
-            lines: self.lines + appended.iter().filter(|b| **b == b'\n').count() as u64,
-            digest: fnv1a_continue(self.digest, appended),
         }
     }
 }
@@ -358,6 +340,7 @@ mod tests {
         assert_eq!(checkpoint.engine.stats().total, 1);
         assert_eq!(checkpoint.cursors.len(), 1);
         assert_eq!(checkpoint.outbox, OutboxMark::default(), "it commits an empty outbox");
+        assert_eq!(checkpoint.history, HistoryMarks::default(), "and no history");
         // Saved again, the key is inside the engine state and reads back.
         checkpoint.save(dir.path()).unwrap();
         let again = Checkpoint::load(dir.path()).unwrap().unwrap();

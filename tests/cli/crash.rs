@@ -179,8 +179,9 @@ fn assert_world_parses(lab: &Homelab, context: &str) {
 /// Commit points at which runs of the loop are aborted. Every run and
 /// rebuild of the loop passes each of them: it always has new events, so it
 /// writes at least the summary and the checkpoint.
-const CRASH_POINTS: [&str; 7] = [
+const CRASH_POINTS: [&str; 8] = [
     "after-scan",
+    "after-history",
     "after-world-file:1",
     "before-rename:1",
     "before-rename:2",
@@ -199,6 +200,9 @@ fn runs_killed_at_commit_points_and_random_instants_fold_every_event_exactly_onc
     eprintln!("crash loop: seed {seed} (OBSERVER_CRASH_SEED={seed} repeats it)");
     let mut rng = Rng(seed);
     let lab = Homelab::new();
+    // One resolved episode per key in alerts.json: the others move to
+    // world/history/, which the kill loop so checks too.
+    lab.write("observer.yaml", "world: {keep_finished: 1}\n");
     let mut ledger = Ledger::default();
     let started = Instant::now();
     // How long an unkilled run takes, so that kills spread over all of it.
@@ -273,6 +277,8 @@ fn runs_killed_at_commit_points_and_random_instants_fold_every_event_exactly_onc
     lab.run();
     check(&lab, &ledger, &format!("seed {seed}, at the end"));
     lab.assert_world_equals_rebuild();
+    let history = lab.history("world");
+    assert!(history.values().any(|lines| lines.lines().count() > 1), "the loop wrote history: {history:?}");
     eprintln!(
         "crash loop: {done} iterations in {:?}: aborted at commit points {aborted:?}; SIGKILL: {killed} while \
          running, {finished_first} after the end; {} events, run ≈ {run_time:?}, rebuild ≈ {rebuild_time:?}",

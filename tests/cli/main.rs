@@ -10,6 +10,7 @@ mod faults;
 mod files;
 mod fuzzing;
 mod health;
+mod history;
 mod incidents;
 mod maintenance;
 mod notify;

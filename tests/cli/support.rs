@@ -101,6 +101,17 @@ impl Homelab {
         if self.path("state/observer_checkpoint.json").exists() {
             assert_eq!(self.read("state/outbox.jsonl"), self.read("rebuilt/outbox.jsonl"), "the outbox differs");
         }
+        assert_eq!(self.history("world"), self.history("rebuilt"), "world/history differs from a rebuild");
+    }
+
+    /// The files of `DIR/history/` (SPEC §4) and their contents, by name.
+    pub fn history(&self, dir: &str) -> std::collections::BTreeMap<String, String> {
+        fs::read_dir(self.path(&format!("{dir}/history")))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| (entry.file_name().to_string_lossy().into_owned(), fs::read_to_string(entry.path()).unwrap()))
+            .collect()
     }
 }
 
@@ -362,9 +373,10 @@ impl Homelab {
         invocation.command.spawn().expect("spawn observer")
     }
 
-    /// Hidden temp files (`.name.tmp`) left in `world/` and `state/`.
+    /// Hidden temp files (`.name.tmp`) left in `world/`, `world/history/`
+    /// and `state/`.
     pub fn temp_files(&self) -> Vec<String> {
-        ["world", "state"]
+        ["world", "world/history", "state"]
             .iter()
             .flat_map(|dir| fs::read_dir(self.path(dir)).into_iter().flatten().flatten())
             .map(|entry| entry.path().strip_prefix(self.root()).unwrap().display().to_string())

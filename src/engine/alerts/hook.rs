@@ -69,23 +69,33 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
     }
 }
 
-/// A pass starts: its notifications are its own, and rules it switched off
+/// A pass starts: its notifications and the episodes that leave the hot
+/// view are its own, and rules it switched off
 /// resolve their alerts.
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
+    state.left.clear();
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);
     }
 }
 
 /// Resolved alerts older than `horizon` are forgotten, like incidents,
-/// unless a receiver still waits for their resolve.
+/// unless a receiver still waits for their resolve. Their episodes leave
+/// the hot view, oldest first, keys in order.
 pub fn prune(state: &mut AlertState, horizon: Ts) {
+    let left = &mut state.left;
     state.alerts.retain(|_, alert| {
-        alert.status != AlertStatus::Resolved
+        let keep = alert.status != AlertStatus::Resolved
             || alert.page_open
             || alert.held.is_some()
-            || alert.resolved_at.is_none_or(|at| at >= horizon)
+            || alert.resolved_at.is_none_or(|at| at >= horizon);
+        if !keep {
+            for episode in std::mem::take(&mut alert.recent_episodes) {
+                left.push(super::PastEpisode::of(alert, episode));
+            }
+        }
+        keep
     });
     state.nodes.retain(|_, watch| watch.blocked || watch.stale_check.is_some() || !watch.failures.is_empty());
 }

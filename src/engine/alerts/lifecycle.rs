@@ -6,7 +6,7 @@
 
 use super::conditions::{self, Facts, Holds, Kept};
 use super::{
-    Alert, AlertRules, AlertState, AlertStatus, Due, Episode, IdCounters, MAX_EPISODES, Rule, RuleSettings, priority,
+    Alert, AlertRules, AlertState, AlertStatus, Due, Episode, IdCounters, PastEpisode, Rule, RuleSettings, priority,
 };
 use crate::time::Ts;
 
@@ -167,8 +167,9 @@ impl AlertState {
             severity: alert.severity,
             notified: alert.episode_notified,
         });
-        if alert.recent_episodes.len() > MAX_EPISODES {
-            alert.recent_episodes.remove(0);
+        while alert.recent_episodes.len() > rules.keep_resolved {
+            let oldest = alert.recent_episodes.remove(0);
+            self.left.push(PastEpisode::of(alert, oldest));
         }
         self.reconcile(key, at, rules);
         self.firing_changed(key, at, rules, facts);

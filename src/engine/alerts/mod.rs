@@ -23,6 +23,8 @@ mod watch;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_history;
+#[cfg(test)]
 mod tests_policy;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -37,9 +39,6 @@ pub use notification::{Notification, NotificationKind, NotificationRef, priority
 pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};
 
 pub(super) use hook::{after_event, before_event, on_pass_started, prune};
-
-/// Resolved episodes kept per key (SPEC §4: "per key the last 20 resolved").
-pub const MAX_EPISODES: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +56,47 @@ pub struct Episode {
     pub severity: Severity,
     /// Whether a receiver held a page for it.
     pub notified: bool,
+}
+
+/// A resolved episode that left the hot view (SPEC §4): pushed out of its
+/// key's `recent_episodes` by a newer one beyond `world.keep_finished`, or
+/// forgotten with its alert at retention. The shell appends it, once, to
+/// `world/history/alerts-YYYY-MM.jsonl` (the month of `resolved_at`): the
+/// fields of `alerts.json` that describe one resolved episode, in that
+/// file's order. `summary`, `since`, `suppressed_by` and
+/// `last_notification` describe a key's current state, not its past
+/// episodes, so `recent_episodes` does not keep them and neither does this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastEpisode {
+    pub key: String,
+    pub rule: Rule,
+    pub node: Option<String>,
+    pub service: Option<String>,
+    /// Always `resolved`: what `alerts.json` showed for the episode.
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub priority: u8,
+    pub fired_at: Ts,
+    pub resolved_at: Ts,
+    /// Whether a receiver held a page for it.
+    pub notified: bool,
+}
+
+impl PastEpisode {
+    fn of(alert: &Alert, episode: Episode) -> PastEpisode {
+        PastEpisode {
+            key: alert.key.clone(),
+            rule: alert.rule,
+            node: alert.node.clone(),
+            service: alert.service.clone(),
+            status: AlertStatus::Resolved,
+            severity: episode.severity,
+            priority: priority(episode.severity),
+            fired_at: episode.fired_at,
+            resolved_at: episode.resolved_at,
+            notified: episode.notified,
+        }
+    }
 }
 
 /// One key's alert as the hot view (`alerts.json`) shows it; the private
@@ -185,13 +225,18 @@ pub struct AlertState {
     /// Decided by the current pass, in decision order.
     #[serde(skip)]
     notifications: Vec<Notification>,
+    /// Resolved episodes that left the hot view in the current pass, in
+    /// the order they left.
+    #[serde(skip)]
+    left: Vec<PastEpisode>,
     /// Reused to write keys without an allocation per event.
     #[serde(skip)]
     key_buffer: String,
 }
 
 /// The state, without what the checkpoint does not keep: the pass's
-/// notifications (already in the outbox) and the key buffer.
+/// notifications (already in the outbox), its episodes that left the hot
+/// view (already in the history) and the key buffer.
 impl PartialEq for AlertState {
     fn eq(&self, other: &Self) -> bool {
         self.alerts == other.alerts
@@ -215,5 +260,9 @@ impl AlertState {
 
     pub fn notifications_held(&self) -> usize {
         self.held.len()
+    }
+
+    pub fn left_hot_view(&self) -> &[PastEpisode] {
+        &self.left
     }
 }

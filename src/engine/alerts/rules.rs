@@ -116,6 +116,9 @@ pub struct AlertRules {
     pub notifications_per_hour: u32,
     /// `nodes.stale_after_s`: when an `up` node without heartbeat is stale.
     pub node_stale_after_s: u64,
+    /// `world.keep_finished`: resolved episodes a key keeps in the hot view;
+    /// older ones leave it for the history.
+    pub keep_resolved: usize,
     /// Every rule, with its settings.
     pub rules: BTreeMap<Rule, RuleSettings>,
     /// Per-service overrides, by `node/service`.

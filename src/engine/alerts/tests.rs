@@ -50,6 +50,7 @@ pub fn spec_alert_rules() -> AlertRules {
         ttl_s: 3600,
         notifications_per_hour: 0,
         node_stale_after_s: 300,
+        keep_resolved: 20,
         rules,
         service_overrides: BTreeMap::new(),
         node_depends_on: BTreeMap::new(),

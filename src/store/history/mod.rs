@@ -1,0 +1,210 @@
+//! `world/history/<kind>-YYYY-MM.jsonl` (SPEC §4): what left the hot view,
+//! one compact JSON object a line, in the month of its end time, in the
+//! order it left. Only alerts write here for now (`alerts-2026-05.jsonl`);
+//! the mechanism is per kind and month, for deployments and incidents too.
+//!
+//! Exactly once with the checkpoint, like the outbox: the checkpoint's
+//! header holds a [`FileMark`] per file (bytes, lines, running hash, stamp),
+//! and what lies past a mark was left by a pass that crashed before its
+//! commit. Unlike the outbox, that tail is **kept and verified**, not cut
+//! before the fold: the crashed pass may already have published the world
+//! that dropped those entries from the hot view, and cutting first would
+//! leave them in neither place until the line is written again. The fold is
+//! deterministic, so the pass that folds the same events decides the same
+//! lines: when the tail is the beginning of what this pass appends, only the
+//! rest is appended (the common case). When it is not (events that sort
+//! between the crashed pass's arrived meanwhile, or the config changed),
+//! this pass's lines are appended after the stale tail, the world is
+//! published, and only then is the file settled to exactly the committed
+//! part and this pass's lines ([`Staged::settle`]): an entry is in the hot
+//! view or the history, or both, at every instant.
+//!
+//! Months the user deleted stay deleted: a run that finds a committed file
+//! gone records the month as deleted in the marks and drops the lines it
+//! would append to it, and a rebuild (which reads the live checkpoint's
+//! marks) does not bring it back. Without a checkpoint nobody knows what was
+//! deleted, and a rebuild writes every month the events give.
+
+mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::CreateDirError;
+pub use super::mark::FileMark;
+use crate::time::Ts;
+pub use write::{Basis, Staged, stage};
+
+/// The directory under the world directory.
+pub const DIR: &str = "history";
+
+/// One line to append: its kind, the end time that picks its month, and
+/// the compact JSON object with its newline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub kind: &'static str,
+    pub ended_at: Ts,
+    pub json: Vec<u8>,
+}
+
+impl Line {
+    /// `value` as one compact JSON line of `kind`, filed by `ended_at`.
+    pub fn new<T: Serialize>(kind: &'static str, ended_at: Ts, value: &T) -> Result<Line, serde_json::Error> {
+        let mut json = serde_json::to_vec(value)?;
+        json.push(b'\n');
+        Ok(Line { kind, ended_at, json })
+    }
+
+    /// `alerts-2026-05.jsonl`.
+    pub fn file_name(&self) -> String {
+        let rfc3339 = self.ended_at.to_rfc3339();
+        format!("{}-{}.jsonl", self.kind, rfc3339.get(..7).unwrap_or("0000-00"))
+    }
+}
+
+/// What the checkpoint commits of the history directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMarks {
+    /// The committed part of each file, by file name.
+    #[serde(default)]
+    pub files: BTreeMap<String, FileMark>,
+    /// Files the user deleted: their months stay deleted.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub deleted: BTreeSet<String>,
+}
+
+/// Whether `name` is a history file: `<kind>-YYYY-MM.jsonl`, the kind in
+/// lower case.
+pub fn is_history_file(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".jsonl") else { return false };
+    let Some((kind, month)) = stem.len().checked_sub(8).map(|at| stem.split_at(at)) else { return false };
+    let month = month.as_bytes();
+    !kind.is_empty()
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && month.len() == 8
+        && month[0] == b'-'
+        && month[5] == b'-'
+        && month[1..5].iter().chain(&month[6..]).all(u8::is_ascii_digit)
+}
+
+/// What the history directory holds.
+#[derive(Default)]
+struct Listing {
+    /// The history files with their sizes, by name.
+    files: BTreeMap<String, u64>,
+    /// Temp files of history files (`.alerts-2026-05.jsonl.tmp`) that a
+    /// settle killed before its rename left.
+    temps: Vec<PathBuf>,
+}
+
+/// The history files in `dir`; none when there is no directory yet.
+fn listing(dir: &Path) -> Result<Listing, HistoryError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::default()),
+        Err(error) => return Err(HistoryError::Io { path: dir.to_path_buf(), error }),
+    };
+    let mut found = Listing::default();
+    for entry in entries {
+        let entry = entry.map_err(|error| HistoryError::Io { path: dir.to_path_buf(), error })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).is_some_and(is_history_file) {
+            found.temps.push(entry.path());
+        }
+        if !is_history_file(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(|error| HistoryError::Io { path: path.clone(), error })?;
+        if !meta.is_file() {
+            return Err(HistoryError::NotAFile { path });
+        }
+        found.files.insert(name, meta.len());
+    }
+    Ok(found)
+}
+
+/// True when every history file is exactly as the checkpoint commits it:
+/// nothing past a mark, no file the checkpoint does not know, no temp file
+/// of a settle that was killed. A no-op run asks this (a stat per month)
+/// before it trusts that nothing needs repair.
+pub fn is_settled(dir: &Path, marks: &HistoryMarks) -> bool {
+    let Ok(found) = listing(dir) else { return false };
+    found.temps.is_empty()
+        && found.files.iter().all(|(name, size)| {
+            marks.files.get(name).is_some_and(|mark| mark.bytes == *size) || marks.deleted.contains(name)
+        })
+}
+
+/// Why the history cannot be checked or written. Those about its content
+/// point to `observer rebuild`.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// Shorter than the checkpoint says was committed.
+    Shorter {
+        path: PathBuf,
+        committed: u64,
+        found: u64,
+    },
+    /// The committed part is not what was committed.
+    Changed {
+        path: PathBuf,
+    },
+    /// A symlink, directory or device where a history file belongs.
+    NotAFile {
+        path: PathBuf,
+    },
+    Directory(CreateDirError),
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REBUILD: &str = "it is append-only (delete a whole month to drop it); nothing was changed. \
+                               Run `observer rebuild` to write it again from the events";
+        match self {
+            HistoryError::Shorter { path, committed, found } => {
+                write!(f, "{} holds {found} bytes, but {committed} were committed; {REBUILD}", path.display())
+            }
+            HistoryError::Changed { path } => {
+                write!(f, "the committed part of {} changed since it was written; {REBUILD}", path.display())
+            }
+            HistoryError::NotAFile { path } => {
+                write!(f, "{} is not a regular file, and observer writes through none; move it away", path.display())
+            }
+            HistoryError::Directory(error) => error.fmt(f),
+            HistoryError::Io { path, error } => write!(f, "cannot access {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HistoryError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_filed_by_the_month_of_its_end_in_utc() {
+        let at = Ts::parse("2026-05-31T23:30:00-01:00").unwrap();
+        let line = Line::new("alerts", at, &serde_json::json!({"key": "k"})).unwrap();
+        assert_eq!(line.file_name(), "alerts-2026-06.jsonl");
+        assert_eq!(line.json, b"{\"key\":\"k\"}\n");
+        assert!(is_history_file("alerts-2026-06.jsonl") && is_history_file("deployments-0001-12.jsonl"));
+        for other in ["alerts-2026-6.jsonl", ".alerts-2026-06.jsonl.tmp", "-2026-06.jsonl", "alerts-2026-06.json"] {
+            assert!(!is_history_file(other), "{other}");
+        }
+    }
+}

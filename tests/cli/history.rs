@@ -1,0 +1,141 @@
+//! The history of SPEC §4 through the real binary: a resolved alert episode
+//! past `world.keep_finished` leaves `alerts.json` for
+//! `world/history/alerts-YYYY-MM.jsonl` (the month it resolved), once,
+//! before the world that drops it; a deleted month stays deleted; an edited
+//! one stops the run; `rebuild --until` shows the history of its moment;
+//! and the outbox and history checks cost a stat while nothing changed,
+//! without losing the protection of a hash.
+
+use crate::support::{Ev, Homelab, lines};
+
+const KEY: &str = "service_unhealthy:saturn/mosquitto";
+
+/// An outage of saturn/mosquitto from `start` to `end`.
+fn outage(lab: &Homelab, start: &str, end: &str) {
+    let events = [
+        Ev::new(start, "service_unhealthy").node("saturn").service("mosquitto").severity("error"),
+        Ev::new(end, "service_recovered").node("saturn").service("mosquitto"),
+    ];
+    lab.append("events/saturn.jsonl", &lines(&events));
+}
+
+fn lab_keeping(keep: u32) -> Homelab {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", &format!("world: {{keep_finished: {keep}}}\n"));
+    lab
+}
+
+#[test]
+fn episodes_past_keep_finished_move_once_to_the_month_they_resolved_in() {
+    let lab = lab_keeping(1);
+    outage(&lab, "2026-04-30T23:00:00Z", "2026-04-30T23:50:00Z");
+    lab.run();
+    assert!(lab.history("world").is_empty(), "one episode, kept in alerts.json");
+    outage(&lab, "2026-05-01T10:00:00Z", "2026-05-01T10:30:00Z");
+    outage(&lab, "2026-05-02T10:00:00Z", "2026-05-02T10:30:00Z");
+    lab.run();
+    let history = lab.history("world");
+    let april = &history["alerts-2026-04.jsonl"];
+    assert_eq!(
+        april,
+        &format!(
+            "{{\"key\":\"{KEY}\",\"rule\":\"service_unhealthy\",\"node\":\"saturn\",\"service\":\"mosquitto\",\
+             \"status\":\"resolved\",\"severity\":\"error\",\"priority\":2,\"fired_at\":\"2026-04-30T23:00:00Z\",\
+             \"resolved_at\":\"2026-04-30T23:50:00Z\",\"notified\":true}}\n"
+        )
+    );
+    assert_eq!(history["alerts-2026-05.jsonl"].lines().count(), 1, "the May 1 episode");
+    let alerts = lab.json("world/alerts.json");
+    let kept = alerts["alerts"][KEY]["recent_episodes"].as_array().unwrap().clone();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["fired_at"], "2026-05-02T10:00:00Z");
+    // Runs with nothing new, or with unrelated events, append nothing.
+    lab.run();
+    lab.append("events/saturn.jsonl", &Ev::new("2026-05-03T00:00:00Z", "heartbeat").node("saturn").line());
+    lab.run();
+    assert_eq!(lab.history("world"), history);
+    lab.assert_world_equals_rebuild();
+    // A rebuild in place keeps the files as they are.
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.history("world"), history);
+}
+
+#[test]
+fn a_crash_after_the_history_append_leaves_the_entry_in_both_places_and_the_next_run_appends_nothing_twice() {
+    let lab = lab_keeping(0);
+    outage(&lab, "2026-05-12T12:00:00Z", "2026-05-12T12:10:00Z");
+    lab.observer(["run", "--no-tick"]).env("OBSERVER_TEST_CRASH_AT", "after-history").run();
+    assert!(!lab.path("world/alerts.json").exists(), "killed before the world was written");
+    let line = lab.read("world/history/alerts-2026-05.jsonl");
+    assert_eq!(line.lines().count(), 1, "appended before the world was written");
+    lab.run();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl"), line, "decided again, kept, not appended twice");
+    // A world published, the checkpoint not: the line stays, once.
+    outage(&lab, "2026-05-12T13:00:00Z", "2026-05-12T13:10:00Z");
+    lab.observer(["run", "--no-tick"]).env("OBSERVER_TEST_CRASH_AT", "before-checkpoint").run();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
+    lab.run();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
+    lab.assert_world_equals_rebuild();
+}
+
+#[test]
+fn a_deleted_month_stays_deleted_through_runs_and_rebuilds() {
+    let lab = lab_keeping(1);
+    outage(&lab, "2026-04-10T10:00:00Z", "2026-04-10T10:30:00Z");
+    outage(&lab, "2026-04-20T10:00:00Z", "2026-04-20T10:30:00Z");
+    lab.run();
+    assert_eq!(lab.history("world")["alerts-2026-04.jsonl"].lines().count(), 1);
+    std::fs::remove_file(lab.path("world/history/alerts-2026-04.jsonl")).unwrap();
+    // The April 20 episode leaves the hot view now, for the deleted month.
+    outage(&lab, "2026-05-05T10:00:00Z", "2026-05-05T10:30:00Z");
+    outage(&lab, "2026-05-06T10:00:00Z", "2026-05-06T10:30:00Z");
+    lab.run();
+    let history = lab.history("world");
+    assert_eq!(history.keys().collect::<Vec<_>>(), ["alerts-2026-05.jsonl"], "April stays deleted");
+    assert_eq!(history["alerts-2026-05.jsonl"].lines().count(), 1);
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.history("world"), history, "a rebuild does not bring it back");
+    // `rebuild --out` writes every month of the events, April too.
+    let out = lab.path("past");
+    lab.observer(["rebuild", "--out", out.to_str().unwrap()]).run().success();
+    assert_eq!(lab.history("past")["alerts-2026-04.jsonl"].lines().count(), 2);
+}
+
+#[test]
+fn rebuild_until_shows_the_history_of_its_moment() {
+    let lab = lab_keeping(1);
+    outage(&lab, "2026-05-01T10:00:00Z", "2026-05-01T10:30:00Z");
+    outage(&lab, "2026-05-02T10:00:00Z", "2026-05-02T10:30:00Z");
+    outage(&lab, "2026-05-03T10:00:00Z", "2026-05-03T10:30:00Z");
+    lab.run();
+    assert_eq!(lab.history("world")["alerts-2026-05.jsonl"].lines().count(), 2);
+    let out = lab.path("past");
+    lab.observer(["rebuild", "--until", "2026-05-02T12:00:00Z", "--out", out.to_str().unwrap()]).run().success();
+    let past = lab.history("past");
+    assert_eq!(past["alerts-2026-05.jsonl"].lines().count(), 1, "only May 1 had left by then");
+    let alerts = lab.json("past/alerts.json");
+    assert_eq!(alerts["alerts"][KEY]["recent_episodes"][0]["fired_at"], "2026-05-02T10:00:00Z");
+    assert_eq!(lab.history("world")["alerts-2026-05.jsonl"].lines().count(), 2, "the live history untouched");
+}
+
+#[test]
+fn an_edited_history_month_stops_the_run_until_a_rebuild() {
+    let lab = lab_keeping(0);
+    outage(&lab, "2026-05-01T10:00:00Z", "2026-05-01T10:30:00Z");
+    lab.run();
+    let good = lab.read("world/history/alerts-2026-05.jsonl");
+    // Past the file system's clock tick of the run that wrote it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let edited = good.replace("saturn", "SATURN");
+    lab.write("world/history/alerts-2026-05.jsonl", &edited);
+    outage(&lab, "2026-05-02T10:00:00Z", "2026-05-02T10:30:00Z");
+    let out = lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("Run `observer rebuild`");
+    assert!(out.stderr.contains("append-only"), "{}", out.stderr);
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl"), edited, "nothing was changed");
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
+    assert!(lab.read("world/history/alerts-2026-05.jsonl").starts_with(&good));
+    lab.run();
+    lab.assert_world_equals_rebuild();
+}
