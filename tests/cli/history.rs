@@ -139,3 +139,23 @@ fn an_edited_history_month_stops_the_run_until_a_rebuild() {
     lab.run();
     lab.assert_world_equals_rebuild();
 }
+
+/// The outbox check trusts the stamp of a committed outbox only while the
+/// file is untouched: an edit that keeps its size and puts its mtime back
+/// still moves its change time, and the run stops as before.
+#[test]
+fn an_outbox_edited_in_place_with_its_size_and_mtime_kept_still_stops_the_run() {
+    let lab = Homelab::new();
+    lab.append("events/venus.jsonl", &Ev::new("2026-05-12T12:00:00Z", "node_down").node("venus").line());
+    lab.run();
+    let path = lab.path("state/outbox.jsonl");
+    let committed = lab.read("state/outbox.jsonl");
+    assert!(committed.contains("\"kind\":\"firing\""), "{committed}");
+    assert!(lab.checkpoint_header()["outbox"]["stamp"].is_u64(), "the run stamped its mark");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    lab.write("state/outbox.jsonl", &committed.replace("venus", "VENUS"));
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    lab.append("events/venus.jsonl", &Ev::new("2026-05-12T12:01:00Z", "heartbeat").node("saturn").line());
+    lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("changed since it was written");
+}
