@@ -116,8 +116,8 @@ pub struct RebuildArgs {
     /// Fold only events with ts at or before this RFC 3339 time (needs --out).
     #[arg(long, value_name = "TS", requires = "out", value_parser = parse_ts)]
     pub until: Option<Ts>,
-    /// Write the world files and outbox.jsonl to this directory instead, leaving live state and
-    /// world untouched and sending nothing. With --config CANDIDATE.yaml, also print how many
+    /// Write the world files, history/ and outbox.jsonl to this directory instead, leaving live
+    /// state and world untouched and sending nothing. With --config CANDIDATE.yaml, also print how many
     /// notifications the candidate would have sent, against the live outbox over the same span.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -169,7 +169,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)
         && outbox::length(&dirs.state) == committed.bytes
-        && history::is_settled(&dirs.world.join(history::DIR), &stored.header.history)
+        && history::is_settled(&dirs.world.join(history::DIR), stored.header.history.as_ref())
         && world_is_current(dirs, config, inventory, stored)
     {
         fault_injection::crash_at("after-scan");
@@ -236,12 +236,13 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     // What left the hot view is on disk before the world that no longer
     // shows it (SPEC §4: in one place or both, never in neither).
     let live_history = match (mode, &stored) {
-        (Mode::Incremental, Some(stored)) => Some(stored.header.history.clone()),
-        (Mode::Rebuild, _) => Checkpoint::read(&dirs.state).ok().flatten().map(|live| live.header.history),
+        (Mode::Incremental, Some(stored)) => stored.header.history.clone(),
+        (Mode::Rebuild, _) => Checkpoint::read(&dirs.state).ok().flatten().and_then(|live| live.header.history),
         _ => None,
     };
     let basis = match (mode, &live_history) {
         (Mode::Incremental, Some(marks)) => history::Basis::Committed(marks),
+        (Mode::Incremental, None) if stored.is_some() => history::Basis::Adopt,
         (Mode::Rebuild, live) => history::Basis::Scratch(live.as_ref()),
         _ => history::Basis::Scratch(None),
     };
@@ -266,7 +267,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     create_dir(&dirs.state, "the state directory")?;
     write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
     checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(dirs) });
-    checkpoint.history = history_marks;
+    checkpoint.history = Some(history_marks);
     checkpoint.outbox = match mode {
         Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
         _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),

@@ -1,8 +1,8 @@
 //! `observer rebuild`: the world from all events, from nothing.
 //!
 //! Without `--out` it replaces the live checkpoint and world (under the state
-//! lock). With `--out DIR` (and optionally `--until TS`) it writes the world
-//! and `outbox.jsonl` as of that moment to DIR, touches nothing else and
+//! lock). With `--out DIR` (and optionally `--until TS`) it writes the world,
+//! its `history/` and `outbox.jsonl` as of that moment to DIR, touches nothing else and
 //! sends nothing. With a config named on the command line too, that is a
 //! what-if: it also prints how many notifications, by kind, the candidate
 //! config would have sent, against the live outbox over the same span of

@@ -52,8 +52,9 @@ pub struct Checkpoint {
     pub inputs: Option<WorldInputs>,
     /// How much of the outbox this checkpoint commits.
     pub outbox: OutboxMark,
-    /// How much of each history file this checkpoint commits.
-    pub history: HistoryMarks,
+    /// How much of each history file this checkpoint commits; `None` in a
+    /// checkpoint written before the history (`store::history::Basis::Adopt`).
+    pub history: Option<HistoryMarks>,
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
@@ -84,7 +85,7 @@ pub struct Header {
     #[serde(default)]
     pub outbox: OutboxMark,
     #[serde(default)]
-    pub history: HistoryMarks,
+    pub history: Option<HistoryMarks>,
 }
 
 #[derive(Serialize)]
@@ -94,7 +95,8 @@ struct HeaderRef<'a> {
     clock: Option<Ts>,
     inputs: &'a Option<WorldInputs>,
     outbox: &'a OutboxMark,
-    history: &'a HistoryMarks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: &'a Option<HistoryMarks>,
 }
 
 #[derive(Deserialize)]
@@ -340,7 +342,7 @@ mod tests {
         assert_eq!(checkpoint.engine.stats().total, 1);
         assert_eq!(checkpoint.cursors.len(), 1);
         assert_eq!(checkpoint.outbox, OutboxMark::default(), "it commits an empty outbox");
-        assert_eq!(checkpoint.history, HistoryMarks::default(), "and no history");
+        assert_eq!(checkpoint.history, None, "and knows of no history");
         // Saved again, the key is inside the engine state and reads back.
         checkpoint.save(dir.path()).unwrap();
         let again = Checkpoint::load(dir.path()).unwrap().unwrap();

@@ -60,3 +60,32 @@ fn a_checkpoint_of_0_1_0_loads_and_counts_late_events_as_before() {
     assert!(body.get("last_folded").is_none(), "written back inside the engine: {body}");
     assert_eq!(body["engine"]["last_folded"]["file"], "b.jsonl");
 }
+
+/// A checkpoint written before the history and the stamps: its header has
+/// no `history` marks and its outbox mark no `stamp`. It loads, commits an
+/// empty history, and the runs after it write the history a rebuild writes.
+#[test]
+fn a_checkpoint_without_history_marks_or_stamps_loads_and_carries_on() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "world: {keep_finished: 0}\n");
+    let outage = |start: &str, end: &str| {
+        lines(&[
+            Ev::new(start, "service_unhealthy").node("saturn").service("mosquitto"),
+            Ev::new(end, "service_recovered").node("saturn").service("mosquitto"),
+        ])
+    };
+    lab.write("events/s.jsonl", &outage("2026-05-12T12:00:00Z", "2026-05-12T12:10:00Z"));
+    lab.run();
+    let text = lab.read(CHECKPOINT);
+    let (header, body) = text.split_once('\n').expect("a header line and a body line");
+    let mut header: Value = serde_json::from_str(header).expect("the header is JSON");
+    assert!(header["history"]["files"].is_object() && header["outbox"]["stamp"].is_u64(), "{header}");
+    header.as_object_mut().unwrap().remove("history");
+    header["outbox"].as_object_mut().unwrap().remove("stamp");
+    lab.write(CHECKPOINT, &format!("{header}\n{body}"));
+    // The history file there counts as committed; the next line follows it.
+    lab.append("events/s.jsonl", &outage("2026-05-12T13:00:00Z", "2026-05-12T13:10:00Z"));
+    lab.run();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
+    lab.assert_world_equals_rebuild();
+}

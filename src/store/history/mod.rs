@@ -129,9 +129,12 @@ fn listing(dir: &Path) -> Result<Listing, HistoryError> {
 /// True when every history file is exactly as the checkpoint commits it:
 /// nothing past a mark, no file the checkpoint does not know, no temp file
 /// of a settle that was killed. A no-op run asks this (a stat per month)
-/// before it trusts that nothing needs repair.
-pub fn is_settled(dir: &Path, marks: &HistoryMarks) -> bool {
+/// before it trusts that nothing needs repair. A checkpoint written before
+/// the history (`None`) is settled while there is no history file.
+pub fn is_settled(dir: &Path, marks: Option<&HistoryMarks>) -> bool {
     let Ok(found) = listing(dir) else { return false };
+    let none = HistoryMarks::default();
+    let marks = marks.unwrap_or(&none);
     found.temps.is_empty()
         && found.files.iter().all(|(name, size)| {
             marks.files.get(name).is_some_and(|mark| mark.bytes == *size) || marks.deleted.contains(name)

@@ -16,6 +16,10 @@ use crate::store::fault_injection;
 pub enum Basis<'a> {
     /// An incremental pass: what the live checkpoint commits.
     Committed(&'a HistoryMarks),
+    /// An incremental pass after a checkpoint written before the history,
+    /// which has no marks: every history file there is counts as committed
+    /// whole (read and hashed once).
+    Adopt,
     /// Every line again, from nothing (a rebuild, a run without a
     /// checkpoint, `rebuild --out`), with the live checkpoint's marks when
     /// there is one: they tell the months the user deleted, and which files
@@ -54,6 +58,14 @@ pub fn stage(dir: &Path, basis: Basis, lines: &[Line]) -> Result<Staged, History
     for line in lines {
         produced.entry(line.file_name()).or_default().extend_from_slice(&line.json);
     }
+    let adopted;
+    let basis = match basis {
+        Basis::Adopt => {
+            adopted = adopt(dir)?;
+            Basis::Committed(&adopted)
+        }
+        basis => basis,
+    };
     let listed = listing(dir)?;
     for temp in &listed.temps {
         // Usually there is none; one that cannot be removed stays hidden,
@@ -64,6 +76,7 @@ pub fn stage(dir: &Path, basis: Basis, lines: &[Line]) -> Result<Staged, History
     let (committed, live) = match basis {
         Basis::Committed(marks) => (Some(&marks.files), Some(marks)),
         Basis::Scratch(live) => (None, live),
+        Basis::Adopt => (None, None),
     };
     let mut deleted = live.map(|m| m.deleted.clone()).unwrap_or_default();
     // A file the live checkpoint commits and that is gone: the user deleted
@@ -179,6 +192,16 @@ impl Staged {
     }
 }
 
+/// The marks of every history file in `dir`, each committed whole.
+fn adopt(dir: &Path) -> Result<HistoryMarks, HistoryError> {
+    let mut marks = HistoryMarks::default();
+    for name in listing(dir)?.files.into_keys() {
+        let bytes = read_from(&dir.join(&name), 0)?;
+        marks.files.insert(name, FileMark::of(&bytes));
+    }
+    Ok(marks)
+}
+
 /// What follows the committed part of the file at `path`, once that part
 /// is checked: by the mark's stamp when the file is untouched since, else
 /// by hashing it.
@@ -260,18 +283,18 @@ mod tests {
             (read(&dir, "alerts-2026-04.jsonl"), read(&dir, "alerts-2026-05.jsonl")),
             ("\"a\"\n".into(), "\"b\"\n".into())
         );
-        assert!(is_settled(&dir, &first));
+        assert!(is_settled(&dir, Some(&first)));
         // A pass that crashed after its append: its lines stay past the marks.
         let crashed = stage(&dir, Basis::Committed(&first), &[line("05", "c"), line("06", "d")]).unwrap();
         drop(crashed);
-        assert!(!is_settled(&dir, &first), "a tail makes a no-op run fold");
+        assert!(!is_settled(&dir, Some(&first)), "a tail makes a no-op run fold");
         let inode = std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap();
         let again = pass(&dir, Basis::Committed(&first), &[line("05", "c"), line("06", "d"), line("06", "e")]);
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"b\"\n\"c\"\n");
         assert_eq!(read(&dir, "alerts-2026-06.jsonl"), "\"d\"\n\"e\"\n");
         let after = std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap();
         assert_eq!(std::os::unix::fs::MetadataExt::ino(&inode), std::os::unix::fs::MetadataExt::ino(&after));
-        assert!(is_settled(&dir, &again));
+        assert!(is_settled(&dir, Some(&again)));
         // The same lines from nothing: the files are kept as they are.
         let lines = [line("04", "a"), line("05", "b"), line("05", "c"), line("06", "d"), line("06", "e")];
         let rebuilt = pass(&dir, Basis::Scratch(Some(&again)), &lines);
@@ -293,12 +316,12 @@ mod tests {
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"a\"\n\"b\"\n");
         assert_eq!(read(&dir, "alerts-2026-06.jsonl"), "(missing)", "the crashed pass's own file goes");
         assert_eq!(marks.files["alerts-2026-05.jsonl"].content(), FileMark::of(b"\"a\"\n\"b\"\n"));
-        assert!(is_settled(&dir, &marks));
+        assert!(is_settled(&dir, Some(&marks)));
         // A tail no pass decides again is cut back to the committed part.
         drop(stage(&dir, Basis::Committed(&marks), &[line("05", "z")]).unwrap());
         let marks = pass(&dir, Basis::Committed(&marks), &[]);
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"a\"\n\"b\"\n");
-        assert!(is_settled(&dir, &marks));
+        assert!(is_settled(&dir, Some(&marks)));
     }
 
     #[test]
