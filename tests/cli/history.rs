@@ -159,3 +159,23 @@ fn an_outbox_edited_in_place_with_its_size_and_mtime_kept_still_stops_the_run() 
     lab.append("events/venus.jsonl", &Ev::new("2026-05-12T12:01:00Z", "heartbeat").node("saturn").line());
     lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("changed since it was written");
 }
+
+#[test]
+fn a_full_disk_at_the_history_append_writes_no_world_and_the_next_run_converges() {
+    let lab = lab_keeping(0);
+    lab.append("events/saturn.jsonl", &Ev::new("2026-05-12T11:00:00Z", "heartbeat").node("saturn").line());
+    lab.run();
+    let (world, checkpoint) = (lab.world_files("world"), lab.read("state/observer_checkpoint.json"));
+    outage(&lab, "2026-05-12T12:00:00Z", "2026-05-12T12:10:00Z");
+    lab.observer(["run", "--no-tick"])
+        .env("OBSERVER_TEST_FAIL_AT", "history-append")
+        .run()
+        .code(1)
+        .stderr_has("cannot append to the history; neither the world nor the checkpoint was written")
+        .stderr_has("No space left on device");
+    assert_eq!(lab.world_files("world"), world, "no world file of the failed pass");
+    assert_eq!(lab.read("state/observer_checkpoint.json"), checkpoint);
+    lab.run();
+    assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 1);
+    lab.assert_world_equals_rebuild();
+}
