@@ -142,6 +142,16 @@ impl Ledger {
         self.last_delivered.get(&(channel.to_string(), key.to_string())).filter(|n| is_page(n.kind))
     }
 
+    /// The channels with a delivered notification, by name.
+    pub fn channels(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut last: Option<&str> = None;
+        self.last_delivered.keys().map(|(channel, _)| channel.as_str()).filter(move |channel| {
+            let new = last != Some(*channel);
+            last = Some(*channel);
+            new
+        })
+    }
+
     /// Every dead-lettered attempt, oldest first.
     pub fn dead_letters(&self) -> &[Attempt] {
         &self.dead_letters

@@ -16,6 +16,7 @@ pub mod channel;
 pub mod horizon;
 pub mod ledger;
 pub mod plan;
+pub mod report;
 pub mod retry;
 
 use std::collections::VecDeque;

@@ -7,6 +7,7 @@ mod commands;
 mod commit;
 mod crash;
 mod delivery_properties;
+mod delivery_status;
 mod faults;
 mod files;
 mod fuzzing;
