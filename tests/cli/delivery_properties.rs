@@ -109,10 +109,21 @@ pub fn check_channel(channel: &str, received: &[Received]) -> Result<BTreeMap<St
 
 /// Property b, for one channel: `open` (from [`check_channel`]) against
 /// the alerts of `world/alerts.json`.
+///
+/// One exception, by SPEC §6: while a service flaps, its
+/// `service_unhealthy` / `service_degraded` pages stay as receivers last got
+/// them (the `flapping` alert speaks for the service), so such a page may be
+/// open while its alert no longer fires, as long as the service's `flapping`
+/// alert fires; it is brought in line when flapping ends.
 pub fn check_convergence(channel: &str, open: &BTreeMap<String, Received>, alerts: &Value) -> Result<(), String> {
+    let flapping = |key: &str| {
+        let Some((rule, subject)) = key.split_once(':') else { return false };
+        matches!(rule, "service_unhealthy" | "service_degraded")
+            && alerts[format!("flapping:{subject}").as_str()]["status"] == "firing"
+    };
     for (key, page) in open {
         let status = alerts[key.as_str()]["status"].as_str().unwrap_or("absent");
-        if status != "firing" {
+        if status != "firing" && !flapping(key) {
             return Err(format!("channel {channel}: the page {} is open but its alert is {status}", page.id));
         }
     }
@@ -431,6 +442,13 @@ fn the_checker_names_each_broken_sequence() {
 
     let alerts = json!({"node_down:venus": {"status": "resolved"}});
     assert!(check_convergence("web", &open, &alerts).unwrap_err().contains("its alert is resolved"));
+    let flaps = [n("service_unhealthy:venus/mqtt@10:firing:1", "firing")];
+    let flaps = check_channel("web", &flaps).unwrap();
+    let resolved = json!({"service_unhealthy:venus/mqtt": {"status": "resolved"}});
+    assert!(check_convergence("web", &flaps, &resolved).is_err());
+    let frozen = json!({"service_unhealthy:venus/mqtt": {"status": "resolved"},
+        "flapping:venus/mqtt": {"status": "firing", "suppressed_by": null, "last_notification": null}});
+    check_convergence("web", &flaps, &frozen).unwrap();
     let firing = json!({"node_down:mars": {"status": "firing", "suppressed_by": null,
         "last_notification": {"id": "node_down:mars@5:firing:1", "kind": "firing"}}});
     assert!(check_convergence("web", &BTreeMap::new(), &firing).unwrap_err().contains("no page is open"));
