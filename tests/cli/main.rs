@@ -13,6 +13,7 @@ mod files;
 mod fuzzing;
 mod health;
 mod incidents;
+mod ledger_compaction;
 mod maintenance;
 mod notify;
 mod notify_rebuild;
