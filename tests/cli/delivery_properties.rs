@@ -316,8 +316,21 @@ impl Stage {
     }
 
     /// `observer ARGS` at engine/wall second `now`, expected to succeed.
+    ///
+    /// Right after a process was killed, the state lock may still be held
+    /// for a moment (exit 75) by a hook it was starting: the child holds the
+    /// lock's descriptor from its fork until its exec closes it. That is
+    /// waited out, for up to 10 s.
     fn command(&self, args: &[&str], now: i64) {
-        let out = self.lab.observer(args).env("OBSERVER_NOW", &ts(now)).run();
+        let mut tries = 0;
+        let out = loop {
+            let out = self.lab.observer(args).env("OBSERVER_NOW", &ts(now)).run();
+            tries += 1;
+            if out.code != Some(75) || tries == 100 {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         assert_eq!(out.code, Some(0), "{args:?} at {}: {}\n{}", ts(now), out.stdout, out.stderr);
     }
 
