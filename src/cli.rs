@@ -62,7 +62,7 @@ pub enum Command {
     Run(RunArgs),
     /// Rebuild the world from all events, from nothing.
     Rebuild(RebuildArgs),
-    /// Show a readable summary of the world: health, problems, freshness.
+    /// Show a readable summary of the world: health, problems, freshness, alerts, dead letters.
     Status(StatusArgs),
     /// Show the alerts: firing (and why a suppressed one is), pending, recently resolved.
     Alerts(AlertsArgs),

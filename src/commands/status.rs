@@ -14,6 +14,8 @@ use super::{alert_line, count, print, shown, word};
 use crate::cli::StatusArgs;
 use crate::engine::alerts::AlertStatus;
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
+use crate::notify::ledger;
+use crate::notify::report::{DeadLetter, DeliveryReport, LeftOpen};
 use crate::store::events::Reject;
 use crate::store::rejects::recorded_rejects;
 use crate::time::Ts;
@@ -54,6 +56,10 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         deployments.values().filter(|d| d.status == DeploymentStatus::Running).collect();
     let mut firing: Vec<&AlertView> = alerts.values().filter(|a| a.status == AlertStatus::Firing).collect();
     firing.sort_by(|a, b| (a.priority, &a.key).cmp(&(b.priority, &b.key)));
+    // The config only names the channels: one that does not read hides
+    // the removed-channel lines, never the status.
+    let channels = context.config().ok().map(|config| config.notify.channels);
+    let delivery = DeliveryReport::read(&dirs.state, channels.as_deref()).unwrap_or_default();
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());
     let as_of = summary.as_of;
 
@@ -72,6 +78,8 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             running_deployments: &running,
             alerts: &summary.alerts,
             firing_alerts: &firing,
+            dead_letters: &delivery.dead_letters,
+            pages_left_open: &delivery.pages_left_open,
             events: &summary.events,
             recent_rejects: rejects.iter().rev().take(10).collect(),
         };
@@ -132,9 +140,6 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         ));
     }
     text.push_str(&alerts_lines(&firing, &summary.alerts));
-    if let Some(line) = delivery_line(context) {
-        text.push_str(&line);
-    }
     let events: &EventStats = &summary.events;
     text.push_str(&format!(
         "events: {} folded, {} rejected, {}, {} late\n",
@@ -151,25 +156,9 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             last.reason
         ));
     }
-    text.push_str(&dead_letters_line(dirs));
+    text.push_str(&delivery.lines(&shown(&ledger::path(&dirs.state))));
     print(&text)?;
     Ok(crate::exit::SUCCESS)
-}
-
-/// One line when the ledger holds dead letters (notifications a receiver
-/// never got), naming the newest; nothing otherwise.
-fn dead_letters_line(dirs: &crate::dirs::Dirs) -> String {
-    let Ok(ledger) = crate::notify::ledger::Ledger::load(&dirs.state) else { return String::new() };
-    let dead = ledger.dead_letters();
-    let Some(newest) = dead.last() else { return String::new() };
-    format!(
-        "dead letters: {} (newest: {} on {}{}; see {})\n",
-        dead.len(),
-        newest.id,
-        newest.channel,
-        newest.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
-        shown(&crate::notify::ledger::path(&dirs.state)),
-    )
 }
 
 /// The services line. `circuit_open` is named only when a breaker holds a
@@ -210,13 +199,6 @@ fn alerts_lines(firing: &[&AlertView], counts: &AlertCounts) -> String {
     text
 }
 
-/// Delivery's line, kept apart from the world's: what `crate::notify`
-/// reports from `state/deliveries.jsonl` (dead letters), or nothing.
-// The `notify` part of issue 12 fills this in.
-fn delivery_line(_context: &Context) -> Option<String> {
-    None
-}
-
 /// `status --json`: the field order is the output's.
 #[derive(Serialize)]
 struct StatusJson<'a> {
@@ -234,6 +216,10 @@ struct StatusJson<'a> {
     alerts: &'a AlertCounts,
     /// Firing alerts, most severe first; suppressed ones say why.
     firing_alerts: &'a [&'a AlertView],
+    /// Notifications given up on, one per channel and id (see `notify::report`).
+    dead_letters: &'a [DeadLetter],
+    /// Pages open on channels the config no longer has.
+    pages_left_open: &'a [LeftOpen],
     events: &'a EventStats,
     recent_rejects: Vec<&'a Reject>,
 }

@@ -73,6 +73,8 @@ pub struct Ledger {
     /// By (channel, key): the newest delivered notification.
     last_delivered: BTreeMap<(String, String), Notification>,
     dead_letters: Vec<Attempt>,
+    /// Lines read (or attempts recorded).
+    lines: usize,
 }
 
 impl Ledger {
@@ -93,8 +95,38 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// The ledger of these attempts, in this order.
+    pub fn from_attempts(attempts: impl IntoIterator<Item = Attempt>) -> Ledger {
+        let mut ledger = Ledger::default();
+        for attempt in attempts {
+            ledger.record(attempt);
+        }
+        ledger
+    }
+
+    /// Whether `other` answers every question delivery and `status` ask as
+    /// this one does: each (channel, id)'s tries, each (channel, key)'s
+    /// newest delivery, and the last dead letter of each (channel, id).
+    pub fn same_decisions(&self, other: &Ledger) -> bool {
+        let last_dead = |ledger: &Ledger| {
+            let mut last = BTreeMap::new();
+            for attempt in &ledger.dead_letters {
+                last.insert((attempt.channel.clone(), attempt.id.clone()), attempt.clone());
+            }
+            last
+        };
+        self.tries == other.tries && self.last_delivered == other.last_delivered && last_dead(self) == last_dead(other)
+    }
+
+    /// How many lines were read, and how many (channel, id) pairs they
+    /// are about: what tells whether compaction may be worth it.
+    pub fn size(&self) -> (usize, usize) {
+        (self.lines, self.tries.len())
+    }
+
     /// Takes one attempt into account, as if it had been read from the file.
     pub fn record(&mut self, attempt: Attempt) {
+        self.lines += 1;
         let by_id = (attempt.channel.clone(), attempt.id.clone());
         let tries = self.tries.entry(by_id).or_insert(Tries {
             attempts: 0,
@@ -140,6 +172,16 @@ impl Ledger {
     /// The open page for `key` on `channel`, if any.
     pub fn open_page(&self, channel: &str, key: &str) -> Option<&Notification> {
         self.last_delivered.get(&(channel.to_string(), key.to_string())).filter(|n| is_page(n.kind))
+    }
+
+    /// The channels with a delivered notification, by name.
+    pub fn channels(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut last: Option<&str> = None;
+        self.last_delivered.keys().map(|(channel, _)| channel.as_str()).filter(move |channel| {
+            let new = last != Some(*channel);
+            last = Some(*channel);
+            new
+        })
     }
 
     /// Every dead-lettered attempt, oldest first.

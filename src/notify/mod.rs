@@ -13,9 +13,11 @@
 
 pub mod alerts_now;
 pub mod channel;
+pub mod compact;
 pub mod horizon;
 pub mod ledger;
 pub mod plan;
+pub mod report;
 pub mod retry;
 
 use std::collections::VecDeque;
@@ -63,6 +65,8 @@ pub struct Round {
     pub channels: Vec<(ChannelConfig, Vec<Queue>)>,
     state: DeliveryState,
     now: Ts,
+    /// The ledger may have grown enough to be compacted (see `compact`).
+    compact: bool,
 }
 
 /// How a round went.
@@ -88,7 +92,8 @@ pub fn prepare(dirs: &Dirs, config: &NotifyConfig, now: Ts) -> Result<Round, Del
         now,
     };
     let channels = config.channels.iter().map(|channel| (channel.clone(), plan(channel, &inputs))).collect();
-    Ok(Round { channels, state, now })
+    let (lines, ids) = ledger.size();
+    Ok(Round { channels, state, now, compact: compact::worth_a_look(lines, ids) })
 }
 
 impl Round {
@@ -111,7 +116,8 @@ impl Round {
     }
 
     /// Sends what is due. `clock` gives the wall time of each attempt;
-    /// `on_attempt` hears of each once it is in the ledger.
+    /// `on_attempt` hears of each once it is in the ledger. A ledger grown
+    /// enough is compacted first (`compact`).
     pub fn deliver(
         self,
         dirs: &Dirs,
@@ -121,6 +127,11 @@ impl Round {
     ) -> Result<RoundSummary, DeliveryError> {
         let state_error = |error| DeliveryError::State { path: horizon::path(&dirs.state), error };
         self.state.save(&dirs.state).map_err(state_error)?;
+        if self.compact {
+            // A compaction that fails (a full disk) leaves the ledger as it
+            // was, whole: delivery goes on, and the next round tries again.
+            let _ = compact::compact(&dirs.state);
+        }
         let writer = LedgerWriter::open(&dirs.state)
             .map_err(|error| DeliveryError::State { path: ledger::path(&dirs.state), error })?;
         let shared = Shared { writer: Mutex::new(writer), failure: Mutex::new(None), summary: Mutex::default() };

@@ -10,9 +10,11 @@
 //!    no rebuild) goes out, retried until delivered or dead-lettered.
 //! 4. One decided at or before the horizon (before the latest rebuild)
 //!    goes out only to make receivers converge: a `firing` if its episode
-//!    fires now and the receiver holds no page of that episode (the first
-//!    such firing only); a `resolved` if the receiver holds a page of its
-//!    episode. Reminders and budget notices from before a rebuild never go.
+//!    fires now, or goes on after the horizon (a reminder or its resolve
+//!    decided since, which goes too and must not come without it), and the
+//!    receiver holds no page of that episode (the first such firing only);
+//!    a `resolved` if the receiver holds a page of its episode. Reminders
+//!    and budget notices from before a rebuild never go.
 //! 5. A page open at the receiver (the ledger's newest delivered
 //!    notification of the key is a firing or a reminder) whose key fires
 //!    no more, and whose resolve the fold does not mean to send itself
@@ -72,6 +74,16 @@ pub fn plan(channel: &ChannelConfig, inputs: &Inputs<'_>) -> Vec<Queue> {
     let mut queues: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     let mut queued: HashSet<&str> = HashSet::new();
     let mut old_firing_queued: HashSet<(String, String)> = HashSet::new();
+    // The episodes with notifications for this channel after the horizon.
+    let goes_on: HashSet<(&str, Option<String>)> = match inputs.rebuild_horizon {
+        Some(horizon) => inputs
+            .outbox
+            .iter()
+            .filter(|n| n.ts > horizon && n.kind != NotificationKind::Firing && takes(channel, n))
+            .map(|n| (n.key.as_str(), episode(n)))
+            .collect(),
+        None => HashSet::new(),
+    };
     let mut push = |n: &Notification, order: &mut Vec<String>| {
         if !queues.contains_key(&n.key) {
             order.push(n.key.clone());
@@ -92,7 +104,7 @@ pub fn plan(channel: &ChannelConfig, inputs: &Inputs<'_>) -> Vec<Queue> {
                 NotificationKind::Firing => {
                     let fires = inputs.alerts.and_then(|a| a.firing(&n.key));
                     let episode_fires = fires.is_some_and(|at| Some(at.unix_seconds().to_string()) == episode(n));
-                    episode_fires
+                    (episode_fires || goes_on.contains(&(n.key.as_str(), episode(n))))
                         && !page_of_episode
                         && old_firing_queued.insert((n.key.clone(), episode(n).unwrap_or_default()))
                 }

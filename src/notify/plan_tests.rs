@@ -116,3 +116,23 @@ fn before_the_rebuild_horizon_only_what_converges_goes() {
     let inputs = Inputs { rebuild_horizon: Some(Ts((FIRED + 600) * 1000)), ..inputs(&outbox, &ledger, Some(&alerts)) };
     assert_eq!(ids(&plan(&channel(), &inputs)), [vec![still.id]]);
 }
+
+#[test]
+fn a_firing_from_before_the_horizon_goes_when_its_episode_goes_on_after_it() {
+    // Fired and never delivered before a rebuild (the receiver was down);
+    // a reminder and the resolve were decided after it. The episode fires no
+    // more now, yet its reminder and resolve go: so does its firing, first,
+    // and the receiver never gets a reminder or a resolve without a page.
+    let firing = n("node_stale:saturn", NotificationKind::Firing, 0);
+    let reminder = n("node_stale:saturn", NotificationKind::Reminder, 4);
+    let resolved = n("node_stale:saturn", NotificationKind::Resolved, 6);
+    let ended = n("node_down:venus", NotificationKind::Firing, 1);
+    let outbox = [firing.clone(), ended.clone(), reminder.clone(), resolved.clone()];
+    let mut ledger = Ledger::default();
+    ledger.record(attempt(&firing, AttemptOutcome::Retry, Some(firing.ts)));
+    ledger.record(attempt(&ended, AttemptOutcome::Retry, Some(ended.ts)));
+    let none_firing = AlertsNow::default();
+    let horizon = Some(Ts((FIRED + 120) * 1000));
+    let inputs = Inputs { rebuild_horizon: horizon, ..inputs(&outbox, &ledger, Some(&none_firing)) };
+    assert_eq!(ids(&plan(&channel(), &inputs)), [vec![firing.id, reminder.id, resolved.id]]);
+}

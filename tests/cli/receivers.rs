@@ -29,7 +29,8 @@ impl Request {
 }
 
 /// How the server answers the n-th request (from 0): a status, after an
-/// optional pause.
+/// optional pause. Status 0 hangs up without an answer (a connection error
+/// for the client; the request is recorded with status 0).
 pub type Script = Box<dyn Fn(usize) -> (u16, Duration) + Send + Sync>;
 
 pub struct Server {
@@ -115,6 +116,9 @@ fn serve(
         let (status, pause) = script(n);
         thread::sleep(pause);
         recorded.lock().unwrap().push(Request { headers, body: String::from_utf8_lossy(&body).into_owned(), status });
+        if status == 0 {
+            return;
+        }
         let answer = format!("HTTP/1.1 {status} Scripted\r\nContent-Length: 2\r\n\r\nno");
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
