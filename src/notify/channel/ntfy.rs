@@ -1,6 +1,9 @@
 //! The `ntfy` format: the summary is the body; the title, priority and
 //! tags go in headers (https://docs.ntfy.sh/publish/). Header values must
 //! be ASCII, so the title is built from ids and words the observer chose.
+//! A runbook is a last line of the body; a URL runbook is also the
+//! notification's `Click` target and a "Runbook" view action. An
+//! escalation is a page of high priority (4, or 5 when critical).
 
 use crate::engine::alerts::{Notification, NotificationKind};
 use crate::event::Severity;
@@ -12,6 +15,7 @@ pub fn headers(n: &Notification) -> Vec<(&'static str, String)> {
         NotificationKind::Reminder => "STILL FIRING",
         NotificationKind::Resolved => "RESOLVED",
         NotificationKind::BudgetExhausted => "PAGES HELD",
+        NotificationKind::Escalation => "ESCALATED",
     };
     let title: String = format!("[{word}] {}", n.key)
         .chars()
@@ -21,6 +25,7 @@ pub fn headers(n: &Notification) -> Vec<(&'static str, String)> {
     let priority = match (n.kind, n.severity) {
         (NotificationKind::Resolved, _) => 2,
         (_, Severity::Critical) => 5,
+        (NotificationKind::Escalation, _) => 4,
         (_, Severity::Error) => 4,
         (_, Severity::Warning) => 3,
         (_, Severity::Info) => 2,
@@ -30,9 +35,24 @@ pub fn headers(n: &Notification) -> Vec<(&'static str, String)> {
         NotificationKind::Reminder => "bell",
         NotificationKind::Resolved => "white_check_mark",
         NotificationKind::BudgetExhausted => "hourglass",
+        NotificationKind::Escalation => "sos",
     };
     let severity =
         serde_json::to_value(n.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let rule: String = n.rule.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    vec![("Title", title), ("Priority", priority.to_string()), ("Tags", format!("{emoji},{severity},{rule}"))]
+    let mut headers =
+        vec![("Title", title), ("Priority", priority.to_string()), ("Tags", format!("{emoji},{severity},{rule}"))];
+    if let Some(url) = n.runbook.as_deref().filter(|r| crate::runbook::is_url(r) && r.is_ascii()) {
+        headers.push(("Click", url.to_string()));
+        headers.push(("Actions", format!("view, Runbook, {url}")));
+    }
+    headers
+}
+
+/// The body: the summary, and the runbook on a line of its own.
+pub fn body(n: &Notification) -> String {
+    match &n.runbook {
+        Some(runbook) => format!("{}\nrunbook: {runbook}", n.summary),
+        None => n.summary.clone(),
+    }
 }
