@@ -6,6 +6,7 @@ mod bad_input;
 mod commands;
 mod commit;
 mod crash;
+mod escalation;
 mod faults;
 mod files;
 mod fuzzing;
