@@ -65,3 +65,40 @@ pub fn payload(receiver: &str, n: &Notification) -> Value {
         "truncatedAlerts": 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Severity;
+    use crate::time::Ts;
+
+    fn escalation(runbook: Option<&str>) -> Notification {
+        let ts = Ts::parse("2026-05-12T12:10:00Z").unwrap();
+        Notification {
+            id: "node_down:venus@1778587200:escalation:600".into(),
+            kind: NotificationKind::Escalation,
+            ts,
+            expires_at: Some(ts.plus_seconds(3600)),
+            key: "node_down:venus".into(),
+            rule: "node_down".into(),
+            node: Some("venus".into()),
+            service: None,
+            severity: Severity::Critical,
+            priority: 1,
+            summary: "node venus is down".into(),
+            fired_at: Some(Ts::parse("2026-05-12T12:00:00Z").unwrap()),
+            resolved_at: None,
+            runbook: runbook.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_escalation_fires_with_its_runbook_as_runbook_url() {
+        let body = payload("oncall", &escalation(Some("runbooks/venus.md")));
+        assert_eq!(body["status"], "firing");
+        assert_eq!(body["alerts"][0]["annotations"]["runbook_url"], "runbooks/venus.md");
+        assert_eq!(body["alerts"][0]["annotations"]["kind"], "escalation");
+        let none = payload("oncall", &escalation(None));
+        assert!(none["alerts"][0]["annotations"].get("runbook_url").is_none(), "no annotation without a runbook");
+    }
+}

@@ -56,3 +56,60 @@ pub fn body(n: &Notification) -> String {
         None => n.summary.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Ts;
+
+    fn page(kind: NotificationKind, severity: Severity, runbook: Option<&str>) -> Notification {
+        Notification {
+            id: format!("service_unhealthy:saturn/mosquitto@1778587200:{}:1", kind.name()),
+            kind,
+            ts: Ts(1_778_587_200_000),
+            expires_at: None,
+            key: "service_unhealthy:saturn/mosquitto".into(),
+            rule: "service_unhealthy".into(),
+            node: Some("saturn".into()),
+            service: Some("mosquitto".into()),
+            severity,
+            priority: 3,
+            summary: "saturn/mosquitto is unhealthy".into(),
+            fired_at: None,
+            resolved_at: None,
+            runbook: runbook.map(str::to_string),
+        }
+    }
+
+    fn header(headers: &[(&'static str, String)], name: &str) -> Option<String> {
+        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn an_escalation_is_a_high_priority_page() {
+        let headers = headers(&page(NotificationKind::Escalation, Severity::Warning, None));
+        assert_eq!(header(&headers, "Priority").as_deref(), Some("4"));
+        assert!(header(&headers, "Title").unwrap().starts_with("[ESCALATED] "));
+        let critical = headers_of(NotificationKind::Escalation, Severity::Critical);
+        assert_eq!(header(&critical, "Priority").as_deref(), Some("5"));
+        let firing = headers_of(NotificationKind::Firing, Severity::Warning);
+        assert_eq!(header(&firing, "Priority").as_deref(), Some("3"));
+    }
+
+    fn headers_of(kind: NotificationKind, severity: Severity) -> Vec<(&'static str, String)> {
+        headers(&page(kind, severity, None))
+    }
+
+    #[test]
+    fn a_runbook_url_is_the_click_target_and_any_runbook_ends_the_body() {
+        let url = page(NotificationKind::Firing, Severity::Error, Some("https://wiki.lan/mosquitto"));
+        let sent = headers(&url);
+        assert_eq!(header(&sent, "Click").as_deref(), Some("https://wiki.lan/mosquitto"));
+        assert_eq!(header(&sent, "Actions").as_deref(), Some("view, Runbook, https://wiki.lan/mosquitto"));
+        assert_eq!(body(&url), "saturn/mosquitto is unhealthy\nrunbook: https://wiki.lan/mosquitto");
+        let path = page(NotificationKind::Firing, Severity::Error, Some("runbooks/mosquitto.md"));
+        assert_eq!(header(&headers(&path), "Click"), None, "a path is no link");
+        assert_eq!(body(&path), "saturn/mosquitto is unhealthy\nrunbook: runbooks/mosquitto.md");
+        assert_eq!(body(&page(NotificationKind::Firing, Severity::Error, None)), "saturn/mosquitto is unhealthy");
+    }
+}
