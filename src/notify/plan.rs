@@ -221,3 +221,7 @@ pub fn closing_resolve(page: &Notification, now: Ts) -> Notification {
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "plan_escalation_tests.rs"]
+mod escalation_tests;
