@@ -70,6 +70,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Validate and write one event, atomically, as a file under events/emit/.
     Emit(EmitArgs),
+    /// Acknowledge a firing alert: no more reminders, no escalation; its resolve is still sent.
+    Ack(AckArgs),
     /// Check the events, the inventory and the config; print every problem with file and line.
     Validate,
     /// Print the effective configuration, or the commented defaults.
@@ -138,6 +140,22 @@ pub struct AlertsArgs {
     /// Print the alerts as world/alerts.json holds them.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Writes an `alert_acknowledged` event (payload.key, payload.reason,
+/// payload.by = $USER) under events/emit/, like `emit`; the next run folds
+/// it. The alert's current episode then shows `acknowledged_by` and
+/// `acknowledged_at` in world/alerts.json, `alerts` and `status`, gets no
+/// more reminders and does not escalate; its resolve is still sent, and a
+/// new episode of the key starts unacknowledged. An ack of a key that does
+/// not fire is recorded, changes nothing, and is said on stderr.
+#[derive(Args, Debug)]
+pub struct AckArgs {
+    /// The alert's key, `<rule>:<subject>` (e.g. service_unhealthy:saturn/mosquitto), as `observer alerts` lists it.
+    pub key: String,
+    /// Why, or what is being done; kept in the event.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Args, Debug)]

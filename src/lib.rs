@@ -25,6 +25,7 @@ pub mod notify;
 pub mod own_events;
 pub mod probe;
 pub mod rules;
+pub mod runbook;
 pub mod store;
 pub mod time;
 pub mod world;

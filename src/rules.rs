@@ -62,7 +62,23 @@ fn alert_rules(config: &Config, inventory: &Inventory) -> AlertRules {
         node_depends_on: inventory.node_depends_on.clone(),
         service_depends_on: inventory.service_depends_on.clone(),
         disk_probes: inventory.probes.iter().filter(|p| matches!(p.check, Check::Disk(_))).map(ProbeDef::key).collect(),
+        runbooks: config
+            .alerts
+            .rules
+            .iter()
+            .filter_map(|(rule, given)| given.runbook.clone().map(|runbook| (*rule, runbook)))
+            .collect(),
+        service_runbooks: inventory.service_runbooks.clone(),
+        escalations_s: escalations_s(config),
     }
+}
+
+/// The distinct `after_s` of the escalation channels, smallest first: the
+/// fold decides an `escalation` notification for each, whatever channel
+/// receives it (delivery picks its own).
+fn escalations_s(config: &Config) -> Vec<u64> {
+    let set: std::collections::BTreeSet<u64> = config.notify.channels.iter().filter_map(|c| c.after_s).collect();
+    set.into_iter().collect()
 }
 
 /// A rule's settings; a key the rule does not have is 0 (the engine does
@@ -292,5 +308,39 @@ mod tests {
         assert_eq!((mosquitto.max_ratio_bp, mosquitto.min_checks, mosquitto.for_s), (5000, 10, 600));
         assert_eq!(alerts.node_depends_on["saturn"], vec!["mars".to_string()]);
         assert_eq!(alerts.service_depends_on["saturn/zigbee2mqtt"], vec!["saturn/mosquitto".to_string()]);
+    }
+
+    #[test]
+    fn a_services_runbook_wins_over_its_rules() {
+        let config = Config::parse(
+            "alerts:\n  rules:\n    service_unhealthy: {runbook: \"https://wiki.lan/unhealthy\"}\n",
+            Path::new("observer.yaml"),
+        )
+        .unwrap();
+        let mut inventory = Inventory::default();
+        inventory.service_runbooks.insert("jupiter/nextcloud".into(), "runbooks/nextcloud.md".into());
+        let alerts = build(&config, &inventory).alerts;
+        let unhealthy = Rule::ServiceUnhealthy;
+        assert_eq!(alerts.runbook(unhealthy, Some("jupiter"), Some("nextcloud")), Some("runbooks/nextcloud.md"));
+        assert_eq!(alerts.runbook(unhealthy, Some("saturn"), Some("mosquitto")), Some("https://wiki.lan/unhealthy"));
+        assert_eq!(alerts.runbook(Rule::NodeDown, Some("saturn"), None), None, "no runbook for the rule");
+        assert_eq!(
+            alerts.runbook(Rule::BreakerOpen, Some("jupiter"), Some("nextcloud")),
+            Some("runbooks/nextcloud.md")
+        );
+    }
+
+    #[test]
+    fn the_escalations_are_the_channels_distinct_after_s() {
+        let hook = "hook: [\"true\"]";
+        let config = Config::parse(
+            &format!(
+                "notify:\n  channels:\n    - {{name: a, {hook}}}\n    - {{name: b, {hook}, after_s: 1800}}\n    \
+                 - {{name: c, {hook}, after_s: 600}}\n    - {{name: d, {hook}, after_s: 1800}}\n"
+            ),
+            Path::new("observer.yaml"),
+        )
+        .unwrap();
+        assert_eq!(build(&config, &Inventory::default()).alerts.escalations_s, vec![600, 1800]);
     }
 }

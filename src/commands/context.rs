@@ -10,7 +10,7 @@
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::PathArgs;
-use crate::config::Config;
+use crate::config::{Config, check_runbooks};
 use crate::dirs::Dirs;
 use crate::inventory::Inventory;
 use crate::store::lock::StateLock;
@@ -63,10 +63,15 @@ impl Context {
         Context { dirs, config_named: paths.config.is_some(), clock }
     }
 
-    /// The config file, or the defaults when there is none.
+    /// The config file, or the defaults when there is none. Its rules'
+    /// runbooks are checked against the inventory directory.
     pub fn config(&self) -> Result<Config> {
         match &self.dirs.config {
-            Some(file) => Ok(Config::load(file)?),
+            Some(file) => {
+                let config = Config::load(file)?;
+                check_runbooks(&config, file, self.dirs.inventory.as_deref())?;
+                Ok(config)
+            }
             None => Ok(Config::default()),
         }
     }

@@ -3,6 +3,7 @@
 //! hidden temp name and a rename, so concurrent emits never tear or lose one.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context as _, Result, bail};
@@ -50,6 +51,16 @@ pub fn execute(context: &Context, args: &EmitArgs) -> Result<i32> {
         let payload: Value = serde_json::from_str(payload).context("--payload is not valid JSON")?;
         event.insert("payload".into(), payload);
     }
+    let path = write_event(context, event)?;
+    print(&format!("{}\n", shown(&path)))?;
+    Ok(crate::exit::SUCCESS)
+}
+
+/// Validates `event` (its `ts` now by the run's clock when it has none)
+/// and writes it as a new file under `events/emit/`, through a hidden temp
+/// name and a rename; returns the file. `observer ack` writes its event
+/// here too.
+pub fn write_event(context: &Context, mut event: Map<String, Value>) -> Result<PathBuf> {
     if !event.contains_key("ts") {
         event.insert("ts".into(), Value::String(context.now()?.to_string()));
     }
@@ -64,8 +75,7 @@ pub fn execute(context: &Context, args: &EmitArgs) -> Result<i32> {
     crate::store::atomic::create_dir(&dir, "the directory of emitted events")?;
     let path = dir.join(unique_name(parsed.ts.0));
     write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    print(&format!("{}\n", shown(&path)))?;
-    Ok(crate::exit::SUCCESS)
+    Ok(path)
 }
 
 /// `<ts ms>-<pid>-<wall ns>-<n>.json`: sorts by event time, and is unique

@@ -5,6 +5,7 @@
 //! pass tells people), which the subcommands share instead of calling each
 //! other, and the few output helpers below.
 
+pub mod ack;
 pub mod alerts;
 pub mod completions;
 pub mod config;
@@ -65,10 +66,15 @@ pub fn word(value: impl Serialize) -> String {
     }
 }
 
-/// One alert: key, severity and when, its summary, and why it is
-/// suppressed when it is.
+/// One alert: key, severity and when, its summary, why it is suppressed
+/// when it is, who acknowledged it, and its runbook on a line of its own.
 pub fn alert_line(alert: &AlertView, when: Option<String>) -> String {
     let when = when.map(|w| format!(", {w}")).unwrap_or_default();
     let suppressed = alert.suppressed_by.as_ref().map(|why| format!(" [suppressed: {why}]")).unwrap_or_default();
-    format!("  {} ({}{when}): {}{suppressed}\n", alert.key, word(alert.severity), alert.summary)
+    let acknowledged = match (&alert.acknowledged_by, alert.acknowledged_at) {
+        (Some(by), Some(at)) => format!(" [acknowledged by {by} at {at}]"),
+        _ => String::new(),
+    };
+    let runbook = alert.runbook.as_ref().map(|r| format!("    runbook: {r}\n")).unwrap_or_default();
+    format!("  {} ({}{when}): {}{suppressed}{acknowledged}\n{runbook}", alert.key, word(alert.severity), alert.summary)
 }

@@ -107,6 +107,7 @@ fn send_test(context: &Context, config: &NotifyConfig, name: &str) -> Result<i32
         summary: format!("observer test notification for channel {name}"),
         fired_at: Some(now),
         resolved_at: None,
+        runbook: None,
     };
     let sent = channel.send(&notification);
     let detail = sent.error.map(|e| format!(" ({e})")).unwrap_or_default();

@@ -84,13 +84,14 @@ fn what_if(dirs: &Dirs, report: &Report, until: Option<Ts>) -> Result<String> {
     ))
 }
 
-/// "3 notifications (2 firing, 0 reminder, 1 resolved, 0 budget_exhausted)".
+/// "3 notifications (2 firing, 0 reminder, 1 resolved, 0 budget_exhausted, 0 escalation)".
 fn by_kind(kinds: &[NotificationKind]) -> String {
     let all = [
         NotificationKind::Firing,
         NotificationKind::Reminder,
         NotificationKind::Resolved,
         NotificationKind::BudgetExhausted,
+        NotificationKind::Escalation,
     ];
     let parts: Vec<String> =
         all.iter().map(|kind| format!("{} {}", kinds.iter().filter(|k| *k == kind).count(), kind.name())).collect();

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::context::Context;
 use super::{count, print, shown, warn};
-use crate::config::Config;
+use crate::config::{Config, check_runbooks};
 use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
 use crate::store::events::scan;
@@ -16,10 +16,11 @@ use crate::store::events::scan;
 pub fn execute(context: &Context) -> Result<i32> {
     let dirs = &context.dirs;
     let mut problems: Vec<InputProblem> = Vec::new();
-    if let Some(file) = &dirs.config
-        && let Err(problem) = Config::load(file)
-    {
-        problems.push(problem);
+    if let Some(file) = &dirs.config {
+        match Config::load(file) {
+            Ok(config) => problems.extend(check_runbooks(&config, file, dirs.inventory.as_deref()).err()),
+            Err(problem) => problems.push(problem),
+        }
     }
     if let Some(dir) = &dirs.inventory
         && let Err(found) = Inventory::load(dir)

@@ -61,10 +61,14 @@ pub struct RuleConfig {
     /// Percent state change, 0 to 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low: Option<f64>,
+    /// What to do about it: an http(s) URL or a path inside the inventory
+    /// (`crate::runbook`); a service's own runbook wins.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_runbook")]
+    pub runbook: Option<String>,
 }
 
 /// The keys every rule has.
-const COMMON_KEYS: [&str; 4] = ["enabled", "for_s", "keep_firing_for_s", "severity"];
+const COMMON_KEYS: [&str; 5] = ["enabled", "for_s", "keep_firing_for_s", "severity", "runbook"];
 
 /// The thresholds of a rule, besides the keys every rule has.
 pub fn thresholds(rule: Rule) -> &'static [&'static str] {
@@ -97,6 +101,7 @@ impl RuleConfig {
             ("window_s", self.window_s.is_some()),
             ("high", self.high.is_some()),
             ("low", self.low.is_some()),
+            ("runbook", self.runbook.is_some()),
         ];
         set.into_iter().filter(|(_, is_set)| *is_set).map(|(key, _)| key).collect()
     }
@@ -115,6 +120,7 @@ impl RuleConfig {
             window_s: self.window_s.or(base.window_s),
             high: self.high.or(base.high),
             low: self.low.or(base.low),
+            runbook: self.runbook.or(base.runbook),
         }
     }
 
@@ -194,6 +200,13 @@ impl<'de> DeserializeSeed<'de> for Checked {
         let rule = self.0;
         super::located::checked_or_default(deserializer, |config: &RuleConfig| config.check(rule))
     }
+}
+
+/// A runbook whose form is checked where it is written (that a path
+/// exists in the inventory is checked once the inventory is known:
+/// `super::runbooks`).
+pub fn some_runbook<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    super::located::checked(deserializer, |value: &String| crate::runbook::check_written(value)).map(Some)
 }
 
 pub(super) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {

@@ -34,6 +34,8 @@ struct RawChannel {
     min_severity: Option<Severity>,
     #[serde(default)]
     rules: Option<Vec<RuleName>>,
+    #[serde(default, deserialize_with = "after_s")]
+    after_s: Option<u64>,
 }
 
 /// `notify.channels`, each channel checked, no two with one name.
@@ -73,6 +75,7 @@ impl<'de> DeserializeSeed<'de> for Checked<'_> {
             timeout_s: raw.timeout_s,
             min_severity: raw.min_severity,
             rules: raw.rules.map(|rules| rules.into_iter().map(|RuleName(rule)| rule.name().to_string()).collect()),
+            after_s: raw.after_s,
         })
     }
 }
@@ -145,6 +148,42 @@ fn executable(path: &Path) -> Result<(), &'static str> {
         Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Err("is not executable (chmod +x)"),
         Ok(_) => Ok(()),
     }
+}
+
+/// `after_s` of an escalation channel: a whole number of seconds, at least
+/// 1 (0 would be an ordinary channel that misses every firing).
+fn after_s<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct AfterS;
+    impl AfterS {
+        fn not<E: serde::de::Error>(shown: String) -> E {
+            E::custom(format!(
+                "after_s {shown} is not a number of seconds of 1 or more: an escalation channel is paged once an \
+                 alert has fired that long unacknowledged"
+            ))
+        }
+    }
+    impl Visitor<'_> for AfterS {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number of seconds, 1 or more")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            if v == 0 { Err(AfterS::not("0".to_string())) } else { Ok(v) }
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| AfterS::not(v.to_string())).and_then(|v| self.visit_u64(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            Err(AfterS::not(v.to_string()))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            Err(AfterS::not(format!("`{v}`")))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<u64, E> {
+            Err(AfterS::not(v.to_string()))
+        }
+    }
+    deserializer.deserialize_any(AfterS).map(Some)
 }
 
 /// A webhook URL that parses, with a host, over http or https.

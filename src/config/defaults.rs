@@ -193,7 +193,9 @@ alerts:
   # Every rule has enabled, for_s (seconds the condition holds before the
   # alert fires; pending until then), keep_firing_for_s (seconds it stays
   # false before the alert resolves) and severity, plus its own thresholds.
-  # Services override rules in their services.yaml (`alerts:`).
+  # Services override rules in their services.yaml (`alerts:`). A rule may
+  # have a runbook: an http(s) URL or a path inside the inventory; a
+  # service's own `runbook:` wins.
   rules:
     # A node is down.
     node_down: {enabled: true, for_s: 0, keep_firing_for_s: 0, severity: critical}
@@ -234,13 +236,18 @@ notify:
   #   found in PATH), the notification as JSON on stdin; exit 0 = delivered;
   # - webhook: an http(s) URL, POSTed with `Idempotency-Key: <id>`, in
   #   format observer (default), alertmanager or ntfy.
-  # Optional: timeout_s (10), min_severity, rules (only these rules).
+  # Optional: timeout_s (10), min_severity, rules (only these rules), and
+  # after_s: an escalation channel, paged only once an alert has fired
+  # that many seconds unacknowledged, then with its reminders and resolve.
   #   - name: phone
   #     hook: [/usr/local/bin/page-me, --quiet]
   #     min_severity: error
   #   - name: ntfy
   #     webhook: https://ntfy.example.lan/homelab
   #     format: ntfy
+  #   - name: oncall
+  #     hook: [/usr/local/bin/page-oncall]
+  #     after_s: 1800
   channels: []
 ";
 

@@ -15,11 +15,13 @@ mod defaults;
 mod file;
 mod located;
 mod notify;
+mod runbooks;
 
-pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_seconds, thresholds};
+pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_runbook, some_seconds, thresholds};
 pub use defaults::{DEFAULTS_YAML, default_rule};
 pub use file::{
     BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WorldConfig,
 };
 pub use located::{checked, checked_or_default};
 pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};
+pub use runbooks::check_runbooks;

@@ -45,6 +45,12 @@ pub struct ChannelConfig {
     /// Only these rules, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<String>>,
+    /// An escalation channel: it gets an alert's page only once the alert
+    /// has fired for this many seconds of engine time, unacknowledged and
+    /// unresolved (an `escalation` notification), then that episode's
+    /// reminders and resolve; never the firing itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_s: Option<u64>,
 }
 
 pub(super) fn default_timeout_s() -> u64 {

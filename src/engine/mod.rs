@@ -249,7 +249,7 @@ impl Engine {
                     self.budgets_exhausted.insert(name.clone());
                 }
             }
-            Kind::MaintenanceStarted | Kind::MaintenanceEnded | Kind::Other => {}
+            Kind::MaintenanceStarted | Kind::MaintenanceEnded | Kind::AlertAcknowledged | Kind::Other => {}
         }
         let (state, facts) = self.alert_parts();
         alerts::after_event(state, event, &rules.alerts, &facts, now);

@@ -58,6 +58,7 @@ kinds! {
         BudgetExhausted => "budget_exhausted",
         MaintenanceStarted => "maintenance_started",
         MaintenanceEnded => "maintenance_ended",
+        AlertAcknowledged => "alert_acknowledged",
         Tick => "tick",
     } else Other
 }
@@ -115,6 +116,7 @@ mod tests {
             Kind::BudgetExhausted,
             Kind::MaintenanceStarted,
             Kind::MaintenanceEnded,
+            Kind::AlertAcknowledged,
             Kind::Tick,
         ] {
             let name = kind.static_name().expect("a known kind has a name");

@@ -90,6 +90,9 @@ pub enum Detail {
     /// `maintenance_started` / `maintenance_ended`: when the window ends by
     /// itself (`payload.until`, RFC 3339) and why (`payload.reason`).
     Maintenance { until: Option<Ts>, reason: Option<String> },
+    /// `alert_acknowledged`: the alert's key (`payload.key`) and who
+    /// (`payload.by`); the reason stays in the event log.
+    Acknowledged { key: String, by: Option<String> },
 }
 
 /// The payload of a `probe_result` event (SPEC §5). Besides the outcome it

@@ -62,6 +62,10 @@ impl RejectReason {
         RejectReason("`deployment_stage` events need `payload.stage` (the stage name)".into())
     }
 
+    pub(super) fn ack_without_key() -> RejectReason {
+        RejectReason("`alert_acknowledged` events need `payload.key` (the alert's `<rule>:<subject>`)".into())
+    }
+
     pub(super) fn probe_without_payload() -> RejectReason {
         RejectReason("`probe_result` events need a `payload` with `probe` and `outcome`".into())
     }

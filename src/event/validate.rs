@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::reason::RejectReason;
-use super::wire::{BudgetPayload, DiagnosticsField, FailurePayload, MaintenancePayload, RawEvent, StagePayload};
+use super::wire::{
+    AckPayload, BudgetPayload, DiagnosticsField, FailurePayload, MaintenancePayload, RawEvent, StagePayload,
+};
 use super::{Detail, Event, Kind, ProbeReport, Severity};
 use crate::time::Ts;
 
@@ -98,6 +100,11 @@ fn detail(kind: Kind, payload: Option<&RawValue>) -> Result<Detail, RejectReason
                 Some(text) => Some(Ts::parse(&text).map_err(RejectReason::bad_until)?),
             };
             Detail::Maintenance { until, reason: payload.reason }
+        }
+        Kind::AlertAcknowledged => {
+            let payload: AckPayload = payload_as(payload)?;
+            let key = payload.key.filter(|key| !key.trim().is_empty()).ok_or_else(RejectReason::ack_without_key)?;
+            Detail::Acknowledged { key, by: payload.by.filter(|by| !by.trim().is_empty()) }
         }
         _ => Detail::None,
     })

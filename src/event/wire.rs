@@ -83,3 +83,16 @@ pub(super) struct MaintenancePayload {
     #[serde(default)]
     pub reason: Option<String>,
 }
+
+/// The payload of `alert_acknowledged`.
+#[derive(Deserialize, Default)]
+#[serde(expecting = "an object with `key`, `reason` and `by` strings")]
+pub(super) struct AckPayload {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+}

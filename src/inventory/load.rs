@@ -56,6 +56,8 @@ struct Draft {
     /// `depends_on` of nodes and of services, checked when all is read.
     node_depends_on: Vec<Declared>,
     service_depends_on: Vec<Declared>,
+    /// Bad runbooks per file and value so far, to find each one's line.
+    runbooks_seen: BTreeMap<(PathBuf, String), usize>,
 }
 
 impl Draft {
@@ -153,6 +155,19 @@ impl Draft {
         for on in decl.depends_on {
             let line = line_after(text, &[&service, "depends_on", &on]);
             self.service_depends_on.push(Declared { file: path.to_path_buf(), line, from: key.clone(), on });
+        }
+        if let Some(runbook) = decl.runbook {
+            match crate::runbook::check_in(&runbook, &self.dir) {
+                Ok(()) => {
+                    self.inventory.service_runbooks.insert(key.clone(), runbook);
+                }
+                Err(message) => {
+                    let nth = self.runbooks_seen.entry((path.to_path_buf(), runbook.clone())).or_default();
+                    *nth += 1;
+                    let line = crate::runbook::line_of(text, &runbook, *nth);
+                    self.problems.push(InputProblem::new(path, line, format!("service `{service}`: {message}")));
+                }
+            }
         }
         if !decl.alerts.is_empty() {
             self.inventory.service_alerts.insert(key, decl.alerts);

@@ -24,4 +24,7 @@ pub struct Inventory {
     pub service_depends_on: BTreeMap<String, Vec<String>>,
     /// Each service's own alert settings (`alerts:`), by `node/service`.
     pub service_alerts: BTreeMap<String, BTreeMap<Rule, AlertOverride>>,
+    /// Each service's `runbook`, by `node/service`, as written (a path
+    /// relative to the inventory directory, checked to be inside it).
+    pub service_runbooks: BTreeMap<String, String>,
 }

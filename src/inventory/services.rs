@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::alerts::{AlertOverride, overrides};
 use super::probe::ProbeDecl;
+use crate::config::some_runbook;
 use crate::engine::alerts::Rule;
 
 #[derive(Deserialize)]
@@ -32,7 +33,12 @@ impl ServicesFile {
                     ServiceItem::Name(name) => (name, ServiceDecl::default()),
                     ServiceItem::Object(service) => (
                         service.name,
-                        ServiceDecl { probes: service.probes, depends_on: service.depends_on, alerts: service.alerts },
+                        ServiceDecl {
+                            probes: service.probes,
+                            depends_on: service.depends_on,
+                            alerts: service.alerts,
+                            runbook: service.runbook,
+                        },
                     ),
                 })
                 .collect(),
@@ -52,6 +58,10 @@ pub(super) struct ServiceDecl {
     pub(super) depends_on: Vec<String>,
     #[serde(default, deserialize_with = "overrides")]
     pub(super) alerts: BTreeMap<Rule, AlertOverride>,
+    /// What to do when one of its alerts fires: a URL or a path inside the
+    /// inventory; it wins over the rule's.
+    #[serde(default, deserialize_with = "some_runbook")]
+    pub(super) runbook: Option<String>,
 }
 
 /// Told apart by the YAML shape, not by trial, so that errors inside keep
@@ -78,6 +88,8 @@ struct NamedService {
     depends_on: Vec<String>,
     #[serde(default, deserialize_with = "overrides")]
     alerts: BTreeMap<Rule, AlertOverride>,
+    #[serde(default, deserialize_with = "some_runbook")]
+    runbook: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for ServiceList {

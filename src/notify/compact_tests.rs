@@ -28,6 +28,7 @@ fn notification(key: usize, kind_index: usize) -> Notification {
         summary: String::new(),
         fired_at: Some(Ts(100_000)),
         resolved_at: None,
+        runbook: None,
     }
 }
 

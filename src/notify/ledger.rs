@@ -190,9 +190,10 @@ impl Ledger {
     }
 }
 
-/// A firing or a reminder leaves a page open; a resolve closes it.
+/// A firing, a reminder or an escalation leaves a page open; a resolve
+/// closes it.
 pub fn is_page(kind: NotificationKind) -> bool {
-    matches!(kind, NotificationKind::Firing | NotificationKind::Reminder)
+    matches!(kind, NotificationKind::Firing | NotificationKind::Reminder | NotificationKind::Escalation)
 }
 
 /// Appends attempts to the ledger, each followed by an fsync, so that an

@@ -24,6 +24,15 @@
 //! 6. Per key, the due notifications form a queue in outbox order (a
 //!    page's closing resolve last): only its head may be attempted, so
 //!    nothing later for a key overtakes an earlier one still undelivered.
+//!
+//! An escalation channel (`after_s: N`) takes, before rule 2, only the
+//! `escalation` notifications with its N, and the reminders and resolve of
+//! each episode it was escalated to (an escalation of that episode seen
+//! earlier in the outbox, or a page of that episode open at its receivers
+//! by the ledger); never a firing, and no second escalation of an episode
+//! whose page it already holds (after a rebuild with another `after_s`).
+//! An `escalation` opens a page like a firing (rules 4 and 5 treat it so).
+//! A channel without `after_s` never gets `escalation` notifications.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -92,8 +101,12 @@ pub fn plan(channel: &ChannelConfig, inputs: &Inputs<'_>) -> Vec<Queue> {
         queues.entry(n.key.clone()).or_default().push(Item { notification: n.clone(), tries });
     };
 
+    let mut escalated: HashSet<(&str, String)> = HashSet::new();
     for n in inputs.outbox {
-        if !takes(channel, n) || ledger.settled(name, &n.id) || queued.contains(n.id.as_str()) {
+        if !takes(channel, n) || !escalation_takes(channel, n, ledger, &mut escalated) {
+            continue;
+        }
+        if ledger.settled(name, &n.id) || queued.contains(n.id.as_str()) {
             continue;
         }
         let before_rebuild = inputs.rebuild_horizon.is_some_and(|horizon| n.ts <= horizon);
@@ -101,7 +114,7 @@ pub fn plan(channel: &ChannelConfig, inputs: &Inputs<'_>) -> Vec<Queue> {
             let page = ledger.open_page(name, &n.key);
             let page_of_episode = page.is_some_and(|p| episode(p) == episode(n));
             let goes = match n.kind {
-                NotificationKind::Firing => {
+                NotificationKind::Firing | NotificationKind::Escalation => {
                     let fires = inputs.alerts.and_then(|a| a.firing(&n.key));
                     let episode_fires = fires.is_some_and(|at| Some(at.unix_seconds().to_string()) == episode(n));
                     (episode_fires || goes_on.contains(&(n.key.as_str(), episode(n))))
@@ -145,6 +158,34 @@ pub fn takes(channel: &ChannelConfig, n: &Notification) -> bool {
     severe_enough && rule_listed
 }
 
+/// What an escalation channel (or an ordinary one, as to `escalation`
+/// notifications) takes of the outbox; `escalated` gathers, in outbox
+/// order, the episodes `(key, fired)` escalated to this channel.
+fn escalation_takes<'a>(
+    channel: &ChannelConfig,
+    n: &'a Notification,
+    ledger: &Ledger,
+    escalated: &mut HashSet<(&'a str, String)>,
+) -> bool {
+    let Some(after_s) = channel.after_s else { return n.kind != NotificationKind::Escalation };
+    let episode = episode(n).unwrap_or_default();
+    let page = ledger.open_page(&channel.name, &n.key).filter(|p| self::episode(p).as_ref() == Some(&episode));
+    match n.kind {
+        NotificationKind::BudgetExhausted => true,
+        NotificationKind::Firing => false,
+        NotificationKind::Escalation => {
+            if !n.id.ends_with(&format!(":escalation:{after_s}")) {
+                return false;
+            }
+            escalated.insert((n.key.as_str(), episode));
+            page.is_none_or(|p| p.id == n.id)
+        }
+        NotificationKind::Reminder | NotificationKind::Resolved => {
+            page.is_some() || escalated.contains(&(n.key.as_str(), episode))
+        }
+    }
+}
+
 /// The episode a notification belongs to: the `<unix seconds it fired>` of
 /// its id `<key>@<fired>:<kind>:<n>`.
 fn episode(n: &Notification) -> Option<String> {
@@ -185,9 +226,14 @@ pub fn closing_resolve(page: &Notification, now: Ts) -> Notification {
         summary: format!("no longer alerting: {}", page.summary),
         fired_at: page.fired_at,
         resolved_at: Some(now),
+        runbook: page.runbook.clone(),
     }
 }
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "plan_escalation_tests.rs"]
+mod escalation_tests;

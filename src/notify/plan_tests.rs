@@ -21,6 +21,7 @@ fn n(key: &str, kind: NotificationKind, minute: i64) -> Notification {
         summary: format!("{key} {}", kind.name()),
         fired_at: Some(Ts(FIRED * 1000)),
         resolved_at: None,
+        runbook: None,
     }
 }
 

@@ -167,6 +167,7 @@ mod tests {
                 summary: String::new(),
                 fired_at: None,
                 resolved_at: None,
+                runbook: None,
             },
         }
     }

@@ -269,6 +269,7 @@ mod tests {
             summary: "venus is down".into(),
             fired_at: Some(ts),
             resolved_at: None,
+            runbook: None,
         }
     }
 

@@ -41,6 +41,14 @@ pub struct AlertView {
     pub last_notification: Option<NotificationRef>,
     /// The latest resolved episodes of the key, newest last (at most 20).
     pub recent_episodes: Vec<Episode>,
+    /// The rule's or the service's runbook, as configured (null when none).
+    #[serde(default)]
+    pub runbook: Option<String>,
+    /// Who acknowledged the current episode (`observer ack`), and when.
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub acknowledged_at: Option<Ts>,
 }
 
 impl From<&Alert> for AlertView {
@@ -60,6 +68,9 @@ impl From<&Alert> for AlertView {
             suppressed_by: a.suppressed_by.clone(),
             last_notification: a.last_notification.clone(),
             recent_episodes: a.recent_episodes.clone(),
+            runbook: a.runbook.clone(),
+            acknowledged_by: a.acknowledged_by.clone(),
+            acknowledged_at: a.acknowledged_at,
         }
     }
 }

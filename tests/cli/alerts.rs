@@ -153,7 +153,8 @@ fn the_what_if_counts_by_kind_against_the_live_outbox_over_the_same_span() {
 }
 
 /// An `alerts.json` as the fold writes it: one alert of each kind that
-/// `observer alerts` tells apart.
+/// `observer alerts` tells apart (the firing `node_down` acknowledged, with
+/// a runbook).
 fn an_alerts_file() -> String {
     let alert = |key: &str, status: &str, severity: &str, priority: u8, suppressed_by: Option<&str>| {
         let (rule, subject) = key.split_once(':').unwrap();
@@ -174,6 +175,9 @@ fn an_alerts_file() -> String {
                 json!([{"fired_at": "2026-05-12T12:05:00Z", "resolved_at": "2026-05-12T12:20:00Z",
                         "severity": severity, "notified": true}])
             } else { json!([]) },
+            "runbook": if rule == "node_down" { json!("https://wiki.lan/node-down") } else { json!(null) },
+            "acknowledged_by": if rule == "node_down" { json!("alice") } else { json!(null) },
+            "acknowledged_at": if rule == "node_down" { json!("2026-05-12T12:07:00Z") } else { json!(null) },
         })
     };
     let alerts = [

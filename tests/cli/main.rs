@@ -8,6 +8,7 @@ mod commit;
 mod crash;
 mod delivery_properties;
 mod delivery_status;
+mod escalation;
 mod faults;
 mod files;
 mod fuzzing;

@@ -65,6 +65,11 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
             state.deployment_changed(id, event.kind == Kind::DeploymentFailed, event.ts, rules, facts, now);
         }
         (Kind::MaintenanceStarted | Kind::MaintenanceEnded, _) => state.maintenance_event(event, now, rules, facts),
+        (Kind::AlertAcknowledged, _) => {
+            if let Detail::Acknowledged { key, by } = &event.detail {
+                state.acknowledge(key, by.as_deref().unwrap_or("unknown"), now);
+            }
+        }
         _ => {}
     }
 }
@@ -75,6 +80,7 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
     state.left.clear();
+    state.refresh_runbooks(rules);
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);
     }
@@ -101,6 +107,17 @@ pub fn prune(state: &mut AlertState, horizon: Ts) {
 }
 
 impl AlertState {
+    /// Each alert's runbook under the pass's rules (they change only
+    /// between passes; a new alert takes its own when it starts).
+    fn refresh_runbooks(&mut self, rules: &AlertRules) {
+        for alert in self.alerts.values_mut() {
+            let runbook = rules.runbook(alert.rule, alert.node.as_deref(), alert.service.as_deref());
+            if alert.runbook.as_deref() != runbook {
+                alert.runbook = runbook.map(str::to_string);
+            }
+        }
+    }
+
     /// A node event, or its staleness check. The common case (a heartbeat
     /// of an up node with no alert) costs two look-ups.
     fn node_changed(&mut self, node: &str, rules: &AlertRules, facts: &Facts, now: Ts) {

@@ -48,7 +48,9 @@ impl AlertState {
         let Some(alert) = self.alerts.get_mut(key) else {
             let Some(holds) = holds else { return };
             let who = conditions::subject(rule, subject, facts);
-            self.alerts.insert(key.to_string(), new_alert(key, rule, who, holds));
+            let mut alert = new_alert(key, rule, who, holds);
+            alert.runbook = rules.runbook(rule, alert.node.as_deref(), alert.service.as_deref()).map(str::to_string);
+            self.alerts.insert(key.to_string(), alert);
             self.mark_present(rule, subject, true);
             self.pending(key, settings.for_s, rules, facts, now);
             return;
@@ -62,6 +64,8 @@ impl AlertState {
                 alert.resolved_at = None;
                 alert.false_since = None;
                 alert.episode_notified = false;
+                alert.acknowledged_by = None;
+                alert.acknowledged_at = None;
                 update(alert, holds);
                 self.pending(key, settings.for_s, rules, facts, now);
             }
@@ -152,6 +156,14 @@ impl AlertState {
         alert.status = AlertStatus::Firing;
         alert.fired_at = Some(at);
         alert.episode_notified = alert.page_open;
+        // A page kept open from an acknowledged episode (its resolve and
+        // this firing dropped by the cooldown) gets reminders again.
+        if alert.page_open && alert.reminder_due.is_none() && rules.ttl_s > 0 && at < Ts::MAX {
+            let due = alert.last_sent.map_or(at, |sent| sent.plus_seconds(rules.ttl_s)).max(at);
+            alert.reminder_due = Some(due);
+            self.deadlines.insert((due, Due::Reminder, key.to_string()));
+        }
+        self.schedule_escalations(key, at, rules);
         self.refresh(key, at, rules, facts);
         self.firing_changed(key, at, rules, facts);
     }
@@ -209,6 +221,7 @@ impl AlertState {
                 }
             }
             Due::Cooldown => self.cooldown_due(key, at, rules),
+            Due::Escalation => self.escalate(key, at, rules),
             Due::Reminder => self.reminder_due(key, at, until, rules),
             Due::Budget => self.budget_due(at, rules),
         }
@@ -250,6 +263,9 @@ fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds) -> A
         suppressed_by: None,
         last_notification: None,
         recent_episodes: Vec::new(),
+        runbook: None,
+        acknowledged_by: None,
+        acknowledged_at: None,
         false_since: None,
         page_open: false,
         episode_notified: false,

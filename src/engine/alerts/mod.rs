@@ -11,7 +11,9 @@
 //! instant before the event that moved the clock past it. Nothing here scans
 //! all nodes, services or alerts per event.
 
+mod acknowledgement;
 mod conditions;
+mod escalation;
 mod hook;
 mod lifecycle;
 mod notification;
@@ -22,6 +24,8 @@ mod watch;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_escalation;
 #[cfg(test)]
 mod tests_history;
 #[cfg(test)]
@@ -119,6 +123,15 @@ pub struct Alert {
     pub last_notification: Option<NotificationRef>,
     /// The latest resolved episodes, newest last.
     pub recent_episodes: Vec<Episode>,
+    /// The rule's or the service's runbook, as configured.
+    #[serde(default)]
+    pub runbook: Option<String>,
+    /// Who acknowledged the current episode (`observer ack`), and when; a
+    /// new episode starts unacknowledged.
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub acknowledged_at: Option<Ts>,
     /// While firing: since when the condition has been false.
     false_since: Option<Ts>,
     /// Whether a page of this key is open at receivers (their last word is
@@ -143,6 +156,9 @@ struct IdCounters {
     firing: u32,
     reminder: u32,
     resolved: u32,
+    /// The `after_s` this page was escalated for.
+    #[serde(default)]
+    escalated: Vec<u64>,
 }
 
 /// Why a notification waits.
@@ -177,6 +193,8 @@ enum Due {
     Resolve,
     /// A cooldown ended.
     Cooldown,
+    /// An escalation channel's `after_s` since the alert fired.
+    Escalation,
     /// A reminder of an open page.
     Reminder,
     /// Room in the budget's window.

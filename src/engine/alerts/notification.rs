@@ -21,6 +21,10 @@ pub enum NotificationKind {
     Resolved,
     /// The notification budget ran out: pages are being held.
     BudgetExhausted,
+    /// The alert has fired for an escalation channel's `after_s`,
+    /// unacknowledged: that channel's page opens (id
+    /// `<key>@<fired>:escalation:<after_s>`).
+    Escalation,
 }
 
 impl NotificationKind {
@@ -30,6 +34,7 @@ impl NotificationKind {
             NotificationKind::Reminder => "reminder",
             NotificationKind::Resolved => "resolved",
             NotificationKind::BudgetExhausted => "budget_exhausted",
+            NotificationKind::Escalation => "escalation",
         }
     }
 }
@@ -59,6 +64,11 @@ pub struct Notification {
     pub summary: String,
     pub fired_at: Option<Ts>,
     pub resolved_at: Option<Ts>,
+    /// What to do about it, as configured (a URL, or a path relative to the
+    /// inventory directory); null when none. Last, and absent from outbox
+    /// lines written before runbooks existed.
+    #[serde(default)]
+    pub runbook: Option<String>,
 }
 
 /// The last notification of an alert, as `alerts.json` shows it.

@@ -67,6 +67,11 @@ impl AlertState {
                 }
             }
         }
+        // A page that opened, or stopped being suppressed, after its
+        // escalation instant escalates now.
+        if firing {
+            self.escalate(key, now, rules);
+        }
     }
 
     fn episode_covered(&mut self, key: &str) {
@@ -78,6 +83,10 @@ impl AlertState {
     /// Sends `kind` now, or holds it for the cooldown or the budget.
     fn try_send(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
         let Some(alert) = self.alerts.get(key) else { return };
+        // An acknowledged alert gets no more reminders.
+        if kind == NotificationKind::Reminder && alert.acknowledged_at.is_some() {
+            return;
+        }
         if let Some(held) = &alert.held
             && held.kind == kind
         {
@@ -107,7 +116,7 @@ impl AlertState {
     }
 
     /// Forgets what `key` holds.
-    fn release(&mut self, key: &str) {
+    pub(super) fn release(&mut self, key: &str) {
         let Some(alert) = self.alerts.get_mut(key) else { return };
         let Some(held) = alert.held.take() else { return };
         self.held.remove(key);
@@ -239,6 +248,7 @@ impl AlertState {
             ),
             fired_at: Some(now),
             resolved_at: None,
+            runbook: None,
         });
     }
 
@@ -268,8 +278,8 @@ impl AlertState {
             alert.episode_notified = true;
             self.budget.sent.push_back(now);
             // Never at the end of time itself, where it would fall due again
-            // and again at the same instant.
-            if rules.ttl_s > 0 && now < Ts::MAX {
+            // and again at the same instant; never for an acknowledged alert.
+            if rules.ttl_s > 0 && now < Ts::MAX && alert.acknowledged_at.is_none() {
                 let due = now.plus_seconds(rules.ttl_s);
                 alert.reminder_due = Some(due);
                 self.deadlines.insert((due, Due::Reminder, key.to_string()));
@@ -290,6 +300,7 @@ impl AlertState {
             summary: alert.summary.clone(),
             fired_at: Some(fired_at),
             resolved_at: if lasting { None } else { alert.resolved_at },
+            runbook: alert.runbook.clone(),
         };
         self.notifications.push(notification);
     }

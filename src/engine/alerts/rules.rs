@@ -132,9 +132,27 @@ pub struct AlertRules {
     /// reads their outcomes (and those of any probe named `disk`, for
     /// histories written without this inventory).
     pub disk_probes: BTreeSet<String>,
+    /// `alerts.rules.<rule>.runbook`, as written.
+    pub runbooks: BTreeMap<Rule, String>,
+    /// Each service's `runbook`, by `node/service`: it wins over the rule's.
+    pub service_runbooks: BTreeMap<String, String>,
+    /// The distinct `after_s` of the escalation channels, smallest first.
+    pub escalations_s: Vec<u64>,
 }
 
 impl AlertRules {
+    /// The runbook of an alert of `rule` about `node`/`service`: the
+    /// service's own, else the rule's.
+    pub fn runbook(&self, rule: Rule, node: Option<&str>, service: Option<&str>) -> Option<&str> {
+        let own = match (node, service) {
+            (Some(node), Some(service)) if !self.service_runbooks.is_empty() => {
+                self.service_runbooks.get(&crate::engine::service_key(node, service))
+            }
+            _ => None,
+        };
+        own.or_else(|| self.runbooks.get(&rule)).map(String::as_str)
+    }
+
     /// The settings of `rule` for a subject of service `node/service` (or of
     /// no service), with that service's overrides applied.
     pub fn settings(&self, rule: Rule, service: Option<&str>) -> RuleSettings {

@@ -56,6 +56,9 @@ pub fn spec_alert_rules() -> AlertRules {
         node_depends_on: BTreeMap::new(),
         service_depends_on: BTreeMap::new(),
         disk_probes: BTreeSet::new(),
+        runbooks: BTreeMap::new(),
+        service_runbooks: BTreeMap::new(),
+        escalations_s: Vec::new(),
     }
 }
 

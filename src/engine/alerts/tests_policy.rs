@@ -242,13 +242,14 @@ proptest! {
 
     #[test]
     fn random_histories_in_one_pass_or_many_decide_the_same(
-        steps in prop::collection::vec((0u8..10, 0u8..3, 1i64..900), 1..80),
+        steps in prop::collection::vec((0u8..12, 0u8..3, 1i64..900), 1..80),
         cuts in prop::collection::btree_set(1usize..80, 0..6),
         budget in 0u32..4,
     ) {
         let rules = rules_with(|a| {
             a.notifications_per_hour = budget;
             a.node_depends_on.insert("n1".into(), vec!["n0".into()]);
+            a.escalations_s = vec![600, 1800];
         });
         let mut t = 0;
         let lines: Vec<String> = steps.iter().map(|(kind, who, gap)| {
@@ -264,6 +265,8 @@ proptest! {
                 6 => line(t, &format!(r#""type":"probe_result","node":"{node}","service":"s","payload":{{"probe":"disk","outcome":"ok"}}"#)),
                 7 => line(t, &format!(r#""type":"maintenance_started","node":"{node}""#)),
                 8 => line(t, &format!(r#""type":"maintenance_ended","node":"{node}""#)),
+                10 => line(t, &format!(r#""type":"alert_acknowledged","payload":{{"key":"node_down:{node}"}}"#)),
+                11 => line(t, &format!(r#""type":"alert_acknowledged","payload":{{"key":"service_unhealthy:{node}/s"}}"#)),
                 _ => tick(t),
             }
         }).collect();
@@ -272,13 +275,20 @@ proptest! {
         let runs = fold_in_passes(&rules, &lines, &cuts);
         prop_assert_eq!(&runs.notes, &rebuild.notes);
         prop_assert_eq!(runs.engine.alerts(), rebuild.engine.alerts());
-        // Per key: never a resolve without an open page, never two firings in a row.
+        // Per key: never a resolve without an open page, never two firings
+        // in a row, an escalation only of an open page and once per page
+        // and `after_s`.
         let mut open: BTreeMap<&str, bool> = BTreeMap::new();
+        let mut escalations = BTreeSet::new();
         for note in &rebuild.notes {
             let was = open.get(note.key.as_str()).copied().unwrap_or(false);
             match note.kind {
                 NotificationKind::Firing => prop_assert!(!was, "{}", note.id),
                 NotificationKind::Reminder | NotificationKind::Resolved => prop_assert!(was, "{}", note.id),
+                NotificationKind::Escalation => {
+                    prop_assert!(was, "{}", note.id);
+                    prop_assert!(escalations.insert(note.id.clone()), "{} twice", note.id);
+                }
                 NotificationKind::BudgetExhausted => {}
             }
             open.insert(&note.key, note.kind != NotificationKind::Resolved);

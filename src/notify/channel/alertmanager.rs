@@ -5,7 +5,8 @@
 //! The mapping: `status` is `resolved` for a resolve and `firing` for
 //! everything else; labels are `alertname` (the rule), `key`, `node` and
 //! `service` when there are, and `severity`; annotations are `summary`,
-//! `notification_id` and `kind`; `startsAt` is when the episode fired,
+//! `notification_id`, `kind` and, when the alert has a runbook,
+//! `runbook_url` (Alertmanager's usual name, for a path too); `startsAt` is when the episode fired,
 //! `endsAt` when it resolved, else `expires_at`, else Go's zero time as
 //! Alertmanager writes it; `fingerprint` is a stable hash of the key; the
 //! group is the key alone (`groupLabels` `alertname` and `key`), and
@@ -31,11 +32,14 @@ pub fn payload(receiver: &str, n: &Notification) -> Value {
         labels.insert("service".into(), service.clone().into());
     }
     labels.insert("severity".into(), serde_json::to_value(n.severity).unwrap_or(Value::Null));
-    let annotations = json!({
+    let mut annotations = json!({
         "summary": n.summary,
         "notification_id": n.id,
         "kind": n.kind.name(),
     });
+    if let (Some(runbook), Some(map)) = (&n.runbook, annotations.as_object_mut()) {
+        map.insert("runbook_url".into(), runbook.clone().into());
+    }
     let time = |ts: Option<crate::time::Ts>| ts.map_or_else(|| ZERO_TIME.to_string(), |t| t.to_rfc3339());
     let ends_at = time(n.resolved_at.or(n.expires_at));
     let alert = json!({
@@ -60,4 +64,41 @@ pub fn payload(receiver: &str, n: &Notification) -> Value {
         "groupKey": format!("{{}}:{{alertname={:?}, key={:?}}}", n.rule, n.key),
         "truncatedAlerts": 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Severity;
+    use crate::time::Ts;
+
+    fn escalation(runbook: Option<&str>) -> Notification {
+        let ts = Ts::parse("2026-05-12T12:10:00Z").unwrap();
+        Notification {
+            id: "node_down:venus@1778587200:escalation:600".into(),
+            kind: NotificationKind::Escalation,
+            ts,
+            expires_at: Some(ts.plus_seconds(3600)),
+            key: "node_down:venus".into(),
+            rule: "node_down".into(),
+            node: Some("venus".into()),
+            service: None,
+            severity: Severity::Critical,
+            priority: 1,
+            summary: "node venus is down".into(),
+            fired_at: Some(Ts::parse("2026-05-12T12:00:00Z").unwrap()),
+            resolved_at: None,
+            runbook: runbook.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_escalation_fires_with_its_runbook_as_runbook_url() {
+        let body = payload("oncall", &escalation(Some("runbooks/venus.md")));
+        assert_eq!(body["status"], "firing");
+        assert_eq!(body["alerts"][0]["annotations"]["runbook_url"], "runbooks/venus.md");
+        assert_eq!(body["alerts"][0]["annotations"]["kind"], "escalation");
+        let none = payload("oncall", &escalation(None));
+        assert!(none["alerts"][0]["annotations"].get("runbook_url").is_none(), "no annotation without a runbook");
+    }
 }

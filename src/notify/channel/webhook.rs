@@ -50,7 +50,7 @@ impl Webhook {
             WebhookFormat::Ntfy => {
                 let headers = ntfy::headers(n);
                 let request = headers.iter().fold(request, |r, (name, value)| r.header(*name, value));
-                request.content_type("text/plain; charset=utf-8").send(n.summary.as_bytes())
+                request.content_type("text/plain; charset=utf-8").send(ntfy::body(n).as_bytes())
             }
         };
         match result {

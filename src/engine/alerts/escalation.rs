@@ -1,0 +1,76 @@
+//! Escalation (SPEC §6): a channel with `after_s: N` is paged once an
+//! alert has fired for N seconds of engine time. The fold decides it, so a
+//! rebuild decides the same: for an episode that fires and whose page is
+//! open at receivers (its firing went out), unacknowledged, unsuppressed
+//! and unresolved at `fired_at + N`, one `escalation` notification, id
+//! `<key>@<fired>:escalation:<N>`, at that instant (a deadline, whatever
+//! the ticks). If the firing has not gone out by then (held by the
+//! cooldown or the budget, suppressed, in maintenance), the escalation goes
+//! when all of that first holds later, if ever.
+//!
+//! Escalations are exempt from the cooldown and the budget: they neither
+//! wait for them nor count in them (a page that waited for N seconds must
+//! not wait again), and they do not move the key's cooldown. Delivery gives
+//! them only to the channels with that `after_s` (`crate::notify::plan`),
+//! which then get the episode's reminders and resolve.
+
+use super::{AlertRules, AlertState, AlertStatus, Due, Notification, NotificationKind, NotificationRef};
+use crate::time::Ts;
+
+impl AlertState {
+    /// Queues the escalation deadlines of an episode that fired at `at`.
+    pub(super) fn schedule_escalations(&mut self, key: &str, at: Ts, rules: &AlertRules) {
+        for after_s in &rules.escalations_s {
+            let due = at.plus_seconds(*after_s);
+            if due > at {
+                self.deadlines.insert((due, Due::Escalation, key.to_string()));
+            }
+        }
+    }
+
+    /// Sends every escalation of `key` that is due at `now` and not sent
+    /// for its page yet, when the alert may escalate.
+    pub(super) fn escalate(&mut self, key: &str, now: Ts, rules: &AlertRules) {
+        if rules.escalations_s.is_empty() || self.acknowledged(key) {
+            return;
+        }
+        let Some(alert) = self.alerts.get(key) else { return };
+        if alert.status != AlertStatus::Firing || !alert.page_open || alert.suppressed_by.is_some() {
+            return;
+        }
+        let Some(fired_at) = alert.fired_at else { return };
+        let due: Vec<u64> = rules
+            .escalations_s
+            .iter()
+            .copied()
+            .filter(|after_s| fired_at.plus_seconds(*after_s) <= now && !alert.ids.escalated.contains(after_s))
+            .collect();
+        for after_s in due {
+            self.send_escalation(key, after_s, fired_at, now, rules);
+        }
+    }
+
+    fn send_escalation(&mut self, key: &str, after_s: u64, fired_at: Ts, now: Ts, rules: &AlertRules) {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        alert.ids.escalated.push(after_s);
+        let kind = NotificationKind::Escalation;
+        let id = format!("{key}@{}:{}:{after_s}", alert.ids.secs, kind.name());
+        alert.last_notification = Some(NotificationRef { id: id.clone(), kind, ts: now });
+        self.notifications.push(Notification {
+            id,
+            kind,
+            ts: now,
+            expires_at: (rules.ttl_s > 0).then(|| now.plus_seconds(rules.ttl_s)),
+            key: key.to_string(),
+            rule: alert.rule.name().to_string(),
+            node: alert.node.clone(),
+            service: alert.service.clone(),
+            severity: alert.severity,
+            priority: alert.priority,
+            summary: format!("{} (escalated: {after_s}s unacknowledged)", alert.summary),
+            fired_at: Some(fired_at),
+            resolved_at: None,
+            runbook: alert.runbook.clone(),
+        });
+    }
+}
