@@ -33,6 +33,11 @@
 //! 7. The rebuild of row 1 with the default alert rules against the same
 //!    rebuild with every rule switched off (`alerts.rules.*.enabled:
 //!    false`). Target ≤ 1.1× (issue 12).
+//! 8. `observer notify` delivering 10,000 notifications
+//!    (`OBSERVER_BENCH_NOTIFICATIONS`) from a committed outbox to a webhook
+//!    on loopback, against a bare loop of as many POSTs with ureq, the
+//!    webhook channel's client, to the same server; reported as times and
+//!    as notifications per second, no target (benches/delivery.rs).
 //!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
@@ -40,6 +45,8 @@
 
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "delivery.rs"]
+mod delivery;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -84,6 +91,7 @@ fn main() {
     let singles = env_number("OBSERVER_BENCH_SINGLES", 50_000);
     let repeats = env_number("OBSERVER_BENCH_REPEATS", 3).max(1) as usize;
     let seed = env_number("OBSERVER_BENCH_SEED", 2026);
+    let notifications = env_number("OBSERVER_BENCH_NOTIFICATIONS", 10_000);
     let observer = PathBuf::from(env!("CARGO_BIN_EXE_observer"));
     // OBSERVER_BENCH_DIR keeps the corpus (for profiling); otherwise it is
     // generated in a temporary directory that is removed at the end.
@@ -215,6 +223,9 @@ fn main() {
         None,
     ));
 
+    // 8. Delivery of a committed outbox to a loopback webhook.
+    rows.extend(delivery::rows(&observer, &base, notifications, repeats));
+
     println!();
     println!("| measurement | A | B | ratio A/B | target | result |");
     println!("|---|---:|---:|---:|---:|---|");
@@ -342,6 +353,12 @@ impl Row {
         let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
         let ratio = a_kib as f64 / b_kib as f64;
         Row { name, measured: Some((mib(a_kib), mib(b_kib), ratio)), target: Some(target), why_skipped: "" }
+    }
+
+    /// Two throughputs, higher is faster; the ratio is A's over B's.
+    fn rate(name: String, a_per_s: f64, b_per_s: f64) -> Row {
+        let shown = |rate: f64| format!("{}/s", thousands(rate.round() as u64));
+        Row { name, measured: Some((shown(a_per_s), shown(b_per_s), a_per_s / b_per_s)), target: None, why_skipped: "" }
     }
 
     fn skipped(name: &str, why: &'static str) -> Row {

@@ -92,8 +92,11 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     text.push_str(&format!(
         "world as of {} ({}); last run {}\n",
         as_of.map_or("never".into(), |t| t.to_string()),
-        as_of.map_or("no events yet".into(), |t| format!("{} behind the wall clock", ago(now, t))),
-        last_run_at.map_or("unknown".into(), |t| format!("{} ago", ago(now, t))),
+        as_of.map_or("no events yet".into(), |t| against_wall_clock(now, t)),
+        last_run_at.map_or("unknown".into(), |t| match t.0 - now.0 >= 1000 {
+            true => against_wall_clock(now, t),
+            false => format!("{} ago", ago(now, t)),
+        }),
     ));
     let n = &summary.nodes;
     text.push_str(&format!(
@@ -231,11 +234,22 @@ struct NodeNotUp<'a> {
     last_seen: Option<Ts>,
 }
 
-/// A rough human duration: "42s", "5m", "3h", "2d".
+/// How far `then` lies behind the wall clock `now`, or ahead of it: a
+/// producer whose clock runs ahead, a wall clock set back, or
+/// `OBSERVER_NOW` puts the world (or the last run) in the wall clock's
+/// future, and that is said as such ("5m ahead of the wall clock").
+fn against_wall_clock(now: Ts, then: Ts) -> String {
+    match then.0 - now.0 >= 1000 {
+        true => format!("{} ahead of the wall clock", ago(then, now)),
+        false => format!("{} behind the wall clock", ago(now, then)),
+    }
+}
+
+/// A rough human duration from `then` to the later `now`: "42s", "5m",
+/// "3h", "2d".
 fn ago(now: Ts, then: Ts) -> String {
-    let seconds = (now.0 - then.0) / 1000;
+    let seconds = ((now.0 - then.0) / 1000).max(0);
     match seconds {
-        s if s < 0 => "in the future".into(),
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h", s / 3600),

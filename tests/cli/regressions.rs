@@ -172,3 +172,23 @@ fn file_names_that_are_not_utf8_do_not_collide() {
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 2);
 }
+
+/// `status` read "last run in the future ago" (and "in the future behind
+/// the wall clock") when the wall clock was behind the last run or the
+/// newest event: a producer's clock ahead, a clock set back, OBSERVER_NOW.
+#[test]
+fn status_says_a_time_ahead_of_the_wall_clock_is_ahead_not_in_the_future_ago() {
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &Ev::new("2026-05-12T12:45:00Z", "heartbeat").node("n").line());
+    lab.observer(["run", "--no-tick"]).env("OBSERVER_NOW", "2026-05-12T13:00:00Z").run().success();
+    let out = lab.observer(["status"]).env("OBSERVER_NOW", "2026-05-12T12:30:00Z").run().success();
+    assert!(
+        out.stdout.contains(
+            "world as of 2026-05-12T12:45:00Z (15m ahead of the wall clock); last run 30m ahead of the wall clock\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = lab.observer(["status"]).env("OBSERVER_NOW", "2026-05-12T13:05:00Z").run().success();
+    assert!(out.stdout.contains("(20m behind the wall clock); last run 5m ago\n"), "{}", out.stdout);
+}
