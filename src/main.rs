@@ -22,6 +22,8 @@ fn main() {
         Command::Config(args) => commands::config::execute(&context, args),
         Command::Maintenance(args) => commands::maintenance::execute(&context, args),
         Command::Notify(args) => commands::notify::execute(&context, args),
+        Command::Check(args) => commands::check::execute(&context, args),
+        Command::Init(args) => commands::init::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {

@@ -6,10 +6,12 @@
 //! other, and the few output helpers below.
 
 pub mod alerts;
+pub mod check;
 pub mod completions;
 pub mod config;
 pub mod context;
 pub mod emit;
+pub mod init;
 pub mod maintenance;
 pub mod notify;
 pub mod probe;

@@ -7,13 +7,17 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::context::Context;
-use super::report::{record_run, warn_about};
+use super::report::{record_metrics, record_run, recording_failure, warn_about};
 use super::{print, shown};
 use crate::cli::ProbeArgs;
 use crate::fold_pass::{self, Mode};
 use crate::probe::round::{RoundOptions, round};
 
 pub fn execute(context: &Context, args: &ProbeArgs) -> Result<i32> {
+    recording_failure(context, "probe", probe(context, args))
+}
+
+fn probe(context: &Context, args: &ProbeArgs) -> Result<i32> {
     let config = context.config()?;
     let inventory = context.inventory()?;
     context.require_events()?;
@@ -27,6 +31,7 @@ pub fn execute(context: &Context, args: &ProbeArgs) -> Result<i32> {
     let lines = round(dirs, &config, &inventory, at, &options)?;
     let report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
     record_run(dirs, "probe", at, started, &report)?;
+    record_metrics(dirs, at, started)?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');

@@ -3,6 +3,7 @@
 mod alert_config;
 mod alerts;
 mod bad_input;
+mod check;
 mod commands;
 mod commit;
 mod crash;
@@ -11,7 +12,9 @@ mod files;
 mod fuzzing;
 mod health;
 mod incidents;
+mod init;
 mod maintenance;
+mod metrics;
 mod notify;
 mod notify_rebuild;
 mod outputs;
