@@ -26,7 +26,7 @@ use crate::engine::BreakerState;
 use crate::engine::alerts::NotificationKind;
 use crate::notify::ledger::{self, AttemptOutcome};
 use crate::store::atomic::write_if_changed;
-use crate::store::outbox::{self, OutboxError};
+use crate::store::outbox;
 use crate::time::Ts;
 use crate::world::{self, ServicesFile, Summary, WorldFile as _};
 
@@ -41,15 +41,17 @@ pub struct RunFacts {
     pub duration_s: f64,
 }
 
-/// What the file is rendered from, besides the world files.
+/// What the file is rendered from, besides the world files. `None` when
+/// its source could not be read: those samples are left out (the family
+/// stays, empty), and the run says why, since delivery problems must not
+/// fail a run that committed.
 #[derive(Debug, Default)]
 pub struct Tallies {
     /// Notifications the fold decided (the committed outbox), by kind.
-    pub notifications: BTreeMap<NotificationKind, u64>,
-    /// Delivery attempts that failed (to be retried, or given up).
-    pub deliveries_failed: u64,
-    /// Notifications given up on a channel.
-    pub dead_lettered: u64,
+    pub notifications: Option<BTreeMap<NotificationKind, u64>>,
+    /// Delivery attempts that failed (to be retried, or given up), and the
+    /// notifications given up on a channel.
+    pub deliveries: Option<(u64, u64)>,
 }
 
 /// Why the file could not be written. The pass was committed before.
@@ -59,7 +61,6 @@ pub enum MetricsError {
     World {
         path: PathBuf,
     },
-    Outbox(OutboxError),
     Io {
         path: PathBuf,
         error: std::io::Error,
@@ -70,7 +71,6 @@ impl std::fmt::Display for MetricsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MetricsError::World { path } => write!(f, "cannot write metrics: {} does not read back", path.display()),
-            MetricsError::Outbox(error) => write!(f, "cannot write metrics: {error}"),
             MetricsError::Io { path, error } => write!(f, "cannot write {}: {error}", path.display()),
         }
     }
@@ -79,23 +79,33 @@ impl std::fmt::Display for MetricsError {
 impl std::error::Error for MetricsError {}
 
 /// Renders the metrics of the world in `dirs.world` and writes them to
-/// `world/metrics.prom` by rename.
-pub fn write(dirs: &Dirs, run: RunFacts) -> Result<(), MetricsError> {
+/// `world/metrics.prom` by rename. Returns what could not be counted, for
+/// warnings.
+pub fn write(dirs: &Dirs, run: RunFacts) -> Result<Vec<String>, MetricsError> {
     let read_back = |name: &str| MetricsError::World { path: dirs.world.join(name) };
     let summary = world::read::<Summary>(&dirs.world).ok_or_else(|| read_back(Summary::NAME))?;
     let services = world::read::<ServicesFile>(&dirs.world).ok_or_else(|| read_back(ServicesFile::NAME))?;
-    let tallies = tally(dirs)?;
+    let mut problems = Vec::new();
+    let notifications = count_notifications(dirs).map_err(|why| problems.push(why)).ok();
+    let deliveries = count_deliveries(dirs).map_err(|why| problems.push(why)).ok();
     let path = dirs.world.join(FILE_NAME);
-    let text = render(&summary, &services, &tallies, run);
-    write_if_changed(&path, text.as_bytes()).map(|_| ()).map_err(|error| MetricsError::Io { path, error })
+    let text = render(&summary, &services, &Tallies { notifications, deliveries }, run);
+    write_if_changed(&path, text.as_bytes()).map_err(|error| MetricsError::Io { path, error })?;
+    Ok(problems)
 }
 
-/// Counts the committed outbox by kind and the ledger's failed attempts.
-fn tally(dirs: &Dirs) -> Result<Tallies, MetricsError> {
-    let mut tallies = Tallies::default();
-    for notification in outbox::read_committed(&dirs.state).map_err(MetricsError::Outbox)? {
-        *tallies.notifications.entry(notification.kind).or_default() += 1;
+/// The committed outbox, by kind.
+fn count_notifications(dirs: &Dirs) -> Result<BTreeMap<NotificationKind, u64>, String> {
+    let mut counts = BTreeMap::new();
+    let committed = outbox::read_committed(&dirs.state).map_err(|e| format!("notifications not counted: {e}"))?;
+    for notification in committed {
+        *counts.entry(notification.kind).or_default() += 1;
     }
+    Ok(counts)
+}
+
+/// The ledger's failed attempts and dead letters.
+fn count_deliveries(dirs: &Dirs) -> Result<(u64, u64), String> {
     /// The one field of a ledger line counted here.
     #[derive(Deserialize)]
     struct Line {
@@ -105,20 +115,21 @@ fn tally(dirs: &Dirs) -> Result<Tallies, MetricsError> {
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(error) => return Err(MetricsError::Io { path, error }),
+        Err(e) => return Err(format!("deliveries not counted: cannot read {}: {e}", path.display())),
     };
+    let (mut failed, mut dead) = (0, 0);
     // A torn last line is skipped, as delivery skips it.
     for line in bytes.split(|b| *b == b'\n').filter_map(|line| serde_json::from_slice::<Line>(line).ok()) {
         match line.outcome {
             AttemptOutcome::Delivered => {}
-            AttemptOutcome::Retry => tallies.deliveries_failed += 1,
+            AttemptOutcome::Retry => failed += 1,
             AttemptOutcome::DeadLetter => {
-                tallies.deliveries_failed += 1;
-                tallies.dead_lettered += 1;
+                failed += 1;
+                dead += 1;
             }
         }
     }
-    Ok(tallies)
+    Ok((failed, dead))
 }
 
 /// The exposition text. Every family is always there, with every status,
@@ -188,29 +199,26 @@ pub fn render(summary: &Summary, services: &ServicesFile, tallies: &Tallies, run
         out.sample("observer_alerts_firing", &[("severity", severity)], count as f64);
     }
     out.family("observer_notifications_total", "counter", "Notifications decided by the fold (the outbox), by kind.");
-    for kind in [
-        NotificationKind::Firing,
-        NotificationKind::Reminder,
-        NotificationKind::Resolved,
-        NotificationKind::BudgetExhausted,
-    ] {
-        let count = tallies.notifications.get(&kind).copied().unwrap_or(0);
-        out.sample("observer_notifications_total", &[("kind", kind.name())], count as f64);
+    if let Some(counts) = &tallies.notifications {
+        for kind in [
+            NotificationKind::Firing,
+            NotificationKind::Reminder,
+            NotificationKind::Resolved,
+            NotificationKind::BudgetExhausted,
+        ] {
+            let count = counts.get(&kind).copied().unwrap_or(0);
+            out.sample("observer_notifications_total", &[("kind", kind.name())], count as f64);
+        }
     }
+    let (failed, dead) = tallies.deliveries.map_or((None, None), |(f, d)| (Some(f), Some(d)));
     for (name, help, value) in [
-        (
-            "observer_deliveries_failed_total",
-            "Delivery attempts that failed (retried later or given up).",
-            tallies.deliveries_failed,
-        ),
-        (
-            "observer_deliveries_dead_lettered_total",
-            "Notifications given up on a channel (dead letters).",
-            tallies.dead_lettered,
-        ),
+        ("observer_deliveries_failed_total", "Delivery attempts that failed (retried later or given up).", failed),
+        ("observer_deliveries_dead_lettered_total", "Notifications given up on a channel (dead letters).", dead),
     ] {
         out.family(name, "counter", help);
-        out.sample(name, &[], value as f64);
+        if let Some(value) = value {
+            out.sample(name, &[], value as f64);
+        }
     }
 
     out.family("observer_run_duration_seconds", "gauge", "Wall time of the last successful run.");

@@ -24,7 +24,13 @@ After=network-online.target
 
 [Service]
 Type=oneshot
+# Better as a user of its own that owns the root: create it, then uncomment.
+#User=observer
 ExecStart={bin} --root {root} run --probe
+ProtectSystem=strict
+ReadWritePaths={root}
+PrivateTmp=true
+NoNewPrivileges=true
 # 75: another run (a manual one, say) holds the lock; the next minute's
 # pass picks up where it left off, so this is no failure.
 SuccessExitStatus=75
@@ -65,7 +71,12 @@ Conflicts=observer.timer
 
 [Service]
 Type=simple
+#User=observer
 ExecStart={bin} --root {root} watch
+ProtectSystem=strict
+ReadWritePaths={root}
+PrivateTmp=true
+NoNewPrivileges=true
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=10s

@@ -68,7 +68,10 @@ pub fn record_run(dirs: &Dirs, command: &str, at: Ts, started: Instant, report: 
 /// so that its duration covers delivery too.
 pub fn record_metrics(dirs: &Dirs, at: Ts, started: Instant) -> Result<()> {
     let run = RunFacts { started_at: at, duration_s: started.elapsed().as_secs_f64() };
-    Ok(metrics::write(dirs, run)?)
+    for problem in metrics::write(dirs, run)? {
+        warn(&format!("observer: warning: {}: {problem}", shown(&dirs.world.join(metrics::FILE_NAME))));
+    }
+    Ok(())
 }
 
 /// Passes `outcome` on, after recording a failure in

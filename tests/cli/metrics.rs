@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::support::{Homelab, example_inventory};
+use crate::support::{Homelab, Stream, example_inventory};
 
 /// Runs `promtool check metrics` on `text`; fails when promtool is missing.
 fn promtool(text: &str) {
@@ -105,4 +105,25 @@ fn each_pass_rewrites_it_and_rebuild_equality_leaves_it_out() {
     lab.assert_world_equals_rebuild();
     assert!(!lab.path("rebuilt/metrics.prom").exists());
     promtool(&lab.world("metrics.prom"));
+}
+
+#[test]
+fn a_run_whose_stdout_is_closed_still_ends_with_its_metrics() {
+    // Delivery and the metrics come after the summary line; a closed pipe
+    // (`observer run | head -0`) is not an error and stops neither.
+    let lab = Homelab::from_fixture("fixtures/demo").with_inventory(&example_inventory());
+    let out = lab.observer(["run", "--no-tick"]).run_with_closed(Stream::Stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    promtool(&lab.world("metrics.prom"));
+}
+
+#[test]
+fn an_unreadable_ledger_is_a_warning_and_leaves_only_its_samples_out() {
+    let lab = Homelab::from_fixture("fixtures/demo").with_inventory(&example_inventory());
+    std::fs::create_dir_all(lab.path("state/deliveries.jsonl")).unwrap();
+    lab.run().stderr_has("metrics.prom: deliveries not counted: cannot read");
+    let text = lab.world("metrics.prom");
+    promtool(&text);
+    assert!(text.contains("# TYPE observer_deliveries_failed_total counter\n# HELP"), "no sample:\n{text}");
+    assert!(sample(&text, "observer_notifications_total{kind=\"firing\"}") > 0.0);
 }
