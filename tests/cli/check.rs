@@ -246,4 +246,9 @@ fn problems_are_listed_worst_first_and_bad_flags_are_unknown() {
         let out = check(&lab, "2026-05-12T13:00:00Z", &[flag, value]).code(UNKNOWN);
         assert!(out.stdout.starts_with(&format!("OBSERVER UNKNOWN - {says}")), "{}", out.stdout);
     }
+    // A flag it does not know is UNKNOWN too (other commands exit 2).
+    let out = check(&lab, "2026-05-12T13:00:00Z", &["--bogus"]).code(UNKNOWN);
+    assert!(out.stdout.starts_with("OBSERVER UNKNOWN - unexpected argument '--bogus'"), "{}", out.stdout);
+    lab.observer(["status", "--bogus"]).run().code(2);
+    lab.observer(["check", "--help"]).run().success();
 }
