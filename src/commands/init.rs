@@ -11,12 +11,12 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
 use super::context::Context;
-use super::print;
+use super::{print, shown};
 use crate::cli::InitArgs;
 use crate::config::DEFAULTS_YAML;
 
@@ -34,18 +34,11 @@ pub fn execute(context: &Context, args: &InitArgs) -> Result<i32> {
     let root = std::path::absolute(&dirs.root).with_context(|| format!("cannot resolve {}", dirs.root.display()))?;
     let config = dirs.config.clone().unwrap_or_else(|| dirs.root.join("observer.yaml"));
     let inventory = dirs.inventory.clone().unwrap_or_else(|| dirs.root.join("inventory"));
-    let layout: [(&Path, &str); 6] = [
-        (&dirs.events, "events/"),
-        (&dirs.state, "state/"),
-        (&dirs.world, "world/"),
-        (&dirs.logs, "logs/"),
-        (&config, "observer.yaml"),
-        (&inventory, "inventory/"),
-    ];
-    let there: Vec<String> = layout.iter().filter(|(path, _)| exists(path)).map(|(path, _)| shown(path)).collect();
+    let layout: [&Path; 6] = [&dirs.events, &dirs.state, &dirs.world, &dirs.logs, &config, &inventory];
+    let there: Vec<String> = layout.iter().filter(|path| exists(path)).map(|path| shown(path)).collect();
     let mut text = String::new();
     if there.is_empty() {
-        for (dir, _) in &layout[..4] {
+        for dir in &layout[..4] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         create(&config, &commented_config())?;
@@ -115,7 +108,7 @@ pub fn commented_config() -> String {
 
 /// Creates `path` (and its directories) with `content`; never replaces a
 /// file.
-fn create(path: &PathBuf, content: &str) -> Result<()> {
+fn create(path: &Path, content: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -126,10 +119,6 @@ fn create(path: &PathBuf, content: &str) -> Result<()> {
 /// There in any form, a dangling symlink included.
 fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
-}
-
-fn shown(path: &Path) -> String {
-    super::shown(path)
 }
 
 #[cfg(test)]
