@@ -35,6 +35,17 @@ pub fn warn_about(dirs: &Dirs, report: &Report) {
     }
 }
 
+/// Counts the pass before the probes (of `run --probe` and `probe`) into
+/// the last one, so that the run records all it folded, rejected and found
+/// late: `check` reads those counts. Its warnings were printed already.
+pub fn add_earlier_pass(report: &mut Report, earlier: Report) {
+    report.folded += earlier.folded;
+    report.duplicates += earlier.duplicates;
+    report.late += earlier.late;
+    let later = std::mem::replace(&mut report.rejects, earlier.rejects);
+    report.rejects.extend(later);
+}
+
 /// Records the run of `command`, started at `at` (by its clock) and at
 /// `started` (by the monotonic one, for the duration), that ended with the
 /// pass `report`; a failure an earlier run recorded is then forgotten.

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::context::Context;
 use super::notify::deliver_after_commit;
-use super::report::{record_metrics, record_run, recording_failure, warn_about};
+use super::report::{add_earlier_pass, record_metrics, record_run, recording_failure, warn_about};
 use super::{count, print, shown};
 use crate::cli::RunArgs;
 use crate::dirs::Dirs;
@@ -33,19 +33,21 @@ fn run(context: &Context, args: &RunArgs) -> Result<i32> {
     // round's time; the probes file sorts before the ticks file, so this is
     // the order a rebuild folds them in too (none of them is late).
     let mut probe_lines = Vec::new();
-    let mut folded_before = 0;
+    let mut earlier = None;
     if args.probe {
         let report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
         warn_about(dirs, &report);
-        folded_before = report.folded;
+        earlier = Some(report);
         probe_lines = round(dirs, &config, &inventory, at, &RoundOptions::default())?;
     }
     if !args.no_tick {
         append_tick(dirs, at)?;
     }
     let mut report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
-    report.folded += folded_before;
     warn_about(dirs, &report);
+    if let Some(earlier) = earlier {
+        add_earlier_pass(&mut report, earlier);
+    }
     record_run(dirs, "run", at, started, &report)?;
     // A closed stdout stops neither delivery nor the metrics.
     let printed = print_summary(dirs, &probe_lines, &report);

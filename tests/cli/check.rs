@@ -252,3 +252,18 @@ fn problems_are_listed_worst_first_and_bad_flags_are_unknown() {
     lab.observer(["status", "--bogus"]).run().code(2);
     lab.observer(["check", "--help"]).run().success();
 }
+
+#[test]
+fn what_the_pass_before_the_probes_rejects_counts_too() {
+    // `run --probe` (the timer's form) folds what producers wrote, probes,
+    // then folds again: the first pass's rejects are the ones that matter.
+    let lab = Homelab::new();
+    lab.write("events/a.jsonl", &(lines(&[Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("saturn")]) + "oops\n"));
+    lab.observer(["run", "--probe"]).run().success().stdout_has("(1 rejected,");
+    let out = check(&lab, "2026-05-12T13:01:00Z", &[]).code(WARNING);
+    assert_eq!(perfdata(&out, "rejected"), "'rejected'=1;0;;0;");
+    lab.append("events/a.jsonl", "again\n");
+    lab.observer(["probe"]).env("OBSERVER_NOW", "2026-05-12T13:02:00Z").run().success();
+    let out = check(&lab, "2026-05-12T13:02:00Z", &[]).code(WARNING);
+    assert_eq!(perfdata(&out, "rejected"), "'rejected'=2;0;;0;");
+}
