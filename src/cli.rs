@@ -80,6 +80,10 @@ pub enum Command {
     Maintenance(MaintenanceArgs),
     /// Deliver the notifications that are due through the channels of `notify.channels`.
     Notify(NotifyArgs),
+    /// Nagios/Icinga plugin: is the observer healthy? Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(CheckArgs),
+    /// Create the layout under the root, a commented observer.yaml and an example inventory.
+    Init(InitArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -260,6 +264,76 @@ pub struct MaintenanceStartArgs {
 pub struct MaintenanceEndArgs {
     #[command(flatten)]
     pub subject: MaintenanceSubject,
+}
+
+/// Prints `OBSERVER OK - …` (or WARNING, CRITICAL, UNKNOWN) and perfdata in
+/// the plugin format, and exits with that status. It reads what the runs
+/// left and never takes the lock or writes, so it answers while a run is
+/// busy.
+///
+/// CRITICAL also when the last run, probe or rebuild failed (until one
+/// succeeds) or the checkpoint is unreadable; UNKNOWN when there is no
+/// world yet. Each RANGE is a Nagios threshold range: `10` alerts above 10
+/// (or below 0), `10:` below 10, `~:10` above 10, `10:20` outside 10..20,
+/// `@10:20` inside it; an empty one is off. A bad RANGE is UNKNOWN (exit 3).
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Rejected and late events and dead letters are counted over the runs of this last
+    /// stretch: give the check interval, so that each check counts what came since the previous
+    /// one (at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub window: String,
+    /// Seconds since the last successful run started: WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "300")]
+    pub age_warning: String,
+    /// Seconds since the last successful run started: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "900")]
+    pub age_critical: String,
+    /// Rejected events within the window: WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "0")]
+    pub rejected_warning: String,
+    /// Rejected events within the window: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "")]
+    pub rejected_critical: String,
+    /// Late events within the window (they break rebuild equality): WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "0")]
+    pub late_warning: String,
+    /// Late events within the window: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "")]
+    pub late_critical: String,
+    /// Notifications dead-lettered within the window: WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "0")]
+    pub dead_letters_warning: String,
+    /// Notifications dead-lettered within the window: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "")]
+    pub dead_letters_critical: String,
+    /// Seconds the state lock has been held by one run: WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "300")]
+    pub lock_warning: String,
+    /// Seconds the state lock has been held by one run: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "900")]
+    pub lock_critical: String,
+    /// Percent free on the file systems of state/ and world/: WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "10:")]
+    pub free_warning: String,
+    /// Percent free on the file systems of state/ and world/: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "5:")]
+    pub free_critical: String,
+}
+
+/// Creates `events/`, `state/`, `world/` and `logs/` under the root, an
+/// `observer.yaml` listing every key with its default (commented out), and
+/// the example inventory (`inventory/topology.yaml`, `inventory/hosts/…`).
+/// On a root that already holds any of these it changes nothing and lists
+/// what is there.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Also write systemd units to ROOT/systemd/: observer.service and observer.timer (a run
+    /// every minute), and observer-watch.service (the long-running form, for when `observer
+    /// watch` exists), with this binary's absolute path and the root. Written when none of them
+    /// is there yet, even on an existing root.
+    #[arg(long)]
+    pub systemd: bool,
 }
 
 #[derive(Args, Debug)]

@@ -8,8 +8,11 @@
 //! command line ([`cli`]) into calls of the above, on the [`dirs`] it names.
 //! [`notify`] delivers, apart from the fold, the notifications it decided;
 //! [`child`] runs probe plugins and hooks in process groups of their own.
+//! [`metrics`] renders the world for Prometheus; [`check`] judges the
+//! observer's own health for Nagios.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod child;
 pub mod cli;
 pub mod commands;
@@ -21,11 +24,13 @@ pub mod exit;
 pub mod fold_pass;
 pub mod input_problem;
 pub mod inventory;
+pub mod metrics;
 pub mod notify;
 pub mod own_events;
 pub mod probe;
 pub mod rules;
 pub mod runbook;
 pub mod store;
+pub mod systemd;
 pub mod time;
 pub mod world;

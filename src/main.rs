@@ -1,7 +1,7 @@
 //! The binary: parse arguments, call the library, map the outcome to an exit code.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use observer::cli::{Cli, Command};
 use observer::commands;
 use observer::commands::context::Context;
@@ -9,7 +9,7 @@ use observer::exit;
 use observer::store::lock::LockError;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|error| usage_error(error));
     let context = Context::new(&cli.paths);
     let result = match &cli.command {
         Command::Run(args) => commands::run::execute(&context, args),
@@ -23,6 +23,8 @@ fn main() {
         Command::Config(args) => commands::config::execute(&context, args),
         Command::Maintenance(args) => commands::maintenance::execute(&context, args),
         Command::Notify(args) => commands::notify::execute(&context, args),
+        Command::Check(args) => commands::check::execute(&context, args),
+        Command::Init(args) => commands::init::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {
@@ -38,6 +40,21 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Prints clap's message and exits: with clap's code (2 for a usage
+/// error, 0 for `--help`), except that `check` answers a usage error as
+/// a Nagios plugin must, UNKNOWN (3) with a status line on stdout.
+fn usage_error(error: clap::Error) -> ! {
+    let for_check = error.use_stderr()
+        && Cli::command().ignore_errors(true).try_get_matches().is_ok_and(|m| m.subcommand_name() == Some("check"));
+    if for_check {
+        let text = error.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let _ = commands::print(&format!("OBSERVER UNKNOWN - {}\n", first.strip_prefix("error: ").unwrap_or(first)));
+    }
+    let _ = error.print();
+    std::process::exit(if for_check { observer::check::Status::Unknown.code() } else { error.exit_code() });
 }
 
 /// A closed stdout (`observer status | head -1`) is not an error.

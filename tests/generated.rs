@@ -15,7 +15,7 @@ use observer::exit;
 const MAN_PAGE: &str = "man/observer.1";
 
 /// EXIT STATUS: each code with what it means.
-const EXIT_STATUS: [(i32, &str); 4] = [
+const EXIT_STATUS: [(i32, &str); 5] = [
     (exit::SUCCESS, "Success."),
     (
         exit::FAILURE,
@@ -28,11 +28,16 @@ const EXIT_STATUS: [(i32, &str); 4] = [
         "The state directory is locked by another run or rebuild (EX_TEMPFAIL); \
          the message names the holder. With --wait the command waits instead.",
     ),
+    (
+        3,
+        "check only, which answers in the Nagios way: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (no world yet, or a \
+         bad threshold or window).",
+    ),
 ];
 
 /// FILES, relative to the root (`--root`, default /opt/homelab); each part
 /// can be moved with its own flag.
-const FILES: [(&str, &str); 13] = [
+const FILES: [(&str, &str); 16] = [
     (
         "events/",
         "Events, append-only, searched recursively. *.json holds exactly one event; *.jsonl and *.ndjson \
@@ -54,7 +59,15 @@ const FILES: [(&str, &str); 13] = [
         "Facts about the last run or rebuild: wall-clock start, duration, version, files and bytes read. \
          Kept apart from the world.",
     ),
-    ("state/.observer.lock", "The lock that run and rebuild hold; it names the holder's pid and command."),
+    (
+        "state/last-failure.json",
+        "The last run, probe or rebuild that failed, while no later one succeeded; check is CRITICAL meanwhile.",
+    ),
+    (
+        "state/.observer.lock",
+        "The lock that run and rebuild hold; it names the holder's pid and command, and its modification time is \
+         when it was taken.",
+    ),
     (
         "state/deployments/ID/",
         "Stage markers written by deploy scripts for the deployment whose correlation_id is ID: one file per \
@@ -66,6 +79,13 @@ const FILES: [(&str, &str); 13] = [
         "nodes.json, services.json, deployments.json, incidents.json and runtime-summary.json; written by \
          observer only, each replaced atomically and only when it changed.",
     ),
+    (
+        "world/metrics.prom",
+        "The world and the observer's own health in the Prometheus text format, for node_exporter's textfile \
+         collector; rewritten by every run, and the one world file a rebuild does not reproduce (it holds the run's \
+         duration and time).",
+    ),
+    ("systemd/", "observer.service, observer.timer and observer-watch.service, written by init --systemd."),
     (
         "logs/",
         "Diagnostics that deployment_failed events name in payload.diagnostics. They are only looked at \
@@ -88,7 +108,7 @@ const ENVIRONMENT: [(&str, &str); 4] = [
     (
         "OBSERVER_NOW",
         "An RFC 3339 time that replaces the wall clock: the tick of run, the default ts of emit, the \
-         times in state/last-run.json and the freshness shown by status. For tests and demos.",
+         times in state/last-run.json, the freshness shown by status and the ages check judges. For tests and demos.",
     ),
 ];
 
@@ -124,7 +144,7 @@ const PROBES_EXAMPLE: &str = "services:
         command: [/usr/lib/nagios/plugins/check_mqtt, -H, saturn.lan]
         timeout_outcome: unknown";
 
-const EXAMPLES: [(&str, &[&str]); 6] = [
+const EXAMPLES: [(&str, &[&str]); 8] = [
     (
         "Fold the demo shipped with the source (without ticks, so that the clock stays in the story) and look at it:",
         &["observer --root fixtures/demo --inventory inventory run --no-tick", "observer --root fixtures/demo status"],
@@ -143,6 +163,11 @@ const EXAMPLES: [(&str, &[&str]); 6] = [
         &["observer rebuild --until 2026-05-12T12:00:00Z --out /tmp/world-at-noon"],
     ),
     ("Check the events, the inventory and the config:", &["observer validate"]),
+    ("A new root with the example inventory and systemd units:", &["observer --root /opt/homelab init --systemd"]),
+    (
+        "The Nagios/Icinga check, every 5 minutes, critical when no run succeeded for 10 minutes:",
+        &["observer --root /opt/homelab check --window 5m --age-critical 600"],
+    ),
 ];
 
 #[test]

@@ -7,10 +7,12 @@
 
 pub mod ack;
 pub mod alerts;
+pub mod check;
 pub mod completions;
 pub mod config;
 pub mod context;
 pub mod emit;
+pub mod init;
 pub mod maintenance;
 pub mod notify;
 pub mod probe;

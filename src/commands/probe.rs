@@ -7,26 +7,32 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::context::Context;
-use super::report::{record_run, warn_about};
+use super::report::{add_earlier_pass, record_metrics, record_run, recording_failure, warn_about};
 use super::{print, shown};
 use crate::cli::ProbeArgs;
 use crate::fold_pass::{self, Mode};
 use crate::probe::round::{RoundOptions, round};
 
 pub fn execute(context: &Context, args: &ProbeArgs) -> Result<i32> {
+    recording_failure(context, "probe", probe(context, args))
+}
+
+fn probe(context: &Context, args: &ProbeArgs) -> Result<i32> {
     let config = context.config()?;
     let inventory = context.inventory()?;
     context.require_events()?;
     let _lock = context.lock("probe", args.wait)?;
     let dirs = &context.dirs;
     let started = Instant::now();
-    let report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
-    warn_about(dirs, &report);
+    let earlier = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
+    warn_about(dirs, &earlier);
     let at = context.now()?;
     let options = RoundOptions { all: args.all, only: args.only.clone(), jobs: args.jobs };
     let lines = round(dirs, &config, &inventory, at, &options)?;
-    let report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
+    let mut report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
+    add_earlier_pass(&mut report, earlier);
     record_run(dirs, "probe", at, started, &report)?;
+    record_metrics(dirs, at, started)?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use super::context::Context;
-use super::report::{record_run, warn_about};
+use super::report::{record_metrics, record_run, recording_failure, warn_about};
 use super::{count, print, shown};
 use crate::cli::RebuildArgs;
 use crate::dirs::Dirs;
@@ -25,6 +25,12 @@ use crate::store::outbox;
 use crate::time::Ts;
 
 pub fn execute(context: &Context, args: &RebuildArgs) -> Result<i32> {
+    let outcome = rebuild(context, args);
+    // A rebuild to --out leaves the live state alone, failed or not.
+    if args.out.is_some() { outcome } else { recording_failure(context, "rebuild", outcome) }
+}
+
+fn rebuild(context: &Context, args: &RebuildArgs) -> Result<i32> {
     let config = context.config()?;
     let inventory = context.inventory()?;
     let dirs = &context.dirs;
@@ -41,7 +47,9 @@ pub fn execute(context: &Context, args: &RebuildArgs) -> Result<i32> {
             let _lock = context.lock("rebuild", args.wait)?;
             context.require_events()?;
             let report = fold_pass::run(dirs, &config, &inventory, &Mode::Rebuild)?;
-            record_run(dirs, "rebuild", context.now()?, started, &report)?;
+            let at = context.now()?;
+            record_run(dirs, "rebuild", at, started, &report)?;
+            record_metrics(dirs, at, started)?;
             (report, dirs.world.clone())
         }
     };

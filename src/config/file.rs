@@ -111,7 +111,9 @@ pub struct BudgetsConfig {
 
 impl Config {
     pub fn parse(text: &str, file: &Path) -> Result<Config, InputProblem> {
-        if text.trim().is_empty() {
+        // Nothing but comments (the file `observer init` writes) is the
+        // defaults too.
+        if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
             return Ok(Config::default());
         }
         let config: Config = serde_yaml::from_str(text).map_err(|e| InputProblem::from_yaml(file, &e))?;

@@ -15,7 +15,7 @@ pub mod path;
 pub mod round;
 pub mod schedule;
 pub mod tcp;
-mod timing;
+pub(crate) mod timing;
 
 use std::time::Duration;
 

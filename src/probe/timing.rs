@@ -15,7 +15,7 @@ use crate::event::Outcome;
 /// Runs `f` on a new thread and waits at most `timeout` for its result;
 /// `None` when it did not finish in time (the thread is abandoned and its
 /// result dropped whenever it arrives) or no thread could be started.
-pub(super) fn run_with_timeout<T, F>(timeout: Duration, f: F) -> Option<T>
+pub(crate) fn run_with_timeout<T, F>(timeout: Duration, f: F) -> Option<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,

@@ -3,6 +3,7 @@
 mod alert_config;
 mod alerts;
 mod bad_input;
+mod check;
 mod commands;
 mod commit;
 mod crash;
@@ -15,8 +16,10 @@ mod fuzzing;
 mod health;
 mod history;
 mod incidents;
+mod init;
 mod ledger_compaction;
 mod maintenance;
+mod metrics;
 mod notify;
 mod notify_rebuild;
 mod outputs;

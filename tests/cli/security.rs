@@ -27,7 +27,8 @@ fn outputs_are_never_written_through_symlinks_planted_in_world_or_state() {
     lab.append("events/a.jsonl", &Ev::new("2026-05-12T12:02:00Z", "heartbeat").node("venus").line());
     let state_files = ["observer_checkpoint.json", "rejects.json", "last-run.json"];
     let mut planted = Vec::new();
-    let targets = WORLD_FILES.iter().map(|n| ("world", *n)).chain(state_files.iter().map(|n| ("state", *n)));
+    let world_files = WORLD_FILES.iter().chain(&["metrics.prom"]);
+    let targets = world_files.map(|n| ("world", *n)).chain(state_files.iter().map(|n| ("state", *n)));
     for (dir, name) in targets {
         for link in [name.to_string(), format!(".{name}.tmp")] {
             let target = lab.path(&format!("outside/{dir}-{link}"));

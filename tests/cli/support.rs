@@ -115,6 +115,9 @@ impl Homelab {
     }
 }
 
+/// The world files guarantee 2 compares. `metrics.prom` is left out on
+/// purpose: it holds the run's own duration and time of success (SPEC §9),
+/// which no rebuild reproduces, and `rebuild --out` does not write it.
 pub const WORLD_FILES: [&str; 6] =
     ["nodes.json", "services.json", "deployments.json", "incidents.json", "alerts.json", "runtime-summary.json"];
 
