@@ -21,12 +21,13 @@ use crate::cli::InitArgs;
 use crate::config::DEFAULTS_YAML;
 
 /// The example inventory, as shipped in the source's `inventory/`.
-const INVENTORY: [(&str, &str); 5] = [
+const INVENTORY: [(&str, &str); 6] = [
     ("topology.yaml", include_str!("../../inventory/topology.yaml")),
     ("hosts/jupiter/services.yaml", include_str!("../../inventory/hosts/jupiter/services.yaml")),
     ("hosts/mars/services.yaml", include_str!("../../inventory/hosts/mars/services.yaml")),
     ("hosts/saturn/services.yaml", include_str!("../../inventory/hosts/saturn/services.yaml")),
     ("hosts/venus/services.yaml", include_str!("../../inventory/hosts/venus/services.yaml")),
+    ("runbooks/nextcloud.md", include_str!("../../inventory/runbooks/nextcloud.md")),
 ];
 
 pub fn execute(context: &Context, args: &InitArgs) -> Result<i32> {
@@ -125,6 +126,21 @@ fn exists(path: &Path) -> bool {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn the_example_inventory_holds_every_file_of_the_shipped_one() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory");
+        let mut files: Vec<String> = walkdir::WalkDir::new(&shipped)
+            .into_iter()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| entry.path().strip_prefix(&shipped).unwrap().display().to_string())
+            .collect();
+        files.sort();
+        let mut written: Vec<String> = INVENTORY.iter().map(|(name, _)| name.to_string()).collect();
+        written.sort();
+        assert_eq!(written, files, "init would write an inventory that is not the shipped one");
+    }
 
     #[test]
     fn the_commented_config_holds_no_setting_and_lists_every_default() {

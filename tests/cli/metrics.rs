@@ -74,8 +74,13 @@ fn the_demo_metrics_pass_promtool_and_hold_every_family() {
     let summary = lab.summary();
     assert_eq!(sample(&text, "observer_nodes{status=\"up\"}"), summary["nodes"]["up"].as_f64().unwrap());
     assert_eq!(sample(&text, "observer_nodes{status=\"stale\"}"), 1.0);
-    assert_eq!(sample(&text, "observer_services{status=\"unhealthy\"}"), 1.0);
-    assert_eq!(sample(&text, "observer_incidents_active"), 1.0);
+    assert_eq!(sample(&text, "observer_services{status=\"unhealthy\"}"), 3.0);
+    assert_eq!(
+        sample(&text, "observer_services{status=\"unhealthy\"}"),
+        summary["services"]["unhealthy"].as_f64().unwrap()
+    );
+    assert_eq!(sample(&text, "observer_incidents_active"), 3.0);
+    assert_eq!(sample(&text, "observer_incidents_active"), summary["incidents"]["active"].as_f64().unwrap());
     assert_eq!(sample(&text, "observer_events_rejected_total"), 1.0);
     assert_eq!(
         sample(&text, "observer_events_total{type=\"heartbeat\"}"),
