@@ -50,3 +50,22 @@ impl fmt::Display for InputProblem {
 }
 
 impl std::error::Error for InputProblem {}
+
+/// The line (1-based) of the `nth` `key: value` in `text`, for problems
+/// found after parsing, which keeps no positions: the value whole (not the
+/// tail of a longer one), quoted or not, in a block or a flow map.
+pub fn line_of_key_value(text: &str, key: &str, value: &str, nth: usize) -> Option<u64> {
+    let mut lines = text.lines().enumerate().filter(|(_, line)| names(line, key, value));
+    lines.nth(nth.checked_sub(1)?).map(|(index, _)| index as u64 + 1)
+}
+
+/// Whether a line holds `key: value`, the value whole.
+fn names(line: &str, key: &str, value: &str) -> bool {
+    line.match_indices(key).any(|(at, key)| {
+        let rest = line[at + key.len()..].trim_start();
+        let Some(rest) = rest.strip_prefix(':') else { return false };
+        let rest = rest.trim_start().trim_start_matches(['"', '\'']);
+        rest.strip_prefix(value)
+            .is_some_and(|after| after.is_empty() || after.starts_with(['"', '\'', ',', '}', ' ', '#']))
+    })
+}

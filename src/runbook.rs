@@ -74,22 +74,9 @@ fn missing(e: &std::io::Error) -> String {
     }
 }
 
-/// The line of the `nth` `runbook:` key whose value is `value` (quoted or
-/// not, in a block or a flow map), for problems found after parsing, which
-/// keeps no positions.
+/// The line of the `nth` `runbook:` key whose value is `value`.
 pub fn line_of(text: &str, value: &str, nth: usize) -> Option<u64> {
-    let mut lines = text.lines().enumerate().filter(|(_, line)| names(line, value));
-    lines.nth(nth.checked_sub(1)?).map(|(index, _)| index as u64 + 1)
-}
-
-fn names(line: &str, value: &str) -> bool {
-    line.match_indices("runbook").any(|(at, key)| {
-        let rest = line[at + key.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix(':') else { return false };
-        let rest = rest.trim_start().trim_start_matches(['"', '\'']);
-        rest.strip_prefix(value)
-            .is_some_and(|after| after.is_empty() || after.starts_with(['"', '\'', ',', '}', ' ', '#']))
-    })
+    crate::input_problem::line_of_key_value(text, "runbook", value, nth)
 }
 
 #[cfg(test)]

@@ -60,24 +60,10 @@ pub(super) fn read(
     Ok(())
 }
 
-/// The line of the `nth` `ca_file` key whose value is `value`, whether the
-/// probe is written as a block or as a flow map, quoted or not.
+/// The line of the `nth` `ca_file` key whose value is `value`.
 fn line_of(services: &Path, value: &str, nth: usize) -> Option<u64> {
     let text = std::fs::read_to_string(services).ok()?;
-    let mut lines = text.lines().enumerate().filter(|(_, line)| names(line, value));
-    lines.nth(nth.checked_sub(1)?).map(|(index, _)| index as u64 + 1)
-}
-
-/// Whether a line holds `ca_file: value`, the value whole (not the tail of
-/// a longer name).
-fn names(line: &str, value: &str) -> bool {
-    line.match_indices("ca_file").any(|(at, key)| {
-        let rest = line[at + key.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix(':') else { return false };
-        let rest = rest.trim_start().trim_start_matches(['"', '\'']);
-        rest.strip_prefix(value)
-            .is_some_and(|after| after.is_empty() || after.starts_with(['"', '\'', ',', '}', ' ', '#']))
-    })
+    crate::input_problem::line_of_key_value(&text, "ca_file", value, nth)
 }
 
 #[cfg(test)]

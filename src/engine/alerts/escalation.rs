@@ -14,7 +14,7 @@
 //! them only to the channels with that `after_s` (`crate::notify::plan`),
 //! which then get the episode's reminders and resolve.
 
-use super::{AlertRules, AlertState, AlertStatus, Due, Notification, NotificationKind, NotificationRef};
+use super::{AlertRules, AlertState, AlertStatus, Due, NotificationKind, NotificationRef};
 use crate::time::Ts;
 
 impl AlertState {
@@ -56,21 +56,9 @@ impl AlertState {
         let kind = NotificationKind::Escalation;
         let id = format!("{key}@{}:{}:{after_s}", alert.ids.secs, kind.name());
         alert.last_notification = Some(NotificationRef { id: id.clone(), kind, ts: now });
-        self.notifications.push(Notification {
-            id,
-            kind,
-            ts: now,
-            expires_at: (rules.ttl_s > 0).then(|| now.plus_seconds(rules.ttl_s)),
-            key: key.to_string(),
-            rule: alert.rule.name().to_string(),
-            node: alert.node.clone(),
-            service: alert.service.clone(),
-            severity: alert.severity,
-            priority: alert.priority,
-            summary: format!("{} (escalated: {after_s}s unacknowledged)", alert.summary),
-            fired_at: Some(fired_at),
-            resolved_at: None,
-            runbook: alert.runbook.clone(),
-        });
+        let expires_at = (rules.ttl_s > 0).then(|| now.plus_seconds(rules.ttl_s));
+        let mut notification = alert.notification(id, kind, now, expires_at, fired_at);
+        notification.summary = format!("{} (escalated: {after_s}s unacknowledged)", alert.summary);
+        self.notifications.push(notification);
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Alert;
 use crate::event::Severity;
 use crate::time::Ts;
 
@@ -69,6 +70,37 @@ pub struct Notification {
     /// lines written before runbooks existed.
     #[serde(default)]
     pub runbook: Option<String>,
+}
+
+impl Alert {
+    /// A notification of this alert as the policy decides it at `now`: its
+    /// subject, severity, summary and runbook, an open episode (no
+    /// `resolved_at`); the caller adjusts what its kind changes.
+    pub(super) fn notification(
+        &self,
+        id: String,
+        kind: NotificationKind,
+        now: Ts,
+        expires_at: Option<Ts>,
+        fired_at: Ts,
+    ) -> Notification {
+        Notification {
+            id,
+            kind,
+            ts: now,
+            expires_at,
+            key: self.key.clone(),
+            rule: self.rule.name().to_string(),
+            node: self.node.clone(),
+            service: self.service.clone(),
+            severity: self.severity,
+            priority: self.priority,
+            summary: self.summary.clone(),
+            fired_at: Some(fired_at),
+            resolved_at: None,
+            runbook: self.runbook.clone(),
+        }
+    }
 }
 
 /// The last notification of an alert, as `alerts.json` shows it.

@@ -286,22 +286,10 @@ impl AlertState {
             }
         }
         alert.last_notification = Some(NotificationRef { id: id.clone(), kind, ts: now });
-        let notification = Notification {
-            id,
-            kind,
-            ts: now,
-            expires_at,
-            key: key.to_string(),
-            rule: alert.rule.name().to_string(),
-            node: alert.node.clone(),
-            service: alert.service.clone(),
-            severity: alert.severity,
-            priority: alert.priority,
-            summary: alert.summary.clone(),
-            fired_at: Some(fired_at),
-            resolved_at: if lasting { None } else { alert.resolved_at },
-            runbook: alert.runbook.clone(),
-        };
+        let mut notification = alert.notification(id, kind, now, expires_at, fired_at);
+        if !lasting {
+            notification.resolved_at = alert.resolved_at;
+        }
         self.notifications.push(notification);
     }
 }
