@@ -26,6 +26,12 @@ pub struct Cli {
     #[command(flatten)]
     pub paths: PathArgs,
 
+    /// How diagnostics on stderr look: `text` for people, or `json` (one object a line with `ts`,
+    /// `level`, `msg` and fields such as `file`, `line` and `reason`, for journald and Loki).
+    /// Warnings are bounded by `budgets.log_lines_per_minute`.
+    #[arg(long, global = true, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: crate::diagnostics::LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,6 +70,8 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Show a readable summary of the world: health, problems, freshness, alerts, dead letters.
     Status(StatusArgs),
+    /// List deployment runs, newest first: running, and the last finished ones per node/service.
+    Deployments(DeploymentsArgs),
     /// Show the alerts: firing (and why a suppressed one is), pending, recently resolved.
     Alerts(AlertsArgs),
     /// Run the probes that are due and record each result as a probe_result event.
@@ -132,11 +140,52 @@ pub struct RebuildArgs {
     pub wait: bool,
 }
 
+/// With `--node` or `--service` (or both) the summary is of what matches:
+/// the node and service counts, overall health, nodes not up, services not
+/// healthy, active incidents, running deployments and firing alerts. The
+/// event counts, rejects and dead letters stay those of the whole observer.
+/// A node or service the world does not know gives an empty summary and a
+/// note on stderr (exit 0), as a filter that matches nothing.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only this node (its services, incidents, deployments and alerts).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only services of this name (on any node, or on --node).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+}
+
+/// Reads world/deployments.json, the hot view: running deployments and, per
+/// node/service, the last `world.keep_finished` finished ones (older ones
+/// are in world/history/deployments-YYYY-MM.jsonl). Newest first by start
+/// time. A node or service the world does not know gives an empty list and
+/// a note on stderr (exit 0), as a filter that matches nothing.
+#[derive(Args, Debug)]
+pub struct DeploymentsArgs {
+    /// Only runs with this status.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Option<DeploymentStatusArg>,
+    /// Only runs on this node.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Only runs of this service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Print the runs as a JSON array, newest first, each as world/deployments.json holds it.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A deployment status on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeploymentStatusArg {
+    Running,
+    Failed,
+    Succeeded,
 }
 
 #[derive(Args, Debug)]

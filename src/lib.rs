@@ -9,7 +9,8 @@
 //! [`notify`] delivers, apart from the fold, the notifications it decided;
 //! [`child`] runs probe plugins and hooks in process groups of their own.
 //! [`metrics`] renders the world for Prometheus; [`check`] judges the
-//! observer's own health for Nagios.
+//! observer's own health for Nagios. [`diagnostics`] prints what goes to
+//! stderr, as text or JSON lines, within a budget of warnings.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -17,6 +18,7 @@ pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diagnostics;
 pub mod dirs;
 pub mod engine;
 pub mod event;

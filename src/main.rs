@@ -5,16 +5,24 @@ use clap::{CommandFactory, Parser};
 use observer::cli::{Cli, Command};
 use observer::commands;
 use observer::commands::context::Context;
+use observer::diagnostics::{self, LogFormat, Settings};
 use observer::exit;
 use observer::store::lock::LockError;
 
 fn main() {
     let cli = Cli::try_parse().unwrap_or_else(|error| usage_error(error));
     let context = Context::new(&cli.paths);
+    diagnostics::configure(Settings {
+        format: cli.log_format,
+        lines_per_minute: context.log_lines_per_minute(),
+        fixed_now: context.fixed_now(),
+    });
+    commands::progress::install_if_terminal();
     let result = match &cli.command {
         Command::Run(args) => commands::run::execute(&context, args),
         Command::Rebuild(args) => commands::rebuild::execute(&context, args),
         Command::Status(args) => commands::status::execute(&context, args),
+        Command::Deployments(args) => commands::deployments::execute(&context, args),
         Command::Alerts(args) => commands::alerts::execute(&context, args),
         Command::Probe(args) => commands::probe::execute(&context, args),
         Command::Emit(args) => commands::emit::execute(&context, args),
@@ -27,6 +35,8 @@ fn main() {
         Command::Init(args) => commands::init::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
+    // The warnings left out are counted before the error that ends the command.
+    diagnostics::flush();
     let code = match result {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => exit::SUCCESS,
@@ -53,8 +63,24 @@ fn usage_error(error: clap::Error) -> ! {
         let first = text.lines().next().unwrap_or_default();
         let _ = commands::print(&format!("OBSERVER UNKNOWN - {}\n", first.strip_prefix("error: ").unwrap_or(first)));
     }
-    let _ = error.print();
+    if error.use_stderr() && json_asked() {
+        // `--log-format json` holds for a usage error too: clap's message, one JSON line.
+        let fixed_now = std::env::var("OBSERVER_NOW").ok().and_then(|text| observer::time::Ts::parse(&text).ok());
+        diagnostics::configure(Settings { format: LogFormat::Json, fixed_now, ..Settings::default() });
+        let text = error.render().to_string();
+        let text = text.trim_end().strip_prefix("error: ").unwrap_or(text.trim_end());
+        diagnostics::emit(diagnostics::Level::Error, text, &[("exit_code", error.exit_code().into())]);
+    } else {
+        let _ = error.print();
+    }
     std::process::exit(if for_check { observer::check::Status::Unknown.code() } else { error.exit_code() });
+}
+
+/// Whether the arguments that clap refused ask for `--log-format json`.
+fn json_asked() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2).any(|pair| pair[0] == "--log-format" && pair[1] == "json")
+        || args.iter().any(|arg| arg == "--log-format=json")
 }
 
 /// A closed stdout (`observer status | head -1`) is not an error.

@@ -100,6 +100,25 @@ impl Context {
         Ok(StateLock::acquire(&self.dirs.state, command, wait)?)
     }
 
+    /// `budgets.log_lines_per_minute` of the config, read leniently: a
+    /// config that does not load leaves the default here, and the command
+    /// that reads the config reports its problem.
+    pub fn log_lines_per_minute(&self) -> u32 {
+        let defaults = Config::default().budgets.log_lines_per_minute;
+        match &self.dirs.config {
+            Some(file) => Config::load(file).map_or(defaults, |config| config.budgets.log_lines_per_minute),
+            None => defaults,
+        }
+    }
+
+    /// The time `OBSERVER_NOW` fixes, if it does (and parses).
+    pub fn fixed_now(&self) -> Option<Ts> {
+        match &self.clock {
+            Clock::Fixed(Ok(at)) => Some(*at),
+            _ => None,
+        }
+    }
+
     /// Now, by the clock of this run.
     pub fn now(&self) -> Result<Ts> {
         match &self.clock {

@@ -11,11 +11,14 @@ pub mod check;
 pub mod completions;
 pub mod config;
 pub mod context;
+pub mod deployments;
 pub mod emit;
+pub mod filter;
 pub mod init;
 pub mod maintenance;
 pub mod notify;
 pub mod probe;
+pub mod progress;
 pub mod rebuild;
 pub mod report;
 pub mod run;
@@ -37,11 +40,18 @@ pub fn print(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Writes a diagnostic line to stderr. A closed stderr is not an error: the
-/// message is dropped, the command goes on.
+/// Writes a diagnostic line to stderr, as text or as a JSON line
+/// (`--log-format`); its level is what its prefix says (`error:`,
+/// `warning:`, else information) and warnings are bounded by
+/// `budgets.log_lines_per_minute` (see [`crate::diagnostics`]). A closed
+/// stderr is not an error: the message is dropped, the command goes on.
 pub fn warn(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+    crate::diagnostics::emit(crate::diagnostics::Level::of_line(text), text, &[]);
+}
+
+/// [`warn`] with fields for the JSON form (`file`, `line`, `reason`…).
+pub fn warn_with(text: &str, fields: &[(&str, Value)]) {
+    crate::diagnostics::emit(crate::diagnostics::Level::of_line(text), text, fields);
 }
 
 /// Makes a path readable in messages: relative to the current directory

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::context::Context;
-use super::{shown, warn};
+use super::{shown, warn, warn_with};
 use crate::dirs::Dirs;
 use crate::fold_pass::Report;
 use crate::metrics::{self, RunFacts};
@@ -21,7 +21,10 @@ use crate::time::Ts;
 pub fn warn_about(dirs: &Dirs, report: &Report) {
     for reject in &report.rejects {
         let file = shown(&dirs.events.join(&reject.file));
-        warn(&format!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason));
+        warn_with(
+            &format!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason),
+            &[("file", file.as_str().into()), ("line", reject.line.into()), ("reason", reject.reason.as_str().into())],
+        );
     }
     for (file, message) in &report.notices {
         warn(&format!("warning: {} {message}", shown(&dirs.events.join(file))));

@@ -3,14 +3,18 @@
 //! It reads the world files and `state/last-run.json` only — never the events —
 //! so it is instant and never competes with a running pass for the lock. The
 //! world files are read through the views that write them (`world::read`), so
-//! what it shows cannot drift from what the files hold.
+//! what it shows cannot drift from what the files hold. `--node` and
+//! `--service` narrow it (see `filter`).
+
+use std::collections::BTreeSet;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::context::Context;
-use super::{alert_line, count, print, shown, word};
+use super::filter::{self, Subject};
+use super::{alert_line, count, print, shown, warn, word};
 use crate::cli::StatusArgs;
 use crate::engine::alerts::AlertStatus;
 use crate::engine::{DeploymentStatus, EventStats, Incident, IncidentStatus, NodeStatus, ServiceStatus};
@@ -32,11 +36,39 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     };
     // A file that is missing or unreadable shows as empty: the summary alone
     // still answers "is everything fine?".
-    let services = world::read::<ServicesFile>(&dirs.world).map(|f| f.services).unwrap_or_default();
-    let incidents = world::read::<IncidentsFile>(&dirs.world).map(|f| f.incidents).unwrap_or_default();
-    let deployments = world::read::<DeploymentsFile>(&dirs.world).map(|f| f.deployments).unwrap_or_default();
-    let nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
-    let alerts = world::read::<AlertsFile>(&dirs.world).map(|f| f.alerts).unwrap_or_default();
+    let mut services = world::read::<ServicesFile>(&dirs.world).map(|f| f.services).unwrap_or_default();
+    let mut incidents = world::read::<IncidentsFile>(&dirs.world).map(|f| f.incidents).unwrap_or_default();
+    let mut deployments = world::read::<DeploymentsFile>(&dirs.world).map(|f| f.deployments).unwrap_or_default();
+    let mut nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
+    let mut alerts = world::read::<AlertsFile>(&dirs.world).map(|f| f.alerts).unwrap_or_default();
+    let subject = Subject::new(args.node.as_deref(), args.service.as_deref());
+    let (summary_nodes, summary_services, summary_alerts, overall_health) = if subject.is_everything() {
+        (summary.nodes, summary.services, summary.alerts, summary.overall_health)
+    } else {
+        let known_nodes: BTreeSet<&str> = nodes.keys().map(|n| n.as_ref()).collect();
+        let known_services: BTreeSet<&str> = services.values().map(|s| s.state.service.as_str()).collect();
+        for note in subject.unknown_notes(&known_nodes, &known_services) {
+            warn(&note);
+        }
+        services.retain(|_, s| subject.matches(Some(&s.state.node), Some(&s.state.service)));
+        // With --service alone, the nodes are those that run it.
+        let of_services: BTreeSet<String> = services.values().map(|s| s.state.node.clone()).collect();
+        nodes.retain(|name, _| match (&subject.node, &subject.service) {
+            (Some(node), _) => name.as_ref() == node.as_str(),
+            (None, _) => of_services.contains(name.as_ref()),
+        });
+        incidents.retain(|_, i| subject.matches(Some(&i.node), Some(&i.service)));
+        deployments.retain(|_, d| subject.matches(d.node.as_deref(), d.service.as_deref()));
+        alerts.retain(|_, a| subject.matches(a.node.as_deref(), a.service.as_deref()));
+        let service_counts = filter::service_counts(services.values().map(|s| s.state.status));
+        let overall = world::overall_health(&service_counts);
+        (
+            filter::node_counts(nodes.values().map(|n| n.status)),
+            service_counts,
+            filter::alert_counts(alerts.values(), summary.alerts.notifications_waiting),
+            overall,
+        )
+    };
     // Facts about the last run are not a world file; they are shown as written.
     let last_run: Value =
         std::fs::read(dirs.last_run()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
@@ -65,18 +97,19 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
 
     if args.json {
         let out = StatusJson {
-            overall_health: summary.overall_health,
+            overall_health,
+            filter: (!subject.is_everything()).then_some(&subject),
             as_of,
             last_run: &last_run,
             seconds_since_last_run: last_run_at.map(|at| (now.0 - at.0) / 1000),
             seconds_behind: as_of.map(|at| (now.0 - at.0) / 1000),
-            nodes: &summary.nodes,
-            services: &summary.services,
+            nodes: &summary_nodes,
+            services: &summary_services,
             nodes_not_up: &problem_nodes,
             services_not_healthy: &not_healthy,
             active_incidents: &active,
             running_deployments: &running,
-            alerts: &summary.alerts,
+            alerts: &summary_alerts,
             firing_alerts: &firing,
             dead_letters: &delivery.dead_letters,
             pages_left_open: &delivery.pages_left_open,
@@ -88,7 +121,8 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     }
 
     let mut text = String::new();
-    text.push_str(&format!("overall health: {}\n", word(summary.overall_health)));
+    let heading = if subject.is_everything() { String::new() } else { format!(" ({})", subject.describe()) };
+    text.push_str(&format!("overall health{heading}: {}\n", word(overall_health)));
     text.push_str(&format!(
         "world as of {} ({}); last run {}\n",
         as_of.map_or("never".into(), |t| t.to_string()),
@@ -98,7 +132,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             false => format!("{} ago", ago(now, t)),
         }),
     ));
-    let n = &summary.nodes;
+    let n = &summary_nodes;
     text.push_str(&format!(
         "nodes: {} total, {} up, {} down, {} stale, {} unknown\n",
         n.total, n.up, n.down, n.stale, n.unknown
@@ -111,7 +145,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             node.last_seen.map_or("never".into(), |t| t.to_string())
         ));
     }
-    text.push_str(&services_line(&summary.services));
+    text.push_str(&services_line(&summary_services));
     for service in &not_healthy {
         let state = &service.state;
         text.push_str(&format!(
@@ -142,7 +176,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             run.started_at.map_or("unknown".into(), |t| t.to_string()),
         ));
     }
-    text.push_str(&alerts_lines(&firing, &summary.alerts));
+    text.push_str(&alerts_lines(&firing, &summary_alerts));
     let events: &EventStats = &summary.events;
     text.push_str(&format!(
         "events: {} folded, {} rejected, {}, {} late\n",
@@ -206,6 +240,10 @@ fn alerts_lines(firing: &[&AlertView], counts: &AlertCounts) -> String {
 #[derive(Serialize)]
 struct StatusJson<'a> {
     overall_health: OverallHealth,
+    /// `--node` and `--service`, when given: the counts, lists and overall
+    /// health are then of what matches (events and rejects stay global).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a Subject>,
     as_of: Option<Ts>,
     last_run: &'a Value,
     seconds_since_last_run: Option<i64>,

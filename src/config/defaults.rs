@@ -66,7 +66,7 @@ impl Default for BreakerConfig {
 
 impl Default for BudgetsConfig {
     fn default() -> Self {
-        BudgetsConfig { probe_runs_per_minute: 120, notifications_per_hour: 0 }
+        BudgetsConfig { probe_runs_per_minute: 120, notifications_per_hour: 0, log_lines_per_minute: 60 }
     }
 }
 
@@ -183,6 +183,10 @@ budgets:
   # spent, the rest wait (most severe first) and one budget_exhausted notice
   # goes out. Resolves are never held. 0 disables the budget.
   notifications_per_hour: 0
+  # Warning lines on stderr in one wall-clock minute (a pass with thousands
+  # of rejected lines, say); then one line says how many were left out.
+  # Errors and notes are never left out. 0 is unlimited.
+  log_lines_per_minute: 60
 
 alerts:
   # Seconds two notifications of one alert are at least apart.

@@ -107,6 +107,10 @@ pub struct BudgetsConfig {
     /// disables the budget.
     #[serde(deserialize_with = "super::alerts::count")]
     pub notifications_per_hour: u32,
+    /// Warning lines on stderr in one wall-clock minute; the rest are
+    /// counted and one line says how many were left out. 0 is unlimited.
+    #[serde(deserialize_with = "super::alerts::count")]
+    pub log_lines_per_minute: u32,
 }
 
 impl Config {

@@ -34,7 +34,7 @@ pub use nodes::{NodeView, NodesFile, node_status};
 pub use services::{BreakerView, Checks, ProbeView, ServiceView, ServicesFile, all_services, uptime};
 pub use summary::{
     AlertCounts, BreakerCounts, BudgetView, DeploymentCounts, IncidentCounts, NodeCounts, OverallHealth, ServiceCounts,
-    SeverityCounts, Summary,
+    SeverityCounts, Summary, overall_health,
 };
 
 pub const SCHEMA_VERSION: u32 = 1;

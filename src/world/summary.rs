@@ -230,7 +230,7 @@ fn alert_counts(engine: &Engine) -> AlertCounts {
     counts
 }
 
-fn overall_health(counts: &ServiceCounts) -> OverallHealth {
+pub fn overall_health(counts: &ServiceCounts) -> OverallHealth {
     let reported = counts.total - counts.unknown;
     if reported == 0 {
         OverallHealth::Unknown

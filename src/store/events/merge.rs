@@ -81,6 +81,7 @@ impl Merge {
     pub fn open(plan: &ReadPlan, whole: &HashSet<u32>, check_order: bool) -> Result<Merge, SourceError> {
         let mut merge =
             Merge { sources: Vec::new(), heads: BinaryHeap::new(), check_order, outcome: ReadOutcome::default() };
+        super::progress::start(plan.bytes_to_read());
         // In path order, so the map is built in bulk.
         merge.outcome.cursors =
             plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();

@@ -15,6 +15,7 @@ mod listing;
 mod merge;
 mod plan;
 mod prefix;
+pub mod progress;
 mod reader;
 
 use std::collections::{BTreeMap, HashSet};

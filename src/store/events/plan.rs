@@ -36,6 +36,12 @@ pub(super) struct ChangedFile {
 }
 
 impl ReadPlan {
+    /// The bytes this plan reads at most: each changed file from its
+    /// cursor to its size when listed.
+    pub fn bytes_to_read(&self) -> u64 {
+        self.changed.iter().map(|c| c.file.meta.size.saturating_sub(c.cursor.as_ref().map_or(0, |c| c.offset))).sum()
+    }
+
     /// How many event files the listing found.
     pub fn files_seen(&self) -> usize {
         self.paths.len()

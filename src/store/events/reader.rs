@@ -73,6 +73,7 @@ impl LineReader {
         };
         self.buf.truncate(kept + read);
         outcome.bytes_read += read as u64;
+        super::progress::advance(read as u64);
         self.eof = read == 0;
         Ok(read > 0)
     }
@@ -162,6 +163,7 @@ pub(super) fn read_single(
     let data = read_range(&mut opened, &file.path, 0, None)?;
     outcome.files_read += 1;
     outcome.bytes_read += data.len() as u64;
+    super::progress::advance(data.len() as u64);
     let mut body: &[u8] = &data;
     if body.starts_with(b"\xEF\xBB\xBF") {
         body = &body[3..];
