@@ -101,7 +101,7 @@ const FILES: [(&str, &str); 16] = [
 ];
 
 /// ENVIRONMENT: each variable with what it does.
-const ENVIRONMENT: [(&str, &str); 4] = [
+const ENVIRONMENT: [(&str, &str); 5] = [
     ("OBSERVER_ROOT", "The root directory, as --root."),
     ("OBSERVER_INVENTORY", "The inventory directory, as --inventory."),
     ("OBSERVER_CONFIG", "The config file, as --config."),
@@ -109,6 +109,11 @@ const ENVIRONMENT: [(&str, &str); 4] = [
         "OBSERVER_NOW",
         "An RFC 3339 time that replaces the wall clock: the tick of run, the default ts of emit, the \
          times in state/last-run.json, the freshness shown by status and the ages check judges. For tests and demos.",
+    ),
+    (
+        "OBSERVER_PROGRESS_MIN_BYTES",
+        "Bytes a pass must have to read before a progress bar is drawn on a terminal (default 8388608, 8 MiB). \
+         For tests.",
     ),
 ];
 
@@ -144,7 +149,7 @@ const PROBES_EXAMPLE: &str = "services:
         command: [/usr/lib/nagios/plugins/check_mqtt, -H, saturn.lan]
         timeout_outcome: unknown";
 
-const EXAMPLES: [(&str, &[&str]); 8] = [
+const EXAMPLES: [(&str, &[&str]); 10] = [
     (
         "Fold the demo shipped with the source (without ticks, so that the clock stays in the story) and look at it:",
         &["observer --root fixtures/demo --inventory inventory run --no-tick", "observer --root fixtures/demo status"],
@@ -167,6 +172,11 @@ const EXAMPLES: [(&str, &[&str]); 8] = [
     (
         "The Nagios/Icinga check, every 5 minutes, critical when no run succeeded for 10 minutes:",
         &["observer --root /opt/homelab check --window 5m --age-critical 600"],
+    ),
+    ("The failed deployments on saturn, as JSON:", &["observer deployments --status failed --node saturn --json"]),
+    (
+        "A run from a systemd unit, its diagnostics as JSON lines for journald or Loki:",
+        &["observer --root /opt/homelab --log-format json run"],
     ),
 ];
 
