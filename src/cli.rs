@@ -151,10 +151,12 @@ pub struct StatusArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Only this node (its services, incidents, deployments and alerts).
+    /// Only this node (its services, incidents, deployments and alerts): counts, overall health
+    /// and lists are then of what matches; events, rejects and dead letters stay global. A node the
+    /// world does not know gives an empty summary and a note on stderr (exit 0).
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
-    /// Only services of this name (on any node, or on --node).
+    /// Only services of this name (on any node, or on --node), and the nodes that run it.
     #[arg(long, value_name = "SERVICE")]
     pub service: Option<String>,
 }
@@ -169,7 +171,8 @@ pub struct DeploymentsArgs {
     /// Only runs with this status.
     #[arg(long, value_enum, value_name = "STATUS")]
     pub status: Option<DeploymentStatusArg>,
-    /// Only runs on this node.
+    /// Only runs on this node. A node (or --service) the world does not know gives an empty list and
+    /// a note on stderr naming the known ones (exit 0).
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
     /// Only runs of this service.

@@ -10,10 +10,11 @@
 //!   rejected event's `file`, `line` and `reason`, say).
 //! - `budgets.log_lines_per_minute` (default 60, 0 = unlimited) bounds the
 //!   warning lines of one wall-clock minute, process-wide: the rest are
-//!   counted, and one line, at the next warning of a later minute or at
-//!   [`flush`] (the end of a command, or each pass of a long-running
-//!   process), says how many were left out. Errors and notes are never left
-//!   out. `OBSERVER_NOW` fixes the minute as it fixes the clock.
+//!   counted, and one line, at the next warning of a later minute, at
+//!   [`minute_passed`] (a long-running process calls it between passes)
+//!   or at [`flush`] (the end of a command), says how many were left
+//!   out. Errors and notes are never left out. `OBSERVER_NOW` fixes the
+//!   minute as it fixes the clock.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -77,17 +78,52 @@ pub struct Settings {
 
 struct State {
     settings: Settings,
-    /// The wall-clock minute (unix seconds / 60) the counts are of.
+    limiter: Limiter,
+}
+
+/// The warnings of one minute: how many were shown and left out.
+struct Limiter {
+    /// The minute (unix seconds / 60) the counts are of.
     minute: i64,
     shown: u32,
     left_out: u64,
 }
 
+impl Limiter {
+    /// Whether a warning at `minute` is shown under `budget` (0: all are),
+    /// and how many the minute before left out, to be said first.
+    fn admit(&mut self, minute: i64, budget: u32) -> (Option<u64>, bool) {
+        if budget == 0 {
+            return (None, true);
+        }
+        let earlier = self.minute_over(minute);
+        if self.shown >= budget {
+            self.left_out += 1;
+            return (earlier, false);
+        }
+        self.shown += 1;
+        (earlier, true)
+    }
+
+    /// When `minute` is a later one: the count the earlier one left out,
+    /// if any, and a fresh budget.
+    fn minute_over(&mut self, minute: i64) -> Option<u64> {
+        if minute == self.minute {
+            return None;
+        }
+        self.minute = minute;
+        self.shown = 0;
+        self.take_left_out()
+    }
+
+    fn take_left_out(&mut self) -> Option<u64> {
+        Some(std::mem::take(&mut self.left_out)).filter(|n| *n > 0)
+    }
+}
+
 static STATE: Mutex<State> = Mutex::new(State {
     settings: Settings { format: LogFormat::Text, lines_per_minute: 0, fixed_now: None },
-    minute: i64::MIN,
-    shown: 0,
-    left_out: 0,
+    limiter: Limiter { minute: i64::MIN, shown: 0, left_out: 0 },
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
@@ -114,41 +150,48 @@ pub fn emit(level: Level, text: &str, fields: &[(&str, Value)]) {
     let mut state = state();
     let settings = state.settings;
     let at = now(&settings);
-    if level == Level::Warn && settings.lines_per_minute > 0 {
-        let minute = at.unix_seconds().div_euclid(60);
-        if minute != state.minute {
-            left_out_line(&mut state, at);
-            state.minute = minute;
-            state.shown = 0;
-        }
-        if state.shown >= settings.lines_per_minute {
-            state.left_out += 1;
+    if level == Level::Warn {
+        let (earlier, show) = state.limiter.admit(minute_of(at), settings.lines_per_minute);
+        left_out_line(&settings, at, earlier);
+        if !show {
             return;
         }
-        state.shown += 1;
     }
     write_line(&settings, at, level, text, fields);
 }
 
-/// Says how many warnings were left out, if any were: at the end of a
-/// command, and by a long-running process once a minute has passed.
-pub fn flush() {
-    let mut state = state();
-    let at = now(&state.settings);
-    left_out_line(&mut state, at);
+fn minute_of(at: Ts) -> i64 {
+    at.unix_seconds().div_euclid(60)
 }
 
-fn left_out_line(state: &mut State, at: Ts) {
-    if state.left_out == 0 {
-        return;
-    }
-    let n = std::mem::take(&mut state.left_out);
+/// Says how many warnings were left out, if any were: at the end of a
+/// command.
+pub fn flush() {
+    let mut state = state();
+    let settings = state.settings;
+    let left_out = state.limiter.take_left_out();
+    left_out_line(&settings, now(&settings), left_out);
+}
+
+/// For a long-running process, between passes: once the minute is over,
+/// says how many warnings it left out and starts a fresh budget, without
+/// waiting for the next warning.
+pub fn minute_passed() {
+    let mut state = state();
+    let settings = state.settings;
+    let at = now(&settings);
+    let left_out = state.limiter.minute_over(minute_of(at));
+    left_out_line(&settings, at, left_out);
+}
+
+fn left_out_line(settings: &Settings, at: Ts, left_out: Option<u64>) {
+    let Some(n) = left_out else { return };
     let noun = if n == 1 { "warning" } else { "warnings" };
     let text = format!(
         "observer: warning: … {n} {noun} left out in the last minute (budgets.log_lines_per_minute: {})",
-        state.settings.lines_per_minute
+        settings.lines_per_minute
     );
-    write_line(&state.settings, at, Level::Warn, &text, &[("left_out", Value::from(n))]);
+    write_line(settings, at, Level::Warn, &text, &[("left_out", Value::from(n))]);
 }
 
 fn write_line(settings: &Settings, at: Ts, level: Level, text: &str, fields: &[(&str, Value)]) {
@@ -195,6 +238,27 @@ mod tests {
         assert_eq!(Level::of_line("observer: warning: metrics"), Level::Warn);
         assert_eq!(Level::of_line("note: node `x` is not in the inventory"), Level::Info);
         assert_eq!(Level::of_line("3 problems, 0 notes"), Level::Info);
+    }
+
+    #[test]
+    fn a_minute_shows_its_budget_then_says_how_many_it_left_out() {
+        let mut limiter = Limiter { minute: i64::MIN, shown: 0, left_out: 0 };
+        let shown: Vec<bool> = (0..5)
+            .map(|_| limiter.admit(100, 3))
+            .map(|(earlier, show)| {
+                assert_eq!(earlier, None);
+                show
+            })
+            .collect();
+        assert_eq!(shown, [true, true, true, false, false]);
+        assert_eq!(limiter.minute_over(100), None, "the same minute is not over");
+        // The next minute: its first warning is shown, after the count.
+        assert_eq!(limiter.admit(101, 3), (Some(2), true));
+        assert_eq!(limiter.admit(101, 3), (None, true));
+        assert_eq!(limiter.take_left_out(), None);
+        // A minute without warnings says nothing; 0 is unlimited.
+        assert_eq!(limiter.minute_over(103), None);
+        assert!((0..1000).all(|_| limiter.admit(103, 0) == (None, true)));
     }
 
     #[test]
