@@ -63,17 +63,18 @@ fn usage_error(error: clap::Error) -> ! {
         let first = text.lines().next().unwrap_or_default();
         let _ = commands::print(&format!("OBSERVER UNKNOWN - {}\n", first.strip_prefix("error: ").unwrap_or(first)));
     }
+    let code = if for_check { observer::check::Status::Unknown.code() } else { error.exit_code() };
     if error.use_stderr() && json_asked() {
         // `--log-format json` holds for a usage error too: clap's message, one JSON line.
         let fixed_now = std::env::var("OBSERVER_NOW").ok().and_then(|text| observer::time::Ts::parse(&text).ok());
         diagnostics::configure(Settings { format: LogFormat::Json, fixed_now, ..Settings::default() });
         let text = error.render().to_string();
         let text = text.trim_end().strip_prefix("error: ").unwrap_or(text.trim_end());
-        diagnostics::emit(diagnostics::Level::Error, text, &[("exit_code", error.exit_code().into())]);
+        diagnostics::emit(diagnostics::Level::Error, text, &[("exit_code", code.into())]);
     } else {
         let _ = error.print();
     }
-    std::process::exit(if for_check { observer::check::Status::Unknown.code() } else { error.exit_code() });
+    std::process::exit(code);
 }
 
 /// Whether the arguments that clap refused ask for `--log-format json`.

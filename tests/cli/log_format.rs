@@ -58,6 +58,10 @@ fn a_usage_error_is_a_json_line_too_when_asked() {
     assert_eq!(lines[0]["exit_code"], 2);
     assert!(lines[0]["msg"].as_str().unwrap().starts_with("unexpected argument '--bogus'"), "{}", out.stderr);
     lab.observer(["--log-format", "yaml", "status"]).run().code(2).stderr_has("possible values: text, json");
+    // `check` answers a usage error as a plugin must, and the JSON line says so.
+    let out = lab.observer(["--log-format", "json", "check", "--bogus"]).run().code(3);
+    assert!(out.stdout.starts_with("OBSERVER UNKNOWN - "), "{}", out.stdout);
+    assert_eq!(json_lines(&out.stderr)[0]["exit_code"], 3);
 }
 
 #[test]
