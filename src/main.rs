@@ -36,6 +36,7 @@ fn main() {
         Command::Completions(args) => commands::completions::execute(args),
     };
     // The warnings left out are counted before the error that ends the command.
+    commands::progress::clear();
     diagnostics::flush();
     let code = match result {
         Ok(code) => code,

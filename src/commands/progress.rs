@@ -25,23 +25,31 @@ pub fn install_if_terminal() {
         return;
     }
     let min_bytes = std::env::var("OBSERVER_PROGRESS_MIN_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(MIN_BYTES);
-    progress::install(Box::new(Bar { min_bytes, shown: Mutex::new(None) }));
+    progress::install(Box::new(Bar { min_bytes }));
+}
+
+/// Clears a bar still drawn (a pass that read less than it planned, say),
+/// so that nothing is left on the terminal when the command ends.
+pub fn clear() {
+    if let Some(bar) = shown().take() {
+        bar.finish_and_clear();
+    }
+}
+
+/// The bar being drawn, if any.
+static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn shown() -> std::sync::MutexGuard<'static, Option<ProgressBar>> {
+    SHOWN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct Bar {
     min_bytes: u64,
-    shown: Mutex<Option<ProgressBar>>,
-}
-
-impl Bar {
-    fn shown(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
-        self.shown.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 impl Progress for Bar {
     fn start(&self, total: u64) {
-        let mut shown = self.shown();
+        let mut shown = shown();
         if let Some(old) = shown.take() {
             old.finish_and_clear();
         }
@@ -60,7 +68,7 @@ impl Progress for Bar {
     }
 
     fn advance(&self, bytes: u64) {
-        let mut shown = self.shown();
+        let mut shown = shown();
         let Some(bar) = shown.as_ref() else { return };
         bar.inc(bytes);
         if bar.length().is_some_and(|length| bar.position() >= length) {
