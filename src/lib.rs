@@ -9,7 +9,8 @@
 //! [`notify`] delivers, apart from the fold, the notifications it decided;
 //! [`child`] runs probe plugins and hooks in process groups of their own.
 //! [`metrics`] renders the world for Prometheus; [`check`] judges the
-//! observer's own health for Nagios.
+//! observer's own health for Nagios; [`http`] serves the world to machines
+//! while `watch` runs.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod event;
 pub mod exit;
 pub mod fold_pass;
+pub mod http;
 pub mod input_problem;
 pub mod inventory;
 pub mod metrics;
