@@ -106,7 +106,13 @@ impl Answer {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    // A bounded wait, so that a request left unanswered fails the test
+    // instead of hanging it.
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
 }
 
 fn send(request: ureq::RequestBuilder<ureq::typestate::WithoutBody>) -> Answer {
@@ -170,6 +176,12 @@ fn health_is_503_with_the_reason_once_the_last_pass_failed_and_200_again_after_a
     assert_eq!(body["status"], "failing");
     assert!(body["reason"].as_str().unwrap().contains("the last `run` failed at"), "{body}");
     assert!(body["last_success"].is_string(), "{body}");
+    // A rebuild starts over from the events as they are, and succeeds.
+    let out = Command::new(BIN).arg("--root").arg(lab.root()).arg("rebuild").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let health = get(&server, "/health");
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.json()["last_command"], "rebuild");
     server.stop();
 }
 
@@ -266,6 +278,8 @@ fn every_world_file_is_served_as_on_disk_with_an_etag_and_a_304_for_it() {
         assert_eq!(again.status, 304, "{name}");
         assert_eq!(again.body, "");
         assert_eq!(again.header("etag"), etag);
+        assert_eq!(again.header("content-length"), answer.body.len().to_string(), "{name}: the 200's length");
+        assert_eq!(again.header("content-type"), "", "{name}");
         let other = send(agent().get(&url).header("If-None-Match", "\"other\", W/".to_string() + &etag));
         assert_eq!(other.status, 304, "a list and a weak form match too");
         let stale = send(agent().get(&url).header("If-None-Match", "\"0123\""));

@@ -216,12 +216,12 @@ pub(super) fn file(dirs: &Dirs, name: &str, content_type: &'static str, if_none_
     let matches = if_none_match.is_some_and(|header| {
         header.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
     });
-    let reply = if matches {
-        Reply { status: 304, content_type, body: Vec::new(), headers: Vec::new() }
-    } else {
-        Reply { status: 200, content_type, body, headers: Vec::new() }
-    };
-    reply.with_header("ETag", etag).with_header("Cache-Control", "no-cache")
+    // A 304 carries no body (the server leaves it out), but keeps the
+    // length of the one a 200 would carry, as RFC 9110 §8.6 asks.
+    let status = if matches { 304 } else { 200 };
+    Reply { status, content_type, body, headers: Vec::new() }
+        .with_header("ETag", etag)
+        .with_header("Cache-Control", "no-cache")
 }
 
 /// `"` + the first 128 bits of the SHA-256 of `bytes`, in hex, + `"`.

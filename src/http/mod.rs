@@ -177,7 +177,9 @@ fn answer(request: Request, shared: &Shared) {
 
 fn respond(request: Request, reply: Reply) {
     let mut response = Response::from_data(reply.body).with_status_code(reply.status);
-    let headers = std::iter::once(("Content-Type", reply.content_type.to_string())).chain(reply.headers);
+    // A 304 describes the representation the client has: no type of its own.
+    let content_type = (reply.status != 304).then(|| ("Content-Type", reply.content_type.to_string()));
+    let headers = content_type.into_iter().chain(reply.headers);
     for (name, value) in headers {
         if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(header);
