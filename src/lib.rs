@@ -9,8 +9,9 @@
 //! [`notify`] delivers, apart from the fold, the notifications it decided;
 //! [`child`] runs probe plugins and hooks in process groups of their own.
 //! [`metrics`] renders the world for Prometheus; [`check`] judges the
-//! observer's own health for Nagios. [`diagnostics`] prints what goes to
-//! stderr, as text or JSON lines, within a budget of warnings.
+//! observer's own health for Nagios; [`http`] serves the world to machines
+//! while `watch` runs. [`diagnostics`] prints what goes to stderr, as text
+//! or JSON lines, within a budget of warnings.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod event;
 pub mod exit;
 pub mod fold_pass;
+pub mod http;
 pub mod input_problem;
 pub mod inventory;
 pub mod metrics;
