@@ -109,29 +109,59 @@ pub struct BudgetsConfig {
     pub notifications_per_hour: u32,
 }
 
+/// A config and its notes: keys under an older name ([`super::renamed`]).
+pub type Noted = (Config, Vec<InputProblem>);
+
 impl Config {
+    /// The config in `text`, or its first problem; when there are more, the
+    /// message says how many and that `observer validate` lists them.
     pub fn parse(text: &str, file: &Path) -> Result<Config, InputProblem> {
+        Config::parse_all(text, file).map(|(config, _)| config).map_err(first_of)
+    }
+
+    /// The config in `text` with its notes, or every problem in it
+    /// ([`crate::yaml_problems`]).
+    pub fn parse_all(text: &str, file: &Path) -> Result<Noted, Vec<InputProblem>> {
         // Nothing but comments (the file `observer init` writes) is the
         // defaults too.
         if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
-            return Ok(Config::default());
+            return Ok((Config::default(), Vec::new()));
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|e| InputProblem::from_yaml(file, &e))?;
+        let (text, notes) = super::renamed::rename_older_keys(text, file);
+        let config: Config = crate::yaml_problems::parse_all(&text, file)?;
         if config.health.timeout_outcome == Outcome::Skipped {
-            return Err(InputProblem::new(
+            return Err(vec![InputProblem::new(
                 file,
                 None,
                 "health.timeout_outcome may be ok, warning, critical or unknown",
-            ));
+            )]);
         }
-        Ok(config)
+        Ok((config, notes))
     }
 
-    pub fn load(file: &Path) -> Result<Config, InputProblem> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| InputProblem::new(file, None, format!("cannot read the config: {e}")))?;
-        Config::parse(&text, file)
+    /// The config file with its notes, or its first problem.
+    pub fn load(file: &Path) -> Result<Noted, InputProblem> {
+        Config::load_all(file).map_err(first_of)
     }
+
+    /// [`Config::load`] with every problem (for `observer validate`).
+    pub fn load_all(file: &Path) -> Result<Noted, Vec<InputProblem>> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| vec![InputProblem::new(file, None, format!("cannot read the config: {e}"))])?;
+        Config::parse_all(&text, file)
+    }
+}
+
+/// The first problem, saying how many more there are.
+fn first_of(problems: Vec<InputProblem>) -> InputProblem {
+    let more = problems.len().saturating_sub(1);
+    let mut first = problems.into_iter().next().unwrap_or_else(|| InputProblem::new(Path::new(""), None, ""));
+    if more > 0 {
+        let noun = if more == 1 { "problem" } else { "problems" };
+        first.message =
+            format!("{} ({more} more {noun} in this file: `observer validate` lists them all)", first.message);
+    }
+    first
 }
 
 #[cfg(test)]
@@ -140,9 +170,20 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported_with_their_line() {
-        let problem = Config::parse("nodes:\n  stale_after: 10\n", Path::new("observer.yaml")).unwrap_err();
+        let problem = Config::parse("nodes:\n  stale_after_minutes: 10\n", Path::new("observer.yaml")).unwrap_err();
         assert_eq!(problem.line, Some(2));
-        assert!(problem.message.contains("stale_after"), "{}", problem.message);
+        assert!(problem.message.contains("stale_after_minutes"), "{}", problem.message);
+    }
+
+    #[test]
+    fn the_first_problem_says_how_many_more_there_are() {
+        let text = "nodes:\n  stale_after_minutes: 10\nhealth:\n  debounce_s: soon\n  parallel: -1\n";
+        let all = Config::parse_all(text, Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all.iter().map(|p| p.line).collect::<Vec<_>>(), [Some(2), Some(4), Some(5)], "{all:?}");
+        let first = Config::parse(text, Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(first.line, Some(2));
+        assert!(first.message.ends_with("(2 more problems in this file: `observer validate` lists them all)"));
     }
 
     #[test]
