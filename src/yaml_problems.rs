@@ -39,13 +39,22 @@ pub fn parse_all<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Vec<
             Err(error) => error,
         };
         let mut problem = InputProblem::from_yaml(file, &error);
-        let syntax = serde_yaml::from_str::<serde_yaml::Value>(&current).is_err();
-        if syntax && !problems.is_empty() {
-            // Taking an entry out broke the file's structure (a flow map
-            // over several lines): what follows would be our doing.
+        if let Err(syntax) = serde_yaml::from_str::<serde_yaml::Value>(&current) {
+            // A syntax error is listed as the parser says (with the problem
+            // serde met before it, if any), and ends the list. After a
+            // first problem, taking an entry out broke the file's structure
+            // (a flow map over several lines): it would be ours.
+            if problems.is_empty() {
+                let syntax = InputProblem::from_yaml(file, &syntax);
+                if syntax != problem {
+                    problems.push(problem);
+                }
+                problems.push(syntax);
+            }
             break;
         }
-        let Some(reported) = problem.line.and_then(|line| usize::try_from(line).ok()).filter(|line| *line >= 1) else {
+        let reported = problem.line.and_then(|line| usize::try_from(line).ok());
+        let Some(reported) = reported.filter(|line| *line >= 1 && !original.is_empty()) else {
             problems.push(problem);
             break;
         };
@@ -58,7 +67,7 @@ pub fn parse_all<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Vec<
         if !consequence && !seen {
             problems.push(problem);
         }
-        if syntax || seen || problems.len() >= MAX_PROBLEMS || !take_out(&mut lines, at) {
+        if seen || problems.len() >= MAX_PROBLEMS || !take_out(&mut lines, at) {
             break;
         }
         taken_out.push(at);
@@ -74,6 +83,14 @@ fn block_of(lines: &[impl AsRef<str>], at: usize) -> std::ops::Range<usize> {
     let end = (at + 1..lines.len())
         .find(|&i| !is_blank(lines[i].as_ref()) && indent(lines[i].as_ref()) <= own)
         .unwrap_or(lines.len());
+    at..end
+}
+
+/// The lines of the list whose item starts at `at`: from there while lines
+/// are indented at least as far as its `- `.
+fn list_of(lines: &[String], at: usize) -> std::ops::Range<usize> {
+    let own = indent(&lines[at]);
+    let end = (at + 1..lines.len()).find(|&i| !is_blank(&lines[i]) && indent(&lines[i]) < own).unwrap_or(lines.len());
     at..end
 }
 
@@ -94,9 +111,11 @@ fn refine(lines: &[String], reported: usize, message: &str) -> usize {
     if lines.is_empty() {
         return at;
     }
-    let block = block_of(lines, at);
+    // The entry, or, when the line starts a list item, the whole list: the
+    // problem may be any item's.
+    let scope = if lines[at].trim_start().starts_with("- ") { list_of(lines, at) } else { block_of(lines, at) };
     for value in quoted {
-        let holding: Vec<usize> = block.clone().filter(|&i| value_is(&lines[i], value)).collect();
+        let holding: Vec<usize> = scope.clone().filter(|&i| value_is(&lines[i], value)).collect();
         if let [one] = holding[..] {
             return one;
         }
@@ -204,6 +223,37 @@ mod tests {
         assert_eq!(parsed.one.a, 3);
         let found = lines_of("one:\n  a: 1\n two: x\n");
         assert_eq!(found.len(), 1, "{found:?}");
+        // A problem before the syntax error is listed too.
+        let found = lines_of("one:\n  z: 1\ntwo:\n  a: [1\n");
+        assert_eq!(found.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [Some(2), Some(5)], "{found:?}");
+    }
+
+    #[test]
+    fn an_empty_file_or_one_of_comments_is_one_problem_not_a_panic() {
+        for text in ["", "# nothing\n", "\n\n"] {
+            if let Err(found) = parse_all::<Vec<Checked>>(text, Path::new("f.yaml")) {
+                assert_eq!(found.len(), 1, "{text:?}: {found:?}");
+            }
+        }
+    }
+
+    /// An entry checked whole (`try_from`), as a probe is.
+    #[derive(Debug, Deserialize)]
+    #[serde(try_from = "Section")]
+    struct Checked;
+
+    impl TryFrom<Section> for Checked {
+        type Error = String;
+        fn try_from(section: Section) -> Result<Checked, String> {
+            if section.b { Err(format!("`{}` is too big", section.a)) } else { Ok(Checked) }
+        }
+    }
+
+    #[test]
+    fn a_problem_of_a_whole_entry_is_put_on_the_line_holding_the_value_it_quotes() {
+        let found = parse_all::<Vec<Checked>>("- {a: 1}\n- a: 2\n- a: 3\n  b: true\n", Path::new("f.yaml"));
+        let lines: Vec<Option<u64>> = found.unwrap_err().iter().map(|p| p.line).collect();
+        assert_eq!(lines, [Some(3)]);
     }
 
     #[test]
