@@ -31,6 +31,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct NodesConfig {
     /// Seconds of engine clock without a heartbeat before an `up` node is `stale`.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub stale_after_s: u64,
 }
 
@@ -54,6 +55,7 @@ pub struct WorldConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
     /// Seconds of engine clock an event `id` is remembered to drop duplicates.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub dedup_window_s: u64,
 }
 
@@ -61,12 +63,16 @@ pub struct EventsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Seconds a new probe status must hold before it is committed.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub debounce_s: u64,
     /// Consecutive results that commit a new probe status sooner.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub debounce_count: u32,
     /// Seconds between runs of a probe without its own `interval`.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub interval_s: u64,
     /// Seconds a probe without its own `timeout` may take.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub timeout_s: u64,
     /// What a probe that times out counts as, unless it says otherwise.
     pub timeout_outcome: Outcome,
@@ -80,12 +86,16 @@ pub struct HealthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     /// Consecutive failures that open a closed breaker.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub failure_threshold: u32,
     /// Successes in `half_open` that close it.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub success_threshold: u32,
     /// Seconds an open breaker waits before admitting a probe again.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub timeout_s: u64,
     /// Probes admitted per probe run while `half_open`.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub half_open_requests: u32,
     /// Outcomes that count as failures.
     pub failure_outcomes: Vec<Outcome>,
@@ -102,6 +112,7 @@ pub struct BreakerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetsConfig {
     /// Probe runs allowed in any 60 s of engine clock; 0 disables the budget.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub probe_runs_per_minute: u32,
     /// Firing and reminder notifications in any hour of engine clock; 0
     /// disables the budget.
