@@ -48,8 +48,6 @@ pub struct Report {
     pub late: u64,
     pub rejects: Vec<Reject>,
     pub refused_diagnostics: Vec<DiagnosticFile>,
-    /// Event files replaced by other files: path relative to `events/`, message.
-    pub notices: Vec<(String, String)>,
     pub files_seen: usize,
     pub files_read: usize,
     pub bytes_read: u64,
@@ -164,7 +162,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     let no_cursors = BTreeMap::new();
     let plan = events::plan(&dirs.events, stored.as_ref().map_or(&no_cursors, |s| &s.header.cursors))
         .map_err(PassError::Source)?;
-    let mut report = Report { files_seen: plan.files_seen(), notices: plan.notices.clone(), ..Report::default() };
+    let mut report = Report { files_seen: plan.files_seen(), ..Report::default() };
     let committed = stored.as_ref().map_or_else(OutboxMark::default, |s| s.header.outbox);
     if let Some(stored) = &stored
         && plan.is_unchanged_from(&stored.header.cursors)

@@ -38,3 +38,4 @@ pub mod store;
 pub mod systemd;
 pub mod time;
 pub mod world;
+pub mod yaml_problems;

@@ -12,6 +12,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::cli::PathArgs;
 use crate::config::{Config, check_runbooks};
 use crate::dirs::Dirs;
+use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
 use crate::store::lock::StateLock;
 use crate::time::Ts;
@@ -64,11 +65,16 @@ impl Context {
     }
 
     /// The config file, or the defaults when there is none. Its rules'
-    /// runbooks are checked against the inventory directory.
+    /// runbooks are checked against the inventory directory. A key under an
+    /// older name is a warning on stderr.
     pub fn config(&self) -> Result<Config> {
         match &self.dirs.config {
             Some(file) => {
-                let config = Config::load(file)?;
+                let (config, older_names) = Config::load(file)?;
+                for note in older_names {
+                    let message = note.message.strip_prefix("note: ").unwrap_or(&note.message);
+                    super::warn(&format!("warning: {}", InputProblem { message: message.to_string(), ..note }));
+                }
                 check_runbooks(&config, file, self.dirs.inventory.as_deref())?;
                 Ok(config)
             }

@@ -17,7 +17,7 @@ use crate::store::last_run::{LastFailure, LastRun};
 use crate::store::lock::LockError;
 use crate::time::Ts;
 
-/// Rejections, replaced files and refused diagnostics of this pass, on stderr.
+/// Rejections and refused diagnostics of this pass, on stderr.
 pub fn warn_about(dirs: &Dirs, report: &Report) {
     for reject in &report.rejects {
         let file = shown(&dirs.events.join(&reject.file));
@@ -25,9 +25,6 @@ pub fn warn_about(dirs: &Dirs, report: &Report) {
             &format!("warning: rejected event at {file}:{}: {}", reject.line, reject.reason),
             &[("file", file.as_str().into()), ("line", reject.line.into()), ("reason", reject.reason.as_str().into())],
         );
-    }
-    for (file, message) in &report.notices {
-        warn(&format!("warning: {} {message}", shown(&dirs.events.join(file))));
     }
     for refused in &report.refused_diagnostics {
         warn(&format!(

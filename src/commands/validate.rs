@@ -16,10 +16,14 @@ use crate::store::events::scan;
 pub fn execute(context: &Context) -> Result<i32> {
     let dirs = &context.dirs;
     let mut problems: Vec<InputProblem> = Vec::new();
+    let mut notes = Vec::new();
     if let Some(file) = &dirs.config {
-        match Config::load(file) {
-            Ok(config) => problems.extend(check_runbooks(&config, file, dirs.inventory.as_deref()).err()),
-            Err(problem) => problems.push(problem),
+        match Config::load_all(file) {
+            Ok((config, older_names)) => {
+                notes.extend(older_names);
+                problems.extend(check_runbooks(&config, file, dirs.inventory.as_deref()).err());
+            }
+            Err(found) => problems.extend(found),
         }
     }
     if let Some(dir) = &dirs.inventory
@@ -28,7 +32,6 @@ pub fn execute(context: &Context) -> Result<i32> {
         problems.extend(found);
     }
     let mut events = 0;
-    let mut notes = Vec::new();
     if let Err(error) = dirs.require_events() {
         problems.push(InputProblem::new(&dirs.events, None, error.to_string()));
     }

@@ -141,7 +141,8 @@ world:
 
 events:
   # Seconds an event `id` is remembered; a second event with the same id
-  # within this window is counted as a duplicate and not folded.
+  # within this window is counted as a duplicate and not folded. An id seen
+  # again after the window is folded like a new event.
   dedup_window_s: 604800
 
 health:

@@ -31,6 +31,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct NodesConfig {
     /// Seconds of engine clock without a heartbeat before an `up` node is `stale`.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub stale_after_s: u64,
 }
 
@@ -54,6 +55,7 @@ pub struct WorldConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
     /// Seconds of engine clock an event `id` is remembered to drop duplicates.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub dedup_window_s: u64,
 }
 
@@ -61,12 +63,16 @@ pub struct EventsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Seconds a new probe status must hold before it is committed.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub debounce_s: u64,
     /// Consecutive results that commit a new probe status sooner.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub debounce_count: u32,
     /// Seconds between runs of a probe without its own `interval`.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub interval_s: u64,
     /// Seconds a probe without its own `timeout` may take.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub timeout_s: u64,
     /// What a probe that times out counts as, unless it says otherwise.
     pub timeout_outcome: Outcome,
@@ -80,12 +86,16 @@ pub struct HealthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     /// Consecutive failures that open a closed breaker.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub failure_threshold: u32,
     /// Successes in `half_open` that close it.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub success_threshold: u32,
     /// Seconds an open breaker waits before admitting a probe again.
+    #[serde(deserialize_with = "super::alerts::seconds")]
     pub timeout_s: u64,
     /// Probes admitted per probe run while `half_open`.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub half_open_requests: u32,
     /// Outcomes that count as failures.
     pub failure_outcomes: Vec<Outcome>,
@@ -102,6 +112,7 @@ pub struct BreakerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetsConfig {
     /// Probe runs allowed in any 60 s of engine clock; 0 disables the budget.
+    #[serde(deserialize_with = "super::alerts::count")]
     pub probe_runs_per_minute: u32,
     /// Firing and reminder notifications in any hour of engine clock; 0
     /// disables the budget.
@@ -113,29 +124,59 @@ pub struct BudgetsConfig {
     pub log_lines_per_minute: u32,
 }
 
+/// A config and its notes: keys under an older name ([`super::renamed`]).
+pub type Noted = (Config, Vec<InputProblem>);
+
 impl Config {
+    /// The config in `text`, or its first problem; when there are more, the
+    /// message says how many and that `observer validate` lists them.
     pub fn parse(text: &str, file: &Path) -> Result<Config, InputProblem> {
+        Config::parse_all(text, file).map(|(config, _)| config).map_err(first_of)
+    }
+
+    /// The config in `text` with its notes, or every problem in it
+    /// ([`crate::yaml_problems`]).
+    pub fn parse_all(text: &str, file: &Path) -> Result<Noted, Vec<InputProblem>> {
         // Nothing but comments (the file `observer init` writes) is the
         // defaults too.
         if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
-            return Ok(Config::default());
+            return Ok((Config::default(), Vec::new()));
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|e| InputProblem::from_yaml(file, &e))?;
+        let (text, notes) = super::renamed::rename_older_keys(text, file);
+        let config: Config = crate::yaml_problems::parse_all(&text, file)?;
         if config.health.timeout_outcome == Outcome::Skipped {
-            return Err(InputProblem::new(
+            return Err(vec![InputProblem::new(
                 file,
                 None,
                 "health.timeout_outcome may be ok, warning, critical or unknown",
-            ));
+            )]);
         }
-        Ok(config)
+        Ok((config, notes))
     }
 
-    pub fn load(file: &Path) -> Result<Config, InputProblem> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| InputProblem::new(file, None, format!("cannot read the config: {e}")))?;
-        Config::parse(&text, file)
+    /// The config file with its notes, or its first problem.
+    pub fn load(file: &Path) -> Result<Noted, InputProblem> {
+        Config::load_all(file).map_err(first_of)
     }
+
+    /// [`Config::load`] with every problem (for `observer validate`).
+    pub fn load_all(file: &Path) -> Result<Noted, Vec<InputProblem>> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| vec![InputProblem::new(file, None, format!("cannot read the config: {e}"))])?;
+        Config::parse_all(&text, file)
+    }
+}
+
+/// The first problem, saying how many more there are.
+fn first_of(problems: Vec<InputProblem>) -> InputProblem {
+    let more = problems.len().saturating_sub(1);
+    let mut first = problems.into_iter().next().unwrap_or_else(|| InputProblem::new(Path::new(""), None, ""));
+    if more > 0 {
+        let noun = if more == 1 { "problem" } else { "problems" };
+        first.message =
+            format!("{} ({more} more {noun} in this file: `observer validate` lists them all)", first.message);
+    }
+    first
 }
 
 #[cfg(test)]
@@ -144,9 +185,20 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported_with_their_line() {
-        let problem = Config::parse("nodes:\n  stale_after: 10\n", Path::new("observer.yaml")).unwrap_err();
+        let problem = Config::parse("nodes:\n  stale_after_minutes: 10\n", Path::new("observer.yaml")).unwrap_err();
         assert_eq!(problem.line, Some(2));
-        assert!(problem.message.contains("stale_after"), "{}", problem.message);
+        assert!(problem.message.contains("stale_after_minutes"), "{}", problem.message);
+    }
+
+    #[test]
+    fn the_first_problem_says_how_many_more_there_are() {
+        let text = "nodes:\n  stale_after_minutes: 10\nhealth:\n  debounce_s: soon\n  parallel: -1\n";
+        let all = Config::parse_all(text, Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all.iter().map(|p| p.line).collect::<Vec<_>>(), [Some(2), Some(4), Some(5)], "{all:?}");
+        let first = Config::parse(text, Path::new("observer.yaml")).unwrap_err();
+        assert_eq!(first.line, Some(2));
+        assert!(first.message.ends_with("(2 more problems in this file: `observer validate` lists them all)"));
     }
 
     #[test]

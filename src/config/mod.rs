@@ -7,6 +7,7 @@
 //! the commented YAML `observer config --defaults` prints, tested to agree.
 //! `alerts` and `channels` check the alert rules and the notification
 //! channels while the file is parsed, so that each problem keeps its line.
+//! `renamed` reads keys written under an older name, with a note each.
 //! The engine's rules are built from a config by `crate::rules`.
 
 mod alerts;
@@ -15,12 +16,13 @@ mod defaults;
 mod file;
 mod located;
 mod notify;
+mod renamed;
 mod runbooks;
 
 pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_runbook, some_seconds, thresholds};
 pub use defaults::{DEFAULTS_YAML, default_rule};
 pub use file::{
-    BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WorldConfig,
+    BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, Noted, RetentionConfig, WorldConfig,
 };
 pub use located::{checked, checked_or_default};
 pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};

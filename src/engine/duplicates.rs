@@ -1,5 +1,8 @@
 //! Duplicates by event `id`: an id seen again while its first sighting is
-//! within `dedup_window_s` of the engine clock is counted, not folded.
+//! within `dedup_window_s` of the engine clock is counted, not folded. The
+//! clock here includes the repeat's own `ts` (as folding it would move the
+//! clock): a repeat dated after the window is folded even when nothing else
+//! moved the clock since the first sighting.
 //!
 //! Only folded state is read (the first sighting on the clock), never the
 //! batches, so incremental runs and a rebuild agree on what is a duplicate.
@@ -7,12 +10,10 @@
 use super::{Engine, Rules};
 use crate::time::Ts;
 
-pub(super) fn is_duplicate(engine: &Engine, id: &str, rules: &Rules) -> bool {
-    match (engine.seen_ids.get(id), engine.clock) {
-        (Some(_), None) => true,
-        (Some(first), Some(clock)) => *first >= clock.minus_seconds(rules.dedup_window_s),
-        (None, _) => false,
-    }
+pub(super) fn is_duplicate(engine: &Engine, id: &str, ts: Ts, rules: &Rules) -> bool {
+    let Some(first) = engine.seen_ids.get(id) else { return false };
+    let clock = engine.clock.map_or(ts, |clock| clock.max(ts));
+    *first >= clock.minus_seconds(rules.dedup_window_s)
 }
 
 /// Remembered from when it was first seen on the clock, so that a
@@ -52,6 +53,18 @@ mod tests {
             r#"{"ts":"2026-05-10T12:00:00Z","type":"service_unhealthy","node":"n","service":"s","id":"b"}"#,
         ]);
         assert_eq!(engine.stats.duplicates, 1);
+    }
+
+    #[test]
+    fn a_repeat_dated_after_the_window_is_folded_even_if_nothing_moved_the_clock() {
+        use super::super::given::{at, given_steps_with, pass};
+        let repeat = |ts: &str| format!(r#"{{"ts":"{ts}","type":"heartbeat","node":"a","id":"x"}}"#);
+        let lines = [repeat("2026-05-12T12:00:00Z"), repeat("2026-05-12T12:10:00Z"), repeat("2026-05-12T12:10:01Z")];
+        let rules = Rules { dedup_window_s: 600, ..Rules::default() };
+        let steps = [pass(), at("a.jsonl", 0, &lines[0]), at("a.jsonl", 1, &lines[1])];
+        given_steps_with(rules, &steps)
+            .when(at("a.jsonl", 2, &lines[2]))
+            .and_stats(|stats| assert_eq!(stats.duplicates, 1, "600 s after: a duplicate; 601 s after: folded"));
     }
 
     #[test]

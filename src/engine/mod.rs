@@ -206,7 +206,7 @@ impl Engine {
     /// here, its place in the order is the late rule's (`late.rs`).
     fn fold(&mut self, event: &Event, rules: &Rules) -> Applied {
         if let Some(id) = &event.id {
-            if duplicates::is_duplicate(self, id, rules) {
+            if duplicates::is_duplicate(self, id, event.ts, rules) {
                 self.stats.duplicates += 1;
                 return Applied::Duplicate { late: false };
             }

@@ -64,8 +64,8 @@ impl Draft {
     fn add_topology(&mut self, path: &Path) {
         let (topology, text) = match read_yaml::<TopologyFile>(path) {
             Ok(read) => read,
-            Err(problem) => {
-                self.problems.push(problem);
+            Err(problems) => {
+                self.problems.extend(problems);
                 return;
             }
         };
@@ -123,8 +123,8 @@ impl Draft {
         self.read_from.insert(node.clone(), path.clone());
         let (file, text) = match read_yaml::<ServicesFile>(&path) {
             Ok(read) => read,
-            Err(problem) => {
-                self.problems.push(problem);
+            Err(problems) => {
+                self.problems.extend(problems);
                 return;
             }
         };
@@ -227,10 +227,12 @@ fn line_of(text: &str, needle: &str, nth: usize) -> Option<u64> {
     Some(index as u64 + 1)
 }
 
-/// A YAML file, parsed, with its text.
-fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), InputProblem> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputProblem::new(path, None, format!("cannot read: {e}")))?;
-    let parsed = serde_yaml::from_str(&text).map_err(|e| InputProblem::from_yaml(path, &e))?;
+/// A YAML file, parsed, with its text; or every problem in it
+/// ([`crate::yaml_problems`]).
+fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Vec<InputProblem>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![InputProblem::new(path, None, format!("cannot read: {e}"))])?;
+    let parsed = crate::yaml_problems::parse_all(&text, path)?;
     Ok((parsed, text))
 }
 

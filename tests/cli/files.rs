@@ -60,7 +60,7 @@ fn a_file_shrunk_and_regrown_past_its_old_offset_stops_the_run() {
 }
 
 #[test]
-fn a_file_deleted_and_created_again_is_a_new_file_even_when_its_inode_is_reused() {
+fn a_file_deleted_and_created_again_with_other_bytes_stops_the_run_even_when_its_inode_is_reused() {
     let lab = Homelab::new();
     lab.write("events/app.jsonl", &heartbeat(&minute(0), "a"));
     lab.run();
@@ -68,16 +68,80 @@ fn a_file_deleted_and_created_again_is_a_new_file_even_when_its_inode_is_reused(
     fs::remove_file(lab.path("events/app.jsonl")).unwrap();
     lab.write("events/app.jsonl", &(heartbeat(&minute(5), "b") + &heartbeat(&minute(6), "b")));
     let new = fs::metadata(lab.path("events/app.jsonl")).unwrap().ino();
-    let out = lab.observer(["run", "--no-tick"]).run().success();
-    assert!(out.stderr.contains("app.jsonl was replaced by a different file"), "inode {old} -> {new}: {}", out.stderr);
-    assert_eq!(lab.summary()["events"]["total"], 3, "the new file is read from its start");
-    // And the same with a new name: the reused inode does not carry a cursor.
+    let world = lab.world_files("world");
+    lab.observer(["run", "--no-tick"])
+        .run()
+        .code(1)
+        .stderr_has("app.jsonl was replaced by a file whose bytes differ from the 60 bytes already folded")
+        .stderr_has("observer rebuild");
+    assert_eq!(lab.world_files("world"), world, "inode {old} -> {new}: nothing committed");
+    assert_eq!(lab.summary()["events"]["total"], 1);
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.summary()["events"]["total"], 2, "the rebuild folds the file as it is now");
+    // A new path that reuses a deleted file's inode does not carry its cursor.
     fs::remove_file(lab.path("events/app.jsonl")).unwrap();
     lab.write("events/other.jsonl", &heartbeat(&minute(7), "c"));
     lab.run();
-    assert_eq!(lab.summary()["events"]["total"], 4);
+    assert_eq!(lab.summary()["events"]["total"], 3);
     let header = lab.checkpoint_header();
     assert_eq!(header["cursors"].as_object().unwrap().keys().collect::<Vec<_>>(), ["other.jsonl"]);
+}
+
+/// Issue 10, point 2: `sed -i` writes a new file and renames it over the
+/// old one. Before, the new file was read from its start with a warning,
+/// and two lines gave `events.total` 4.
+#[test]
+fn a_consumed_file_edited_by_sed_i_stops_the_run_naming_it() {
+    let lab = Homelab::new();
+    lab.write("events/app.jsonl", &(heartbeat(&minute(0), "a") + &heartbeat(&minute(1), "a")));
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 2);
+    let status = std::process::Command::new("sed")
+        .args(["-i", "1s/\"a\"/\"z\"/"])
+        .arg(lab.path("events/app.jsonl"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    let world = lab.world_files("world");
+    let out = lab.observer(["run", "--no-tick"]).run().code(1);
+    for said in [
+        "events/app.jsonl was replaced by a file whose bytes differ from the 120 bytes already folded",
+        "`sed -i`",
+        "run `observer rebuild`",
+        "Producers should rotate by starting a new dated file",
+        "never by editing or rewriting a file",
+    ] {
+        assert!(out.stderr.contains(said), "{said:?} in {}", out.stderr);
+    }
+    assert_eq!(lab.read("state/observer_checkpoint.json"), checkpoint, "nothing is committed");
+    assert_eq!(lab.world_files("world"), world);
+    assert_eq!(lab.summary()["events"]["total"], 2, "not 4");
+    // It keeps stopping until a rebuild, which folds the file as it is now.
+    lab.observer(["run", "--no-tick"]).run().code(1);
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.summary()["events"]["total"], 2);
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["z"]["status"], "up");
+    lab.run();
+}
+
+/// Decided: a file replaced by a longer one whose first bytes are exactly
+/// what was consumed (an append done by rewriting the file, `cat old new >
+/// tmp && mv tmp app.jsonl`) is followed: nothing folded has changed.
+#[test]
+fn a_file_replaced_by_a_longer_one_with_the_consumed_bytes_unchanged_is_followed() {
+    let lab = Homelab::new();
+    let first = heartbeat(&minute(0), "a") + &heartbeat(&minute(1), "a");
+    lab.write("events/app.jsonl", &first);
+    lab.run();
+    let old = fs::metadata(lab.path("events/app.jsonl")).unwrap().ino();
+    lab.write("events/app.jsonl.tmp", &(first + &heartbeat(&minute(2), "a")));
+    fs::rename(lab.path("events/app.jsonl.tmp"), lab.path("events/app.jsonl")).unwrap();
+    assert_ne!(fs::metadata(lab.path("events/app.jsonl")).unwrap().ino(), old, "another file");
+    let out = lab.observer(["run", "--no-tick"]).run().success();
+    assert!(!out.stderr.contains("replaced"), "{}", out.stderr);
+    assert_eq!(lab.summary()["events"]["total"], 3, "only the new line is folded");
+    lab.assert_world_equals_rebuild();
 }
 
 #[test]

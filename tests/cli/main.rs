@@ -6,6 +6,7 @@ mod bad_input;
 mod check;
 mod commands;
 mod commit;
+mod config_problems;
 mod crash;
 mod delivery_properties;
 mod delivery_status;

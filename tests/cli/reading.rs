@@ -214,6 +214,36 @@ fn duplicates_by_id_are_counted_and_not_folded() {
     assert_eq!(lab.json("world/incidents.json")["incidents"]["inc-1778587200-n-s"]["occurrence_count"], 1);
 }
 
+/// `events.dedup_window_s` (issue 10): a repeated id is a duplicate while
+/// its first sighting is within the window of the engine clock, and folded
+/// again once it is older. Both sides, one second apart, with a 10-minute
+/// window; a rebuild agrees.
+#[test]
+fn an_id_seen_again_within_the_dedup_window_is_a_duplicate_and_after_it_is_folded() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "events:\n  dedup_window_s: 600\n");
+    let failure = |ts: &str| Ev::new(ts, "service_unhealthy").node("n").service("s").id("evt-1").line();
+    lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
+    lab.run();
+    // 600 s after the first sighting: still inside the window.
+    lab.append("events/a.jsonl", &failure("2026-05-12T12:10:00Z"));
+    lab.run();
+    assert_eq!(lab.summary()["events"]["duplicates"], 1);
+    assert_eq!(lab.summary()["events"]["total"], 1);
+    // 601 s after it: outside, folded again.
+    lab.append("events/a.jsonl", &failure("2026-05-12T12:10:01Z"));
+    lab.run();
+    let summary = lab.summary();
+    assert_eq!(summary["events"]["duplicates"], 1);
+    assert_eq!(summary["events"]["total"], 2, "the id after the window is folded");
+    assert_eq!(lab.json("world/incidents.json")["incidents"]["inc-1778587200-n-s"]["occurrence_count"], 2);
+    lab.assert_world_equals_rebuild();
+    // With the default window (7 days) the same events give one duplicate more.
+    lab.write("observer.yaml", "");
+    lab.observer(["rebuild"]).run().success();
+    assert_eq!(lab.summary()["events"]["duplicates"], 2);
+}
+
 #[test]
 fn late_events_are_folded_and_counted() {
     let lab = Homelab::new();

@@ -32,16 +32,28 @@ fn rotating_a_log_by_renaming_it_does_not_stop_the_runs() {
     lab.assert_world_equals_rebuild();
 }
 
+/// Before issue 10 the new file was read from its start with a warning; the
+/// lines the old file got after the last run were lost, and a replacement
+/// could not be told from an edit. Now it stops the run like an edit.
 #[test]
-fn rotating_a_log_out_of_events_reads_the_new_file_with_a_warning() {
+fn rotating_a_log_out_of_events_stops_the_run_and_says_how_to_rotate() {
     let lab = Homelab::new();
     lab.write("events/a.jsonl", &failure("2026-05-12T12:00:00Z"));
     lab.run();
     std::fs::rename(lab.path("events/a.jsonl"), lab.path("events/a.jsonl.1")).unwrap();
     lab.write("events/a.jsonl", &(failure("2026-05-12T12:05:00Z") + &failure("2026-05-12T12:06:00Z")));
-    let out = lab.observer(["run", "--no-tick"]).run().success();
-    assert!(out.stderr.contains("a.jsonl was replaced by a different file"), "{}", out.stderr);
+    lab.observer(["run", "--no-tick"])
+        .run()
+        .code(1)
+        .stderr_has("a.jsonl was replaced by a file whose bytes differ")
+        .stderr_has("observer rebuild")
+        .stderr_has("Producers should rotate by starting a new dated file");
+    assert_eq!(lab.summary()["events"]["total"], 1);
+    // Renamed back to an event file name, the old file is followed again.
+    std::fs::rename(lab.path("events/a.jsonl.1"), lab.path("events/a-2026-05-12.jsonl")).unwrap();
+    lab.run();
     assert_eq!(lab.summary()["events"]["total"], 3);
+    lab.assert_world_equals_rebuild();
 }
 
 #[test]

@@ -23,17 +23,17 @@ const MAX_VANISHED: usize = 256;
 ///   file now, starts from zero;
 /// - same path, a new file (a new inode, or the old inode number reused by a
 ///   file born later), old inode gone: if the file begins as the old one
-///   did, it is the same file copied in place and the append-only check
-///   decides; otherwise it replaced the old one (rotation with the old file
-///   renamed out of `events/`) and is read from the start, with a notice;
+///   did, it is the same file copied in place (or rewritten longer with the
+///   consumed bytes unchanged) and the append-only check decides; otherwise
+///   it replaced the old one with different bytes (`sed -i`, an editor's
+///   save, a rotation that moved the old file out of `events/`): the events
+///   folded from the old file can no longer be told from the new file's, and
+///   the pass stops with [`SourceError::Replaced`] (guarantee 6);
 /// - a new path whose content begins with the consumed prefix of a file that
 ///   vanished: moved by copy and delete, it keeps that cursor.
-///
-/// Notices (relative path, message) go to `notices`.
 pub(super) fn match_cursors(
     listed: &[EventFile],
     previous: &BTreeMap<String, Cursor>,
-    notices: &mut Vec<(String, String)>,
 ) -> Result<Vec<Option<Cursor>>, SourceError> {
     // Both are in path order, so each file's own cursor is found by walking
     // them side by side; the maps by inode are built only if some file is
@@ -73,16 +73,7 @@ pub(super) fn match_cursors(
                     None
                 }
                 Some(c) if head_matches(file, c)? => Some(c.clone()),
-                Some(_) => {
-                    notices.push((
-                        file.rel.clone(),
-                        "was replaced by a different file (a new file at that path, with different first \
-                         bytes); it is read from the start, and anything the old file got after the last run \
-                         is not read"
-                            .to_string(),
-                    ));
-                    None
-                }
+                Some(c) => return Err(SourceError::Replaced { file: file.path.clone(), consumed: c.offset }),
                 None => None,
             },
         };

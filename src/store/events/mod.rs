@@ -95,12 +95,31 @@ pub fn scan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<Sc
     Ok(Scan { events, outcome: merge.finish(), plan })
 }
 
+/// How producers should rotate, said wherever an edited log stops a run.
+const ROTATE: &str = "Producers should rotate by starting a new dated file (app-2026-05-12.jsonl) or by \
+                      renaming the old one to another event file name, never by editing or rewriting a file.";
+
 /// Why the event files cannot be read as they are.
 #[derive(Debug)]
 pub enum SourceError {
-    Shrank { file: PathBuf, from: u64, to: u64 },
-    Changed { file: PathBuf },
-    Io { path: PathBuf, error: std::io::Error },
+    Shrank {
+        file: PathBuf,
+        from: u64,
+        to: u64,
+    },
+    Changed {
+        file: PathBuf,
+    },
+    /// Another file, with other bytes, took the path of a consumed one and
+    /// the old one is not among the event files under another name.
+    Replaced {
+        file: PathBuf,
+        consumed: u64,
+    },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for SourceError {
@@ -115,7 +134,15 @@ impl std::fmt::Display for SourceError {
             SourceError::Changed { file } => write!(
                 f,
                 "{} changed in the part already read; event logs are append-only — restore the file, \
-                 or run `observer rebuild`",
+                 or run `observer rebuild`. {ROTATE}",
+                file.display()
+            ),
+            SourceError::Replaced { file, consumed } => write!(
+                f,
+                "{} was replaced by a file whose bytes differ from the {consumed} bytes already folded (an edit such \
+                 as `sed -i`, or an editor's save); the events folded from the old file can no longer be \
+                 trusted, and nothing was committed — restore the file, or run `observer rebuild` to fold \
+                 the files as they are now. {ROTATE}",
                 file.display()
             ),
             SourceError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),

@@ -18,9 +18,6 @@ pub struct ReadPlan {
     /// Relative paths of the listed files, in path order;
     /// [`OrderedEvent::file`](super::OrderedEvent::file) indexes this.
     pub paths: Vec<String>,
-    /// Things the operator should know that are not errors (a replaced
-    /// file): relative path and message.
-    pub notices: Vec<(String, String)>,
     /// Cursors of the files that need no reading, carried over as they
     /// are, in path order: the index of the path, and the cursor.
     pub(super) carried: Vec<(u32, Cursor)>,
@@ -65,14 +62,9 @@ impl ReadPlan {
 /// are those of their cursor are not opened.
 pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
     let listed = list(events_dir)?;
-    let mut notices = Vec::new();
-    let cursors = match_cursors(&listed, previous, &mut notices)?;
-    let mut plan = ReadPlan {
-        paths: listed.iter().map(|l| l.rel.clone()).collect(),
-        notices,
-        carried: Vec::new(),
-        changed: Vec::new(),
-    };
+    let cursors = match_cursors(&listed, previous)?;
+    let mut plan =
+        ReadPlan { paths: listed.iter().map(|l| l.rel.clone()).collect(), carried: Vec::new(), changed: Vec::new() };
     for (index, (file, cursor)) in listed.into_iter().zip(cursors).enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         match cursor {
