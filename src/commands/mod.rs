@@ -19,6 +19,7 @@ pub mod probe;
 pub mod rebuild;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod status;
 pub mod validate;
 
