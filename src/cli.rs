@@ -87,6 +87,10 @@ pub enum Command {
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// List the JSON Schemas of the world files, the history, the outbox and the events, or print one.
+    ///
+    /// The schemas (JSON Schema draft 2020-12) are derived from the types that write and read the
+    /// files, and are the ones in schemas/ of the source. What observer writes is closed
+    /// (additionalProperties: false); the event envelope is open, as producers may add fields.
     Schema(SchemaArgs),
 }
 
@@ -338,9 +342,6 @@ pub struct InitArgs {
     pub systemd: bool,
 }
 
-/// The schemas (JSON Schema draft 2020-12) are derived from the types that write and read the files,
-/// and are the ones in schemas/ of the source. What observer writes is closed
-/// (additionalProperties: false); the event envelope is open, as producers may add fields.
 #[derive(Args, Debug)]
 pub struct SchemaArgs {
     /// The schema to print (see the list without NAME); an unknown name is a usage error (exit 2).
