@@ -94,6 +94,12 @@ pub enum Command {
     Init(InitArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// List the JSON Schemas of the world files, the history, the outbox and the events, or print one.
+    ///
+    /// The schemas (JSON Schema draft 2020-12) are derived from the types that write and read the
+    /// files, and are the ones in schemas/ of the source. What observer writes is closed
+    /// (additionalProperties: false); the event envelope is open, as producers may add fields.
+    Schema(SchemaArgs),
 }
 
 #[derive(Args, Debug)]
@@ -386,6 +392,13 @@ pub struct InitArgs {
     /// is there yet, even on an existing root.
     #[arg(long)]
     pub systemd: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// The schema to print (see the list without NAME); an unknown name is a usage error (exit 2).
+    #[arg(value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::schema::DOCUMENTS.iter().map(|d| d.name)))]
+    pub name: Option<String>,
 }
 
 #[derive(Args, Debug)]

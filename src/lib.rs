@@ -34,6 +34,7 @@ pub mod own_events;
 pub mod probe;
 pub mod rules;
 pub mod runbook;
+pub mod schema;
 pub mod store;
 pub mod systemd;
 pub mod time;

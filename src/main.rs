@@ -34,6 +34,7 @@ fn main() {
         Command::Check(args) => commands::check::execute(&context, args),
         Command::Init(args) => commands::init::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
+        Command::Schema(args) => commands::schema::execute(args),
     };
     // The warnings left out are counted before the error that ends the command.
     commands::progress::clear();

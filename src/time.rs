@@ -127,6 +127,23 @@ impl Serialize for Ts {
     }
 }
 
+/// An instant as observer writes it: RFC 3339 in UTC with `Z`, with
+/// milliseconds only when they are not zero.
+impl schemars::JsonSchema for Ts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An instant in UTC, RFC 3339 with `Z`; milliseconds only when not zero.",
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z$",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Ts, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;

@@ -185,6 +185,26 @@ fn man_page_is_up_to_date() {
     check_generated(MAN_PAGE, &man_page());
 }
 
+/// `schemas/NAME.schema.json` is what `observer schema NAME` derives from
+/// the types, for every name, and `schemas/` holds nothing else.
+#[test]
+fn schemas_are_up_to_date() {
+    let mut expected = Vec::new();
+    for document in &observer::schema::DOCUMENTS {
+        let rel = format!("schemas/{}", document.file_name());
+        check_generated(&rel, &String::from_utf8(document.rendered()).expect("a schema is UTF-8"));
+        expected.push(document.file_name());
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .expect("schemas/")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected, "schemas/ holds a file no schema writes, or lacks one");
+}
+
 /// One page: the top-level command, a subsection for each subcommand, then
 /// the sections that clap does not know about.
 fn man_page() -> String {

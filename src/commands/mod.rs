@@ -22,6 +22,7 @@ pub mod progress;
 pub mod rebuild;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod status;
 pub mod validate;
 

@@ -3,13 +3,14 @@
 //! `debounce_count` consecutive results, in both directions. Until then the
 //! candidate is exposed as `pending`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Outcome;
 use crate::time::Ts;
 
 /// The health a probe result speaks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Unknown,
@@ -38,7 +39,7 @@ pub struct DebounceRules {
     pub debounce_count: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Pending {
     pub status: Health,
     pub since: Ts,

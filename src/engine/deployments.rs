@@ -1,12 +1,13 @@
 //! Deployment runs keyed by `correlation_id`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use crate::event::{Detail, Event, Kind};
 use crate::time::Ts;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
     Running,
@@ -14,7 +15,7 @@ pub enum DeploymentStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Stage {
     pub name: String,
     pub status: String,

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
@@ -11,7 +12,7 @@ use crate::time::Ts;
 /// Failure timestamps kept per incident.
 pub const MAX_INCIDENT_EVENTS: usize = 50;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Active,
@@ -19,7 +20,7 @@ pub enum IncidentStatus {
 }
 
 /// Field order is the order of `incidents.json` (SPEC §4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Incident {
     pub id: String,
     pub node: String,

@@ -25,6 +25,7 @@ mod services;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Detail, Event, Kind, Severity};
@@ -80,7 +81,7 @@ impl Rules {
 }
 
 /// Counts about the event stream itself (`runtime-summary.events`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventStats {
     /// Events folded (duplicates and rejects excluded).
     pub total: u64,
@@ -91,7 +92,7 @@ pub struct EventStats {
 }
 
 /// Session counters (`runtime-summary.counters`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counters {
     pub ticks: u64,
     pub heartbeats: u64,

@@ -1,5 +1,6 @@
 //! Node liveness from `heartbeat`, `node_up` and `node_down`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
@@ -8,7 +9,7 @@ use crate::time::Ts;
 
 /// What events said about a node. `stale` is not stored: it is derived from
 /// `last_seen` and the clock when the world is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     Up,

@@ -1,6 +1,7 @@
 //! Service health from failure and recovery events, and the incidents they
 //! open and resolve.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
@@ -8,7 +9,7 @@ use super::incidents::{self, Occurrence};
 use crate::event::{Event, Severity};
 use crate::time::Ts;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStatus {
     Healthy,
@@ -18,7 +19,7 @@ pub enum ServiceStatus {
     CircuitOpen,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ServiceState {
     pub node: String,
     pub service: String,

@@ -16,6 +16,9 @@ macro_rules! kinds {
         }
 
         impl Kind {
+            /// Every known kind, in the order of the table.
+            pub const KNOWN: &[Kind] = &[$(Kind::$variant,)*];
+
             /// The kind an event's `type` names; `Other` for a name this
             /// version does not know.
             pub fn from_name(name: &str) -> Kind {

@@ -9,23 +9,26 @@
 
 mod kind;
 mod reason;
+mod schema;
 mod validate;
 mod wire;
 
 use std::borrow::Cow;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::time::Ts;
 
 pub use kind::Kind;
 pub use reason::RejectReason;
+pub use schema::envelope_schema;
 
 /// Largest accepted event, in bytes (SPEC §2).
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// Ordered from least to most severe, so `max` gives "the highest seen".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -49,7 +52,7 @@ impl Severity {
 /// What one probe execution found (`probe_result` events, SPEC §5): Nagios
 /// plugin semantics, plus `skipped` for a run the prober did not make (open
 /// breaker, exhausted budget).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Ok,
@@ -97,7 +100,7 @@ pub enum Detail {
 
 /// The payload of a `probe_result` event (SPEC §5). Besides the outcome it
 /// carries the facts that breaker failure conditions look at.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProbeReport {
     /// The probe's name within its service.
     pub probe: String,

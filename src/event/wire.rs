@@ -7,39 +7,66 @@
 
 use std::borrow::Cow;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
+
+use super::Severity;
 use serde_json::value::RawValue;
+
+/// A name that can be part of an id or key: not blank, no `/` and no
+/// control characters (as `validate` checks).
+const NAME_PATTERN: &str =
+    r"^[^/\u0000-\u001F\u007F-\u009F]*[^/\s\u0000-\u001F\u007F-\u009F][^/\u0000-\u001F\u007F-\u009F]*$";
+
+/// Something other than white space.
+const NOT_BLANK: &str = r"\S";
 
 /// The envelope (SPEC §2). Unknown fields are ignored: producers may add
 /// their own.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(super) struct RawEvent<'a> {
     #[serde(borrow, default)]
+    #[schemars(with = "String", extend("format" = "date-time"), description = "When it happened: RFC 3339 with an offset (`Z` or `+hh:mm`).")]
     pub ts: Option<Cow<'a, str>>,
     #[serde(rename = "type", borrow, default)]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z][a-z0-9_]*$"),
+        description = "What happened, in snake_case; the kinds observer knows are its examples; any other is counted and otherwise ignored."
+    )]
     pub kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    #[schemars(regex(pattern = NAME_PATTERN), description = "The node; required for node and service events. No `/` or control characters.")]
     pub node: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    #[schemars(regex(pattern = NAME_PATTERN), description = "The service on `node`; required for service events. No `/` or control characters.")]
     pub service: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    #[schemars(regex(pattern = NOT_BLANK), description = "Ties events together; for deployment events, the run they belong to (required there).")]
     pub correlation_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    #[schemars(with = "Option<Severity>", description = "How bad it is; failure events without one count as `error`.")]
     pub severity: Option<Cow<'a, str>>,
     /// Read only so that a `message` of the wrong type is rejected; the
     /// engine does not keep it.
     #[serde(borrow, default)]
     #[allow(dead_code)]
+    #[schemars(with = "Option<String>", description = "One line for people; not kept by the engine.")]
     pub message: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    #[schemars(regex(pattern = NOT_BLANK), description = "Makes the event idempotent: a second event with the same id within `events.dedup_window_s` is a duplicate.")]
     pub id: Option<Cow<'a, str>>,
     /// Left as raw JSON: only a few kinds read it, each with its own shape.
     #[serde(borrow, default)]
+    #[schemars(
+        with = "Option<serde_json::Value>",
+        description = "Kind-specific; read for deployment_stage, deployment_failed, probe_result, budget_exhausted, maintenance_* and alert_acknowledged, ignored for the others."
+    )]
     pub payload: Option<&'a RawValue>,
 }
 
 /// The payload of `deployment_stage`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(expecting = "an object with `stage`, `name` or `status` strings")]
 pub(super) struct StagePayload {
     #[serde(default)]
@@ -51,7 +78,7 @@ pub(super) struct StagePayload {
 }
 
 /// `payload.diagnostics` of `deployment_failed`: one path or several.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged, expecting = "`diagnostics` must be a path under logs/ or a list of such paths")]
 pub(super) enum DiagnosticsField {
     One(String),
@@ -59,7 +86,7 @@ pub(super) enum DiagnosticsField {
 }
 
 /// The payload of `budget_exhausted`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(expecting = "an object with a `budget` string")]
 pub(super) struct BudgetPayload {
     #[serde(default)]
@@ -67,7 +94,7 @@ pub(super) struct BudgetPayload {
 }
 
 /// The payload of `deployment_failed`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(expecting = "an object")]
 pub(super) struct FailurePayload {
     #[serde(default)]
@@ -75,7 +102,7 @@ pub(super) struct FailurePayload {
 }
 
 /// The payload of `maintenance_started` / `maintenance_ended`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(expecting = "an object with `until` and `reason` strings")]
 pub(super) struct MaintenancePayload {
     #[serde(default)]
@@ -85,7 +112,7 @@ pub(super) struct MaintenancePayload {
 }
 
 /// The payload of `alert_acknowledged`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(expecting = "an object with `key`, `reason` and `by` strings")]
 pub(super) struct AckPayload {
     #[serde(default)]

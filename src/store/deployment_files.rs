@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Stage};
@@ -25,7 +26,7 @@ pub struct DiskFacts {
 
 /// A diagnostics path as checked against `logs/`. Deserialize too: `status`
 /// reads it back from `deployments.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DiagnosticFile {
     pub path: String,
     pub exists: bool,

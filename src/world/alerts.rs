@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
@@ -15,7 +16,7 @@ use crate::event::Severity;
 use crate::time::Ts;
 
 /// The file as a whole: borrowed when written, owned when read back.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct AlertsFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
@@ -24,7 +25,7 @@ pub struct AlertsFile<'a> {
 }
 
 /// One alert as `alerts.json` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AlertView {
     pub key: String,
     pub rule: Rule,

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
@@ -13,7 +14,7 @@ use crate::store::deployment_files::{DiagnosticFile, DiskFacts};
 use crate::time::{Ts, duration_seconds};
 
 /// The file as a whole: borrowed when written, owned when read back.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct DeploymentsFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
@@ -24,7 +25,7 @@ impl WorldFile for DeploymentsFile<'_> {
     const NAME: &'static str = "deployments.json";
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct DeploymentView<'a> {
     pub correlation_id: Cow<'a, str>,
     pub node: Option<Cow<'a, str>>,

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
@@ -12,7 +13,7 @@ use crate::engine::{Engine, Incident};
 use crate::time::Ts;
 
 /// The file as a whole: borrowed when written, owned when read back.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct IncidentsFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
@@ -15,7 +16,7 @@ use crate::time::Ts;
 /// The file as a whole. Borrowed from the engine when written, owned when
 /// `status` reads it back: one type, so the reader cannot drift from the
 /// writer.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct NodesFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
@@ -26,7 +27,7 @@ impl WorldFile for NodesFile<'_> {
     const NAME: &'static str = "nodes.json";
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct NodeView<'a> {
     pub roles: Cow<'a, [String]>,
     pub status: NodeStatus,

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
@@ -15,7 +16,7 @@ use crate::inventory::Inventory;
 use crate::time::Ts;
 
 /// The file as a whole: borrowed when written, owned when read back.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ServicesFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
@@ -27,7 +28,7 @@ impl WorldFile for ServicesFile<'_> {
 }
 
 /// A service in `services.json`: its state, then what its probes say.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ServiceView<'a> {
     #[serde(flatten)]
     pub state: Cow<'a, ServiceState>,
@@ -40,7 +41,7 @@ pub struct ServiceView<'a> {
 
 /// Uptime statistics over a service's executed checks (skipped runs are not
 /// checks); `successful` counts `ok` and `warning`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct Checks {
     pub total: u64,
     pub successful: u64,
@@ -49,7 +50,7 @@ pub struct Checks {
     pub last_latency_ms: Option<u64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct BreakerView<'a> {
     pub state: BreakerState,
     pub since: Option<Ts>,
@@ -59,7 +60,7 @@ pub struct BreakerView<'a> {
     pub transitions: Cow<'a, VecDeque<Transition>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct ProbeView<'a> {
     pub status: Health,
     pub since: Option<Ts>,

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::nodes::NodeView;
@@ -19,7 +20,7 @@ use crate::event::Severity;
 use crate::time::Ts;
 
 /// The file as a whole: borrowed when written, owned when read back.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct Summary<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
@@ -46,7 +47,7 @@ impl WorldFile for Summary<'_> {
 /// `healthy` when every service that has reported is healthy, `unhealthy`
 /// when none is, `degraded` in between, and `unknown` while no service has
 /// reported at all (services only declared in the inventory do not count).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverallHealth {
     Healthy,
@@ -55,7 +56,7 @@ pub enum OverallHealth {
     Unknown,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct NodeCounts {
     pub total: usize,
     pub up: usize,
@@ -64,7 +65,7 @@ pub struct NodeCounts {
     pub unknown: usize,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct ServiceCounts {
     pub total: usize,
     pub healthy: usize,
@@ -75,20 +76,20 @@ pub struct ServiceCounts {
 }
 
 /// Incidents kept (resolved ones until retention forgets them).
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct IncidentCounts {
     pub active: usize,
     pub resolved: usize,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct DeploymentCounts {
     pub running: usize,
     pub succeeded: usize,
     pub failed: usize,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct BreakerCounts {
     pub closed: usize,
     pub open: usize,
@@ -97,7 +98,7 @@ pub struct BreakerCounts {
 
 /// The alerts of `alerts.json` by status, the firing ones by severity, and
 /// the notifications decided but waiting (on a cooldown or the budget).
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct AlertCounts {
     pub pending: usize,
     pub firing: usize,
@@ -109,7 +110,7 @@ pub struct AlertCounts {
 }
 
 /// Every severity, most severe first, so the shape never changes.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct SeverityCounts {
     pub critical: usize,
     pub error: usize,
@@ -117,7 +118,7 @@ pub struct SeverityCounts {
     pub info: usize,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct BudgetView {
     pub limit: u32,
     pub used: usize,

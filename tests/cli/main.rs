@@ -32,6 +32,7 @@ mod properties;
 mod reading;
 mod receivers;
 mod regressions;
+mod schemas;
 mod security;
 mod snapshots;
 mod streaming;

@@ -33,6 +33,7 @@ mod tests_policy;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Severity;
@@ -44,7 +45,7 @@ pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};
 
 pub(super) use hook::{after_event, before_event, on_pass_started, prune};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     Pending,
@@ -53,7 +54,7 @@ pub enum AlertStatus {
 }
 
 /// One resolved episode of a key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Episode {
     pub fired_at: Ts,
     pub resolved_at: Ts,
@@ -70,7 +71,7 @@ pub struct Episode {
 /// file's order. `summary`, `since`, `suppressed_by` and
 /// `last_notification` describe a key's current state, not its past
 /// episodes, so `recent_episodes` does not keep them and neither does this.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PastEpisode {
     pub key: String,
     pub rule: Rule,

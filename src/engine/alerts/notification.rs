@@ -2,6 +2,7 @@
 //! and the `observer` webhook format receive it (SPEC §6): one JSON object
 //! with its fields in this order.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
@@ -9,7 +10,7 @@ use crate::event::Severity;
 use crate::time::Ts;
 
 /// What a notification tells a receiver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     /// The alert started firing (or firing is sent late: after a cooldown,
@@ -44,7 +45,7 @@ impl NotificationKind {
 /// `<key>@<unix seconds the episode fired>:<kind>:<n>` (n counts that kind
 /// within the episode, from 1), so any rebuild over the same events gives
 /// it again and receivers can drop copies by id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     pub id: String,
     pub kind: NotificationKind,
@@ -104,7 +105,7 @@ impl Alert {
 }
 
 /// The last notification of an alert, as `alerts.json` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NotificationRef {
     pub id: String,
     pub kind: NotificationKind,
