@@ -112,7 +112,7 @@ impl Context {
     pub fn log_lines_per_minute(&self) -> u32 {
         let defaults = Config::default().budgets.log_lines_per_minute;
         match &self.dirs.config {
-            Some(file) => Config::load(file).map_or(defaults, |config| config.budgets.log_lines_per_minute),
+            Some(file) => Config::load(file).map_or(defaults, |(config, _)| config.budgets.log_lines_per_minute),
             None => defaults,
         }
     }
