@@ -66,7 +66,7 @@ pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'stat
     let mut current = current(dir);
     if current.is_none() && names.iter().any(|name| is_regular(&dir.join(name))) {
         // An older version's world: its files become the first generation.
-        prune(dir, &[]).map_err(at(DATA))?;
+        prune(dir, &[])?;
         let first = 1;
         let gen_dir = dir.join(gen_name(first));
         fill(&gen_dir, names.iter().map(|name| (*name, Source::Old(dir.join(name)))))
@@ -79,7 +79,7 @@ pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'stat
     }
     // Generations after the current one are what a crash left.
     let previous = current.and_then(|n| generations(dir).into_iter().filter(|&g| g < n).max());
-    prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>()).map_err(at(DATA))?;
+    prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())?;
     let old_dir = current.map(|n| dir.join(gen_name(n)));
     let changed: Vec<&'static str> = files
         .iter()
@@ -99,7 +99,7 @@ pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'stat
     fault_injection::crash_at("before-swap");
     swap(dir, next).map_err(at(DATA))?;
     fault_injection::crash_at("after-swap");
-    prune(dir, &[Some(next), current].into_iter().flatten().collect::<Vec<_>>()).map_err(at(DATA))?;
+    prune(dir, &[Some(next), current].into_iter().flatten().collect::<Vec<_>>())?;
     Ok(changed)
 }
 
@@ -125,7 +125,9 @@ fn fill<'a>(gen_dir: &Path, files: impl Iterator<Item = (&'a str, Source<'a>)>) 
             match source {
                 Source::Old(old) => {
                     if fs::symlink_metadata(&old).is_ok_and(|m| m.is_file()) && fs::hard_link(&old, &path).is_err() {
-                        fs::copy(&old, &path).and_then(|_| fs::File::open(&path)?.sync_all()).map_err(|e| (world.join(name), e))?;
+                        fs::copy(&old, &path)
+                            .and_then(|_| fs::File::open(&path)?.sync_all())
+                            .map_err(|e| (world.join(name), e))?;
                     }
                 }
                 Source::New(bytes) => {
@@ -192,11 +194,13 @@ fn generations(dir: &Path) -> Vec<u64> {
     entries.flatten().filter_map(|entry| parse(entry.file_name().to_str()?)).collect()
 }
 
-/// Removes every generation directory but those in `keep`.
-fn prune(dir: &Path, keep: &[u64]) -> io::Result<()> {
+/// Removes every generation directory but those in `keep`; an error names
+/// the one that could not be removed.
+fn prune(dir: &Path, keep: &[u64]) -> Result<(), WriteError> {
     for n in generations(dir) {
+        let path = dir.join(gen_name(n));
         if !keep.contains(&n) {
-            fs::remove_dir_all(dir.join(gen_name(n)))?;
+            fs::remove_dir_all(&path).map_err(|error| WriteError { path, error })?;
         }
     }
     Ok(())
