@@ -186,7 +186,8 @@ fn link(dir: &Path, name: &str) -> io::Result<()> {
 fn current(dir: &Path) -> Option<u64> {
     let target = fs::read_link(dir.join(DATA)).ok()?;
     let n = parse(target.to_str()?)?;
-    dir.join(gen_name(n)).is_dir().then_some(n)
+    // A real directory: a symlink planted in its place is never read from.
+    fs::symlink_metadata(dir.join(gen_name(n))).is_ok_and(|m| m.is_dir()).then_some(n)
 }
 
 fn generations(dir: &Path) -> Vec<u64> {
