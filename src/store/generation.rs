@@ -259,7 +259,7 @@ mod tests {
 
     use super::*;
 
-    fn world(nodes: &str, summary: &str) -> Vec<(&'static str, Vec<u8>)> {
+    fn world_with(nodes: &str, summary: &str) -> Vec<(&'static str, Vec<u8>)> {
         vec![("nodes.json", nodes.as_bytes().to_vec()), ("summary.json", summary.as_bytes().to_vec())]
     }
 
@@ -273,25 +273,25 @@ mod tests {
     fn each_write_that_changes_something_is_one_new_generation_behind_one_link() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
-        assert_eq!(write(dir, &world("n1", "s1")).unwrap(), ["nodes.json", "summary.json"]);
+        assert_eq!(write(dir, &world_with("n1", "s1")).unwrap(), ["nodes.json", "summary.json"]);
         assert_eq!(fs::read_link(dir.join(DATA)).unwrap(), Path::new("..gen-1"));
         assert_eq!(fs::read_link(dir.join("nodes.json")).unwrap(), Path::new("..data/nodes.json"));
         assert_eq!(fs::read_to_string(dir.join("nodes.json")).unwrap(), "n1");
         assert_eq!(current_dir(dir), dir.join("..gen-1"));
 
         // Nothing changed: no generation.
-        assert!(write(dir, &world("n1", "s1")).unwrap().is_empty());
+        assert!(write(dir, &world_with("n1", "s1")).unwrap().is_empty());
         assert_eq!(gens(dir), [1]);
 
         // One file changed: the other is the same inode, hard-linked.
-        assert_eq!(write(dir, &world("n1", "s2")).unwrap(), ["summary.json"]);
+        assert_eq!(write(dir, &world_with("n1", "s2")).unwrap(), ["summary.json"]);
         assert_eq!(gens(dir), [1, 2], "the previous generation is kept until the next swap");
         let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
         assert_eq!(ino("..gen-1/nodes.json"), ino("..gen-2/nodes.json"));
         assert_eq!(fs::read_to_string(dir.join("summary.json")).unwrap(), "s2");
         assert_eq!(fs::read_to_string(dir.join("..gen-1/summary.json")).unwrap(), "s1");
 
-        write(dir, &world("n3", "s3")).unwrap();
+        write(dir, &world_with("n3", "s3")).unwrap();
         assert_eq!(gens(dir), [2, 3]);
         assert_eq!(current_dir(dir), dir.join("..gen-3"));
     }
@@ -304,7 +304,7 @@ mod tests {
         fs::write(dir.join("summary.json"), "old s").unwrap();
         fs::write(temp_path(&dir.join("nodes.json")), "a temp file an older version's crash left").unwrap();
         assert_eq!(current_dir(dir), dir, "no generations yet: the directory itself");
-        write(dir, &world("n", "s")).unwrap();
+        write(dir, &world_with("n", "s")).unwrap();
         assert_eq!(gens(dir), [1, 2]);
         assert_eq!(fs::read_to_string(dir.join("..gen-1/nodes.json")).unwrap(), "old n");
         assert_eq!(fs::read_to_string(dir.join("nodes.json")).unwrap(), "n");
@@ -316,19 +316,36 @@ mod tests {
     fn what_a_crash_left_is_removed_and_never_made_current() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
-        write(dir, &world("n1", "s1")).unwrap();
+        write(dir, &world_with("n1", "s1")).unwrap();
         // A generation written but not swapped in, a temp link, a lost link.
         fs::create_dir(dir.join("..gen-2")).unwrap();
         fs::write(dir.join("..gen-2/nodes.json"), "half").unwrap();
         symlink("..gen-2", &temp_path(&dir.join(DATA))).unwrap();
         fs::remove_file(dir.join("summary.json")).unwrap();
-        assert!(write(dir, &world("n1", "s1")).unwrap().is_empty(), "the current generation is still whole");
+        assert!(write(dir, &world_with("n1", "s1")).unwrap().is_empty(), "the current generation is still whole");
         assert_eq!(gens(dir), [1]);
         assert!(!temp_path(&dir.join(DATA)).exists());
         assert_eq!(fs::read_to_string(dir.join("summary.json")).unwrap(), "s1");
-        write(dir, &world("n2", "s1")).unwrap();
+        write(dir, &world_with("n2", "s1")).unwrap();
         assert_eq!(gens(dir), [1, 2]);
         assert_eq!(fs::read_to_string(dir.join("..gen-2/nodes.json")).unwrap(), "n2");
+    }
+
+    #[test]
+    fn a_generation_that_is_a_planted_symlink_is_never_read_from_nor_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("nodes.json"), "precious").unwrap();
+        let world = dir.path().join("world");
+        fs::create_dir(&world).unwrap();
+        symlink(&outside.to_string_lossy(), &world.join("..gen-5")).unwrap();
+        symlink("..gen-5", &world.join(DATA)).unwrap();
+        assert_eq!(current_dir(&world), world, "the planted link is not a generation");
+        write(&world, &world_with("n", "s")).unwrap();
+        assert_eq!(fs::read_to_string(outside.join("nodes.json")).unwrap(), "precious");
+        assert_eq!(gens(&world), [1]);
+        assert_eq!(fs::read_to_string(world.join("nodes.json")).unwrap(), "n");
     }
 
     #[test]
@@ -336,7 +353,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         fs::create_dir(dir.join(DATA)).unwrap();
-        let error = write(dir, &world("n", "s")).unwrap_err();
+        let error = write(dir, &world_with("n", "s")).unwrap_err();
         assert_eq!(error.path, dir.join(DATA));
         assert!(error.error.to_string().contains("move it away"), "{}", error.error);
         assert!(dir.join(DATA).is_dir());
