@@ -48,7 +48,9 @@ pub struct PathArgs {
     /// State directory: checkpoint, lock, rejects, stage markers (default: ROOT/state).
     #[arg(long, global = true, value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// World directory, written by the observer only (default: ROOT/world).
+    /// World directory, written by the observer only (default: ROOT/world). Each world file is a
+    /// symlink ..data/FILE; world/..data points at the current generation (..gen-N), swapped by one
+    /// rename. A directory of regular files from an older version is migrated by the first run.
     #[arg(long, global = true, value_name = "DIR")]
     pub world: Option<PathBuf>,
     /// Logs directory that diagnostics paths are relative to (default: ROOT/logs).
@@ -136,7 +138,8 @@ pub struct RebuildArgs {
     /// Fold only events with ts at or before this RFC 3339 time (needs --out).
     #[arg(long, value_name = "TS", requires = "out", value_parser = parse_ts)]
     pub until: Option<Ts>,
-    /// Write the world files, history/ and outbox.jsonl to this directory instead, leaving live
+    /// Write the world files (as one generation behind DIR/..data, like the live world), history/
+    /// and outbox.jsonl to this directory instead, leaving live
     /// state and world untouched and sending nothing. With --config CANDIDATE.yaml, also print how many
     /// notifications the candidate would have sent, against the live outbox over the same span.
     #[arg(long, value_name = "DIR")]

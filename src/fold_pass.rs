@@ -23,6 +23,7 @@ use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
+use crate::store::generation;
 use crate::store::history::{self, HistoryError};
 use crate::store::outbox::{self, OutboxError, OutboxMark};
 use crate::time::Ts;
@@ -332,12 +333,20 @@ fn world_is_current(dirs: &Dirs, config: &Config, inventory: &Inventory, stored:
 }
 
 /// Identity of the files a pass writes, as they are on disk now (0 when one
-/// is missing).
+/// is missing): each world file's link and the file it leads to, the
+/// generation `world/..data` names, and `rejects.json`.
 fn written_stamp(dirs: &Dirs) -> u64 {
-    let mut stamps = Vec::new();
+    let mut stamps = vec![format!("{:?}", std::fs::read_link(dirs.world.join(generation::DATA)).ok())];
     for path in world::FILES.iter().map(|name| dirs.world.join(name)).chain([dirs.rejects()]) {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { return 0 };
-        stamps.push(format!("{}|{}|{:?}|{:?}", path.display(), meta.len(), meta.modified().ok(), file_id(&meta)));
+        let (Ok(link), Ok(meta)) = (std::fs::symlink_metadata(&path), std::fs::metadata(&path)) else { return 0 };
+        stamps.push(format!(
+            "{}|{:?}|{}|{:?}|{:?}",
+            path.display(),
+            file_id(&link),
+            meta.len(),
+            meta.modified().ok(),
+            file_id(&meta)
+        ));
     }
     fnv1a(stamps.join("\n").as_bytes())
 }
@@ -366,19 +375,11 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &DiskFacts) -> Vec<Diagnos
     facts.diagnostics.values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
 }
 
-/// Writes the world files that changed, each atomically.
+/// Writes the world files as one generation (`store/generation.rs`): a
+/// crash or a reader sees all of the old files or all of the new.
 fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, PassError> {
     create_dir(dir, "the world directory")?;
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        let wrote = write_if_changed(&path, bytes).map_err(|error| PassError::WorldFile { path, error })?;
-        if wrote {
-            written.push(*name);
-            fault_injection::crash_at("after-world-file");
-        }
-    }
-    Ok(written)
+    generation::write(dir, files).map_err(|generation::WriteError { path, error }| PassError::WorldFile { path, error })
 }
 
 fn create_dir(dir: &Path, what: &str) -> Result<(), PassError> {

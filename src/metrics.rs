@@ -83,8 +83,9 @@ impl std::error::Error for MetricsError {}
 /// warnings.
 pub fn write(dirs: &Dirs, run: RunFacts) -> Result<Vec<String>, MetricsError> {
     let read_back = |name: &str| MetricsError::World { path: dirs.world.join(name) };
-    let summary = world::read::<Summary>(&dirs.world).ok_or_else(|| read_back(Summary::NAME))?;
-    let services = world::read::<ServicesFile>(&dirs.world).ok_or_else(|| read_back(ServicesFile::NAME))?;
+    let generation = world::generation(&dirs.world);
+    let summary = world::read::<Summary>(&generation).ok_or_else(|| read_back(Summary::NAME))?;
+    let services = world::read::<ServicesFile>(&generation).ok_or_else(|| read_back(ServicesFile::NAME))?;
     let mut problems = Vec::new();
     let notifications = count_notifications(dirs).map_err(|why| problems.push(why)).ok();
     let deliveries = count_deliveries(dirs).map_err(|why| problems.push(why)).ok();

@@ -31,16 +31,18 @@ use crate::world::{
 
 pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     let dirs = &context.dirs;
-    let Some(summary) = world::read::<Summary>(&dirs.world) else {
+    // All files from one generation, even while a run writes the next.
+    let generation = world::generation(&dirs.world);
+    let Some(summary) = world::read::<Summary>(&generation) else {
         bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&dirs.world));
     };
     // A file that is missing or unreadable shows as empty: the summary alone
     // still answers "is everything fine?".
-    let mut services = world::read::<ServicesFile>(&dirs.world).map(|f| f.services).unwrap_or_default();
-    let mut incidents = world::read::<IncidentsFile>(&dirs.world).map(|f| f.incidents).unwrap_or_default();
-    let mut deployments = world::read::<DeploymentsFile>(&dirs.world).map(|f| f.deployments).unwrap_or_default();
-    let mut nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
-    let mut alerts = world::read::<AlertsFile>(&dirs.world).map(|f| f.alerts).unwrap_or_default();
+    let mut services = world::read::<ServicesFile>(&generation).map(|f| f.services).unwrap_or_default();
+    let mut incidents = world::read::<IncidentsFile>(&generation).map(|f| f.incidents).unwrap_or_default();
+    let mut deployments = world::read::<DeploymentsFile>(&generation).map(|f| f.deployments).unwrap_or_default();
+    let mut nodes = world::read::<NodesFile>(&generation).map(|f| f.nodes).unwrap_or_default();
+    let mut alerts = world::read::<AlertsFile>(&generation).map(|f| f.alerts).unwrap_or_default();
     let subject = Subject::new(args.node.as_deref(), args.service.as_deref());
     let (summary_nodes, summary_services, summary_alerts, overall_health) = if subject.is_everything() {
         (summary.nodes, summary.services, summary.alerts, summary.overall_health)

@@ -1,5 +1,5 @@
 //! Everything on disk: event sources and their cursors, the checkpoint and
-//! the outbox and history files it commits (with their marks), atomic writes, the state lock, the deployment
+//! the outbox and history files it commits (with their marks), atomic writes, the world generations, the state lock, the deployment
 //! files that deploy scripts leave, and the fault injection the crash tests
 //! use.
 
@@ -10,6 +10,7 @@ pub mod deployment_files;
 pub mod events;
 pub mod fault_injection;
 pub mod fingerprint;
+pub mod generation;
 pub mod history;
 pub mod last_run;
 pub mod lock;

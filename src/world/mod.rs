@@ -17,7 +17,7 @@ mod services;
 mod summary;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -107,6 +107,13 @@ impl std::error::Error for RenderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.source)
     }
+}
+
+/// The directory that holds one whole generation of the world in `world`
+/// (`world/..gen-N`, resolved once): a reader that needs several files of
+/// one generation reads them all from it (see `store/generation.rs`).
+pub fn generation(world: &Path) -> PathBuf {
+    crate::store::generation::current_dir(world)
 }
 
 /// Reads a world file back through the view that wrote it: `None` when it

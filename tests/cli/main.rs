@@ -15,6 +15,7 @@ mod escalation;
 mod faults;
 mod files;
 mod fuzzing;
+mod generations;
 mod health;
 mod history;
 mod incidents;

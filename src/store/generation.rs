@@ -1,0 +1,361 @@
+//! One world generation at a time (SPEC §3, guarantee 4): the world files
+//! of a pass are written together into a hidden directory of their own,
+//! `world/..gen-N`, and made current by one `rename`, that of the symlink
+//! `world/..data` → `..gen-N`. Each `world/<file>` is a symlink
+//! `..data/<file>`, so `cat world/nodes.json` and `jq` read the current
+//! generation, and a crash or a full disk at any point leaves the whole old
+//! generation or the whole new one. The layout is that of the Kubernetes
+//! AtomicWriter.
+//!
+//! - A file that did not change is hard-linked from the current generation
+//!   (copied where the file system has no hard links), so a pass writes
+//!   what changed and no more; a pass in which nothing changed makes no
+//!   generation at all.
+//! - The generation before the current one is kept until the next swap, so
+//!   a reader that resolved `world/..data` once (opened `world/..data/`,
+//!   or followed the link to `..gen-N`) reads all files of one generation
+//!   even while the next pass writes.
+//! - A world directory of an older version (regular files) is migrated by
+//!   the first pass: its files are hard-linked into a first generation,
+//!   made current, and then each regular file is replaced by its symlink
+//!   (same bytes before and after, so a reader or a crash in the middle
+//!   sees one generation); then the pass writes its own generation.
+//! - `world/history/` (append-only) and `world/metrics.prom` (written each
+//!   pass, outside guarantee 2) are not part of a generation.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::atomic::{sync_dir, temp_path};
+use super::fault_injection;
+
+/// The symlink naming the current generation.
+pub const DATA: &str = "..data";
+const PREFIX: &str = "..gen-";
+
+/// A world file that could not be written, with its path as users know it
+/// (`world/nodes.json`).
+#[derive(Debug)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+/// The directory that holds the current generation of the world in `world`
+/// (`world/..gen-N`), or `world` itself when it has no generations (a
+/// world of an older version, or none). Readers that need several files of
+/// one generation resolve it once and read them all from it.
+pub fn current_dir(world: &Path) -> PathBuf {
+    match current(world) {
+        Some(n) => world.join(gen_name(n)),
+        None => world.to_path_buf(),
+    }
+}
+
+/// Makes `files` the world in `dir`, returning the names whose bytes
+/// changed. Nothing changed (and the layout in place): nothing is written.
+pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, WriteError> {
+    let at = |name: &str| {
+        let path = dir.join(name);
+        move |error| WriteError { path, error }
+    };
+    refuse_a_data_directory(dir).map_err(at(DATA))?;
+    remove_temps(dir, files);
+    let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    let mut current = current(dir);
+    if current.is_none() && names.iter().any(|name| is_regular(&dir.join(name))) {
+        // An older version's world: its files become the first generation.
+        prune(dir, &[])?;
+        let first = 1;
+        let gen_dir = dir.join(gen_name(first));
+        fill(&gen_dir, names.iter().map(|name| (*name, Source::Old(dir.join(name)))))
+            .map_err(|(path, error)| WriteError { path, error })?;
+        swap(dir, first).map_err(at(DATA))?;
+        current = Some(first);
+    }
+    for name in &names {
+        link(dir, name).map_err(at(name))?;
+    }
+    // Generations after the current one are what a crash left.
+    let previous = current.and_then(|n| generations(dir).into_iter().filter(|&g| g < n).max());
+    prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())?;
+    let old_dir = current.map(|n| dir.join(gen_name(n)));
+    let changed: Vec<&'static str> = files
+        .iter()
+        .filter(|(name, bytes)| !old_dir.as_ref().is_some_and(|old| holds(&old.join(name), bytes)))
+        .map(|(name, _)| *name)
+        .collect();
+    if changed.is_empty() && current.is_some() {
+        return Ok(changed);
+    }
+    let next = current.map_or(1, |n| n + 1);
+    let sources = files.iter().map(|(name, bytes)| match (&old_dir, changed.contains(name)) {
+        (Some(old), false) => (*name, Source::Old(old.join(name))),
+        _ => (*name, Source::New(bytes)),
+    });
+    let gen_dir = dir.join(gen_name(next));
+    fill(&gen_dir, sources).map_err(|(path, error)| WriteError { path, error })?;
+    fault_injection::crash_at("before-swap");
+    swap(dir, next).map_err(at(DATA))?;
+    fault_injection::crash_at("after-swap");
+    prune(dir, &[Some(next), current].into_iter().flatten().collect::<Vec<_>>())?;
+    Ok(changed)
+}
+
+enum Source<'a> {
+    /// A file of the previous generation, or of an older version's world.
+    Old(PathBuf),
+    New(&'a [u8]),
+}
+
+/// Writes a generation directory whole and durably; on error it is removed
+/// again (best effort: the next pass removes what is left) and the error
+/// names the file, as `world/<file>` (how users know it).
+fn fill<'a>(gen_dir: &Path, files: impl Iterator<Item = (&'a str, Source<'a>)>) -> Result<(), (PathBuf, io::Error)> {
+    let world = gen_dir.parent().unwrap_or(Path::new("."));
+    let in_dir = |e| (gen_dir.to_path_buf(), e);
+    let result = (|| {
+        if gen_dir.exists() {
+            fs::remove_dir_all(gen_dir).map_err(in_dir)?;
+        }
+        fs::create_dir(gen_dir).map_err(in_dir)?;
+        for (name, source) in files {
+            let path = gen_dir.join(name);
+            match source {
+                Source::Old(old) => {
+                    if fs::symlink_metadata(&old).is_ok_and(|m| m.is_file()) && fs::hard_link(&old, &path).is_err() {
+                        fs::copy(&old, &path)
+                            .and_then(|_| fs::File::open(&path)?.sync_all())
+                            .map_err(|e| (world.join(name), e))?;
+                    }
+                }
+                Source::New(bytes) => {
+                    (|| {
+                        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+                        fault_injection::fail_at("write")?;
+                        file.write_all(bytes)?;
+                        file.sync_all()
+                    })()
+                    .map_err(|e| (world.join(name), e))?;
+                    fault_injection::crash_at("after-world-file");
+                }
+            }
+        }
+        sync_dir(gen_dir).map_err(in_dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(gen_dir);
+    }
+    result
+}
+
+/// Points `world/..data` at generation `n` by the rename of a temp symlink,
+/// and makes that durable.
+fn swap(dir: &Path, n: u64) -> io::Result<()> {
+    let temp = temp_path(&dir.join(DATA));
+    let _ = fs::remove_file(&temp);
+    symlink(&gen_name(n), &temp)?;
+    fault_injection::crash_at("before-rename");
+    let result = fs::rename(&temp, dir.join(DATA)).and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Makes `world/<name>` the symlink `..data/<name>` if it is anything else
+/// (a regular file of an older version, a missing file, another link).
+fn link(dir: &Path, name: &str) -> io::Result<()> {
+    let path = dir.join(name);
+    let target = Path::new(DATA).join(name);
+    if fs::read_link(&path).is_ok_and(|now| now == target) {
+        return Ok(());
+    }
+    let temp = temp_path(&path);
+    let _ = fs::remove_file(&temp);
+    symlink(&target.to_string_lossy(), &temp)?;
+    fault_injection::crash_at("before-link");
+    fs::rename(&temp, &path).inspect_err(|_| {
+        let _ = fs::remove_file(&temp);
+    })?;
+    sync_dir(dir)
+}
+
+/// The generation `world/..data` names, if it names one.
+fn current(dir: &Path) -> Option<u64> {
+    let target = fs::read_link(dir.join(DATA)).ok()?;
+    let n = parse(target.to_str()?)?;
+    // A real directory: a symlink planted in its place is never read from.
+    fs::symlink_metadata(dir.join(gen_name(n))).is_ok_and(|m| m.is_dir()).then_some(n)
+}
+
+fn generations(dir: &Path) -> Vec<u64> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    entries.flatten().filter_map(|entry| parse(entry.file_name().to_str()?)).collect()
+}
+
+/// Removes every generation directory but those in `keep`; an error names
+/// the one that could not be removed.
+fn prune(dir: &Path, keep: &[u64]) -> Result<(), WriteError> {
+    for n in generations(dir) {
+        let path = dir.join(gen_name(n));
+        if !keep.contains(&n) {
+            fs::remove_dir_all(&path).map_err(|error| WriteError { path, error })?;
+        }
+    }
+    Ok(())
+}
+
+fn gen_name(n: u64) -> String {
+    format!("{PREFIX}{n}")
+}
+
+fn parse(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(PREFIX)?;
+    digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+}
+
+/// Whether `path` is a regular file holding exactly `bytes` (only a file of
+/// the same length is read).
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+        && fs::read(path).is_ok_and(|existing| existing == bytes)
+}
+
+fn is_regular(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// A directory at `world/..data` is not ours to replace; say so.
+fn refuse_a_data_directory(dir: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(dir.join(DATA)).is_ok_and(|m| m.is_dir()) {
+        return Err(io::Error::other("a directory is in the place of the generation link; move it away"));
+    }
+    Ok(())
+}
+
+/// Temp names a crash left: the generation link's, and each file's (its
+/// link's now, or the temp file of an older version's write).
+fn remove_temps(dir: &Path, files: &[(&'static str, Vec<u8>)]) {
+    for name in files.iter().map(|(name, _)| *name).chain([DATA]) {
+        let _ = fs::remove_file(temp_path(&dir.join(name)));
+    }
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, _link: &Path) -> io::Result<()> {
+    Err(io::Error::other("world generations need symlinks, which this platform lacks"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn world_with(nodes: &str, summary: &str) -> Vec<(&'static str, Vec<u8>)> {
+        vec![("nodes.json", nodes.as_bytes().to_vec()), ("summary.json", summary.as_bytes().to_vec())]
+    }
+
+    fn gens(dir: &Path) -> Vec<u64> {
+        let mut all = generations(dir);
+        all.sort_unstable();
+        all
+    }
+
+    #[test]
+    fn each_write_that_changes_something_is_one_new_generation_behind_one_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        assert_eq!(write(dir, &world_with("n1", "s1")).unwrap(), ["nodes.json", "summary.json"]);
+        assert_eq!(fs::read_link(dir.join(DATA)).unwrap(), Path::new("..gen-1"));
+        assert_eq!(fs::read_link(dir.join("nodes.json")).unwrap(), Path::new("..data/nodes.json"));
+        assert_eq!(fs::read_to_string(dir.join("nodes.json")).unwrap(), "n1");
+        assert_eq!(current_dir(dir), dir.join("..gen-1"));
+
+        // Nothing changed: no generation.
+        assert!(write(dir, &world_with("n1", "s1")).unwrap().is_empty());
+        assert_eq!(gens(dir), [1]);
+
+        // One file changed: the other is the same inode, hard-linked.
+        assert_eq!(write(dir, &world_with("n1", "s2")).unwrap(), ["summary.json"]);
+        assert_eq!(gens(dir), [1, 2], "the previous generation is kept until the next swap");
+        let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
+        assert_eq!(ino("..gen-1/nodes.json"), ino("..gen-2/nodes.json"));
+        assert_eq!(fs::read_to_string(dir.join("summary.json")).unwrap(), "s2");
+        assert_eq!(fs::read_to_string(dir.join("..gen-1/summary.json")).unwrap(), "s1");
+
+        write(dir, &world_with("n3", "s3")).unwrap();
+        assert_eq!(gens(dir), [2, 3]);
+        assert_eq!(current_dir(dir), dir.join("..gen-3"));
+    }
+
+    #[test]
+    fn an_older_versions_world_becomes_the_first_generation_then_the_new_one_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        fs::write(dir.join("nodes.json"), "old n").unwrap();
+        fs::write(dir.join("summary.json"), "old s").unwrap();
+        fs::write(temp_path(&dir.join("nodes.json")), "a temp file an older version's crash left").unwrap();
+        assert_eq!(current_dir(dir), dir, "no generations yet: the directory itself");
+        write(dir, &world_with("n", "s")).unwrap();
+        assert_eq!(gens(dir), [1, 2]);
+        assert_eq!(fs::read_to_string(dir.join("..gen-1/nodes.json")).unwrap(), "old n");
+        assert_eq!(fs::read_to_string(dir.join("nodes.json")).unwrap(), "n");
+        assert!(fs::symlink_metadata(dir.join("summary.json")).unwrap().file_type().is_symlink());
+        assert!(!temp_path(&dir.join("nodes.json")).exists());
+    }
+
+    #[test]
+    fn what_a_crash_left_is_removed_and_never_made_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write(dir, &world_with("n1", "s1")).unwrap();
+        // A generation written but not swapped in, a temp link, a lost link.
+        fs::create_dir(dir.join("..gen-2")).unwrap();
+        fs::write(dir.join("..gen-2/nodes.json"), "half").unwrap();
+        symlink("..gen-2", &temp_path(&dir.join(DATA))).unwrap();
+        fs::remove_file(dir.join("summary.json")).unwrap();
+        assert!(write(dir, &world_with("n1", "s1")).unwrap().is_empty(), "the current generation is still whole");
+        assert_eq!(gens(dir), [1]);
+        assert!(!temp_path(&dir.join(DATA)).exists());
+        assert_eq!(fs::read_to_string(dir.join("summary.json")).unwrap(), "s1");
+        write(dir, &world_with("n2", "s1")).unwrap();
+        assert_eq!(gens(dir), [1, 2]);
+        assert_eq!(fs::read_to_string(dir.join("..gen-2/nodes.json")).unwrap(), "n2");
+    }
+
+    #[test]
+    fn a_generation_that_is_a_planted_symlink_is_never_read_from_nor_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("nodes.json"), "precious").unwrap();
+        let world = dir.path().join("world");
+        fs::create_dir(&world).unwrap();
+        symlink(&outside.to_string_lossy(), &world.join("..gen-5")).unwrap();
+        symlink("..gen-5", &world.join(DATA)).unwrap();
+        assert_eq!(current_dir(&world), world, "the planted link is not a generation");
+        write(&world, &world_with("n", "s")).unwrap();
+        assert_eq!(fs::read_to_string(outside.join("nodes.json")).unwrap(), "precious");
+        assert_eq!(gens(&world), [1]);
+        assert_eq!(fs::read_to_string(world.join("nodes.json")).unwrap(), "n");
+    }
+
+    #[test]
+    fn a_directory_in_the_place_of_the_link_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        fs::create_dir(dir.join(DATA)).unwrap();
+        let error = write(dir, &world_with("n", "s")).unwrap_err();
+        assert_eq!(error.path, dir.join(DATA));
+        assert!(error.error.to_string().contains("move it away"), "{}", error.error);
+        assert!(dir.join(DATA).is_dir());
+    }
+}
