@@ -149,8 +149,10 @@ struct ServiceHealth {
 }
 
 pub(super) fn health_status(dirs: &Dirs) -> Reply {
+    // Both files from one generation, even while a pass writes the next.
+    let generation = world::generation(&dirs.world);
     let (Some(services), Some(summary)) =
-        (world::read::<ServicesFile>(&dirs.world), world::read::<Summary>(&dirs.world))
+        (world::read::<ServicesFile>(&generation), world::read::<Summary>(&generation))
     else {
         return Reply::error(
             503,
