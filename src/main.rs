@@ -25,6 +25,7 @@ fn main() {
         Command::Notify(args) => commands::notify::execute(&context, args),
         Command::Check(args) => commands::check::execute(&context, args),
         Command::Init(args) => commands::init::execute(&context, args),
+        Command::Explain(args) => commands::explain::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
     };
     let code = match result {

@@ -26,6 +26,9 @@ pub fn warn_about(dirs: &Dirs, report: &Report) {
     for (file, message) in &report.notices {
         warn(&format!("warning: {} {message}", shown(&dirs.events.join(file))));
     }
+    if let Some(problem) = &report.index_problem {
+        warn(&format!("warning: {problem}"));
+    }
     for refused in &report.refused_diagnostics {
         warn(&format!(
             "warning: diagnostics path `{}` refused: {}",
