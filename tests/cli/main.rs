@@ -10,6 +10,7 @@ mod crash;
 mod delivery_properties;
 mod delivery_status;
 mod escalation;
+mod explain;
 mod faults;
 mod files;
 mod fuzzing;
