@@ -10,8 +10,9 @@
 //! checkpoint, and is only ever a hint: `explain` trusts a file's entry
 //! only while the file has the same device and inode and is at least as
 //! long as the part indexed, reads whatever lies beyond that part whole,
-//! and reads a file without a usable entry whole. A missing, stale or
-//! unreadable index costs time, never a wrong answer.
+//! and reads a file without a usable entry whole (as it does every
+//! single-event `.json` file, which the index leaves out). A missing,
+//! stale or unreadable index costs time, never a wrong answer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -161,7 +162,10 @@ pub fn updated(
     let mut read: HashMap<&str, FileBlocks> =
         pass.files.into_iter().filter_map(|(i, b)| paths.get(i as usize).map(|p| (p.as_str(), b))).collect();
     let mut files = BTreeMap::new();
-    for (rel, cursor) in cursors {
+    // A single-event `.json` file is one event: reading it whole costs no
+    // more than its entry would, and thousands of entries would make every
+    // pass rewrite a large index.
+    for (rel, cursor) in cursors.iter().filter(|(rel, _)| !rel.ends_with(".json")) {
         let start = old.get(rel).filter(|c| c.meta.dev == cursor.meta.dev && c.meta.ino == cursor.meta.ino);
         let mut entry = match (before.remove(rel), start) {
             (Some(entry), Some(start))
@@ -214,6 +218,74 @@ mod tests {
         assert_eq!((blocks[0].offset, blocks[0].line, blocks[0].events), (0, 1, BLOCK_EVENTS));
         assert_eq!((blocks[1].offset, blocks[1].line, blocks[1].events), (BLOCK_EVENTS as u64 * 10, 513, 3));
         assert_eq!((blocks[1].min, blocks[1].max), (1000 + 512, 1000 + 514));
+    }
+
+    fn cursor(offset: u64, lines: u64, ino: u64) -> Cursor {
+        let meta =
+            crate::store::events::FileMeta { size: offset, dev: 1, ino, mtime_ns: 0, ctime_ns: 0, btime_ns: None };
+        Cursor { offset, lines, meta, head: 0, tail: 0 }
+    }
+
+    fn pass(events: &[(u64, u64, i64)]) -> PassBlocks {
+        let mut pass = PassBlocks::default();
+        for (position, line, ts) in events {
+            pass.note(0, *position, *line, Ts(*ts));
+        }
+        pass
+    }
+
+    #[test]
+    fn a_later_pass_grows_the_last_block_and_a_file_without_an_entry_gets_one_of_unknown_times() {
+        let paths = vec!["a.jsonl".to_string()];
+        let first = updated(
+            None,
+            &paths,
+            pass(&[(0, 1, 10), (10, 2, 20)]),
+            &BTreeMap::new(),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(20, 2, 7))]),
+        );
+        let second = updated(
+            Some(first),
+            &paths,
+            pass(&[(20, 3, 30)]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(20, 2, 7))]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(30, 3, 7))]),
+        );
+        let entry = &second.files["a.jsonl"];
+        assert_eq!(entry.blocks, vec![Block { offset: 0, line: 1, events: 3, min: 10, max: 30 }]);
+        assert_eq!((entry.end, entry.end_line), (30, 3));
+        // Without the first pass's index, the part read before is covered
+        // as a block of unknown times.
+        let lost = updated(
+            None,
+            &paths,
+            pass(&[(20, 3, 30)]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(20, 2, 7))]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(30, 3, 7))]),
+        );
+        let blocks = &lost.files["a.jsonl"].blocks;
+        assert_eq!(blocks[0], Block::unknown(1));
+        assert_eq!(blocks[1], Block { offset: 20, line: 3, events: 1, min: 30, max: 30 });
+    }
+
+    #[test]
+    fn single_event_json_files_and_files_that_are_gone_have_no_entry() {
+        let paths = vec!["e/one.json".to_string(), "gone.jsonl".to_string()];
+        let previous = updated(
+            None,
+            &paths[1..],
+            pass(&[(0, 1, 10)]),
+            &BTreeMap::new(),
+            &BTreeMap::from([("gone.jsonl".to_string(), cursor(10, 1, 3))]),
+        );
+        let index = updated(
+            Some(previous),
+            &paths,
+            pass(&[(0, 1, 10)]),
+            &BTreeMap::new(),
+            &BTreeMap::from([("e/one.json".to_string(), cursor(40, 1, 9))]),
+        );
+        assert!(index.files.is_empty(), "{index:?}");
     }
 
     #[test]
