@@ -167,7 +167,14 @@ pub struct ReadStats {
 /// Why there is no explanation.
 #[derive(Debug)]
 pub enum ExplainError {
-    Unknown { id: String, close: Vec<String> },
+    /// No world files yet: nothing has been folded.
+    NoWorld {
+        world: std::path::PathBuf,
+    },
+    Unknown {
+        id: String,
+        close: Vec<String>,
+    },
     Source(SourceError),
 }
 
@@ -186,6 +193,11 @@ impl std::fmt::Display for ExplainError {
                 }
                 Ok(())
             }
+            ExplainError::NoWorld { world } => write!(
+                f,
+                "there is no world in {} yet, so nothing to explain; run `observer run` first",
+                world.display()
+            ),
             ExplainError::Source(error) => error.fmt(f),
         }
     }
@@ -202,6 +214,9 @@ pub fn explain(
     rules: &Rules,
     id: &str,
 ) -> Result<Explanation, ExplainError> {
+    if !world.join("runtime-summary.json").exists() {
+        return Err(ExplainError::NoWorld { world: world.to_path_buf() });
+    }
     let target = target::resolve(world, id).map_err(|close| ExplainError::Unknown { id: id.to_string(), close })?;
     let replay_from = target.from.minus_seconds(LEAD_IN_S);
     let index = event_index::read(state);

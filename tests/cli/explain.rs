@@ -167,6 +167,9 @@ fn an_unknown_id_is_a_clear_error_with_close_matches() {
     }
     let none = lab.observer(["explain", "zzzzzzzz"]).run().code(1);
     assert!(!none.stderr.contains("close matches"), "{}", none.stderr);
+    let fresh = Homelab::new();
+    fresh.observer(["explain", INCIDENT]).run().code(1).stderr_has("run `observer run` first");
+    assert!(!fresh.path("world").exists() && !fresh.path("state").exists(), "explain creates nothing");
 }
 
 #[test]
