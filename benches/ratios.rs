@@ -38,6 +38,10 @@
 //!    on loopback, against a bare loop of as many POSTs with ureq, the
 //!    webhook channel's client, to the same server; reported as times and
 //!    as notifications per second, no target (benches/delivery.rs).
+//! 9. `observer explain` of one resolved incident of the big history
+//!    (from the middle of the hot view), through the event index that the
+//!    rebuild and runs of row 3 wrote, against the rebuild. Target ≤ 5 %
+//!    (issue 13).
 //!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
@@ -176,6 +180,19 @@ fn main() {
         Some(0.05),
     ));
 
+    // 9. Explain of one incident of the big history, through the event
+    // index the rebuild and the runs of row 3 wrote, against the rebuild.
+    rows.push(match incident_to_explain(&big) {
+        Some(id) => {
+            let mut explain = Duration::MAX;
+            for _ in 0..repeats {
+                explain = explain.min(time(|| observe(&observer, &big, &["explain", &id])));
+            }
+            Row::time(format!("9. explain of one incident in {label} / rebuild"), explain, rebuild_again, Some(0.05))
+        }
+        None => Row::skipped("9. explain of one incident", "the history has no incident"),
+    });
+
     // 4. No-op runs on a big and a small history.
     observe(&observer, &big, &["run", "--no-tick"]);
     observe(&observer, &small, &["run", "--no-tick"]);
@@ -242,6 +259,20 @@ fn main() {
             summary["events"]["total"], summary["events"]["duplicates"], last["files_read"], last["files_seen"]
         );
     }
+}
+
+/// A resolved incident from the middle of the hot view (by id, which
+/// sorts by start time), for row 9.
+fn incident_to_explain(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("world/incidents.json")).ok()?;
+    let world: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let resolved: Vec<&String> = world["incidents"]
+        .as_object()?
+        .iter()
+        .filter(|(_, incident)| incident["status"] == "resolved")
+        .map(|(id, _)| id)
+        .collect();
+    resolved.get(resolved.len() / 2).map(|id| id.to_string())
 }
 
 /// New events appended for each repetition of row 3.

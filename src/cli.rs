@@ -94,6 +94,21 @@ pub enum Command {
     Check(CheckArgs),
     /// Create the layout under the root, a commented observer.yaml and an example inventory.
     Init(InitArgs),
+    /// Show the events behind an incident, alert, deployment, node/service or node, and what each changed.
+    ///
+    /// `ID` is looked up in the world files, then in world/history/, in this order: an incident id
+    /// (inc-…), an alert key (rule:subject), a deployment or correlation id, node/service, a node.
+    /// The events of the entity's stretch of time (an incident from its start to its resolve, a
+    /// deployment from start to end, an alert from pending to resolved, a service from its latest
+    /// incident, a node from its last heartbeat, each up to the world's as_of) and of one hour before
+    /// it are read through state/event-index.json and folded into a fresh engine with the live
+    /// config and inventory. Each event that speaks of the entity, or changed it, is printed in fold
+    /// order with file:line and the changes: debounce pending and committed, breaker transitions and
+    /// their reasons, incident opened, updated, resolved, alert pending, firing, suppressed, and the
+    /// notifications decided. State the entity owes to events more than an hour before its stretch is
+    /// not replayed; the header says whether the replay ends with the record the world holds.
+    /// Never takes the lock, never writes.
+    Explain(ExplainArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// List the JSON Schemas of the world files, the history, the outbox and the events, or print one.
@@ -102,6 +117,18 @@ pub enum Command {
     /// files, and are the ones in schemas/ of the source. What observer writes is closed
     /// (additionalProperties: false); the event envelope is open, as producers may add fields.
     Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// An incident id, alert key, deployment or correlation id, node/service, or node.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Print the explanation as JSON: id, kind, found_in, from, to, replay_from,
+    /// agrees_with_world, events (ts, file, line, type, node, service, correlation_id, severity,
+    /// changes: subject, change, text) and read (files, bytes, events_folded).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -20,6 +20,7 @@ use crate::inventory::Inventory;
 use crate::store::atomic::{CreateDirError, write_if_changed};
 use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
+use crate::store::event_index::{self, PassBlocks};
 use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
@@ -56,6 +57,8 @@ pub struct Report {
     pub as_of: Option<Ts>,
     /// The notifications this pass decided (a rebuild's: all of them).
     pub notifications: Vec<Notification>,
+    /// The event index could not be written (a warning: it is a hint).
+    pub index_problem: Option<String>,
 }
 
 /// Why a pass stopped. Each message says what state was left behind.
@@ -189,7 +192,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).
     let mut whole = HashSet::new();
-    let (mut checkpoint, folded, reading) = loop {
+    let (mut checkpoint, folded, reading, blocks) = loop {
         let mut checkpoint = match &stored {
             Some(stored) => stored.to_checkpoint().map_err(PassError::Checkpoint)?,
             None => Checkpoint::default(),
@@ -197,10 +200,11 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         let before = checkpoint.engine.stats().clone();
         checkpoint.engine.apply(Input::PassStarted, &rules);
         let mut merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
-        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until) {
+        let mut blocks = PassBlocks::default();
+        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks) {
             Ok(mut folded) => {
                 folded.before = before;
-                break (checkpoint, folded, merge.finish());
+                break (checkpoint, folded, merge.finish(), blocks);
             }
             Err(ReadError::Unsorted { file }) => {
                 whole.insert(file);
@@ -220,6 +224,11 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     report.bytes_read = reading.bytes_read;
     report.rejects = reading.rejects.clone();
     checkpoint.push_rejects(reading.rejects);
+    let previous_index = match mode {
+        Mode::Incremental => event_index::read(&dirs.state),
+        _ => None,
+    };
+    let index = event_index::updated(previous_index, &plan.paths, blocks, &checkpoint.cursors, &reading.cursors);
     checkpoint.cursors = reading.cursors;
     report.as_of = checkpoint.engine.clock();
 
@@ -273,6 +282,14 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     }
     .map_err(PassError::OutboxWrite)?;
     fault_injection::crash_at("after-outbox");
+    // A hint for `explain`, never trusted beyond what it can check: a
+    // failure to write it leaves explain reading whole files.
+    if let Err(error) = event_index::write(&dirs.state, &index) {
+        report.index_problem = Some(format!(
+            "cannot write {}: {error}; explain reads whole event files meanwhile",
+            event_index::path(&dirs.state).display()
+        ));
+    }
     fault_injection::crash_at("before-checkpoint");
     checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
@@ -303,9 +320,11 @@ fn fold(
     paths: &[String],
     rules: &Rules,
     until: Option<Ts>,
+    blocks: &mut PassBlocks,
 ) -> Result<FoldSummary, ReadError> {
     let mut folded = FoldSummary::default();
     while let Some(ordered) = merge.next()? {
+        blocks.note(ordered.file, ordered.position, ordered.line, ordered.ts);
         if until.is_some_and(|until| ordered.ts > until) {
             continue;
         }

@@ -24,6 +24,7 @@ pub mod dirs;
 pub mod engine;
 pub mod event;
 pub mod exit;
+pub mod explain;
 pub mod fold_pass;
 pub mod http;
 pub mod input_problem;

@@ -33,6 +33,7 @@ fn main() {
         Command::Notify(args) => commands::notify::execute(&context, args),
         Command::Check(args) => commands::check::execute(&context, args),
         Command::Init(args) => commands::init::execute(&context, args),
+        Command::Explain(args) => commands::explain::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
         Command::Schema(args) => commands::schema::execute(args),
     };

@@ -14,6 +14,7 @@ pub mod context;
 pub mod deployments;
 pub mod emit;
 pub mod filter;
+pub mod explain;
 pub mod init;
 pub mod maintenance;
 pub mod notify;
@@ -27,9 +28,6 @@ pub mod status;
 pub mod validate;
 
 use std::io::Write;
-
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::world::AlertView;
 
@@ -70,14 +68,9 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// A status, health or severity as the world files spell it, so that the
-/// text and the files use one vocabulary.
-pub fn word(value: impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(word)) => word,
-        _ => "?".into(),
-    }
-}
+/// A status, health or severity as the world files spell it (kept in
+/// `world`, which `explain` shares it from too).
+pub use crate::world::word;
 
 /// One alert: key, severity and when, its summary, why it is suppressed
 /// when it is, who acknowledged it, and its runbook on a line of its own.

@@ -26,6 +26,9 @@ pub fn warn_about(dirs: &Dirs, report: &Report) {
             &[("file", file.as_str().into()), ("line", reject.line.into()), ("reason", reject.reason.as_str().into())],
         );
     }
+    if let Some(problem) = &report.index_problem {
+        warn(&format!("warning: {problem}"));
+    }
     for refused in &report.refused_diagnostics {
         warn(&format!(
             "warning: diagnostics path `{}` refused: {}",

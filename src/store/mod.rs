@@ -7,6 +7,7 @@ pub mod append;
 pub mod atomic;
 pub mod checkpoint;
 pub mod deployment_files;
+pub mod event_index;
 pub mod events;
 pub mod fault_injection;
 pub mod fingerprint;

@@ -76,6 +76,15 @@ fn render_file<F: WorldFile + Serialize>(file: &F) -> Result<(&'static str, Vec<
     Ok((F::NAME, bytes))
 }
 
+/// A status, health or severity as the world files spell it, so that the
+/// text and the files use one vocabulary.
+pub fn word(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(word)) => word,
+        _ => "?".into(),
+    }
+}
+
 /// The JSON style of every file observer writes (the world files, and also
 /// `state/rejects.json`, `state/last-run.json` and `status --json`): pretty,
 /// two-space indentation, a trailing newline.

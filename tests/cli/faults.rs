@@ -124,13 +124,14 @@ fn a_world_file_that_cannot_be_replaced_fails_the_run_before_the_commit() {
 
 #[test]
 fn a_full_disk_after_the_commit_fails_the_run_but_loses_nothing() {
-    // Writes: six world files, the checkpoint, then state/last-run.json.
+    // Writes: six world files, the event index, the checkpoint, then
+    // state/last-run.json.
     let lab = Homelab::new();
     story(&lab, 0, 1);
     lab.run();
     story(&lab, 1, 1);
     lab.observer(["run", "--no-tick"])
-        .env("OBSERVER_TEST_FAIL_AT", "write:8")
+        .env("OBSERVER_TEST_FAIL_AT", "write:9")
         .run()
         .code(1)
         .stderr_has("last-run.json")

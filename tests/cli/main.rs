@@ -12,6 +12,7 @@ mod delivery_properties;
 mod delivery_status;
 mod deployments;
 mod escalation;
+mod explain;
 mod faults;
 mod files;
 mod fuzzing;

@@ -46,6 +46,9 @@ pub struct OrderedEvent {
     /// The index of its file in [`ReadPlan::paths`].
     pub file: u32,
     pub position: u64,
+    /// Its line number in the file (1 for a `.json` file), for the event
+    /// index that `explain` reads (`store/event_index.rs`).
+    pub line: u64,
     /// Boxed, as the boundary returns it: the list of a rebuild holds a
     /// million of these, and sorting moves small items faster than events.
     pub event: Box<Event>,

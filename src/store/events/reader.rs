@@ -112,7 +112,13 @@ impl LineReader {
             }
             let reason = match parse_event(line) {
                 Parsed::Event(event) => {
-                    return Ok(Some(OrderedEvent { ts: event.ts, file: self.index, position, event }));
+                    return Ok(Some(OrderedEvent {
+                        ts: event.ts,
+                        file: self.index,
+                        position,
+                        line: self.lines,
+                        event,
+                    }));
                 }
                 Parsed::Rejected(reason) => reason.0,
                 Parsed::Incomplete => "not valid JSON: the line ends before the event does".into(),
@@ -179,7 +185,7 @@ pub(super) fn read_single(
             });
             return Ok(None);
         }
-        Parsed::Event(event) => Some(OrderedEvent { ts: event.ts, file: changed.index, position: 0, event }),
+        Parsed::Event(event) => Some(OrderedEvent { ts: event.ts, file: changed.index, position: 0, line, event }),
         Parsed::Rejected(reason) => {
             outcome.rejects.push(Reject { file: rel.clone(), line, reason: reason.0 });
             None
