@@ -86,6 +86,13 @@ pub enum Command {
     Init(InitArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Stay up: make `run`'s pass whenever files change under events/ (inotify, a hint), at each
+    /// rescan (watch.rescan_s), tick (watch.tick_s) and probe round; deliver after each commit.
+    /// Each pass takes and releases the state lock, waiting while another holds it. SIGTERM or
+    /// SIGINT ends it after the pass under way, with exit 0. A pass that fails is recorded in
+    /// state/last-failure.json and said on stderr, and the next wake-up retries; only a bad
+    /// config, inventory or event directory at start stops it (exit 1).
+    Watch(WatchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +122,15 @@ pub struct RunArgs {
     /// Wait for a concurrent run to finish instead of exiting with code 75.
     #[arg(long)]
     pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Do not use file-system notifications (inotify) as wake-ups: only the rescan every
+    /// watch.rescan_s seconds finds new events (as `watch.notify_wakeups: false` does). For network
+    /// file systems, and to measure the latency of the rescan alone.
+    #[arg(long)]
+    pub no_inotify: bool,
 }
 
 #[derive(Args, Debug)]

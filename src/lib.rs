@@ -9,7 +9,8 @@
 //! [`notify`] delivers, apart from the fold, the notifications it decided;
 //! [`child`] runs probe plugins and hooks in process groups of their own.
 //! [`metrics`] renders the world for Prometheus; [`check`] judges the
-//! observer's own health for Nagios.
+//! observer's own health for Nagios. [`watch`] decides when `observer
+//! watch` makes its next pass.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -33,4 +34,5 @@ pub mod runbook;
 pub mod store;
 pub mod systemd;
 pub mod time;
+pub mod watch;
 pub mod world;

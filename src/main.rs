@@ -26,6 +26,7 @@ fn main() {
         Command::Check(args) => commands::check::execute(&context, args),
         Command::Init(args) => commands::init::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
+        Command::Watch(args) => commands::watch::execute(&context, args),
     };
     let code = match result {
         Ok(code) => code,

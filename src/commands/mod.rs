@@ -1,8 +1,9 @@
 //! One file per subcommand. Each starts from the [`context::Context`] made
 //! from the flags, turns its arguments into library calls and returns the
 //! exit code; errors carry a message a user can act on. Besides the
-//! subcommands: `context` (flags to a ready context) and `report` (what a
-//! pass tells people), which the subcommands share instead of calling each
+//! subcommands: `context` (flags to a ready context), `report` (what a
+//! pass tells people) and `pass` (the pass of `run` and `watch`), which the
+//! subcommands share instead of calling each
 //! other, and the few output helpers below.
 
 pub mod ack;
@@ -15,12 +16,14 @@ pub mod emit;
 pub mod init;
 pub mod maintenance;
 pub mod notify;
+pub mod pass;
 pub mod probe;
 pub mod rebuild;
 pub mod report;
 pub mod run;
 pub mod status;
 pub mod validate;
+pub mod watch;
 
 use std::io::Write;
 

@@ -34,3 +34,4 @@ mod streaming;
 mod support;
 mod tls;
 mod upgrade;
+mod watch;
