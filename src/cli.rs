@@ -345,8 +345,8 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Also write systemd units to ROOT/systemd/: observer.service and observer.timer (a run
-    /// every minute), and observer-watch.service (the long-running form, for when `observer
-    /// watch` exists), with this binary's absolute path and the root. Written when none of them
+    /// every minute), and observer-watch.service (the long-running form, `observer watch`), with
+    /// this binary's absolute path and the root. Written when none of them
     /// is there yet, even on an existing root.
     #[arg(long)]
     pub systemd: bool,
