@@ -117,6 +117,13 @@ pub enum Command {
     /// files, and are the ones in schemas/ of the source. What observer writes is closed
     /// (additionalProperties: false); the event envelope is open, as producers may add fields.
     Schema(SchemaArgs),
+    /// Stay up: make `run`'s pass whenever files change under events/ (inotify, a hint), at each
+    /// rescan (watch.rescan_s), tick (watch.tick_s) and probe round; deliver after each commit.
+    /// Each pass takes and releases the state lock, waiting while another holds it. SIGTERM or
+    /// SIGINT ends it after the pass under way, with exit 0. A pass that fails is recorded in
+    /// state/last-failure.json and said on stderr, and the next wake-up retries; only a bad
+    /// config, inventory or event directory at start stops it (exit 1).
+    Watch(WatchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +165,28 @@ pub struct RunArgs {
     /// Wait for a concurrent run to finish instead of exiting with code 75.
     #[arg(long)]
     pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Do not use file-system notifications (inotify) as wake-ups: only the rescan every
+    /// watch.rescan_s seconds finds new events (as `watch.notify_wakeups: false` does). For network
+    /// file systems, and to measure the latency of the rescan alone.
+    #[arg(long)]
+    pub no_inotify: bool,
+    /// Serve the world read-only over HTTP on ADDR while watching: PORT or :PORT listens on
+    /// 127.0.0.1; IP:PORT (0.0.0.0:8080, [::1]:8080) listens beyond this machine. Endpoints:
+    /// /health, /ready, /health/status, /world/FILE.json, /alerts, /metrics.
+    #[arg(long, value_name = "ADDR", value_parser = crate::http::parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Accept POST /health/trigger, which runs the due probes now, from clients sending
+    /// `Authorization: Bearer TOKEN` with the token of --token-file. Needs --listen and
+    /// --token-file.
+    #[arg(long, requires_all = ["listen", "token_file"])]
+    pub allow_trigger: bool,
+    /// The file holding the trigger's token: one word, readable by its owner only (chmod 600).
+    #[arg(long, value_name = "FILE", requires = "allow_trigger")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -417,8 +446,8 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Also write systemd units to ROOT/systemd/: observer.service and observer.timer (a run
-    /// every minute), and observer-watch.service (the long-running form, for when `observer
-    /// watch` exists), with this binary's absolute path and the root. Written when none of them
+    /// every minute), and observer-watch.service (the long-running form, `observer watch`), with
+    /// this binary's absolute path and the root. Written when none of them
     /// is there yet, even on an existing root.
     #[arg(long)]
     pub systemd: bool,

@@ -10,8 +10,9 @@
 //! [`child`] runs probe plugins and hooks in process groups of their own.
 //! [`metrics`] renders the world for Prometheus; [`check`] judges the
 //! observer's own health for Nagios; [`http`] serves the world to machines
-//! while `watch` runs. [`diagnostics`] prints what goes to stderr, as text
-//! or JSON lines, within a budget of warnings.
+//! while `watch` runs, and [`watch`] decides when it makes its next pass.
+//! [`diagnostics`] prints what goes to stderr, as text or JSON lines,
+//! within a budget of warnings.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -39,5 +40,6 @@ pub mod schema;
 pub mod store;
 pub mod systemd;
 pub mod time;
+pub mod watch;
 pub mod world;
 pub mod yaml_problems;

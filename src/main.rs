@@ -36,6 +36,7 @@ fn main() {
         Command::Explain(args) => commands::explain::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
         Command::Schema(args) => commands::schema::execute(args),
+        Command::Watch(args) => commands::watch::execute(&context, args),
     };
     // The warnings left out are counted before the error that ends the command.
     commands::progress::clear();

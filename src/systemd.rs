@@ -60,9 +60,9 @@ WantedBy=timers.target
             format!(
                 "\
 # Written by `observer init --systemd`. The long-running form: `observer
-# watch` stays up and folds events as they arrive. It comes with the watch
-# command of a later version; until then use observer.timer. Use one of
-# the two, never both (starting this one stops the timer).
+# watch` stays up and folds events as they arrive; SIGTERM (systemctl stop)
+# ends it after the pass under way. Use this or observer.timer, never both
+# (starting this one stops the timer).
 [Unit]
 Description=observer: fold the homelab events as they arrive
 Wants=network-online.target

@@ -1,8 +1,9 @@
 //! One file per subcommand. Each starts from the [`context::Context`] made
 //! from the flags, turns its arguments into library calls and returns the
 //! exit code; errors carry a message a user can act on. Besides the
-//! subcommands: `context` (flags to a ready context) and `report` (what a
-//! pass tells people), which the subcommands share instead of calling each
+//! subcommands: `context` (flags to a ready context), `report` (what a
+//! pass tells people) and `pass` (the pass of `run` and `watch`), which the
+//! subcommands share instead of calling each
 //! other, and the few output helpers below.
 
 pub mod ack;
@@ -13,11 +14,12 @@ pub mod config;
 pub mod context;
 pub mod deployments;
 pub mod emit;
-pub mod filter;
 pub mod explain;
+pub mod filter;
 pub mod init;
 pub mod maintenance;
 pub mod notify;
+pub mod pass;
 pub mod probe;
 pub mod progress;
 pub mod rebuild;
@@ -26,8 +28,11 @@ pub mod run;
 pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod watch;
 
 use std::io::Write;
+
+use serde_json::Value;
 
 use crate::world::AlertView;
 

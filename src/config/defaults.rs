@@ -6,7 +6,7 @@
 
 use super::alerts::{AlertsConfig, RuleConfig};
 use super::file::{
-    BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WorldConfig,
+    BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WatchConfig, WorldConfig,
 };
 use super::notify::NotifyConfig;
 use crate::engine::alerts::Rule;
@@ -73,6 +73,12 @@ impl Default for BudgetsConfig {
 impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig { enabled: true, give_up_after_s: 86_400, parallel: 4, channels: Vec::new() }
+    }
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig { tick_s: 60, rescan_s: 60, notify_wakeups: true }
     }
 }
 
@@ -254,6 +260,19 @@ notify:
   #     hook: [/usr/local/bin/page-oncall]
   #     after_s: 1800
   channels: []
+
+watch:
+  # `observer watch` only; wall-clock seconds, read when it starts.
+  # Seconds between the ticks it appends (0: none, the clock then moves
+  # only with other events).
+  tick_s: 60
+  # Seconds between full rescans of events/, which find what file-system
+  # notifications missed: a full inotify queue, the watch limit, files
+  # written on another machine of a network file system. At least 1.
+  rescan_s: 60
+  # Whether inotify wakes watch up as soon as a file changes (false: only
+  # the rescan finds new events, as on a network file system).
+  notify_wakeups: true
 ";
 
 #[cfg(test)]

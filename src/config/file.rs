@@ -25,6 +25,7 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     pub alerts: AlertsConfig,
     pub notify: NotifyConfig,
+    pub watch: WatchConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +127,20 @@ pub struct BudgetsConfig {
 
 /// A config and its notes: keys under an older name ([`super::renamed`]).
 pub type Noted = (Config, Vec<InputProblem>);
+/// The `watch:` section: the clocks of `observer watch` (wall clock, read
+/// once when it starts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Seconds between the ticks `watch` appends; 0: no ticks.
+    pub tick_s: u64,
+    /// Seconds between full rescans of `events/`, besides the notify
+    /// wake-ups; at least 1.
+    pub rescan_s: u64,
+    /// Whether file-system notifications (inotify) wake `watch` up; off,
+    /// only the rescan finds new events.
+    pub notify_wakeups: bool,
+}
 
 impl Config {
     /// The config in `text`, or its first problem; when there are more, the
@@ -149,6 +164,13 @@ impl Config {
                 file,
                 None,
                 "health.timeout_outcome may be ok, warning, critical or unknown",
+            )]);
+        }
+        if config.watch.rescan_s == 0 {
+            return Err(vec![InputProblem::new(
+                file,
+                crate::input_problem::line_of_key_value(&text, "rescan_s", "0", 1),
+                "watch.rescan_s must be at least 1: the rescan is what finds the events a notification missed",
             )]);
         }
         Ok((config, notes))

@@ -22,7 +22,8 @@ mod runbooks;
 pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_runbook, some_seconds, thresholds};
 pub use defaults::{DEFAULTS_YAML, default_rule};
 pub use file::{
-    BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, Noted, RetentionConfig, WorldConfig,
+    BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, Noted, RetentionConfig, WatchConfig,
+    WorldConfig,
 };
 pub use located::{checked, checked_or_default};
 pub use notify::{ChannelConfig, NotifyConfig, WebhookFormat};

@@ -41,3 +41,4 @@ mod streaming;
 mod support;
 mod tls;
 mod upgrade;
+mod watch;
