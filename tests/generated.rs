@@ -1,5 +1,5 @@
 //! Generated files stay in step with the code. `man/observer.1` is rendered
-//! from the clap definitions in `src/cli.rs` (the same doc comments that are
+//! from the clap definitions in `src/cli/` (the same doc comments that are
 //! the `--help` text) plus the hand-written sections below, and compared with
 //! the checked-in copy. When they differ the test fails;
 //! `UPDATE_GENERATED=1 cargo test --test generated` rewrites the file.
