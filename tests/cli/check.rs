@@ -15,9 +15,14 @@ const WARNING: i32 = 1;
 const CRITICAL: i32 = 2;
 const UNKNOWN: i32 = 3;
 
-/// `observer check ARGS…` at `now`.
+/// `observer check ARGS…` at `now`. Unless the test sets the free-space
+/// ranges itself, they are `0:` (never alert): the default `10:` would make
+/// every test depend on how full the machine's disk is.
 fn check(lab: &Homelab, now: &str, args: &[&str]) -> Outcome {
     let mut all = vec!["check"];
+    if !args.iter().any(|arg| arg.starts_with("--free-")) {
+        all.extend_from_slice(&["--free-warning", "0:", "--free-critical", "0:"]);
+    }
     all.extend_from_slice(args);
     lab.observer(all).env("OBSERVER_NOW", now).run()
 }
@@ -75,7 +80,7 @@ fn a_current_world_is_ok_with_every_perfdata() {
     assert_eq!(perfdata(&out, "lock_held"), "'lock_held'=0s;300;900;0;");
     for label in ["state_free", "world_free"] {
         let data = perfdata(&out, label);
-        assert!(data.ends_with("%;10:;5:;0;100"), "{data}");
+        assert!(data.ends_with("%;0:;0:;0;100"), "{data}");
     }
 }
 
@@ -250,7 +255,16 @@ fn problems_are_listed_worst_first_and_bad_flags_are_unknown() {
     let out = check(&lab, "2026-05-12T13:00:00Z", &["--bogus"]).code(UNKNOWN);
     assert!(out.stdout.starts_with("OBSERVER UNKNOWN - unexpected argument '--bogus'"), "{}", out.stdout);
     lab.observer(["status", "--bogus"]).run().code(2);
-    lab.observer(["check", "--help"]).run().success();
+    // The default free-space ranges, which the other tests replace by `0:`.
+    let help = lab.observer(["check", "--help"]).run().success();
+    let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(
+            "--free-warning <RANGE> Percent free on the file systems of state/ and world/: WARNING range [default: 10:]"
+        ),
+        "{flat}"
+    );
+    assert!(flat.contains("[default: 5:]"), "{flat}");
 }
 
 #[test]
