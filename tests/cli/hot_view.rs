@@ -201,3 +201,31 @@ fn a_checkpoint_that_kept_every_entry_loads_and_its_next_run_moves_the_surplus_t
         assert_eq!(rebuilt[month], history[month], "{month}");
     }
 }
+
+/// A run that fails and leaves the hot view in the same pass (keep 0): its
+/// refused diagnostics are still warned about, and its history line shows
+/// its diagnostics and stage markers as checked when it left.
+#[test]
+fn a_deployment_that_leaves_at_once_is_still_checked_against_logs_and_its_markers() {
+    let lab = lab_keeping(0);
+    lab.write("logs/deploy/d1.log", "pull failed\n");
+    lab.write("state/deployments/d1/verify.json", "{\"status\":\"skipped\"}");
+    let events = [
+        Ev::new("2026-05-12T12:00:00Z", "deployment_started").correlation("d1").node("saturn").service("mosquitto"),
+        Ev::new("2026-05-12T12:01:00Z", "deployment_failed")
+            .correlation("d1")
+            .payload(serde_json::json!({"diagnostics": ["deploy/d1.log", "../secret.txt"]})),
+    ];
+    lab.write("events/deploy.jsonl", &lines(&events));
+    let out = lab.observer(["run", "--no-tick"]).run().success();
+    assert!(out.stderr.contains("`../secret.txt` refused"), "{}", out.stderr);
+    assert!(keys(&lab, "deployments.json", "deployments").is_empty());
+    let line: Value = serde_json::from_str(&lab.read("world/history/deployments-2026-05.jsonl")).unwrap();
+    assert_eq!(line["status"], "failed");
+    assert_eq!(line["diagnostics"][0]["exists"], true);
+    assert_eq!(line["diagnostics"][0]["size"], 12);
+    assert!(line["diagnostics"][1]["refused"].as_str().unwrap().contains(".."));
+    assert_eq!(line["stages"][0]["name"], "verify");
+    assert_eq!(line["stages"][0]["status"], "skipped");
+    lab.assert_world_equals_rebuild();
+}
