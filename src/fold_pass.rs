@@ -234,7 +234,11 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
 
     let watched = deployment_files::watched(&checkpoint.engine);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
-    report.refused_diagnostics = newly_refused(&folded.diagnostics, &facts);
+    // Deployments that left the hot view in this pass: for their history
+    // lines, and for the refusals of the diagnostics they named.
+    let left = checkpoint.engine.left_deployments().iter().map(|(id, run)| (id, &run.diagnostics));
+    let left_facts = deployment_files::gather(left, &dirs.state, &dirs.logs);
+    report.refused_diagnostics = newly_refused(&folded.diagnostics, &[&facts, &left_facts]);
     let digest = inputs_digest(config, inventory, &facts);
     let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
     let world_dir = match mode {
@@ -255,7 +259,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         _ => history::Basis::Scratch(None),
     };
     create_dir(world_dir, "the world directory")?;
-    let lines = history_lines(&checkpoint.engine)
+    let lines = world::history::lines(&checkpoint.engine, &left_facts)
         .map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
     let staged = history::stage(&world_dir.join(history::DIR), basis, &lines).map_err(|error| match error {
         HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
@@ -294,12 +298,6 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
     Ok(report)
-}
-
-/// The history lines of what left the hot view in this pass, in the order
-/// it left.
-fn history_lines(engine: &Engine) -> Result<Vec<history::Line>, serde_json::Error> {
-    engine.left_hot_view().iter().map(|episode| history::Line::new("alerts", episode.resolved_at, episode)).collect()
 }
 
 /// What a fold saw besides the engine state.
@@ -390,8 +388,9 @@ fn inputs_digest(config: &Config, inventory: &Inventory, facts: &DiskFacts) -> u
 
 /// Refused diagnostics named by failures folded in this pass: each is
 /// warned about once, not in every run while its deployment is retained.
-fn newly_refused(named_now: &BTreeSet<String>, facts: &DiskFacts) -> Vec<DiagnosticFile> {
-    facts.diagnostics.values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
+fn newly_refused(named_now: &BTreeSet<String>, facts: &[&DiskFacts]) -> Vec<DiagnosticFile> {
+    let all: BTreeMap<&String, &DiagnosticFile> = facts.iter().flat_map(|f| &f.diagnostics).collect();
+    all.into_values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
 }
 
 /// Writes the world files as one generation (`store/generation.rs`): a

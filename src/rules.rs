@@ -25,6 +25,7 @@ pub fn build(config: &Config, inventory: &Inventory) -> Rules {
     Rules {
         retention_s: config.retention.days.saturating_mul(24 * 3600),
         dedup_window_s: config.events.dedup_window_s,
+        keep_finished: usize::try_from(config.world.keep_finished).unwrap_or(usize::MAX),
         probe_defaults,
         probes,
         probe_runs_per_minute: config.budgets.probe_runs_per_minute,

@@ -137,12 +137,14 @@ nodes:
   stale_after_s: 300
 
 retention:
-  # Days that resolved incidents and finished deployments stay in the world.
+  # Days that resolved incidents and finished deployments stay in the world;
+  # then they move to world/history/ (if keep_finished did not move them first).
   days: 30
 
 world:
-  # Resolved episodes each alert key keeps in alerts.json; an older one moves,
-  # once, to world/history/alerts-YYYY-MM.jsonl (the month it resolved).
+  # Finished entries the hot view keeps: per node/service in deployments.json
+  # and incidents.json, per key in alerts.json. An older one moves, once, to
+  # world/history/<kind>-YYYY-MM.jsonl (the month it ended).
   keep_finished: 20
 
 events:

@@ -47,8 +47,9 @@ pub struct RetentionConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorldConfig {
-    /// Resolved episodes each alert key keeps in `alerts.json`; older ones
-    /// move to `world/history/alerts-YYYY-MM.jsonl`.
+    /// Finished entries the hot view keeps: deployments and resolved
+    /// incidents per node/service, resolved episodes per alert key; older
+    /// ones move to `world/history/<kind>-YYYY-MM.jsonl`.
     pub keep_finished: u64,
 }
 

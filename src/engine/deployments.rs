@@ -1,9 +1,11 @@
-//! Deployment runs keyed by `correlation_id`.
+//! Deployment runs keyed by `correlation_id`. A finished run stays while
+//! it is among the last `world.keep_finished` of its node/service
+//! (`finished.rs`); an event for a run that left changes nothing.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Engine;
+use super::{Engine, finished};
 use crate::event::{Detail, Event, Kind};
 use crate::time::Ts;
 
@@ -40,6 +42,10 @@ pub struct Deployment {
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
     let Some(id) = &event.correlation_id else { return };
+    if engine.finished.deployment_left(id) {
+        return;
+    }
+    let before = engine.deployments.get(id).and_then(finished::deployment_place);
     let run = engine.deployments.entry(id.clone()).or_insert_with(|| Deployment {
         node: None,
         service: None,
@@ -87,6 +93,8 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
         }
         _ => {}
     }
+    let after = finished::deployment_place(run);
+    engine.finished.deployment_moved(id, before, after);
 }
 
 #[cfg(test)]

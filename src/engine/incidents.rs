@@ -45,12 +45,13 @@ pub struct Occurrence<'a> {
 
 /// Opens a new incident; the id is `inc-<unix seconds>-<node>-<service>`,
 /// with `-2`, `-3`… appended when an earlier incident of the same service
-/// started in the same second.
+/// started in the same second (in the state, or gone to the history within
+/// retention).
 pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occurrence) -> String {
     let base = format!("inc-{}-{node}-{service}", event.ts.unix_seconds());
     let mut id = base.clone();
     let mut n = 2;
-    while engine.incidents.contains_key(&id) {
+    while engine.incidents.contains_key(&id) || engine.finished.incident_left(&id) {
         id = format!("{base}-{n}");
         n += 1;
     }
@@ -88,6 +89,7 @@ pub(super) fn resolve(engine: &mut Engine, id: &str, at: Ts) {
     if let Some(incident) = engine.incidents.get_mut(id) {
         incident.status = IncidentStatus::Resolved;
         incident.resolved_at = Some(at);
+        engine.finished.incident_resolved(incident, at);
     }
 }
 

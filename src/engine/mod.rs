@@ -15,6 +15,7 @@ mod breaker;
 mod debounce;
 mod deployments;
 mod duplicates;
+mod finished;
 #[cfg(test)]
 pub(crate) mod given;
 mod incidents;
@@ -52,8 +53,11 @@ pub use services::{ServiceState, ServiceStatus, service_key};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// Resolved incidents and finished deployments older than this (engine
-    /// clock) are forgotten.
+    /// clock) leave the state for the history.
     pub retention_s: u64,
+    /// `world.keep_finished`: finished deployments and resolved incidents
+    /// the state keeps per node/service (`finished.rs`).
+    pub keep_finished: usize,
     /// How long an event `id` is remembered for duplicate detection.
     pub dedup_window_s: u64,
     /// Debounce and breaker rules of probes without overrides.
@@ -140,6 +144,11 @@ pub struct Engine {
     /// from checkpoints written before alerting: it starts empty.
     #[serde(default)]
     alerts: alerts::AlertState,
+    /// The finished deployments and incidents the hot view keeps, and the
+    /// ids that left it (`finished.rs`). Absent from checkpoints written
+    /// before the bound: built from the entries as the first pass starts.
+    #[serde(default)]
+    finished: finished::Finished,
 }
 
 /// What the IO shell tells the engine, in the order it happens.
@@ -177,6 +186,8 @@ impl Engine {
     pub fn apply(&mut self, input: Input<'_>, rules: &Rules) -> Applied {
         match input {
             Input::PassStarted => {
+                self.finished.on_pass_started(&self.deployments, &self.incidents);
+                self.finished.trim(rules.keep_finished, &mut self.deployments, &mut self.incidents);
                 probes::refresh_breaker_deadline(self, rules);
                 late::on_pass_started(self);
                 let clock = self.clock;
@@ -254,6 +265,8 @@ impl Engine {
         }
         let (state, facts) = self.alert_parts();
         alerts::after_event(state, event, &rules.alerts, &facts, now);
+        // After the alert rules have seen the entry that finished.
+        self.finished.trim(rules.keep_finished, &mut self.deployments, &mut self.incidents);
         Applied::Folded { late }
     }
 
@@ -348,6 +361,18 @@ impl Engine {
         self.alerts.left_hot_view()
     }
 
+    /// The finished deployments that left the hot view in the current pass
+    /// (pushed out beyond `world.keep_finished` or at retention), in the
+    /// order they left: for the history, like [`Engine::left_hot_view`].
+    pub fn left_deployments(&self) -> &[(String, Deployment)] {
+        self.finished.left_deployments()
+    }
+
+    /// The resolved incidents that left the hot view in the current pass.
+    pub fn left_incidents(&self) -> &[Incident] {
+        self.finished.left_incidents()
+    }
+
     /// Decided notifications that wait for a cooldown or the budget.
     pub fn notifications_held(&self) -> usize {
         self.alerts.notifications_held()
@@ -369,50 +394,11 @@ impl Engine {
 
     fn prune(&mut self, clock: Ts, rules: &Rules) {
         let horizon = clock.minus_seconds(rules.retention_s);
-        self.incidents.retain(|_, incident| incident.resolved_at.is_none_or(|at| at >= horizon));
-        self.deployments.retain(|_, deployment| deployment.ended_at.is_none_or(|at| at >= horizon));
+        self.finished.prune(horizon, &mut self.deployments, &mut self.incidents);
         alerts::prune(&mut self.alerts, horizon);
         duplicates::forget_outside_window(self, clock, rules);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::given::*;
-    use super::*;
-
-    #[test]
-    fn the_clock_is_the_largest_ts_and_older_events_are_late() {
-        let engine = given(&[
-            r#"{"ts":"2026-05-12T12:05:00Z","type":"tick"}"#,
-            r#"{"ts":"2026-05-12T12:01:00Z","type":"tick"}"#,
-        ]);
-        assert_eq!(engine.clock, Some(Ts::parse("2026-05-12T12:05:00Z").unwrap()));
-        assert_eq!(engine.stats.late, 1);
-        assert_eq!(engine.stats.total, 2);
-        assert_eq!(engine.counters.ticks, 2);
-    }
-
-    #[test]
-    fn resolved_history_is_pruned_after_retention() {
-        let engine = given(&[
-            r#"{"ts":"2026-04-01T12:00:00Z","type":"service_unhealthy","node":"a","service":"s"}"#,
-            r#"{"ts":"2026-04-01T12:10:00Z","type":"service_recovered","node":"a","service":"s"}"#,
-            r#"{"ts":"2026-04-01T12:00:00Z","type":"deployment_started","correlation_id":"d"}"#,
-            r#"{"ts":"2026-04-01T12:30:00Z","type":"deployment_succeeded","correlation_id":"d"}"#,
-            r#"{"ts":"2026-04-20T12:00:00Z","type":"service_unhealthy","node":"a","service":"t"}"#,
-        ]);
-        assert_eq!(engine.incidents.len(), 2, "still within 30 days");
-        let mut engine = engine;
-        engine.apply(
-            Input::Event {
-                event: &event(r#"{"ts":"2026-05-15T12:00:00Z","type":"tick"}"#),
-                file: "t.jsonl",
-                position: 9,
-            },
-            &Rules::default(),
-        );
-        assert_eq!(engine.incidents.len(), 1, "the resolved one is forgotten, the active one kept");
-        assert!(engine.deployments.is_empty());
-    }
-}
+mod tests;

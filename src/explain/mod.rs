@@ -221,6 +221,9 @@ pub fn explain(
     let replay_from = target.from.minus_seconds(LEAD_IN_S);
     let index = event_index::read(state);
     let span = read::span(events, index.as_ref(), replay_from, target.to).map_err(ExplainError::Source)?;
+    // The replay keeps every finished entry: the target may be one that
+    // the live world has long pushed out to the history.
+    let rules = &Rules { keep_finished: usize::MAX, ..rules.clone() };
     let mut engine = Engine::default();
     engine.apply(Input::PassStarted, rules);
     let scope = &target.scope;

@@ -15,8 +15,11 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};
 
+use crate::engine::Incident;
 use crate::engine::alerts::{Notification, PastEpisode};
-use crate::world::{self, AlertsFile, DeploymentsFile, IncidentsFile, NodesFile, ServicesFile, Summary, WorldFile};
+use crate::world::{
+    self, AlertsFile, DeploymentView, DeploymentsFile, IncidentsFile, NodesFile, ServicesFile, Summary, WorldFile,
+};
 
 /// One document that has a schema.
 pub struct Document {
@@ -33,7 +36,7 @@ pub struct Document {
 }
 
 /// Every document with a schema, in the order `observer schema` lists them.
-pub static DOCUMENTS: [Document; 9] = [
+pub static DOCUMENTS: [Document; 11] = [
     world_file::<NodesFile>(
         "nodes",
         "Every node with its roles, status, last heartbeat, services and active incidents.",
@@ -44,9 +47,12 @@ pub static DOCUMENTS: [Document; 9] = [
     ),
     world_file::<DeploymentsFile>(
         "deployments",
-        "Every deployment run with its status, stages, duration and diagnostics files.",
+        "The deployment runs, running and the last finished per node/service, with stages, duration and diagnostics.",
     ),
-    world_file::<IncidentsFile>("incidents", "The incidents, active and recently resolved, with their occurrences."),
+    world_file::<IncidentsFile>(
+        "incidents",
+        "The incidents, active and the last resolved per node/service, with their occurrences.",
+    ),
     world_file::<AlertsFile>("alerts", "The alerts: pending and firing ones, and each key's latest resolved episodes."),
     world_file::<Summary>(
         "summary",
@@ -58,6 +64,20 @@ pub static DOCUMENTS: [Document; 9] = [
         describes: "alerts-YYYY-MM.jsonl",
         summary: "One line of the alert history: a resolved episode that left alerts.json.",
         generate: closed::<PastEpisode>,
+    },
+    Document {
+        name: "deployment-history",
+        under: "world/history/",
+        describes: "deployments-YYYY-MM.jsonl",
+        summary: "One line of the deployment history: a finished run that left deployments.json, as it showed it.",
+        generate: closed::<DeploymentView<'static>>,
+    },
+    Document {
+        name: "incident-history",
+        under: "world/history/",
+        describes: "incidents-YYYY-MM.jsonl",
+        summary: "One line of the incident history: a resolved incident that left incidents.json, as it showed it.",
+        generate: closed::<Incident>,
     },
     Document {
         name: "outbox",
@@ -77,7 +97,7 @@ pub static DOCUMENTS: [Document; 9] = [
 
 /// The base of every schema's `$id`: a URN, since the schemas are not
 /// served anywhere; the number is the files' `schema_version`.
-pub const ID_BASE: &str = "urn:observer:schema:1:";
+pub const ID_BASE: &str = "urn:observer:schema:2:";
 
 const fn world_file<F: WorldFile + JsonSchema>(name: &'static str, summary: &'static str) -> Document {
     Document { name, under: "world/", describes: F::NAME, summary, generate: closed::<F> }
@@ -166,7 +186,7 @@ mod tests {
         for document in &DOCUMENTS {
             let schema = document.schema();
             assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{}", document.name);
-            assert_eq!(schema["$id"], format!("urn:observer:schema:1:{}", document.name));
+            assert_eq!(schema["$id"], format!("urn:observer:schema:2:{}", document.name));
             let description = schema["description"].as_str().expect("a description");
             assert_eq!(description, document.summary, "{}", document.name);
             assert_eq!(document.rendered().last(), Some(&b'\n'));

@@ -1,6 +1,7 @@
-//! `deployments.json`: each deployment run with its stages, the stage
-//! markers found on disk merged in, and its diagnostics files as checked
-//! against `logs/`.
+//! `deployments.json`: the hot view of the deployment runs (SPEC §4) —
+//! running ones and, per node/service, the last `world.keep_finished`
+//! finished ones — each with its stages, the stage markers found on disk
+//! merged in, and its diagnostics files as checked against `logs/`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -50,7 +51,7 @@ pub(super) fn project<'a>(engine: &'a Engine, disk: &DiskFacts) -> DeploymentsFi
     }
 }
 
-fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> DeploymentView<'a> {
+pub(super) fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> DeploymentView<'a> {
     let mut stages = run.stages.clone();
     if let Some(markers) = disk.markers.get(id) {
         for marker in markers {

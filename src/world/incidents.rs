@@ -1,5 +1,6 @@
-//! `incidents.json`: the incidents the engine keeps, active and recently
-//! resolved, as the engine holds them (the field order of
+//! `incidents.json`: the hot view of the incidents (SPEC §4) — active ones
+//! and, per node/service, the last `world.keep_finished` resolved ones — as
+//! the engine holds them (the field order of
 //! [`Incident`] is the file's).
 
 use std::borrow::Cow;

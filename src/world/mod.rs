@@ -11,6 +11,7 @@
 
 mod alerts;
 mod deployments;
+pub mod history;
 mod incidents;
 mod nodes;
 mod services;
@@ -37,7 +38,9 @@ pub use summary::{
     SeverityCounts, Summary, overall_health,
 };
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2 since the world files are a bounded hot view and what leaves it goes
+/// to `world/history/` (SPEC §4).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One world file: the view that writes it (and reads it back) knows its
 /// name.

@@ -75,13 +75,17 @@ pub struct ServiceCounts {
     pub circuit_open: usize,
 }
 
-/// Incidents kept (resolved ones until retention forgets them).
+/// The incidents of `incidents.json`, the hot view: resolved ones are the
+/// last `world.keep_finished` per node/service (older ones are counted in
+/// no file but `world/history/`).
 #[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct IncidentCounts {
     pub active: usize,
     pub resolved: usize,
 }
 
+/// The runs of `deployments.json`, the hot view: finished ones are the last
+/// `world.keep_finished` per node/service.
 #[derive(Serialize, Deserialize, JsonSchema, Default)]
 pub struct DeploymentCounts {
     pub running: usize,

@@ -93,7 +93,10 @@ fn grow(lab: &Homelab, rng: &mut Rng, ledger: &mut Ledger, minute: u64) {
             }
             3 => {
                 ledger.valid += 1;
-                Ev::new(&ts, "deployment_started").correlation(&format!("d{}", rng.below(5))).node(node).line()
+                // Runs that finish too, so that deployments leave the hot
+                // view for world/history/ as well.
+                let kind = if rng.below(2) == 0 { "deployment_started" } else { "deployment_succeeded" };
+                Ev::new(&ts, kind).correlation(&format!("d{}", rng.below(40))).node(node).line()
             }
             4 => {
                 // A single-event file, written the way producers should:
@@ -207,7 +210,8 @@ fn runs_killed_at_commit_points_and_random_instants_fold_every_event_exactly_onc
     eprintln!("crash loop: seed {seed} (OBSERVER_CRASH_SEED={seed} repeats it)");
     let mut rng = Rng(seed);
     let lab = Homelab::new();
-    // One resolved episode per key in alerts.json: the others move to
+    // One resolved episode per key in alerts.json, one finished deployment
+    // and one resolved incident per node/service: the others move to
     // world/history/, which the kill loop so checks too.
     lab.write("observer.yaml", "world: {keep_finished: 1}\n");
     let mut ledger = Ledger::default();
@@ -286,6 +290,9 @@ fn runs_killed_at_commit_points_and_random_instants_fold_every_event_exactly_onc
     lab.assert_world_equals_rebuild();
     let history = lab.history("world");
     assert!(history.values().any(|lines| lines.lines().count() > 1), "the loop wrote history: {history:?}");
+    for kind in ["alerts-", "deployments-", "incidents-"] {
+        assert!(history.keys().any(|name| name.starts_with(kind)), "the loop wrote {kind}*: {history:?}");
+    }
     eprintln!(
         "crash loop: {done} iterations in {:?}: aborted at commit points {aborted:?}; SIGKILL: {killed} while \
          running, {finished_first} after the end; {} events, run ≈ {run_time:?}, rebuild ≈ {rebuild_time:?}",

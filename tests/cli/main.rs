@@ -19,6 +19,7 @@ mod fuzzing;
 mod generations;
 mod health;
 mod history;
+mod hot_view;
 mod incidents;
 mod init;
 mod ledger_compaction;

@@ -42,10 +42,11 @@ fn assert_outputs_valid(lab: &Homelab) -> (usize, usize) {
     for (file, name) in WORLD {
         assert_valid(&validator(name), &lab.json(&format!("world/{file}")), &format!("world/{file}"));
     }
-    let history = validator("alert-history");
     let mut history_lines = 0;
     for (file, text) in lab.history("world") {
-        assert!(file.starts_with("alerts-"), "a history file of another kind: {file}");
+        let kind = ["alert", "deployment", "incident"].into_iter().find(|kind| file.starts_with(&format!("{kind}s-")));
+        let kind = kind.unwrap_or_else(|| panic!("a history file of another kind: {file}"));
+        let history = validator(&format!("{kind}-history"));
         for (n, line) in text.lines().enumerate() {
             let value: Value = serde_json::from_str(line).expect("a history line is JSON");
             assert_valid(&history, &value, &format!("world/history/{file}:{}", n + 1));
@@ -139,12 +140,26 @@ fn history_lines_match_their_schema() {
             Ev::new(&format!("2026-05-0{day}T10:30:00Z"), "service_recovered").node("saturn").service("mosquitto"),
         );
     }
+    for day in 1..=2 {
+        let id = format!("deploy-{day}");
+        events.push(
+            Ev::new(&format!("2026-05-0{day}T11:00:00Z"), "deployment_started")
+                .correlation(&id)
+                .node("saturn")
+                .service("mosquitto"),
+        );
+        events.push(
+            Ev::new(&format!("2026-05-0{day}T11:05:00Z"), "deployment_failed")
+                .correlation(&id)
+                .payload(serde_json::json!({"diagnostics": format!("deploy/{id}.log")})),
+        );
+    }
     lab.append("events/saturn.jsonl", &lines(&events));
     lab.run();
     let (history_lines, outbox_lines) = assert_outputs_valid(&lab);
-    assert_eq!(history_lines, 3, "four episodes, one kept in alerts.json");
+    assert_eq!(history_lines, 3 + 3 + 1, "four episodes and incidents, two deployments, one of each kept");
     assert!(outbox_lines > 0);
-    assert_eq!(assert_events_agree_with_the_run(&lab), 8);
+    assert_eq!(assert_events_agree_with_the_run(&lab), 12);
 }
 
 /// Probes (breakers, pending debounce, transitions), a deployment with
@@ -277,17 +292,26 @@ fn schema_lists_the_names_prints_the_checked_in_file_and_refuses_an_unknown_name
     let lab = Homelab::new();
     let list = lab.observer(["schema"]).run().success().stdout;
     assert!(list.starts_with("nodes "), "{list}");
-    for name in
-        ["nodes", "services", "deployments", "incidents", "alerts", "summary", "alert-history", "outbox", "event"]
-    {
+    for name in [
+        "nodes",
+        "services",
+        "deployments",
+        "incidents",
+        "alerts",
+        "summary",
+        "alert-history",
+        "deployment-history",
+        "incident-history",
+        "outbox",
+        "event",
+    ] {
         assert!(list.lines().any(|line| line.starts_with(&format!("{name} "))), "{name} is not listed:\n{list}");
         let printed = lab.observer(["schema", name]).run().success().stdout;
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("schemas/{name}.schema.json"));
         assert_eq!(printed, std::fs::read_to_string(file).unwrap(), "`observer schema {name}` and schemas/ differ");
     }
-    lab.observer(["schema", "sideways"])
-        .run()
-        .code(2)
-        .stderr_has("invalid value 'sideways'")
-        .stderr_has("nodes, services, deployments, incidents, alerts, summary, alert-history, outbox, event");
+    lab.observer(["schema", "sideways"]).run().code(2).stderr_has("invalid value 'sideways'").stderr_has(
+        "nodes, services, deployments, incidents, alerts, summary, alert-history, deployment-history, \
+             incident-history, outbox, event",
+    );
 }

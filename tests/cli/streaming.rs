@@ -47,5 +47,11 @@ fn a_generated_history_gives_the_pinned_world() {
             text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         pinned.push_str(&format!("{name}: {} bytes, {} lines, fnv1a {hash:016x}\n", text.len(), text.lines().count()));
     }
+    for (name, text) in lab.history("world") {
+        let hash =
+            text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let lines = text.lines().count();
+        pinned.push_str(&format!("history/{name}: {} bytes, {lines} lines, fnv1a {hash:016x}\n", text.len()));
+    }
     insta::assert_snapshot!("generated_history_world", pinned);
 }

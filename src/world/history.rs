@@ -1,0 +1,32 @@
+//! The lines of `world/history/` (SPEC §4): each entry that left the hot
+//! view in the pass, as its hot view showed it, one compact JSON object. An
+//! alert episode as `PastEpisode` (with its `key`), a deployment as in
+//! `deployments.json` (with its `correlation_id`, the key of that map: its
+//! stage markers and diagnostics files as checked when it left), an
+//! incident as in `incidents.json` (with its `id`). Each is filed by the
+//! month of its end: `resolved_at`, `ended_at`.
+
+use super::deployments::deployment_view;
+use crate::engine::Engine;
+use crate::store::deployment_files::DiskFacts;
+use crate::store::history::Line;
+
+/// The history lines of the pass, per kind in the order the entries left;
+/// `disk` holds the facts of the deployments that left.
+pub fn lines(engine: &Engine, disk: &DiskFacts) -> Result<Vec<Line>, serde_json::Error> {
+    let mut lines = Vec::new();
+    for episode in engine.left_hot_view() {
+        lines.push(Line::new("alerts", episode.resolved_at, episode)?);
+    }
+    for (id, run) in engine.left_deployments() {
+        // Only finished runs leave, and a finished run has its end.
+        let Some(ended_at) = run.ended_at else { continue };
+        lines.push(Line::new("deployments", ended_at, &deployment_view(id, run, disk))?);
+    }
+    for incident in engine.left_incidents() {
+        // Only resolved incidents leave.
+        let Some(resolved_at) = incident.resolved_at else { continue };
+        lines.push(Line::new("incidents", resolved_at, incident)?);
+    }
+    Ok(lines)
+}
