@@ -35,6 +35,7 @@ mod reading;
 mod receivers;
 mod regressions;
 mod schemas;
+mod scrub;
 mod security;
 mod snapshots;
 mod streaming;
