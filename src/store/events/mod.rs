@@ -7,7 +7,9 @@
 //! files whose size or identity changed ([`plan`]). Those are read from
 //! their cursor ([`reader`]) and merged in processing order ([`merge`]).
 //! A file that shrank, or whose consumed prefix ([`prefix`]) no longer
-//! matches, stops the run (guarantee 6).
+//! matches, stops the run (guarantee 6). Block hashes of the consumed bytes
+//! ([`blocks`]) are kept in each cursor; the [`scrub`] checks a bounded part
+//! of them each run, and `observer verify` all of them.
 
 pub mod blocks;
 mod cursor;

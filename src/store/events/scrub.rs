@@ -95,11 +95,20 @@ pub struct ScrubOutcome {
     pub learned: Vec<(String, u64, BlockHashes)>,
 }
 
-/// A consumed file as the plan found it.
+/// A consumed file as the plan found it. Its full path is made only when
+/// it is opened: a no-op run over 50,000 files opens a few hundred.
 struct Consumed<'a> {
     rel: &'a str,
-    path: PathBuf,
+    events_dir: &'a Path,
+    /// The listed path of a file that changed.
+    listed: Option<&'a Path>,
     cursor: &'a Cursor,
+}
+
+impl Consumed<'_> {
+    fn path(&self) -> PathBuf {
+        self.listed.map_or_else(|| self.events_dir.join(self.rel), Path::to_path_buf)
+    }
 }
 
 /// Consumed bytes that no longer hash as they did.
@@ -120,13 +129,13 @@ impl Mismatch {
 /// Every listed file that has a cursor for the very same file, in path
 /// order. A file replaced, renamed onto or cut short is left to the reader,
 /// which says so in its own words.
-fn consumed<'a>(events_dir: &Path, plan: &'a ReadPlan) -> Vec<Consumed<'a>> {
+fn consumed<'a>(events_dir: &'a Path, plan: &'a ReadPlan) -> Vec<Consumed<'a>> {
     let mut files: Vec<(u32, Consumed<'a>)> = plan
         .carried
         .iter()
         .map(|(index, cursor)| {
             let rel = plan.paths[*index as usize].as_str();
-            (*index, Consumed { rel, path: events_dir.join(rel), cursor })
+            (*index, Consumed { rel, events_dir, listed: None, cursor })
         })
         .collect();
     for changed in &plan.changed {
@@ -135,7 +144,7 @@ fn consumed<'a>(events_dir: &Path, plan: &'a ReadPlan) -> Vec<Consumed<'a>> {
             && changed.file.meta.size >= cursor.offset
         {
             let rel = plan.paths[changed.index as usize].as_str();
-            files.push((changed.index, Consumed { rel, path: changed.file.path.clone(), cursor }));
+            files.push((changed.index, Consumed { rel, events_dir, listed: Some(&changed.file.path), cursor }));
         }
     }
     files.sort_by_key(|(index, _)| *index);
@@ -169,6 +178,13 @@ pub fn scrub(
         let len = FILE_CHARGE + file.cursor.offset;
         let take = left.min(len - at);
         if let Some(mismatch) = check_stretch(file, at, at + take, &mut outcome)? {
+            // An edit the head or tail fingerprint sees too is told as the
+            // reader tells it ("changed in the part already read").
+            let opened = open(&file.path())?;
+            let ends = opened.map(|f| check_ends(file, &f, &mut ScrubOutcome::default())).transpose()?;
+            if ends.is_some_and(|found| !found.is_empty()) {
+                return Err(SourceError::Changed { file: mismatch.file });
+            }
             return Err(mismatch.into_error());
         }
         left -= take;
@@ -201,7 +217,7 @@ pub fn check_all(events_dir: &Path, plan: &ReadPlan) -> Result<CheckAll, SourceE
         all.files += 1;
         if !file.cursor.is_hashed() {
             all.unhashed += 1;
-            let Some(opened) = open(&file.path)? else { continue };
+            let Some(opened) = open(&file.path())? else { continue };
             all.mismatches.extend(check_ends(&file, &opened, &mut outcome)?);
             continue;
         }
@@ -213,7 +229,7 @@ pub fn check_all(events_dir: &Path, plan: &ReadPlan) -> Result<CheckAll, SourceE
             all.mismatches.extend(check_stretch(&file, from, (from + BLOCK).min(end), &mut outcome)?);
             blocks += 1;
         }
-        if let Some(opened) = open(&file.path)? {
+        if let Some(opened) = open(&file.path())? {
             // The fingerprints too, though the blocks cover their bytes.
             all.mismatches.extend(check_ends(&file, &opened, &mut ScrubOutcome::default())?);
         }
@@ -251,23 +267,23 @@ fn check_stretch(file: &Consumed, a: u64, b: u64, outcome: &mut ScrubOutcome) ->
     if b <= FILE_CHARGE || offset == 0 {
         return Ok(None);
     }
-    let Some(opened) = open(&file.path)? else { return Ok(None) };
+    let path = file.path();
+    let Some(opened) = open(&path)? else { return Ok(None) };
     outcome.files_opened += 1;
     let mut buf = Vec::new();
-    let mismatch =
-        |from, to| Mismatch { file: file.path.clone(), from, to, what: "the bytes differ from what was folded" };
+    let mismatch = |from, to| Mismatch { file: path.clone(), from, to, what: "the bytes differ from what was folded" };
     if offset <= PRINT_LEN {
-        read_at(&opened, &file.path, 0, offset, &mut buf)?;
+        read_at(&opened, &path, 0, offset, &mut buf)?;
         outcome.bytes_checked += offset;
         return Ok((fnv1a(&buf) != file.cursor.head).then(|| mismatch(0, offset)));
     }
     let Some(blocks) = file.cursor.blocks.as_ref().filter(|b| b.covers(offset)) else {
-        return learn(file, &opened, outcome);
+        return learn(file, &path, &opened, outcome);
     };
     let (lo, hi) = (a.max(FILE_CHARGE) - FILE_CHARGE, b - FILE_CHARGE);
     for index in lo / BLOCK..=(hi - 1) / BLOCK {
         let (from, to) = (index * BLOCK, ((index + 1) * BLOCK).min(offset));
-        read_at(&opened, &file.path, from, to, &mut buf)?;
+        read_at(&opened, &path, from, to, &mut buf)?;
         outcome.bytes_checked += to - from;
         if blocks.get(index) != Some(block_hash(&buf)) {
             return Ok(Some(mismatch(from, to)));
@@ -279,17 +295,18 @@ fn check_stretch(file: &Consumed, a: u64, b: u64, outcome: &mut ScrubOutcome) ->
 /// The head and tail fingerprints: the check a file without block hashes
 /// still has.
 fn check_ends(file: &Consumed, opened: &File, outcome: &mut ScrubOutcome) -> Result<Vec<Mismatch>, SourceError> {
+    let path = file.path();
     let offset = file.cursor.offset;
     let len = offset.min(PRINT_LEN);
     let mut buf = Vec::new();
     let mut found = Vec::new();
-    read_at(opened, &file.path, 0, len, &mut buf)?;
+    read_at(opened, &path, 0, len, &mut buf)?;
     if fnv1a(&buf) != file.cursor.head {
-        found.push(Mismatch { file: file.path.clone(), from: 0, to: len, what: "the first bytes differ" });
+        found.push(Mismatch { file: path.clone(), from: 0, to: len, what: "the first bytes differ" });
     }
-    read_at(opened, &file.path, offset - len, offset, &mut buf)?;
+    read_at(opened, &path, offset - len, offset, &mut buf)?;
     if fnv1a(&buf) != file.cursor.tail {
-        found.push(Mismatch { file: file.path.clone(), from: offset - len, to: offset, what: "the last bytes differ" });
+        found.push(Mismatch { file: path.clone(), from: offset - len, to: offset, what: "the last bytes differ" });
     }
     outcome.bytes_checked += 2 * len;
     Ok(found)
@@ -297,7 +314,12 @@ fn check_ends(file: &Consumed, opened: &File, outcome: &mut ScrubOutcome) -> Res
 
 /// Makes the block hashes of a file whose cursor has none, from its bytes
 /// as they are (as a rebuild would take them), once its fingerprints match.
-fn learn(file: &Consumed, opened: &File, outcome: &mut ScrubOutcome) -> Result<Option<Mismatch>, SourceError> {
+fn learn(
+    file: &Consumed,
+    path: &Path,
+    opened: &File,
+    outcome: &mut ScrubOutcome,
+) -> Result<Option<Mismatch>, SourceError> {
     if let Some(mismatch) = check_ends(file, opened, outcome)?.into_iter().next() {
         return Ok(Some(mismatch));
     }
@@ -307,7 +329,7 @@ fn learn(file: &Consumed, opened: &File, outcome: &mut ScrubOutcome) -> Result<O
     let mut from = 0;
     while from < offset {
         let to = (from + BLOCK).min(offset);
-        read_at(opened, &file.path, from, to, &mut buf)?;
+        read_at(opened, path, from, to, &mut buf)?;
         hasher.feed(&buf);
         from = to;
     }
