@@ -47,6 +47,14 @@
 //!     appended event, with and without the notify wake-up, and the CPU time
 //!     of an idle watch (benches/watch.rs). `OBSERVER_BENCH_ONLY=watch` runs
 //!     these rows alone.
+//! 12. Bytes the scrub read (`scrub.bytes_checked` in
+//!     `state/last-run.json`, counted by the run itself) in a no-op run on
+//!     the big history, against `integrity.scrub_bytes_per_run` (4 MiB).
+//!     Target ≤ 1.05×: a run reads its budget plus at most one 64 KiB block
+//!     at each end of its stretch (issue 10).
+//! 13. `observer verify` of the big history (every consumed byte against its
+//!     block hash, a rebuild into a temporary directory, the comparison
+//!     with the live world) against a rebuild of it. Target ≤ 1.5×.
 //!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
@@ -103,7 +111,10 @@ fn main() {
     let repeats = env_number("OBSERVER_BENCH_REPEATS", 3).max(1) as usize;
     let seed = env_number("OBSERVER_BENCH_SEED", 2026);
     let notifications = env_number("OBSERVER_BENCH_NOTIFICATIONS", 10_000);
-    let observer = PathBuf::from(env!("CARGO_BIN_EXE_observer"));
+    // OBSERVER_BENCH_BIN runs the same table with another build (an older
+    // release, for before-and-after ratios); rows it cannot run are skipped.
+    let observer = std::env::var_os("OBSERVER_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_observer")), PathBuf::from);
     // OBSERVER_BENCH_DIR keeps the corpus (for profiling); otherwise it is
     // generated in a temporary directory that is removed at the end.
     let tmp = tempfile::Builder::new().prefix("observer-bench-").tempdir().expect("a temporary directory");
@@ -250,6 +261,31 @@ fn main() {
         find,
         None,
     ));
+
+    // 12. Bytes the scrub read in a no-op run on the big history, as that
+    // run counted them (state/last-run.json), against the budget.
+    observe(&observer, &big, &["run", "--no-tick"]);
+    let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
+    let scrub = serde_json::from_str::<serde_json::Value>(&last).ok().map(|last| last["scrub"].clone());
+    rows.push(match scrub.as_ref().and_then(|s| Some((s["bytes_checked"].as_u64()?, s["budget"].as_u64()?))) {
+        Some((read, budget)) if budget > 0 => {
+            Row::bytes(format!("12. bytes the scrub read in a no-op run on {label} / the budget"), read, budget, 1.05)
+        }
+        _ => Row::skipped("12. scrub bytes", "the no-op run recorded no scrub"),
+    });
+    // 13. verify (every consumed byte, a rebuild into a temporary directory,
+    // the comparison) against a rebuild of the same history.
+    let has_verify = Command::new(&observer).args(["verify", "--help"]).output().is_ok_and(|o| o.status.success());
+    rows.push(if has_verify {
+        let (mut verify, mut rebuild_verified) = (Duration::MAX, Duration::MAX);
+        for _ in 0..repeats {
+            rebuild_verified = rebuild_verified.min(time(|| rebuild_from_nothing(&observer, &big)));
+            verify = verify.min(time(|| observe(&observer, &big, &["verify"])));
+        }
+        Row::time(format!("13. verify of {label} events / rebuild"), verify, rebuild_verified, Some(1.5))
+    } else {
+        Row::skipped("13. verify / rebuild", "this build has no `observer verify`")
+    });
 
     // 8. Delivery of a committed outbox to a loopback webhook.
     rows.extend(delivery::rows(&observer, &base, notifications, repeats));
@@ -401,6 +437,12 @@ impl Row {
         let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
         let ratio = a_kib as f64 / b_kib as f64;
         Row { name, measured: Some((mib(a_kib), mib(b_kib), ratio)), target: Some(target), why_skipped: "" }
+    }
+
+    /// Two byte counts.
+    fn bytes(name: String, a: u64, b: u64, target: f64) -> Row {
+        let shown = |n: u64| format!("{} B", thousands(n));
+        Row { name, measured: Some((shown(a), shown(b), a as f64 / b as f64)), target: Some(target), why_skipped: "" }
     }
 
     /// Two throughputs, higher is faster; the ratio is A's over B's.

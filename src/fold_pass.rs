@@ -21,6 +21,7 @@ use crate::store::atomic::{CreateDirError, write_if_changed};
 use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
+use crate::store::events::scrub::{ScrubFacts, ScrubPosition};
 use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
@@ -59,6 +60,8 @@ pub struct Report {
     pub notifications: Vec<Notification>,
     /// The event index could not be written (a warning: it is a hint).
     pub index_problem: Option<String>,
+    /// What the scrub checked, in a pass that scrubbed.
+    pub scrub: Option<ScrubFacts>,
 }
 
 /// Why a pass stopped. Each message says what state was left behind.
@@ -159,6 +162,29 @@ impl std::error::Error for PassError {
 
 /// Runs one pass in `mode` over the events under `dirs.events`.
 pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> Result<Report, PassError> {
+    run_pass(dirs, config, inventory, mode, None)
+}
+
+/// An incremental pass that first scrubs `integrity.scrub_bytes_per_run`
+/// consumed bytes from `start` on (`store/events/scrub.rs`), even when
+/// nothing else is to be done; a mismatch stops it before anything is
+/// written.
+pub fn run_scrubbing(
+    dirs: &Dirs,
+    config: &Config,
+    inventory: &Inventory,
+    start: &ScrubPosition,
+) -> Result<Report, PassError> {
+    run_pass(dirs, config, inventory, &Mode::Incremental, Some(start))
+}
+
+fn run_pass(
+    dirs: &Dirs,
+    config: &Config,
+    inventory: &Inventory,
+    mode: &Mode,
+    scrub: Option<&ScrubPosition>,
+) -> Result<Report, PassError> {
     let stored = match mode {
         Mode::Incremental => Checkpoint::read(&dirs.state).map_err(PassError::Checkpoint)?,
         Mode::Rebuild | Mode::Replay { .. } => None,
@@ -168,7 +194,17 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
         .map_err(PassError::Source)?;
     let mut report = Report { files_seen: plan.files_seen(), ..Report::default() };
     let committed = stored.as_ref().map_or_else(OutboxMark::default, |s| s.header.outbox);
+    let mut learned = Vec::new();
+    if let (Some(start), Some(_)) = (scrub, &stored) {
+        let budget = config.integrity.scrub_bytes_per_run;
+        let outcome = events::scrub::scrub(&dirs.events, &plan, budget, start).map_err(PassError::Source)?;
+        report.scrub = Some(outcome.facts(budget));
+        learned = outcome.learned;
+    }
+    // Block hashes the scrub made for an older checkpoint's cursors are
+    // committed by a full pass.
     if let Some(stored) = &stored
+        && learned.is_empty()
         && plan.is_unchanged_from(&stored.header.cursors)
         && outbox::length(&dirs.state) == committed.bytes
         && history::is_settled(&dirs.world.join(history::DIR), stored.header.history.as_ref())
@@ -230,6 +266,7 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     };
     let index = event_index::updated(previous_index, &plan.paths, blocks, &checkpoint.cursors, &reading.cursors);
     checkpoint.cursors = reading.cursors;
+    events::scrub::adopt(&mut checkpoint.cursors, learned);
     report.as_of = checkpoint.engine.clock();
 
     let watched = deployment_files::watched(&checkpoint.engine);

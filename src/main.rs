@@ -34,6 +34,7 @@ fn main() {
         Command::Check(args) => commands::check::execute(&context, args),
         Command::Init(args) => commands::init::execute(&context, args),
         Command::Explain(args) => commands::explain::execute(&context, args),
+        Command::Verify(args) => commands::verify::execute(&context, args),
         Command::Completions(args) => commands::completions::execute(args),
         Command::Schema(args) => commands::schema::execute(args),
         Command::Watch(args) => commands::watch::execute(&context, args),

@@ -87,6 +87,18 @@ pub struct RebuildArgs {
     pub wait: bool,
 }
 
+/// `observer verify` reads everything and writes nothing live: the state
+/// lock is held throughout so that no run changes the files meanwhile.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Print what was checked and every difference as JSON (`agree`, `checked`, `findings`).
+    #[arg(long)]
+    pub json: bool,
+    /// Wait for a concurrent run to finish instead of exiting with code 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
 /// With `--node` or `--service` (or both) the summary is of what matches:
 /// the node and service counts, overall health, nodes not up, services not
 /// healthy, active incidents, running deployments and firing alerts. The

@@ -112,6 +112,16 @@ pub enum Command {
     /// not replayed; the header says whether the replay ends with the record the world holds.
     /// Never takes the lock, never writes.
     Explain(ExplainArgs),
+    /// Check every consumed event byte against the checkpoint's hashes and compare a rebuild with the world.
+    ///
+    /// Every consumed byte of every event file is checked against the block hashes kept in the
+    /// checkpoint (64 KiB blocks, and the first and last 4 KiB); then all events are rebuilt into a
+    /// temporary directory and its world files, world/history/*.jsonl and the outbox are compared with
+    /// the live ones byte for byte (world/metrics.prom, the run's own facts, is left out). Holds the
+    /// state lock like rebuild and never writes the live state or world. Exit 0 when all agree, 1
+    /// with one line per difference (file, byte range or line, what differs), 2 when it cannot
+    /// verify (no checkpoint, an unreadable file), 75 when the state is locked.
+    Verify(VerifyArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// List the JSON Schemas of the world files, the history, the outbox and the events, or print one.

@@ -28,6 +28,7 @@ pub mod run;
 pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod verify;
 pub mod watch;
 
 use std::io::Write;

@@ -19,6 +19,7 @@ use crate::inventory::Inventory;
 use crate::own_events::Tick;
 use crate::probe::round::{RoundOptions, round};
 use crate::store::append::append_events;
+use crate::store::last_run::LastRun;
 use crate::store::lock::StateLock;
 use crate::time::Ts;
 
@@ -69,7 +70,9 @@ pub fn pass(
         let line = serde_json::to_string(&Tick::new(at, &format!("observer {}", options.command)))?;
         append_events(&dirs.observer_events(), "ticks", at, &[line])?;
     }
-    let mut report = fold_pass::run(dirs, config, inventory, &Mode::Incremental)?;
+    // The scrub goes on where the last run left it (`state/last-run.json`).
+    let scrub_from = LastRun::read(&dirs.last_run()).and_then(|run| run.scrub).map(|s| s.next).unwrap_or_default();
+    let mut report = fold_pass::run_scrubbing(dirs, config, inventory, &scrub_from)?;
     warn_about(dirs, &report);
     if let Some(earlier) = earlier {
         add_earlier_pass(&mut report, earlier);

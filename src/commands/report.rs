@@ -68,6 +68,7 @@ pub fn record_run(dirs: &Dirs, command: &str, at: Ts, started: Instant, report: 
         world_files_written: report.written.iter().map(|name| name.to_string()).collect(),
         as_of: report.as_of,
         recent: Vec::new(),
+        scrub: report.scrub.clone(),
     };
     let path = dirs.last_run();
     facts.with_recent_from(LastRun::read(&path)).write(&path)?;

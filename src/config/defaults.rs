@@ -6,7 +6,8 @@
 
 use super::alerts::{AlertsConfig, RuleConfig};
 use super::file::{
-    BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, NodesConfig, RetentionConfig, WatchConfig, WorldConfig,
+    BreakerConfig, BudgetsConfig, EventsConfig, HealthConfig, IntegrityConfig, NodesConfig, RetentionConfig,
+    WatchConfig, WorldConfig,
 };
 use super::notify::NotifyConfig;
 use crate::engine::alerts::Rule;
@@ -33,6 +34,12 @@ impl Default for WorldConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig { dedup_window_s: 7 * 24 * 3600 }
+    }
+}
+
+impl Default for IntegrityConfig {
+    fn default() -> Self {
+        IntegrityConfig { scrub_bytes_per_run: 4 * 1024 * 1024 }
     }
 }
 
@@ -275,6 +282,14 @@ watch:
   # Whether inotify wakes watch up as soon as a file changes (false: only
   # the rescan finds new events, as on a network file system).
   notify_wakeups: true
+
+integrity:
+  # Consumed event bytes each run (a no-op run too) checks against the block
+  # hashes kept in the state, round-robin over all files, each file opened
+  # counting 4096 bytes more: an edit in place is found within
+  # ceil(sum over files of (consumed bytes + 4096) / this) runs. 0: no scrub;
+  # `observer verify` checks every byte at once.
+  scrub_bytes_per_run: 4194304
 ";
 
 #[cfg(test)]

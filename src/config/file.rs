@@ -26,6 +26,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub notify: NotifyConfig,
     pub watch: WatchConfig,
+    pub integrity: IntegrityConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +142,16 @@ pub struct WatchConfig {
     /// Whether file-system notifications (inotify) wake `watch` up; off,
     /// only the rescan finds new events.
     pub notify_wakeups: bool,
+}
+
+/// The `integrity:` section: the scrub of consumed event bytes (guarantee 6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrityConfig {
+    /// Consumed event bytes each run checks against their block hashes,
+    /// round-robin over every file (each file opened counts 4096 more); 0:
+    /// no scrub (`observer verify` still checks everything).
+    pub scrub_bytes_per_run: u64,
 }
 
 impl Config {

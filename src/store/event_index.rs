@@ -223,7 +223,7 @@ mod tests {
     fn cursor(offset: u64, lines: u64, ino: u64) -> Cursor {
         let meta =
             crate::store::events::FileMeta { size: offset, dev: 1, ino, mtime_ns: 0, ctime_ns: 0, btime_ns: None };
-        Cursor { offset, lines, meta, head: 0, tail: 0 }
+        Cursor { offset, lines, meta, head: 0, tail: 0, blocks: None }
     }
 
     fn pass(events: &[(u64, u64, i64)]) -> PassBlocks {

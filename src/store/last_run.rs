@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::write_atomic;
+use crate::store::events::scrub::ScrubFacts;
 use crate::time::Ts;
 
 /// The file's content; the field order is the file's.
@@ -41,6 +42,11 @@ pub struct LastRun {
     /// existed.
     #[serde(default)]
     pub recent: Vec<RecentRun>,
+    /// What the scrub checked and where the next run goes on
+    /// (`store/events/scrub.rs`); absent when the run did not scrub. Losing
+    /// it (a rebuild, a deleted file) only starts the round again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrub: Option<ScrubFacts>,
 }
 
 /// How long [`LastRun::recent`] remembers a run: the longest window
@@ -172,6 +178,7 @@ mod tests {
             world_files_written: Vec::new(),
             as_of: None,
             recent: Vec::new(),
+            scrub: None,
         }
     }
 

@@ -36,6 +36,7 @@ mod reading;
 mod receivers;
 mod regressions;
 mod schemas;
+mod scrub;
 mod security;
 mod snapshots;
 mod streaming;

@@ -7,8 +7,11 @@
 //! files whose size or identity changed ([`plan`]). Those are read from
 //! their cursor ([`reader`]) and merged in processing order ([`merge`]).
 //! A file that shrank, or whose consumed prefix ([`prefix`]) no longer
-//! matches, stops the run (guarantee 6).
+//! matches, stops the run (guarantee 6). Block hashes of the consumed bytes
+//! ([`blocks`]) are kept in each cursor; the [`scrub`] checks a bounded part
+//! of them each run, and `observer verify` all of them.
 
+pub mod blocks;
 mod cursor;
 mod identity;
 mod listing;
@@ -17,6 +20,7 @@ mod plan;
 mod prefix;
 pub mod progress;
 mod reader;
+pub mod scrub;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -119,6 +123,14 @@ pub enum SourceError {
         file: PathBuf,
         consumed: u64,
     },
+    /// Consumed bytes `[from, to)` (one block) no longer hash as they did
+    /// when they were folded: an in-place edit, found by the scrub or by
+    /// the partial block re-read when the file grew.
+    Edited {
+        file: PathBuf,
+        from: u64,
+        to: u64,
+    },
     Io {
         path: PathBuf,
         error: std::io::Error,
@@ -147,6 +159,15 @@ impl std::fmt::Display for SourceError {
                  trusted, and nothing was committed — restore the file, or run `observer rebuild` to fold \
                  the files as they are now. {ROTATE}",
                 file.display()
+            ),
+            SourceError::Edited { file, from, to } => write!(
+                f,
+                "{} was edited in place: bytes {from}..{to} (block {} of 64 KiB) differ from what was folded; the \
+                 events folded from it can no longer be trusted, and nothing was committed — restore the file, \
+                 or run `observer rebuild` to fold the files as they are now (`observer verify` lists every \
+                 difference). {ROTATE}",
+                file.display(),
+                from / blocks::BLOCK
             ),
             SourceError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
         }

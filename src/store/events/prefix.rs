@@ -8,12 +8,13 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::SourceError;
+use super::blocks::BlockHashes;
 use super::cursor::Cursor;
 use super::listing::EventFile;
 use crate::store::fingerprint::fnv1a;
 
 /// Bytes fingerprinted at each end of a consumed prefix.
-const PRINT_LEN: u64 = 4096;
+pub(super) const PRINT_LEN: u64 = 4096;
 
 pub(super) fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
     move |error| SourceError::Io { path: path.to_path_buf(), error }
@@ -105,13 +106,16 @@ pub(super) fn open_checked(file: &EventFile, cursor: Option<&Cursor>) -> Result<
 }
 
 /// The cursor of a file consumed up to `offset` (`lines` lines): the
-/// fingerprints are read back from the file, which is still open.
+/// fingerprints are read back from the file, which is still open; the block
+/// hashes were built as the bytes were consumed (kept only beyond what the
+/// head fingerprint covers).
 pub(super) fn cursor_at(
     file: &EventFile,
     old: Option<&Cursor>,
     opened: &mut File,
     offset: u64,
     lines: u64,
+    blocks: Option<BlockHashes>,
 ) -> Result<Cursor, SourceError> {
     let len = offset.min(PRINT_LEN);
     let head = match old {
@@ -119,5 +123,6 @@ pub(super) fn cursor_at(
         _ => fnv1a(&read_range(opened, &file.path, 0, Some(len))?),
     };
     let tail = fnv1a(&read_range(opened, &file.path, offset - len, Some(len))?);
-    Ok(Cursor { offset, lines, meta: file.meta, head, tail })
+    let blocks = blocks.filter(|_| offset > PRINT_LEN);
+    Ok(Cursor { offset, lines, meta: file.meta, head, tail, blocks })
 }

@@ -6,10 +6,11 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
+use super::blocks::{BLOCK, BlockHasher, BlockHashes, block_hash, hashes_of};
 use super::cursor::Cursor;
 use super::listing::EventFile;
 use super::plan::ChangedFile;
-use super::prefix::{cursor_at, io_error, open_checked, read_range};
+use super::prefix::{PRINT_LEN, cursor_at, io_error, open_checked, read_range};
 use super::{OrderedEvent, ReadOutcome, Reject, SourceError};
 use crate::event::{Parsed, parse_event};
 
@@ -31,6 +32,9 @@ pub(super) struct LineReader {
     lines: u64,
     eof: bool,
     done: bool,
+    /// The block hashes, extended as bytes are consumed; `None` for a file
+    /// whose cursor has none to continue (an older checkpoint's).
+    hasher: Option<BlockHasher>,
 }
 
 impl LineReader {
@@ -39,6 +43,7 @@ impl LineReader {
     pub(super) fn open(changed: &ChangedFile) -> Result<Option<LineReader>, SourceError> {
         let Some(mut opened) = open_checked(&changed.file, changed.cursor.as_ref())? else { return Ok(None) };
         let offset = changed.cursor.as_ref().map_or(0, |c| c.offset);
+        let hasher = resume_hashes(&changed.file, changed.cursor.as_ref(), &mut opened)?;
         opened.seek(SeekFrom::Start(offset)).map_err(io_error(&changed.file.path))?;
         Ok(Some(LineReader {
             opened,
@@ -51,6 +56,7 @@ impl LineReader {
             lines: changed.cursor.as_ref().map_or(0, |c| c.lines),
             eof: false,
             done: false,
+            hasher,
         }))
     }
 
@@ -58,6 +64,9 @@ impl LineReader {
     fn fill(&mut self, outcome: &mut ReadOutcome) -> Result<bool, SourceError> {
         if self.eof {
             return Ok(false);
+        }
+        if let Some(hasher) = &mut self.hasher {
+            hasher.feed(&self.buf[..self.at]);
         }
         self.buf.drain(..self.at);
         self.buf_offset += self.at as u64;
@@ -139,11 +148,39 @@ impl LineReader {
             });
         }
         let end = self.buf_offset + self.at as u64;
-        let cursor = cursor_at(&self.file, self.old.as_ref(), &mut self.opened, end, self.lines)?;
+        let blocks = self.hasher.take().map(|mut hasher| {
+            hasher.feed(&self.buf[..self.at]);
+            hasher.finish()
+        });
+        let cursor = cursor_at(&self.file, self.old.as_ref(), &mut self.opened, end, self.lines, blocks)?;
         outcome.cursors.insert(self.file.rel.clone(), cursor);
         self.buf = Vec::new();
         Ok(())
     }
+}
+
+/// The block hashes to extend as a file is read on from its cursor: the
+/// last, partial block is read again (at most 64 KiB) and checked against
+/// its hash on the way. `None` when the cursor has no hashes to continue.
+fn resume_hashes(
+    file: &EventFile,
+    cursor: Option<&Cursor>,
+    opened: &mut File,
+) -> Result<Option<BlockHasher>, SourceError> {
+    let Some(cursor) = cursor else { return Ok(Some(BlockHasher::new())) };
+    let hashes = match &cursor.blocks {
+        Some(blocks) if blocks.covers(cursor.offset) => blocks.clone(),
+        None if cursor.offset <= PRINT_LEN => BlockHashes::default(),
+        _ => return Ok(None),
+    };
+    let start = cursor.offset - cursor.offset % BLOCK;
+    let partial = read_range(opened, &file.path, start, Some(cursor.offset - start))?;
+    if let Some(stored) = hashes.get(start / BLOCK)
+        && stored != block_hash(&partial)
+    {
+        return Err(SourceError::Edited { file: file.path.clone(), from: start, to: cursor.offset });
+    }
+    Ok(Some(BlockHasher::resume(hashes, cursor.offset, partial)))
 }
 
 /// Reads a changed single-event `.json` file: its event, if it has a new
@@ -191,7 +228,7 @@ pub(super) fn read_single(
             None
         }
     };
-    let cursor = cursor_at(file, None, &mut opened, data.len() as u64, 1)?;
+    let cursor = cursor_at(file, None, &mut opened, data.len() as u64, 1, Some(hashes_of(&data)))?;
     outcome.cursors.insert(rel.clone(), cursor);
     Ok(event)
 }
