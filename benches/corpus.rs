@@ -3,8 +3,8 @@
 //! The same [`Spec`] always gives the same bytes. The simulated homelab has 32
 //! nodes with 3 to 8 services each; every node reports through one producer
 //! file (`producer-N.jsonl`), so the files interleave in time while each one's
-//! timestamps never go back. The mix is what a month of a busy homelab looks
-//! like: mostly heartbeats and passing checks, failure episodes that open an
+//! timestamps never go back. The mix is what a month of a homelab looks
+//! like ([`Shape::Calm`]), or two days of a busy one ([`Shape::Busy`]): mostly heartbeats and passing checks, failure episodes that open an
 //! incident and end with a recovery, deployments that run through stages to
 //! success or to a failure with a diagnostics path, a node that goes down and
 //! comes back, event types this observer does not know, and `id`s on a few
@@ -29,6 +29,7 @@ pub struct Spec {
     /// spread evenly over the history.
     pub single_files: u64,
     pub seed: u64,
+    pub shape: Shape,
 }
 
 /// One generated event: where it goes (relative to `events/`) and its bytes
@@ -195,26 +196,93 @@ const FAILURE_MESSAGES: [&str; 5] = [
     "TLS handshake failed",
 ];
 
-/// How often each kind of event is drawn, per `PER` events (about 2.9 days):
-/// ~17 failure episodes and ~17 deployments a day, a node outage every other
-/// day, and heartbeats for the rest (about 80 %).
+/// How often each kind of event is drawn, per `PER` events, and how far
+/// apart events are.
 const PER: u64 = 100_000;
-const FAILURE_STARTS: u64 = 50;
-/// Steps of an open failure episode (further failures, then the recovery).
-const FAILURE_STEPS: u64 = 600;
-const DEPLOY_STARTS: u64 = 50;
-/// Steps of a running deployment (its stages, then success or failure).
-const DEPLOY_STEPS: u64 = 1_000;
-const NODE_DOWNS: u64 = 2;
-const NODE_UPS: u64 = 300;
-const CHECKS_PASSED: u64 = 14_000;
-const SERVICES_HEALTHY: u64 = 2_000;
-const UNKNOWN: u64 = 1_500;
+
+/// The kind of homelab a history comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A month of a calm homelab: ~17 failure episodes and ~17 deployments a
+    /// day, a node outage every other day, and heartbeats for the rest
+    /// (about 80 %); 1,000,000 events span about 29 days.
+    Calm,
+    /// Two days of a busy one: 1,000,000 events, a deployment starting every
+    /// ~3 s and a new failure episode every ~8 s (about 67,000 deployments
+    /// and 23,000 incidents in a million events, all inside the 30-day
+    /// retention), a node outage every few hours.
+    Busy,
+}
+
+impl Shape {
+    /// `calm` or `busy`.
+    #[allow(dead_code)]
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Calm => "calm",
+            Shape::Busy => "busy",
+        }
+    }
+
+    fn mix(self) -> Mix {
+        match self {
+            Shape::Calm => Mix {
+                failure_starts: 50,
+                failure_steps: 600,
+                max_episodes: 20,
+                deploy_starts: 50,
+                deploy_steps: 1_000,
+                max_deploys: 4,
+                node_downs: 2,
+                node_ups: 300,
+                checks_passed: 14_000,
+                services_healthy: 2_000,
+                unknown: 1_500,
+                mean_step_ms: 2_500,
+            },
+            // A start every 17 events (~3 s at 173 ms apart) and 6.3 steps
+            // each; an episode every 44 events (~8 s) and 3.5 steps each.
+            Shape::Busy => Mix {
+                failure_starts: 2_300,
+                failure_steps: 9_500,
+                max_episodes: 40,
+                deploy_starts: 6_700,
+                deploy_steps: 50_000,
+                max_deploys: 64,
+                node_downs: 2,
+                node_ups: 300,
+                checks_passed: 14_000,
+                services_healthy: 2_000,
+                unknown: 1_500,
+                mean_step_ms: 173,
+            },
+        }
+    }
+}
+
+/// The bands of `0..PER` each kind of event takes, and the caps on what runs
+/// at once.
+#[derive(Clone, Copy)]
+struct Mix {
+    failure_starts: u64,
+    /// Steps of an open failure episode (further failures, then the recovery).
+    failure_steps: u64,
+    max_episodes: usize,
+    deploy_starts: u64,
+    /// Steps of a running deployment (its stages, then success or failure).
+    deploy_steps: u64,
+    max_deploys: usize,
+    node_downs: u64,
+    node_ups: u64,
+    checks_passed: u64,
+    services_healthy: u64,
+    unknown: u64,
+    /// Mean time between two events.
+    mean_step_ms: u64,
+}
 
 /// 2026-05-01T00:00:00Z, in milliseconds since the epoch.
 const START_MS: i64 = 1_777_593_600_000;
-/// Mean time between two events: ~2.5 s, so 1,000,000 events span a month.
-const MEAN_STEP_MS: u64 = 2_500;
 
 struct Service {
     node: usize,
@@ -240,6 +308,7 @@ struct Deploy {
 pub struct Generator {
     rng: Rng,
     spec: Spec,
+    mix: Mix,
     produced: u64,
     singles: u64,
     now_ms: i64,
@@ -269,6 +338,7 @@ impl Generator {
         Generator {
             rng,
             spec: Spec { producers: spec.producers.max(1), ..spec.clone() },
+            mix: spec.shape.mix(),
             produced: 0,
             singles: 0,
             now_ms: START_MS,
@@ -283,7 +353,8 @@ impl Generator {
     }
 
     fn event(&mut self) -> Generated {
-        self.now_ms += 1 + self.rng.below(2 * MEAN_STEP_MS) as i64;
+        let mix = self.mix;
+        self.now_ms += 1 + self.rng.below(2 * mix.mean_step_ms) as i64;
         self.sequence += 1;
         let roll = self.rng.below(PER);
         let mut edge = 0;
@@ -295,32 +366,32 @@ impl Generator {
             hit
         };
         let mut e = Draft::default();
-        if within(FAILURE_STARTS) && self.episodes.len() < 20 {
+        if within(mix.failure_starts) && self.episodes.len() < mix.max_episodes {
             self.start_failure(&mut e);
-        } else if within(FAILURE_STEPS) && !self.episodes.is_empty() {
+        } else if within(mix.failure_steps) && !self.episodes.is_empty() {
             self.continue_failure(&mut e);
-        } else if within(DEPLOY_STARTS) && self.deploys.len() < 4 {
+        } else if within(mix.deploy_starts) && self.deploys.len() < mix.max_deploys {
             self.start_deploy(&mut e);
-        } else if within(DEPLOY_STEPS) && !self.deploys.is_empty() {
+        } else if within(mix.deploy_steps) && !self.deploys.is_empty() {
             self.continue_deploy(&mut e);
-        } else if within(NODE_DOWNS) && !self.nodes_down.contains(&true) {
+        } else if within(mix.node_downs) && !self.nodes_down.contains(&true) {
             let node = self.rng.below(NODE_NAMES.len() as u64) as usize;
             self.nodes_down[node] = true;
             e.node(node, "node_down").severity = Some("critical");
             e.message = Some("no answer to ping");
-        } else if within(NODE_UPS) && self.nodes_down.contains(&true) {
+        } else if within(mix.node_ups) && self.nodes_down.contains(&true) {
             let down: Vec<usize> = (0..NODE_NAMES.len()).filter(|n| self.nodes_down[*n]).collect();
             let node = *self.rng.pick(&down);
             self.nodes_down[node] = false;
             e.node(node, "node_up").severity = Some("info");
-        } else if within(CHECKS_PASSED) {
+        } else if within(mix.checks_passed) {
             let service = self.healthy_service();
             e.service(&self.services, service, "healthcheck_passed").payload =
                 Some(format!(r#"{{"check":"http","latency_ms":{}}}"#, 2 + self.rng.below(180)));
-        } else if within(SERVICES_HEALTHY) {
+        } else if within(mix.services_healthy) {
             let service = self.healthy_service();
             e.service(&self.services, service, "service_healthy").severity = Some("info");
-        } else if within(UNKNOWN) {
+        } else if within(mix.unknown) {
             let node = self.rng.below(NODE_NAMES.len() as u64) as usize;
             let kind = *self.rng.pick(&UNKNOWN_TYPES);
             e.node(node, kind).severity = Some(if self.rng.below(10) == 0 { "warning" } else { "info" });

@@ -6,7 +6,7 @@
 //! A and B alternately, best of `OBSERVER_BENCH_REPEATS` (default 3) each:
 //!
 //! 1. `observer rebuild` of the big corpus (default 1,000,000 events in 8
-//!    producer files; `OBSERVER_BENCH_EVENTS` overrides) against the floor: a
+//!    producer files; `OBSERVER_BENCH_EVENTS` overrides) against the typed floor: a
 //!    program that only reads the same files, splits them into lines and
 //!    parses each line into a typed struct with serde_json. Target ≤ 1.5×.
 //!    The floor runs as a separate process (this same benchmark binary
@@ -56,6 +56,23 @@
 //!     block hash, a rebuild into a temporary directory, the comparison
 //!     with the live world) against a rebuild of it. Target ≤ 1.5×.
 //!
+//! 16. The rebuild of row 1 against a tighter floor process
+//!     (benches/floor.rs): each file read whole, each line parsed into an
+//!     envelope whose fields all borrow from the file (`Cow<str>`), the
+//!     payload kept as a `RawValue`, and a map keyed by (node, service)
+//!     updated from it. Target ≤ 1.5× calm, ≤ 2.5× busy.
+//! 17. The bytes written by the run of row 3 against those written by the
+//!     rebuild beside it: `wchar` of this process's `/proc/self/io` before
+//!     and after each child (Linux adds a reaped child's counters to its
+//!     parent's), so every byte passed to `write`, to files or pipes, by the
+//!     page cache or not. Target ≤ 5 %.
+//!
+//! Every row but 8, 10 and 11 is measured on two generated shapes
+//! (benches/corpus.rs): `calm`, a month of a calm homelab, and `busy`, two
+//! days of a busy one (a deployment every ~3 s, a failure episode every
+//! ~8 s). `OBSERVER_BENCH_SHAPE=calm|busy|both` (default both) picks them;
+//! each shape's histories live in their own directory.
+//!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
 //! `OBSERVER_BENCH_DIR=DIR` keeps the generated histories in DIR for profiling.
@@ -64,46 +81,41 @@
 mod corpus;
 #[path = "delivery.rs"]
 mod delivery;
+#[path = "floor.rs"]
+mod floor;
 #[path = "watch.rs"]
 mod watch;
 
-use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use corpus::Shape;
 
-/// Set (to an `events/` directory) when this binary runs as the floor process.
+/// Set (to an `events/` directory) when this binary runs as a floor process.
 const FLOOR_ENV: &str = "OBSERVER_BENCH_FLOOR";
+/// Which floor that process runs: `typed` (row 1) or `zero-copy` (row 16).
+const FLOOR_KIND_ENV: &str = "OBSERVER_BENCH_FLOOR_KIND";
 const PRODUCERS: usize = 8;
 const SMALL_EVENTS: u64 = 1_000;
 /// No-op runs timed together for one sample.
 const NOOP_BATCH: u32 = 10;
 
-/// What a careful person would write to read these events: every envelope
-/// field typed, the payload (whose shape depends on the type) kept as a JSON
-/// value. The payloads of the corpus are small, so this costs the floor
-/// little over skipping them.
-#[derive(Deserialize)]
-#[allow(dead_code)] // the fields are parsed, which is the point, and never read
-struct FloorEvent {
-    ts: String,
-    #[serde(rename = "type")]
-    kind: String,
-    node: Option<String>,
-    service: Option<String>,
-    correlation_id: Option<String>,
-    severity: Option<String>,
-    message: Option<String>,
-    id: Option<String>,
-    payload: Option<serde_json::Value>,
+/// What every shape's rows are measured with.
+struct Setup {
+    observer: PathBuf,
+    events: u64,
+    singles: u64,
+    repeats: usize,
+    seed: u64,
+    /// Where the alerts-off config of row 7 is.
+    alerts_off: PathBuf,
 }
 
 fn main() {
     if let Some(events) = std::env::var_os(FLOOR_ENV) {
-        let parsed = floor(Path::new(&events));
-        println!("{parsed}");
+        let kind = floor::Kind::from_name(&std::env::var(FLOOR_KIND_ENV).unwrap_or_default());
+        println!("{}", kind.run(Path::new(&events)));
         return;
     }
     let events = env_number("OBSERVER_BENCH_EVENTS", 1_000_000);
@@ -115,22 +127,48 @@ fn main() {
     // release, for before-and-after ratios); rows it cannot run are skipped.
     let observer = std::env::var_os("OBSERVER_BENCH_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_observer")), PathBuf::from);
+    let shapes = match std::env::var("OBSERVER_BENCH_SHAPE").as_deref() {
+        Ok("calm") => vec![Shape::Calm],
+        Ok("busy") => vec![Shape::Busy],
+        Ok("both") | Err(_) => vec![Shape::Calm, Shape::Busy],
+        Ok(other) => panic!("OBSERVER_BENCH_SHAPE must be calm, busy or both, not {other:?}"),
+    };
     // OBSERVER_BENCH_DIR keeps the corpus (for profiling); otherwise it is
     // generated in a temporary directory that is removed at the end.
     let tmp = tempfile::Builder::new().prefix("observer-bench-").tempdir().expect("a temporary directory");
     let base = std::env::var_os("OBSERVER_BENCH_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
-    let (big, small, many) = (base.join("big"), base.join("small"), base.join("many"));
-    for dir in [&big, &small, &many] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 
     println!("machine: {} CPUs, {}", nproc(), cpu_model());
     if std::env::var("OBSERVER_BENCH_ONLY").is_ok_and(|only| only == "watch") {
         print_table(&watch::rows(&observer, &base));
         return;
     }
+    // Row 7: the same rebuild with every alert rule switched off.
+    let alerts_off = tmp.path().join("alerts-off.yaml");
+    std::fs::write(&alerts_off, ALERTS_OFF).expect("writing the alerts-off config");
+    let setup = Setup { observer: observer.clone(), events, singles, repeats, seed, alerts_off };
+    let mut rows = Vec::new();
+    for shape in shapes {
+        rows.extend(shape_rows(&setup, shape, &base.join(shape.name())));
+    }
+    // 8. Delivery of a committed outbox to a loopback webhook, and 10 and
+    // 11, watch: neither depends on the shape of the history.
+    rows.extend(delivery::rows(&observer, &base, notifications, repeats));
+    rows.extend(watch::rows(&observer, &base));
+    print_table(&rows);
+}
+
+/// Every row that depends on the history, on a history of `shape` generated
+/// under `dir`.
+fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
+    let (observer, events, singles, repeats) = (&setup.observer, setup.events, setup.singles, setup.repeats);
+    let (big, small, many) = (dir.join("big"), dir.join("small"), dir.join("many"));
+    for dir in [&big, &small, &many] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let started = Instant::now();
-    let spec = |events, single_files| corpus::Spec { events, producers: PRODUCERS, single_files, seed };
+    let spec =
+        |events, single_files| corpus::Spec { events, producers: PRODUCERS, single_files, seed: setup.seed, shape };
     // The big history, and behind it the new events row 3 appends, 1,000
     // for each repetition.
     let mut generator = corpus::generate(&spec(events + NEW_EVENTS * repeats as u64, 0));
@@ -139,43 +177,44 @@ fn main() {
     corpus::write(&many.join("events"), &spec(singles, singles)).expect("writing the single-event files");
     let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
     println!(
-        "corpus: {events} events in {} files, {:.1} MiB, seed {seed} (generated in {:.1} s); best of {repeats}",
+        "{} corpus: {events} events in {} files, {:.1} MiB, seed {} (generated in {:.1} s); best of {repeats}",
+        shape.name(),
         files.len(),
         bytes as f64 / (1 << 20) as f64,
+        setup.seed,
         started.elapsed().as_secs_f64()
     );
-    let label = thousands(events);
+    let label = format!("{} [{}]", thousands(events), shape.name());
     let mut rows = Vec::new();
 
-    // 1 and 2. The repetitions of A and B alternate, so that a burst of load
-    // from elsewhere on the machine tends to hit both sides of a ratio alike.
+    // 1, 2, 7 and 16. The repetitions of A and B alternate, so that a burst
+    // of load from elsewhere on the machine tends to hit both sides of a
+    // ratio alike.
     let jq = jq_available();
     let (mut rebuild, mut floor_process, mut floor_inline, mut jq_fold) =
         (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
-    // Row 7: the same rebuild with every alert rule switched off.
-    let alerts_off = tmp.path().join("alerts-off.yaml");
-    std::fs::write(&alerts_off, ALERTS_OFF).expect("writing the alerts-off config");
-    let alerts_off = ["--config", alerts_off.to_str().expect("a UTF-8 temp path")];
+    let mut zero_copy = Duration::MAX;
+    let alerts_off = ["--config", setup.alerts_off.to_str().expect("a UTF-8 temp path")];
     let mut rebuild_alerts_off = Duration::MAX;
     for _ in 0..repeats {
-        rebuild = rebuild.min(time(|| rebuild_from_nothing(&observer, &big)));
-        rebuild_alerts_off = rebuild_alerts_off.min(time(|| rebuild_from_nothing_with(&observer, &big, &alerts_off)));
-        floor_process = floor_process.min(time(|| {
-            let output = Command::new(std::env::current_exe().expect("the benchmark's own path"))
-                .env(FLOOR_ENV, big.join("events"))
-                .output()
-                .expect("starting the floor process");
-            assert!(output.status.success(), "the floor process failed");
-            let parsed: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("the floor's count");
-            assert_eq!(parsed, events, "the floor parsed every event");
-        }));
-        floor_inline = floor_inline.min(time(|| assert_eq!(floor(&big.join("events")), events)));
+        rebuild = rebuild.min(time(|| rebuild_from_nothing(observer, &big)));
+        rebuild_alerts_off = rebuild_alerts_off.min(time(|| rebuild_from_nothing_with(observer, &big, &alerts_off)));
+        floor_process = floor_process.min(time(|| floor_process_run(floor::Kind::Typed, &big, events)));
+        zero_copy = zero_copy.min(time(|| floor_process_run(floor::Kind::ZeroCopy, &big, events)));
+        floor_inline = floor_inline.min(time(|| assert_eq!(floor::typed(&big.join("events")), events)));
         if jq {
             jq_fold = jq_fold.min(time(|| jq_reduce(&files)));
         }
     }
     rows.push(Row::time(format!("1. rebuild {label} events / floor process"), rebuild, floor_process, Some(1.5)));
     rows.push(Row::time(format!("   rebuild {label} events / floor in-process"), rebuild, floor_inline, None));
+    let zero_copy_target = if shape == Shape::Busy { 2.5 } else { 1.5 };
+    rows.push(Row::time(
+        format!("16. rebuild {label} events / zero-copy floor process"),
+        rebuild,
+        zero_copy,
+        Some(zero_copy_target),
+    ));
     rows.push(Row::time(
         format!("7. rebuild {label} events with the default alert rules / with every rule off"),
         rebuild,
@@ -187,13 +226,21 @@ fn main() {
         false => Row::skipped("2. rebuild / jq fold", "jq is not installed"),
     });
 
-    // 3. A run with 1,000 new events against a rebuild of the history.
+    // 3 and 17. A run with 1,000 new events against a rebuild of the
+    // history: time, and bytes written (`wchar` of /proc/self/io, which
+    // counts what reaped children wrote).
     let mut incremental = Duration::MAX;
     let mut rebuild_again = Duration::MAX;
+    let (mut run_written, mut rebuild_written) = (u64::MAX, u64::MAX);
     for _ in 0..repeats {
-        rebuild_again = rebuild_again.min(time(|| rebuild_from_nothing(&observer, &big)));
+        let before = io_counters();
+        rebuild_again = rebuild_again.min(time(|| rebuild_from_nothing(observer, &big)));
+        let after = io_counters();
+        rebuild_written = rebuild_written.min(after.since(&before));
         corpus::append(&big.join("events"), generator.by_ref().take(NEW_EVENTS as usize)).expect("new events");
-        incremental = incremental.min(time(|| observe(&observer, &big, &["run", "--no-tick"])));
+        let before = io_counters();
+        incremental = incremental.min(time(|| observe(observer, &big, &["run", "--no-tick"])));
+        run_written = run_written.min(io_counters().since(&before));
     }
     rows.push(Row::time(
         format!("3. run with {} new events on {label} / rebuild", thousands(NEW_EVENTS)),
@@ -201,6 +248,15 @@ fn main() {
         rebuild_again,
         Some(0.05),
     ));
+    rows.push(match run_written {
+        u64::MAX | 0 => Row::skipped("17. bytes written", "/proc/self/io is not readable"),
+        _ => Row::bytes(
+            format!("17. bytes written by a run with {} new events on {label} / by rebuild", thousands(NEW_EVENTS)),
+            run_written,
+            rebuild_written,
+            0.05,
+        ),
+    });
 
     // 9. Explain of one incident of the big history, through the event
     // index the rebuild and the runs of row 3 wrote, against the rebuild.
@@ -208,7 +264,7 @@ fn main() {
         Some(id) => {
             let mut explain = Duration::MAX;
             for _ in 0..repeats {
-                explain = explain.min(time(|| observe(&observer, &big, &["explain", &id])));
+                explain = explain.min(time(|| observe(observer, &big, &["explain", &id])));
             }
             Row::time(format!("9. explain of one incident in {label} / rebuild"), explain, rebuild_again, Some(0.05))
         }
@@ -216,14 +272,14 @@ fn main() {
     });
 
     // 4. No-op runs on a big and a small history.
-    observe(&observer, &big, &["run", "--no-tick"]);
-    observe(&observer, &small, &["run", "--no-tick"]);
+    observe(observer, &big, &["run", "--no-tick"]);
+    observe(observer, &small, &["run", "--no-tick"]);
     // A no-op run takes milliseconds, where one stray context switch is a
     // large part: each sample is the mean of a batch of runs.
     let (mut noop_big, mut noop_small) = (Duration::MAX, Duration::MAX);
     for _ in 0..repeats {
-        noop_big = noop_big.min(time(|| noop_batch(&observer, &big)) / NOOP_BATCH);
-        noop_small = noop_small.min(time(|| noop_batch(&observer, &small)) / NOOP_BATCH);
+        noop_big = noop_big.min(time(|| noop_batch(observer, &big)) / NOOP_BATCH);
+        noop_small = noop_small.min(time(|| noop_batch(observer, &small)) / NOOP_BATCH);
     }
     rows.push(Row::time(
         format!("4. no-op run on {label} / on {} events", thousands(SMALL_EVENTS)),
@@ -233,24 +289,28 @@ fn main() {
     ));
 
     // 5. Peak memory: a rebuild, then a no-op run on what it wrote.
-    rows.push(match peak_kib(&observer, &big, &["rebuild"]) {
+    rows.push(match peak_kib(observer, &big, &["rebuild"]) {
         Some(rebuild_kib) => {
-            let noop_kib = peak_kib(&observer, &big, &["run", "--no-tick"]).expect("a no-op run's peak");
+            let noop_kib = peak_kib(observer, &big, &["run", "--no-tick"]).expect("a no-op run's peak");
             Row::memory(format!("5. peak memory of rebuild {label} / of a no-op run on it"), rebuild_kib, noop_kib, 2.0)
         }
         None => Row::skipped("5. peak memory", "GNU time (/usr/bin/time) is not installed"),
     });
 
     // 6. Many single-event files: a no-op run against listing them.
-    observe(&observer, &many, &["run", "--no-tick"]);
+    observe(observer, &many, &["run", "--no-tick"]);
     let (mut noop_many, mut find, mut find_stat) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..repeats {
-        noop_many = noop_many.min(time(|| observe(&observer, &many, &["run", "--no-tick"])));
+        noop_many = noop_many.min(time(|| observe(observer, &many, &["run", "--no-tick"])));
         find = find.min(time(|| find_count(&many.join("events"), "", singles)));
         find_stat = find_stat.min(time(|| find_count(&many.join("events"), "-size +0", singles)));
     }
     rows.push(Row::time(
-        format!("6. no-op run on {} `.json` files / `find events -type f \\| wc -l`", thousands(singles)),
+        format!(
+            "6. no-op run on {} `.json` files [{}] / `find events -type f \\| wc -l`",
+            thousands(singles),
+            shape.name()
+        ),
         noop_many,
         find,
         Some(3.0),
@@ -287,22 +347,54 @@ fn main() {
         Row::skipped("13. verify / rebuild", "this build has no `observer verify`")
     });
 
-    // 8. Delivery of a committed outbox to a loopback webhook.
-    rows.extend(delivery::rows(&observer, &base, notifications, repeats));
-    // 10 and 11. watch: latency and idle.
-    rows.extend(watch::rows(&observer, &base));
-
-    print_table(&rows);
     let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
     let folded = std::fs::read_to_string(big.join("world/runtime-summary.json")).unwrap_or_default();
     if let (Ok(last), Ok(summary)) =
         (serde_json::from_str::<serde_json::Value>(&last), serde_json::from_str::<serde_json::Value>(&folded))
     {
         println!(
-            "\nbig history: {} events folded, {} duplicates; a no-op run read {} of {} files",
-            summary["events"]["total"], summary["events"]["duplicates"], last["files_read"], last["files_seen"]
+            "{} history: {} events folded, {} duplicates; a no-op run read {} of {} files",
+            shape.name(),
+            summary["events"]["total"],
+            summary["events"]["duplicates"],
+            last["files_read"],
+            last["files_seen"]
         );
     }
+    rows
+}
+
+/// Starts this benchmark binary again as a floor process of `kind` over the
+/// events of `root`, which must parse all `events`.
+fn floor_process_run(kind: floor::Kind, root: &Path, events: u64) {
+    let output = Command::new(std::env::current_exe().expect("the benchmark's own path"))
+        .env(FLOOR_ENV, root.join("events"))
+        .env(FLOOR_KIND_ENV, kind.name())
+        .output()
+        .expect("starting the floor process");
+    assert!(output.status.success(), "the floor process failed");
+    let parsed: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("the floor's count");
+    assert_eq!(parsed, events, "the {} floor parsed every event", kind.name());
+}
+
+/// This process's I/O counters (`/proc/self/io`), which include those of
+/// every child already reaped.
+struct Io {
+    wchar: u64,
+}
+
+impl Io {
+    fn since(&self, before: &Io) -> u64 {
+        self.wchar.saturating_sub(before.wchar)
+    }
+}
+
+fn io_counters() -> Io {
+    let text = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(": ")?.trim().parse().ok()).unwrap_or(0)
+    };
+    Io { wchar: field("wchar") }
 }
 
 /// A resolved incident from the middle of the hot view (by id, which
@@ -439,10 +531,10 @@ impl Row {
         Row { name, measured: Some((mib(a_kib), mib(b_kib), ratio)), target: Some(target), why_skipped: "" }
     }
 
-    /// Two byte counts.
     fn bytes(name: String, a: u64, b: u64, target: f64) -> Row {
-        let shown = |n: u64| format!("{} B", thousands(n));
-        Row { name, measured: Some((shown(a), shown(b), a as f64 / b as f64)), target: Some(target), why_skipped: "" }
+        let mib = |bytes: u64| format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64);
+        let ratio = a as f64 / b as f64;
+        Row { name, measured: Some((mib(a), mib(b), ratio)), target: Some(target), why_skipped: "" }
     }
 
     /// Two throughputs, higher is faster; the ratio is A's over B's.
@@ -526,33 +618,6 @@ fn observe(observer: &Path, root: &Path, args: &[&str]) {
         .output()
         .expect("starting observer");
     assert!(output.status.success(), "observer {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-/// Reads every event file under `dir` and parses each event into a
-/// [`FloorEvent`]; returns how many parsed.
-fn floor(dir: &Path) -> u64 {
-    let mut parsed = 0;
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
-        Err(_) => return 0,
-    };
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            parsed += floor(&path);
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let name = path.to_string_lossy();
-        if name.ends_with(".json") {
-            parsed += u64::from(serde_json::from_slice::<FloorEvent>(&bytes).map(black_box).is_ok());
-        } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
-            for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
-                parsed += u64::from(serde_json::from_slice::<FloorEvent>(line).map(black_box).is_ok());
-            }
-        }
-    }
-    parsed
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

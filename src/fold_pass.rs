@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::dirs::Dirs;
-use crate::engine::alerts::Notification;
+use crate::engine::alerts::{Notification, NotificationKind};
 use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
@@ -62,6 +62,9 @@ pub struct Report {
     pub index_problem: Option<String>,
     /// What the scrub checked, in a pass that scrubbed.
     pub scrub: Option<ScrubFacts>,
+    /// The committed notifications by kind, when the checkpoint counts them
+    /// (for `metrics.prom`).
+    pub notified: Option<BTreeMap<NotificationKind, u64>>,
 }
 
 /// Why a pass stopped. Each message says what state was left behind.
@@ -212,6 +215,7 @@ fn run_pass(
     {
         fault_injection::crash_at("after-scan");
         report.as_of = stored.header.clock;
+        report.notified = stored.header.notified.clone();
         return Ok(report);
     }
     if *mode == Mode::Incremental {
@@ -270,6 +274,10 @@ fn run_pass(
     report.as_of = checkpoint.engine.clock();
 
     let watched = deployment_files::watched(&checkpoint.engine);
+    // Taken before the disk is looked at: a marker directory made meanwhile
+    // changes the stamp the next run sees.
+    let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
+    let watching = deployment_files::worth_watching(&watched, &dirs.state);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
     // Deployments that left the hot view in this pass: for their history
     // lines, and for the refusals of the diagnostics they named.
@@ -315,8 +323,14 @@ fn run_pass(
         world::render(&checkpoint.rejects).map_err(|error| PassError::Serialise { path: path.clone(), error })?;
     create_dir(&dirs.state, "the state directory")?;
     write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
-    checkpoint.inputs = Some(WorldInputs { digest, deployments: watched, written: written_stamp(dirs) });
+    checkpoint.inputs = Some(WorldInputs { digest, deployments: watching, written: written_stamp(dirs), marker_dirs });
     checkpoint.history = Some(history_marks);
+    let notified = match &stored {
+        Some(stored) => outbox::committed_by_kind(&dirs.state, stored.header.notified.as_ref()),
+        None => Ok(BTreeMap::new()),
+    };
+    checkpoint.notified = Some(outbox::by_kind(notified.map_err(PassError::Outbox)?, &report.notifications));
+    report.notified = checkpoint.notified.clone();
     checkpoint.outbox = match mode {
         Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
         _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),
@@ -378,7 +392,9 @@ fn fold(
 /// Then the run is done without parsing the engine state.
 fn world_is_current(dirs: &Dirs, config: &Config, inventory: &Inventory, stored: &CheckpointFile) -> bool {
     let Some(inputs) = &stored.header.inputs else { return false };
-    if written_stamp(dirs) != inputs.written {
+    if written_stamp(dirs) != inputs.written
+        || inputs.marker_dirs.is_some_and(|stamp| stamp != deployment_files::marker_dirs_stamp(&dirs.state))
+    {
         return false;
     }
     let facts =

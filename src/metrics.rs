@@ -11,9 +11,12 @@
 //! duration and the time of its success — make it the one world file that
 //! a rebuild does not reproduce byte for byte (guarantee 2 leaves it out).
 //!
-//! The outbox and the ledger are read whole, as delivery reads them each
-//! round: their size follows the notifications, which are few, not the
-//! events.
+//! The notifications by kind are counted as the fold commits them and kept
+//! in the checkpoint's header, so a run that folds nothing reads neither
+//! the outbox nor the checkpoint's engine state for them (a checkpoint
+//! written before that count was kept has the outbox counted instead). The
+//! ledger is read whole, as delivery reads it each round: it only grows
+//! when notifications are delivered.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -81,13 +84,17 @@ impl std::error::Error for MetricsError {}
 /// Renders the metrics of the world in `dirs.world` and writes them to
 /// `world/metrics.prom` by rename. Returns what could not be counted, for
 /// warnings.
-pub fn write(dirs: &Dirs, run: RunFacts) -> Result<Vec<String>, MetricsError> {
+pub fn write(
+    dirs: &Dirs,
+    run: RunFacts,
+    notified: Option<&BTreeMap<NotificationKind, u64>>,
+) -> Result<Vec<String>, MetricsError> {
     let read_back = |name: &str| MetricsError::World { path: dirs.world.join(name) };
     let generation = world::generation(&dirs.world);
     let summary = world::read::<Summary>(&generation).ok_or_else(|| read_back(Summary::NAME))?;
     let services = world::read::<ServicesFile>(&generation).ok_or_else(|| read_back(ServicesFile::NAME))?;
     let mut problems = Vec::new();
-    let notifications = count_notifications(dirs).map_err(|why| problems.push(why)).ok();
+    let notifications = count_notifications(dirs, notified).map_err(|why| problems.push(why)).ok();
     let deliveries = count_deliveries(dirs).map_err(|why| problems.push(why)).ok();
     let path = dirs.world.join(FILE_NAME);
     let text = render(&summary, &services, &Tallies { notifications, deliveries }, run);
@@ -95,14 +102,13 @@ pub fn write(dirs: &Dirs, run: RunFacts) -> Result<Vec<String>, MetricsError> {
     Ok(problems)
 }
 
-/// The committed outbox, by kind.
-fn count_notifications(dirs: &Dirs) -> Result<BTreeMap<NotificationKind, u64>, String> {
-    let mut counts = BTreeMap::new();
-    let committed = outbox::read_committed(&dirs.state).map_err(|e| format!("notifications not counted: {e}"))?;
-    for notification in committed {
-        *counts.entry(notification.kind).or_default() += 1;
-    }
-    Ok(counts)
+/// The committed outbox, by kind: as the checkpoint counted them, or
+/// counted from the outbox when it did not.
+fn count_notifications(
+    dirs: &Dirs,
+    counted: Option<&BTreeMap<NotificationKind, u64>>,
+) -> Result<BTreeMap<NotificationKind, u64>, String> {
+    outbox::committed_by_kind(&dirs.state, counted).map_err(|e| format!("notifications not counted: {e}"))
 }
 
 /// The ledger's failed attempts and dead letters.

@@ -82,7 +82,7 @@ pub fn pass(
     let shown = show(&done);
     // After the commit, still under the lock: what the fold decided goes out.
     deliver_after_commit(context, &config.notify);
-    record_metrics(dirs, at, started)?;
+    record_metrics(dirs, at, started, &done.report)?;
     shown?;
     Ok(done)
 }

@@ -32,7 +32,7 @@ fn probe(context: &Context, args: &ProbeArgs) -> Result<i32> {
     let mut report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
     add_earlier_pass(&mut report, earlier);
     record_run(dirs, "probe", at, started, &report)?;
-    record_metrics(dirs, at, started)?;
+    record_metrics(dirs, at, started, &report)?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');

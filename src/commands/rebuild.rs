@@ -49,7 +49,7 @@ fn rebuild(context: &Context, args: &RebuildArgs) -> Result<i32> {
             let report = fold_pass::run(dirs, &config, &inventory, &Mode::Rebuild)?;
             let at = context.now()?;
             record_run(dirs, "rebuild", at, started, &report)?;
-            record_metrics(dirs, at, started)?;
+            record_metrics(dirs, at, started, &report)?;
             (report, dirs.world.clone())
         }
     };

@@ -81,9 +81,9 @@ pub fn record_run(dirs: &Dirs, command: &str, at: Ts, started: Instant, report: 
 /// Writes `world/metrics.prom` for the run that started at `at` (its
 /// clock) and `started` (the monotonic one): the last thing a run does,
 /// so that its duration covers delivery too.
-pub fn record_metrics(dirs: &Dirs, at: Ts, started: Instant) -> Result<()> {
+pub fn record_metrics(dirs: &Dirs, at: Ts, started: Instant, report: &Report) -> Result<()> {
     let run = RunFacts { started_at: at, duration_s: started.elapsed().as_secs_f64() };
-    for problem in metrics::write(dirs, run)? {
+    for problem in metrics::write(dirs, run, report.notified.as_ref())? {
         warn(&format!("observer: warning: {}: {problem}", shown(&dirs.world.join(metrics::FILE_NAME))));
     }
     Ok(())

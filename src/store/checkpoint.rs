@@ -4,9 +4,16 @@
 //! The file holds two JSON documents, one per line: a small header (format,
 //! cursors, the engine clock, and a digest of what the world was projected
 //! from besides the engine) and the body (engine state, recent rejections).
-//! A run reads the header first; when no file changed and the digest still
-//! matches, the world is already current and the body is never parsed, so a
-//! no-op run costs about the same on a long history as on a short one.
+//! A run reads the header line alone (and the file's last two bytes, to
+//! notice a cut or padded file); when no file changed and the digest still
+//! matches, the world is already current and the body is never read, so a
+//! no-op run costs about the same on a long history as on a short one. To
+//! keep the header small on a busy history, it lists only the deployments
+//! whose disk facts a no-op must look at (`WorldInputs::marker_dirs`), and
+//! it counts the committed notifications by kind (`notified`), so that
+//! `metrics.prom` does not read the outbox either. Both are optional: a
+//! header without them is still read, and the next pass that folds writes
+//! them.
 //!
 //! The newest place in the processing order folded so far (the late rule's
 //! key) sits inside the engine state; checkpoints of observer 0.1.0 kept it
@@ -36,6 +43,7 @@ pub use super::history::HistoryMarks;
 /// How much of `state/outbox.jsonl` a checkpoint commits: kept in the
 /// checkpoint's header, checked and extended by `store::outbox`.
 pub use super::mark::FileMark as OutboxMark;
+use crate::engine::alerts::NotificationKind;
 use crate::engine::{Engine, OrderKey};
 use crate::time::Ts;
 
@@ -55,6 +63,10 @@ pub struct Checkpoint {
     /// How much of each history file this checkpoint commits; `None` in a
     /// checkpoint written before the history (`store::history::Basis::Adopt`).
     pub history: Option<HistoryMarks>,
+    /// The committed outbox's notifications, counted by kind as they are
+    /// committed (for `metrics.prom`, which then never reads the outbox);
+    /// `None` in a checkpoint written before the count was kept.
+    pub notified: Option<BTreeMap<NotificationKind, u64>>,
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
@@ -72,6 +84,14 @@ pub struct WorldInputs {
     /// this run left them: a file rewritten, removed or replaced by anyone
     /// else (or `--world` pointing elsewhere) makes the next run write again.
     pub written: u64,
+    /// A hash of the names under `state/deployments/`
+    /// (`deployment_files::marker_dirs_stamp`); when present, `deployments`
+    /// lists only the deployments with a marker directory or diagnostics
+    /// (`deployment_files::worth_watching`), and a changed stamp makes the
+    /// next run project again. Checkpoints written before it list every
+    /// deployment and have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker_dirs: Option<u64>,
 }
 
 /// The first document of the file.
@@ -86,6 +106,8 @@ pub struct Header {
     pub outbox: OutboxMark,
     #[serde(default)]
     pub history: Option<HistoryMarks>,
+    #[serde(default)]
+    pub notified: Option<BTreeMap<NotificationKind, u64>>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +119,8 @@ struct HeaderRef<'a> {
     outbox: &'a OutboxMark,
     #[serde(skip_serializing_if = "Option::is_none")]
     history: &'a Option<HistoryMarks>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notified: &'a Option<BTreeMap<NotificationKind, u64>>,
 }
 
 #[derive(Deserialize)]
@@ -137,11 +161,15 @@ fn map_in_bulk<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTre
     deserializer.deserialize_map(Entries)
 }
 
-/// A checkpoint read from disk whose header is parsed and body is not yet.
+/// A checkpoint whose header is read and parsed and whose body is not yet
+/// read at all: the file stays open, and the body is read from it (the same
+/// file, even if a rebuild renamed another over the path meanwhile) only
+/// when the engine state is needed.
 pub struct CheckpointFile {
     pub header: Header,
-    bytes: Vec<u8>,
-    body_at: usize,
+    file: std::fs::File,
+    body_at: u64,
+    len: u64,
     path: PathBuf,
 }
 
@@ -176,15 +204,21 @@ fn unreadable(path: &Path, reason: String) -> CheckpointError {
 }
 
 impl CheckpointFile {
-    /// Parses the body: the whole checkpoint.
+    /// Reads and parses the body: the whole checkpoint.
     pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
-        let body: Body = serde_json::from_slice(&self.bytes[self.body_at..])
-            .map_err(|e| unreadable(&self.path, format!("it is damaged: {e}")))?;
+        use std::os::unix::fs::FileExt as _;
+        let mut bytes = vec![0; (self.len - self.body_at) as usize];
+        self.file
+            .read_exact_at(&mut bytes, self.body_at)
+            .map_err(|error| CheckpointError::Io { path: self.path.clone(), error })?;
+        let body: Body =
+            serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, format!("it is damaged: {e}")))?;
         Ok(Checkpoint {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
             outbox: self.header.outbox,
             history: self.header.history.clone(),
+            notified: self.header.notified.clone(),
             engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
             rejects: body.rejects,
         })
@@ -214,23 +248,22 @@ impl Checkpoint {
             }
             Ok(_) => {}
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(CheckpointError::Io { path, error }),
         };
-        if bytes.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+        let (line, len, tail) =
+            read_header_line(&file).map_err(|error| CheckpointError::Io { path: path.clone(), error })?;
+        if line.iter().all(|b| b.is_ascii_whitespace() || *b == 0) && len == line.len() as u64 {
             return Err(unreadable(&path, "it is empty".into()));
         }
         let damaged = |e: serde_json::Error| unreadable(&path, format!("it is damaged: {e}"));
-        // The header is parsed straight into its types (it holds a cursor
-        // for every event file, so this is most of a no-op run); only when
-        // that fails is it read as plain JSON, to tell another format
-        // version from damage.
-        let mut documents = serde_json::Deserializer::from_slice(&bytes).into_iter::<Header>();
-        let parsed = documents.next().ok_or_else(|| unreadable(&path, "it is empty".into()))?;
-        let body_at = documents.byte_offset();
-        let header = match parsed {
+        // Only the first line, the header, is read and parsed (it holds a
+        // cursor for every event file, so this is most of a no-op run);
+        // only when that fails is it read as plain JSON, to tell another
+        // format version from damage.
+        let header = match serde_json::from_slice::<Header>(&line) {
             Ok(header) if header.format == FORMAT => header,
             Ok(header) => return Err(other_format(&path, header.format)),
             Err(error) => {
@@ -238,23 +271,28 @@ impl Checkpoint {
                 struct Version {
                     format: u32,
                 }
-                let first = serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>().next();
+                let first = serde_json::Deserializer::from_slice(&line).into_iter::<serde_json::Value>().next();
                 if let Some(Ok(first)) = first
                     && let Ok(version) = Version::deserialize(&first)
                     && version.format != FORMAT
                 {
                     return Err(other_format(&path, version.format));
                 }
+                if line.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+                    return Err(unreadable(&path, "it is empty".into()));
+                }
                 return Err(damaged(error));
             }
         };
         // The body is one line and the file ends with it, so a checkpoint
-        // cut short or padded anywhere after its header is caught here, even
-        // by a run that stops after the header and never parses the body.
-        if bytes[body_at..].trim_ascii().is_empty() || !bytes.ends_with(b"}\n") {
+        // cut short or padded anywhere after its header is caught here, from
+        // the file's length and its last two bytes, even by a run that stops
+        // after the header and never reads the body.
+        let body_at = line.len() as u64 + 1;
+        if len <= body_at + 1 || tail != *b"}\n" {
             return Err(unreadable(&path, "it is damaged: it ends before its engine state does".into()));
         }
-        Ok(Some(CheckpointFile { header, bytes, body_at, path }))
+        Ok(Some(CheckpointFile { header, file, body_at, len, path }))
     }
 
     /// Reads the whole checkpoint; `Ok(None)` when there is none yet.
@@ -272,6 +310,7 @@ impl Checkpoint {
             inputs: &self.inputs,
             outbox: &self.outbox,
             history: &self.history,
+            notified: &self.notified,
         };
         let body = BodyRef { engine: &self.engine, rejects: &self.rejects };
         let mut bytes = serde_json::to_vec(&header).map_err(io)?;
@@ -293,79 +332,24 @@ impl Checkpoint {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_is_none_and_damaged_points_to_rebuild() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(Checkpoint::load(dir.path()).unwrap().is_none());
-        Checkpoint::default().save(dir.path()).unwrap();
-        assert!(Checkpoint::load(dir.path()).unwrap().is_some());
-        let good = std::fs::read(Checkpoint::path(dir.path())).unwrap();
-        let truncated = &good[..good.len() - 5];
-        let header_only = &good[..=good.iter().position(|b| *b == b'\n').unwrap()];
-        let padded = [&good[..], &[0; 512]].concat();
-        for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":2,\"cur", b"{\"format\":99}", truncated, header_only, &padded]
-        {
-            std::fs::write(Checkpoint::path(dir.path()), bad).unwrap();
-            // Refused by the header read alone, which no-op runs stop after.
-            let message = Checkpoint::read(dir.path()).err().expect("refused").to_string();
-            assert!(message.contains("observer rebuild"), "{message}");
-        }
+/// The first line of `file` (without its newline), the file's length and
+/// its last two bytes.
+fn read_header_line(file: &std::fs::File) -> std::io::Result<(Vec<u8>, u64, [u8; 2])> {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::FileExt as _;
+    let len = file.metadata()?.len();
+    let mut line = Vec::new();
+    std::io::BufReader::with_capacity(64 * 1024, file).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
     }
-
-    /// Written by observer 0.1.0 after one pass over `b.jsonl`: its body
-    /// keeps the order key beside the engine state.
-    const OF_0_1_0: &str = concat!(
-        r#"{"format":3,"cursors":{"b.jsonl":[69,1,69,65024,10019154,1796226557653592466,1796226557653592466,"#,
-        r#"1796226557653592466,11693151049307313630,11693151049307313630]},"clock":"2026-05-12T12:10:00Z","#,
-        r#""inputs":{"digest":8454289979415941154,"deployments":[],"written":13312508558206086295}}"#,
-        "\n",
-        r#"{"engine":{"clock":"2026-05-12T12:10:00Z","nodes":{"a":{"status":"up","last_seen":"2026-05-12T12:10:00Z"}},"#,
-        r#""services":{},"incidents":{},"deployments":{},"stats":{"total":1,"by_type":{"heartbeat":1},"rejected":0,"#,
-        r#""duplicates":0,"late":0},"counters":{"ticks":0,"heartbeats":1,"errors":0},"#,
-        r#""seen_ids":{"X":"2026-05-12T12:10:00Z"},"pruned_hour":494052,"probes":{},"probe_verdicts":{},"#,
-        r#""probe_runs":[],"budgets_exhausted":[],"breaker_deadline":null},"rejects":[],"#,
-        r#""last_folded":{"ts":"2026-05-12T12:10:00Z","file":"b.jsonl","position":0}}"#,
-        "\n",
-    );
-
-    #[test]
-    fn a_checkpoint_of_0_1_0_keeps_its_order_key_in_the_engine() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(Checkpoint::path(dir.path()), OF_0_1_0).unwrap();
-        let checkpoint = Checkpoint::load(dir.path()).unwrap().unwrap();
-        let key = OrderKey { ts: Ts::parse("2026-05-12T12:10:00Z").unwrap(), file: "b.jsonl".into(), position: 0 };
-        assert_eq!(checkpoint.engine.last_folded(), Some(&key));
-        assert_eq!(checkpoint.engine.stats().total, 1);
-        assert_eq!(checkpoint.cursors.len(), 1);
-        assert_eq!(checkpoint.outbox, OutboxMark::default(), "it commits an empty outbox");
-        assert_eq!(checkpoint.history, None, "and knows of no history");
-        // Saved again, the key is inside the engine state and reads back.
-        checkpoint.save(dir.path()).unwrap();
-        let again = Checkpoint::load(dir.path()).unwrap().unwrap();
-        assert_eq!(again.engine, checkpoint.engine);
-        let text = std::fs::read_to_string(Checkpoint::path(dir.path())).unwrap();
-        assert!(text.contains(r#""breaker_deadline":null,"last_folded":{"ts""#), "{text}");
+    let mut tail = [0; 2];
+    if len >= 2 {
+        file.read_exact_at(&mut tail, len - 2)?;
     }
-
-    #[test]
-    fn the_header_is_read_without_the_body() {
-        let dir = tempfile::tempdir().unwrap();
-        let checkpoint = Checkpoint {
-            inputs: Some(WorldInputs { digest: 7, deployments: vec![("d1".into(), vec!["a.log".into()])], written: 1 }),
-            ..Checkpoint::default()
-        };
-        checkpoint.save(dir.path()).unwrap();
-        // Spoil the body in place: the header alone still reads.
-        let mut bytes = std::fs::read(Checkpoint::path(dir.path())).unwrap();
-        let body_at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
-        bytes[body_at + 1..body_at + 4].copy_from_slice(b"???");
-        std::fs::write(Checkpoint::path(dir.path()), &bytes).unwrap();
-        let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
-        assert_eq!(stored.header.inputs.as_ref().unwrap().digest, 7);
-        assert!(stored.to_checkpoint().is_err());
-    }
+    Ok((line, len, tail))
 }
+
+#[cfg(test)]
+#[path = "checkpoint_tests.rs"]
+mod tests;

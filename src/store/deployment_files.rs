@@ -54,9 +54,7 @@ pub fn gather<'a>(
 ) -> DiskFacts {
     let mut facts = DiskFacts::default();
     let markers_root = state_dir.join("deployments");
-    let with_markers: BTreeSet<String> = std::fs::read_dir(&markers_root)
-        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
+    let with_markers = marker_dirs(state_dir);
     let logs_real = logs_dir.canonicalize().ok();
     for (id, diagnostics) in deployments {
         if with_markers.contains(id) && is_plain_component(id) {
@@ -73,6 +71,31 @@ pub fn gather<'a>(
         }
     }
     facts
+}
+
+/// The names under `state/deployments/` (none when it is missing).
+fn marker_dirs(state_dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(state_dir.join("deployments"))
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// A hash of the names under `state/deployments/`: while it stays the same,
+/// no deployment gained or lost a marker directory.
+pub fn marker_dirs_stamp(state_dir: &Path) -> u64 {
+    let names: Vec<String> = marker_dirs(state_dir).into_iter().collect();
+    super::fingerprint::fnv1a(names.join("\0").as_bytes())
+}
+
+/// Of the deployments `gather` looked at, those whose disk facts can change
+/// while `state/deployments/` keeps its names: the ones with a marker
+/// directory or diagnostics paths. A no-op run checks only these (and the
+/// stamp of the names), never every deployment the engine holds: on a busy
+/// history most have neither, and listing them all made the checkpoint's
+/// header, which every run reads, grow with the deployments.
+pub fn worth_watching(watched: &[(String, Vec<String>)], state_dir: &Path) -> Vec<(String, Vec<String>)> {
+    let with_markers = marker_dirs(state_dir);
+    watched.iter().filter(|(id, paths)| !paths.is_empty() || with_markers.contains(id)).cloned().collect()
 }
 
 /// What `gather` needs to know about the engine's deployments.

@@ -19,6 +19,7 @@
 //! whose stamp moved since (a crashed pass's lines, or anyone's write) is
 //! read and hashed whole.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use super::atomic::{is_the_file_at, sync_dir, temp_path, write_atomic};
 pub use super::checkpoint::OutboxMark;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::fault_injection;
-use crate::engine::alerts::Notification;
+use crate::engine::alerts::{Notification, NotificationKind};
 
 pub const FILE_NAME: &str = "outbox.jsonl";
 
@@ -218,6 +219,27 @@ pub fn read_committed(state_dir: &Path) -> Result<Vec<Notification>, OutboxError
         notifications.push(notification);
     }
     Ok(notifications)
+}
+
+/// The committed notifications by kind: `counted` when the checkpoint kept
+/// the count, otherwise counted from the committed outbox (a checkpoint
+/// written before the count was kept).
+pub fn committed_by_kind(
+    state_dir: &Path,
+    counted: Option<&BTreeMap<NotificationKind, u64>>,
+) -> Result<BTreeMap<NotificationKind, u64>, OutboxError> {
+    if let Some(counted) = counted {
+        return Ok(counted.clone());
+    }
+    Ok(by_kind(BTreeMap::new(), &read_committed(state_dir)?))
+}
+
+/// `counts` with `added` counted in.
+pub fn by_kind(mut counts: BTreeMap<NotificationKind, u64>, added: &[Notification]) -> BTreeMap<NotificationKind, u64> {
+    for notification in added {
+        *counts.entry(notification.kind).or_default() += 1;
+    }
+    counts
 }
 
 /// The outbox's bytes, `None` when there is none; a symlink is refused.

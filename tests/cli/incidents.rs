@@ -149,6 +149,30 @@ fn deployments_track_stages_markers_and_diagnostics() {
     assert_eq!(lab.summary()["running_deployments"], json!(["d2"]));
 }
 
+#[test]
+fn a_marker_directory_made_after_a_run_is_seen_by_the_next_run() {
+    // The checkpoint lists only the deployments with a marker directory or
+    // diagnostics, for no-op runs to look at; a new marker directory for any
+    // other deployment changes the stamp of `state/deployments/`.
+    let lab = Homelab::new();
+    let events = [
+        Ev::new("2026-05-12T12:00:00Z", "deployment_started").correlation("d1").node("jupiter").service("grafana"),
+        Ev::new("2026-05-12T12:02:00Z", "deployment_succeeded").correlation("d1"),
+    ];
+    lab.write("events/deploy.jsonl", &lines(&events));
+    lab.run();
+    assert_eq!(lab.json("world/deployments.json")["deployments"]["d1"]["stages"], json!([]));
+    lab.write("state/deployments/d1/verify.json", r#"{"status":"completed","ts":"2026-05-12T12:01:00Z"}"#);
+    lab.observer(["run", "--no-tick"]).run().success();
+    let stages = &lab.json("world/deployments.json")["deployments"]["d1"]["stages"];
+    assert_eq!(stages[0]["name"], "verify", "{stages}");
+    // And a marker written into a directory that is already there.
+    lab.write("state/deployments/d1/smoke", "");
+    lab.observer(["run", "--no-tick"]).run().success();
+    let stages = &lab.json("world/deployments.json")["deployments"]["d1"]["stages"];
+    assert_eq!(stages[1]["name"], "smoke", "{stages}");
+}
+
 #[cfg(unix)]
 #[test]
 fn diagnostics_that_leave_logs_are_refused_and_reported_never_read() {

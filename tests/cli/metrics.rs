@@ -132,3 +132,48 @@ fn an_unreadable_ledger_is_a_warning_and_leaves_only_its_samples_out() {
     assert!(text.contains("# TYPE observer_deliveries_failed_total counter\n# HELP"), "no sample:\n{text}");
     assert!(sample(&text, "observer_notifications_total{kind=\"firing\"}") > 0.0);
 }
+
+/// The notifications by kind, as the committed outbox holds them.
+fn outbox_by_kind(lab: &Homelab) -> std::collections::BTreeMap<String, f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in lab.read("state/outbox.jsonl").lines() {
+        let notification: serde_json::Value = serde_json::from_str(line).unwrap();
+        *counts.entry(notification["kind"].as_str().unwrap().to_string()).or_default() += 1.0;
+    }
+    counts
+}
+
+fn assert_counts_match_outbox(lab: &Homelab) {
+    let text = lab.world("metrics.prom");
+    let counts = outbox_by_kind(lab);
+    assert!(!counts.is_empty(), "the demo decides notifications");
+    for (kind, count) in counts {
+        assert_eq!(sample(&text, &format!("observer_notifications_total{{kind=\"{kind}\"}}")), count, "{kind}");
+    }
+}
+
+#[test]
+fn notification_counts_are_kept_in_the_checkpoint_and_match_the_outbox() {
+    // The checkpoint's header counts the committed notifications by kind, so
+    // that a no-op run never reads the outbox for them; a checkpoint written
+    // before it kept them has the outbox counted once, then keeps counting.
+    let lab = Homelab::from_fixture("fixtures/demo").with_inventory(&example_inventory());
+    lab.run();
+    assert_counts_match_outbox(&lab);
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    let (header, body) = checkpoint.split_once('\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
+    assert!(header["notified"].is_object(), "{header}");
+    header.as_object_mut().unwrap().remove("notified");
+    lab.write("state/observer_checkpoint.json", &format!("{header}\n{body}"));
+    // A no-op on that older checkpoint counts the outbox instead.
+    lab.observer(["run", "--no-tick"]).run().success();
+    assert_counts_match_outbox(&lab);
+    // A pass that folds something keeps counting from there.
+    lab.observer(["run"]).env("OBSERVER_NOW", "2026-05-13T13:00:00Z").run().success();
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    assert!(checkpoint.lines().next().unwrap().contains(r#""notified":{"#), "counted again");
+    assert_counts_match_outbox(&lab);
+    lab.observer(["run", "--no-tick"]).env("OBSERVER_NOW", "2026-05-13T13:01:00Z").run().success();
+    assert_counts_match_outbox(&lab);
+}

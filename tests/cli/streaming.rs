@@ -11,7 +11,7 @@ use crate::support::Homelab;
 #[test]
 fn a_generated_history_read_in_parts_equals_a_rebuild() {
     let lab = Homelab::new();
-    let spec = corpus::Spec { events: 20_000, producers: 4, single_files: 300, seed: 7 };
+    let spec = corpus::Spec { events: 20_000, producers: 4, single_files: 300, seed: 7, shape: corpus::Shape::Calm };
     let mut events = corpus::generate(&spec);
     let mut written = 0;
     for part in [1, 5_000, 6_999, 8_000] {
@@ -37,7 +37,7 @@ fn a_generated_history_read_in_parts_equals_a_rebuild() {
 #[test]
 fn a_generated_history_gives_the_pinned_world() {
     let lab = Homelab::new().with_inventory(&crate::support::example_inventory());
-    let spec = corpus::Spec { events: 20_000, producers: 4, single_files: 300, seed: 11 };
+    let spec = corpus::Spec { events: 20_000, producers: 4, single_files: 300, seed: 11, shape: corpus::Shape::Calm };
     corpus::write(&lab.path("events"), &spec).unwrap();
     lab.observer(["run", "--no-tick"]).run().success();
     let mut pinned = String::new();

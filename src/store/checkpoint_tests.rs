@@ -1,0 +1,95 @@
+//! Tests of `store/checkpoint.rs`: damage, old layouts, the header read
+//! alone.
+
+use super::*;
+
+#[test]
+fn missing_is_none_and_damaged_points_to_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Checkpoint::load(dir.path()).unwrap().is_none());
+    Checkpoint::default().save(dir.path()).unwrap();
+    assert!(Checkpoint::load(dir.path()).unwrap().is_some());
+    let good = std::fs::read(Checkpoint::path(dir.path())).unwrap();
+    let truncated = &good[..good.len() - 5];
+    let header_only = &good[..=good.iter().position(|b| *b == b'\n').unwrap()];
+    let padded = [&good[..], &[0; 512]].concat();
+    for bad in [&b""[..], b"\0\0\0\0", b"{\"format\":2,\"cur", b"{\"format\":99}", truncated, header_only, &padded] {
+        std::fs::write(Checkpoint::path(dir.path()), bad).unwrap();
+        // Refused by the header read alone, which no-op runs stop after.
+        let message = Checkpoint::read(dir.path()).err().expect("refused").to_string();
+        assert!(message.contains("observer rebuild"), "{message}");
+    }
+}
+
+/// Written by observer 0.1.0 after one pass over `b.jsonl`: its body
+/// keeps the order key beside the engine state.
+const OF_0_1_0: &str = concat!(
+    r#"{"format":3,"cursors":{"b.jsonl":[69,1,69,65024,10019154,1796226557653592466,1796226557653592466,"#,
+    r#"1796226557653592466,11693151049307313630,11693151049307313630]},"clock":"2026-05-12T12:10:00Z","#,
+    r#""inputs":{"digest":8454289979415941154,"deployments":[],"written":13312508558206086295}}"#,
+    "\n",
+    r#"{"engine":{"clock":"2026-05-12T12:10:00Z","nodes":{"a":{"status":"up","last_seen":"2026-05-12T12:10:00Z"}},"#,
+    r#""services":{},"incidents":{},"deployments":{},"stats":{"total":1,"by_type":{"heartbeat":1},"rejected":0,"#,
+    r#""duplicates":0,"late":0},"counters":{"ticks":0,"heartbeats":1,"errors":0},"#,
+    r#""seen_ids":{"X":"2026-05-12T12:10:00Z"},"pruned_hour":494052,"probes":{},"probe_verdicts":{},"#,
+    r#""probe_runs":[],"budgets_exhausted":[],"breaker_deadline":null},"rejects":[],"#,
+    r#""last_folded":{"ts":"2026-05-12T12:10:00Z","file":"b.jsonl","position":0}}"#,
+    "\n",
+);
+
+#[test]
+fn a_checkpoint_of_0_1_0_keeps_its_order_key_in_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(Checkpoint::path(dir.path()), OF_0_1_0).unwrap();
+    let checkpoint = Checkpoint::load(dir.path()).unwrap().unwrap();
+    let key = OrderKey { ts: Ts::parse("2026-05-12T12:10:00Z").unwrap(), file: "b.jsonl".into(), position: 0 };
+    assert_eq!(checkpoint.engine.last_folded(), Some(&key));
+    assert_eq!(checkpoint.engine.stats().total, 1);
+    assert_eq!(checkpoint.cursors.len(), 1);
+    assert_eq!(checkpoint.outbox, OutboxMark::default(), "it commits an empty outbox");
+    assert_eq!(checkpoint.history, None, "and knows of no history");
+    // Saved again, the key is inside the engine state and reads back.
+    checkpoint.save(dir.path()).unwrap();
+    let again = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(again.engine, checkpoint.engine);
+    let text = std::fs::read_to_string(Checkpoint::path(dir.path())).unwrap();
+    assert!(text.contains(r#""breaker_deadline":null,"last_folded":{"ts""#), "{text}");
+}
+
+#[test]
+fn the_header_is_read_without_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = Checkpoint {
+        inputs: Some(WorldInputs {
+            digest: 7,
+            deployments: vec![("d1".into(), vec!["a.log".into()])],
+            written: 1,
+            marker_dirs: None,
+        }),
+        ..Checkpoint::default()
+    };
+    checkpoint.save(dir.path()).unwrap();
+    // Spoil the body in place: the header alone still reads.
+    let mut bytes = std::fs::read(Checkpoint::path(dir.path())).unwrap();
+    let body_at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+    bytes[body_at + 1..body_at + 4].copy_from_slice(b"???");
+    std::fs::write(Checkpoint::path(dir.path()), &bytes).unwrap();
+    let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
+    assert_eq!(stored.header.inputs.as_ref().unwrap().digest, 7);
+    assert!(stored.to_checkpoint().is_err());
+}
+
+#[test]
+fn the_body_comes_from_the_file_whose_header_was_read() {
+    // The header is read and the file kept open; the body is read from
+    // that file later, even if another checkpoint replaced the path.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Checkpoint::default();
+    first.push_rejects([Reject { file: "a.jsonl".into(), line: 3, reason: "not JSON".into() }]);
+    first.save(dir.path()).unwrap();
+    let stored = Checkpoint::read(dir.path()).unwrap().unwrap();
+    Checkpoint::default().save(dir.path()).unwrap();
+    let loaded = stored.to_checkpoint().unwrap();
+    assert_eq!(loaded.rejects.len(), 1);
+    assert_eq!(Checkpoint::load(dir.path()).unwrap().unwrap().rejects.len(), 0);
+}
