@@ -324,7 +324,7 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
 
     // 12. Bytes the scrub read in a no-op run on the big history, as that
     // run counted them (state/last-run.json), against the budget.
-    observe(&observer, &big, &["run", "--no-tick"]);
+    observe(observer, &big, &["run", "--no-tick"]);
     let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
     let scrub = serde_json::from_str::<serde_json::Value>(&last).ok().map(|last| last["scrub"].clone());
     rows.push(match scrub.as_ref().and_then(|s| Some((s["bytes_checked"].as_u64()?, s["budget"].as_u64()?))) {
@@ -335,12 +335,12 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
     });
     // 13. verify (every consumed byte, a rebuild into a temporary directory,
     // the comparison) against a rebuild of the same history.
-    let has_verify = Command::new(&observer).args(["verify", "--help"]).output().is_ok_and(|o| o.status.success());
+    let has_verify = Command::new(observer).args(["verify", "--help"]).output().is_ok_and(|o| o.status.success());
     rows.push(if has_verify {
         let (mut verify, mut rebuild_verified) = (Duration::MAX, Duration::MAX);
         for _ in 0..repeats {
-            rebuild_verified = rebuild_verified.min(time(|| rebuild_from_nothing(&observer, &big)));
-            verify = verify.min(time(|| observe(&observer, &big, &["verify"])));
+            rebuild_verified = rebuild_verified.min(time(|| rebuild_from_nothing(observer, &big)));
+            verify = verify.min(time(|| observe(observer, &big, &["verify"])));
         }
         Row::time(format!("13. verify of {label} events / rebuild"), verify, rebuild_verified, Some(1.5))
     } else {
