@@ -81,8 +81,10 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Run the probes that are due and record each result as a probe_result event.
     Probe(ProbeArgs),
-    /// Validate and write one event, atomically, as a file under events/emit/.
+    /// Validate and write one event, atomically, as a file under events/emit/ (or publish it: --nats).
     Emit(EmitArgs),
+    /// Copy a NATS JetStream stream into events/nats/, each event exactly once, until SIGTERM.
+    Relay(RelayArgs),
     /// Acknowledge a firing alert: no more reminders, no escalation; its resolve is still sent.
     Ack(AckArgs),
     /// Check the events, the inventory and the config; print every problem with file and line.

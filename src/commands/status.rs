@@ -196,6 +196,17 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         ));
     }
     text.push_str(&delivery.lines(&shown(&ledger::path(&dirs.state))));
+    for relay in crate::nats::lag::relays(&dirs.state, &dirs.events).unwrap_or_default() {
+        text.push_str(&format!(
+            "nats: stream {} (consumer {}): relayed through {} of {}, lag {} (as of {})\n",
+            relay.stream,
+            relay.consumer,
+            relay.seq,
+            relay.stream_last_seq,
+            relay.lag(),
+            relay.updated
+        ));
+    }
     print(&text)?;
     Ok(crate::exit::SUCCESS)
 }
