@@ -48,6 +48,11 @@
 //!     of an idle watch (benches/watch.rs). `OBSERVER_BENCH_ONLY=watch` runs
 //!     these rows alone.
 //!
+//! 14. and 15. NATS JetStream: relay throughput against raw consumption with
+//!     the same client, and the latency from a publish to the world with
+//!     `watch --nats` (benches/nats.rs; skipped without nats-server).
+//!     `OBSERVER_BENCH_ONLY=nats` runs these rows alone.
+//!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
 //! `OBSERVER_BENCH_DIR=DIR` keeps the generated histories in DIR for profiling.
@@ -56,6 +61,8 @@
 mod corpus;
 #[path = "delivery.rs"]
 mod delivery;
+#[path = "nats.rs"]
+mod nats;
 #[path = "watch.rs"]
 mod watch;
 
@@ -116,6 +123,10 @@ fn main() {
     println!("machine: {} CPUs, {}", nproc(), cpu_model());
     if std::env::var("OBSERVER_BENCH_ONLY").is_ok_and(|only| only == "watch") {
         print_table(&watch::rows(&observer, &base));
+        return;
+    }
+    if std::env::var("OBSERVER_BENCH_ONLY").is_ok_and(|only| only == "nats") {
+        print_table(&nats::rows(&observer, &base));
         return;
     }
     let started = Instant::now();
@@ -255,6 +266,8 @@ fn main() {
     rows.extend(delivery::rows(&observer, &base, notifications, repeats));
     // 10 and 11. watch: latency and idle.
     rows.extend(watch::rows(&observer, &base));
+    // 14 and 15. NATS: relay throughput and watch --nats latency.
+    rows.extend(nats::rows(&observer, &base));
 
     print_table(&rows);
     let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
