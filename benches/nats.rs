@@ -176,7 +176,10 @@ pub fn rows(observer: &Path, base: &Path) -> Vec<Row> {
     let relay_rate = events as f64 / started.elapsed().as_secs_f64();
     stop(relay);
     let mut rows = vec![Row::rate(
-        format!("14. relay {} events into the log / raw consumption, same client (target ≥ 0.5×)", thousands(events as u64)),
+        format!(
+            "14. relay {} events into the log / raw consumption, same client (target ≥ 0.5×)",
+            thousands(events as u64)
+        ),
         relay_rate,
         raw_rate,
     )];

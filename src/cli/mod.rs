@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::time::Ts;
 
 mod args;
+mod nats_args;
 pub use args::*;
+pub use nats_args::*;
 
 /// An RFC 3339 time on the command line; a bad one is a usage error.
 fn parse_ts(text: &str) -> Result<Ts, String> {

@@ -26,6 +26,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::{create_dir, sync_dir, write_atomic};
+use crate::store::fault_injection;
 
 /// One stream message, as the log needs it.
 #[derive(Clone, Debug)]
@@ -215,7 +216,10 @@ impl RelayLog {
         self.state.pending =
             Some(Pending { file: file.to_string(), from, to: from + bytes.len() as u64, last_seq: last.seq });
         self.save()?;
-        let written = out.write_all(&bytes).and_then(|()| out.sync_data());
+        fault_injection::crash_at("relay-pending-written");
+        let written = fault_injection::fail_at("relay-append")
+            .and_then(|()| out.write_all(&bytes))
+            .and_then(|()| out.sync_data());
         if let Err(error) = written {
             // Nothing of it is acknowledged: cut it off now, as a restart would.
             let _ = out.set_len(from);
@@ -224,6 +228,7 @@ impl RelayLog {
         if !existed {
             sync_dir(path.parent().unwrap_or(&self.events))?;
         }
+        fault_injection::crash_at("relay-appended");
         self.state.pending = None;
         self.state.seq = last.seq;
         self.state.stream_last_seq = self.state.stream_last_seq.max(last.seq);

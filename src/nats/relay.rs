@@ -80,7 +80,10 @@ impl Relay {
                         durable_name: Some(self.consumer.clone()),
                         ack_policy: jetstream::consumer::AckPolicy::Explicit,
                         deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                        ack_wait: Duration::from_secs(30),
+                        // Redeliveries are only acknowledged (their sequence
+                        // is at or below ours), and gaps are read by sequence:
+                        // a short wait costs little and settles a crash soon.
+                        ack_wait: Duration::from_secs(10),
                         ..Default::default()
                     },
                 )
@@ -197,6 +200,7 @@ impl Relay {
         let added = !records.is_empty();
         log.append(&records)?;
         log.record_stream_last(stream_last.max(log.seq()))?;
+        crate::store::fault_injection::crash_at("relay-before-ack");
         for message in &messages {
             message.ack().await.map_err(|e| anyhow!("cannot acknowledge: {e}"))?;
         }

@@ -285,6 +285,7 @@ fn an_unreachable_server_a_missing_stream_and_bad_credentials_each_give_a_clear_
         .stderr_has("cannot connect to NATS at")
         .stderr_has("unreachable");
     lab.observer(["relay", "--nats", &nowhere, "--stream", "EV"]).run().code(1).stderr_has("cannot connect to NATS");
+    lab.observer(["watch", "--nats", &nowhere, "--stream", "EV"]).run().code(1).stderr_has("cannot connect to NATS");
     assert!(!lab.path("events/emit").exists() && !lab.path("events/nats").exists());
     assert!(!lab.path("state/nats-EV.json").exists());
 
@@ -444,4 +445,78 @@ fn lag_is_in_status_check_and_metrics_without_nats() {
     assert!(metrics.contains("observer_nats_lag{stream=\"EV\",consumer=\"one\"} 2500\n"), "{metrics}");
     assert!(metrics.contains("observer_nats_relayed_sequence{stream=\"EV\",consumer=\"one\"} 5\n"), "{metrics}");
     crate::metrics::promtool(&metrics);
+}
+
+/// `observer relay` with the environment of a crash or fault test, waited for.
+fn relay_with(lab: &Homelab, server: &NatsServer, env: (&str, &str)) -> std::process::ExitStatus {
+    let mut child = Command::new(BIN)
+        .arg("--root")
+        .arg(lab.root())
+        .args(["relay", "--nats", &server.url(), "--stream", "EV", "--consumer", "c"])
+        .env(env.0, env.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(lab.path("crashed.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the relay did not reach its crash point {env:?} within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_crash_at_each_step_of_a_batch_leaves_each_event_once_and_every_redelivery_acknowledged() {
+    for point in ["relay-pending-written", "relay-appended", "relay-before-ack"] {
+        let server = NatsServer::start();
+        server.create_stream("EV");
+        let lab = Homelab::new();
+        let payloads: Vec<String> = story(2, 10).iter().map(Ev::json).collect();
+        server.publish_all("homelab.events.mars", &payloads[..5]);
+        let status = relay_with(&lab, &server, ("OBSERVER_TEST_CRASH_AT", point));
+        assert!(!status.success(), "{point}: the relay was to crash there");
+        let before = log_lines(&lab, "EV").len();
+        server.publish_all("homelab.events.mars", &payloads[5..]);
+        let relay = spawn_relay(&lab, &server, "EV", "c");
+        wait_for(&format!("{point}: ten events"), || log_lines(&lab, "EV").len() >= 10);
+        // The messages delivered before the crash come again once their ack
+        // wait is over; each is acknowledged, none appended a second time.
+        wait_for(&format!("{point}: every message acknowledged"), || server.consumer_outstanding("EV", "c") == (0, 0));
+        terminate(relay);
+        assert_eq!(log_lines(&lab, "EV"), payloads, "{point} (the crashed relay had appended {before} lines)");
+        assert_eq!(lab.json("state/nats-EV.json")["seq"], 10, "{point}");
+    }
+}
+
+#[test]
+fn a_failed_append_is_cut_back_retried_and_leaves_each_event_once() {
+    let server = NatsServer::start();
+    server.create_stream("EV");
+    let lab = Homelab::new();
+    let payloads: Vec<String> = story(0, 6).iter().map(Ev::json).collect();
+    server.publish_all("homelab.events.saturn", &payloads);
+    let stderr = File::create(lab.path("relay.stderr")).unwrap();
+    let relay = Command::new(BIN)
+        .arg("--root")
+        .arg(lab.root())
+        .args(["relay", "--nats", &server.url(), "--stream", "EV", "--consumer", "c"])
+        .env("OBSERVER_TEST_FAIL_AT", "relay-append")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    wait_for("six events after the failed append", || log_lines(&lab, "EV").len() >= 6);
+    terminate(relay);
+    assert_eq!(log_lines(&lab, "EV"), payloads);
+    let said = lab.read("relay.stderr");
+    assert!(said.contains("No space left on device") && said.contains("retrying"), "{said}");
 }

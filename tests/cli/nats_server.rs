@@ -169,3 +169,18 @@ impl Drop for NatsServer {
         self.stop();
     }
 }
+
+impl NatsServer {
+    /// Messages of `consumer` delivered and not acknowledged, and not yet delivered.
+    pub fn consumer_outstanding(&self, stream: &str, consumer: &str) -> (usize, u64) {
+        self.block_on(async {
+            let client = async_nats::connect(self.url()).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            let stream = js.get_stream(stream).await.unwrap();
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                stream.get_consumer(consumer).await.unwrap();
+            let info = consumer.info().await.unwrap();
+            (info.num_ack_pending, info.num_pending)
+        })
+    }
+}
