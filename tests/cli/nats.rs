@@ -520,3 +520,38 @@ fn a_failed_append_is_cut_back_retried_and_leaves_each_event_once() {
     let said = lab.read("relay.stderr");
     assert!(said.contains("No space left on device") && said.contains("retrying"), "{said}");
 }
+
+#[test]
+fn an_nkey_seed_file_logs_in_and_another_seed_is_refused() {
+    let user = nkeys::KeyPair::new_user();
+    let stranger = nkeys::KeyPair::new_user();
+    let lab = Homelab::new();
+    lab.write("server.conf", &format!("authorization {{\n  users = [ {{ nkey: \"{}\" }} ]\n}}\n", user.public_key()));
+    lab.write("user.nk", &format!("{}\n", user.seed().unwrap()));
+    lab.write("stranger.nk", &format!("{}\n", stranger.seed().unwrap()));
+    let conf = lab.path("server.conf").display().to_string();
+    let server = NatsServer::start_with(&["-c", &conf]);
+    let url = server.url();
+    let seed = |name: &str| lab.path(name).display().to_string();
+    let ev = Ev::new("2026-05-12T10:00:00Z", "heartbeat").node("saturn").id("nk-1");
+    lab.observer(["emit", "--nats", &url, "--nats-nkey", &seed("stranger.nk"), "--json", &ev.json()])
+        .run()
+        .code(1)
+        .stderr_has("refused the credentials");
+    // The relay creates the stream (SPEC §8), then the producer publishes into it.
+    let mut relay = Command::new(BIN)
+        .arg("--root")
+        .arg(lab.root())
+        .args(["relay", "--nats", &url, "--stream", "EV", "--consumer", "c", "--nats-nkey", &seed("user.nk")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(lab.path("relay.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the relay's state file", || lab.path("state/nats-EV.json").exists());
+    lab.observer(["emit", "--nats", &url, "--nats-nkey", &seed("user.nk"), "--json", &ev.json()]).run().success();
+    wait_for("the event", || log_lines(&lab, "EV").len() == 1);
+    assert!(relay.try_wait().unwrap().is_none(), "{}", lab.read("relay.stderr"));
+    terminate(relay);
+    assert_eq!(log_lines(&lab, "EV"), vec![ev.json()]);
+}
