@@ -438,6 +438,10 @@ fn lag_is_in_status_check_and_metrics_without_nats() {
     state["stream_last_seq"] = 2505.into();
     lab.write("state/nats-EV.json", &state.to_string());
     lab.observer(["status"]).run().success().stdout_has("relayed through 5 of 2505, lag 2500");
+    let json: serde_json::Value =
+        serde_json::from_str(&lab.observer(["status", "--json"]).run().success().stdout).unwrap();
+    assert_eq!(json["nats"][0]["lag"], 2500, "{json}");
+    assert_eq!(json["nats"][0]["stream"], "EV", "{json}");
     check(&[]).code(1).stdout_has("NATS stream EV 2500 messages behind (warning range 1000)");
     check(&["--nats-lag-critical", "2000"]).code(2);
     lab.run();
