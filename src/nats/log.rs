@@ -235,6 +235,11 @@ impl RelayLog {
         self.save()
     }
 
+    /// Notes the stream's last sequence, written with the next append.
+    pub fn note_stream_last(&mut self, last: u64) {
+        self.state.stream_last_seq = last;
+    }
+
     /// Records the stream's last sequence (for the lag), writing the state
     /// file only when it changed.
     pub fn record_stream_last(&mut self, last: u64) -> Result<()> {

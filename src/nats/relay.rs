@@ -1,8 +1,9 @@
 //! `observer relay` and `watch --nats`: copy a JetStream stream into the
 //! local log through a durable pull consumer, exactly once (see [`super::log`]).
 //!
-//! Each round fetches a batch (up to [`BATCH`] messages, waiting up to a
-//! second), appends what is new in stream order, fsyncs, records the
+//! Each round fetches a batch (what the consumer has at once, up to
+//! [`BATCH`]; when it has nothing, the first message within a second and
+//! what came with it), appends what is new in stream order, fsyncs, records the
 //! sequence, then acknowledges every message of the batch. The log is kept
 //! in stream-sequence order: when the consumer hands over a message past a
 //! gap (the messages of the gap were delivered before a crash and wait for
@@ -156,16 +157,16 @@ impl Relay {
         consumer: &jetstream::consumer::PullConsumer,
         log: &mut RelayLog,
     ) -> Result<bool> {
-        let mut batch = consumer
-            .batch()
-            .max_messages(BATCH)
-            .expires(Duration::from_secs(1))
-            .messages()
-            .await
-            .map_err(|e| anyhow!("cannot fetch: {e}"))?;
-        let mut messages = Vec::new();
-        while let Some(message) = batch.next().await {
-            messages.push(message.map_err(|e| anyhow!("cannot fetch: {e}"))?);
+        // What is there now, up to a batch; when nothing is, wait up to a
+        // second for the first message and take what came with it: one event
+        // is relayed at once, a backlog a batch at a time.
+        let mut messages = take(consumer.fetch().max_messages(BATCH).messages().await).await?;
+        if messages.is_empty() {
+            let first = consumer.batch().max_messages(1).expires(Duration::from_secs(1)).messages().await;
+            messages = take(first).await?;
+            if !messages.is_empty() {
+                messages.extend(take(consumer.fetch().max_messages(BATCH - 1).messages().await).await?);
+            }
         }
         if messages.is_empty() {
             // Nothing delivered, yet the stream may hold more than the log:
@@ -198,6 +199,8 @@ impl Relay {
         let upto = fresh.last().map_or(log.seq(), |r| r.seq);
         let records = self.fill_gaps(stream, log.seq(), upto, fresh).await?;
         let added = !records.is_empty();
+        // Written with the batch's sequence, not in a write of its own.
+        log.note_stream_last(stream_last);
         log.append(&records)?;
         log.record_stream_last(stream_last.max(log.seq()))?;
         crate::store::fault_injection::crash_at("relay-before-ack");
@@ -241,4 +244,19 @@ impl Relay {
         out.extend(have);
         Ok(out)
     }
+}
+
+/// The messages of a fetch or a batch, in the order delivered.
+async fn take<S, E, F>(batch: Result<S, E>) -> Result<Vec<jetstream::Message>>
+where
+    S: futures_util::Stream<Item = Result<jetstream::Message, F>> + Unpin,
+    E: std::fmt::Display,
+    F: std::fmt::Display,
+{
+    let mut batch = batch.map_err(|e| anyhow!("cannot fetch: {e}"))?;
+    let mut messages = Vec::new();
+    while let Some(message) = batch.next().await {
+        messages.push(message.map_err(|e| anyhow!("cannot fetch: {e}"))?);
+    }
+    Ok(messages)
 }
