@@ -7,8 +7,12 @@
 //!    file, its length before the batch (`from`), its length after it (`to`)
 //!    and the stream sequence of the batch's last message;
 //! 2. the batch's lines are appended with one write, and the file is fsynced;
-//! 3. the state file is written again: sequence = the batch's last, no pending;
-//! 4. (the caller) the messages are acknowledged.
+//! 3. (the caller) the messages are acknowledged.
+//!
+//! The batch's sequence is not written on its own: the pending record
+//! already says it, once the file is `to` long. The next write of the state
+//! (the next batch's pending record, a new stream position, a clean stop)
+//! replaces it with the sequence. One atomic write and one fsync per batch.
 //!
 //! Opening the log settles a pending record a crash left: when the file is at
 //! least `to` long, the batch is in it and its sequence is taken; otherwise
@@ -229,9 +233,16 @@ impl RelayLog {
             sync_dir(path.parent().unwrap_or(&self.events))?;
         }
         fault_injection::crash_at("relay-appended");
+        // Settled in memory; on disk the pending record says the same (the
+        // file is `to` long), and the next write of the state replaces it.
         self.state.pending = None;
         self.state.seq = last.seq;
         self.state.stream_last_seq = self.state.stream_last_seq.max(last.seq);
+        Ok(())
+    }
+
+    /// Writes the state as it is (at a clean stop).
+    pub fn close(mut self) -> Result<()> {
         self.save()
     }
 

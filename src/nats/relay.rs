@@ -116,7 +116,7 @@ impl Relay {
                     }
                 }
             }
-            Ok(())
+            log.close()
         })
     }
 
