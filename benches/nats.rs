@@ -141,12 +141,23 @@ fn raw(url: &str, stream: &str, events: usize) -> f64 {
     })
 }
 
+/// The relayed sequence as `status` reads it: a pending batch whose file
+/// has its length counts (the relay writes the sequence itself later).
 fn relayed(root: &Path, stream: &str) -> u64 {
-    std::fs::read(root.join(format!("state/nats-{stream}.json")))
+    let state = std::fs::read(root.join(format!("state/nats-{stream}.json")))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["seq"].as_u64())
-        .unwrap_or(0)
+        .unwrap_or_default();
+    let seq = state["seq"].as_u64().unwrap_or(0);
+    let pending = &state["pending"];
+    let len = pending["file"]
+        .as_str()
+        .and_then(|file| std::fs::metadata(root.join("events").join(file)).ok())
+        .map_or(0, |m| m.len());
+    match (pending["to"].as_u64(), pending["last_seq"].as_u64()) {
+        (Some(to), Some(last)) if len >= to => seq.max(last),
+        _ => seq,
+    }
 }
 
 fn spawn(observer: &Path, root: &Path, args: &[&str]) -> Child {
