@@ -73,6 +73,11 @@
 //! ~8 s). `OBSERVER_BENCH_SHAPE=calm|busy|both` (default both) picks them;
 //! each shape's histories live in their own directory.
 //!
+//! 14. and 15. NATS JetStream: relay throughput against raw consumption with
+//!     the same client, and the latency from a publish to the world with
+//!     `watch --nats` (benches/nats.rs; skipped without nats-server).
+//!     `OBSERVER_BENCH_ONLY=nats` runs these rows alone.
+//!
 //! Every rebuild starts from nothing: `state/` and `world/` are removed first,
 //! so each repetition writes every file. Run it with `benches/run.sh`;
 //! `OBSERVER_BENCH_DIR=DIR` keeps the generated histories in DIR for profiling.
@@ -83,6 +88,8 @@ mod corpus;
 mod delivery;
 #[path = "floor.rs"]
 mod floor;
+#[path = "nats.rs"]
+mod nats;
 #[path = "watch.rs"]
 mod watch;
 
@@ -143,6 +150,10 @@ fn main() {
         print_table(&watch::rows(&observer, &base));
         return;
     }
+    if std::env::var("OBSERVER_BENCH_ONLY").is_ok_and(|only| only == "nats") {
+        print_table(&nats::rows(&observer, &base));
+        return;
+    }
     // Row 7: the same rebuild with every alert rule switched off.
     let alerts_off = tmp.path().join("alerts-off.yaml");
     std::fs::write(&alerts_off, ALERTS_OFF).expect("writing the alerts-off config");
@@ -155,6 +166,8 @@ fn main() {
     // 11, watch: neither depends on the shape of the history.
     rows.extend(delivery::rows(&observer, &base, notifications, repeats));
     rows.extend(watch::rows(&observer, &base));
+    // 14 and 15. NATS: relay throughput and watch --nats latency.
+    rows.extend(nats::rows(&observer, &base));
     print_table(&rows);
 }
 

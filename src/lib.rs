@@ -31,6 +31,7 @@ pub mod http;
 pub mod input_problem;
 pub mod inventory;
 pub mod metrics;
+pub mod nats;
 pub mod notify;
 pub mod own_events;
 pub mod probe;

@@ -26,6 +26,7 @@ fn main() {
         Command::Alerts(args) => commands::alerts::execute(&context, args),
         Command::Probe(args) => commands::probe::execute(&context, args),
         Command::Emit(args) => commands::emit::execute(&context, args),
+        Command::Relay(args) => commands::relay::execute(&context, args),
         Command::Ack(args) => commands::ack::execute(&context, args),
         Command::Validate => commands::validate::execute(&context),
         Command::Config(args) => commands::config::execute(&context, args),

@@ -55,6 +55,8 @@ pub struct Tallies {
     /// Delivery attempts that failed (to be retried, or given up), and the
     /// notifications given up on a channel.
     pub deliveries: Option<(u64, u64)>,
+    /// The NATS relays of this state directory (`state/nats-*.json`).
+    pub relays: Vec<crate::nats::log::RelayState>,
 }
 
 /// Why the file could not be written. The pass was committed before.
@@ -97,7 +99,10 @@ pub fn write(
     let notifications = count_notifications(dirs, notified).map_err(|why| problems.push(why)).ok();
     let deliveries = count_deliveries(dirs).map_err(|why| problems.push(why)).ok();
     let path = dirs.world.join(FILE_NAME);
-    let text = render(&summary, &services, &Tallies { notifications, deliveries }, run);
+    let relays = crate::nats::lag::relays(&dirs.state, &dirs.events)
+        .map_err(|e| problems.push(format!("NATS lag not reported: {e:#}")))
+        .unwrap_or_default();
+    let text = render(&summary, &services, &Tallies { notifications, deliveries, relays }, run);
     write_if_changed(&path, text.as_bytes()).map_err(|error| MetricsError::Io { path, error })?;
     Ok(problems)
 }
@@ -236,6 +241,23 @@ pub fn render(summary: &Summary, services: &ServicesFile, tallies: &Tallies, run
         "Start of the last successful run, in seconds since the Unix epoch.",
     );
     out.sample("observer_last_success_timestamp_seconds", &[], run.started_at.0 as f64 / 1000.0);
+    out.family(
+        "observer_nats_lag",
+        "gauge",
+        "Messages of a NATS stream not yet in the local log: its last sequence minus the relay's, as the relay last saw them.",
+    );
+    for relay in &tallies.relays {
+        out.sample(
+            "observer_nats_lag",
+            &[("stream", &relay.stream), ("consumer", &relay.consumer)],
+            relay.lag() as f64,
+        );
+    }
+    out.family("observer_nats_relayed_sequence", "gauge", "Stream sequence of the last message the relay appended.");
+    for relay in &tallies.relays {
+        let labels = [("stream", relay.stream.as_str()), ("consumer", relay.consumer.as_str())];
+        out.sample("observer_nats_relayed_sequence", &labels, relay.seq as f64);
+    }
     out.text
 }
 

@@ -51,6 +51,8 @@ pub struct Facts {
     pub lock: Option<LockHeld>,
     /// Per directory (`state`, `world`).
     pub free: Vec<(&'static str, Free)>,
+    /// The lag of each NATS relay of this state directory, by stream.
+    pub nats_lag: Vec<(String, u64)>,
 }
 
 #[derive(Debug)]
@@ -88,6 +90,11 @@ pub fn gather(dirs: &Dirs, now: Ts, window_s: u64, world_dir: String) -> Facts {
         dead_letters: dead_letters_since(&dirs.state, since),
         lock: lock_held(&dirs.state.join(".observer.lock")),
         free: vec![("state", free_percent(&dirs.state)), ("world", free_percent(&dirs.world))],
+        nats_lag: crate::nats::lag::relays(&dirs.state, &dirs.events)
+            .unwrap_or_default()
+            .iter()
+            .map(|relay| (relay.stream.clone(), relay.lag()))
+            .collect(),
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Limits {
     pub lock: Thresholds,
     /// Percent free on the file systems of state/ and world/.
     pub free: Thresholds,
+    /// Messages of a NATS stream not yet relayed.
+    pub nats_lag: Thresholds,
     /// The window, in seconds, for rejected, late and dead letters.
     pub window_s: u64,
 }
@@ -180,6 +182,10 @@ pub fn judge(facts: &Facts, limits: &Limits, now: Ts) -> Verdict {
                 problem(&mut verdict, Status::Unknown, format!("free space on {name}/ unknown: {why}"))
             }
         }
+    }
+    for (stream, lag) in &facts.nats_lag {
+        let text = format!("NATS stream {stream} {} behind", plural(*lag, "message"));
+        measure(&mut verdict, &format!("nats_lag_{stream}"), *lag as f64, "", &limits.nats_lag, text);
     }
     verdict.problems.sort_by_key(|(status, _)| std::cmp::Reverse(rank(*status)));
     verdict.status = verdict.problems.first().map_or(Status::Ok, |(status, _)| *status);

@@ -19,6 +19,7 @@ fn healthy() -> Facts {
         dead_letters: Ok(0),
         lock: None,
         free: vec![("state", Free::Percent(50.0)), ("world", Free::Percent(50.0))],
+        nats_lag: Vec::new(),
     }
 }
 
@@ -35,6 +36,7 @@ fn limits() -> Limits {
         dead_letters: Thresholds { warning: range("0"), critical: None },
         lock: pair("300", "900"),
         free: pair("10:", "5:"),
+        nats_lag: Thresholds { warning: range("1000"), critical: None },
         window_s: 300,
     }
 }
@@ -97,4 +99,18 @@ fn windows_are_named_in_their_largest_whole_unit() {
     assert_eq!(span(90), "90s");
     assert_eq!(span(7200), "2h");
     assert_eq!(span(86_400), "1d");
+}
+
+#[test]
+fn a_nats_relay_behind_its_stream_warns_past_its_range_with_perfdata_per_stream() {
+    let mut facts = healthy();
+    facts.nats_lag = vec![("EV".into(), 1500), ("OTHER".into(), 3)];
+    let verdict = judge(&facts, &limits(), ts(NOW));
+    assert_eq!(verdict.status, Status::Warning);
+    assert_eq!(
+        verdict.problems,
+        vec![(Status::Warning, "NATS stream EV 1500 messages behind (warning range 1000)".into())]
+    );
+    assert!(verdict.perfdata.contains(&"'nats_lag_EV'=1500;1000;;0;".to_string()), "{:?}", verdict.perfdata);
+    assert!(verdict.perfdata.contains(&"'nats_lag_OTHER'=3;1000;;0;".to_string()), "{:?}", verdict.perfdata);
 }

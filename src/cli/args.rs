@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::parse_ts;
+use super::{NatsCredentialArgs, NatsStreamArgs, parse_ts};
 use crate::inventory::DurationSpec;
 use crate::time::Ts;
 
@@ -69,6 +69,14 @@ pub struct WatchArgs {
     /// The file holding the trigger's token: one word, readable by its owner only (chmod 600).
     #[arg(long, value_name = "FILE", requires = "allow_trigger")]
     pub token_file: Option<PathBuf>,
+    /// Relay a NATS JetStream stream (--stream) into events/nats/ from a thread, as `observer
+    /// relay` does; each batch appended wakes a pass.
+    #[arg(long, value_name = "URL", requires = "stream")]
+    pub nats: Option<String>,
+    #[command(flatten)]
+    pub nats_stream: NatsStreamArgs,
+    #[command(flatten)]
+    pub nats_credentials: NatsCredentialArgs,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +213,19 @@ pub struct EmitArgs {
     /// The payload, a JSON object.
     #[arg(long, value_name = "JSON")]
     pub payload: Option<String>,
+    /// Publish the event to NATS JetStream at URL (nats://HOST:PORT) instead of writing a file,
+    /// with the header Nats-Msg-Id set to its id when it has one (a second publish of that id
+    /// within the stream's dedup window is stored once); return once the stream acknowledged it.
+    /// No stream taking the subject, an unreachable server or refused credentials: exit 1,
+    /// nothing stored.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// The subject to publish on (default: homelab.events.NODE, or homelab.events.observer for an
+    /// event without a node).
+    #[arg(long, value_name = "SUBJECT", requires = "nats")]
+    pub subject: Option<String>,
+    #[command(flatten)]
+    pub nats_credentials: NatsCredentialArgs,
 }
 
 #[derive(Args, Debug)]
@@ -330,6 +351,13 @@ pub struct CheckArgs {
     /// Percent free on the file systems of state/ and world/: CRITICAL range.
     #[arg(long, value_name = "RANGE", default_value = "5:")]
     pub free_critical: String,
+    /// Messages of a relayed NATS stream not yet in the local log (its last sequence minus the
+    /// relay's, from state/nats-STREAM.json; checked only where a relay has run): WARNING range.
+    #[arg(long, value_name = "RANGE", default_value = "1000")]
+    pub nats_lag_warning: String,
+    /// NATS lag: CRITICAL range.
+    #[arg(long, value_name = "RANGE", default_value = "")]
+    pub nats_lag_critical: String,
 }
 
 /// Creates `events/`, `state/`, `world/` and `logs/` under the root, an

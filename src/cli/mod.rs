@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::time::Ts;
 
 mod args;
+mod nats_args;
 pub use args::*;
+pub use nats_args::*;
 
 /// An RFC 3339 time on the command line; a bad one is a usage error.
 fn parse_ts(text: &str) -> Result<Ts, String> {
@@ -81,8 +83,10 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Run the probes that are due and record each result as a probe_result event.
     Probe(ProbeArgs),
-    /// Validate and write one event, atomically, as a file under events/emit/.
+    /// Validate and write one event, atomically, as a file under events/emit/ (or publish it: --nats).
     Emit(EmitArgs),
+    /// Copy a NATS JetStream stream into events/nats/, each event exactly once, until SIGTERM.
+    Relay(RelayArgs),
     /// Acknowledge a firing alert: no more reminders, no escalation; its resolve is still sent.
     Ack(AckArgs),
     /// Check the events, the inventory and the config; print every problem with file and line.

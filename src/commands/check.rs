@@ -57,6 +57,7 @@ fn limits(args: &CheckArgs) -> Result<Limits, String> {
         dead_letters: pair("dead-letters", &args.dead_letters_warning, &args.dead_letters_critical)?,
         lock: pair("lock", &args.lock_warning, &args.lock_critical)?,
         free: pair("free", &args.free_warning, &args.free_critical)?,
+        nats_lag: pair("nats-lag", &args.nats_lag_warning, &args.nats_lag_critical)?,
         window_s,
     })
 }

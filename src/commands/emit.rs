@@ -51,9 +51,61 @@ pub fn execute(context: &Context, args: &EmitArgs) -> Result<i32> {
         let payload: Value = serde_json::from_str(payload).context("--payload is not valid JSON")?;
         event.insert("payload".into(), payload);
     }
+    if let Some(url) = &args.nats {
+        return publish(context, args, url, event);
+    }
     let path = write_event(context, event)?;
     print(&format!("{}\n", shown(&path)))?;
     Ok(crate::exit::SUCCESS)
+}
+
+/// `emit --nats`: the event, validated as for a file, is published on
+/// `--subject` (default `homelab.events.<node>`) and acknowledged by the
+/// stream; prints `STREAM SEQUENCE`, and says when the stream kept an
+/// earlier copy of the same id.
+fn publish(context: &Context, args: &EmitArgs, url: &str, event: Map<String, Value>) -> Result<i32> {
+    let (bytes, parsed_id) = validated(context, event)?;
+    let node = bytes_node(&bytes);
+    let subject =
+        args.subject.clone().unwrap_or_else(|| format!("homelab.events.{}", node.as_deref().unwrap_or("observer")));
+    let published = crate::nats::publish::publish(
+        url,
+        &args.nats_credentials.credentials(),
+        &subject,
+        parsed_id.as_deref(),
+        bytes,
+    )?;
+    if published.duplicate {
+        super::warn(&format!(
+            "note: stream {} already held an event with this id (sequence {}); it was stored once",
+            published.stream, published.sequence
+        ));
+    }
+    print(&format!("{} {}\n", published.stream, published.sequence))?;
+    Ok(crate::exit::SUCCESS)
+}
+
+/// The node of an event's bytes, for its subject; a subject token cannot
+/// hold `.`, `*`, `>` or white space, so those become `_`.
+fn bytes_node(bytes: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let node = value.get("node")?.as_str()?;
+    Some(node.chars().map(|c| if c == '.' || c == '*' || c == '>' || c.is_whitespace() { '_' } else { c }).collect())
+}
+
+/// The event's bytes (no newline) once valid, with its `ts` now when it had
+/// none, and its id.
+fn validated(context: &Context, mut event: Map<String, Value>) -> Result<(Vec<u8>, Option<String>)> {
+    if !event.contains_key("ts") {
+        event.insert("ts".into(), Value::String(context.now()?.to_string()));
+    }
+    let id = event.get("id").and_then(Value::as_str).map(str::to_string);
+    let bytes = serde_json::to_vec(&Value::Object(event))?;
+    match parse_event(&bytes) {
+        Parsed::Event(_) => Ok((bytes, id)),
+        Parsed::Rejected(reason) => bail!("not a valid event, nothing was published: {reason}"),
+        Parsed::Incomplete => bail!("not a valid event, nothing was published"),
+    }
 }
 
 /// Validates `event` (its `ts` now by the run's clock when it has none)

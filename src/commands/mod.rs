@@ -23,6 +23,7 @@ pub mod pass;
 pub mod probe;
 pub mod progress;
 pub mod rebuild;
+pub mod relay;
 pub mod report;
 pub mod run;
 pub mod schema;

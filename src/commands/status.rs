@@ -96,6 +96,18 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     let delivery = DeliveryReport::read(&dirs.state, channels.as_deref()).unwrap_or_default();
     let last_run_at = last_run["started_at"].as_str().and_then(|t| Ts::parse(t).ok());
     let as_of = summary.as_of;
+    let relays: Vec<RelayJson> = crate::nats::lag::relays(&dirs.state, &dirs.events)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| RelayJson {
+            lag: r.lag(),
+            stream: r.stream,
+            consumer: r.consumer,
+            seq: r.seq,
+            stream_last_seq: r.stream_last_seq,
+            updated: r.updated,
+        })
+        .collect();
 
     if args.json {
         let out = StatusJson {
@@ -117,6 +129,7 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
             pages_left_open: &delivery.pages_left_open,
             events: &summary.events,
             recent_rejects: rejects.iter().rev().take(10).collect(),
+            nats: &relays,
         };
         print(&String::from_utf8_lossy(&world::render(&out)?))?;
         return Ok(crate::exit::SUCCESS);
@@ -196,6 +209,12 @@ pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
         ));
     }
     text.push_str(&delivery.lines(&shown(&ledger::path(&dirs.state))));
+    for relay in &relays {
+        text.push_str(&format!(
+            "nats: stream {} (consumer {}): relayed through {} of {}, lag {} (as of {})\n",
+            relay.stream, relay.consumer, relay.seq, relay.stream_last_seq, relay.lag, relay.updated
+        ));
+    }
     print(&text)?;
     Ok(crate::exit::SUCCESS)
 }
@@ -265,6 +284,21 @@ struct StatusJson<'a> {
     pages_left_open: &'a [LeftOpen],
     events: &'a EventStats,
     recent_rejects: Vec<&'a Reject>,
+    /// The NATS relays of this root (`state/nats-*.json`), when any ran.
+    #[serde(skip_serializing_if = "<[RelayJson]>::is_empty")]
+    nats: &'a [RelayJson],
+}
+
+/// A NATS relay as `status --json` shows it: the stream's last sequence
+/// and the relayed one as the relay last saw them, and their difference.
+#[derive(Serialize)]
+struct RelayJson {
+    stream: String,
+    consumer: String,
+    seq: u64,
+    stream_last_seq: u64,
+    lag: u64,
+    updated: String,
 }
 
 #[derive(Serialize)]

@@ -50,6 +50,7 @@ pub fn execute(context: &Context, args: &WatchArgs) -> Result<i32> {
     let mut watch = Watch { context, said: BTreeSet::new(), rescan_s: config.watch.rescan_s, failing: None };
     let _wakeups = watch.file_wakeups(&config, args, schedule.sender());
     let server = serve(context, args, &intervals, schedule.sender())?;
+    let relay = super::relay::RelayThread::start(context, args, schedule.sender())?;
     warn(&format!("observer watch: watching {}; {}", shown(&context.dirs.events), describe(&config, args, &intervals)));
     if let Some(server) = &server {
         warn(&format!("observer watch: serving HTTP on http://{}/", server.local_addr()));
@@ -74,6 +75,9 @@ pub fn execute(context: &Context, args: &WatchArgs) -> Result<i32> {
         crate::diagnostics::minute_passed();
     }
     signals.close();
+    if let Some(relay) = relay {
+        relay.stop();
+    }
     if let Some(server) = server {
         server.stop();
     }

@@ -26,6 +26,8 @@ mod ledger_compaction;
 mod log_format;
 mod maintenance;
 mod metrics;
+mod nats;
+mod nats_server;
 mod notify;
 mod notify_rebuild;
 mod outputs;

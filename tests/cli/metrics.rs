@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use crate::support::{Homelab, Stream, example_inventory};
 
 /// Runs `promtool check metrics` on `text`; fails when promtool is missing.
-fn promtool(text: &str) {
+pub fn promtool(text: &str) {
     let child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
