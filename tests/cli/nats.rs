@@ -82,8 +82,25 @@ fn spawn_relay(lab: &Homelab, server: &NatsServer, stream: &str, consumer: &str)
         .expect("spawn observer relay")
 }
 
-/// SIGTERM; the relay must exit 0 within 10 s.
+/// Whether the process catches SIGTERM yet (`SigCgt` in /proc/PID/status,
+/// bit 14 for signal 15): a SIGTERM sent before the relay installed its
+/// handler would kill it by the default action, which says nothing about it.
+fn catches_sigterm(pid: u32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << 14) != 0)
+}
+
+/// SIGTERM, once the relay handles it; the relay must exit 0 within 10 s.
 fn terminate(mut child: Child) {
+    let started = Instant::now();
+    while !catches_sigterm(child.id()) && child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the relay never installed its SIGTERM handler");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     kill_process(Pid::from_child(&child), Signal::TERM).unwrap();
     let sent = Instant::now();
     let status = loop {
