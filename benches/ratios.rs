@@ -286,6 +286,20 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
 
     // 4. No-op runs on a big and a small history.
     observe(observer, &big, &["run", "--no-tick"]);
+    let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
+    let folded = std::fs::read_to_string(big.join("world/runtime-summary.json")).unwrap_or_default();
+    if let (Ok(last), Ok(summary)) =
+        (serde_json::from_str::<serde_json::Value>(&last), serde_json::from_str::<serde_json::Value>(&folded))
+    {
+        println!(
+            "{} history: {} events folded, {} duplicates; a no-op run read {} of {} files",
+            shape.name(),
+            summary["events"]["total"],
+            summary["events"]["duplicates"],
+            last["files_read"],
+            last["files_seen"]
+        );
+    }
     observe(observer, &small, &["run", "--no-tick"]);
     // A no-op run takes milliseconds, where one stray context switch is a
     // large part: each sample is the mean of a batch of runs.
@@ -360,20 +374,6 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
         Row::skipped("13. verify / rebuild", "this build has no `observer verify`")
     });
 
-    let last = std::fs::read_to_string(big.join("state/last-run.json")).unwrap_or_default();
-    let folded = std::fs::read_to_string(big.join("world/runtime-summary.json")).unwrap_or_default();
-    if let (Ok(last), Ok(summary)) =
-        (serde_json::from_str::<serde_json::Value>(&last), serde_json::from_str::<serde_json::Value>(&folded))
-    {
-        println!(
-            "{} history: {} events folded, {} duplicates; a no-op run read {} of {} files",
-            shape.name(),
-            summary["events"]["total"],
-            summary["events"]["duplicates"],
-            last["files_read"],
-            last["files_seen"]
-        );
-    }
     rows
 }
 
