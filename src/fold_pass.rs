@@ -8,7 +8,6 @@
 //! (`Dirs::require_events`): once per command, before it takes the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -17,19 +16,22 @@ use crate::engine::alerts::{Notification, NotificationKind};
 use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
-use crate::store::atomic::{CreateDirError, write_if_changed};
-use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
+use crate::store::atomic::write_if_changed;
+use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
 use crate::store::events::scrub::{ScrubFacts, ScrubPosition};
-use crate::store::events::{self, Merge, ReadError, Reject, SourceError};
+use crate::store::events::{self, Merge, ReadError, Reject};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
 use crate::store::generation;
 use crate::store::history::{self, HistoryError};
-use crate::store::outbox::{self, OutboxError, OutboxMark};
+use crate::store::outbox::{self, OutboxMark};
 use crate::time::Ts;
 use crate::world;
+
+mod error;
+pub use error::PassError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -65,102 +67,6 @@ pub struct Report {
     /// The committed notifications by kind, when the checkpoint counts them
     /// (for `metrics.prom`).
     pub notified: Option<BTreeMap<NotificationKind, u64>>,
-}
-
-/// Why a pass stopped. Each message says what state was left behind.
-#[derive(Debug)]
-pub enum PassError {
-    Checkpoint(CheckpointError),
-    Source(SourceError),
-    /// The world or state directory cannot be created.
-    Directory(CreateDirError),
-    WorldFile {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    Rejects {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    /// A world file cannot be rendered; nothing was written.
-    Render(world::RenderError),
-    /// The rejections cannot be rendered; the world is written, the
-    /// checkpoint is not.
-    Serialise {
-        path: PathBuf,
-        error: serde_json::Error,
-    },
-    /// The history cannot be checked; nothing was written.
-    History(HistoryError),
-    /// The history cannot be written; the world and the checkpoint are not.
-    HistoryWrite(HistoryError),
-    /// The world is written, the history not settled, the checkpoint not
-    /// committed.
-    HistorySettle(HistoryError),
-    /// The outbox cannot be checked or repaired; nothing was written.
-    Outbox(OutboxError),
-    /// The outbox cannot be written; the world is, the checkpoint is not.
-    OutboxWrite(OutboxError),
-    /// The world is written, the checkpoint is not.
-    Commit(CheckpointError),
-}
-
-impl fmt::Display for PassError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PassError::Checkpoint(error) => error.fmt(f),
-            PassError::Source(error) => error.fmt(f),
-            PassError::Directory(error) => error.fmt(f),
-            PassError::WorldFile { path, .. } => {
-                write!(f, "cannot write {}; the checkpoint was not committed, so the next run retries", path.display())
-            }
-            PassError::Rejects { path, .. } => {
-                write!(f, "cannot write {}; the previous state is intact", path.display())
-            }
-            PassError::Render(error) => error.fmt(f),
-            PassError::Serialise { path, .. } => write!(f, "cannot serialise {}", path.display()),
-            PassError::History(error) => error.fmt(f),
-            PassError::HistoryWrite(_) => write!(
-                f,
-                "cannot append to the history; neither the world nor the checkpoint was written, so the next run \
-                 folds the same events again"
-            ),
-            PassError::HistorySettle(_) => write!(
-                f,
-                "the world was written but the history could not be set right, nor the checkpoint committed; the \
-                 next run folds the same events again"
-            ),
-            PassError::Outbox(error) => error.fmt(f),
-            PassError::OutboxWrite(_) => write!(
-                f,
-                "the world was written but the outbox was not, nor the checkpoint; the next run decides the \
-                 same notifications again"
-            ),
-            PassError::Commit(_) => {
-                write!(f, "the world was written but the checkpoint was not; the next run folds the same events again")
-            }
-        }
-    }
-}
-
-/// The first three variants stand for the error they hold (its message and
-/// causes are theirs); the others add what was left behind to their cause.
-impl std::error::Error for PassError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PassError::Checkpoint(error) => error.source(),
-            PassError::Source(error) => error.source(),
-            PassError::Directory(error) => error.source(),
-            PassError::WorldFile { error, .. } | PassError::Rejects { error, .. } => Some(error),
-            PassError::Render(error) => error.source(),
-            PassError::Serialise { error, .. } => Some(error),
-            PassError::History(error) => error.source(),
-            PassError::HistoryWrite(error) | PassError::HistorySettle(error) => Some(error),
-            PassError::Outbox(error) => error.source(),
-            PassError::OutboxWrite(error) => Some(error),
-            PassError::Commit(error) => Some(error),
-        }
-    }
 }
 
 /// Runs one pass in `mode` over the events under `dirs.events`.
