@@ -13,7 +13,7 @@
 //! that 1 always means a difference was found.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
 use serde::Serialize;
@@ -102,10 +102,14 @@ fn verify(context: &Context, args: &VerifyArgs) -> Result<i32> {
         Err(SourceError::Io { path, error }) => return Err(error).context(format!("cannot read {}", shown(&path))),
         Err(error) => findings.push(Finding { file: shown(&dirs.events), at: String::new(), what: error.to_string() }),
     }
-    let temp = TempDir::new()?;
-    let out = temp.0.join("world");
+    // Removed when dropped; the rebuild never touches the live state or world.
+    let temp = tempfile::Builder::new()
+        .prefix("observer-verify-")
+        .tempdir()
+        .with_context(|| format!("cannot create a temporary directory in {}", shown(&std::env::temp_dir())))?;
+    let out = temp.path().join("world");
     let report = fold_pass::run(dirs, &config, &inventory, &Mode::Replay { until: None, out: out.clone() })
-        .map_err(|error| anyhow!("the rebuild into {} failed: {error}", shown(&temp.0)))?;
+        .map_err(|error| anyhow!("the rebuild into {} failed: {error}", shown(temp.path())))?;
     checked.events_rebuilt = report.folded;
     compare_world(dirs, &out, &mut checked, &mut findings)?;
     drop(temp);
@@ -255,26 +259,5 @@ fn first_key_differing(a: &serde_json::Value, b: &serde_json::Value, path: &str)
             x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_key_differing(p, q, &join(&i.to_string())))
         }
         _ => Some(path.to_string()),
-    }
-}
-
-/// A directory of our own under the system's temp directory, removed when
-/// dropped (the rebuild never touches the live state or world).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = base.join(format!("observer-verify-{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&dir)
-            .with_context(|| format!("cannot create a temporary directory in {}", shown(&base)))?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -12,7 +12,6 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::defaults::default_rule;
 use crate::engine::alerts::Rule;
 use crate::event::Severity;
 
@@ -225,4 +224,36 @@ pub(super) fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D
 
 pub fn some_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
     count(deserializer).map(Some)
+}
+
+/// A rule's defaults (the SPEC §6 table): every key the rule has, set;
+/// `severity` left out where it comes from the subject (the incident's for
+/// `service_unhealthy`, the probe outcome's for `disk_low`).
+pub fn default_rule(rule: Rule) -> RuleConfig {
+    let (for_s, severity) = match rule {
+        Rule::NodeDown => (0, Some(Severity::Critical)),
+        Rule::NodeStale => (0, Some(Severity::Error)),
+        Rule::ServiceUnhealthy => (0, None),
+        Rule::ServiceDegraded => (300, Some(Severity::Warning)),
+        Rule::BreakerOpen => (300, Some(Severity::Error)),
+        Rule::DeploymentStuck => (0, Some(Severity::Warning)),
+        Rule::DeploymentFailures => (0, Some(Severity::Error)),
+        Rule::FailureRate => (0, Some(Severity::Warning)),
+        Rule::DiskLow => (0, None),
+        Rule::Flapping => (0, Some(Severity::Warning)),
+    };
+    let common = RuleConfig {
+        enabled: Some(true),
+        for_s: Some(for_s),
+        keep_firing_for_s: Some(0),
+        severity,
+        ..RuleConfig::default()
+    };
+    match rule {
+        Rule::DeploymentStuck => RuleConfig { max_running_s: Some(3600), ..common },
+        Rule::DeploymentFailures => RuleConfig { max_failed: Some(2), window_s: Some(3600), ..common },
+        Rule::FailureRate => RuleConfig { max_ratio: Some(0.2), min_checks: Some(10), window_s: Some(3600), ..common },
+        Rule::Flapping => RuleConfig { high: Some(20.0), low: Some(5.0), ..common },
+        _ => common,
+    }
 }

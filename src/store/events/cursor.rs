@@ -12,6 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::blocks::BlockHashes;
 
+/// Bytes fingerprinted at each end of a consumed prefix (`head`, `tail`).
+pub(super) const PRINT_LEN: u64 = 4096;
+
 /// What a file looked like when it was looked at: size, identity and
 /// times. If all of them are unchanged since its cursor was taken, the file
 /// is not opened.
@@ -82,7 +85,7 @@ impl Cursor {
     /// Whether every consumed byte is covered by a stored hash: the head
     /// fingerprint for a small file, the block hashes for a larger one.
     pub fn is_hashed(&self) -> bool {
-        self.offset <= super::prefix::PRINT_LEN || self.blocks.as_ref().is_some_and(|b| b.covers(self.offset))
+        self.offset <= PRINT_LEN || self.blocks.as_ref().is_some_and(|b| b.covers(self.offset))
     }
 }
 

@@ -9,12 +9,9 @@ use std::path::Path;
 
 use super::SourceError;
 use super::blocks::BlockHashes;
-use super::cursor::Cursor;
+use super::cursor::{Cursor, PRINT_LEN};
 use super::listing::EventFile;
 use crate::store::fingerprint::fnv1a;
-
-/// Bytes fingerprinted at each end of a consumed prefix.
-pub(super) const PRINT_LEN: u64 = 4096;
 
 pub(super) fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
     move |error| SourceError::Io { path: path.to_path_buf(), error }

@@ -8,9 +8,10 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::blocks::{BLOCK, BlockHasher, BlockHashes, block_hash, hashes_of};
 use super::cursor::Cursor;
+use super::cursor::PRINT_LEN;
 use super::listing::EventFile;
 use super::plan::ChangedFile;
-use super::prefix::{PRINT_LEN, cursor_at, io_error, open_checked, read_range};
+use super::prefix::{cursor_at, io_error, open_checked, read_range};
 use super::{OrderedEvent, ReadOutcome, Reject, SourceError};
 use crate::event::{Parsed, parse_event};
 

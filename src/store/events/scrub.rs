@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::{BLOCK, BlockHasher, BlockHashes, block_hash};
 use super::cursor::Cursor;
+use super::cursor::PRINT_LEN;
 use super::plan::ReadPlan;
-use super::prefix::PRINT_LEN;
 use super::{SourceError, prefix};
 use crate::store::fingerprint::fnv1a;
 
