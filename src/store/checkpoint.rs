@@ -1,9 +1,16 @@
-//! `state/observer_checkpoint.json`: the cursors and the engine state,
-//! committed atomically after the world files it describes.
+//! `state/observer_checkpoint.json`: the cursors, and what commits the
+//! engine state, written atomically after the world files it describes.
 //!
 //! The file holds two JSON documents, one per line: a small header (format,
 //! cursors, the engine clock, and a digest of what the world was projected
-//! from besides the engine) and the body (engine state, recent rejections).
+//! from besides the engine) and the body. Since format 4 the body is a few
+//! bytes that name the engine state's files under `state/engine/` and how
+//! much of them is committed (`store::journal`: a snapshot and an
+//! append-only journal of changed entities, so that a pass that folds a few
+//! events does not rewrite the whole state); the state document there, the
+//! engine state and the recent rejections, is what format 3 kept in the
+//! body itself. A checkpoint of format 3 is still read, and the next pass
+//! that folds writes format 4 (a first snapshot).
 //! A run reads the header line alone (and the file's last two bytes, to
 //! notice a cut or padded file); when no file changed and the digest still
 //! matches, the world is already current and the body is never read, so a
@@ -20,7 +27,8 @@
 //! beside the engine, as `last_folded` in the body, and are still read: the
 //! key is moved into the engine as the body is parsed. Both layouts are
 //! format 3, since an older observer reading the newer layout just misses
-//! the key (and counts fewer events late), as it would after a rebuild.
+//! the key (and counts fewer events late), as it would after a rebuild. Both
+//! are read by this observer.
 //!
 //! The header also records how much of `state/outbox.jsonl` the checkpoint
 //! commits (`outbox`, see `store/outbox.rs`) and of each history file
@@ -39,7 +47,9 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::events::{Cursor, Reject};
+use super::fault_injection;
 pub use super::history::HistoryMarks;
+use super::journal::{self, JournalError, StateRef, Stored};
 /// How much of `state/outbox.jsonl` a checkpoint commits: kept in the
 /// checkpoint's header, checked and extended by `store::outbox`.
 pub use super::mark::FileMark as OutboxMark;
@@ -49,7 +59,9 @@ use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
 /// Bumped whenever the layout of the checkpoint changes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
+/// The format before the engine state moved to `state/engine/`: still read.
+pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.
 pub const MAX_REJECTS: usize = 1000;
 
@@ -70,6 +82,10 @@ pub struct Checkpoint {
     pub engine: Engine,
     /// The most recent rejections, oldest first.
     pub rejects: VecDeque<Reject>,
+    /// The engine state's files this checkpoint was read from (`None` for
+    /// a new one, a rebuild's, or one of format 3): the next save appends
+    /// what changed since to their journal, or writes a new snapshot.
+    pub stored: Option<Stored>,
 }
 
 /// The world is a function of the engine state and of these inputs: the
@@ -123,6 +139,13 @@ struct HeaderRef<'a> {
     notified: &'a Option<BTreeMap<NotificationKind, u64>>,
 }
 
+/// The body of format 4.
+#[derive(Serialize, Deserialize)]
+struct StateBody {
+    state: StateRef,
+}
+
+/// The state document (the body of format 3).
 #[derive(Deserialize)]
 struct Body {
     engine: Engine,
@@ -204,15 +227,42 @@ fn unreadable(path: &Path, reason: String) -> CheckpointError {
 }
 
 impl CheckpointFile {
-    /// Reads and parses the body: the whole checkpoint.
+    /// Reads and parses the body and the engine state it commits: the
+    /// whole checkpoint.
     pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
+        self.to_checkpoint_or_newer(true)
+    }
+
+    fn to_checkpoint_or_newer(&self, retry: bool) -> Result<Checkpoint, CheckpointError> {
         use std::os::unix::fs::FileExt as _;
         let mut bytes = vec![0; (self.len - self.body_at) as usize];
         self.file
             .read_exact_at(&mut bytes, self.body_at)
             .map_err(|error| CheckpointError::Io { path: self.path.clone(), error })?;
-        let body: Body =
-            serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, format!("it is damaged: {e}")))?;
+        let damaged = |e: serde_json::Error| unreadable(&self.path, format!("it is damaged: {e}"));
+        let (body, stored): (Body, _) = match self.header.format {
+            FORMAT_WITH_STATE_INSIDE => (serde_json::from_slice(&bytes).map_err(damaged)?, None),
+            _ => {
+                let at = serde_json::from_slice::<StateBody>(&bytes).map_err(damaged)?.state;
+                let state_dir = self.path.parent().unwrap_or(Path::new("."));
+                let (doc, stored) = match journal::load(state_dir, &at) {
+                    Ok(loaded) => loaded,
+                    // A reader without the state lock whose header was
+                    // replaced meanwhile, and the files it named removed:
+                    // the newer checkpoint is read instead, once.
+                    Err(JournalError::Io { error, .. }) if retry && error.kind() == std::io::ErrorKind::NotFound => {
+                        if let Ok(Some(newer)) = Checkpoint::read(state_dir) {
+                            return newer.to_checkpoint_or_newer(false);
+                        }
+                        return Err(unreadable(&self.path, "the engine state it names is gone".into()));
+                    }
+                    Err(error) => return Err(unreadable(&self.path, format!("its engine state is damaged: {error}"))),
+                };
+                let body = serde_json::from_str(&doc)
+                    .map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
+                (body, Some(stored))
+            }
+        };
         Ok(Checkpoint {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
@@ -221,6 +271,7 @@ impl CheckpointFile {
             notified: self.header.notified.clone(),
             engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
             rejects: body.rejects,
+            stored,
         })
     }
 }
@@ -264,7 +315,7 @@ impl Checkpoint {
         // only when that fails is it read as plain JSON, to tell another
         // format version from damage.
         let header = match serde_json::from_slice::<Header>(&line) {
-            Ok(header) if header.format == FORMAT => header,
+            Ok(header) if header.format == FORMAT || header.format == FORMAT_WITH_STATE_INSIDE => header,
             Ok(header) => return Err(other_format(&path, header.format)),
             Err(error) => {
                 #[derive(Deserialize)]
@@ -275,6 +326,7 @@ impl Checkpoint {
                 if let Some(Ok(first)) = first
                     && let Ok(version) = Version::deserialize(&first)
                     && version.format != FORMAT
+                    && version.format != FORMAT_WITH_STATE_INSIDE
                 {
                     return Err(other_format(&path, version.format));
                 }
@@ -300,9 +352,19 @@ impl Checkpoint {
         Checkpoint::read(state_dir)?.map(|stored| stored.to_checkpoint()).transpose()
     }
 
-    pub fn save(&self, state_dir: &Path) -> Result<(), CheckpointError> {
+    /// Writes the engine state (`store::journal`: what changed appended to
+    /// the journal, or a new snapshot), then the checkpoint that commits it,
+    /// then removes the engine state files it no longer names.
+    pub fn save(&mut self, state_dir: &Path) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
+        let doc = serde_json::to_string(&BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
+        let stored = journal::save(state_dir, &doc, self.stored.as_ref()).map_err(|error| match error {
+            JournalError::Io { path, error } => CheckpointError::Io { path, error },
+            damaged => unreadable(&path, format!("its engine state cannot be written: {damaged}")),
+        })?;
+        drop(doc);
+        fault_injection::crash_at("after-engine-state");
         let header = HeaderRef {
             format: FORMAT,
             cursors: &self.cursors,
@@ -312,12 +374,15 @@ impl Checkpoint {
             history: &self.history,
             notified: &self.notified,
         };
-        let body = BodyRef { engine: &self.engine, rejects: &self.rejects };
         let mut bytes = serde_json::to_vec(&header).map_err(io)?;
         bytes.push(b'\n');
-        serde_json::to_writer(&mut bytes, &body).map_err(io)?;
+        serde_json::to_writer(&mut bytes, &StateBody { state: stored.at }).map_err(io)?;
         bytes.push(b'\n');
-        write_atomic(&path, &bytes).map_err(|error| CheckpointError::Io { path, error })
+        write_atomic(&path, &bytes).map_err(|error| CheckpointError::Io { path, error })?;
+        fault_injection::crash_at("before-clean");
+        journal::clean(state_dir, &stored.at);
+        self.stored = Some(stored);
+        Ok(())
     }
 
     /// Keeps the latest rejections; the engine counts them

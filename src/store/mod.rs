@@ -13,6 +13,8 @@ pub mod fault_injection;
 pub mod fingerprint;
 pub mod generation;
 pub mod history;
+pub mod journal;
+pub mod journal_entities;
 pub mod last_run;
 pub mod lock;
 pub mod mark;

@@ -31,13 +31,21 @@ fn assert_each_file_old_or_new(lab: &Homelab, old: &[(String, String)], new: &[(
 
 #[test]
 fn a_crash_at_any_commit_point_leaves_old_or_new_and_the_next_run_converges() {
-    let points: Vec<String> = ["after-scan", "after-history", "after-outbox", "before-checkpoint", "after-checkpoint"]
-        .into_iter()
-        .map(String::from)
-        .chain((1..=WORLD_FILES.len()).map(|n| format!("after-world-file:{n}")))
-        .chain(["before-swap", "after-swap"].map(String::from))
-        .chain((1..=7).map(|n| format!("before-rename:{n}")))
-        .collect();
+    let points: Vec<String> = [
+        "after-scan",
+        "after-history",
+        "after-outbox",
+        "before-checkpoint",
+        "after-engine-state",
+        "before-clean",
+        "after-checkpoint",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain((1..=WORLD_FILES.len()).map(|n| format!("after-world-file:{n}")))
+    .chain(["before-swap", "after-swap"].map(String::from))
+    .chain((1..=7).map(|n| format!("before-rename:{n}")))
+    .collect();
     for point in points {
         let lab = Homelab::new();
         story(&lab, 0);

@@ -187,7 +187,7 @@ fn assert_world_parses(lab: &Homelab, context: &str) {
 /// Commit points at which runs of the loop are aborted. Every run and
 /// rebuild of the loop passes each of them: it always has new events, so it
 /// writes at least the summary and the checkpoint.
-const CRASH_POINTS: [&str; 10] = [
+const CRASH_POINTS: [&str; 12] = [
     "after-scan",
     "after-history",
     "after-world-file:1",
@@ -197,6 +197,8 @@ const CRASH_POINTS: [&str; 10] = [
     "before-rename:2",
     "after-outbox",
     "before-checkpoint",
+    "after-engine-state",
+    "before-clean",
     "after-checkpoint",
 ];
 

@@ -175,9 +175,7 @@ fn a_checkpoint_that_kept_every_entry_loads_and_its_next_run_moves_the_surplus_t
     }
     lab.run();
     assert!(lab.history("world").is_empty());
-    let text = lab.read("state/observer_checkpoint.json");
-    let (header, body) = text.split_once('\n').expect("a header line and a body line");
-    let mut body: Value = serde_json::from_str(body).expect("the body is JSON");
+    let (header, mut body) = lab.checkpoint_as_format_3();
     let engine = body["engine"].as_object_mut().unwrap();
     assert!(engine.remove("finished").is_some(), "the index is in the engine state");
     lab.write("state/observer_checkpoint.json", &format!("{header}\n{body}\n"));

@@ -41,6 +41,7 @@ mod schemas;
 mod scrub;
 mod security;
 mod snapshots;
+mod state_journal;
 mod streaming;
 mod support;
 mod tls;

@@ -393,6 +393,23 @@ impl Homelab {
         serde_json::from_str(text.lines().next().unwrap_or_default()).expect("checkpoint header")
     }
 
+    /// The live checkpoint in the layout of format 3, which kept the state
+    /// document (engine state and rejections) in its body: its header and
+    /// body, for a test to edit and write back. Read through the library,
+    /// so the journal is replayed.
+    pub fn checkpoint_as_format_3(&self) -> (serde_json::Value, serde_json::Value) {
+        let loaded = observer::store::checkpoint::Checkpoint::load(&self.path("state")).unwrap().expect("a checkpoint");
+        let mut header = self.checkpoint_header();
+        header["format"] = serde_json::json!(3);
+        (header, serde_json::json!({"engine": loaded.engine, "rejects": loaded.rejects}))
+    }
+
+    /// Rewrites the live checkpoint in the layout of format 3.
+    pub fn write_checkpoint_of_format_3(&self) {
+        let (header, body) = self.checkpoint_as_format_3();
+        self.write("state/observer_checkpoint.json", &format!("{header}\n{body}\n"));
+    }
+
     /// Every world file that exists, by name (missing ones are left out).
     pub fn world_files_present(&self, dir: &str) -> Vec<(String, String)> {
         WORLD_FILES

@@ -10,9 +10,7 @@ const CHECKPOINT: &str = "state/observer_checkpoint.json";
 /// Rewrites the checkpoint in the layout of observer 0.1.0, whose body kept
 /// the late rule's order key beside the engine state instead of inside it.
 fn as_written_by_0_1_0(lab: &Homelab) {
-    let text = lab.read(CHECKPOINT);
-    let (header, body) = text.split_once('\n').expect("a header line and a body line");
-    let mut body: Value = serde_json::from_str(body).expect("the body is JSON");
+    let (header, mut body) = lab.checkpoint_as_format_3();
     let key = body["engine"].as_object_mut().and_then(|engine| engine.remove("last_folded"));
     let key = key.expect("the engine state holds the order key");
     assert!(key.is_object(), "{key}");
@@ -55,8 +53,11 @@ fn a_checkpoint_of_0_1_0_loads_and_counts_late_events_as_before() {
     for ((name, a), (_, b)) in current.world_files("world").into_iter().zip(upgraded.world_files("world")) {
         assert_eq!(a, b, "world/{name}");
     }
-    let body = upgraded.read(CHECKPOINT).lines().nth(1).map(str::to_owned).unwrap_or_default();
-    let body: Value = serde_json::from_str(&body).expect("the body is JSON");
+    // The pass after it wrote a first snapshot of the state (format 4).
+    let reference = upgraded.read(CHECKPOINT).lines().nth(1).map(str::to_owned).unwrap_or_default();
+    let reference: Value = serde_json::from_str(&reference).expect("the body is JSON");
+    let generation = reference["state"]["generation"].as_u64().expect("the body names the engine state");
+    let body: Value = upgraded.json(&format!("state/engine/snapshot-{generation}.json"));
     assert!(body.get("last_folded").is_none(), "written back inside the engine: {body}");
     assert_eq!(body["engine"]["last_folded"]["file"], "b.jsonl");
 }

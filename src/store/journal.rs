@@ -1,0 +1,272 @@
+//! The engine state (and the recent rejections) on disk as a snapshot and
+//! an append-only journal under `state/engine/`, so that a pass that folds a
+//! few events writes what changed, not the whole state.
+//!
+//! - `snapshot-<N>.json`: the whole state as one JSON document, written
+//!   once (temp file, fsync, rename) and never changed.
+//! - `journal-<N>.jsonl`: what changed since, one line per entity
+//!   (`store::journal_entities`): `{"p":[keys],"v":value}` sets the entity
+//!   at that path, `{"p":[keys]}` removes it. A pass appends its lines after
+//!   removing the ones before it, in one write, and syncs them.
+//!
+//! The checkpoint's header names generation N and commits the snapshot's
+//! length and how much of the journal is committed, as a [`FileMark`] — the
+//! outbox's protocol (`store::outbox`): bytes past the mark were appended
+//! by a pass that crashed before its commit, are never read, and are cut
+//! before the next append. Loading reads the snapshot, replays the
+//! committed journal over its entities and deserialises the result; the
+//! hash of every entity is kept, and the next save appends the entities
+//! whose bytes differ and the removals.
+//!
+//! Compaction: when the journal would grow past half the snapshot (and past
+//! [`MIN_COMPACT_BYTES`], so a small state is not rewritten at every other
+//! pass), the pass writes a new snapshot `snapshot-<N+1>.json` instead, and
+//! the header it commits names N+1. A first pass, a rebuild, and the first
+//! pass after a checkpoint of format 3 (which kept the state in its own
+//! body) write a new snapshot too. After the commit every other file in
+//! `state/engine/` goes: older generations, and whatever a crash left
+//! (a temp snapshot, a snapshot no header named). At every crash point the
+//! committed header names files that are all there: a new generation is
+//! complete on disk before the header names it, and the old one goes only
+//! after.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::atomic::{is_the_file_at, sync_dir, write_atomic};
+use super::fault_injection;
+use super::journal_entities::{assemble, fields, split};
+use super::mark::FileMark;
+
+/// Under the state directory.
+pub const DIR: &str = "engine";
+/// The journal is compacted when it would pass half the snapshot and this.
+pub const MIN_COMPACT_BYTES: u64 = 64 * 1024;
+
+/// What a checkpoint commits of `state/engine/`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRef {
+    /// The generation N of `snapshot-<N>.json` and `journal-<N>.jsonl`.
+    pub generation: u64,
+    /// The snapshot's length.
+    pub snapshot: u64,
+    /// How much of the journal is committed.
+    pub journal: FileMark,
+}
+
+/// The committed state files, with the hash of every entity of the state
+/// they hold (none when it was written without being cut into entities:
+/// the next save then writes a snapshot).
+#[derive(Clone, Debug, Default)]
+pub struct Stored {
+    pub at: StateRef,
+    hashes: Option<HashMap<String, u64>>,
+}
+
+#[derive(Debug)]
+pub enum JournalError {
+    /// A committed file is not what was committed.
+    Damaged {
+        path: PathBuf,
+        reason: String,
+    },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for JournalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalError::Damaged { path, reason } => write!(f, "{}: {reason}", path.display()),
+            JournalError::Io { path, error } => write!(f, "cannot access {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+pub fn dir(state: &Path) -> PathBuf {
+    state.join(DIR)
+}
+
+pub fn snapshot_path(state: &Path, generation: u64) -> PathBuf {
+    dir(state).join(format!("snapshot-{generation}.json"))
+}
+
+pub fn journal_path(state: &Path, generation: u64) -> PathBuf {
+    dir(state).join(format!("journal-{generation}.jsonl"))
+}
+
+/// The state document `at` commits, and what the next save diffs against.
+pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalError> {
+    let path = snapshot_path(state, at.generation);
+    let snapshot = text(&path, read_bytes(&path)?)?;
+    let damaged = |path: &Path, reason: String| JournalError::Damaged { path: path.to_path_buf(), reason };
+    if snapshot.len() as u64 != at.snapshot {
+        let reason = format!("it holds {} bytes, but {} were committed", snapshot.len(), at.snapshot);
+        return Err(damaged(&path, reason));
+    }
+    let entities = split(&snapshot).map_err(|reason| damaged(&path, reason))?;
+    if at.journal.bytes == 0 {
+        let hashes = entities.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
+        drop(entities);
+        return Ok((snapshot, Stored { at: *at, hashes: Some(hashes) }));
+    }
+    let path = journal_path(state, at.generation);
+    let mut journal = read_bytes(&path)?;
+    if (journal.len() as u64) < at.journal.bytes {
+        let reason = format!("it holds {} bytes, but {} were committed", journal.len(), at.journal.bytes);
+        return Err(damaged(&path, reason));
+    }
+    if !at.journal.is_untouched(&path) && !at.journal.commits_prefix_of(&journal) {
+        return Err(damaged(&path, "its committed part changed since it was written".into()));
+    }
+    // What follows the mark is a crashed pass's, and never read.
+    journal.truncate(at.journal.bytes as usize);
+    let committed = text(&path, journal)?;
+    let mut map: HashMap<String, &str> = entities.into_iter().collect();
+    for (n, line) in committed.lines().enumerate() {
+        let record = |reason: String| damaged(&path, format!("line {}: {reason}", n + 1));
+        let mut keys = fields(line).map_err(record)?.into_iter();
+        let path = match keys.next() {
+            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => raw[1..raw.len() - 1].to_string(),
+            _ => return Err(record("a record begins with its path, \"p\"".into())),
+        };
+        match keys.next() {
+            Some((key, raw)) if key == r#""v""# => map.insert(path, raw),
+            None => map.remove(&path),
+            Some((key, _)) => return Err(record(format!("unexpected key {key}"))),
+        };
+    }
+    let doc = assemble(&map).map_err(|reason| damaged(&path, reason))?;
+    let hashes = map.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
+    Ok((doc, Stored { at: *at, hashes: Some(hashes) }))
+}
+
+/// Writes the state document `doc` after `stored` (the files the live
+/// checkpoint commits, `None` when there are none): the changed entities
+/// appended to the journal, or a new snapshot. Returns what the checkpoint
+/// is to commit; the caller commits it, then calls [`clean`].
+pub fn save(state: &Path, doc: &str, stored: Option<&Stored>) -> Result<Stored, JournalError> {
+    let Some((stored, old)) = stored.and_then(|s| s.hashes.as_ref().map(|h| (s, h))) else {
+        return snapshot(state, doc, None, next_generation(state, 0));
+    };
+    let snapshot_path = snapshot_path(state, stored.at.generation);
+    let damaged = |reason| JournalError::Damaged { path: snapshot_path.clone(), reason };
+    let entities = split(doc).map_err(damaged)?;
+    let hashes: HashMap<String, u64> = entities.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
+    let mut lines = String::new();
+    for path in old.keys().filter(|path| !hashes.contains_key(*path)) {
+        lines.push_str(&format!("{{\"p\":[{path}]}}\n"));
+    }
+    for (path, raw) in &entities {
+        if old.get(path) != hashes.get(path) {
+            lines.push_str(&format!("{{\"p\":[{path}],\"v\":{raw}}}\n"));
+        }
+    }
+    let at = stored.at;
+    let grown = at.journal.bytes + lines.len() as u64;
+    if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
+        return snapshot(state, doc, Some(hashes), next_generation(state, at.generation));
+    }
+    let path = journal_path(state, at.generation);
+    let io = |error| JournalError::Io { path: path.clone(), error };
+    if lines.is_empty() && at.journal.is_untouched(&path) {
+        return Ok(Stored { at, hashes: Some(hashes) });
+    }
+    let created = !path.exists();
+    let mut file = OpenOptions::new().append(true).create(true).open(&path).map_err(io)?;
+    if !is_the_file_at(&file, &path) {
+        return Err(JournalError::Damaged { path, reason: "it is a symlink, and observer follows none".into() });
+    }
+    let length = file.metadata().map_err(io)?.len();
+    if length < at.journal.bytes {
+        let reason = format!("it holds {length} bytes, but {} were committed", at.journal.bytes);
+        return Err(JournalError::Damaged { path, reason });
+    }
+    if length > at.journal.bytes {
+        // Appended by a pass that crashed before its commit.
+        file.set_len(at.journal.bytes).map_err(io)?;
+    }
+    fault_injection::fail_at("journal-append").map_err(io)?;
+    file.write_all(lines.as_bytes()).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    if created {
+        sync_dir(&dir(state)).map_err(io)?;
+    }
+    let journal = at.journal.after(lines.as_bytes()).stamped(&path);
+    Ok(Stored { at: StateRef { journal, ..at }, hashes: Some(hashes) })
+}
+
+/// Removes every file of `state/engine/` but those `at` names: older
+/// generations and what a crash left. Best effort, after the commit: a file
+/// left here is never read, and the next pass tries again.
+pub fn clean(state: &Path, at: &StateRef) {
+    let keep = [snapshot_path(state, at.generation), journal_path(state, at.generation)];
+    for entry in std::fs::read_dir(dir(state)).into_iter().flatten().flatten() {
+        if !keep.contains(&entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A new generation: the whole document as its snapshot, an empty journal.
+fn snapshot(
+    state: &Path,
+    doc: &str,
+    hashes: Option<HashMap<String, u64>>,
+    generation: u64,
+) -> Result<Stored, JournalError> {
+    let dir = dir(state);
+    let io = |error| JournalError::Io { path: dir.clone(), error };
+    if !dir.is_dir() {
+        crate::store::atomic::create_dir(&dir, "the engine state directory")
+            .map_err(|error| io(std::io::Error::other(error.to_string())))?;
+        sync_dir(state).map_err(io)?;
+    }
+    let path = snapshot_path(state, generation);
+    write_atomic(&path, doc.as_bytes()).map_err(|error| JournalError::Io { path, error })?;
+    let at = StateRef { generation, snapshot: doc.len() as u64, journal: FileMark::default() };
+    Ok(Stored { at, hashes })
+}
+
+/// A generation above `live` and above any file in `state/engine/`, so that
+/// a new snapshot never replaces a file a committed header names.
+fn next_generation(state: &Path, live: u64) -> u64 {
+    let mut top = live;
+    for entry in std::fs::read_dir(dir(state)).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let digits: String =
+            name.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+        top = top.max(digits.parse().unwrap_or(0));
+    }
+    top + 1
+}
+
+/// A committed file, whole; missing or a symlink is an error.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
+    let io = |error| JournalError::Io { path: path.to_path_buf(), error };
+    let meta = std::fs::symlink_metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        let reason = "it is not a regular file, and observer follows no symlink in state/".into();
+        return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {
+    String::from_utf8(bytes)
+        .map_err(|_| JournalError::Damaged { path: path.to_path_buf(), reason: "it is not UTF-8".into() })
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;

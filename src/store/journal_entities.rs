@@ -1,0 +1,275 @@
+//! The engine state as entities, for `store::journal`: a JSON document cut
+//! into the values found at paths of object keys, and put back together.
+//!
+//! An object is cut into its keys when it is longer than [`SPLIT_BYTES`]
+//! (the document itself always is, and no deeper than [`MAX_DEPTH`]);
+//! anything else — a small object, an array, a string, a number — is one
+//! entity, kept as its raw JSON text. So a deployment of the hot view, a
+//! node or an alert is an entity of its own (or a few, when it is long), and
+//! a pass that changes one rewrites that one, while a map of thousands of
+//! them is never an entity.
+//!
+//! A path is the object keys from the document down, as their raw JSON
+//! tokens (quotes and escapes as written) joined by commas, so that
+//! `[` + path + `]` is a JSON array of the keys: `"engine","nodes","venus"`.
+//! Which objects are cut depends on their length, so one can be an entity in
+//! one pass and cut in the next: the entities of a document never hold a
+//! path and a path under it, and replaying a diff (removals first) of two
+//! such sets gives the second set.
+//!
+//! The cutting is a byte scanner, not a parser: the engine state's own
+//! deserialisation checks the assembled document, and a document the
+//! scanner cannot follow is refused as damaged.
+
+use std::collections::HashMap;
+
+/// An object longer than this is cut into its keys.
+pub const SPLIT_BYTES: usize = 1024;
+/// Objects deeper than this are never cut.
+const MAX_DEPTH: usize = 8;
+
+/// An entity: its path and its raw JSON value.
+pub type Entity<'a> = (String, &'a str);
+
+/// The entities of `doc`, a JSON object, in document order.
+pub fn split(doc: &str) -> Result<Vec<Entity<'_>>, String> {
+    let mut scanner = Scanner { text: doc, at: 0 };
+    let mut out = Vec::new();
+    scanner.space();
+    scanner.object(&mut String::new(), 0, MAX_DEPTH, &mut out)?;
+    scanner.space();
+    match scanner.at == doc.len() {
+        true => Ok(out),
+        false => Err(format!("unexpected text after the document at byte {}", scanner.at)),
+    }
+}
+
+/// The keys of one JSON object (raw tokens, with their quotes) and their
+/// raw values, without cutting any deeper.
+pub fn fields(doc: &str) -> Result<Vec<Entity<'_>>, String> {
+    let mut scanner = Scanner { text: doc, at: 0 };
+    let mut out = Vec::new();
+    scanner.space();
+    scanner.object(&mut String::new(), 0, 1, &mut out)?;
+    Ok(out)
+}
+
+/// The document the entities are the parts of; they come in any order.
+pub fn assemble(entities: &HashMap<String, &str>) -> Result<String, String> {
+    let mut items = Vec::with_capacity(entities.len());
+    for (path, raw) in entities {
+        items.push((segments(path)?, *raw));
+    }
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let size = entities.iter().map(|(path, raw)| path.len() + raw.len() + 2).sum();
+    let mut out = String::with_capacity(size);
+    level(&mut out, &items, 0)?;
+    Ok(out)
+}
+
+/// Writes the object of the entities that share the first `depth` keys.
+fn level(out: &mut String, items: &[(Vec<&str>, &str)], depth: usize) -> Result<(), String> {
+    out.push('{');
+    let mut i = 0;
+    while i < items.len() {
+        let Some(key) = items[i].0.get(depth) else { return Err(inconsistent(&items[i].0)) };
+        let end = i + items[i..].iter().take_while(|item| item.0.get(depth) == Some(key)).count();
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push(':');
+        if end == i + 1 && items[i].0.len() == depth + 1 {
+            out.push_str(items[i].1);
+        } else if items[i].0.len() == depth + 1 {
+            return Err(inconsistent(&items[i].0));
+        } else {
+            level(out, &items[i..end], depth + 1)?;
+        }
+        i = end;
+    }
+    out.push('}');
+    Ok(())
+}
+
+fn inconsistent(path: &[&str]) -> String {
+    format!("the entity [{}] is both a value and an object", path.join(","))
+}
+
+/// The raw key tokens of a path.
+fn segments(path: &str) -> Result<Vec<&str>, String> {
+    let mut scanner = Scanner { text: path, at: 0 };
+    let mut keys = Vec::new();
+    loop {
+        let start = scanner.at;
+        scanner.string()?;
+        keys.push(&path[start..scanner.at]);
+        match scanner.byte() {
+            None => return Ok(keys),
+            Some(b',') => scanner.at += 1,
+            Some(_) => return Err(format!("a path is keys joined by commas, not {path}")),
+        }
+    }
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while self.byte().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, wanted: u8) -> Result<(), String> {
+        match self.byte() {
+            Some(b) if b == wanted => {
+                self.at += 1;
+                Ok(())
+            }
+            found => {
+                Err(format!("expected `{}` at byte {}, found {:?}", wanted as char, self.at, found.map(char::from)))
+            }
+        }
+    }
+
+    /// An object at `depth`, its entities pushed to `out` under `path`.
+    fn object(&mut self, path: &mut String, depth: usize, max: usize, out: &mut Vec<Entity<'a>>) -> Result<(), String> {
+        self.expect(b'{')?;
+        self.space();
+        if self.byte() == Some(b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        let base = path.len();
+        loop {
+            self.space();
+            let key = self.at;
+            self.string()?;
+            if base > 0 {
+                path.push(',');
+            }
+            path.push_str(&self.text[key..self.at]);
+            self.space();
+            self.expect(b':')?;
+            self.space();
+            let start = self.at;
+            if self.byte() == Some(b'{') && depth + 1 < max {
+                let mark = out.len();
+                self.object(path, depth + 1, max, out)?;
+                if self.at - start <= SPLIT_BYTES || out.len() == mark {
+                    out.truncate(mark);
+                    out.push((path.clone(), &self.text[start..self.at]));
+                }
+            } else {
+                self.value()?;
+                out.push((path.clone(), &self.text[start..self.at]));
+            }
+            path.truncate(base);
+            self.space();
+            match self.byte() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                found => {
+                    return Err(format!("expected `,` or `}}` at byte {}, found {:?}", self.at, found.map(char::from)));
+                }
+            }
+        }
+    }
+
+    /// A string token, from its opening quote past its closing one.
+    fn string(&mut self) -> Result<(), String> {
+        self.expect(b'"')?;
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            self.at += 1;
+            match b {
+                b'"' => return Ok(()),
+                b'\\' => self.at += 1,
+                _ => {}
+            }
+        }
+        Err("a string does not end".into())
+    }
+
+    /// Any value, skipped whole.
+    fn value(&mut self) -> Result<(), String> {
+        let bytes = self.text.as_bytes();
+        match self.byte() {
+            Some(b'"') => self.string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                while let Some(&b) = bytes.get(self.at) {
+                    match b {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Ok(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+                Err("an object or array does not end".into())
+            }
+            Some(_) => {
+                let start = self.at;
+                while self.byte().is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace()) {
+                    self.at += 1;
+                }
+                match self.at > start {
+                    true => Ok(()),
+                    false => Err(format!("expected a value at byte {start}")),
+                }
+            }
+            None => Err("the document ends before a value".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_objects_and_arrays_are_entities_and_long_objects_are_cut() {
+        let long = format!(r#"{{"a":{{"x":1}},"b":"{}"}}"#, "y".repeat(SPLIT_BYTES));
+        let doc = format!(r#"{{"n":{{"v\"1":[1,{{"z":2}}],"e":{{}}}},"l":{long},"s":null}}"#);
+        let entities = split(&doc).unwrap();
+        let paths: Vec<&str> = entities.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, [r#""n""#, r#""l","a""#, r#""l","b""#, r#""s""#]);
+        assert_eq!(entities[0].1, r#"{"v\"1":[1,{"z":2}],"e":{}}"#);
+        let map: HashMap<String, &str> = entities.into_iter().collect();
+        let again = assemble(&map).unwrap();
+        let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        assert_eq!(parsed(&again), parsed(&doc));
+        assert_eq!(assemble(&HashMap::new()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        for bad in ["", "[1]", "{\"a\":", "{\"a\":1", "{\"a\" 1}", "{\"a\":{\"b\":[1,2}", "{\"a\":1} x", "{\"a"] {
+            assert!(split(bad).is_err(), "{bad}");
+        }
+        let both = HashMap::from([(r#""a""#.to_string(), "1"), (r#""a","b""#.to_string(), "2")]);
+        assert!(assemble(&both).unwrap_err().contains("both a value and an object"));
+        assert_eq!(fields(r#"{"p":["a","b"],"v":{"c":1}}"#).unwrap()[1], (r#""v""#.to_string(), r#"{"c":1}"#));
+    }
+}

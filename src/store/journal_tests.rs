@@ -1,0 +1,146 @@
+//! Tests of `store/journal.rs`: replay equals what was saved, the journal
+//! grows by what changed, a crashed pass's tail is cut, compaction.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn parsed(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// A state document of `nodes` nodes, long enough to be cut into entities.
+fn doc(nodes: usize, status: &str) -> Value {
+    let nodes: serde_json::Map<String, Value> = (0..nodes)
+        .map(|n| {
+            (format!("n\"{n}"), json!({"status": status, "last_seen": format!("2026-05-12T12:{:02}:00Z", n % 60)}))
+        })
+        .collect();
+    json!({"engine": {"clock": "2026-05-12T12:00:00Z", "nodes": nodes, "probe_runs": [1, 2]}, "rejects": []})
+}
+
+/// Saves `value` after `stored`, then checks that a load gives it back;
+/// returns what was loaded, as the next pass starts from it.
+fn save_and_load(state: &Path, value: &Value, stored: Option<&Stored>) -> Stored {
+    let text = value.to_string();
+    let saved = save(state, &text, stored).unwrap();
+    clean(state, &saved.at);
+    let (loaded, again) = load(state, &saved.at).unwrap();
+    assert_eq!(parsed(&loaded), *value, "replay gives back the state written");
+    if saved.hashes.is_some() {
+        assert_eq!(again.hashes, saved.hashes, "and the same entities");
+    }
+    assert_eq!(again.at, saved.at);
+    again
+}
+
+fn journal_len(state: &Path, at: &StateRef) -> u64 {
+    std::fs::metadata(journal_path(state, at.generation)).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_save_appends_the_changed_entities_and_a_load_replays_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let mut value = doc(500, "up");
+    let first = save_and_load(state, &value, None);
+    assert_eq!(first.at.journal.bytes, 0, "a first save writes a snapshot");
+    assert!(first.at.snapshot > 20_000);
+    // One node changes, one goes, one comes, and the clock moves.
+    value["engine"]["nodes"]["n\"7"]["status"] = json!("down");
+    value["engine"]["nodes"].as_object_mut().unwrap().remove("n\"8");
+    value["engine"]["nodes"]["new"] = json!({"status": "up"});
+    value["engine"]["clock"] = json!("2026-05-12T12:01:00Z");
+    let second = save_and_load(state, &value, Some(&first));
+    assert_eq!(second.at.generation, first.at.generation, "appended, not compacted");
+    let journal = std::fs::read_to_string(journal_path(state, second.at.generation)).unwrap();
+    assert_eq!(journal.lines().count(), 4, "{journal}");
+    assert!(journal.contains(r#"{"p":["engine","nodes","n\"8"]}"#), "{journal}");
+    assert!(second.at.journal.bytes < first.at.snapshot / 50, "{} bytes for 4 changes", second.at.journal.bytes);
+    // Nothing changed: nothing is written.
+    let third = save_and_load(state, &value, Some(&second));
+    assert_eq!(third.at.journal.content(), second.at.journal.content());
+}
+
+#[test]
+fn random_changes_replay_to_the_state_written_across_compactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let mut value = doc(300, "up");
+    let mut stored = save_and_load(state, &value, None);
+    let mut seed = 7u64;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut generations = std::collections::BTreeSet::new();
+    for round in 0..200 {
+        let nodes = value["engine"]["nodes"].as_object_mut().unwrap();
+        for _ in 0..1 + next(40) {
+            let key = format!("n\"{}", next(400));
+            match next(4) {
+                0 => drop(nodes.remove(&key)),
+                1 => drop(nodes.insert(
+                    key,
+                    json!({"status": "up", "tags": {"r": round, "long": "x".repeat(next(1500) as usize)}}),
+                )),
+                2 => drop(nodes.insert(key, json!([round]))),
+                _ => drop(nodes.insert(key, json!({}))),
+            }
+        }
+        value["engine"]["probe_runs"] = json!([round]);
+        stored = save_and_load(state, &value, Some(&stored));
+        generations.insert(stored.at.generation);
+        let files = std::fs::read_dir(super::dir(state)).unwrap().count();
+        assert!(files <= 2, "round {round}: only the committed generation's files are left");
+    }
+    assert!(generations.len() > 2, "the journal was compacted now and then: {generations:?}");
+}
+
+#[test]
+fn what_a_crashed_pass_appended_is_never_read_and_is_cut_before_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let mut value = doc(200, "up");
+    let first = save_and_load(state, &value, None);
+    value["engine"]["nodes"]["n\"1"]["status"] = json!("down");
+    let second = save_and_load(state, &value, Some(&first));
+    // A pass that crashed before its commit left a torn record.
+    let path = journal_path(state, second.at.generation);
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(br#"{"p":["engine","nodes","n\"1"],"v":{"sta"#).unwrap();
+    let (loaded, _) = load(state, &second.at).unwrap();
+    assert_eq!(parsed(&loaded), value);
+    value["engine"]["nodes"]["n\"2"]["status"] = json!("down");
+    let third = save_and_load(state, &value, Some(&second));
+    let journal = std::fs::read_to_string(&path).unwrap();
+    assert!(!journal.contains("\"sta\n") && !journal.contains("{\"sta{"), "{journal}");
+    assert_eq!(journal.len() as u64, third.at.journal.bytes);
+    assert_eq!(journal_len(state, &third.at), third.at.journal.bytes);
+}
+
+#[test]
+fn a_changed_or_missing_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let mut value = doc(200, "up");
+    let first = save_and_load(state, &value, None);
+    value["engine"]["nodes"]["n\"1"]["status"] = json!("down");
+    let second = save_and_load(state, &value, Some(&first));
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read(&journal).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut changed = good.clone();
+    changed[20] = b'X';
+    for (bad, says) in [(&good[..good.len() - 2], "were committed"), (&changed[..], "changed since")] {
+        std::fs::write(&journal, bad).unwrap();
+        let error = load(state, &second.at).unwrap_err().to_string();
+        assert!(error.contains("journal-") && error.contains(says), "{error}");
+    }
+    std::fs::write(&journal, &good).unwrap();
+    let snapshot = snapshot_path(state, second.at.generation);
+    std::fs::write(&snapshot, b"{}").unwrap();
+    assert!(load(state, &second.at).unwrap_err().to_string().contains("snapshot-"));
+    std::fs::remove_file(&snapshot).unwrap();
+    assert!(matches!(load(state, &second.at), Err(JournalError::Io { .. })));
+}
