@@ -50,9 +50,21 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn of(engine: &Engine, scope: &Scope) -> Snapshot {
         let mut snapshot = Snapshot { notifications: engine.notifications().len(), ..Snapshot::default() };
-        for (id, incident) in engine.incidents() {
-            if scope.covers_incident(id, incident) {
-                snapshot.incidents.insert(id.clone(), incident.clone());
+        // The replay keeps every finished incident, so on a busy lab the
+        // map grows with the replay: an incident's scope is looked up by
+        // its id, not found by walking the map at every event.
+        match &scope.incident {
+            Some(wanted) => {
+                if let Some(incident) = engine.incidents().get(wanted) {
+                    snapshot.incidents.insert(wanted.clone(), incident.clone());
+                }
+            }
+            None => {
+                for (id, incident) in engine.incidents() {
+                    if scope.covers_incident(id, incident) {
+                        snapshot.incidents.insert(id.clone(), incident.clone());
+                    }
+                }
             }
         }
         if let Some(key) = scope.service_key() {
@@ -65,9 +77,18 @@ impl Snapshot {
                 snapshot.probes.insert(probe.clone(), (state.debounce.clone(), state.breaker.state, reason));
             }
         }
-        for (key, alert) in engine.alerts() {
-            if scope.covers_alert(key, alert.node.as_deref(), alert.service.as_deref()) {
-                snapshot.alerts.insert(key.clone(), (alert.status, alert.suppressed_by.clone()));
+        match &scope.alert {
+            Some(wanted) => {
+                if let Some(alert) = engine.alerts().get(wanted) {
+                    snapshot.alerts.insert(wanted.clone(), (alert.status, alert.suppressed_by.clone()));
+                }
+            }
+            None => {
+                for (key, alert) in engine.alerts() {
+                    if scope.covers_alert(key, alert.node.as_deref(), alert.service.as_deref()) {
+                        snapshot.alerts.insert(key.clone(), (alert.status, alert.suppressed_by.clone()));
+                    }
+                }
             }
         }
         if let Some(node) = scope.node_itself()

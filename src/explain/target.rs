@@ -4,6 +4,7 @@
 //! the error message: incident id, alert key, deployment or correlation id,
 //! `node/service`, node.
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use serde_json::Value;
@@ -47,10 +48,10 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         target.id = text(record, "id").unwrap_or_else(|| id.to_string());
         target
     };
-    if let Some((record, found_in)) = files.find("incidents", |key, _| key == id) {
+    if let Some((record, found_in)) = files.find("incidents", id, |key, _| key == id) {
         return Ok(incident_target(&record, found_in));
     }
-    if let Some((record, found_in)) = files.find("alerts", |key, _| key == id) {
+    if let Some((record, found_in)) = files.find("alerts", id, |key, _| key == id) {
         let mut scope = Scope::service(text(&record, "node"), text(&record, "service")).with_alert(id);
         if let Some(subject) = id.strip_prefix("deployment_stuck:") {
             scope = Scope::deployment(subject).with_alert(id);
@@ -60,16 +61,16 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         let from = ts(&record, "since").or_else(|| ts(&record, "fired_at"));
         return Ok(found(Kind::Alert, scope, found_in, &record, from, ts(&record, "resolved_at")));
     }
-    if let Some((record, found_in)) = files.find("deployments", |key, _| key == id) {
+    if let Some((record, found_in)) = files.find("deployments", id, |key, _| key == id) {
         let from = ts(&record, "started_at");
         return Ok(found(Kind::Deployment, Scope::deployment(id), found_in, &record, from, ts(&record, "ended_at")));
     }
     let by_correlation = |_: &str, record: &Value| record.get("correlation_id").and_then(Value::as_str) == Some(id);
-    if let Some((record, found_in)) = files.find("incidents", by_correlation) {
+    if let Some((record, found_in)) = files.find("incidents", id, by_correlation) {
         return Ok(incident_target(&record, found_in));
     }
     if let Some((node, service)) = id.split_once('/')
-        && let Some(record) = files.services.as_ref().and_then(|s| s.get("services")?.get(id))
+        && let Some(record) = files.json("services").and_then(|s| s.get("services")?.get(id))
     {
         // The service's latest incident in the hot view, if any, else its
         // current status, opens the stretch.
@@ -83,7 +84,7 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         let scope = Scope::service(Some(node.into()), Some(service.into()));
         return Ok(found(Kind::Service, scope, "services.json".into(), record, from, None));
     }
-    if let Some(record) = files.nodes.as_ref().and_then(|n| n.get("nodes")?.get(id)) {
+    if let Some(record) = files.json("nodes").and_then(|n| n.get("nodes")?.get(id)) {
         let mut scope = Scope::service(Some(id.into()), None);
         scope.node_level = true;
         return Ok(found(Kind::Node, scope, "nodes.json".into(), record, ts(record, "last_seen"), None));
@@ -91,57 +92,48 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
     Err(files.close_to(id))
 }
 
-/// The world files the look-up reads, and the history lines.
+/// The world files the look-up reads, each read and parsed when the
+/// look-up first needs it, and the history.
+///
+/// On a busy lab `deployments.json` and `alerts.json` are megabytes, and an
+/// incident is found in `incidents.json` before they are ever looked at:
+/// read eagerly, parsing them was a fifth of an `explain` of an incident.
 struct World {
-    incidents: Option<Value>,
-    alerts: Option<Value>,
-    deployments: Option<Value>,
-    services: Option<Value>,
-    nodes: Option<Value>,
-    summary: Option<Value>,
-    /// `(file name, line)` of every history file, newest month first.
-    history: Vec<(String, String)>,
+    /// The world directory, whose `history/` is read only when an ID is not
+    /// in the hot view, and then only the files of the kind looked up.
+    dir: std::path::PathBuf,
+    /// `incidents`, `alerts`, `deployments`, `services`, `nodes`,
+    /// `runtime-summary`, in the order of [`WORLD_FILES`].
+    files: [OnceCell<Option<Value>>; 6],
 }
+
+const WORLD_FILES: [&str; 6] = ["incidents", "alerts", "deployments", "services", "nodes", "runtime-summary"];
 
 impl World {
     fn read(world: &Path) -> World {
-        let json = |name: &str| {
-            std::fs::read(world.join(name)).ok().and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        };
-        let mut history = Vec::new();
-        let mut names: Vec<String> = std::fs::read_dir(world.join(history::DIR))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| history::is_history_file(name))
-            .collect();
-        names.sort_by(|a, b| b.cmp(a));
-        for name in names {
-            let text = std::fs::read_to_string(world.join(history::DIR).join(&name)).unwrap_or_default();
-            history.extend(text.lines().rev().map(|line| (name.clone(), line.to_string())));
-        }
-        World {
-            incidents: json("incidents.json"),
-            alerts: json("alerts.json"),
-            deployments: json("deployments.json"),
-            services: json("services.json"),
-            nodes: json("nodes.json"),
-            summary: json("runtime-summary.json"),
-            history,
-        }
+        World { dir: world.to_path_buf(), files: Default::default() }
+    }
+
+    /// The world file `name` (without `.json`), parsed; `None` when it is
+    /// missing or not JSON.
+    fn json(&self, name: &str) -> Option<&Value> {
+        let at = WORLD_FILES.iter().position(|known| *known == name)?;
+        self.files[at]
+            .get_or_init(|| {
+                let bytes = std::fs::read(self.dir.join(format!("{name}.json"))).ok()?;
+                serde_json::from_slice::<Value>(&bytes).ok()
+            })
+            .as_ref()
     }
 
     fn as_of(&self) -> Ts {
-        let as_of = self.summary.as_ref().and_then(|s| s.get("as_of")?.as_str().map(str::to_string));
+        let as_of = self.json("runtime-summary").and_then(|s| s.get("as_of")?.as_str().map(str::to_string));
         as_of.and_then(|t| Ts::parse(&t).ok()).unwrap_or_default()
     }
 
     fn file(&self, kind: &str) -> Option<&Value> {
         match kind {
-            "incidents" => self.incidents.as_ref(),
-            "alerts" => self.alerts.as_ref(),
-            "deployments" => self.deployments.as_ref(),
+            "incidents" | "alerts" | "deployments" => self.json(kind),
             _ => None,
         }
     }
@@ -152,18 +144,38 @@ impl World {
     }
 
     /// The first entry of `kind` that `matches`: in the world file, else
-    /// the newest history line.
-    fn find(&self, kind: &str, matches: impl Fn(&str, &Value) -> bool) -> Option<(Value, String)> {
+    /// the newest history line (the files of `kind`, newest month first,
+    /// each from its end). `matches` only accepts records in which `needle`
+    /// is a string value, so a history line that does not contain it as
+    /// JSON writes it is not parsed: on a busy lab the history holds tens of
+    /// thousands of lines, and reading and parsing all of them was most of
+    /// an `explain`.
+    fn find(&self, kind: &str, needle: &str, matches: impl Fn(&str, &Value) -> bool) -> Option<(Value, String)> {
         if let Some((_, record)) = self.map(kind).filter(|(key, record)| matches(key, record)).last() {
             return Some((record.clone(), format!("{kind}.json")));
         }
         let key_field =
             if kind == "deployments" { "correlation_id" } else { if kind == "alerts" { "key" } else { "id" } };
         let prefix = format!("{kind}-");
-        self.history.iter().filter(|(name, _)| name.starts_with(&prefix)).find_map(|(name, line)| {
-            let record: Value = serde_json::from_str(line).ok()?;
-            let key = record.get(key_field).and_then(Value::as_str).unwrap_or_default().to_string();
-            matches(&key, &record).then(|| (record, format!("{}/{name}", history::DIR)))
+        // The needle as JSON writes it inside a string (quotes and
+        // backslashes escaped), without the enclosing quotes.
+        let quoted = serde_json::to_string(needle).unwrap_or_default();
+        let written = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.join(history::DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| history::is_history_file(name) && name.starts_with(&prefix))
+            .collect();
+        names.sort_by(|a, b| b.cmp(a));
+        names.into_iter().find_map(|name| {
+            let text = std::fs::read_to_string(self.dir.join(history::DIR).join(&name)).unwrap_or_default();
+            text.lines().rev().filter(|line| line.contains(written)).find_map(|line| {
+                let record: Value = serde_json::from_str(line).ok()?;
+                let key = record.get(key_field).and_then(Value::as_str).unwrap_or_default().to_string();
+                matches(&key, &record).then(|| (record, format!("{}/{name}", history::DIR)))
+            })
         })
     }
 
@@ -174,9 +186,9 @@ impl World {
         for kind in ["incidents", "alerts", "deployments"] {
             known.extend(self.map(kind).map(|(key, _)| key.clone()));
         }
-        for (file, field) in [(&self.services, "services"), (&self.nodes, "nodes")] {
+        for field in ["services", "nodes"] {
             known.extend(
-                file.as_ref().and_then(|f| f.get(field)?.as_object()).into_iter().flatten().map(|(k, _)| k.clone()),
+                self.json(field).and_then(|f| f.get(field)?.as_object()).into_iter().flatten().map(|(k, _)| k.clone()),
             );
         }
         let wanted = id.to_lowercase();

@@ -148,6 +148,42 @@ fn each_kind_of_id_resolves() {
     assert_eq!(changes, ["status", "firing", "decided", "status", "resolved", "decided"]);
 }
 
+/// The history is read only for an ID the hot view lacks, only the files
+/// of the kind looked up, newest month first, and only lines that contain
+/// the ID are parsed (`explain::target`): an incident that left the hot view
+/// is still found by its id and by its correlation id, in the newest month
+/// that holds it, and the incidents of other months do not match.
+#[test]
+fn an_incident_that_left_the_hot_view_is_found_in_its_month_by_id_and_by_correlation_id() {
+    let lab = Homelab::new();
+    lab.append(
+        "events/venus.jsonl",
+        &lines(&[
+            Ev::new("2026-03-01T12:00:00Z", "service_unhealthy").node("venus").service("db").correlation("hc-march"),
+            Ev::new("2026-03-01T12:10:00Z", "service_recovered").node("venus").service("db"),
+            Ev::new("2026-04-01T12:00:00Z", "service_unhealthy").node("venus").service("db").correlation("hc-\"q\""),
+            Ev::new("2026-04-01T12:10:00Z", "service_recovered").node("venus").service("db"),
+            Ev::new("2026-05-12T12:00:00Z", "heartbeat").node("venus"),
+        ]),
+    );
+    lab.run();
+    let april = "inc-1775044800-venus-db";
+    assert!(lab.json("world/incidents.json")["incidents"].get(april).is_none(), "it left the hot view");
+    let by_id = explain_json(&lab, april);
+    assert_eq!(
+        (by_id["kind"].as_str(), by_id["found_in"].as_str()),
+        (Some("incident"), Some("history/incidents-2026-04.jsonl"))
+    );
+    assert_eq!(by_id["from"], "2026-04-01T12:00:00Z");
+    assert_eq!(by_id["events"][0]["type"], "service_unhealthy");
+    // A correlation id that JSON escapes (quotes) is still found.
+    let by_correlation = explain_json(&lab, "hc-\"q\"");
+    assert_eq!(by_correlation["id"], april);
+    let march = explain_json(&lab, "hc-march");
+    assert_eq!(march["found_in"], "history/incidents-2026-03.jsonl");
+    assert_eq!(march["from"], "2026-03-01T12:00:00Z");
+}
+
 #[test]
 fn an_unknown_id_is_a_clear_error_with_close_matches() {
     let lab = Homelab::new();

@@ -63,13 +63,21 @@ impl ReadPlan {
 pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
     let listed = list(events_dir)?;
     let cursors = match_cursors(&listed, previous)?;
-    let mut plan =
-        ReadPlan { paths: listed.iter().map(|l| l.rel.clone()).collect(), carried: Vec::new(), changed: Vec::new() };
+    let mut plan = ReadPlan { paths: Vec::with_capacity(listed.len()), carried: Vec::new(), changed: Vec::new() };
     for (index, (file, cursor)) in listed.into_iter().zip(cursors).enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         match cursor {
-            Some(c) if c.meta == file.meta => plan.carried.push((index, c)),
-            cursor => plan.changed.push(ChangedFile { index, file, cursor }),
+            // A carried file's relative path moves into `paths`: nothing
+            // else of it is kept, and a copy would be one more allocation
+            // per file (50,000 in a no-op run over single-event files).
+            Some(c) if c.meta == file.meta => {
+                plan.paths.push(file.rel);
+                plan.carried.push((index, c));
+            }
+            cursor => {
+                plan.paths.push(file.rel.clone());
+                plan.changed.push(ChangedFile { index, file, cursor });
+            }
         }
     }
     Ok(plan)
