@@ -37,7 +37,7 @@ const EXIT_STATUS: [(i32, &str); 5] = [
 
 /// FILES, relative to the root (`--root`, default /opt/homelab); each part
 /// can be moved with its own flag.
-const FILES: [(&str, &str); 16] = [
+const FILES: [(&str, &str); 17] = [
     (
         "events/",
         "Events, append-only, searched recursively. *.json holds exactly one event; *.jsonl and *.ndjson \
@@ -50,8 +50,13 @@ const FILES: [(&str, &str); 16] = [
     ("events/emit/", "One file per event written by emit."),
     (
         "state/observer_checkpoint.json",
-        "Per-file cursors and the engine state, committed after the world files. Deleting it makes the \
-         next run start from scratch.",
+        "Per-file cursors, and how much of the engine state under state/engine/ they commit; written after \
+         the world files. Deleting it makes the next run start from scratch.",
+    ),
+    (
+        "state/engine/",
+        "The engine state: snapshot-N.json, written once, and journal-N.jsonl, to which each pass appends \
+         the entities that changed; compacted into a new snapshot when the journal passes half of it.",
     ),
     ("state/rejects.json", "The most recent rejected events (at most 1000), each with file, line and reason."),
     (

@@ -196,36 +196,6 @@ pub struct CheckpointFile {
     path: PathBuf,
 }
 
-#[derive(Debug)]
-pub enum CheckpointError {
-    Unreadable { path: PathBuf, reason: String },
-    Io { path: PathBuf, error: std::io::Error },
-}
-
-impl std::fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CheckpointError::Unreadable { path, reason } => write!(
-                f,
-                "the checkpoint {} cannot be used ({reason}); nothing was changed. \
-                 Run `observer rebuild` to rebuild the state from the events",
-                path.display()
-            ),
-            CheckpointError::Io { path, error } => write!(f, "cannot access {}: {error}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for CheckpointError {}
-
-fn other_format(path: &Path, format: u32) -> CheckpointError {
-    unreadable(path, format!("it has format version {format}, this observer reads version {FORMAT}"))
-}
-
-fn unreadable(path: &Path, reason: String) -> CheckpointError {
-    CheckpointError::Unreadable { path: path.to_path_buf(), reason }
-}
-
 impl CheckpointFile {
     /// Reads and parses the body and the engine state it commits: the
     /// whole checkpoint.
@@ -414,6 +384,11 @@ fn read_header_line(file: &std::fs::File) -> std::io::Result<(Vec<u8>, u64, [u8;
     }
     Ok((line, len, tail))
 }
+
+#[path = "checkpoint_error.rs"]
+mod error;
+pub use error::CheckpointError;
+use error::{other_format, unreadable};
 
 #[cfg(test)]
 #[path = "checkpoint_tests.rs"]
