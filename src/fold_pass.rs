@@ -21,7 +21,7 @@ use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
 use crate::store::events::scrub::{ScrubFacts, ScrubPosition};
-use crate::store::events::{self, Merge, ReadError, Reject};
+use crate::store::events::{self, Merge, Prefetch, ReadError, Reject};
 use crate::store::fault_injection;
 use crate::store::fingerprint::fnv1a;
 use crate::store::generation;
@@ -145,7 +145,10 @@ fn run_pass(
         };
         let before = checkpoint.engine.stats().clone();
         checkpoint.engine.apply(Input::PassStarted, &rules);
-        let mut merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
+        // Read and parsed on a second thread while the fold applies
+        // (`store/events/prefetch.rs`): the same events in the same order.
+        let merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
+        let mut merge = Prefetch::start(merge).map_err(PassError::Source)?;
         let mut blocks = PassBlocks::default();
         match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks) {
             Ok(mut folded) => {
@@ -271,7 +274,7 @@ struct FoldSummary {
 /// the engine tells whether it is late (`engine/late.rs`).
 fn fold(
     engine: &mut Engine,
-    merge: &mut Merge,
+    merge: &mut Prefetch,
     paths: &[String],
     rules: &Rules,
     until: Option<Ts>,

@@ -5,7 +5,8 @@
 //! lists every file ([`listing`]), matches each to the cursor it continues,
 //! across renames and rotations ([`identity`]), and plans to open only the
 //! files whose size or identity changed ([`plan`]). Those are read from
-//! their cursor ([`reader`]) and merged in processing order ([`merge`]).
+//! their cursor ([`reader`]) and merged in processing order ([`merge`]),
+//! in a pass on a thread beside the fold ([`prefetch`]).
 //! A file that shrank, or whose consumed prefix ([`prefix`]) no longer
 //! matches, stops the run (guarantee 6). Block hashes of the consumed bytes
 //! ([`blocks`]) are kept in each cursor; the [`scrub`] checks a bounded part
@@ -17,6 +18,7 @@ mod identity;
 mod listing;
 mod merge;
 mod plan;
+mod prefetch;
 mod prefix;
 pub mod progress;
 mod reader;
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use cursor::{Cursor, FileMeta};
 pub use merge::{Merge, ReadError};
 pub use plan::{ReadPlan, plan};
+pub use prefetch::Prefetch;
 
 use crate::event::Event;
 use crate::time::Ts;
