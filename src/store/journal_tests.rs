@@ -34,6 +34,16 @@ fn save_and_load(state: &Path, value: &Value, stored: Option<&Stored>) -> Stored
     again
 }
 
+/// A snapshot, then one journal record (node `n"1` goes down): the state
+/// written last and what the second pass stored.
+fn two_passes(state: &Path) -> (Value, Stored) {
+    let mut value = doc(200, "up");
+    let first = save_and_load(state, &value, None);
+    value["engine"]["nodes"]["n\"1"]["status"] = json!("down");
+    let second = save_and_load(state, &value, Some(&first));
+    (value, second)
+}
+
 fn journal_len(state: &Path, at: &StateRef) -> u64 {
     std::fs::metadata(journal_path(state, at.generation)).map_or(0, |m| m.len())
 }
@@ -101,10 +111,7 @@ fn random_changes_replay_to_the_state_written_across_compactions() {
 fn what_a_crashed_pass_appended_is_never_read_and_is_cut_before_the_next_append() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let mut value = doc(200, "up");
-    let first = save_and_load(state, &value, None);
-    value["engine"]["nodes"]["n\"1"]["status"] = json!("down");
-    let second = save_and_load(state, &value, Some(&first));
+    let (mut value, second) = two_passes(state);
     // A pass that crashed before its commit left a torn record.
     let path = journal_path(state, second.at.generation);
     let mut file = OpenOptions::new().append(true).open(&path).unwrap();
@@ -123,10 +130,7 @@ fn what_a_crashed_pass_appended_is_never_read_and_is_cut_before_the_next_append(
 fn a_changed_or_missing_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let mut value = doc(200, "up");
-    let first = save_and_load(state, &value, None);
-    value["engine"]["nodes"]["n\"1"]["status"] = json!("down");
-    let second = save_and_load(state, &value, Some(&first));
+    let (_, second) = two_passes(state);
     let journal = journal_path(state, second.at.generation);
     let good = std::fs::read(&journal).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
