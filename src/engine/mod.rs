@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Detail, Event, Kind, Severity};
 use crate::time::Ts;
 
-pub use alerts::{Alert, AlertRules, AlertStatus, Episode, Notification, PastEpisode};
+pub use alerts::{Alert, AlertMap, AlertRules, AlertStatus, Episode, Notification, PastEpisode};
 
 pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
@@ -344,7 +344,7 @@ impl Engine {
 
     /// Every alert of the hot view, by key: pending and firing ones, and
     /// the latest resolved episode of the others (SPEC §6).
-    pub fn alerts(&self) -> &BTreeMap<String, Alert> {
+    pub fn alerts(&self) -> &AlertMap {
         self.alerts.alerts()
     }
 

@@ -3,6 +3,7 @@
 //! how severe, and one line for people.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use super::watch::{NodeWatch, ServiceWatch};
 use super::{AlertRules, Rule, RuleSettings};
@@ -23,13 +24,14 @@ pub struct Facts<'a> {
     pub probes: &'a BTreeMap<String, ProbeState>,
 }
 
-/// A condition that holds.
+/// A condition that holds; its one line for people is written into the
+/// buffer given to [`evaluate`], so that an evaluation that changes nothing
+/// (the summary the alert already shows) allocates nothing.
 #[derive(Debug)]
 pub struct Holds {
     /// When it began to hold: the instant itself for time-driven ones.
     pub since: Ts,
     pub severity: Severity,
-    pub summary: String,
 }
 
 /// Who an alert is about, besides its key.
@@ -85,7 +87,9 @@ pub struct Kept<'a> {
     pub services: &'a BTreeMap<String, ServiceWatch>,
 }
 
-/// Whether `rule` holds for `subject` at `now`.
+/// Whether `rule` holds for `subject` at `now`; when it does, `summary`
+/// (cleared first) holds its line for people.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     rule: Rule,
     subject: &str,
@@ -94,37 +98,39 @@ pub fn evaluate(
     facts: &Facts,
     kept: &Kept,
     now: Ts,
+    summary: &mut String,
 ) -> Option<Holds> {
     if !settings.enabled {
         return None;
     }
+    summary.clear();
     let severity = |default: Severity| settings.severity.unwrap_or(default);
-    let holds = |severity: Severity, summary: String| Some(Holds { since: now, severity, summary });
+    let holds = |severity: Severity, _written: std::fmt::Result| Some(Holds { since: now, severity });
     match rule {
         Rule::NodeDown => {
             let node = facts.nodes.get(subject)?;
             (node.status == NodeStatus::Down).then_some(())?;
-            holds(severity(Severity::Critical), format!("node {subject} is down"))
+            holds(severity(Severity::Critical), write!(summary, "node {subject} is down"))
         }
         Rule::NodeStale => {
             let since = stale_from(facts.nodes.get(subject)?, rules.node_stale_after_s)?;
             (since <= now).then_some(())?;
-            let summary = format!("node {subject} sent no heartbeat for over {}s", rules.node_stale_after_s);
-            Some(Holds { since, severity: severity(Severity::Error), summary })
+            let _ = write!(summary, "node {subject} sent no heartbeat for over {}s", rules.node_stale_after_s);
+            Some(Holds { since, severity: severity(Severity::Error) })
         }
         Rule::ServiceUnhealthy => {
             let state = facts.services.get(subject)?;
             (state.status == ServiceStatus::Unhealthy).then_some(())?;
             let incident = state.active_incident.as_ref().and_then(|id| facts.incidents.get(id));
-            let summary = match incident {
-                Some(incident) => format!("{subject} is unhealthy (incident {})", incident.id),
-                None => format!("{subject} is unhealthy"),
+            let written = match incident {
+                Some(incident) => write!(summary, "{subject} is unhealthy (incident {})", incident.id),
+                None => write!(summary, "{subject} is unhealthy"),
             };
-            holds(severity(incident.map_or(Severity::Error, |i| i.severity)), summary)
+            holds(severity(incident.map_or(Severity::Error, |i| i.severity)), written)
         }
         Rule::ServiceDegraded => {
             (facts.services.get(subject)?.status == ServiceStatus::Degraded).then_some(())?;
-            holds(severity(Severity::Warning), format!("{subject} is degraded"))
+            holds(severity(Severity::Warning), write!(summary, "{subject} is degraded"))
         }
         Rule::BreakerOpen => {
             let state = facts.probes.get(subject)?.breaker.state;
@@ -133,30 +139,33 @@ pub fn evaluate(
                 BreakerState::Open => "open",
                 BreakerState::HalfOpen => "half-open",
             };
-            holds(severity(Severity::Error), format!("the circuit breaker of {subject} is {name}"))
+            holds(severity(Severity::Error), write!(summary, "the circuit breaker of {subject} is {name}"))
         }
         Rule::DeploymentStuck => {
             let run = facts.deployments.get(subject)?;
             (run.status == DeploymentStatus::Running).then_some(())?;
             let since = just_after(run.started_at?.plus_seconds(settings.max_running_s));
             (since <= now).then_some(())?;
-            let summary = format!("deployment {subject} has been running for over {}s", settings.max_running_s);
-            Some(Holds { since, severity: severity(Severity::Warning), summary })
+            let _ = write!(summary, "deployment {subject} has been running for over {}s", settings.max_running_s);
+            Some(Holds { since, severity: severity(Severity::Warning) })
         }
         Rule::DeploymentFailures => {
             let failed = kept.nodes.get(subject)?.failures.len();
             (failed > settings.max_failed as usize).then_some(())?;
-            let summary = format!("{failed} deployments failed on {subject} within {}s", settings.window_s);
-            holds(severity(Severity::Error), summary)
+            let written = write!(summary, "{failed} deployments failed on {subject} within {}s", settings.window_s);
+            holds(severity(Severity::Error), written)
         }
         Rule::FailureRate => {
             let watch = kept.services.get(subject)?;
             let checks = watch.checks.len() as u64;
             let failing = u64::from(watch.failed) * 10_000 > u64::from(settings.max_ratio_bp) * checks;
             (checks >= u64::from(settings.min_checks) && failing).then_some(())?;
-            let summary =
-                format!("{} of {checks} checks of {subject} failed within {}s", watch.failed, settings.window_s);
-            holds(severity(Severity::Warning), summary)
+            let written = write!(
+                summary,
+                "{} of {checks} checks of {subject} failed within {}s",
+                watch.failed, settings.window_s
+            );
+            holds(severity(Severity::Warning), written)
         }
         Rule::DiskLow => {
             let probe = facts.probes.get(subject)?;
@@ -167,15 +176,20 @@ pub fn evaluate(
                 Outcome::Critical => (Severity::Critical, "critical"),
                 _ => return None,
             };
-            let detail = probe.last_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-            holds(severity(default), format!("disk probe {subject} reports {word}{detail}"))
+            let mut written = write!(summary, "disk probe {subject} reports {word}");
+            if let Some(detail) = probe.last_detail.as_deref() {
+                written = write!(summary, ": {detail}");
+            }
+            holds(severity(default), written)
         }
         Rule::Flapping => {
             let watch = kept.services.get(subject)?;
             watch.flapping.then_some(())?;
-            let summary =
-                format!("{subject} is flapping ({}.{:02}% state change)", watch.change_bp / 100, watch.change_bp % 100);
-            holds(severity(Severity::Warning), summary)
+            let (whole, part) = (watch.change_bp / 100, watch.change_bp % 100);
+            holds(
+                severity(Severity::Warning),
+                write!(summary, "{subject} is flapping ({whole}.{part:02}% state change)"),
+            )
         }
     }
 }

@@ -91,12 +91,16 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
 /// the hot view, oldest first, keys in order.
 pub fn prune(state: &mut AlertState, horizon: Ts) {
     let left = &mut state.left;
+    let counts = &mut state.per_rule;
     state.alerts.retain(|_, alert| {
         let keep = alert.status != AlertStatus::Resolved
             || alert.page_open
             || alert.held.is_some()
             || alert.resolved_at.is_none_or(|at| at >= horizon);
         if !keep {
+            if let Some(counts) = counts {
+                counts[alert.rule as usize] = counts[alert.rule as usize].saturating_sub(1);
+            }
             for episode in std::mem::take(&mut alert.recent_episodes) {
                 left.push(super::PastEpisode::of(alert, episode));
             }
@@ -110,7 +114,7 @@ impl AlertState {
     /// Each alert's runbook under the pass's rules (they change only
     /// between passes; a new alert takes its own when it starts).
     fn refresh_runbooks(&mut self, rules: &AlertRules) {
-        for alert in self.alerts.values_mut() {
+        for alert in self.alerts.values_mut_unordered() {
             let runbook = rules.runbook(alert.rule, alert.node.as_deref(), alert.service.as_deref());
             if alert.runbook.as_deref() != runbook {
                 alert.runbook = runbook.map(str::to_string);
@@ -211,16 +215,24 @@ impl AlertState {
     fn deployment_changed(&mut self, id: &str, failed: bool, ts: Ts, rules: &AlertRules, facts: &Facts, now: Ts) {
         let Some(run) = facts.deployments.get(id) else { return };
         let stuck = rules.settings(Rule::DeploymentStuck, None);
+        let stuck_from =
+            run.started_at.map(|started| conditions::just_after(started.plus_seconds(stuck.max_running_s)));
         if stuck.enabled
-            && let Some(started) = run.started_at
+            && let Some(at) = stuck_from
             && run.ended_at.is_none()
+            && at > now
         {
-            let at = conditions::just_after(started.plus_seconds(stuck.max_running_s));
-            if at > now {
-                self.deadlines.insert((at, Due::Recheck, format!("{}:{id}", Rule::DeploymentStuck.name())));
-            }
+            self.queue_recheck(at, Rule::DeploymentStuck, id);
         }
-        self.evaluate(Rule::DeploymentStuck, id, rules, facts, now);
+        // The condition of `deployment_stuck`, read from the run at hand:
+        // while it does not hold and the rule has no alert, evaluating it
+        // (another look-up of the run and of its key) changes nothing.
+        let may_hold = stuck.enabled
+            && run.status == crate::engine::DeploymentStatus::Running
+            && stuck_from.is_some_and(|at| at <= now);
+        if may_hold || self.rule_has_alerts(Rule::DeploymentStuck) {
+            self.evaluate(Rule::DeploymentStuck, id, rules, facts, now);
+        }
         let Some(node) = run.node.as_deref().filter(|_| failed) else { return };
         if !self.nodes.contains_key(node) {
             self.nodes.insert(node.to_string(), Default::default());
@@ -233,6 +245,24 @@ impl AlertState {
         }
         if self.evaluate(Rule::DeploymentFailures, node, rules, facts, now) {
             self.schedule_window_check(Rule::DeploymentFailures, node, rules, now);
+        }
+    }
+
+    /// Queues a recheck of `rule` for `subject` at `at`, once: every event
+    /// of a running deployment asks for the same one, so its key is written
+    /// into the key buffer and only a recheck not queued yet takes a string
+    /// of its own.
+    fn queue_recheck(&mut self, at: Ts, rule: Rule, subject: &str) {
+        let mut key = std::mem::take(&mut self.key_buffer);
+        key.clear();
+        key.push_str(rule.name());
+        key.push(':');
+        key.push_str(subject);
+        let deadline = (at, Due::Recheck, key);
+        if self.deadlines.contains(&deadline) {
+            self.key_buffer = deadline.2;
+        } else {
+            self.deadlines.insert(deadline);
         }
     }
 

@@ -16,48 +16,81 @@ impl AlertState {
     pub(super) fn evaluate(&mut self, rule: Rule, subject: &str, rules: &AlertRules, facts: &Facts, now: Ts) -> bool {
         let settings = rules.settings(rule, conditions::service_of(rule, subject));
         let kept = Kept { nodes: &self.nodes, services: &self.services };
-        let holds = conditions::evaluate(rule, subject, &settings, rules, facts, &kept, now);
-        if holds.is_none() && self.alerts.is_empty() {
+        // The summary and the key are written into buffers kept for them:
+        // most evaluations change nothing and need no string of their own.
+        let mut summary = std::mem::take(&mut self.summary_buffer);
+        let holds = conditions::evaluate(rule, subject, &settings, rules, facts, &kept, now, &mut summary);
+        // A condition that does not hold needs the key's alert only when
+        // the rule has any.
+        if holds.is_none() && !self.rule_has_alerts(rule) {
+            self.summary_buffer = summary;
             return false;
         }
-        // The key is written into a buffer kept for it: most events find
-        // no alert and need no string of their own.
         let mut key = std::mem::take(&mut self.key_buffer);
         key.clear();
         key.push_str(rule.name());
         key.push(':');
         key.push_str(subject);
-        self.observe(&key, rule, subject, holds, &settings, facts, now, rules);
-        let live = self.alerts.get(&key).is_some_and(|a| a.status != AlertStatus::Resolved);
+        let live = self.observe(
+            &key,
+            rule,
+            subject,
+            holds.map(|holds| (holds, summary.as_str())),
+            &settings,
+            facts,
+            now,
+            rules,
+        );
+        debug_assert_eq!(live, self.alerts.get(&key).is_some_and(|a| a.status != AlertStatus::Resolved), "{key}");
         self.key_buffer = key;
+        self.summary_buffer = summary;
         live
     }
 
+    /// Whether any alert of `rule` is in the map, from counts kept beside
+    /// it (`AlertState::per_rule`), made from the map after a load.
+    pub(super) fn rule_has_alerts(&mut self, rule: Rule) -> bool {
+        let alerts = &self.alerts;
+        let counts = self.per_rule.get_or_insert_with(|| count_per_rule(alerts));
+        counts[rule as usize] > 0
+    }
+
+    /// An alert of `rule` entered (`true`) or left the map.
+    pub(super) fn count_alert(&mut self, rule: Rule, entered: bool) {
+        if let Some(counts) = &mut self.per_rule {
+            let count = &mut counts[rule as usize];
+            *count = if entered { *count + 1 } else { count.saturating_sub(1) };
+        }
+    }
+
+    /// Moves the alert of `key` on what its condition says now; true when
+    /// it is live (pending or firing) afterwards.
     #[allow(clippy::too_many_arguments)]
     fn observe(
         &mut self,
         key: &str,
         rule: Rule,
         subject: &str,
-        holds: Option<Holds>,
+        holds: Option<(Holds, &str)>,
         settings: &RuleSettings,
         facts: &Facts,
         now: Ts,
         rules: &AlertRules,
-    ) {
+    ) -> bool {
         let Some(alert) = self.alerts.get_mut(key) else {
-            let Some(holds) = holds else { return };
+            let Some((holds, summary)) = holds else { return false };
             let who = conditions::subject(rule, subject, facts);
-            let mut alert = new_alert(key, rule, who, holds);
+            let mut alert = new_alert(key, rule, who, holds, summary);
             alert.runbook = rules.runbook(rule, alert.node.as_deref(), alert.service.as_deref()).map(str::to_string);
             self.alerts.insert(key.to_string(), alert);
+            self.count_alert(rule, true);
             self.mark_present(rule, subject, true);
             self.pending(key, settings.for_s, rules, facts, now);
-            return;
+            return true;
         };
         match (alert.status, holds) {
-            (AlertStatus::Resolved, None) => {}
-            (AlertStatus::Resolved, Some(holds)) => {
+            (AlertStatus::Resolved, None) => false,
+            (AlertStatus::Resolved, Some((holds, summary))) => {
                 alert.status = AlertStatus::Pending;
                 alert.since = holds.since;
                 alert.fired_at = None;
@@ -66,22 +99,32 @@ impl AlertState {
                 alert.episode_notified = false;
                 alert.acknowledged_by = None;
                 alert.acknowledged_at = None;
-                update(alert, holds);
+                update(alert, holds, summary);
                 self.pending(key, settings.for_s, rules, facts, now);
+                true
             }
-            (AlertStatus::Pending, Some(holds)) => update(alert, holds),
-            (AlertStatus::Pending, None) => self.drop_pending(key),
-            (AlertStatus::Firing, Some(holds)) => {
+            (AlertStatus::Pending, Some((holds, summary))) => {
+                update(alert, holds, summary);
+                true
+            }
+            (AlertStatus::Pending, None) => {
+                self.drop_pending(key);
+                false
+            }
+            (AlertStatus::Firing, Some((holds, summary))) => {
                 alert.false_since = None;
-                update(alert, holds);
+                update(alert, holds, summary);
+                true
             }
             (AlertStatus::Firing, None) => {
                 let since = *alert.false_since.get_or_insert(now);
                 let at = since.plus_seconds(settings.keep_firing_for_s);
                 if at <= now {
                     self.resolve(key, now, rules, facts);
+                    false
                 } else {
                     self.deadlines.insert((at, Due::Resolve, key.to_string()));
+                    true
                 }
             }
         }
@@ -113,7 +156,9 @@ impl AlertState {
                 alert.priority = priority(episode.severity);
             }
             None if !alert.page_open && alert.held.is_none() => {
-                self.alerts.remove(key);
+                if let Some(gone) = self.alerts.remove(key) {
+                    self.count_alert(gone.rule, false);
+                }
                 if let Some((rule, subject)) = conditions::split_key(key) {
                     let subject = subject.to_string();
                     self.mark_present(rule, &subject, false);
@@ -247,7 +292,16 @@ impl AlertState {
     }
 }
 
-fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds) -> Alert {
+/// How many alerts of each rule `alerts` holds, by `Rule as usize`.
+pub(super) fn count_per_rule(alerts: &super::AlertMap) -> [u32; Rule::ALL.len()] {
+    let mut counts = [0; Rule::ALL.len()];
+    for alert in alerts.values() {
+        counts[alert.rule as usize] += 1;
+    }
+    counts
+}
+
+fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds, summary: &str) -> Alert {
     Alert {
         key: key.to_string(),
         rule,
@@ -256,7 +310,7 @@ fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds) -> A
         status: AlertStatus::Pending,
         severity: holds.severity,
         priority: priority(holds.severity),
-        summary: holds.summary,
+        summary: summary.to_string(),
         since: holds.since,
         fired_at: None,
         resolved_at: None,
@@ -276,10 +330,10 @@ fn new_alert(key: &str, rule: Rule, who: conditions::Subject, holds: Holds) -> A
     }
 }
 
-fn update(alert: &mut Alert, holds: Holds) {
+fn update(alert: &mut Alert, holds: Holds, summary: &str) {
     alert.severity = holds.severity;
     alert.priority = priority(holds.severity);
-    if alert.summary != holds.summary {
-        alert.summary = holds.summary;
+    if alert.summary != summary {
+        summary.clone_into(&mut alert.summary);
     }
 }

@@ -16,6 +16,7 @@ mod conditions;
 mod escalation;
 mod hook;
 mod lifecycle;
+mod map;
 mod notification;
 mod policy;
 mod rules;
@@ -40,6 +41,7 @@ use crate::event::Severity;
 use crate::time::Ts;
 
 pub use conditions::Facts;
+pub use map::AlertMap;
 pub use notification::{Notification, NotificationKind, NotificationRef, priority};
 pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};
 
@@ -232,7 +234,7 @@ struct Budget {
 /// checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AlertState {
-    alerts: BTreeMap<String, Alert>,
+    alerts: AlertMap,
     deadlines: BTreeSet<(Ts, Due, String)>,
     nodes: BTreeMap<String, watch::NodeWatch>,
     services: BTreeMap<String, watch::ServiceWatch>,
@@ -251,6 +253,16 @@ pub struct AlertState {
     /// Reused to write keys without an allocation per event.
     #[serde(skip)]
     key_buffer: String,
+    /// Reused to write the summary of a condition that holds.
+    #[serde(skip)]
+    summary_buffer: String,
+    /// How many alerts of each rule `alerts` holds (`Rule as usize`), so
+    /// that a rule with none skips the look-up of a key whose condition
+    /// does not hold. Not in the checkpoint: counted from `alerts` when
+    /// first needed after a load (`None` until then), kept in step as
+    /// alerts enter and leave the map.
+    #[serde(skip)]
+    per_rule: Option<[u32; Rule::ALL.len()]>,
 }
 
 /// The state, without what the checkpoint does not keep: the pass's
@@ -269,7 +281,7 @@ impl PartialEq for AlertState {
 }
 
 impl AlertState {
-    pub fn alerts(&self) -> &BTreeMap<String, Alert> {
+    pub fn alerts(&self) -> &AlertMap {
         &self.alerts
     }
 

@@ -102,17 +102,14 @@ impl AlertState {
             if self.alerts.contains_key(&exact) {
                 keys.push(exact);
             }
-            keys.extend(
-                self.alerts.range(under.clone()..).take_while(|(k, _)| k.starts_with(&under)).map(|(k, _)| k.clone()),
-            );
+            keys.extend(self.alerts.keys_with_prefix(&under).cloned());
         }
         let deployments = "deployment_stuck:";
         keys.extend(
             self.alerts
-                .range(deployments.to_string()..)
-                .take_while(|(k, _)| k.starts_with(deployments))
-                .filter(|(_, a)| also(a))
-                .map(|(k, _)| k.clone()),
+                .keys_with_prefix(deployments)
+                .filter(|key| self.alerts.get(key.as_str()).is_some_and(&also))
+                .cloned(),
         );
         keys.sort();
         keys.dedup();

@@ -82,7 +82,10 @@ impl Folded {
     }
 
     pub fn alert(&self, key: &str) -> &Alert {
-        self.engine.alerts().get(key).unwrap_or_else(|| panic!("no alert {key}: {:?}", self.engine.alerts().keys()))
+        self.engine
+            .alerts()
+            .get(key)
+            .unwrap_or_else(|| panic!("no alert {key}: {:?}", self.engine.alerts().keys().collect::<Vec<_>>()))
     }
 }
 

@@ -1,0 +1,254 @@
+//! The alerts by key: hashed for the look-ups of the fold (several per
+//! event that touches a subject with an alert), with the keys kept in order
+//! beside them for everything that goes out in key order (the world, the
+//! history, the pass's decisions over many keys) and for the prefix ranges
+//! of suppression. The checkpoint holds the object sorted by key that a
+//! `BTreeMap` wrote, byte for byte; the order is built again on load.
+//!
+//! A `BTreeMap` of ~600 keys of the form `rule:node/service`, which share
+//! long prefixes, compared bytes at ten or more nodes per look-up: a fifth
+//! of the busy rebuild's samples were `memcmp` of such keys.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::Alert;
+
+#[derive(Clone, Debug, Default)]
+pub struct AlertMap {
+    by_key: HashMap<String, Alert>,
+    /// The keys of `by_key`, in order.
+    order: BTreeSet<String>,
+}
+
+impl AlertMap {
+    pub fn get(&self, key: &str) -> Option<&Alert> {
+        self.by_key.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Alert> {
+        self.by_key.get_mut(key)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    pub fn insert(&mut self, key: String, alert: Alert) -> Option<Alert> {
+        if !self.by_key.contains_key(&key) {
+            self.order.insert(key.clone());
+        }
+        self.by_key.insert(key, alert)
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Alert> {
+        let alert = self.by_key.remove(key)?;
+        self.order.remove(key);
+        Some(alert)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Keys and alerts, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Alert)> {
+        self.order.iter().filter_map(|key| self.by_key.get_key_value(key.as_str()))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.order.iter()
+    }
+
+    /// The alerts, in key order.
+    pub fn values(&self) -> impl Iterator<Item = &Alert> {
+        self.iter().map(|(_, alert)| alert)
+    }
+
+    /// The alerts in no particular order: for changes that do not depend on
+    /// one another.
+    pub fn values_mut_unordered(&mut self) -> impl Iterator<Item = &mut Alert> {
+        self.by_key.values_mut()
+    }
+
+    /// Keeps the alerts `keep` says to keep, asking in key order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Alert) -> bool) {
+        let by_key = &mut self.by_key;
+        self.order.retain(|key| {
+            let Some(alert) = by_key.get_mut(key.as_str()) else { return false };
+            let kept = keep(key, alert);
+            if !kept {
+                by_key.remove(key.as_str());
+            }
+            kept
+        });
+    }
+
+    /// The keys that begin with `prefix`, in order.
+    pub fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.order
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(move |key| key.starts_with(prefix))
+    }
+}
+
+impl PartialEq for AlertMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_key == other.by_key
+    }
+}
+
+impl Eq for AlertMap {}
+
+impl std::ops::Index<&str> for AlertMap {
+    type Output = Alert;
+
+    fn index(&self, key: &str) -> &Alert {
+        self.get(key).unwrap_or_else(|| panic!("no alert {key}"))
+    }
+}
+
+impl<'a> IntoIterator for &'a AlertMap {
+    type Item = (&'a String, &'a Alert);
+    type IntoIter = Box<dyn Iterator<Item = (&'a String, &'a Alert)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<(String, Alert)> for AlertMap {
+    fn from_iter<I: IntoIterator<Item = (String, Alert)>>(items: I) -> AlertMap {
+        let mut map = AlertMap::default();
+        for (key, alert) in items {
+            map.insert(key, alert);
+        }
+        map
+    }
+}
+
+/// Written as the `BTreeMap` was: an object sorted by key.
+impl Serialize for AlertMap {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AlertMap, D::Error> {
+        Ok(BTreeMap::<String, Alert>::deserialize(deserializer)?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::alerts::tests::{fold_in_passes, line, rules_with};
+
+    /// An engine's alerts after a story with several rules and subjects.
+    fn some_alerts() -> AlertMap {
+        let lines = [
+            line(0, r#""type":"node_down","node":"saturn""#),
+            line(10, r#""type":"service_unhealthy","node":"mars","service":"web""#),
+            line(20, r#""type":"service_unhealthy","node":"jupiter","service":"db""#),
+            line(30, r#""type":"node_up","node":"saturn""#),
+            line(40, r#""type":"service_recovered","node":"mars","service":"web""#),
+        ];
+        let folded = fold_in_passes(&rules_with(|_| {}), &lines, &[]);
+        folded.engine.alerts().clone()
+    }
+
+    fn assert_in_step(map: &AlertMap) {
+        let hashed: BTreeSet<&String> = map.by_key.keys().collect();
+        let ordered: BTreeSet<&String> = map.order.iter().collect();
+        assert_eq!(hashed, ordered, "the order holds exactly the hashed keys");
+        assert_eq!(map.len(), map.order.len());
+    }
+
+    #[test]
+    fn the_order_stays_in_step_after_load_insert_and_removal() {
+        let mut map = some_alerts();
+        assert_in_step(&map);
+        assert!(map.len() >= 3, "{:?}", map.keys().collect::<Vec<_>>());
+        let text = serde_json::to_string(&map).unwrap();
+        let mut loaded: AlertMap = serde_json::from_str(&text).unwrap();
+        assert_in_step(&loaded);
+        assert_eq!(loaded, map);
+        let first = loaded.keys().next().cloned().unwrap();
+        let alert = loaded.remove(&first).unwrap();
+        assert_in_step(&loaded);
+        assert!(!loaded.contains_key(&first) && loaded.keys().all(|k| *k != first));
+        loaded.insert(format!("{first}-again"), alert.clone());
+        loaded.insert(format!("{first}-again"), alert);
+        assert_in_step(&loaded);
+        loaded.retain(|key, _| !key.ends_with("-again"));
+        assert_in_step(&loaded);
+        assert_eq!(loaded.len(), map.len() - 1);
+        map.remove(&first);
+        assert_eq!(loaded, map);
+    }
+
+    #[test]
+    fn it_is_written_as_the_sorted_map_it_replaced() {
+        let map = some_alerts();
+        let sorted: BTreeMap<&String, &Alert> = map.by_key.iter().collect();
+        assert_eq!(serde_json::to_string(&map).unwrap(), serde_json::to_string(&sorted).unwrap());
+        let keys: Vec<&String> = map.keys().collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+        assert_eq!(map.iter().map(|(k, _)| k).collect::<Vec<_>>(), keys);
+    }
+
+    #[test]
+    fn a_prefix_gives_its_keys_in_order() {
+        let map = some_alerts();
+        let services: Vec<&String> = map.keys_with_prefix("service_unhealthy:").collect();
+        assert_eq!(services, ["service_unhealthy:jupiter/db", "service_unhealthy:mars/web"]);
+        assert_eq!(map.keys_with_prefix("service_unhealthy:mars/").count(), 1);
+        assert_eq!(map.keys_with_prefix("zzz").count(), 0);
+    }
+
+    /// The counts per rule beside the map (`AlertState::per_rule`) after
+    /// every event of a story where alerts enter, resolve and leave at
+    /// retention, and after a load, which counts them again.
+    #[test]
+    fn the_counts_per_rule_stay_in_step_with_the_map() {
+        use crate::engine::alerts::Rule;
+        use crate::engine::alerts::lifecycle::count_per_rule;
+        use crate::engine::given::event;
+        use crate::engine::{Engine, Input};
+
+        let day = 86_400;
+        let lines = [
+            line(0, r#""type":"node_down","node":"saturn""#),
+            line(10, r#""type":"service_unhealthy","node":"mars","service":"web""#),
+            line(30, r#""type":"node_up","node":"saturn""#),
+            line(40, r#""type":"service_unhealthy","node":"jupiter","service":"db""#),
+            line(50, r#""type":"service_recovered","node":"jupiter","service":"db""#),
+            line(40 * day, r#""type":"heartbeat","node":"mars""#),
+        ];
+        let rules = rules_with(|_| {});
+        let mut engine = Engine::default();
+        engine.apply(Input::PassStarted, &rules);
+        assert!(!engine.alerts.rule_has_alerts(Rule::NodeDown), "counted from here on");
+        for (position, text) in lines.iter().enumerate() {
+            let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
+            engine.apply(input, &rules);
+            assert_eq!(engine.alerts.per_rule, Some(count_per_rule(&engine.alerts.alerts)), "after line {position}");
+        }
+        let keys: Vec<&String> = engine.alerts().keys().collect();
+        // The resolved ones left at retention; saturn, up without a
+        // heartbeat for 40 days, went stale meanwhile.
+        assert_eq!(keys, ["node_stale:saturn", "service_unhealthy:mars/web"]);
+        let loaded: Engine = serde_json::from_str(&serde_json::to_string(&engine).unwrap()).unwrap();
+        let mut state = loaded.alerts;
+        assert_eq!(state.per_rule, None, "not in the checkpoint");
+        assert!(state.rule_has_alerts(Rule::ServiceUnhealthy));
+        assert!(!state.rule_has_alerts(Rule::NodeDown));
+        assert_eq!(state.per_rule, Some(count_per_rule(&state.alerts)));
+    }
+}
