@@ -45,16 +45,35 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
     if engine.finished.deployment_left(id) {
         return;
     }
-    let before = engine.deployments.get(id).and_then(finished::deployment_place);
-    let run = engine.deployments.entry(id.clone()).or_insert_with(|| Deployment {
-        node: None,
-        service: None,
-        status: DeploymentStatus::Running,
-        started_at: None,
-        ended_at: None,
-        stages: Vec::new(),
-        diagnostics: Vec::new(),
-    });
+    // One look-up for a run already known (every event after its first),
+    // and no copy of its id.
+    let (before, after) = match engine.deployments.get_mut(id.as_str()) {
+        Some(run) => {
+            let before = finished::deployment_place(run);
+            update(run, event);
+            (before, finished::deployment_place(run))
+        }
+        None => {
+            let mut run = Deployment {
+                node: None,
+                service: None,
+                status: DeploymentStatus::Running,
+                started_at: None,
+                ended_at: None,
+                stages: Vec::new(),
+                diagnostics: Vec::new(),
+            };
+            update(&mut run, event);
+            let after = finished::deployment_place(&run);
+            engine.deployments.insert(id.clone(), run);
+            (None, after)
+        }
+    };
+    engine.finished.deployment_moved(id, before, after);
+}
+
+/// What one event says about its run.
+fn update(run: &mut Deployment, event: &Event) {
     if run.node.is_none() {
         run.node = event.node.clone();
     }
@@ -93,8 +112,6 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
         }
         _ => {}
     }
-    let after = finished::deployment_place(run);
-    engine.finished.deployment_moved(id, before, after);
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 //! that pass (oldest end first, group by group). Each pass trims every
 //! group, which also applies a lowered `keep_finished` at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +36,30 @@ pub(super) struct Kept {
     /// first.
     groups: BTreeMap<String, BTreeSet<(Ts, String)>>,
     /// Ids that left the hot view, with their end time, until retention.
-    gone: BTreeMap<String, Ts>,
+    /// Hashed: every deployment event asks whether its run left, and on a
+    /// busy history these are tens of thousands of ids with a long common
+    /// prefix. The checkpoint keeps them as the object sorted by id that
+    /// it always held ([`sorted`]).
+    #[serde(with = "sorted")]
+    gone: HashMap<String, Ts>,
+}
+
+/// A map written in key order, as a `BTreeMap` writes it, whatever the
+/// order in memory; read back as any map.
+mod sorted {
+    use std::collections::{BTreeMap, HashMap};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::time::Ts;
+
+    pub fn serialize<S: Serializer>(map: &HashMap<String, Ts>, serializer: S) -> Result<S::Ok, S::Error> {
+        map.iter().collect::<BTreeMap<_, _>>().serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HashMap<String, Ts>, D::Error> {
+        HashMap::deserialize(deserializer)
+    }
 }
 
 /// What the state keeps of finished entries, and what left them in the

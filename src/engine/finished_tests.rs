@@ -163,3 +163,24 @@ fn a_state_written_before_the_bound_hands_its_surplus_out_as_the_next_pass_start
     let (new, _) = fold(&keeping(1), &lines, &[]);
     assert_eq!(state(&old), state(&new), "then it is the state this release would have written");
 }
+
+/// The ids that left are hashed in memory and written as the object sorted
+/// by id that the checkpoint always held; after a load a late event for a
+/// run that left still changes nothing.
+#[test]
+fn the_ids_that_left_are_written_sorted_and_found_after_a_load() {
+    let (engine, left) = fold(&keeping(1), &deployments(6), &[]);
+    assert_eq!(left, ["d0", "d1", "d2", "d3", "d4"]);
+    let written = state(&engine);
+    let gone: Vec<&String> = written["finished"]["deployments"]["gone"].as_object().unwrap().keys().collect();
+    assert_eq!(gone, ["d0", "d1", "d2", "d3", "d4"]);
+    let text = serde_json::to_string(&engine).unwrap();
+    let mut loaded: Engine = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string(&loaded).unwrap(), text, "written again byte for byte");
+    let late =
+        r#"{"ts":"2026-05-12T09:00:00Z","type":"deployment_stage","correlation_id":"d3","payload":{"stage":"pull"}}"#;
+    let rules = keeping(1);
+    loaded.apply(Input::PassStarted, &rules);
+    loaded.apply(Input::Event { event: &event(late), file: "late.jsonl", position: 0 }, &rules);
+    assert!(!loaded.deployments().contains_key("d3"), "a run that left does not come back");
+}
