@@ -194,7 +194,6 @@ fn run_pass(
     let left_facts = deployment_files::gather(left, &dirs.state, &dirs.logs);
     report.refused_diagnostics = newly_refused(&folded.diagnostics, &[&facts, &left_facts]);
     let digest = inputs_digest(config, inventory, &facts);
-    let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
         _ => dirs.world.as_path(),
@@ -215,12 +214,16 @@ fn run_pass(
     create_dir(world_dir, "the world directory")?;
     let lines = world::history::lines(&checkpoint.engine, &left_facts)
         .map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
-    let staged = history::stage(&world_dir.join(history::DIR), basis, &lines).map_err(|error| match error {
+    let staged = history::stage(&world_dir.join(history::DIR), basis, lines).map_err(|error| match error {
         HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
         _ => PassError::History(error),
     })?;
     fault_injection::crash_at("after-history");
+    // Projected once the history lines are written and freed, and freed
+    // once written: on a rebuild both are tens of MB (peak memory, issue 11).
+    let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
     report.written = write_world(world_dir, &files)?;
+    drop(files);
     let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
     report.notifications = checkpoint.engine.notifications().to_vec();
     if let Mode::Replay { out, .. } = mode {

@@ -9,24 +9,24 @@
 use super::deployments::deployment_view;
 use crate::engine::Engine;
 use crate::store::deployment_files::DiskFacts;
-use crate::store::history::Line;
+use crate::store::history::Lines;
 
-/// The history lines of the pass, per kind in the order the entries left;
-/// `disk` holds the facts of the deployments that left.
-pub fn lines(engine: &Engine, disk: &DiskFacts) -> Result<Vec<Line>, serde_json::Error> {
-    let mut lines = Vec::new();
+/// The history lines of the pass, by file (each kind's in the order the
+/// entries left); `disk` holds the facts of the deployments that left.
+pub fn lines(engine: &Engine, disk: &DiskFacts) -> Result<Lines, serde_json::Error> {
+    let mut lines = Lines::default();
     for episode in engine.left_hot_view() {
-        lines.push(Line::new("alerts", episode.resolved_at, episode)?);
+        lines.push("alerts", episode.resolved_at, episode)?;
     }
     for (id, run) in engine.left_deployments() {
         // Only finished runs leave, and a finished run has its end.
         let Some(ended_at) = run.ended_at else { continue };
-        lines.push(Line::new("deployments", ended_at, &deployment_view(id, run, disk))?);
+        lines.push("deployments", ended_at, &deployment_view(id, run, disk))?;
     }
     for incident in engine.left_incidents() {
         // Only resolved incidents leave.
         let Some(resolved_at) = incident.resolved_at else { continue };
-        lines.push(Line::new("incidents", resolved_at, incident)?);
+        lines.push("incidents", resolved_at, incident)?;
     }
     Ok(lines)
 }

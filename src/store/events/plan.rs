@@ -63,7 +63,11 @@ impl ReadPlan {
 pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
     let listed = list(events_dir)?;
     let cursors = match_cursors(&listed, previous)?;
-    let mut plan = ReadPlan { paths: Vec::with_capacity(listed.len()), carried: Vec::new(), changed: Vec::new() };
+    let mut plan = ReadPlan {
+        paths: Vec::with_capacity(listed.len()),
+        carried: Vec::with_capacity(listed.len()),
+        changed: Vec::new(),
+    };
     for (index, (file, cursor)) in listed.into_iter().zip(cursors).enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         match cursor {

@@ -40,28 +40,36 @@ pub use write::{Basis, Staged, stage};
 /// The directory under the world directory.
 pub const DIR: &str = "history";
 
-/// One line to append: its kind, the end time that picks its month, and
-/// the compact JSON object with its newline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    pub kind: &'static str,
-    pub ended_at: Ts,
-    pub json: Vec<u8>,
+/// A pass's history lines, gathered by the file they go to as they are
+/// made: each entry is serialised straight into its month's bytes, so a
+/// rebuild, whose lines are the whole history (tens of MB on a busy lab),
+/// holds them once, not once per line and again per file.
+#[derive(Debug, Default)]
+pub struct Lines {
+    /// The bytes to append to each file, by file name, lines in the order
+    /// they were pushed.
+    files: BTreeMap<String, Vec<u8>>,
 }
 
-impl Line {
-    /// `value` as one compact JSON line of `kind`, filed by `ended_at`.
-    pub fn new<T: Serialize>(kind: &'static str, ended_at: Ts, value: &T) -> Result<Line, serde_json::Error> {
-        let mut json = serde_json::to_vec(value)?;
-        json.push(b'\n');
-        Ok(Line { kind, ended_at, json })
+impl Lines {
+    /// Adds `value` as one compact JSON line of `kind`, filed by the month
+    /// (UTC) of `ended_at`. On an error nothing is added.
+    pub fn push<T: Serialize>(&mut self, kind: &'static str, ended_at: Ts, value: &T) -> Result<(), serde_json::Error> {
+        let bytes = self.files.entry(file_name(kind, ended_at)).or_default();
+        let before = bytes.len();
+        if let Err(error) = serde_json::to_writer(&mut *bytes, value) {
+            bytes.truncate(before);
+            return Err(error);
+        }
+        bytes.push(b'\n');
+        Ok(())
     }
+}
 
-    /// `alerts-2026-05.jsonl`.
-    pub fn file_name(&self) -> String {
-        let rfc3339 = self.ended_at.to_rfc3339();
-        format!("{}-{}.jsonl", self.kind, rfc3339.get(..7).unwrap_or("0000-00"))
-    }
+/// `alerts-2026-05.jsonl`: the file of `kind` for the month of `ended_at`.
+fn file_name(kind: &str, ended_at: Ts) -> String {
+    let rfc3339 = ended_at.to_rfc3339();
+    format!("{kind}-{}.jsonl", rfc3339.get(..7).unwrap_or("0000-00"))
 }
 
 /// What the checkpoint commits of the history directory.
@@ -202,12 +210,33 @@ mod tests {
     #[test]
     fn a_line_is_filed_by_the_month_of_its_end_in_utc() {
         let at = Ts::parse("2026-05-31T23:30:00-01:00").unwrap();
-        let line = Line::new("alerts", at, &serde_json::json!({"key": "k"})).unwrap();
-        assert_eq!(line.file_name(), "alerts-2026-06.jsonl");
-        assert_eq!(line.json, b"{\"key\":\"k\"}\n");
+        let mut lines = Lines::default();
+        lines.push("alerts", at, &serde_json::json!({"key": "k"})).unwrap();
+        lines.push("alerts", at, &"second").unwrap();
+        assert_eq!(file_name("alerts", at), "alerts-2026-06.jsonl");
+        let files: Vec<(&str, &[u8])> = lines.files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+        assert_eq!(files, [("alerts-2026-06.jsonl", &b"{\"key\":\"k\"}\n\"second\"\n"[..])]);
         assert!(is_history_file("alerts-2026-06.jsonl") && is_history_file("deployments-0001-12.jsonl"));
         for other in ["alerts-2026-6.jsonl", ".alerts-2026-06.jsonl.tmp", "-2026-06.jsonl", "alerts-2026-06.json"] {
             assert!(!is_history_file(other), "{other}");
         }
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_serialised_adds_nothing() {
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{Error as _, SerializeSeq as _};
+                let mut seq = serializer.serialize_seq(None)?;
+                seq.serialize_element(&1)?;
+                Err(S::Error::custom("no"))
+            }
+        }
+        let at = Ts::parse("2026-05-10T00:00:00Z").unwrap();
+        let mut lines = Lines::default();
+        lines.push("alerts", at, &"a").unwrap();
+        assert!(lines.push("alerts", at, &Fails).is_err());
+        assert_eq!(lines.files["alerts-2026-05.jsonl"], b"\"a\"\n");
     }
 }

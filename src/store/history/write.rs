@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{FileMark, HistoryError, HistoryMarks, Line, listing};
+use super::{FileMark, HistoryError, HistoryMarks, Lines, listing};
 use crate::store::atomic::{self, is_the_file_at, sync_dir, write_atomic};
 use crate::store::fault_injection;
 
@@ -52,12 +52,10 @@ struct Settle {
 }
 
 /// Appends `lines` to their files under `dir`, each file synced, keeping
-/// and verifying what a crashed pass left past the marks of `basis`.
-pub fn stage(dir: &Path, basis: Basis, lines: &[Line]) -> Result<Staged, HistoryError> {
-    let mut produced: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for line in lines {
-        produced.entry(line.file_name()).or_default().extend_from_slice(&line.json);
-    }
+/// and verifying what a crashed pass left past the marks of `basis`. The
+/// lines are freed on return, but for those of a file to settle.
+pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, HistoryError> {
+    let produced = &lines.files;
     let adopted;
     let basis = match basis {
         Basis::Adopt => {
@@ -97,6 +95,8 @@ pub fn stage(dir: &Path, basis: Basis, lines: &[Line]) -> Result<Staged, History
     // Every file is checked before anything is appended, so that a refusal
     // changes nothing.
     let mut appends: Vec<(PathBuf, u64, &[u8])> = Vec::new();
+    // The settles that take this pass's lines of their file, once appended.
+    let mut to_fill = Vec::new();
     let names: BTreeSet<&String> = found.keys().chain(produced.keys()).collect();
     for name in names {
         let new = produced.get(name).map_or(&[][..], Vec::as_slice);
@@ -134,19 +134,23 @@ pub fn stage(dir: &Path, basis: Basis, lines: &[Line]) -> Result<Staged, History
             continue;
         }
         let committed_mark = base.unwrap_or_default();
-        let tail = committed_tail(&path, &committed_mark)?;
         staged.touched.insert(name.clone());
-        if new.starts_with(&tail) {
-            appends.push((path, size, &new[tail.len()..]));
+        if let Some(tail) = tail_begins(&path, &committed_mark, new)? {
+            appends.push((path, size, &new[tail..]));
             staged.marks.files.insert(name.clone(), committed_mark.after(new));
         } else {
             // Kept until the world that follows these lines is written.
             appends.push((path, size, new));
-            staged.settle.push(Settle { name: name.clone(), base, new: new.to_vec() });
+            to_fill.push(staged.settle.len());
+            staged.settle.push(Settle { name: name.clone(), base, new: Vec::new() });
         }
     }
     for (path, size, bytes) in appends {
         append(dir, &path, size, bytes)?;
+    }
+    for at in to_fill {
+        let settle = &mut staged.settle[at];
+        settle.new = lines.files.remove(&settle.name).unwrap_or_default();
     }
     Ok(staged)
 }
@@ -202,18 +206,47 @@ fn adopt(dir: &Path) -> Result<HistoryMarks, HistoryError> {
     Ok(marks)
 }
 
-/// What follows the committed part of the file at `path`, once that part
-/// is checked: by the mark's stamp when the file is untouched since, else
-/// by hashing it.
-fn committed_tail(path: &Path, mark: &FileMark) -> Result<Vec<u8>, HistoryError> {
+/// When the file at `path` holds the committed part of `mark` followed by
+/// a beginning of `new` (a crashed pass's lines that this pass decides
+/// again, or nothing), the length of that tail; `None` when its tail is
+/// anything else. The committed part is checked first: by the mark's stamp
+/// when the file is untouched since, else by hashing it. The file is read
+/// in chunks, never whole: a rebuild over a live history compares files of
+/// tens of MB this way.
+fn tail_begins(path: &Path, mark: &FileMark, new: &[u8]) -> Result<Option<usize>, HistoryError> {
+    let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
     if mark.bytes == 0 || mark.is_untouched(path) {
-        return read_from(path, mark.bytes);
+        file.seek(SeekFrom::Start(mark.bytes)).map_err(io)?;
+    } else {
+        let (mut hashed, mut left) = (FileMark::default(), mark.bytes);
+        while left > 0 {
+            let chunk = file.fill_buf().map_err(io)?;
+            if chunk.is_empty() {
+                return Err(HistoryError::Changed { path: path.to_path_buf() });
+            }
+            let n = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            hashed = hashed.after(&chunk[..n]);
+            file.consume(n);
+            left -= n as u64;
+        }
+        if hashed.content() != mark.content() {
+            return Err(HistoryError::Changed { path: path.to_path_buf() });
+        }
     }
-    let mut bytes = read_from(path, 0)?;
-    if !mark.commits_prefix_of(&bytes) {
-        return Err(HistoryError::Changed { path: path.to_path_buf() });
+    let mut tail = 0;
+    loop {
+        let chunk = file.fill_buf().map_err(io)?;
+        if chunk.is_empty() {
+            return Ok(Some(tail));
+        }
+        if new.get(tail..tail + chunk.len()) != Some(chunk) {
+            return Ok(None);
+        }
+        let n = chunk.len();
+        tail += n;
+        file.consume(n);
     }
-    Ok(bytes.split_off(mark.bytes as usize))
 }
 
 fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, HistoryError> {
@@ -260,9 +293,14 @@ mod tests {
     use super::*;
     use crate::time::Ts;
 
-    fn line(month: &str, text: &str) -> Line {
-        let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
-        Line::new("alerts", at, &text).unwrap()
+    /// Alert lines, each a month (of 2026) and a JSON string.
+    fn lines(items: &[(&str, &str)]) -> Lines {
+        let mut lines = Lines::default();
+        for (month, text) in items {
+            let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
+            lines.push("alerts", at, text).unwrap();
+        }
+        lines
     }
 
     fn read(dir: &Path, name: &str) -> String {
@@ -270,7 +308,7 @@ mod tests {
     }
 
     /// One pass: stage, "write the world", settle.
-    fn pass(dir: &Path, basis: Basis, lines: &[Line]) -> HistoryMarks {
+    fn pass(dir: &Path, basis: Basis, lines: Lines) -> HistoryMarks {
         stage(dir, basis, lines).unwrap().settle().unwrap()
     }
 
@@ -278,26 +316,26 @@ mod tests {
     fn lines_go_to_their_months_and_a_crashed_pass_tail_is_kept_when_decided_again() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("history");
-        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), &[line("04", "a"), line("05", "b")]);
+        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), lines(&[("04", "a"), ("05", "b")]));
         assert_eq!(
             (read(&dir, "alerts-2026-04.jsonl"), read(&dir, "alerts-2026-05.jsonl")),
             ("\"a\"\n".into(), "\"b\"\n".into())
         );
         assert!(is_settled(&dir, Some(&first)));
         // A pass that crashed after its append: its lines stay past the marks.
-        let crashed = stage(&dir, Basis::Committed(&first), &[line("05", "c"), line("06", "d")]).unwrap();
+        let crashed = stage(&dir, Basis::Committed(&first), lines(&[("05", "c"), ("06", "d")])).unwrap();
         drop(crashed);
         assert!(!is_settled(&dir, Some(&first)), "a tail makes a no-op run fold");
         let inode = std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap();
-        let again = pass(&dir, Basis::Committed(&first), &[line("05", "c"), line("06", "d"), line("06", "e")]);
+        let again = pass(&dir, Basis::Committed(&first), lines(&[("05", "c"), ("06", "d"), ("06", "e")]));
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"b\"\n\"c\"\n");
         assert_eq!(read(&dir, "alerts-2026-06.jsonl"), "\"d\"\n\"e\"\n");
         let after = std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap();
         assert_eq!(std::os::unix::fs::MetadataExt::ino(&inode), std::os::unix::fs::MetadataExt::ino(&after));
         assert!(is_settled(&dir, Some(&again)));
         // The same lines from nothing: the files are kept as they are.
-        let lines = [line("04", "a"), line("05", "b"), line("05", "c"), line("06", "d"), line("06", "e")];
-        let rebuilt = pass(&dir, Basis::Scratch(Some(&again)), &lines);
+        let all = lines(&[("04", "a"), ("05", "b"), ("05", "c"), ("06", "d"), ("06", "e")]);
+        let rebuilt = pass(&dir, Basis::Scratch(Some(&again)), all);
         let content = |m: &HistoryMarks| m.files.iter().map(|(n, m)| (n.clone(), m.content())).collect::<Vec<_>>();
         assert_eq!(content(&rebuilt), content(&again));
     }
@@ -306,9 +344,9 @@ mod tests {
     fn a_tail_decided_otherwise_stays_until_the_world_is_written_then_goes() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("history");
-        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), &[line("05", "a")]);
-        drop(stage(&dir, Basis::Committed(&first), &[line("05", "x"), line("06", "y")]).unwrap());
-        let staged = stage(&dir, Basis::Committed(&first), &[line("05", "b")]).unwrap();
+        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), lines(&[("05", "a")]));
+        drop(stage(&dir, Basis::Committed(&first), lines(&[("05", "x"), ("06", "y")])).unwrap());
+        let staged = stage(&dir, Basis::Committed(&first), lines(&[("05", "b")])).unwrap();
         // Before the world is written, every line of both passes is there.
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"a\"\n\"x\"\n\"b\"\n");
         assert_eq!(read(&dir, "alerts-2026-06.jsonl"), "\"y\"\n");
@@ -318,35 +356,77 @@ mod tests {
         assert_eq!(marks.files["alerts-2026-05.jsonl"].content(), FileMark::of(b"\"a\"\n\"b\"\n"));
         assert!(is_settled(&dir, Some(&marks)));
         // A tail no pass decides again is cut back to the committed part.
-        drop(stage(&dir, Basis::Committed(&marks), &[line("05", "z")]).unwrap());
-        let marks = pass(&dir, Basis::Committed(&marks), &[]);
+        drop(stage(&dir, Basis::Committed(&marks), lines(&[("05", "z")])).unwrap());
+        let marks = pass(&dir, Basis::Committed(&marks), lines(&[]));
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"a\"\n\"b\"\n");
         assert!(is_settled(&dir, Some(&marks)));
+    }
+
+    #[test]
+    fn files_longer_than_a_read_are_checked_and_compared_in_chunks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        let long =
+            |c: char, n: usize| -> Vec<String> { (0..n).map(|i| format!("{c}{i}{}", "x".repeat(200))).collect() };
+        let (committed, crashed) = (long('a', 3000), long('b', 3000));
+        let items =
+            |texts: &[String]| -> Lines { lines(&texts.iter().map(|text| ("05", text.as_str())).collect::<Vec<_>>()) };
+        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), items(&committed));
+        assert!(first.files["alerts-2026-05.jsonl"].bytes > 2 * 256 * 1024);
+        // Without its stamp the committed part is hashed, chunk by chunk.
+        let unstamped = |marks: &HistoryMarks| HistoryMarks {
+            files: marks.files.iter().map(|(name, mark)| (name.clone(), mark.content())).collect(),
+            deleted: marks.deleted.clone(),
+        };
+        drop(stage(&dir, Basis::Committed(&unstamped(&first)), items(&crashed)).unwrap());
+        let size = std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap().len();
+        // The crashed pass's tail, longer than a read, decided again: only
+        // the rest is appended.
+        let mut again = crashed.clone();
+        again.push("c".into());
+        let staged = stage(&dir, Basis::Committed(&unstamped(&first)), items(&again)).unwrap();
+        assert_eq!(std::fs::metadata(dir.join("alerts-2026-05.jsonl")).unwrap().len(), size + 4);
+        let settled = staged.settle().unwrap();
+        let expected: String = committed.iter().chain(&again).map(|text| format!("\"{text}\"\n")).collect();
+        assert_eq!(read(&dir, "alerts-2026-05.jsonl"), expected);
+        // A tail that differs past its first read is settled away.
+        let mut other = again.clone();
+        other[2000] = "changed".into();
+        drop(stage(&dir, Basis::Committed(&first), items(&crashed)).unwrap());
+        pass(&dir, Basis::Committed(&unstamped(&first)), items(&other));
+        let expected: String = committed.iter().chain(&other).map(|text| format!("\"{text}\"\n")).collect();
+        assert_eq!(read(&dir, "alerts-2026-05.jsonl"), expected);
+        // A committed part changed past its first read points to rebuild.
+        let mut bytes = std::fs::read(dir.join("alerts-2026-05.jsonl")).unwrap();
+        bytes[300 * 1024] = b'y';
+        std::fs::write(dir.join("alerts-2026-05.jsonl"), &bytes).unwrap();
+        let error = stage(&dir, Basis::Committed(&settled), items(&["d".to_string()])).err().expect("refused");
+        assert!(error.to_string().contains("observer rebuild"), "{error}");
     }
 
     #[test]
     fn a_deleted_month_stays_deleted_and_a_changed_one_points_to_rebuild() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("history");
-        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), &[line("04", "a"), line("05", "b")]);
+        let first = pass(&dir, Basis::Committed(&HistoryMarks::default()), lines(&[("04", "a"), ("05", "b")]));
         std::fs::remove_file(dir.join("alerts-2026-04.jsonl")).unwrap();
-        let staged = stage(&dir, Basis::Committed(&first), &[line("04", "late"), line("05", "c")]).unwrap();
+        let staged = stage(&dir, Basis::Committed(&first), lines(&[("04", "late"), ("05", "c")])).unwrap();
         assert_eq!(staged.dropped, 1);
         let marks = staged.settle().unwrap();
         assert_eq!(read(&dir, "alerts-2026-04.jsonl"), "(missing)");
         assert!(marks.deleted.contains("alerts-2026-04.jsonl"));
         // A rebuild that knows the live marks leaves it deleted too.
-        let rebuilt = pass(&dir, Basis::Scratch(Some(&marks)), &[line("04", "a"), line("05", "b"), line("05", "c")]);
+        let rebuilt = pass(&dir, Basis::Scratch(Some(&marks)), lines(&[("04", "a"), ("05", "b"), ("05", "c")]));
         assert_eq!(read(&dir, "alerts-2026-04.jsonl"), "(missing)");
         assert_eq!(read(&dir, "alerts-2026-05.jsonl"), "\"b\"\n\"c\"\n");
         assert!(rebuilt.deleted.contains("alerts-2026-04.jsonl"));
         // Without them, every month the events give comes back.
-        pass(&dir, Basis::Scratch(None), &[line("04", "a"), line("05", "b"), line("05", "c")]);
+        pass(&dir, Basis::Scratch(None), lines(&[("04", "a"), ("05", "b"), ("05", "c")]));
         assert_eq!(read(&dir, "alerts-2026-04.jsonl"), "\"a\"\n");
         // An edit of a committed line, or a cut, stops the pass and changes nothing.
         for bad in ["\"B\"\n\"c\"\n", "\"b\"\n"] {
             std::fs::write(dir.join("alerts-2026-05.jsonl"), bad).unwrap();
-            let error = stage(&dir, Basis::Committed(&rebuilt), &[line("05", "d")]).err().expect("refused");
+            let error = stage(&dir, Basis::Committed(&rebuilt), lines(&[("05", "d")])).err().expect("refused");
             assert!(error.to_string().contains("observer rebuild"), "{error}");
             assert_eq!(read(&dir, "alerts-2026-05.jsonl"), bad);
         }
