@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod deployment_files;
 pub mod event_index;
+
 pub mod events;
 pub mod fault_injection;
 pub mod fingerprint;
@@ -15,6 +16,7 @@ pub mod generation;
 pub mod history;
 pub mod journal;
 pub mod journal_entities;
+pub mod journal_index;
 pub mod last_run;
 pub mod lock;
 pub mod mark;
