@@ -8,7 +8,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod deployment_files;
 pub mod event_index;
-
+pub mod event_index_log;
 pub mod events;
 pub mod fault_injection;
 pub mod fingerprint;
