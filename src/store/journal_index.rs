@@ -68,6 +68,10 @@ impl EntityIndex {
         self.entries.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Sets the value hash of `path`; a new path gets `slot`.
     pub fn set(&mut self, path: &str, value: u64, slot: u32) -> Result<Set, Collision> {
         let EntityIndex { entries, paths, round, .. } = self;
