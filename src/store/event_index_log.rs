@@ -157,6 +157,8 @@ fn append(log: &Path, len: u64, lines: &[u8]) -> std::io::Result<()> {
     if file.metadata()?.len() != len {
         file.set_len(len)?;
     }
+    // A write like the others to the fault tests (`write:N` counts them).
+    super::fault_injection::fail_at("write")?;
     file.write_all(lines)?;
     file.sync_data()
 }
