@@ -20,6 +20,7 @@ use crate::store::atomic::write_if_changed;
 use crate::store::checkpoint::{Checkpoint, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
+use crate::store::event_index_log;
 use crate::store::events::scrub::{ScrubFacts, ScrubPosition};
 use crate::store::events::{self, Merge, Prefetch, ReadError, Reject};
 use crate::store::fault_injection;
@@ -174,10 +175,11 @@ fn run_pass(
     report.rejects = reading.rejects.clone();
     checkpoint.push_rejects(reading.rejects);
     let previous_index = match mode {
-        Mode::Incremental => event_index::read(&dirs.state),
+        Mode::Incremental => event_index_log::read(&dirs.state),
         _ => None,
     };
-    let index = event_index::updated(previous_index, &plan.paths, blocks, &checkpoint.cursors, &reading.cursors);
+    let before = previous_index.as_ref().map(|read| read.index.clone());
+    let index = event_index::updated(before, &plan.paths, blocks, &checkpoint.cursors, &reading.cursors);
     checkpoint.cursors = reading.cursors;
     events::scrub::adopt(&mut checkpoint.cursors, learned);
     report.as_of = checkpoint.engine.clock();
@@ -251,7 +253,7 @@ fn run_pass(
     fault_injection::crash_at("after-outbox");
     // A hint for `explain`, never trusted beyond what it can check: a
     // failure to write it leaves explain reading whole files.
-    if let Err(error) = event_index::write(&dirs.state, &index) {
+    if let Err(error) = event_index_log::write(&dirs.state, previous_index.as_ref(), &index) {
         report.index_problem = Some(format!(
             "cannot write {}: {error}; explain reads whole event files meanwhile",
             event_index::path(&dirs.state).display()

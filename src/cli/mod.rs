@@ -108,7 +108,7 @@ pub enum Command {
     /// The events of the entity's stretch of time (an incident from its start to its resolve, a
     /// deployment from start to end, an alert from pending to resolved, a service from its latest
     /// incident, a node from its last heartbeat, each up to the world's as_of) and of one hour before
-    /// it are read through state/event-index.json and folded into a fresh engine with the live
+    /// it are read through state/event-index.jsonl and folded into a fresh engine with the live
     /// config and inventory. Each event that speaks of the entity, or changed it, is printed in fold
     /// order with file:line and the changes: debounce pending and committed, breaker transitions and
     /// their reasons, incident opened, updated, resolved, alert pending, firing, suppressed, and the

@@ -329,7 +329,7 @@ impl Checkpoint {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
         let doc = serde_json::to_string(&BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
-        let stored = journal::save(state_dir, &doc, self.stored.as_ref()).map_err(|error| match error {
+        let stored = journal::save(state_dir, &doc, self.stored.take()).map_err(|error| match error {
             JournalError::Io { path, error } => CheckpointError::Io { path, error },
             damaged => unreadable(&path, format!("its engine state cannot be written: {damaged}")),
         })?;

@@ -1,4 +1,4 @@
-//! `state/event-index.json`: a sparse map, per event file, from byte
+//! The event index (`state/event-index.jsonl`, `store::event_index_log`): a sparse map, per event file, from byte
 //! ranges to the event times inside them, so that `observer explain` reads
 //! only the part of the log around one entity instead of all of it.
 //!
@@ -19,18 +19,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_if_changed;
 use super::events::Cursor;
 use crate::time::Ts;
-
-pub const FILE_NAME: &str = "event-index.json";
 
 /// Events per block: small enough that one incident's time span touches a
 /// few blocks of each file, large enough that a month of a busy lab (a
 /// million events) needs a few thousand blocks.
 pub const BLOCK_EVENTS: u32 = 512;
 
-const VERSION: u32 = 1;
+/// The version of the index's model (`EventIndex::version`).
+pub const VERSION: u32 = 1;
 
 /// The whole index, by path relative to `events/`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,15 +134,15 @@ fn merged(a: Block, b: Block) -> Block {
     }
 }
 
+/// The file the index is kept in.
 pub fn path(state: &Path) -> PathBuf {
-    state.join(FILE_NAME)
+    super::event_index_log::path(state)
 }
 
 /// The index as written, or `None` when it is missing, unreadable or of
 /// another version (the reader then reads whole files).
 pub fn read(state: &Path) -> Option<EventIndex> {
-    let bytes = std::fs::read(path(state)).ok()?;
-    serde_json::from_slice::<EventIndex>(&bytes).ok().filter(|index| index.version == VERSION)
+    super::event_index_log::read(state).map(|read| read.index)
 }
 
 /// The index after a pass: `previous` (none after a rebuild) extended with
@@ -168,9 +166,16 @@ pub fn updated(
     for (rel, cursor) in cursors.iter().filter(|(rel, _)| !rel.ends_with(".json")) {
         let start = old.get(rel).filter(|c| c.meta.dev == cursor.meta.dev && c.meta.ino == cursor.meta.ino);
         let mut entry = match (before.remove(rel), start) {
-            (Some(entry), Some(start))
-                if entry.dev == cursor.meta.dev && entry.ino == cursor.meta.ino && entry.end == start.offset =>
+            (Some(mut entry), Some(start))
+                if entry.dev == cursor.meta.dev && entry.ino == cursor.meta.ino && entry.end >= start.offset =>
             {
+                // An index ahead of the cursor was written by a pass that
+                // crashed before its checkpoint: its blocks past the cursor
+                // go (the last one kept may span more times than its part
+                // holds, which only makes explain read it).
+                if entry.end > start.offset {
+                    entry.blocks.retain(|block| block.offset < start.offset);
+                }
                 entry
             }
             _ => FileIndex { dev: cursor.meta.dev, ino: cursor.meta.ino, end: 0, end_line: 0, blocks: Vec::new() },
@@ -195,12 +200,6 @@ pub fn updated(
         files.insert(rel.clone(), entry);
     }
     EventIndex { version: VERSION, files }
-}
-
-/// Writes the index (only when its bytes changed).
-pub fn write(state: &Path, index: &EventIndex) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(index).map_err(std::io::Error::other)?;
-    write_if_changed(&path(state), &bytes).map(|_| ())
 }
 
 #[cfg(test)]
@@ -266,6 +265,31 @@ mod tests {
         let blocks = &lost.files["a.jsonl"].blocks;
         assert_eq!(blocks[0], Block::unknown(1));
         assert_eq!(blocks[1], Block { offset: 20, line: 3, events: 1, min: 30, max: 30 });
+    }
+
+    #[test]
+    fn an_entry_ahead_of_the_cursor_is_trimmed_to_it_not_dropped() {
+        // A pass indexed up to 30 and crashed before its checkpoint, which
+        // still says 20: the next pass starts from 20.
+        let paths = vec!["a.jsonl".to_string()];
+        let ahead = updated(
+            None,
+            &paths,
+            pass(&[(0, 1, 10), (10, 2, 20), (20, 3, 30)]),
+            &BTreeMap::new(),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(30, 3, 7))]),
+        );
+        let mut many = ahead.clone();
+        many.files.get_mut("a.jsonl").unwrap().blocks.push(Block { offset: 25, line: 3, events: 1, min: 0, max: 0 });
+        let again = updated(
+            Some(many),
+            &paths,
+            pass(&[(20, 3, 31)]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(20, 2, 7))]),
+            &BTreeMap::from([("a.jsonl".to_string(), cursor(30, 3, 7))]),
+        );
+        let blocks = &again.files["a.jsonl"].blocks;
+        assert_eq!(blocks, &vec![Block { offset: 0, line: 1, events: 4, min: 10, max: 31 }], "no unknown block");
     }
 
     #[test]

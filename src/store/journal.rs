@@ -40,7 +40,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
-use super::journal_entities::{assemble, fields, split};
+use super::journal_entities::{assemble, fields, split, visit};
+use super::journal_index::{Collision, EntityIndex, Set};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -65,7 +66,7 @@ pub struct StateRef {
 #[derive(Clone, Debug, Default)]
 pub struct Stored {
     pub at: StateRef,
-    hashes: Option<HashMap<String, u64>>,
+    hashes: Option<EntityIndex>,
 }
 
 #[derive(Debug)]
@@ -113,11 +114,13 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
         let reason = format!("it holds {} bytes, but {} were committed", snapshot.len(), at.snapshot);
         return Err(damaged(&path, reason));
     }
-    let entities = split(&snapshot).map_err(|reason| damaged(&path, reason))?;
+    // The value of each entity, by the slot its index entry names.
+    let mut index = Some(EntityIndex::with_capacity(snapshot.len() / 80));
+    let mut values: Vec<Option<&str>> = Vec::new();
+    visit(&snapshot, |p, raw| set(&mut index, &mut values, p, raw)).map_err(|reason| damaged(&path, reason))?;
     if at.journal.bytes == 0 {
-        let hashes = entities.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
-        drop(entities);
-        return Ok((snapshot, Stored { at: *at, hashes: Some(hashes) }));
+        drop(values);
+        return Ok((snapshot, Stored { at: *at, hashes: index }));
     }
     let path = journal_path(state, at.generation);
     let mut journal = read_bytes(&path)?;
@@ -131,47 +134,102 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
     // What follows the mark is a crashed pass's, and never read.
     journal.truncate(at.journal.bytes as usize);
     let committed = text(&path, journal)?;
-    let mut map: HashMap<String, &str> = entities.into_iter().collect();
     for (n, line) in committed.lines().enumerate() {
         let record = |reason: String| damaged(&path, format!("line {}: {reason}", n + 1));
         let mut keys = fields(line).map_err(record)?.into_iter();
-        let path = match keys.next() {
-            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => raw[1..raw.len() - 1].to_string(),
+        let entity = match keys.next() {
+            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => &raw[1..raw.len() - 1],
             _ => return Err(record("a record begins with its path, \"p\"".into())),
         };
         match keys.next() {
-            Some((key, raw)) if key == r#""v""# => map.insert(path, raw),
-            None => map.remove(&path),
+            Some((key, raw)) if key == r#""v""# => set(&mut index, &mut values, entity, raw),
+            None => remove(&mut index, &mut values, entity),
             Some((key, _)) => return Err(record(format!("unexpected key {key}"))),
         };
     }
-    let doc = assemble(&map).map_err(|reason| damaged(&path, reason))?;
-    let hashes = map.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
-    Ok((doc, Stored { at: *at, hashes: Some(hashes) }))
+    let Some(index) = index else {
+        // Two paths with one hash: replayed by their text instead.
+        let doc = replay_by_path(&snapshot, &committed).map_err(|reason| damaged(&path, reason))?;
+        return Ok((doc, Stored { at: *at, hashes: None }));
+    };
+    let entities = index.slots().filter_map(|(p, slot)| Some((p, values[slot as usize]?))).collect();
+    let doc = assemble(entities).map_err(|reason| damaged(&path, reason))?;
+    Ok((doc, Stored { at: *at, hashes: Some(index) }))
+}
+
+/// Replay: `path` is set to `raw`.
+fn set<'a>(index: &mut Option<EntityIndex>, values: &mut Vec<Option<&'a str>>, path: &str, raw: &'a str) {
+    let Some(entities) = index else { return };
+    match entities.set(path, xxh3_64(raw.as_bytes()), values.len() as u32) {
+        Ok(Set::New) => values.push(Some(raw)),
+        Ok(Set::Changed(slot) | Set::Same(slot)) => values[slot as usize] = Some(raw),
+        Err(Collision) => *index = None,
+    }
+}
+
+/// Replay: `path` is removed.
+fn remove(index: &mut Option<EntityIndex>, values: &mut [Option<&str>], path: &str) {
+    let Some(entities) = index else { return };
+    match entities.remove(path) {
+        Ok(Some(slot)) => values[slot as usize] = None,
+        Ok(None) => {}
+        Err(Collision) => *index = None,
+    }
+}
+
+/// The snapshot with the journal replayed over it, keyed by path text: for
+/// the state whose paths [`EntityIndex`] cannot tell apart.
+fn replay_by_path(snapshot: &str, journal: &str) -> Result<String, String> {
+    let mut map: HashMap<String, &str> = split(snapshot)?.into_iter().collect();
+    for line in journal.lines() {
+        let mut keys = fields(line)?.into_iter();
+        let path = keys.next().map(|(_, raw)| raw[1..raw.len() - 1].to_string()).unwrap_or_default();
+        match keys.next() {
+            Some((_, raw)) => map.insert(path, raw),
+            None => map.remove(&path),
+        };
+    }
+    assemble(map.iter().map(|(p, raw)| (p.as_str(), *raw)).collect())
 }
 
 /// Writes the state document `doc` after `stored` (the files the live
 /// checkpoint commits, `None` when there are none): the changed entities
 /// appended to the journal, or a new snapshot. Returns what the checkpoint
 /// is to commit; the caller commits it, then calls [`clean`].
-pub fn save(state: &Path, doc: &str, stored: Option<&Stored>) -> Result<Stored, JournalError> {
-    let Some((stored, old)) = stored.and_then(|s| s.hashes.as_ref().map(|h| (s, h))) else {
+///
+/// The index of `stored` is updated in place, so an entity that did not
+/// change costs its hash and one lookup, and no allocation.
+pub fn save(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Stored, JournalError> {
+    let Some((at, mut index)) = stored.and_then(|s| s.hashes.map(|h| (s.at, h))) else {
         return snapshot(state, doc, None, next_generation(state, 0));
     };
-    let snapshot_path = snapshot_path(state, stored.at.generation);
+    let snapshot_path = snapshot_path(state, at.generation);
     let damaged = |reason| JournalError::Damaged { path: snapshot_path.clone(), reason };
-    let entities = split(doc).map_err(damaged)?;
-    let hashes: HashMap<String, u64> = entities.iter().map(|(p, raw)| (p.clone(), xxh3_64(raw.as_bytes()))).collect();
-    let mut lines = String::new();
-    for path in old.keys().filter(|path| !hashes.contains_key(*path)) {
-        lines.push_str(&format!("{{\"p\":[{path}]}}\n"));
-    }
-    for (path, raw) in &entities {
-        if old.get(path) != hashes.get(path) {
-            lines.push_str(&format!("{{\"p\":[{path}],\"v\":{raw}}}\n"));
+    index.next_round();
+    let (mut sets, mut visited, mut collided) = (String::new(), 0usize, false);
+    visit(doc, |path, raw| {
+        visited += 1;
+        match index.set(path, xxh3_64(raw.as_bytes()), 0) {
+            Ok(Set::Same(_)) => {}
+            Ok(_) => set_line(&mut sets, path, raw),
+            Err(Collision) => collided = true,
         }
+    })
+    .map_err(damaged)?;
+    if collided {
+        return snapshot(state, doc, None, next_generation(state, at.generation));
     }
-    let at = stored.at;
+    let mut lines = String::new();
+    if visited < index.len() {
+        index.remove_unseen(|path| {
+            lines.push_str("{\"p\":[");
+            lines.push_str(path);
+            lines.push_str("]}\n");
+        });
+    }
+    lines.push_str(&sets);
+    drop(sets);
+    let hashes = index;
     let grown = at.journal.bytes + lines.len() as u64;
     if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
         return snapshot(state, doc, Some(hashes), next_generation(state, at.generation));
@@ -205,6 +263,15 @@ pub fn save(state: &Path, doc: &str, stored: Option<&Stored>) -> Result<Stored, 
     Ok(Stored { at: StateRef { journal, ..at }, hashes: Some(hashes) })
 }
 
+/// The journal record that sets the entity at `path` to `raw`.
+fn set_line(lines: &mut String, path: &str, raw: &str) {
+    lines.push_str("{\"p\":[");
+    lines.push_str(path);
+    lines.push_str("],\"v\":");
+    lines.push_str(raw);
+    lines.push_str("}\n");
+}
+
 /// Removes every file of `state/engine/` but those `at` names: older
 /// generations and what a crash left. Best effort, after the commit: a file
 /// left here is never read, and the next pass tries again.
@@ -218,12 +285,7 @@ pub fn clean(state: &Path, at: &StateRef) {
 }
 
 /// A new generation: the whole document as its snapshot, an empty journal.
-fn snapshot(
-    state: &Path,
-    doc: &str,
-    hashes: Option<HashMap<String, u64>>,
-    generation: u64,
-) -> Result<Stored, JournalError> {
+fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u64) -> Result<Stored, JournalError> {
     let dir = dir(state);
     let io = |error| JournalError::Io { path: dir.clone(), error };
     if !dir.is_dir() {

@@ -21,8 +21,6 @@
 //! deserialisation checks the assembled document, and a document the
 //! scanner cannot follow is refused as damaged.
 
-use std::collections::HashMap;
-
 /// An object longer than this is cut into its keys.
 pub const SPLIT_BYTES: usize = 1024;
 /// Objects deeper than this are never cut.
@@ -33,13 +31,22 @@ pub type Entity<'a> = (String, &'a str);
 
 /// The entities of `doc`, a JSON object, in document order.
 pub fn split(doc: &str) -> Result<Vec<Entity<'_>>, String> {
-    let mut scanner = Scanner { text: doc, at: 0 };
     let mut out = Vec::new();
+    visit(doc, |path, raw| out.push((path.to_string(), raw)))?;
+    Ok(out)
+}
+
+/// Calls `found` with each entity of `doc` (its path, its raw value), in
+/// document order, without allocating for it: the path is only borrowed
+/// for the call. An object is measured by skipping it before it is cut,
+/// so the keys of a short one are never visited.
+pub fn visit<'a>(doc: &'a str, mut found: impl FnMut(&str, &'a str)) -> Result<(), String> {
+    let mut scanner = Scanner { text: doc, at: 0 };
     scanner.space();
-    scanner.object(&mut String::new(), 0, MAX_DEPTH, &mut out)?;
+    scanner.object(&mut String::new(), 0, MAX_DEPTH, &mut found)?;
     scanner.space();
     match scanner.at == doc.len() {
-        true => Ok(out),
+        true => Ok(()),
         false => Err(format!("unexpected text after the document at byte {}", scanner.at)),
     }
 }
@@ -50,17 +57,22 @@ pub fn fields(doc: &str) -> Result<Vec<Entity<'_>>, String> {
     let mut scanner = Scanner { text: doc, at: 0 };
     let mut out = Vec::new();
     scanner.space();
-    scanner.object(&mut String::new(), 0, 1, &mut out)?;
+    scanner.object(&mut String::new(), 0, 1, &mut |path: &str, raw| out.push((path.to_string(), raw)))?;
     Ok(out)
 }
 
 /// The document the entities are the parts of; they come in any order.
-pub fn assemble(entities: &HashMap<String, &str>) -> Result<String, String> {
+///
+/// Sorted by their paths' text, the entities under one object are next to
+/// each other: a key token ends at its first unescaped quote, so a path
+/// that begins with another path's first key and a comma has that first
+/// key too (and so on down).
+pub fn assemble(mut entities: Vec<(&str, &str)>) -> Result<String, String> {
+    entities.sort_unstable_by_key(|(path, _)| *path);
     let mut items = Vec::with_capacity(entities.len());
-    for (path, raw) in entities {
+    for (path, raw) in &entities {
         items.push((segments(path)?, *raw));
     }
-    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let size = entities.iter().map(|(path, raw)| path.len() + raw.len() + 2).sum();
     let mut out = String::with_capacity(size);
     level(&mut out, &items, 0)?;
@@ -140,8 +152,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An object at `depth`, its entities pushed to `out` under `path`.
-    fn object(&mut self, path: &mut String, depth: usize, max: usize, out: &mut Vec<Entity<'a>>) -> Result<(), String> {
+    /// An object at `depth`, its entities given to `found` under `path`.
+    fn object(
+        &mut self,
+        path: &mut String,
+        depth: usize,
+        max: usize,
+        found: &mut dyn FnMut(&str, &'a str),
+    ) -> Result<(), String> {
         self.expect(b'{')?;
         self.space();
         if self.byte() == Some(b'}') {
@@ -162,15 +180,16 @@ impl<'a> Scanner<'a> {
             self.space();
             let start = self.at;
             if self.byte() == Some(b'{') && depth + 1 < max {
-                let mark = out.len();
-                self.object(path, depth + 1, max, out)?;
-                if self.at - start <= SPLIT_BYTES || out.len() == mark {
-                    out.truncate(mark);
-                    out.push((path.clone(), &self.text[start..self.at]));
+                // A short object is one entity; a longer one is cut.
+                if self.skip(start + SPLIT_BYTES)? {
+                    found(path, &self.text[start..self.at]);
+                } else {
+                    self.at = start;
+                    self.object(path, depth + 1, max, found)?;
                 }
             } else {
                 self.value()?;
-                out.push((path.clone(), &self.text[start..self.at]));
+                found(path, &self.text[start..self.at]);
             }
             path.truncate(base);
             self.space();
@@ -190,42 +209,51 @@ impl<'a> Scanner<'a> {
     /// A string token, from its opening quote past its closing one.
     fn string(&mut self) -> Result<(), String> {
         self.expect(b'"')?;
-        let bytes = self.text.as_bytes();
-        while let Some(&b) = bytes.get(self.at) {
-            self.at += 1;
-            match b {
-                b'"' => return Ok(()),
-                b'\\' => self.at += 1,
-                _ => {}
+        match string_end(self.text.as_bytes(), self.at) {
+            Some(end) => {
+                self.at = end;
+                Ok(())
             }
+            None => Err("a string does not end".into()),
         }
-        Err("a string does not end".into())
     }
 
     /// Any value, skipped whole.
     fn value(&mut self) -> Result<(), String> {
+        self.skip(usize::MAX).map(|_| ())
+    }
+
+    /// Skips a value, or stops once past `limit`: whether it ended there
+    /// or before.
+    fn skip(&mut self, limit: usize) -> Result<bool, String> {
         let bytes = self.text.as_bytes();
         match self.byte() {
-            Some(b'"') => self.string(),
+            Some(b'"') => self.string().map(|()| self.at <= limit),
             Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                while let Some(&b) = bytes.get(self.at) {
+                // A local position, not the field: the loop keeps it in a
+                // register (the scanner was a tenth of a busy run).
+                let (mut depth, mut at) = (0usize, self.at);
+                while let Some(&b) = bytes.get(at) {
+                    if at > limit {
+                        self.at = at;
+                        return Ok(false);
+                    }
                     match b {
                         b'"' => {
-                            self.string()?;
+                            at = string_end(bytes, at + 1).ok_or("a string does not end")?;
                             continue;
                         }
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => {
                             depth -= 1;
                             if depth == 0 {
-                                self.at += 1;
-                                return Ok(());
+                                self.at = at + 1;
+                                return Ok(self.at <= limit);
                             }
                         }
                         _ => {}
                     }
-                    self.at += 1;
+                    at += 1;
                 }
                 Err("an object or array does not end".into())
             }
@@ -235,13 +263,26 @@ impl<'a> Scanner<'a> {
                     self.at += 1;
                 }
                 match self.at > start {
-                    true => Ok(()),
+                    true => Ok(self.at <= limit),
                     false => Err(format!("expected a value at byte {start}")),
                 }
             }
             None => Err("the document ends before a value".into()),
         }
     }
+}
+
+/// Past the closing quote of the string whose contents begin at `at`.
+fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    while let Some(&b) = bytes.get(at) {
+        at += 1;
+        match b {
+            b'"' => return Some(at),
+            b'\\' => at += 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -256,11 +297,10 @@ mod tests {
         let paths: Vec<&str> = entities.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, [r#""n""#, r#""l","a""#, r#""l","b""#, r#""s""#]);
         assert_eq!(entities[0].1, r#"{"v\"1":[1,{"z":2}],"e":{}}"#);
-        let map: HashMap<String, &str> = entities.into_iter().collect();
-        let again = assemble(&map).unwrap();
+        let again = assemble(entities.iter().map(|(p, raw)| (p.as_str(), *raw)).collect()).unwrap();
         let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
         assert_eq!(parsed(&again), parsed(&doc));
-        assert_eq!(assemble(&HashMap::new()).unwrap(), "{}");
+        assert_eq!(assemble(Vec::new()).unwrap(), "{}");
     }
 
     #[test]
@@ -268,8 +308,8 @@ mod tests {
         for bad in ["", "[1]", "{\"a\":", "{\"a\":1", "{\"a\" 1}", "{\"a\":{\"b\":[1,2}", "{\"a\":1} x", "{\"a"] {
             assert!(split(bad).is_err(), "{bad}");
         }
-        let both = HashMap::from([(r#""a""#.to_string(), "1"), (r#""a","b""#.to_string(), "2")]);
-        assert!(assemble(&both).unwrap_err().contains("both a value and an object"));
+        let both = vec![(r#""a""#, "1"), (r#""a","b""#, "2")];
+        assert!(assemble(both).unwrap_err().contains("both a value and an object"));
         assert_eq!(fields(r#"{"p":["a","b"],"v":{"c":1}}"#).unwrap()[1], (r#""v""#.to_string(), r#"{"c":1}"#));
     }
 }

@@ -23,7 +23,7 @@ fn doc(nodes: usize, status: &str) -> Value {
 /// returns what was loaded, as the next pass starts from it.
 fn save_and_load(state: &Path, value: &Value, stored: Option<&Stored>) -> Stored {
     let text = value.to_string();
-    let saved = save(state, &text, stored).unwrap();
+    let saved = save(state, &text, stored.cloned()).unwrap();
     clean(state, &saved.at);
     let (loaded, again) = load(state, &saved.at).unwrap();
     assert_eq!(parsed(&loaded), *value, "replay gives back the state written");

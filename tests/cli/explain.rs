@@ -284,7 +284,7 @@ fn explain_after_a_history_split_across_runs_equals_explain_after_a_rebuild_and_
 
     lab.observer(["rebuild"]).run().success();
     assert_eq!(lab.observer(["explain", INCIDENT]).run().success().stdout, split, "after a rebuild");
-    std::fs::remove_file(lab.path("state/event-index.json")).unwrap();
+    std::fs::remove_file(lab.path("state/event-index.jsonl")).unwrap();
     let whole = explain_json(&lab, INCIDENT);
     assert_eq!(
         whole["read"]["bytes"].as_u64().unwrap(),
@@ -299,7 +299,7 @@ fn explain_never_takes_the_lock_nor_writes() {
     spec_story(&lab);
     lab.run();
     let before = lab.world_files("world");
-    let index = lab.read("state/event-index.json");
+    let index = lab.read("state/event-index.jsonl");
     let lock = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -310,5 +310,5 @@ fn explain_never_takes_the_lock_nor_writes() {
     lab.observer(["explain", INCIDENT]).run().success();
     lab.observer(["run", "--no-tick"]).run().code(75);
     assert_eq!(lab.world_files("world"), before);
-    assert_eq!(lab.read("state/event-index.json"), index);
+    assert_eq!(lab.read("state/event-index.jsonl"), index);
 }
