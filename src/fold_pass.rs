@@ -256,7 +256,7 @@ fn run_pass(
     if let Err(error) = event_index_log::write(&dirs.state, previous_index.as_ref(), &index) {
         report.index_problem = Some(format!(
             "cannot write {}: {error}; explain reads whole event files meanwhile",
-            event_index::path(&dirs.state).display()
+            event_index_log::path(&dirs.state).display()
         ));
     }
     fault_injection::crash_at("before-checkpoint");

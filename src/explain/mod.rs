@@ -32,7 +32,7 @@ use changes::Snapshot;
 
 use crate::engine::{Engine, Incident, Input, Rules};
 use crate::event::Severity;
-use crate::store::event_index;
+use crate::store::event_index_log;
 use crate::store::events::SourceError;
 use crate::time::Ts;
 
@@ -219,7 +219,7 @@ pub fn explain(
     }
     let target = target::resolve(world, id).map_err(|close| ExplainError::Unknown { id: id.to_string(), close })?;
     let replay_from = target.from.minus_seconds(LEAD_IN_S);
-    let index = event_index::read(state);
+    let index = event_index_log::read(state).map(|read| read.index);
     let span = read::span(events, index.as_ref(), replay_from, target.to).map_err(ExplainError::Source)?;
     // The replay keeps every finished entry: the target may be one that
     // the live world has long pushed out to the history.

@@ -15,7 +15,6 @@
 //! stale or unreadable index costs time, never a wrong answer.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -132,17 +131,6 @@ fn merged(a: Block, b: Block) -> Block {
         min: a.min.min(b.min),
         max: a.max.max(b.max),
     }
-}
-
-/// The file the index is kept in.
-pub fn path(state: &Path) -> PathBuf {
-    super::event_index_log::path(state)
-}
-
-/// The index as written, or `None` when it is missing, unreadable or of
-/// another version (the reader then reads whole files).
-pub fn read(state: &Path) -> Option<EventIndex> {
-    super::event_index_log::read(state).map(|read| read.index)
 }
 
 /// The index after a pass: `previous` (none after a rebuild) extended with

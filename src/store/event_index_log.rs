@@ -42,6 +42,7 @@ pub const OLD_FILE_NAME: &str = "event-index.json";
 pub const MIN_REWRITE_BYTES: u64 = 64 * 1024;
 const LOG_VERSION: u32 = 2;
 
+/// The file the index is kept in.
 pub fn path(state: &Path) -> PathBuf {
     state.join(FILE_NAME)
 }
