@@ -84,7 +84,8 @@ impl Snapshot {
                 }
             }
             None => {
-                for (key, alert) in engine.alerts() {
+                // Into a sorted map: the walk need not be in key order.
+                for (key, alert) in engine.alerts().iter_unordered() {
                     if scope.covers_alert(key, alert.node.as_deref(), alert.service.as_deref()) {
                         snapshot.alerts.insert(key.clone(), (alert.status, alert.suppressed_by.clone()));
                     }

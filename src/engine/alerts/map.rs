@@ -70,6 +70,13 @@ impl AlertMap {
         self.iter().map(|(_, alert)| alert)
     }
 
+    /// Keys and alerts in no particular order, without a look-up per key:
+    /// for a reader that sorts what it keeps (`explain`'s snapshot after
+    /// each event walks every alert of an unbounded replay).
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (&String, &Alert)> {
+        self.by_key.iter()
+    }
+
     /// The alerts in no particular order: for changes that do not depend on
     /// one another.
     pub fn values_mut_unordered(&mut self) -> impl Iterator<Item = &mut Alert> {
