@@ -168,17 +168,18 @@ fn parse_canonical(b: &[u8]) -> Option<Ts> {
 
 impl fmt::Display for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let mut buf = [0; CANONICAL_LEN];
+        match format_canonical(self.0, &mut buf) {
+            Some(len) => f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?),
+            None => f.write_str(&self.to_rfc3339()),
+        }
     }
 }
 
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0; CANONICAL_LEN];
-        match format_canonical(self.0, &mut buf) {
-            Some(len) => serializer.serialize_str(std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?),
-            None => serializer.serialize_str(&self.to_rfc3339()),
-        }
+        // Through `Display`, which formats into a stack buffer.
+        serializer.collect_str(self)
     }
 }
 

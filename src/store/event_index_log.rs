@@ -131,12 +131,16 @@ pub fn write(state: &Path, previous: Option<&Read>, index: &EventIndex) -> std::
         _ => None,
     };
     if let Some((lines, len)) = appended {
-        let whole = whole(index)?;
         if lines.is_empty() {
             return Ok(());
         }
         let grown = len + lines.len() as u64;
-        if grown <= MIN_REWRITE_BYTES || grown <= 2 * whole.len() as u64 {
+        if grown <= MIN_REWRITE_BYTES {
+            return append(&log, len, &lines);
+        }
+        // Only a long log needs the whole index serialised, to weigh it.
+        let whole = whole(index)?;
+        if grown <= 2 * whole.len() as u64 {
             return append(&log, len, &lines);
         }
         return write_atomic(&log, &whole);
