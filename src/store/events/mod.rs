@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cursor::{Cursor, FileMeta};
 pub use merge::{Merge, ReadError};
-pub use plan::{ReadPlan, plan};
+pub use plan::{Listing, ReadPlan, plan};
 pub use prefetch::Prefetch;
 
 use crate::event::Event;

@@ -57,11 +57,33 @@ impl ReadPlan {
     }
 }
 
+/// The event files under `events/`, in path order, each with what it
+/// looked like when listed: the first half of a [`plan`], which needs no
+/// cursor, so a pass can list while it reads the checkpoint
+/// ([`Listing::plan`]).
+pub struct Listing(Vec<EventFile>);
+
+impl Listing {
+    /// Lists `events_dir` (see [`list`] for what is skipped).
+    pub fn of(events_dir: &Path) -> Result<Listing, SourceError> {
+        list(events_dir).map(Listing)
+    }
+
+    /// Matches each listed file to the cursor it continues and decides
+    /// which files need reading. Files whose size, identity and times are
+    /// those of their cursor are not opened.
+    pub fn plan(self, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
+        plan_listed(self.0, previous)
+    }
+}
+
 /// Lists `events_dir`, matches each file to the cursor it continues and
-/// decides which files need reading. Files whose size, identity and times
-/// are those of their cursor are not opened.
+/// decides which files need reading ([`Listing::plan`]).
 pub fn plan(events_dir: &Path, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
-    let listed = list(events_dir)?;
+    Listing::of(events_dir)?.plan(previous)
+}
+
+fn plan_listed(listed: Vec<EventFile>, previous: &BTreeMap<String, Cursor>) -> Result<ReadPlan, SourceError> {
     let cursors = match_cursors(&listed, previous)?;
     let mut plan = ReadPlan {
         paths: Vec::with_capacity(listed.len()),
