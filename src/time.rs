@@ -200,10 +200,24 @@ impl schemars::JsonSchema for Ts {
     }
 }
 
+/// Read from the text the deserializer lends, without copying it: a
+/// `Cow<str>` here is always an owned copy (serde borrows only a field
+/// marked `borrow`), one allocation per instant of the engine state, which
+/// holds hundreds of thousands on a busy history.
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Ts, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ts::parse(&text).map_err(serde::de::Error::custom)
+        struct Instant;
+        impl serde::de::Visitor<'_> for Instant {
+            type Value = Ts;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                // What `Cow<str>` said: error messages stay the same.
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ts, E> {
+                Ts::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Instant)
     }
 }
 

@@ -21,12 +21,16 @@
 //! that pass (oldest end first, group by group). Each pass trims every
 //! group, which also applies a lowered `keep_finished` at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use self::gone::Gone;
 use super::{Deployment, DeploymentStatus, Incident};
 use crate::time::Ts;
+
+#[path = "finished_gone.rs"]
+mod gone;
 
 /// Finished entries of one kind: the ones the hot view keeps, by group,
 /// and the ids that left.
@@ -35,31 +39,12 @@ pub(super) struct Kept {
     /// By `node/service` (an unknown part empty): end time and id, oldest
     /// first.
     groups: BTreeMap<String, BTreeSet<(Ts, String)>>,
-    /// Ids that left the hot view, with their end time, until retention.
-    /// Hashed: every deployment event asks whether its run left, and on a
-    /// busy history these are tens of thousands of ids with a long common
-    /// prefix. The checkpoint keeps them as the object sorted by id that
-    /// it always held ([`sorted`]).
-    #[serde(with = "sorted")]
-    gone: HashMap<String, Ts>,
-}
-
-/// A map written in key order, as a `BTreeMap` writes it, whatever the
-/// order in memory; read back as any map.
-mod sorted {
-    use std::collections::{BTreeMap, HashMap};
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::time::Ts;
-
-    pub fn serialize<S: Serializer>(map: &HashMap<String, Ts>, serializer: S) -> Result<S::Ok, S::Error> {
-        map.iter().collect::<BTreeMap<_, _>>().serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HashMap<String, Ts>, D::Error> {
-        HashMap::deserialize(deserializer)
-    }
+    /// Ids that left the hot view, with their end time, until retention:
+    /// every deployment event whose run the hot view does not hold asks
+    /// whether it left. Filed by the minute they ended
+    /// (`finished_gone.rs`), so that a pass reads and writes the
+    /// minutes it changed.
+    gone: Gone,
 }
 
 /// What the state keeps of finished entries, and what left them in the
@@ -147,11 +132,11 @@ impl Finished {
     }
 
     pub(super) fn deployment_left(&self, id: &str) -> bool {
-        self.deployments.gone.contains_key(id)
+        self.deployments.gone.contains(id)
     }
 
     pub(super) fn incident_left(&self, id: &str) -> bool {
-        self.incidents.gone.contains_key(id)
+        self.incidents.gone.contains(id)
     }
 
     /// A deployment's place among the finished ones changed (it finished,
@@ -247,8 +232,8 @@ impl Finished {
                 self.left_incidents.push(incident);
             }
         }
-        self.deployments.gone.retain(|_, at| *at >= horizon);
-        self.incidents.gone.retain(|_, at| *at >= horizon);
+        self.deployments.gone.forget_before(horizon);
+        self.incidents.gone.forget_before(horizon);
     }
 
     pub fn left_deployments(&self) -> &[(String, Deployment)] {

@@ -164,16 +164,20 @@ fn a_state_written_before_the_bound_hands_its_surplus_out_as_the_next_pass_start
     assert_eq!(state(&old), state(&new), "then it is the state this release would have written");
 }
 
-/// The ids that left are hashed in memory and written as the object sorted
-/// by id that the checkpoint always held; after a load a late event for a
-/// run that left still changes nothing.
+/// The ids that left are written by the minute they ended
+/// (`finished_gone.rs`); after a load a late event for a run that left
+/// still changes nothing.
 #[test]
-fn the_ids_that_left_are_written_sorted_and_found_after_a_load() {
+fn the_ids_that_left_are_written_by_minute_and_found_after_a_load() {
     let (engine, left) = fold(&keeping(1), &deployments(6), &[]);
     assert_eq!(left, ["d0", "d1", "d2", "d3", "d4"]);
     let written = state(&engine);
-    let gone: Vec<&String> = written["finished"]["deployments"]["gone"].as_object().unwrap().keys().collect();
-    assert_eq!(gone, ["d0", "d1", "d2", "d3", "d4"]);
+    let gone = written["finished"]["deployments"]["gone"].as_object().unwrap();
+    let minutes: Vec<&String> = gone.keys().collect();
+    assert_eq!(minutes[0], "2026-05-12T00:10:00Z");
+    assert_eq!(gone[minutes[2]], serde_json::json!([["d2", "2026-05-12T02:10:00Z"]]));
+    let ids: Vec<&str> = gone.values().map(|pairs| pairs[0][0].as_str().unwrap()).collect();
+    assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4"]);
     let text = serde_json::to_string(&engine).unwrap();
     let mut loaded: Engine = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_string(&loaded).unwrap(), text, "written again byte for byte");
@@ -183,4 +187,29 @@ fn the_ids_that_left_are_written_sorted_and_found_after_a_load() {
     loaded.apply(Input::PassStarted, &rules);
     loaded.apply(Input::Event { event: &event(late), file: "late.jsonl", position: 0 }, &rules);
     assert!(!loaded.deployments().contains_key("d3"), "a run that left does not come back");
+}
+
+/// A state written before the ids that left were filed by minute held them
+/// as one object from id to end time: it is read as the same state, and
+/// written in the minute form.
+#[test]
+fn a_state_with_the_ids_that_left_by_id_is_read() {
+    let (engine, _) = fold(&keeping(1), &deployments(6).into_iter().chain(outages(4)).collect::<Vec<_>>(), &[]);
+    let mut older = state(&engine);
+    for kind in ["deployments", "incidents"] {
+        let gone = &mut older["finished"][kind]["gone"];
+        let by_id: serde_json::Map<String, serde_json::Value> = gone
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|pairs| {
+                pairs.as_array().unwrap().iter().map(|pair| (pair[0].as_str().unwrap().into(), pair[1].clone()))
+            })
+            .collect();
+        assert!(!by_id.is_empty(), "{kind}");
+        *gone = by_id.into();
+    }
+    let loaded: Engine = serde_json::from_str(&older.to_string()).unwrap();
+    assert_eq!(state(&loaded), state(&engine));
+    assert_eq!(serde_json::to_string(&loaded).unwrap(), serde_json::to_string(&engine).unwrap());
 }

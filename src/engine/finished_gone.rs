@@ -1,0 +1,266 @@
+//! The ids that left the hot view (`finished.rs`), with their end time,
+//! until retention: tens of thousands on a busy history, asked about by
+//! every deployment event whose run the hot view does not hold, added to by
+//! the pass's trims and dropped by retention.
+//!
+//! Profiled on the busy 1,000,000-event history (a run folding 1,000
+//! events), these ids were the largest part of the state's own read (14 %
+//! of the run) and, written as one object keyed by id, 82,000 of the
+//! journal's 150,000 entities, each cut, hashed and compared at every load
+//! and save, for the few dozen a pass adds. So they are filed by the minute
+//! their entries ended: the checkpoint holds, under `gone`, an object keyed
+//! by that minute, each value the sorted array of `[id, end]` pairs of the
+//! minute (one journal entity per minute). A minute as it was read is kept
+//! as its raw text, unparsed, and written back as it is; only a minute a
+//! pass adds to or retention cuts is parsed. The lookup goes through the
+//! hash of each id (its minute), then the minute's pairs, so an id is
+//! never taken for another.
+//!
+//! A state written before this form held `gone` as an object from id to
+//! end time; it is read (each value is then a string, not an array) and
+//! written in the minute form by the next save.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::time::Ts;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Ids that left, with their end time.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Gone {
+    /// By the minute their entries ended.
+    minutes: BTreeMap<Ts, Minute>,
+    /// The minute of each id, by the XXH3 of the id.
+    by_hash: HashMap<u64, Ts, BuildHasherDefault<Prehashed>>,
+    /// Hashes that two ids shared: looked for in every minute.
+    shared: HashSet<u64>,
+}
+
+/// The keys of `by_hash` are XXH3 hashes already: used as they are (the
+/// SipHash of each, and the map's growth, were a third of reading the
+/// minutes). As `store::journal_index` does; the engine does not import
+/// the store.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64(bytes);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Minute {
+    /// As read: a JSON array of `[id, end]` pairs, checked when it was read.
+    Raw(Box<RawValue>),
+    /// Changed since it was read, by id.
+    Parsed(BTreeMap<String, Ts>),
+}
+
+/// One `[id, end]` pair of a minute, borrowing the id when it has no escape.
+#[derive(Deserialize)]
+struct Pair<'a>(#[serde(borrow)] Cow<'a, str>, Ts);
+
+fn minute_of(at: Ts) -> Ts {
+    Ts(at.0.div_euclid(MINUTE_MS) * MINUTE_MS)
+}
+
+impl Minute {
+    fn pairs(raw: &RawValue) -> Vec<Pair<'_>> {
+        // Checked as it was read ([`Gone::deserialize`]): cannot fail.
+        serde_json::from_str(raw.get()).unwrap_or_default()
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match self {
+            Minute::Raw(raw) => Minute::pairs(raw).iter().any(|pair| pair.0 == id),
+            Minute::Parsed(ids) => ids.contains_key(id),
+        }
+    }
+
+    fn parsed(&mut self) -> &mut BTreeMap<String, Ts> {
+        if let Minute::Raw(raw) = self {
+            *self = Minute::Parsed(Minute::pairs(raw).into_iter().map(|pair| (pair.0.into_owned(), pair.1)).collect());
+        }
+        match self {
+            Minute::Parsed(ids) => ids,
+            Minute::Raw(_) => unreachable!("parsed just above"),
+        }
+    }
+
+    fn entries(&self) -> Vec<(String, Ts)> {
+        match self {
+            Minute::Raw(raw) => Minute::pairs(raw).into_iter().map(|pair| (pair.0.into_owned(), pair.1)).collect(),
+            Minute::Parsed(ids) => ids.iter().map(|(id, at)| (id.clone(), *at)).collect(),
+        }
+    }
+}
+
+impl Gone {
+    pub(super) fn contains(&self, id: &str) -> bool {
+        let hash = xxh3_64(id.as_bytes());
+        if self.shared.contains(&hash) {
+            return self.minutes.values().any(|minute| minute.contains(id));
+        }
+        self.by_hash.get(&hash).and_then(|at| self.minutes.get(at)).is_some_and(|minute| minute.contains(id))
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
+        self.minutes.is_empty()
+    }
+
+    /// `id` left at `at` (an id that left before moves to `at`).
+    pub(super) fn insert(&mut self, id: String, at: Ts) {
+        let minute = minute_of(at);
+        self.file(&id, minute);
+        self.minutes.entry(minute).or_insert_with(|| Minute::Parsed(BTreeMap::new())).parsed().insert(id, at);
+    }
+
+    /// Files `id` under `minute` in the hash index, removing it from the
+    /// minute it was in.
+    fn file(&mut self, id: &str, minute: Ts) {
+        let hash = xxh3_64(id.as_bytes());
+        if let Some(&before) = self.by_hash.get(&hash)
+            && let Some(held) = self.minutes.get_mut(&before)
+        {
+            match held.contains(id) {
+                true => {
+                    held.parsed().remove(id);
+                    if matches!(held, Minute::Parsed(ids) if ids.is_empty()) {
+                        self.minutes.remove(&before);
+                    }
+                }
+                false => {
+                    self.shared.insert(hash);
+                }
+            }
+        }
+        self.by_hash.insert(hash, minute);
+    }
+
+    /// Retention: the ids that left before `horizon` are forgotten.
+    pub(super) fn forget_before(&mut self, horizon: Ts) {
+        let boundary = minute_of(horizon);
+        let kept = self.minutes.split_off(&boundary);
+        let mut dropped = std::mem::replace(&mut self.minutes, kept);
+        if let Some(minute) = self.minutes.get_mut(&boundary) {
+            let ids = minute.parsed();
+            let before: Vec<String> = ids.iter().filter(|(_, at)| **at < horizon).map(|(id, _)| id.clone()).collect();
+            let early: BTreeMap<String, Ts> = before.into_iter().filter_map(|id| ids.remove_entry(&id)).collect();
+            if ids.is_empty() {
+                self.minutes.remove(&boundary);
+            }
+            dropped.insert(boundary, Minute::Parsed(early));
+        }
+        // An index entry of an id that went is dropped; one left behind
+        // (a hash two ids shared) finds nothing, as the minute is checked.
+        for (minute, ids) in &dropped {
+            for (id, _) in ids.entries() {
+                let hash = xxh3_64(id.as_bytes());
+                if self.by_hash.get(&hash) == Some(minute) && !self.shared.contains(&hash) {
+                    self.by_hash.remove(&hash);
+                }
+            }
+        }
+    }
+
+    /// Every id with its end time, by minute, then by id.
+    fn entries(&self) -> impl Iterator<Item = (String, Ts)> + '_ {
+        self.minutes.values().flat_map(Minute::entries)
+    }
+}
+
+/// The same ids with the same end times, however each minute is held.
+impl PartialEq for Gone {
+    fn eq(&self, other: &Gone) -> bool {
+        self.entries().eq(other.entries())
+    }
+}
+
+impl Eq for Gone {}
+
+impl Serialize for Gone {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.minutes.len()))?;
+        for (minute, ids) in &self.minutes {
+            match ids {
+                Minute::Raw(raw) => map.serialize_entry(minute, raw)?,
+                Minute::Parsed(ids) => map.serialize_entry(minute, &ids.iter().collect::<Vec<_>>())?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Gone {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Gone, D::Error> {
+        deserializer.deserialize_map(GoneVisitor)
+    }
+}
+
+struct GoneVisitor;
+
+impl<'de> Visitor<'de> for GoneVisitor {
+    type Value = Gone;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the ids that left, by the minute they ended")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Gone, A::Error> {
+        let mut gone = Gone::default();
+        let mut older = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let raw: Box<RawValue> = map.next_value()?;
+            if raw.get().starts_with('"') {
+                // The form before minutes: id to end time.
+                let at: Ts = serde_json::from_str(raw.get()).map_err(A::Error::custom)?;
+                older.push((key.into_owned(), at));
+                continue;
+            }
+            let minute = Ts::parse(&key).map_err(A::Error::custom)?;
+            let pairs: Vec<Pair> = serde_json::from_str(raw.get()).map_err(A::Error::custom)?;
+            gone.by_hash.reserve(pairs.len());
+            for Pair(id, at) in &pairs {
+                if minute_of(*at) != minute {
+                    let reason = format!("the id {id:?} left at {at}, not in the minute {minute} it is filed under");
+                    return Err(A::Error::custom(reason));
+                }
+                let hash = xxh3_64(id.as_bytes());
+                if gone.by_hash.insert(hash, minute).is_some() {
+                    // Two ids with one hash, or one id twice: both looked for everywhere.
+                    gone.shared.insert(hash);
+                }
+            }
+            if gone.minutes.insert(minute, Minute::Raw(raw)).is_some() {
+                return Err(A::Error::custom(format!("the minute {minute} is there twice")));
+            }
+        }
+        for (id, at) in older {
+            gone.insert(id, at);
+        }
+        Ok(gone)
+    }
+}
+
+#[cfg(test)]
+#[path = "finished_gone_tests.rs"]
+mod tests;

@@ -1,0 +1,120 @@
+//! The ids that left, filed by minute (`finished_gone.rs`): they answer
+//! as the map by id they replaced, whatever was read raw or parsed, and
+//! are written back byte for byte.
+
+use std::collections::HashMap;
+
+use super::Gone;
+use crate::time::Ts;
+
+fn at(text: &str) -> Ts {
+    Ts::parse(text).unwrap()
+}
+
+fn written(gone: &Gone) -> String {
+    serde_json::to_string(gone).unwrap()
+}
+
+fn read(text: &str) -> Gone {
+    serde_json::from_str(text).unwrap()
+}
+
+/// Inserts, lookups and retention, after a write and a read between each
+/// step, against the map by id they replaced.
+#[test]
+fn it_answers_as_the_map_by_id_it_replaced_across_writes_and_reads() {
+    let mut gone = Gone::default();
+    let mut model: HashMap<String, Ts> = HashMap::new();
+    let base = at("2026-05-12T00:00:00Z").0;
+    for step in 0..400i64 {
+        // Ids end within a few minutes of each other, some in one minute,
+        // and some come back later (moved to their new end).
+        let id = format!("run-{}", (step * 7) % 150);
+        let end = Ts(base + step * 13_000 + (step % 5) * 1_000);
+        gone.insert(id.clone(), end);
+        model.insert(id, end);
+        if step % 50 == 49 {
+            let horizon = Ts(base + step * 9_000 + 500);
+            gone.forget_before(horizon);
+            model.retain(|_, at| *at >= horizon);
+        }
+        if step % 7 == 0 {
+            gone = read(&written(&gone));
+        }
+        for k in 0..160 {
+            let id = format!("run-{k}");
+            assert_eq!(gone.contains(&id), model.contains_key(&id), "step {step}: {id}");
+        }
+        let mut expected: Vec<(String, Ts)> = model.iter().map(|(id, at)| (id.clone(), *at)).collect();
+        expected.sort_by_key(|(id, at)| (super::minute_of(*at), id.clone()));
+        assert_eq!(gone.entries().collect::<Vec<_>>(), expected, "step {step}");
+    }
+    assert!(!gone.is_empty());
+    gone.forget_before(Ts(base + 10_000_000));
+    assert!(gone.is_empty() && !gone.contains("run-1"));
+}
+
+#[test]
+fn it_is_written_by_minute_and_a_minute_read_is_written_back_as_it_was() {
+    let mut gone = Gone::default();
+    gone.insert("b".into(), at("2026-05-12T10:00:30Z"));
+    gone.insert("a".into(), at("2026-05-12T10:00:59.999Z"));
+    gone.insert("c".into(), at("2026-05-12T10:01:00Z"));
+    let text = written(&gone);
+    assert_eq!(
+        text,
+        r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:00:59.999Z"],["b","2026-05-12T10:00:30Z"]],"2026-05-12T10:01:00Z":[["c","2026-05-12T10:01:00Z"]]}"#
+    );
+    let mut again = read(&text);
+    assert_eq!(written(&again), text, "byte for byte");
+    assert_eq!(again, gone);
+    again.insert("d".into(), at("2026-05-12T10:01:10Z"));
+    let mut fresh = gone.clone();
+    fresh.insert("d".into(), at("2026-05-12T10:01:10Z"));
+    assert_eq!(written(&again), written(&fresh), "a changed minute is written as a new one would be");
+    assert!(matches!(again.minutes.values().next(), Some(super::Minute::Raw(_))), "the other minute stays raw");
+}
+
+#[test]
+fn a_state_written_before_minutes_is_read() {
+    let older = read(r#"{"d1":"2026-05-12T10:00:30Z","d0":"2026-05-12T09:59:00Z"}"#);
+    let mut new = Gone::default();
+    new.insert("d0".into(), at("2026-05-12T09:59:00Z"));
+    new.insert("d1".into(), at("2026-05-12T10:00:30Z"));
+    assert_eq!(older, new);
+    assert_eq!(written(&older), written(&new));
+    assert!(older.contains("d0") && older.contains("d1") && !older.contains("d2"));
+}
+
+#[test]
+fn a_damaged_minute_is_an_error() {
+    let misfiled = r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:02:00Z"]]}"#;
+    let error = serde_json::from_str::<Gone>(misfiled).unwrap_err().to_string();
+    assert!(error.contains("not in the minute"), "{error}");
+    for bad in [r#"{"soon":[]}"#, r#"{"2026-05-12T10:00:00Z":[["a"]]}"#, r#"{"2026-05-12T10:00:00Z":7}"#, "[]"] {
+        assert!(serde_json::from_str::<Gone>(bad).is_err(), "{bad}");
+    }
+    let twice = r#"{"2026-05-12T10:00:00Z":[],"2026-05-12T10:00:00Z":[]}"#;
+    assert!(serde_json::from_str::<Gone>(twice).unwrap_err().to_string().contains("twice"));
+}
+
+/// Two ids with one hash (planted: XXH3 gives none in practice) are both
+/// found, and one is not taken for the other.
+#[test]
+fn ids_sharing_a_hash_are_looked_for_everywhere() {
+    let mut gone = read(
+        r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:00:00Z"]],"2026-05-12T11:00:00Z":[["b","2026-05-12T11:00:00Z"]]}"#,
+    );
+    let hash_b = xxhash_rust::xxh3::xxh3_64(b"b");
+    let hash_a = xxhash_rust::xxh3::xxh3_64(b"a");
+    // "a"'s hash points at "b"'s minute, as a collision would leave it.
+    gone.by_hash.insert(hash_a, at("2026-05-12T11:00:00Z"));
+    assert!(!gone.contains("a"), "the minute is checked, not the hash alone");
+    gone.shared.insert(hash_a);
+    assert!(gone.contains("a") && gone.contains("b") && !gone.contains("c"));
+    gone.insert("c".into(), at("2026-05-12T12:00:00Z"));
+    gone.by_hash.insert(hash_b, at("2026-05-12T12:00:00Z"));
+    gone.insert("b".into(), at("2026-05-12T12:00:30Z"));
+    assert!(gone.shared.contains(&hash_b), "the minute it pointed at did not hold it: shared");
+    assert!(gone.contains("b") && gone.contains("c"));
+}
