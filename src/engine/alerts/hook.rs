@@ -37,7 +37,15 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
                 Kind::HealthcheckPassed => Some(false),
                 _ => None,
             };
-            state.service_changed(&crate::engine::service_key(node, service), check, rules, facts, now);
+            // The key is written into a buffer kept for it, not a new
+            // string per service event.
+            let mut key = std::mem::take(&mut state.service_buffer);
+            key.clear();
+            key.push_str(node);
+            key.push('/');
+            key.push_str(service);
+            state.service_changed(&key, check, rules, facts, now);
+            state.service_buffer = key;
         }
         (Kind::ProbeResult, Some(node)) => {
             let (Some(service), Detail::Probe(report)) = (event.service.as_deref(), &event.detail) else { return };
@@ -188,8 +196,10 @@ impl AlertState {
         let checks = watch.checks.len() as u64;
         let rate_high = checks >= u64::from(rate.min_checks)
             && u64::from(watch.failed) * 10_000 > u64::from(rate.max_ratio_bp) * checks;
-        let (present, flapping) = (watch.present, watch.flapping);
-        let look = |rule: Rule, holds: bool| holds || present & rule_bit(rule) != 0;
+        let (present, live, flapping) = (watch.present, watch.live, watch.flapping);
+        // A rule whose condition is false needs its alert only while that
+        // may be live: a resolved one stays as it is.
+        let look = |rule: Rule, holds: bool| holds || (present & rule_bit(rule) != 0 && live.may_be_live(rule));
         if look(Rule::ServiceUnhealthy, status == Some(ServiceStatus::Unhealthy)) {
             self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
         }

@@ -42,6 +42,13 @@ impl AlertState {
             rules,
         );
         debug_assert_eq!(live, self.alerts.get(&key).is_some_and(|a| a.status != AlertStatus::Resolved), "{key}");
+        // A service rule's alert becomes live only here: its bit in the
+        // service's live hint follows (`watch::LiveHint`).
+        if conditions::service_of(rule, subject) == Some(subject)
+            && let Some(watch) = self.services.get_mut(subject)
+        {
+            watch.live.set(rule, live);
+        }
         self.key_buffer = key;
         self.summary_buffer = summary;
         live

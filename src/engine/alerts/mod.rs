@@ -253,6 +253,9 @@ pub struct AlertState {
     /// Reused to write keys without an allocation per event.
     #[serde(skip)]
     key_buffer: String,
+    /// Reused to write the `node/service` key of a service event.
+    #[serde(skip)]
+    service_buffer: String,
     /// Reused to write the summary of a condition that holds.
     #[serde(skip)]
     summary_buffer: String,

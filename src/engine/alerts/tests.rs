@@ -294,3 +294,36 @@ fn keep_firing_for_holds_a_firing_alert_through_a_short_recovery() {
     assert_eq!(folded.sent(), vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), 520)]);
     assert_eq!(folded.alert(key).recent_episodes.len(), 1, "one episode");
 }
+
+/// The live hint of a service (`watch::LiveHint`) skips evaluations only
+/// where they would change nothing: a resolved alert fires again when its
+/// condition holds, and an engine saved and loaded at any point (every
+/// hint set again) folds the rest of the story to the same state.
+#[test]
+fn the_live_hint_changes_nothing_a_fold_decides() {
+    let rules = rules_with(|_| {});
+    let lines = [
+        service(0, "service_unhealthy", ""),
+        service(60, "service_recovered", ""),
+        service(120, "healthcheck_passed", ""),
+        service(180, "healthcheck_passed", ""),
+        service(240, "service_unhealthy", ""),
+        service(300, "healthcheck_passed", ""),
+        service(360, "service_recovered", ""),
+    ];
+    let whole = fold(&rules, &lines);
+    let key = "service_unhealthy:saturn/mosquitto";
+    assert_eq!(whole.alert(key).status, AlertStatus::Resolved);
+    assert_eq!(whole.alert(key).recent_episodes.len(), 2, "fired again after its bit was cleared");
+    for cut in 1..lines.len() {
+        let saved = serde_json::to_string(&fold(&rules, &lines[..cut]).engine).unwrap();
+        let mut engine: Engine = serde_json::from_str(&saved).unwrap();
+        engine.apply(Input::PassStarted, &rules);
+        for (position, text) in lines.iter().enumerate().skip(cut) {
+            let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
+            engine.apply(input, &rules);
+        }
+        assert_eq!(engine, whole.engine, "saved after {cut} lines");
+        assert_eq!(engine.alerts().get(key).map(|a| a.recent_episodes.len()), Some(2), "saved after {cut} lines");
+    }
+}

@@ -51,6 +51,49 @@ pub struct ServiceWatch {
     pub checks: VecDeque<(Ts, bool)>,
     pub failed: u32,
     pub rate_check: Option<Ts>,
+    /// Which service rules may have a live (pending or firing) alert of
+    /// this service: not in the checkpoint and never compared.
+    #[serde(skip)]
+    pub live: LiveHint,
+}
+
+/// The service rules ([`rule_bit`]) whose alert of one service may be live
+/// (pending or firing). Every evaluation of such a rule sets its bit when
+/// it leaves the alert live and clears it when not, and an alert becomes
+/// live only through an evaluation, so a clear bit means "not live". A
+/// watch starts with every bit set (after a load, or new): until a rule is
+/// first evaluated its alert may be live. A condition that does not hold
+/// under a clear bit leaves the state as it is (a resolved alert stays
+/// resolved, no alert stays absent), so the fold skips its evaluation and
+/// the look-up of a resolved alert kept in the hot view, which was most of
+/// the alert engine's cost per service event on the busy history.
+#[derive(Clone, Copy, Debug, Eq)]
+pub struct LiveHint(u16);
+
+impl LiveHint {
+    pub fn may_be_live(self, rule: crate::engine::alerts::Rule) -> bool {
+        self.0 & rule_bit(rule) != 0
+    }
+
+    pub fn set(&mut self, rule: crate::engine::alerts::Rule, live: bool) {
+        match live {
+            true => self.0 |= rule_bit(rule),
+            false => self.0 &= !rule_bit(rule),
+        }
+    }
+}
+
+impl Default for LiveHint {
+    fn default() -> Self {
+        LiveHint(u16::MAX)
+    }
+}
+
+/// A hint, not state: two watches that differ only in it are the same.
+impl PartialEq for LiveHint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl ServiceWatch {
@@ -147,5 +190,28 @@ mod tests {
             watch.record_status(ServiceStatus::Healthy, 2000, 500);
         }
         assert!(!watch.flapping, "{}", watch.change_bp);
+    }
+
+    #[test]
+    fn the_live_hint_starts_set_and_follows_each_rule() {
+        use crate::engine::alerts::Rule;
+        let mut hint = LiveHint::default();
+        assert!(Rule::ALL.iter().all(|rule| hint.may_be_live(*rule)), "unknown after a load: look");
+        hint.set(Rule::ServiceUnhealthy, false);
+        assert!(!hint.may_be_live(Rule::ServiceUnhealthy));
+        assert!(hint.may_be_live(Rule::Flapping), "the other rules keep their bit");
+        hint.set(Rule::ServiceUnhealthy, true);
+        assert!(hint.may_be_live(Rule::ServiceUnhealthy));
+    }
+
+    #[test]
+    fn the_live_hint_is_neither_written_nor_compared() {
+        let mut watch = ServiceWatch::default();
+        watch.live.set(crate::engine::alerts::Rule::Flapping, false);
+        assert_eq!(watch, ServiceWatch::default());
+        let json = serde_json::to_string(&watch).unwrap();
+        assert!(!json.contains("live"), "{json}");
+        let back: ServiceWatch = serde_json::from_str(&json).unwrap();
+        assert!(back.live.may_be_live(crate::engine::alerts::Rule::Flapping), "a loaded watch looks again");
     }
 }
