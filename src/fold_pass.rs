@@ -32,6 +32,7 @@ use crate::time::Ts;
 use crate::world;
 
 mod error;
+mod left;
 pub use error::PassError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +164,7 @@ fn run_pass(
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).
     let mut whole = HashSet::new();
-    let (mut checkpoint, folded, reading, blocks) = loop {
+    let (mut checkpoint, folded, reading, blocks, mut left) = loop {
         let mut checkpoint = match &stored {
             Some(stored) => stored.to_checkpoint().map_err(PassError::Checkpoint)?,
             None => Checkpoint::default(),
@@ -175,10 +176,11 @@ fn run_pass(
         let merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
         let mut merge = Prefetch::start(merge).map_err(PassError::Source)?;
         let mut blocks = PassBlocks::default();
-        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks) {
+        let mut left = left::Left::new(&dirs.state, &dirs.logs);
+        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks, &mut left) {
             Ok(mut folded) => {
                 folded.before = before;
-                break (checkpoint, folded, merge.finish(), blocks);
+                break (checkpoint, folded, merge.finish(), blocks, left);
             }
             Err(ReadError::Unsorted { file }) => {
                 whole.insert(file);
@@ -190,6 +192,7 @@ fn run_pass(
     for _ in &reading.rejects {
         checkpoint.engine.apply(Input::LineRejected, &rules);
     }
+    left.take(&mut checkpoint.engine, &rules);
     let after = checkpoint.engine.stats();
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;
@@ -214,16 +217,16 @@ fn run_pass(
     let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
     let watching = deployment_files::worth_watching(&watched, &dirs.state);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
-    // Deployments that left the hot view in this pass: for their history
-    // lines, and for the refusals of the diagnostics they named.
-    let left = checkpoint.engine.left_deployments().iter().map(|(id, run)| (id, &run.diagnostics));
-    let left_facts = deployment_files::gather(left, &dirs.state, &dirs.logs);
-    report.refused_diagnostics = newly_refused(&folded.diagnostics, &[&facts, &left_facts]);
-    let digest = inputs_digest(config, inventory, &facts);
     let world_dir = match mode {
         Mode::Replay { out, .. } => out.as_path(),
         _ => dirs.world.as_path(),
     };
+    // The history lines of what left the hot view in this pass, and the
+    // refusals among the diagnostics named by the deployments that left.
+    let (lines, left_refused) =
+        left.finish().map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
+    report.refused_diagnostics = newly_refused(&folded.diagnostics, &[&facts, &left_refused]);
+    let digest = inputs_digest(config, inventory, &facts);
     // What left the hot view is on disk before the world that no longer
     // shows it (SPEC §4: in one place or both, never in neither).
     let live_history = match (mode, &stored) {
@@ -238,8 +241,6 @@ fn run_pass(
         _ => history::Basis::Scratch(None),
     };
     create_dir(world_dir, "the world directory")?;
-    let lines = world::history::lines(&checkpoint.engine, &left_facts)
-        .map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
     let staged = history::stage(&world_dir.join(history::DIR), basis, lines).map_err(|error| match error {
         HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
         _ => PassError::History(error),
@@ -308,6 +309,7 @@ fn fold(
     rules: &Rules,
     until: Option<Ts>,
     blocks: &mut PassBlocks,
+    left: &mut left::Left,
 ) -> Result<FoldSummary, ReadError> {
     let mut folded = FoldSummary::default();
     while let Some(ordered) = merge.next()? {
@@ -317,6 +319,7 @@ fn fold(
         }
         let file = paths[ordered.file as usize].as_str();
         engine.apply(Input::Event { event: &ordered.event, file, position: ordered.position }, rules);
+        left.take_some(engine, rules);
         if let Detail::Diagnostics(named) = &ordered.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
         }

@@ -243,6 +243,12 @@ impl Finished {
     pub fn left_incidents(&self) -> &[Incident] {
         &self.left_incidents
     }
+
+    /// `Input::LeftTaken`: the shell holds the entries that left.
+    pub(super) fn forget_left(&mut self) {
+        self.left_deployments.clear();
+        self.left_incidents.clear();
+    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,13 @@ pub enum Input<'a> {
     Event { event: &'a Event, file: &'a str, position: u64 },
     /// A line the boundary refused: counted, not folded.
     LineRejected,
+    /// The shell has taken what left the hot view so far in this pass
+    /// ([`Engine::left_hot_view`], [`Engine::left_deployments`],
+    /// [`Engine::left_incidents`]) into the history lines it stages: the
+    /// engine forgets those entries, so a pass that folds a long history
+    /// does not hold every entry that left until it ends (peak memory,
+    /// issue 11). Nothing else changes.
+    LeftTaken,
 }
 
 /// What `apply` did with an input, for callers that report on a run.
@@ -209,6 +216,11 @@ impl Engine {
             }
             Input::LineRejected => {
                 self.stats.rejected += 1;
+                Applied::Noted
+            }
+            Input::LeftTaken => {
+                self.alerts.forget_left();
+                self.finished.forget_left();
                 Applied::Noted
             }
         }

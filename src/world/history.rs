@@ -11,10 +11,11 @@ use crate::engine::Engine;
 use crate::store::deployment_files::DiskFacts;
 use crate::store::history::Lines;
 
-/// The history lines of the pass, by file (each kind's in the order the
-/// entries left); `disk` holds the facts of the deployments that left.
-pub fn lines(engine: &Engine, disk: &DiskFacts) -> Result<Lines, serde_json::Error> {
-    let mut lines = Lines::default();
+/// Adds the history lines of what left the hot view since the shell last
+/// took it (`Input::LeftTaken`) to `lines`, by file (each kind's in the
+/// order the entries left); `disk` holds the facts of the deployments that
+/// left.
+pub fn push(lines: &mut Lines, engine: &Engine, disk: &DiskFacts) -> Result<(), serde_json::Error> {
     for episode in engine.left_hot_view() {
         lines.push("alerts", episode.resolved_at, episode)?;
     }
@@ -28,5 +29,5 @@ pub fn lines(engine: &Engine, disk: &DiskFacts) -> Result<Lines, serde_json::Err
         let Some(resolved_at) = incident.resolved_at else { continue };
         lines.push("incidents", resolved_at, incident)?;
     }
-    Ok(lines)
+    Ok(())
 }

@@ -299,4 +299,9 @@ impl AlertState {
     pub fn left_hot_view(&self) -> &[PastEpisode] {
         &self.left
     }
+
+    /// `Input::LeftTaken`: the shell holds the episodes that left.
+    pub(in crate::engine) fn forget_left(&mut self) {
+        self.left.clear();
+    }
 }

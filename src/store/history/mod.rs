@@ -64,6 +64,12 @@ impl Lines {
         bytes.push(b'\n');
         Ok(())
     }
+
+    /// The bytes to append, by file name.
+    #[cfg(test)]
+    pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.files
+    }
 }
 
 /// `alerts-2026-05.jsonl`: the file of `kind` for the month of `ended_at`.

@@ -1,0 +1,154 @@
+//! What left the hot view, taken from the engine while the fold runs.
+//!
+//! A pass used to leave every entry that left the hot view in the engine
+//! until the fold ended, then serialise them all into the history lines:
+//! on a busy history a rebuild held ~46 MB of those structs beside the
+//! ~48 MB of their lines at its peak (heaptrack, issue 11). Now the shell
+//! takes them every [`CHUNK`] entries: it gathers the disk facts of the
+//! deployments among them, serialises them into the pass's [`Lines`] (the
+//! same bytes, in the same order per file) and tells the engine
+//! (`Input::LeftTaken`), which forgets them. Nothing is written here: the
+//! lines are staged after the fold as before, so the history's crash
+//! protocol (`store::history`) is unchanged.
+
+use std::path::Path;
+
+use crate::engine::{Engine, Input, Rules};
+use crate::store::deployment_files::{self, DiskFacts};
+use crate::store::history::Lines;
+use crate::world;
+
+/// How many entries may wait in the engine before the shell takes them.
+const CHUNK: usize = 2048;
+
+/// The history lines of a pass, made as entries leave the hot view.
+pub(super) struct Left<'a> {
+    /// [`CHUNK`], but in tests.
+    chunk: usize,
+    state_dir: &'a Path,
+    logs_dir: &'a Path,
+    lines: Lines,
+    /// The refused diagnostics named by deployments that left (for the
+    /// pass's warnings); the other facts live on only in the lines.
+    refused: DiskFacts,
+    /// The first entry that could not be serialised: the pass stops with it
+    /// once the fold is done.
+    error: Option<serde_json::Error>,
+}
+
+impl<'a> Left<'a> {
+    pub(super) fn new(state_dir: &'a Path, logs_dir: &'a Path) -> Left<'a> {
+        Left { chunk: CHUNK, state_dir, logs_dir, lines: Lines::default(), refused: DiskFacts::default(), error: None }
+    }
+
+    /// Takes what left when [`CHUNK`] entries or more wait in the engine.
+    pub(super) fn take_some(&mut self, engine: &mut Engine, rules: &Rules) {
+        let waiting = engine.left_hot_view().len() + engine.left_deployments().len() + engine.left_incidents().len();
+        if waiting >= self.chunk {
+            self.take(engine, rules);
+        }
+    }
+
+    /// Takes everything that left so far.
+    pub(super) fn take(&mut self, engine: &mut Engine, rules: &Rules) {
+        if self.error.is_some() {
+            return;
+        }
+        let left = engine.left_deployments().iter().map(|(id, run)| (id, &run.diagnostics));
+        let facts = deployment_files::gather(left, self.state_dir, self.logs_dir);
+        if let Err(error) = world::history::push(&mut self.lines, engine, &facts) {
+            self.error = Some(error);
+            return;
+        }
+        let refused = facts.diagnostics.into_iter().filter(|(_, file)| file.refused.is_some());
+        self.refused.diagnostics.extend(refused);
+        engine.apply(Input::LeftTaken, rules);
+    }
+
+    /// The pass's history lines and the refused diagnostics of the
+    /// deployments that left, once the fold is done and [`Left::take`]
+    /// took the rest.
+    pub(super) fn finish(self) -> Result<(Lines, DiskFacts), serde_json::Error> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok((self.lines, self.refused)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::given::event;
+
+    /// `n` deployments and `n` outages of saturn/mosquitto, a minute apart.
+    fn story(n: usize) -> Vec<String> {
+        (0..n)
+            .flat_map(|k| {
+                let (h, m) = (k / 60, k % 60);
+                let end = if k % 3 == 0 { "deployment_failed" } else { "deployment_succeeded" };
+                [
+                    format!(
+                        r#"{{"ts":"2026-05-12T{h:02}:{m:02}:00Z","type":"deployment_started","correlation_id":"d{k}","node":"saturn","service":"mosquitto"}}"#
+                    ),
+                    format!(
+                        r#"{{"ts":"2026-05-12T{h:02}:{m:02}:10Z","type":"service_unhealthy","node":"saturn","service":"mosquitto"}}"#
+                    ),
+                    format!(
+                        r#"{{"ts":"2026-05-12T{h:02}:{m:02}:20Z","type":"{end}","correlation_id":"d{k}","payload":{{"diagnostics":["../outside-{k}.log"]}}}}"#
+                    ),
+                    format!(
+                        r#"{{"ts":"2026-05-12T{h:02}:{m:02}:30Z","type":"service_recovered","node":"saturn","service":"mosquitto"}}"#
+                    ),
+                ]
+            })
+            .collect()
+    }
+
+    /// The lines, refused diagnostics and engine state of one pass over
+    /// `lines`, what left taken every `chunk` entries.
+    fn pass(lines: &[String], chunk: usize) -> (Lines, DiskFacts, serde_json::Value) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (state, logs) = (tmp.path().join("state"), tmp.path().join("logs"));
+        std::fs::create_dir_all(&logs).unwrap();
+        let rules = Rules { keep_finished: 2, ..Rules::default() };
+        let mut engine = Engine::default();
+        let mut left = Left { chunk, ..Left::new(&state, &logs) };
+        engine.apply(Input::PassStarted, &rules);
+        for (position, text) in lines.iter().enumerate() {
+            let event = event(text);
+            engine.apply(Input::Event { event: &event, file: "story.jsonl", position: position as u64 }, &rules);
+            left.take_some(&mut engine, &rules);
+            let waiting =
+                engine.left_hot_view().len() + engine.left_deployments().len() + engine.left_incidents().len();
+            assert!(waiting < chunk, "at most a chunk waits in the engine");
+        }
+        left.take(&mut engine, &rules);
+        assert!(engine.left_deployments().is_empty() && engine.left_incidents().is_empty());
+        assert!(engine.left_hot_view().is_empty());
+        let (lines, refused) = left.finish().unwrap();
+        (lines, refused, serde_json::to_value(&engine).unwrap())
+    }
+
+    #[test]
+    fn what_left_taken_in_chunks_gives_the_lines_and_state_of_one_take_at_the_end() {
+        let lines = story(200);
+        let (once, refused_once, state_once) = pass(&lines, usize::MAX);
+        let files = once.files();
+        assert!(files.keys().any(|name| name.starts_with("deployments-")), "{:?}", files.keys());
+        assert!(files.keys().any(|name| name.starts_with("incidents-")), "{:?}", files.keys());
+        let deployments: usize = files
+            .iter()
+            .filter(|(n, _)| n.starts_with("deployments-"))
+            .map(|(_, b)| b.iter().filter(|c| **c == b'\n').count())
+            .sum();
+        assert_eq!(deployments, 198, "all but the last two finished deployments left");
+        assert!(!refused_once.diagnostics.is_empty(), "the failed ones that left named a refused path");
+        for chunk in [1, 2, 7, 64] {
+            let (chunked, refused, state) = pass(&lines, chunk);
+            assert_eq!(chunked.files(), once.files(), "taken every {chunk}");
+            assert_eq!(refused.diagnostics, refused_once.diagnostics, "taken every {chunk}");
+            assert_eq!(state, state_once, "taken every {chunk}");
+        }
+    }
+}
