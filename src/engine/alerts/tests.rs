@@ -323,7 +323,10 @@ fn the_live_hint_changes_nothing_a_fold_decides() {
             let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
             engine.apply(input, &rules);
         }
-        assert_eq!(engine, whole.engine, "saved after {cut} lines");
+        // The state a checkpoint keeps: what a pass decided (its
+        // notifications, where it started) is not part of it.
+        let state = |engine: &Engine| serde_json::to_value(engine).unwrap();
+        assert_eq!(state(&engine), state(&whole.engine), "saved after {cut} lines");
         assert_eq!(engine.alerts().get(key).map(|a| a.recent_episodes.len()), Some(2), "saved after {cut} lines");
     }
 }
