@@ -19,7 +19,7 @@ use crate::store::history::Lines;
 use crate::world;
 
 /// How many entries may wait in the engine before the shell takes them.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 16384;
 
 /// The history lines of a pass, made as entries leave the hot view.
 pub(super) struct Left<'a> {
