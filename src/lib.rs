@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod nats;
 pub mod notify;
 pub mod own_events;
+pub mod prehashed;
 pub mod probe;
 pub mod rules;
 pub mod runbook;

@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -30,6 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::prehashed::Prehashed;
 use crate::time::Ts;
 
 const MINUTE_MS: i64 = 60_000;
@@ -39,31 +40,12 @@ const MINUTE_MS: i64 = 60_000;
 pub(super) struct Gone {
     /// By the minute their entries ended.
     minutes: BTreeMap<Ts, Minute>,
-    /// The minute of each id, by the XXH3 of the id.
+    /// The minute of each id, by the XXH3 of the id, used as it is
+    /// ([`Prehashed`]: SipHash of each, and the map's growth, were a third
+    /// of reading the minutes).
     by_hash: HashMap<u64, Ts, BuildHasherDefault<Prehashed>>,
     /// Hashes that two ids shared: looked for in every minute.
     shared: HashSet<u64>,
-}
-
-/// The keys of `by_hash` are XXH3 hashes already: used as they are (the
-/// SipHash of each, and the map's growth, were a third of reading the
-/// minutes). As `store::journal_index` does; the engine does not import
-/// the store.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64(bytes);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -13,9 +13,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Entry_;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use xxhash_rust::xxh3::xxh3_64;
+
+use crate::prehashed::Prehashed;
 
 /// Paths and the hashes of their values.
 #[derive(Clone, Default)]
@@ -179,24 +181,6 @@ impl PartialEq for EntityIndex {
 impl std::fmt::Debug for EntityIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "EntityIndex({} entities)", self.len())
-    }
-}
-
-/// The keys are XXH3 hashes already: used as they are.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64(bytes);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
