@@ -70,6 +70,11 @@ impl Minute {
         serde_json::from_str(raw.get()).unwrap_or_default()
     }
 
+    /// The pairs of a raw minute, owned.
+    fn entries_of(raw: &RawValue) -> impl Iterator<Item = (String, Ts)> {
+        Minute::pairs(raw).into_iter().map(|pair| (pair.0.into_owned(), pair.1))
+    }
+
     fn contains(&self, id: &str) -> bool {
         match self {
             Minute::Raw(raw) => Minute::pairs(raw).iter().any(|pair| pair.0 == id),
@@ -79,7 +84,7 @@ impl Minute {
 
     fn parsed(&mut self) -> &mut BTreeMap<String, Ts> {
         if let Minute::Raw(raw) = self {
-            *self = Minute::Parsed(Minute::pairs(raw).into_iter().map(|pair| (pair.0.into_owned(), pair.1)).collect());
+            *self = Minute::Parsed(Minute::entries_of(raw).collect());
         }
         match self {
             Minute::Parsed(ids) => ids,
@@ -89,7 +94,7 @@ impl Minute {
 
     fn entries(&self) -> Vec<(String, Ts)> {
         match self {
-            Minute::Raw(raw) => Minute::pairs(raw).into_iter().map(|pair| (pair.0.into_owned(), pair.1)).collect(),
+            Minute::Raw(raw) => Minute::entries_of(raw).collect(),
             Minute::Parsed(ids) => ids.iter().map(|(id, at)| (id.clone(), *at)).collect(),
         }
     }
