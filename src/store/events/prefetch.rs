@@ -9,8 +9,15 @@
 //! batches through a bounded channel, so the fold sees exactly the events,
 //! the order and the errors it would see calling [`Merge::next`] itself,
 //! and at most [`BATCHES_IN_FLIGHT`] batches are held at once.
+//!
+//! The events go back the same way once folded ([`Prefetch::done_with`]):
+//! profiled on the busy rebuild of 1,000,000 events, freeing them on the
+//! fold's thread was 8.8 % of that thread's time, memory the reading thread
+//! had allocated and the allocator had to hand back across threads. The
+//! reading thread, which waits for the fold most of the time, drops them and
+//! fills the emptied batches again.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use super::merge::{Merge, ReadError};
@@ -37,6 +44,9 @@ enum Message {
 pub struct Prefetch {
     receiver: Receiver<Message>,
     current: std::vec::IntoIter<OrderedEvent>,
+    /// Events the fold is done with, sent back a batch at a time.
+    spent: Vec<OrderedEvent>,
+    returns: Sender<Vec<OrderedEvent>>,
     outcome: Option<Box<ReadOutcome>>,
     failed: bool,
     thread: Option<JoinHandle<()>>,
@@ -47,11 +57,31 @@ impl Prefetch {
     /// [`Prefetch::next`]. Fails only when no thread can be had.
     pub fn start(merge: Merge) -> Result<Prefetch, SourceError> {
         let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
+        let (returns, returned) = channel();
         let thread = std::thread::Builder::new()
             .name("observer-read".into())
-            .spawn(move || produce(merge, &sender))
+            .spawn(move || produce(merge, &sender, &returned))
             .map_err(|error| SourceError::Io { path: "a thread to read the events on".into(), error })?;
-        Ok(Prefetch { receiver, current: Vec::new().into_iter(), outcome: None, failed: false, thread: Some(thread) })
+        Ok(Prefetch {
+            receiver,
+            current: Vec::new().into_iter(),
+            spent: Vec::with_capacity(BATCH),
+            returns,
+            outcome: None,
+            failed: false,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands an event [`Prefetch::next`] gave back once the fold is done
+    /// with it, to be freed on the reading thread. An event not handed back
+    /// is simply freed where it is dropped.
+    pub fn done_with(&mut self, event: OrderedEvent) {
+        self.spent.push(event);
+        if self.spent.len() == BATCH {
+            // The thread has ended when this fails: the batch is dropped here.
+            let _ = self.returns.send(std::mem::replace(&mut self.spent, Vec::with_capacity(BATCH)));
+        }
     }
 
     /// The next event in processing order, or `None` when every file is
@@ -115,16 +145,15 @@ impl Drop for Prefetch {
 }
 
 /// The merging thread: batches until the merge ends, then how it ended.
-/// Returns as soon as the fold hangs up.
-fn produce(mut merge: Merge, sender: &SyncSender<Message>) {
+/// Returns as soon as the fold hangs up. Each new batch is one the fold
+/// handed back, its events dropped here, when there is one.
+fn produce(mut merge: Merge, sender: &SyncSender<Message>, returned: &Receiver<Vec<OrderedEvent>>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         match merge.next() {
             Ok(Some(event)) => {
                 batch.push(event);
-                if batch.len() == BATCH
-                    && sender.send(Message::Events(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
-                {
+                if batch.len() == BATCH && sender.send(Message::Events(next_batch(&mut batch, returned))).is_err() {
                     return;
                 }
             }
@@ -144,6 +173,18 @@ fn produce(mut merge: Merge, sender: &SyncSender<Message>) {
             }
         }
     }
+}
+
+/// The full batch to send, leaving in its place an empty one: a batch the
+/// fold handed back, emptied here, or a new one. Every other batch handed
+/// back is emptied and freed too, so none piles up.
+fn next_batch(batch: &mut Vec<OrderedEvent>, returned: &Receiver<Vec<OrderedEvent>>) -> Vec<OrderedEvent> {
+    let mut empty = None;
+    for mut back in returned.try_iter() {
+        back.clear();
+        empty.get_or_insert(back);
+    }
+    std::mem::replace(batch, empty.unwrap_or_else(|| Vec::with_capacity(BATCH)))
 }
 
 #[cfg(test)]
@@ -172,9 +213,27 @@ mod tests {
         }
     }
 
+    /// [`drain`], handing every event back once it is seen, as the fold
+    /// does: the batches come back emptied and are filled again.
+    fn drain_handing_back(threaded: &mut Prefetch) -> Seen {
+        let mut seen = Vec::new();
+        loop {
+            match threaded.next() {
+                Ok(Some(e)) => {
+                    seen.push((e.ts.to_rfc3339(), e.file, e.position, e.event.id.clone()));
+                    threaded.done_with(e);
+                }
+                Ok(None) => return (seen, None),
+                Err(error) => return (seen, Some(format!("{error:?}"))),
+            }
+        }
+    }
+
     /// Many files, many batches, duplicate ids, equal times across files,
     /// a rejected line, a late `.json` file and an unfinished last line:
-    /// the thread gives what the merge gives, in the same order.
+    /// the thread gives what the merge gives, in the same order, also when
+    /// the fold hands the events back to be freed there and their batches
+    /// are filled again.
     #[test]
     fn the_thread_gives_the_events_errors_and_outcome_of_the_merge_itself() {
         let dir = tempfile::tempdir().unwrap();
@@ -198,11 +257,13 @@ mod tests {
         let direct_seen = drain(|| direct.next());
         let direct_outcome = direct.finish();
         let mut threaded = Prefetch::start(Merge::open(&plan, &HashSet::new(), true).unwrap()).unwrap();
-        let threaded_seen = drain(|| threaded.next());
+        let threaded_seen = drain_handing_back(&mut threaded);
         let threaded_outcome = threaded.finish();
 
         assert_eq!(direct_seen.0.len(), 5 * BATCH * 3 + 17 * 10 + 1);
         assert_eq!(threaded_seen, direct_seen);
+        let mut kept = Prefetch::start(Merge::open(&plan, &HashSet::new(), true).unwrap()).unwrap();
+        assert_eq!(drain(|| kept.next()), direct_seen, "events not handed back are freed where they are dropped");
         assert_eq!(threaded_outcome.rejects, direct_outcome.rejects);
         assert_eq!(threaded_outcome.waiting, direct_outcome.waiting);
         assert_eq!(threaded_outcome.cursors, direct_outcome.cursors);
