@@ -192,7 +192,7 @@ fn run_pass(
     for _ in &reading.rejects {
         checkpoint.engine.apply(Input::LineRejected, &rules);
     }
-    left.take(&mut checkpoint.engine, &rules);
+    left.take(&mut checkpoint.engine);
     let after = checkpoint.engine.stats();
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;
@@ -320,7 +320,7 @@ fn fold(
         }
         let file = paths[ordered.file as usize].as_str();
         engine.apply(Input::Event { event: &ordered.event, file, position: ordered.position }, rules);
-        left.take_some(engine, rules);
+        left.take_some(engine);
         if let Detail::Diagnostics(named) = &ordered.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
         }

@@ -177,9 +177,17 @@ impl fmt::Display for Ts {
 }
 
 impl Serialize for Ts {
+    /// The canonical form, formatted into a stack buffer and written as one
+    /// string. Profiled on a busy run, `collect_str` (which goes through
+    /// `Display` and a formatter adapter) was 7.9 % of the time: the engine
+    /// state holds tens of thousands of instants, written at every save.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Through `Display`, which formats into a stack buffer.
-        serializer.collect_str(self)
+        use serde::ser::Error as _;
+        let mut buf = [0; CANONICAL_LEN];
+        match format_canonical(self.0, &mut buf) {
+            Some(len) => serializer.serialize_str(std::str::from_utf8(&buf[..len]).map_err(S::Error::custom)?),
+            None => serializer.serialize_str(&self.to_rfc3339()),
+        }
     }
 }
 

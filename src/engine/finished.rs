@@ -244,10 +244,9 @@ impl Finished {
         &self.left_incidents
     }
 
-    /// `Input::LeftTaken`: the shell holds the entries that left.
-    pub(super) fn forget_left(&mut self) {
-        self.left_deployments.clear();
-        self.left_incidents.clear();
+    /// `Engine::take_left`: the shell takes the entries that left.
+    pub(super) fn take_left(&mut self) -> (Vec<(String, Deployment)>, Vec<Incident>) {
+        (std::mem::take(&mut self.left_deployments), std::mem::take(&mut self.left_incidents))
     }
 }
 

@@ -104,6 +104,21 @@ pub struct Counters {
     pub errors: u64,
 }
 
+/// What left the hot view, taken from the engine ([`Engine::take_left`]):
+/// each kind in the order its entries left.
+#[derive(Debug, Default)]
+pub struct LeftEntries {
+    pub episodes: Vec<PastEpisode>,
+    pub deployments: Vec<(String, Deployment)>,
+    pub incidents: Vec<Incident>,
+}
+
+impl LeftEntries {
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty() && self.deployments.is_empty() && self.incidents.is_empty()
+    }
+}
+
 /// Everything the fold knows. Serialized into the checkpoint.
 ///
 /// The fields are private so that only [`Engine::apply`] changes them;
@@ -219,8 +234,7 @@ impl Engine {
                 Applied::Noted
             }
             Input::LeftTaken => {
-                self.alerts.forget_left();
-                self.finished.forget_left();
+                drop(self.take_left());
                 Applied::Noted
             }
         }
@@ -383,6 +397,23 @@ impl Engine {
     /// The resolved incidents that left the hot view in the current pass.
     pub fn left_incidents(&self) -> &[Incident] {
         self.finished.left_incidents()
+    }
+
+    /// How many entries that left the hot view wait to be taken.
+    pub fn left_waiting(&self) -> usize {
+        self.left_hot_view().len() + self.left_deployments().len() + self.left_incidents().len()
+    }
+
+    /// Hands the shell what left the hot view so far in this pass, by
+    /// value, and forgets it: the same change to the state as
+    /// `Input::LeftTaken` after reading [`Engine::left_hot_view`],
+    /// [`Engine::left_deployments`] and [`Engine::left_incidents`] (those
+    /// entries are no part of the state, `#[serde(skip)]`), without copying
+    /// them. The shell turns them into history lines on a thread of its own
+    /// while the fold goes on (`fold_pass/left.rs`).
+    pub fn take_left(&mut self) -> LeftEntries {
+        let (deployments, incidents) = self.finished.take_left();
+        LeftEntries { episodes: self.alerts.take_left(), deployments, incidents }
     }
 
     /// Decided notifications that wait for a cooldown or the budget.

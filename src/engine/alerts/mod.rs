@@ -300,8 +300,8 @@ impl AlertState {
         &self.left
     }
 
-    /// `Input::LeftTaken`: the shell holds the episodes that left.
-    pub(in crate::engine) fn forget_left(&mut self) {
-        self.left.clear();
+    /// `Engine::take_left`: the shell takes the episodes that left.
+    pub(in crate::engine) fn take_left(&mut self) -> Vec<PastEpisode> {
+        std::mem::take(&mut self.left)
     }
 }
