@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use self::gone::Gone;
-use super::{Deployment, DeploymentStatus, Incident};
+use super::{Deployment, DeploymentStatus, Incident, Keyed};
 use crate::time::Ts;
 
 #[path = "finished_gone.rs"]
@@ -97,12 +97,9 @@ pub(super) fn deployment_place(run: &Deployment) -> Option<(String, Ts)> {
 impl Finished {
     /// The index of a state written before the bound: every finished entry
     /// it holds, each group to be trimmed.
-    pub(super) fn of_old_state(
-        deployments: &BTreeMap<String, Deployment>,
-        incidents: &BTreeMap<String, Incident>,
-    ) -> Finished {
+    pub(super) fn of_old_state(deployments: &Keyed<Deployment>, incidents: &BTreeMap<String, Incident>) -> Finished {
         let mut finished = Finished { indexed: true, ..Finished::default() };
-        for (id, run) in deployments {
+        for (id, run) in deployments.sorted() {
             finished.deployment_moved(id, None, deployment_place(run));
         }
         for incident in incidents.values() {
@@ -115,11 +112,7 @@ impl Finished {
 
     /// A pass starts: what left before is in the history already, and
     /// every group is trimmed (see the module).
-    pub(super) fn on_pass_started(
-        &mut self,
-        deployments: &BTreeMap<String, Deployment>,
-        incidents: &BTreeMap<String, Incident>,
-    ) {
+    pub(super) fn on_pass_started(&mut self, deployments: &Keyed<Deployment>, incidents: &BTreeMap<String, Incident>) {
         if !self.indexed {
             *self = Finished::of_old_state(deployments, incidents);
         }
@@ -171,7 +164,7 @@ impl Finished {
     pub(super) fn trim(
         &mut self,
         keep: usize,
-        deployments: &mut BTreeMap<String, Deployment>,
+        deployments: &mut Keyed<Deployment>,
         incidents: &mut BTreeMap<String, Incident>,
     ) {
         for (which, group) in std::mem::take(&mut self.dirty) {
@@ -207,11 +200,12 @@ impl Finished {
     pub(super) fn prune(
         &mut self,
         horizon: Ts,
-        deployments: &mut BTreeMap<String, Deployment>,
+        deployments: &mut Keyed<Deployment>,
         incidents: &mut BTreeMap<String, Incident>,
     ) {
         let old = |run: &Deployment| run.ended_at.is_some_and(|at| at < horizon);
-        let expired: Vec<String> = deployments.iter().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
+        let expired: Vec<String> =
+            deployments.sorted().into_iter().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
         for id in expired {
             if let Some(run) = deployments.remove(&id) {
                 self.deployment_moved(&id, deployment_place(&run), None);

@@ -19,6 +19,7 @@ mod finished;
 #[cfg(test)]
 pub(crate) mod given;
 mod incidents;
+mod keyed;
 mod late;
 mod nodes;
 mod probes;
@@ -38,6 +39,7 @@ pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
 pub use incidents::{Incident, IncidentStatus};
+pub use keyed::Keyed;
 pub use late::OrderKey;
 pub use nodes::{NodeState, NodeStatus};
 pub use probes::{
@@ -129,7 +131,7 @@ pub struct Engine {
     nodes: BTreeMap<String, NodeState>,
     services: BTreeMap<String, ServiceState>,
     incidents: BTreeMap<String, Incident>,
-    deployments: BTreeMap<String, Deployment>,
+    deployments: Keyed<Deployment>,
     stats: EventStats,
     counters: Counters,
     /// Event ids seen within the duplicate window, with their `ts`.
@@ -336,7 +338,7 @@ impl Engine {
         &self.incidents
     }
 
-    pub fn deployments(&self) -> &BTreeMap<String, Deployment> {
+    pub fn deployments(&self) -> &Keyed<Deployment> {
         &self.deployments
     }
 

@@ -100,7 +100,7 @@ pub fn worth_watching(watched: &[(String, Vec<String>)], state_dir: &Path) -> Ve
 
 /// What `gather` needs to know about the engine's deployments.
 pub fn watched(engine: &Engine) -> Vec<(String, Vec<String>)> {
-    engine.deployments().iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
+    engine.deployments().sorted().into_iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
 }
 
 fn is_plain_component(name: &str) -> bool {

@@ -45,7 +45,7 @@ pub(super) fn project<'a>(engine: &'a Engine, disk: &DiskFacts) -> DeploymentsFi
         as_of: engine.clock(),
         deployments: engine
             .deployments()
-            .iter()
+            .iter_unordered()
             .map(|(id, run)| (Cow::Borrowed(id.as_str()), deployment_view(id, run, disk)))
             .collect(),
     }

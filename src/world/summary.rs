@@ -181,7 +181,8 @@ pub(super) fn summarize<'a>(
         active_incidents,
         running_deployments: engine
             .deployments()
-            .iter()
+            .sorted()
+            .into_iter()
             .filter(|(_, run)| run.status == DeploymentStatus::Running)
             .map(|(id, _)| Cow::Borrowed(id.as_str()))
             .collect(),

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::watch::{NodeWatch, ServiceWatch};
 use super::{AlertRules, Rule, RuleSettings};
 use crate::engine::{
-    BreakerState, Deployment, DeploymentStatus, Incident, NodeState, NodeStatus, ProbeState, ServiceState,
+    BreakerState, Deployment, DeploymentStatus, Incident, Keyed, NodeState, NodeStatus, ProbeState, ServiceState,
     ServiceStatus,
 };
 use crate::event::{Outcome, Severity};
@@ -20,7 +20,7 @@ pub struct Facts<'a> {
     pub nodes: &'a BTreeMap<String, NodeState>,
     pub services: &'a BTreeMap<String, ServiceState>,
     pub incidents: &'a BTreeMap<String, Incident>,
-    pub deployments: &'a BTreeMap<String, Deployment>,
+    pub deployments: &'a Keyed<Deployment>,
     pub probes: &'a BTreeMap<String, ProbeState>,
 }
 
@@ -84,7 +84,7 @@ pub fn stale_from(node: &NodeState, stale_after_s: u64) -> Option<Ts> {
 /// The per-subject state the alert engine keeps itself.
 pub struct Kept<'a> {
     pub nodes: &'a BTreeMap<String, NodeWatch>,
-    pub services: &'a BTreeMap<String, ServiceWatch>,
+    pub services: &'a Keyed<ServiceWatch>,
 }
 
 /// Whether `rule` holds for `subject` at `now`; when it does, `summary`

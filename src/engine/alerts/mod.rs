@@ -237,7 +237,8 @@ pub struct AlertState {
     alerts: AlertMap,
     deadlines: BTreeSet<(Ts, Due, String)>,
     nodes: BTreeMap<String, watch::NodeWatch>,
-    services: BTreeMap<String, watch::ServiceWatch>,
+    /// Looked up several times per event of a service (`engine::keyed`).
+    services: crate::engine::Keyed<watch::ServiceWatch>,
     /// Maintenance windows, by `node` or `node/service`.
     maintenance: BTreeMap<String, Maintenance>,
     budget: Budget,
