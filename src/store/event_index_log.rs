@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::{is_the_file_at, write_atomic};
+use super::atomic::{is_the_file_at, temp_path, write_atomic};
 use super::event_index::{Block, EventIndex, FileIndex, VERSION};
 
 pub const FILE_NAME: &str = "event-index.jsonl";
@@ -126,6 +126,9 @@ fn replay(bytes: &[u8]) -> Option<(EventIndex, u64)> {
 /// rebuild): the changed entries appended to the log, or the whole log.
 pub fn write(state: &Path, previous: Option<&Read>, index: &EventIndex) -> std::io::Result<()> {
     let log = path(state);
+    // The temp file of a whole rewrite a crash interrupted: the passes that
+    // follow usually append or have nothing to add, and would leave it.
+    let _ = std::fs::remove_file(temp_path(&log));
     let appended = match previous {
         Some(Read { index: before, log_bytes: Some(len) }) => Some((diff(before, index)?, *len)),
         _ => None,

@@ -55,6 +55,22 @@ fn a_pass_appends_the_entries_that_changed_and_a_read_replays_them() {
     assert_eq!(read(state).unwrap().index, third);
 }
 
+/// Found by the kill loop: a pass killed while it rewrote the log whole
+/// left its temp file, and the passes after it, which append, left it too.
+#[test]
+fn the_temp_file_of_an_interrupted_rewrite_goes_at_the_next_write_even_an_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let first = index(&[("a.jsonl", entry(7, vec![block(0, 3)]))]);
+    write(state, None, &first).unwrap();
+    let temp = crate::store::atomic::temp_path(&path(state));
+    std::fs::write(&temp, b"half of a rewrite").unwrap();
+    let second = index(&[("a.jsonl", entry(7, vec![block(0, 4)]))]);
+    write(state, Some(&read(state).unwrap()), &second).unwrap();
+    assert_eq!(read(state).unwrap().index, second, "appended");
+    assert!(!temp.exists(), "the temp file a crash left is gone");
+}
+
 #[test]
 fn a_torn_record_is_not_read_and_is_cut_before_the_next_append() {
     let dir = tempfile::tempdir().unwrap();
