@@ -32,7 +32,13 @@ pub struct ServiceState {
 
 /// Services are keyed `node/service` in the engine and in `services.json`.
 pub fn service_key(node: &str, service: &str) -> String {
-    format!("{node}/{service}")
+    // Pushed rather than `format!`ed: made for every service event, where
+    // the formatting machinery was ~2 % of the busy rebuild's fold.
+    let mut key = String::with_capacity(node.len() + 1 + service.len());
+    key.push_str(node);
+    key.push('/');
+    key.push_str(service);
+    key
 }
 
 fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut ServiceState {

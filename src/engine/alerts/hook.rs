@@ -168,7 +168,7 @@ impl AlertState {
         let Some(watch) = self.nodes.get_mut(node) else { return };
         if watch.stale_check.is_none() {
             watch.stale_check = Some(at);
-            self.deadlines.insert((at, Due::Recheck, format!("{}:{node}", Rule::NodeStale.name())));
+            self.deadlines.insert((at, Due::Recheck, Rule::NodeStale.key(node)));
         }
     }
 
@@ -214,7 +214,7 @@ impl AlertState {
         }
         if flapping != was_flapping {
             for rule in [Rule::ServiceUnhealthy, Rule::ServiceDegraded] {
-                let key = format!("{}:{service}", rule.name());
+                let key = rule.key(service);
                 if self.alerts.contains_key(&key) {
                     self.refresh(&key, now, rules, facts);
                 }
@@ -280,7 +280,7 @@ impl AlertState {
     /// oldest entry leaves the window (one check queued at a time; none at
     /// the end of time, where it would never leave).
     fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules, now: Ts) {
-        let key = format!("{}:{subject}", rule.name());
+        let key = rule.key(subject);
         let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
         let (oldest, queued) = match rule {
             Rule::FailureRate => {

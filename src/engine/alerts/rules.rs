@@ -56,6 +56,15 @@ impl Rule {
         }
     }
 
+    /// The key of this rule's alert for `subject`: `rule:subject`.
+    pub fn key(self, subject: &str) -> String {
+        let mut key = String::with_capacity(self.name().len() + 1 + subject.len());
+        key.push_str(self.name());
+        key.push(':');
+        key.push_str(subject);
+        key
+    }
+
     pub fn from_name(name: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|rule| rule.name() == name)
     }

@@ -43,7 +43,7 @@ impl AlertState {
         }
         for dependency in rules.node_depends_on.get(node).into_iter().flatten() {
             for rule in [Rule::NodeDown, Rule::NodeStale] {
-                let dep_key = format!("{}:{dependency}", rule.name());
+                let dep_key = rule.key(dependency);
                 if self.is_firing(&dep_key) {
                     return Some(format!("dependency:{dep_key}"));
                 }
@@ -51,7 +51,7 @@ impl AlertState {
         }
         for dependency in service.as_ref().and_then(|s| rules.service_depends_on.get(s)).into_iter().flatten() {
             for rule in SERVICE_DEPENDENCY_RULES {
-                let dep_key = format!("{}:{dependency}", rule.name());
+                let dep_key = rule.key(dependency);
                 if self.is_firing(&dep_key) {
                     return Some(format!("dependency:{dep_key}"));
                 }
@@ -97,7 +97,7 @@ impl AlertState {
     fn keys_under(&self, prefix: &str, also: impl Fn(&super::Alert) -> bool) -> Vec<String> {
         let mut keys = Vec::new();
         for rule in Rule::ALL {
-            let exact = format!("{}:{prefix}", rule.name());
+            let exact = rule.key(prefix);
             let under = format!("{exact}/");
             if self.alerts.contains_key(&exact) {
                 keys.push(exact);
