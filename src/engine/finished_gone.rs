@@ -176,12 +176,18 @@ impl Gone {
         }
         // An index entry of an id that went is dropped; one left behind
         // (a hash two ids shared) finds nothing, as the minute is checked.
+        // The ids are hashed where they are, not copied out (the duplicate
+        // window drops every event id this way, a million on a busy rebuild).
         for (minute, ids) in &dropped {
-            for (id, _) in ids.entries() {
+            let mut drop_hash = |id: &str| {
                 let hash = xxh3_64(id.as_bytes());
                 if self.by_hash.get(&hash) == Some(minute) && !self.shared.contains(&hash) {
                     self.by_hash.remove(&hash);
                 }
+            };
+            match ids {
+                Minute::Raw(raw) => Minute::pairs(raw).iter().for_each(|pair| drop_hash(&pair.0)),
+                Minute::Parsed(ids) => ids.keys().for_each(|id| drop_hash(id)),
             }
         }
     }
