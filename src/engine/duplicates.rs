@@ -13,7 +13,7 @@ use crate::time::Ts;
 pub(super) fn is_duplicate(engine: &Engine, id: &str, ts: Ts, rules: &Rules) -> bool {
     let Some(first) = engine.seen_ids.get(id) else { return false };
     let clock = engine.clock.map_or(ts, |clock| clock.max(ts));
-    *first >= clock.minus_seconds(rules.dedup_window_s)
+    first >= clock.minus_seconds(rules.dedup_window_s)
 }
 
 /// Remembered from when it was first seen on the clock, so that a
@@ -26,7 +26,7 @@ pub(super) fn remember(engine: &mut Engine, id: &str, ts: Ts) {
 /// Called when history is pruned (once per hour of engine clock).
 pub(super) fn forget_outside_window(engine: &mut Engine, clock: Ts, rules: &Rules) {
     let horizon = clock.minus_seconds(rules.dedup_window_s);
-    engine.seen_ids.retain(|_, seen| *seen >= horizon);
+    engine.seen_ids.forget_before(horizon);
 }
 
 #[cfg(test)]
@@ -65,6 +65,31 @@ mod tests {
         given_steps_with(rules, &steps)
             .when(at("a.jsonl", 2, &lines[2]))
             .and_stats(|stats| assert_eq!(stats.duplicates, 1, "600 s after: a duplicate; 601 s after: folded"));
+    }
+
+    /// The window is written by minute; a state written by id (before
+    /// observer filed it by minute) is read, finds the same duplicates and
+    /// is written by minute again.
+    #[test]
+    fn a_window_written_by_id_is_read_and_written_by_minute() {
+        let engine = given(&[
+            r#"{"ts":"2026-05-12T12:05:00Z","type":"heartbeat","node":"a","id":"x"}"#,
+            r#"{"ts":"2026-05-12T12:06:30.250Z","type":"heartbeat","node":"a","id":"y"}"#,
+        ]);
+        let mut state = serde_json::to_value(&engine).unwrap();
+        let by_minute = serde_json::json!({
+            "2026-05-12T12:05:00Z": [["x", "2026-05-12T12:05:00Z"]],
+            "2026-05-12T12:06:00Z": [["y", "2026-05-12T12:06:30.250Z"]],
+        });
+        assert_eq!(state["seen_ids"], by_minute);
+        state["seen_ids"] = serde_json::json!({"y": "2026-05-12T12:06:30.250Z", "x": "2026-05-12T12:05:00Z"});
+        let loaded: Engine = serde_json::from_str(&state.to_string()).unwrap();
+        assert_eq!(loaded, engine);
+        assert_eq!(serde_json::to_string(&loaded).unwrap(), serde_json::to_string(&engine).unwrap());
+        let later = Ts::parse("2026-05-12T12:07:00Z").unwrap();
+        assert!(is_duplicate(&loaded, "x", later, &Rules::default()));
+        assert!(is_duplicate(&loaded, "y", later, &Rules::default()));
+        assert!(!is_duplicate(&loaded, "z", later, &Rules::default()));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use self::gone::Gone;
+pub(super) use self::gone::Gone;
 use super::{Deployment, DeploymentStatus, Incident, Keyed};
 use crate::time::Ts;
 

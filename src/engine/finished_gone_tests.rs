@@ -43,6 +43,7 @@ fn it_answers_as_the_map_by_id_it_replaced_across_writes_and_reads() {
         }
         for k in 0..160 {
             let id = format!("run-{k}");
+            assert_eq!(gone.get(&id), model.get(&id).copied(), "step {step}: {id}");
             assert_eq!(gone.contains(&id), model.contains_key(&id), "step {step}: {id}");
         }
         let mut expected: Vec<(String, Ts)> = model.iter().map(|(id, at)| (id.clone(), *at)).collect();
@@ -117,4 +118,47 @@ fn ids_sharing_a_hash_are_looked_for_everywhere() {
     gone.insert("b".into(), at("2026-05-12T12:00:30Z"));
     assert!(gone.shared.contains(&hash_b), "the minute it pointed at did not hold it: shared");
     assert!(gone.contains("b") && gone.contains("c"));
+}
+
+/// The check by text (`compact_pairs`) takes only what parsing every pair
+/// would take, with the same ids, and takes what observer writes.
+#[test]
+fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
+    let key = "2026-05-12T10:07:00Z";
+    let minute = at(key);
+    let taken = [
+        r#"[]"#,
+        r#"[["a","2026-05-12T10:07:00Z"]]"#,
+        r#"[["deploy-7ea-188","2026-05-12T10:07:59.999Z"],["é ü","2026-05-12T10:07:05.120Z"]]"#,
+    ];
+    let refused_by_text = [
+        r#"[["a\"b","2026-05-12T10:07:01Z"]]"#,
+        r#"[ ["a","2026-05-12T10:07:01Z"]]"#,
+        r#"[["a","2026-05-12T10:07:01.5Z"]]"#,
+        r#"[["a","2026-05-12T10:07:60Z"]]"#,
+        r#"[["a","2026-05-12T10:08:01Z"]]"#,
+        r#"[["a","2026-05-12T10:07:01+00:00"]]"#,
+        r#"[["a","2026-05-12T10:07:01Z","x"]]"#,
+        r#"[["a","2026-05-12T10:07:01Z"],]"#,
+        r#"[["a","2026-05-12T10:07:0xZ"]]"#,
+        r#"[["a",7]]"#,
+        r#"[["a"]]"#,
+    ];
+    for text in taken.iter().chain(&refused_by_text) {
+        let mut hashes = Vec::new();
+        let by_text = super::compact_pairs(text, key, &mut hashes);
+        assert_eq!(by_text, taken.contains(text), "{text}");
+        if by_text {
+            let pairs: Vec<super::Pair> = serde_json::from_str(text).unwrap();
+            assert!(pairs.iter().all(|pair| super::minute_of(pair.1) == minute), "{text}");
+            let parsed: Vec<u64> = pairs.iter().map(|pair| xxhash_rust::xxh3::xxh3_64(pair.0.as_bytes())).collect();
+            assert_eq!(hashes, parsed, "{text}");
+        }
+    }
+    assert!(!super::compact_pairs(taken[1], "2026-05-12T10:07:00.000Z", &mut Vec::new()));
+    // Refused by its text, a pair is still read, or refused, pair by pair.
+    let read_anyway = read(r#"{"2026-05-12T10:07:00Z":[["a\"b","2026-05-12T10:07:01.5Z"]]}"#);
+    assert!(read_anyway.contains("a\"b"));
+    let misfiled = r#"{"2026-05-12T10:07:00Z":[["a","2026-05-12T10:07:00Z"],["b","2026-05-12T10:08:00Z"]]}"#;
+    assert!(serde_json::from_str::<Gone>(misfiled).unwrap_err().to_string().contains("not in the minute"));
 }

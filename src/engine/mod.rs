@@ -25,7 +25,7 @@ mod nodes;
 mod probes;
 mod services;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -134,8 +134,9 @@ pub struct Engine {
     deployments: Keyed<Deployment>,
     stats: EventStats,
     counters: Counters,
-    /// Event ids seen within the duplicate window, with their `ts`.
-    seen_ids: HashMap<String, Ts>,
+    /// Event ids seen within the duplicate window, with their `ts`, filed
+    /// by minute as the ids that left the hot view are (`finished_gone.rs`).
+    seen_ids: finished::Gone,
     /// The engine-clock hour in which history was last pruned.
     pruned_hour: i64,
     /// Probes, by `node/service/probe`.

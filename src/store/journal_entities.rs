@@ -273,8 +273,24 @@ impl<'a> Scanner<'a> {
 }
 
 /// Past the closing quote of the string whose contents begin at `at`.
+///
+/// Eight bytes at a time while no quote or backslash is among them: most
+/// of the state's bytes are inside strings (ids, names, instants), and
+/// this loop, a byte at a time, was most of the scanner's share of a busy
+/// run (the state is cut at every load and every save).
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
-    while let Some(&b) = bytes.get(at) {
+    loop {
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            let stops = holds(word, b'"') | holds(word, b'\\');
+            if stops != 0 {
+                // The lowest flag is exact (a false one only follows a true one).
+                at += (stops.trailing_zeros() / 8) as usize;
+                break;
+            }
+            at += 8;
+        }
+        let &b = bytes.get(at)?;
         at += 1;
         match b {
             b'"' => return Some(at),
@@ -282,7 +298,14 @@ fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
             _ => {}
         }
     }
-    None
+}
+
+/// The high bit of each byte of `word` that equals `b` (and perhaps of
+/// bytes above such a one).
+fn holds(word: u64, b: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
 }
 
 #[cfg(test)]
@@ -301,6 +324,31 @@ mod tests {
         let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
         assert_eq!(parsed(&again), parsed(&doc));
         assert_eq!(assemble(Vec::new()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn strings_end_at_their_first_unescaped_quote_at_any_offset() {
+        for len in 0..40 {
+            for stop in ["\"", "\\\"x\"", "\\\\\""] {
+                let body = format!("{}{stop}", "é".repeat(len / 2) + &"a".repeat(len % 2));
+                let text = format!("{body}tail\"more");
+                let naive = {
+                    let bytes = text.as_bytes();
+                    let mut at = 0;
+                    loop {
+                        at += 1;
+                        match bytes[at - 1] {
+                            b'"' => break at,
+                            b'\\' => at += 1,
+                            _ => {}
+                        }
+                    }
+                };
+                assert_eq!(string_end(text.as_bytes(), 0), Some(naive), "{text}");
+                assert_eq!(string_end(&text.as_bytes()[..naive - 1], 0), None, "{text}");
+            }
+        }
+        assert_eq!(string_end(b"abc\\", 0), None);
     }
 
     #[test]
