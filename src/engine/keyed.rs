@@ -12,32 +12,12 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash};
 
+use crate::prehashed::StrHasher;
 use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
-
-/// Strings hashed with XXH3 rather than SipHash: the keys are ids from the
-/// lab's own event files, not from an adversary on the network.
-#[derive(Default)]
-pub struct StrHasher(u64);
-
-impl Hasher for StrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    /// The end marker `str` writes after its bytes.
-    fn write_u8(&mut self, byte: u8) {
-        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
 
 /// Values by string key; see the module.
 #[derive(Clone, Debug, PartialEq)]
@@ -144,6 +124,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use std::hash::Hasher;
 
     use super::*;
 

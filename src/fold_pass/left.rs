@@ -36,11 +36,15 @@ const CHUNKS_IN_FLIGHT: usize = 1;
 pub(super) struct Left {
     /// [`CHUNK`], but in tests.
     chunk: usize,
-    /// The stager's thread, and the way to it; `None` once the thread
-    /// could not be started (or [`Left::finish`] took them).
-    worker: Option<(SyncSender<LeftEntries>, JoinHandle<Stager>)>,
-    /// Where chunks are staged when there is no thread.
-    here: Option<Stager>,
+    staging: Staging,
+}
+
+/// Where the chunks are staged.
+enum Staging {
+    /// On the stager's thread, sent there in order.
+    Thread(SyncSender<LeftEntries>, JoinHandle<Stager>),
+    /// Here, when no thread could be started.
+    Here(Stager),
 }
 
 /// Turns what left into history lines.
@@ -70,10 +74,11 @@ impl Left {
             }
             stager
         });
-        match spawned {
-            Ok(thread) => Left { chunk, worker: Some((sender, thread)), here: None },
-            Err(_) => Left { chunk, worker: None, here: Some(Stager::new(state_dir, logs_dir)) },
-        }
+        let staging = match spawned {
+            Ok(thread) => Staging::Thread(sender, thread),
+            Err(_) => Staging::Here(Stager::new(state_dir, logs_dir)),
+        };
+        Left { chunk, staging }
     }
 
     /// Takes what left when [`CHUNK`] entries or more wait in the engine.
@@ -89,26 +94,24 @@ impl Left {
         if left.is_empty() {
             return;
         }
-        match (&self.worker, &mut self.here) {
+        match &mut self.staging {
             // A send fails only when the thread is gone, which is a panic:
             // `finish` passes it on.
-            (Some((sender, _)), _) => drop(sender.send(left)),
-            (None, Some(here)) => here.stage(left),
-            (None, None) => {}
+            Staging::Thread(sender, _) => drop(sender.send(left)),
+            Staging::Here(here) => here.stage(left),
         }
     }
 
     /// The pass's history lines and the refused diagnostics of the
     /// deployments that left, once the fold is done and [`Left::take`]
     /// took the rest. A panic of the stager's thread goes on here.
-    pub(super) fn finish(mut self) -> Result<(Lines, DiskFacts), serde_json::Error> {
-        let stager = match (self.worker.take(), self.here.take()) {
-            (Some((sender, thread)), _) => {
+    pub(super) fn finish(self) -> Result<(Lines, DiskFacts), serde_json::Error> {
+        let stager = match self.staging {
+            Staging::Thread(sender, thread) => {
                 drop(sender);
                 thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
-            (None, Some(here)) => here,
-            (None, None) => unreachable!("a Left has its stager until it is finished"),
+            Staging::Here(here) => here,
         };
         match stager.error {
             Some(error) => Err(error),
@@ -188,9 +191,7 @@ mod tests {
             let event = event(text);
             engine.apply(Input::Event { event: &event, file: "story.jsonl", position: position as u64 }, &rules);
             left.take_some(&mut engine);
-            let waiting =
-                engine.left_hot_view().len() + engine.left_deployments().len() + engine.left_incidents().len();
-            assert!(waiting < chunk, "at most a chunk waits in the engine");
+            assert!(engine.left_waiting() < chunk, "at most a chunk waits in the engine");
         }
         left.take(&mut engine);
         assert!(engine.left_deployments().is_empty() && engine.left_incidents().is_empty());

@@ -15,7 +15,7 @@ use std::hash::BuildHasherDefault;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Alert;
-use crate::engine::keyed::StrHasher;
+use crate::prehashed::StrHasher;
 
 #[derive(Clone, Debug, Default)]
 pub struct AlertMap {
