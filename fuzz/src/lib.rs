@@ -179,7 +179,7 @@ pub fn sequence(data: &[u8]) -> (Vec<Event>, Vec<usize>) {
         let line = event_line(&mut reader, &mut clock_s);
         let commit = reader.byte() & 1 == 1;
         if let Parsed::Event(event) = parse_event(line.as_bytes()) {
-            events.push(*event);
+            events.push(event);
         }
         if commit && cuts.last() != Some(&events.len()) {
             cuts.push(events.len());

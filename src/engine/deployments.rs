@@ -65,7 +65,7 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
             };
             update(&mut run, event);
             let after = finished::deployment_place(&run);
-            engine.deployments.insert(id.clone(), run);
+            engine.deployments.insert(id.to_string(), run);
             (None, after)
         }
     };
@@ -75,10 +75,10 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
 /// What one event says about its run.
 fn update(run: &mut Deployment, event: &Event) {
     if run.node.is_none() {
-        run.node = event.node.clone();
+        run.node = event.node.as_deref().map(str::to_string);
     }
     if run.service.is_none() {
-        run.service = event.service.clone();
+        run.service = event.service.as_deref().map(str::to_string);
     }
     match event.kind {
         Kind::DeploymentStarted => {
@@ -86,12 +86,18 @@ fn update(run: &mut Deployment, event: &Event) {
         }
         Kind::DeploymentStage => {
             if let Detail::Stage { name, status } = &event.detail {
-                match run.stages.iter_mut().find(|stage| &stage.name == name) {
+                match run.stages.iter_mut().find(|stage| stage.name == name.as_str()) {
                     Some(stage) => {
-                        stage.status = status.clone();
+                        if stage.status != status.as_str() {
+                            stage.status = status.to_string();
+                        }
                         stage.ts = Some(event.ts);
                     }
-                    None => run.stages.push(Stage { name: name.clone(), status: status.clone(), ts: Some(event.ts) }),
+                    None => run.stages.push(Stage {
+                        name: name.to_string(),
+                        status: status.to_string(),
+                        ts: Some(event.ts),
+                    }),
                 }
             }
         }

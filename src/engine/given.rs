@@ -11,7 +11,7 @@ use crate::event::{Event, Parsed, parse_event};
 
 pub fn event(json: &str) -> Event {
     match parse_event(json.as_bytes()) {
-        Parsed::Event(e) => *e,
+        Parsed::Event(e) => e,
         other => panic!("test event did not parse: {other:?}"),
     }
 }

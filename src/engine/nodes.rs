@@ -31,11 +31,11 @@ impl Default for NodeState {
 }
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
-    let Some(name) = &event.node else { return };
+    let Some(name) = event.node.as_deref() else { return };
     // Look up before inserting: `entry` would need an owned key, a copy of
     // the name for every heartbeat.
     if !engine.nodes.contains_key(name) {
-        engine.nodes.insert(name.clone(), NodeState::default());
+        engine.nodes.insert(name.to_string(), NodeState::default());
     }
     let Some(node) = engine.nodes.get_mut(name) else { return };
     match event.kind {

@@ -55,12 +55,12 @@ pub fn probe_key(node: &str, service: &str, probe: &str) -> String {
 }
 
 pub(super) fn apply(engine: &mut Engine, event: &Event, report: &ProbeReport, rules: &super::Rules) {
-    let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let (Some(node), Some(service)) = (event.node.as_deref(), event.service.as_deref()) else { return };
     let key = probe_key(node, service, &report.probe);
     let probe_rules = rules.probe(&key);
     let state = engine.probes.entry(key).or_insert_with(|| ProbeState {
-        node: node.clone(),
-        service: service.clone(),
+        node: node.to_string(),
+        service: service.to_string(),
         probe: report.probe.clone(),
         ..ProbeState::default()
     });

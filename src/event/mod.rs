@@ -25,6 +25,11 @@ pub use reason::RejectReason;
 pub use schema::envelope_schema;
 
 /// Largest accepted event, in bytes (SPEC §2).
+/// A name an event carries (node, service, correlation id, event id, stage):
+/// kept inline up to 24 bytes, so that a typed event costs the reading
+/// thread no allocation for them (issue 11); it reads as a `&str`.
+pub type Name = compact_str::CompactString;
+
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// Ordered from least to most severe, so `max` gives "the highest seen".
@@ -69,11 +74,11 @@ pub struct Event {
     /// Borrowed for the known kinds: no allocation per event on the hot path.
     pub type_name: Cow<'static, str>,
     pub kind: Kind,
-    pub node: Option<String>,
-    pub service: Option<String>,
-    pub correlation_id: Option<String>,
+    pub node: Option<Name>,
+    pub service: Option<Name>,
+    pub correlation_id: Option<Name>,
     pub severity: Option<Severity>,
-    pub id: Option<String>,
+    pub id: Option<Name>,
     pub detail: Detail,
 }
 
@@ -83,7 +88,7 @@ pub enum Detail {
     #[default]
     None,
     /// `deployment_stage`: `payload.stage` (or `payload.name`) and `payload.status`.
-    Stage { name: String, status: String },
+    Stage { name: Name, status: Name },
     /// `deployment_failed`: `payload.diagnostics`, paths relative to `logs/`.
     Diagnostics(Vec<String>),
     /// `probe_result`: one probe execution (boxed: it is rare and large, events are many).
@@ -122,10 +127,13 @@ pub struct ProbeReport {
     pub target: Option<String>,
 }
 
-/// What became of one chunk of input.
+/// What became of one chunk of input. The event is not boxed: a box was
+/// an allocation and a free per event on the reading thread (issue 11),
+/// and a `Parsed` lives only until its event is placed.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
-    Event(Box<Event>),
+    Event(Event),
     Rejected(RejectReason),
     /// The bytes end before the JSON value does: a `.json` file still being
     /// written. It is left for a later run.
@@ -150,7 +158,7 @@ fn parse_unsanitized(bytes: &[u8]) -> Parsed {
         Err(e) => return Parsed::Rejected(reason::explain_json_error(bytes, &e)),
     };
     match validate::validate(raw) {
-        Ok(event) => Parsed::Event(Box::new(event)),
+        Ok(event) => Parsed::Event(event),
         Err(reason) => Parsed::Rejected(reason),
     }
 }
@@ -161,7 +169,7 @@ mod tests {
 
     fn ok(text: &str) -> Event {
         match parse_event(text.as_bytes()) {
-            Parsed::Event(e) => *e,
+            Parsed::Event(e) => e,
             other => panic!("expected an event, got {other:?}"),
         }
     }

@@ -13,7 +13,7 @@ use super::reason::RejectReason;
 use super::wire::{
     AckPayload, BudgetPayload, DiagnosticsField, FailurePayload, MaintenancePayload, RawEvent, StagePayload,
 };
-use super::{Detail, Event, Kind, ProbeReport, Severity};
+use super::{Detail, Event, Kind, Name, ProbeReport, Severity};
 use crate::time::Ts;
 
 pub(super) fn validate(raw: RawEvent) -> Result<Event, RejectReason> {
@@ -67,7 +67,8 @@ fn detail(kind: Kind, payload: Option<&RawValue>) -> Result<Detail, RejectReason
         Kind::DeploymentStage => {
             let payload: StagePayload = payload_as(payload)?;
             let name = payload.stage.or(payload.name).ok_or_else(RejectReason::stage_without_name)?;
-            Detail::Stage { name, status: payload.status.unwrap_or_else(|| "completed".into()) }
+            let status = payload.status.as_deref().map_or_else(|| Name::const_new("completed"), Name::new);
+            Detail::Stage { name: Name::new(&name), status }
         }
         Kind::DeploymentFailed => {
             let payload: FailurePayload = payload_as(payload)?;
@@ -112,7 +113,7 @@ fn detail(kind: Kind, payload: Option<&RawValue>) -> Result<Detail, RejectReason
 
 /// A payload of the given shape; a missing or null payload is the shape's
 /// default (every field absent).
-fn payload_as<T: for<'de> Deserialize<'de> + Default>(raw: Option<&RawValue>) -> Result<T, RejectReason> {
+fn payload_as<'a, T: Deserialize<'a> + Default>(raw: Option<&'a RawValue>) -> Result<T, RejectReason> {
     match raw {
         None => Ok(T::default()),
         Some(raw) if raw.get() == "null" => Ok(T::default()),
@@ -122,11 +123,11 @@ fn payload_as<T: for<'de> Deserialize<'de> + Default>(raw: Option<&RawValue>) ->
 
 /// An optional field that, when given, says something: all white space is
 /// refused rather than kept as a name nobody can see.
-fn non_empty(field: &str, value: Option<Cow<str>>) -> Result<Option<String>, RejectReason> {
+fn non_empty(field: &str, value: Option<Cow<str>>) -> Result<Option<Name>, RejectReason> {
     match value {
         None => Ok(None),
         Some(text) if text.trim().is_empty() => Err(RejectReason::empty(field)),
-        Some(text) => Ok(Some(text.into_owned())),
+        Some(text) => Ok(Some(Name::new(&text))),
     }
 }
 

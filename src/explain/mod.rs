@@ -117,7 +117,9 @@ impl Scope {
         if let Some(id) = &self.deployment {
             return event.correlation_id.as_deref() == Some(id);
         }
-        event.node.is_some() && event.node == self.node && event.service == self.service
+        event.node.is_some()
+            && event.node.as_deref() == self.node.as_deref()
+            && event.service.as_deref() == self.service.as_deref()
     }
 }
 
@@ -248,9 +250,9 @@ pub fn explain(
             file: file.clone(),
             line: located.line,
             type_name: event.type_name.to_string(),
-            node: event.node.clone(),
-            service: event.service.clone(),
-            correlation_id: event.correlation_id.clone(),
+            node: event.node.as_deref().map(str::to_string),
+            service: event.service.as_deref().map(str::to_string),
+            correlation_id: event.correlation_id.as_deref().map(str::to_string),
             severity: event.severity,
             changes,
         });

@@ -16,7 +16,7 @@ use crate::time::Ts;
 /// One event with where it is: the place in the processing order and the
 /// line to show.
 pub struct Located {
-    pub event: Box<Event>,
+    pub event: Event,
     /// Index of its file in [`Span::paths`].
     pub file: u32,
     pub position: u64,
@@ -117,7 +117,7 @@ fn strip_bom(line: &[u8], position: u64) -> &[u8] {
 
 /// The valid events among the complete lines of `bytes`, which start at
 /// byte `start` and line `line` of their file, as a run reads them.
-fn lines(bytes: &[u8], start: u64, mut line: u64, mut found: impl FnMut(u64, u64, Box<Event>)) {
+fn lines(bytes: &[u8], start: u64, mut line: u64, mut found: impl FnMut(u64, u64, Event)) {
     let mut at = 0;
     while let Some(len) = bytes[at..].iter().position(|b| *b == b'\n') {
         let position = start + at as u64;

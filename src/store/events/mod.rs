@@ -56,9 +56,10 @@ pub struct OrderedEvent {
     /// Its line number in the file (1 for a `.json` file), for the event
     /// index that `explain` reads (`store/event_index.rs`).
     pub line: u64,
-    /// Boxed, as the boundary returns it: the list of a rebuild holds a
-    /// million of these, and sorting moves small items faster than events.
-    pub event: Box<Event>,
+    /// Held inline: its names need no allocation (`event::Name`), so an
+    /// event costs the reading thread none. Batches of these go to the
+    /// fold and come back to be refilled (`prefetch.rs`).
+    pub event: Event,
 }
 
 impl OrderedEvent {

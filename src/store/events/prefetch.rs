@@ -205,7 +205,9 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match next() {
-                Ok(Some(e)) => out.push((e.ts.to_rfc3339(), e.file, e.position, e.event.id.clone())),
+                Ok(Some(e)) => {
+                    out.push((e.ts.to_rfc3339(), e.file, e.position, e.event.id.as_deref().map(str::to_string)))
+                }
                 Ok(None) => return (out, None),
                 Err(ReadError::Unsorted { file }) => return (out, Some(format!("unsorted {file}"))),
                 Err(ReadError::Source(error)) => return (out, Some(error.to_string())),
@@ -220,7 +222,7 @@ mod tests {
         loop {
             match threaded.next() {
                 Ok(Some(e)) => {
-                    seen.push((e.ts.to_rfc3339(), e.file, e.position, e.event.id.clone()));
+                    seen.push((e.ts.to_rfc3339(), e.file, e.position, e.event.id.as_deref().map(str::to_string)));
                     threaded.done_with(e);
                 }
                 Ok(None) => return (seen, None),
