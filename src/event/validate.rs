@@ -134,13 +134,38 @@ fn non_empty(field: &str, value: Option<Cow<str>>) -> Result<Option<Name>, Rejec
 /// Node and service names become parts of ids and keys (`node/service`), so
 /// they may not contain `/` or control characters.
 fn check_name(field: &str, name: &str) -> Result<(), RejectReason> {
-    if name.contains('/') || name.chars().any(char::is_control) {
+    if !is_plain_name(name) {
         return Err(RejectReason::bad_name(field, name));
     }
     Ok(())
 }
 
+/// No `/` and no control character (`char::is_control`: U+0000–U+001F and
+/// U+007F–U+009F), in one pass over the bytes: the text is valid UTF-8, in
+/// which U+0080–U+009F are exactly the pairs 0xC2 0x80..=0x9F.
+fn is_plain_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.iter().enumerate().any(|(at, &b)| {
+        b == b'/' || b < 0x20 || b == 0x7F || (b == 0xC2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9F).contains(next)))
+    })
+}
+
 fn is_snake_case(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_name;
+
+    #[test]
+    fn a_plain_name_is_one_without_a_slash_or_a_control_character() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let name = format!("a{c}b");
+            assert_eq!(is_plain_name(&name), !(c == '/' || c.is_control()), "{c:?} (U+{:04X})", c as u32);
+        }
+        assert!(is_plain_name("saturn") && is_plain_name("ça-va") && is_plain_name(""));
+        assert!(!is_plain_name("a/b") && !is_plain_name("tab\t") && !is_plain_name("\u{85}"));
+    }
 }

@@ -96,7 +96,7 @@ impl LineReader {
             return Ok(None);
         }
         loop {
-            let Some(len) = self.buf[self.at..].iter().position(|b| *b == b'\n') else {
+            let Some(len) = memchr::memchr(b'\n', &self.buf[self.at..]) else {
                 if self.fill(outcome)? {
                     continue;
                 }
