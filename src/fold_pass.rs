@@ -324,7 +324,6 @@ fn fold(
     while let Some(ordered) = merge.next()? {
         blocks.note(ordered.file, ordered.position, ordered.line, ordered.ts);
         if until.is_some_and(|until| ordered.ts > until) {
-            merge.done_with(ordered);
             continue;
         }
         let file = paths[ordered.file as usize].as_str();
@@ -333,7 +332,6 @@ fn fold(
         if let Detail::Diagnostics(named) = &ordered.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
         }
-        merge.done_with(ordered);
     }
     Ok(folded)
 }

@@ -146,7 +146,10 @@ fn check_name(field: &str, name: &str) -> Result<(), RejectReason> {
 fn is_plain_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.iter().enumerate().any(|(at, &b)| {
-        b == b'/' || b < 0x20 || b == 0x7F || (b == 0xC2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9F).contains(next)))
+        b == b'/'
+            || b < 0x20
+            || b == 0x7F
+            || (b == 0xC2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9F).contains(next)))
     })
 }
 
