@@ -41,13 +41,13 @@ pub struct Deployment {
 }
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
-    let Some(id) = &event.correlation_id else { return };
+    let Some(id) = event.correlation_id.as_deref() else { return };
     if engine.finished.deployment_left(id) {
         return;
     }
     // One look-up for a run already known (every event after its first),
     // and no copy of its id.
-    let (before, after) = match engine.deployments.get_mut(id.as_str()) {
+    let (before, after) = match engine.deployments.get_mut(id) {
         Some(run) => {
             let before = finished::deployment_place(run);
             update(run, event);
@@ -89,13 +89,13 @@ fn update(run: &mut Deployment, event: &Event) {
                 match run.stages.iter_mut().find(|stage| stage.name == name.as_str()) {
                     Some(stage) => {
                         if stage.status != status.as_str() {
-                            stage.status = status.to_string();
+                            stage.status = String::from(status.as_str());
                         }
                         stage.ts = Some(event.ts);
                     }
                     None => run.stages.push(Stage {
-                        name: name.to_string(),
-                        status: status.to_string(),
+                        name: String::from(name.as_str()),
+                        status: String::from(status.as_str()),
                         ts: Some(event.ts),
                     }),
                 }

@@ -246,7 +246,7 @@ impl Engine {
     /// Folds one validated event; its `ts` alone decides whether it is late
     /// here, its place in the order is the late rule's (`late.rs`).
     fn fold(&mut self, event: &Event, rules: &Rules) -> Applied {
-        if let Some(id) = &event.id {
+        if let Some(id) = event.id.as_deref() {
             if duplicates::is_duplicate(self, id, event.ts, rules) {
                 self.stats.duplicates += 1;
                 return Applied::Duplicate { late: false };

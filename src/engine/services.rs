@@ -63,7 +63,7 @@ fn set_status(state: &mut ServiceState, status: ServiceStatus, ts: Ts) {
 /// `service_unhealthy` / `healthcheck_failed`: the service is failing; its
 /// active incident is opened or updated.
 pub(super) fn failure(engine: &mut Engine, event: &Event) {
-    let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let (Some(node), Some(service)) = (event.node.as_deref(), event.service.as_deref()) else { return };
     let occurrence = Occurrence {
         ts: event.ts,
         severity: event.severity.unwrap_or(Severity::Error),
@@ -90,7 +90,7 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
 /// `service_healthy` / `healthcheck_passed` (a passing check alone does not
 /// resolve) and `service_recovered` (which does).
 pub(super) fn healthy(engine: &mut Engine, event: &Event, resolves: bool) {
-    let (Some(node), Some(service)) = (&event.node, &event.service) else { return };
+    let (Some(node), Some(service)) = (event.node.as_deref(), event.service.as_deref()) else { return };
     recover(engine, node, service, event.ts, resolves);
 }
 
