@@ -204,8 +204,11 @@ impl Finished {
         incidents: &mut BTreeMap<String, Incident>,
     ) {
         let old = |run: &Deployment| run.ended_at.is_some_and(|at| at < horizon);
-        let expired: Vec<String> =
-            deployments.sorted().into_iter().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
+        // In id order, as the map was ordered before it was hashed: the
+        // expired ids alone are sorted, not every run each hour.
+        let mut expired: Vec<String> =
+            deployments.iter_unordered().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
+        expired.sort_unstable();
         for id in expired {
             if let Some(run) = deployments.remove(&id) {
                 self.deployment_moved(&id, deployment_place(&run), None);
