@@ -49,9 +49,15 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
     // and no copy of its id.
     let (before, after) = match engine.deployments.get_mut(id) {
         Some(run) => {
-            let before = finished::deployment_place(run);
+            // Its place among the finished runs is written out (a group
+            // name, allocated) only when something it depends on changed;
+            // most events (stages) change none of it.
+            let was = Was::of(run);
             update(run, event);
-            (before, finished::deployment_place(run))
+            if Was::of(run) == was {
+                return;
+            }
+            (was.place(run), finished::deployment_place(run))
         }
         None => {
             let mut run = Deployment {
@@ -70,6 +76,31 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
         }
     };
     engine.finished.deployment_moved(id, before, after);
+}
+
+/// What a run's place among the finished ones depends on
+/// (`finished::deployment_place`), as cheap to take as to compare. A run's node and service are set once
+/// and never change after, so the place before an event can be rebuilt
+/// from the run after it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Was {
+    node: bool,
+    service: bool,
+    status: DeploymentStatus,
+    ended_at: Option<Ts>,
+}
+
+impl Was {
+    fn of(run: &Deployment) -> Was {
+        Was { node: run.node.is_some(), service: run.service.is_some(), status: run.status, ended_at: run.ended_at }
+    }
+
+    /// The place the run had when it was as `self` says.
+    fn place(self, run: &Deployment) -> Option<(String, Ts)> {
+        let node = run.node.as_deref().filter(|_| self.node);
+        let service = run.service.as_deref().filter(|_| self.service);
+        finished::place(node, service, self.status, self.ended_at)
+    }
 }
 
 /// What one event says about its run.

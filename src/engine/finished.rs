@@ -90,8 +90,18 @@ fn group(node: Option<&str>, service: Option<&str>) -> String {
 
 /// Where a deployment sits among the finished ones, if it is finished.
 pub(super) fn deployment_place(run: &Deployment) -> Option<(String, Ts)> {
-    let ended = run.ended_at.filter(|_| run.status != DeploymentStatus::Running)?;
-    Some((group(run.node.as_deref(), run.service.as_deref()), ended))
+    place(run.node.as_deref(), run.service.as_deref(), run.status, run.ended_at)
+}
+
+/// [`deployment_place`] of a run with these fields.
+pub(super) fn place(
+    node: Option<&str>,
+    service: Option<&str>,
+    status: DeploymentStatus,
+    ended_at: Option<Ts>,
+) -> Option<(String, Ts)> {
+    let ended = ended_at.filter(|_| status != DeploymentStatus::Running)?;
+    Some((group(node, service), ended))
 }
 
 impl Finished {

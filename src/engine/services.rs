@@ -74,7 +74,9 @@ pub(super) fn failure(engine: &mut Engine, event: &Event) {
 
 /// A failure of a service, from an event or a debounced probe transition.
 pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &Occurrence) {
-    let active = entry(engine, node, service).active_incident.clone();
+    // Taken, not cloned (a copy of the id per failure event): it is put
+    // back below, or the new incident's id takes its place.
+    let active = entry(engine, node, service).active_incident.take();
     let id = match active {
         Some(id) if engine.incidents.contains_key(&id) => {
             incidents::record_failure(engine, &id, occurrence);
