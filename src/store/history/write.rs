@@ -176,23 +176,43 @@ const HASH_BESIDE_BYTES: usize = 1 << 20;
 /// The marks of `files` (names and their bytes), hashed while `write` runs
 /// here: a rebuild's lines are the whole history (~47 MB on a busy lab),
 /// and hashing them took as long as writing and syncing them, one after the
-/// other, on the thread the pass waits for (80 ms, perf, issue 11). Few
-/// bytes, or no thread to be had, are hashed here after `write`.
+/// other, on the thread the pass waits for (80 ms, perf, issue 11). The
+/// largest files, about half the bytes, are hashed on a second thread from
+/// the start; the others here once `write` is done, which is quicker than
+/// the hashing. Few bytes, or no thread to be had, are hashed here after
+/// `write`.
 fn hashed_beside(
     files: &[(&String, &[u8])],
     write: impl FnOnce() -> Result<(), HistoryError>,
 ) -> Result<Vec<(String, FileMark)>, HistoryError> {
-    let hash = move || files.iter().map(|(name, bytes)| ((*name).clone(), FileMark::of(bytes))).collect::<Vec<_>>();
+    let hash = |files: &[(&String, &[u8])]| {
+        files.iter().map(|(name, bytes)| ((*name).clone(), FileMark::of(bytes))).collect::<Vec<_>>()
+    };
     let bytes: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
+    // The largest first: those go beside until they hold half the bytes.
+    let mut files = files.to_vec();
+    files.sort_by_key(|(_, bytes)| std::cmp::Reverse(bytes.len()));
+    let mut beside_bytes = 0;
+    let split = files
+        .iter()
+        .position(|(_, b)| {
+            let enough = beside_bytes * 2 >= bytes;
+            beside_bytes += b.len();
+            enough
+        })
+        .unwrap_or(files.len());
+    let (far, near) = files.split_at(split);
     std::thread::scope(|scope| {
         let beside = (bytes > HASH_BESIDE_BYTES)
-            .then(|| std::thread::Builder::new().name("observer-hash".into()).spawn_scoped(scope, hash).ok())
+            .then(|| std::thread::Builder::new().name("observer-hash".into()).spawn_scoped(scope, || hash(far)).ok())
             .flatten();
         write()?;
-        Ok(match beside {
+        let mut marks = match beside {
             Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            None => hash(),
-        })
+            None => hash(far),
+        };
+        marks.extend(hash(near));
+        Ok(marks)
     })
 }
 
