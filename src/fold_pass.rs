@@ -17,7 +17,7 @@ use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
+use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, RenderedState, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
 use crate::store::event_index_log;
@@ -240,21 +240,47 @@ fn run_pass(
         (Mode::Rebuild, live) => history::Basis::Scratch(live.as_ref()),
         _ => history::Basis::Scratch(None),
     };
-    create_dir(world_dir, "the world directory")?;
-    let staged = history::stage(&world_dir.join(history::DIR), basis, lines).map_err(|error| match error {
-        HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
-        _ => PassError::History(error),
-    })?;
-    fault_injection::crash_at("after-history");
-    // Projected once the history lines are written and freed, and freed
-    // once written: on a rebuild both are tens of MB (peak memory, issue 11).
-    let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
-    report.written = write_world(world_dir, &files)?;
-    drop(files);
-    let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
-    report.notifications = checkpoint.engine.notifications().to_vec();
+    // The engine and the rejects are final: the outbox lines and the engine
+    // state are made on a second thread while this one writes the history
+    // and the world; each is written in its place below, so that the files
+    // are written in the same order as ever (the crash and fault points
+    // keep their meaning).
+    let notifications = checkpoint.engine.take_notifications();
+    let base = match mode {
+        Mode::Incremental => committed,
+        _ => OutboxMark::default(),
+    };
+    let save_state = !matches!(mode, Mode::Replay { .. });
+    let ((written, history_marks), rendered) = beside(
+        || -> Result<_, PassError> {
+            create_dir(world_dir, "the world directory")?;
+            let staged = history::stage(&world_dir.join(history::DIR), basis, lines).map_err(|error| match error {
+                HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
+                _ => PassError::History(error),
+            })?;
+            fault_injection::crash_at("after-history");
+            Ok(staged)
+        },
+        |staged| {
+            // Projected once the history lines are written and freed, and
+            // freed once written: on a rebuild both are tens of MB (peak
+            // memory, issue 11).
+            let files = world::project(&checkpoint.engine, inventory, config, &facts).map_err(PassError::Render)?;
+            let written = write_world(world_dir, &files)?;
+            drop(files);
+            let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
+            Ok((written, history_marks))
+        },
+        || outbox::Rendered::new(&notifications, &base),
+        || save_state.then(|| checkpoint.render_state(&dirs.state)),
+    )?;
+    report.written = written;
+    report.notifications = notifications;
+    let Rendered { outbox: rendered_outbox, state: rendered_state } = rendered;
     if let Mode::Replay { out, .. } = mode {
-        outbox::replace(&out.join(outbox::FILE_NAME), &report.notifications).map_err(PassError::OutboxWrite)?;
+        rendered_outbox
+            .and_then(|lines| lines.replace(&out.join(outbox::FILE_NAME)))
+            .map_err(PassError::OutboxWrite)?;
         return Ok(report);
     }
     let path = dirs.rejects();
@@ -270,11 +296,12 @@ fn run_pass(
     };
     checkpoint.notified = Some(outbox::by_kind(notified.map_err(PassError::Outbox)?, &report.notifications));
     report.notified = checkpoint.notified.clone();
-    checkpoint.outbox = match mode {
-        Mode::Incremental => outbox::append(&dirs.state, &committed, &report.notifications),
-        _ => outbox::replace(&outbox::path(&dirs.state), &report.notifications),
-    }
-    .map_err(PassError::OutboxWrite)?;
+    checkpoint.outbox = rendered_outbox
+        .and_then(|lines| match mode {
+            Mode::Incremental => lines.append(&dirs.state, &committed),
+            _ => lines.replace(&outbox::path(&dirs.state)),
+        })
+        .map_err(PassError::OutboxWrite)?;
     fault_injection::crash_at("after-outbox");
     // A hint for `explain`, never trusted beyond what it can check: a
     // failure to write it leaves explain reading whole files.
@@ -285,10 +312,68 @@ fn run_pass(
         ));
     }
     fault_injection::crash_at("before-checkpoint");
-    checkpoint.save(&dirs.state).map_err(PassError::Commit)?;
+    let state = rendered_state.unwrap_or_else(|| checkpoint.render_state(&dirs.state));
+    checkpoint.save_rendered(&dirs.state, state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
     free_beside(checkpoint);
     Ok(report)
+}
+
+/// What [`beside`] made on its second thread.
+struct Rendered {
+    outbox: Result<outbox::Rendered, outbox::OutboxError>,
+    /// `None` when the pass saves no checkpoint.
+    state: Option<Result<RenderedState, CheckpointError>>,
+}
+
+/// Runs `first` then `then` (given what `first` gave) on this thread, and
+/// meanwhile `outbox` then `state` on a second one: after the fold, on a
+/// busy rebuild, this thread stages the history (tens of MB of lines,
+/// written and synced) and writes the world, while the outbox lines and
+/// the engine state, which only need the folded engine, are serialised
+/// beside it; the reading thread is done by then, so a second core is
+/// idle (perf, issue 11). Nothing here writes a file on the second thread.
+///
+/// The second thread starts once `first` returned, which frees the history
+/// lines: the lines (~47 MB on a busy rebuild, while the engine is whole)
+/// are not held with the outbox and the engine state, ~26 MB (made while
+/// the lines were staged, they raised the peak by 17 MiB; row 5 of issue
+/// 11). When `first` fails, nothing is made there (the error is returned,
+/// as before). Where no thread can be started, `outbox` and `state` run
+/// here after `then`.
+fn beside<S, T>(
+    first: impl FnOnce() -> Result<S, PassError>,
+    then: impl FnOnce(S) -> Result<T, PassError>,
+    outbox: impl FnOnce() -> Result<outbox::Rendered, outbox::OutboxError> + Send,
+    state: impl FnOnce() -> Option<Result<RenderedState, CheckpointError>> + Send,
+) -> Result<(T, Rendered), PassError> {
+    // Taken by the second thread, or here when it cannot be started.
+    let jobs = std::sync::Mutex::new(Some((outbox, state)));
+    let jobs = &jobs;
+    let take = move || jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    std::thread::scope(|scope| {
+        let (staged, wait) = std::sync::mpsc::sync_channel::<()>(1);
+        let side = std::thread::Builder::new().name("observer-render".into()).spawn_scoped(scope, move || {
+            let (outbox, state) = take()?;
+            // A closed channel without a message: this thread's side failed,
+            // and what is made here is not written.
+            wait.recv().ok()?;
+            Some(Rendered { outbox: outbox(), state: state() })
+        });
+        let Ok(side) = side else {
+            let made = then(first()?)?;
+            let (outbox, state) = take().expect("the jobs of a thread that never started");
+            return Ok((made, Rendered { outbox: outbox(), state: state() }));
+        };
+        let made = first().and_then(|first| {
+            let _ = staged.send(());
+            then(first)
+        });
+        drop(staged);
+        let rendered = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let made = made?;
+        Ok((made, rendered.expect("the second thread makes what it took once told to")))
+    })
 }
 
 /// Frees the pass's state on a thread of its own once it is committed:
@@ -405,4 +490,52 @@ fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'st
 
 fn create_dir(dir: &Path, what: &str) -> Result<(), PassError> {
     crate::store::atomic::create_dir(dir, what).map_err(PassError::Directory)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    fn rendered(made: &AtomicBool) -> Result<outbox::Rendered, outbox::OutboxError> {
+        made.store(true, Ordering::SeqCst);
+        outbox::Rendered::new(&[], &OutboxMark::default())
+    }
+
+    #[test]
+    fn beside_gives_what_both_threads_made_and_nothing_of_the_second_after_a_failure_of_the_first() {
+        let (outbox_made, state_made) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (made, side) = beside(
+            || Ok(2),
+            |two| Ok(two * 3),
+            || rendered(&outbox_made),
+            || {
+                state_made.store(true, Ordering::SeqCst);
+                None
+            },
+        )
+        .unwrap();
+        assert_eq!(made, 6);
+        assert!(side.outbox.is_ok() && side.state.is_none());
+        assert!(outbox_made.load(Ordering::SeqCst) && state_made.load(Ordering::SeqCst));
+
+        let (outbox_made, state_made) = (AtomicBool::new(false), AtomicBool::new(false));
+        // Not a directory: the world cannot be made under it.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let failed = beside(
+            || -> Result<u32, PassError> {
+                create_dir(&file.path().join("world"), "the world directory")?;
+                Ok(1)
+            },
+            |_| -> Result<u32, PassError> { panic!("`then` runs only after `first`") },
+            || rendered(&outbox_made),
+            || {
+                state_made.store(true, Ordering::SeqCst);
+                None
+            },
+        );
+        assert!(matches!(failed, Err(PassError::Directory(_))));
+        assert!(!outbox_made.load(Ordering::SeqCst) && !state_made.load(Ordering::SeqCst), "nothing made in vain");
+    }
 }

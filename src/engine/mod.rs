@@ -383,6 +383,12 @@ impl Engine {
         self.alerts.notifications()
     }
 
+    /// Takes the notifications decided in the current pass (leaving none):
+    /// the shell's, once they need not be decided again, without a copy.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        self.alerts.take_notifications()
+    }
+
     /// The resolved alert episodes that left the hot view in the current
     /// pass, in the order they left: what the shell appends to the history
     /// (SPEC §4) before it writes the world that no longer shows them.

@@ -293,6 +293,10 @@ impl AlertState {
         &self.notifications
     }
 
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
     pub fn notifications_held(&self) -> usize {
         self.held.len()
     }

@@ -97,6 +97,9 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
     let mut appends: Vec<(PathBuf, u64, &[u8])> = Vec::new();
     // The settles that take this pass's lines of their file, once appended.
     let mut to_fill = Vec::new();
+    // Files whose mark is that of this pass's lines alone, hashed while
+    // the appends are written.
+    let mut of_new: Vec<&String> = Vec::new();
     let names: BTreeSet<&String> = found.keys().chain(produced.keys()).collect();
     for name in names {
         let new = produced.get(name).map_or(&[][..], Vec::as_slice);
@@ -108,7 +111,7 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
         let path = dir.join(name);
         let Some(&size) = found.get(name) else {
             appends.push((path, 0, new));
-            staged.marks.files.insert(name.clone(), FileMark::of(new));
+            of_new.push(name);
             staged.touched.insert(name.clone());
             continue;
         };
@@ -137,7 +140,12 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
         staged.touched.insert(name.clone());
         if let Some(tail) = tail_begins(&path, &committed_mark, new)? {
             appends.push((path, size, &new[tail..]));
-            staged.marks.files.insert(name.clone(), committed_mark.after(new));
+            match base {
+                Some(base) => {
+                    staged.marks.files.insert(name.clone(), base.after(new));
+                }
+                None => of_new.push(name),
+            }
         } else {
             // Kept until the world that follows these lines is written.
             appends.push((path, size, new));
@@ -145,14 +153,67 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
             staged.settle.push(Settle { name: name.clone(), base, new: Vec::new() });
         }
     }
-    for (path, size, bytes) in appends {
-        append(dir, &path, size, bytes)?;
-    }
+    let wanted: Vec<(&String, &[u8])> =
+        of_new.into_iter().map(|name| (name, produced.get(name).map_or(&[][..], Vec::as_slice))).collect();
+    let marks = hashed_beside(&wanted, || {
+        for (path, size, bytes) in appends {
+            append(dir, &path, size, bytes)?;
+        }
+        Ok(())
+    })?;
+    staged.marks.files.extend(marks);
     for at in to_fill {
         let settle = &mut staged.settle[at];
         settle.new = lines.files.remove(&settle.name).unwrap_or_default();
     }
     Ok(staged)
+}
+
+/// Above this many bytes of lines to hash, they are hashed on a thread of
+/// their own while the lines are written.
+const HASH_BESIDE_BYTES: usize = 1 << 20;
+
+/// The marks of `files` (names and their bytes), hashed while `write` runs
+/// here: a rebuild's lines are the whole history (~47 MB on a busy lab),
+/// and hashing them took as long as writing and syncing them, one after the
+/// other, on the thread the pass waits for (80 ms, perf, issue 11). The
+/// largest files, about half the bytes, are hashed on a second thread from
+/// the start; the others here once `write` is done, which is quicker than
+/// the hashing. Few bytes, or no thread to be had, are hashed here after
+/// `write`.
+fn hashed_beside(
+    files: &[(&String, &[u8])],
+    write: impl FnOnce() -> Result<(), HistoryError>,
+) -> Result<Vec<(String, FileMark)>, HistoryError> {
+    let hash = |files: &[(&String, &[u8])]| {
+        files.iter().map(|(name, bytes)| ((*name).clone(), FileMark::of(bytes))).collect::<Vec<_>>()
+    };
+    let bytes: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
+    // The largest first: those go beside until they hold half the bytes.
+    let mut files = files.to_vec();
+    files.sort_by_key(|(_, bytes)| std::cmp::Reverse(bytes.len()));
+    let mut beside_bytes = 0;
+    let split = files
+        .iter()
+        .position(|(_, b)| {
+            let enough = beside_bytes * 2 >= bytes;
+            beside_bytes += b.len();
+            enough
+        })
+        .unwrap_or(files.len());
+    let (far, near) = files.split_at(split);
+    std::thread::scope(|scope| {
+        let beside = (bytes > HASH_BESIDE_BYTES)
+            .then(|| std::thread::Builder::new().name("observer-hash".into()).spawn_scoped(scope, || hash(far)).ok())
+            .flatten();
+        write()?;
+        let mut marks = match beside {
+            Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => hash(far),
+        };
+        marks.extend(hash(near));
+        Ok(marks)
+    })
 }
 
 impl Staged {
@@ -310,6 +371,28 @@ mod tests {
     /// One pass: stage, "write the world", settle.
     fn pass(dir: &Path, basis: Basis, lines: Lines) -> HistoryMarks {
         stage(dir, basis, lines).unwrap().settle().unwrap()
+    }
+
+    #[test]
+    fn lines_hashed_beside_their_write_are_marked_as_the_files_they_make() {
+        // Over `HASH_BESIDE_BYTES` in all: hashed on a thread of their own.
+        let long = "x".repeat(1000);
+        let items: Vec<(&str, &str)> =
+            (0..1500).map(|k| (if k % 3 == 0 { "04" } else { "05" }, long.as_str())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        let marks = pass(&dir, Basis::Scratch(None), lines(&items));
+        for name in ["alerts-2026-04.jsonl", "alerts-2026-05.jsonl"] {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            assert!(bytes.len() > 300_000, "{name}");
+            assert_eq!(marks.files[name].content(), FileMark::of(&bytes), "{name}");
+        }
+        // Again over the files, as a rebuild over a live history: the same.
+        let again = pass(&dir, Basis::Scratch(Some(&marks)), lines(&items));
+        assert_eq!(
+            again.files.values().map(|m| m.content()).collect::<Vec<_>>(),
+            marks.files.values().map(|m| m.content()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
