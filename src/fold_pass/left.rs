@@ -17,7 +17,7 @@
 //! started, the chunks are staged on the fold's thread, as before.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::engine::{Engine, LeftEntries};
@@ -41,8 +41,9 @@ pub(super) struct Left {
 
 /// Where the chunks are staged.
 enum Staging {
-    /// On the stager's thread, sent there in order.
-    Thread(SyncSender<LeftEntries>, JoinHandle<Stager>),
+    /// On the stager's thread, sent there in order; staged, the entries
+    /// come back to be freed on the thread that allocated them.
+    Thread(SyncSender<LeftEntries>, Receiver<LeftEntries>, JoinHandle<Stager>),
     /// Here, when no thread could be started.
     Here(Stager),
 }
@@ -67,15 +68,18 @@ impl Left {
 
     fn with_chunk(chunk: usize, state_dir: &Path, logs_dir: &Path) -> Left {
         let (sender, receiver) = sync_channel::<LeftEntries>(CHUNKS_IN_FLIGHT);
+        let (back, staged) = channel::<LeftEntries>();
         let mut stager = Stager::new(state_dir, logs_dir);
         let spawned = std::thread::Builder::new().name("observer-history".into()).spawn(move || {
             for left in receiver {
-                stager.stage(left);
+                stager.stage(&left);
+                // The fold has ended when this fails: they are freed here.
+                let _ = back.send(left);
             }
             stager
         });
         let staging = match spawned {
-            Ok(thread) => Staging::Thread(sender, thread),
+            Ok(thread) => Staging::Thread(sender, staged, thread),
             Err(_) => Staging::Here(Stager::new(state_dir, logs_dir)),
         };
         Left { chunk, staging }
@@ -85,6 +89,13 @@ impl Left {
     pub(super) fn take_some(&mut self, engine: &mut Engine) {
         if engine.left_waiting() >= self.chunk {
             self.take(engine);
+        }
+        // Staged entries are freed as soon as they are back, not a chunk
+        // later (peak memory).
+        if let Staging::Thread(_, staged, _) = &self.staging
+            && let Ok(left) = staged.try_recv()
+        {
+            drop(left);
         }
     }
 
@@ -97,8 +108,8 @@ impl Left {
         match &mut self.staging {
             // A send fails only when the thread is gone, which is a panic:
             // `finish` passes it on.
-            Staging::Thread(sender, _) => drop(sender.send(left)),
-            Staging::Here(here) => here.stage(left),
+            Staging::Thread(sender, _, _) => drop(sender.send(left)),
+            Staging::Here(here) => here.stage(&left),
         }
     }
 
@@ -107,7 +118,7 @@ impl Left {
     /// took the rest. A panic of the stager's thread goes on here.
     pub(super) fn finish(self) -> Result<(Lines, DiskFacts), serde_json::Error> {
         let stager = match self.staging {
-            Staging::Thread(sender, thread) => {
+            Staging::Thread(sender, _, thread) => {
                 drop(sender);
                 thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
@@ -132,13 +143,13 @@ impl Stager {
     }
 
     /// Adds the lines of one chunk; after an error, the rest is dropped.
-    fn stage(&mut self, left: LeftEntries) {
+    fn stage(&mut self, left: &LeftEntries) {
         if self.error.is_some() {
             return;
         }
         let gone = left.deployments.iter().map(|(id, run)| (id, &run.diagnostics));
         let facts = deployment_files::gather(gone, &self.state_dir, &self.logs_dir);
-        if let Err(error) = world::history::push(&mut self.lines, &left, &facts) {
+        if let Err(error) = world::history::push(&mut self.lines, left, &facts) {
             self.error = Some(error);
             return;
         }
