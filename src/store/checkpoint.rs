@@ -230,6 +230,8 @@ impl CheckpointFile {
                 };
                 let body = serde_json::from_str(&doc)
                     .map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
+                let mut stored = stored;
+                stored.keep_buffer(doc);
                 (body, Some(stored))
             }
         };
@@ -332,7 +334,10 @@ impl Checkpoint {
         // nothing, the 12 MB state of a busy history was copied into a new
         // buffer a dozen times over, each on fresh pages.
         let read = self.stored.as_ref().map_or(0, |s| s.at.snapshot + s.at.journal.bytes) as usize;
-        let mut doc = Vec::with_capacity(read + read / 8);
+        let mut doc = match self.stored.as_mut() {
+            Some(stored) => stored.take_buffer(read + read / 8),
+            None => Vec::new(),
+        };
         serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
         let stored = journal::save(state_dir, &doc, self.stored.take()).map_err(|error| match error {
