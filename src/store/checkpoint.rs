@@ -215,7 +215,8 @@ impl CheckpointFile {
             _ => {
                 let at = serde_json::from_slice::<StateBody>(&bytes).map_err(damaged)?.state;
                 let state_dir = self.path.parent().unwrap_or(Path::new("."));
-                let (doc, stored) = match journal::load(state_dir, &at) {
+                let parse = |doc: &str| serde_json::from_str::<Body>(doc);
+                let (doc, body, mut stored) = match journal::load_and_parse(state_dir, &at, parse) {
                     Ok(loaded) => loaded,
                     // A reader without the state lock whose header was
                     // replaced meanwhile, and the files it named removed:
@@ -228,9 +229,7 @@ impl CheckpointFile {
                     }
                     Err(error) => return Err(unreadable(&self.path, format!("its engine state is damaged: {error}"))),
                 };
-                let body = serde_json::from_str(&doc)
-                    .map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
-                let mut stored = stored;
+                let body = body.map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
                 stored.keep_buffer(doc);
                 (body, Some(stored))
             }
