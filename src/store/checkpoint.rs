@@ -333,10 +333,7 @@ impl Checkpoint {
         // nothing, the 12 MB state of a busy history was copied into a new
         // buffer a dozen times over, each on fresh pages.
         let read = self.stored.as_ref().map_or(0, |s| s.at.snapshot + s.at.journal.bytes) as usize;
-        let mut doc = match self.stored.as_mut() {
-            Some(stored) => stored.take_buffer(read + read / 8),
-            None => Vec::new(),
-        };
+        let mut doc = self.stored.as_ref().map_or_else(Vec::new, |stored| stored.take_buffer(read + read / 8));
         serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
         let stored = journal::save(state_dir, &doc, self.stored.take()).map_err(|error| match error {

@@ -63,13 +63,22 @@ pub struct StateRef {
 /// The committed state files, with the hash of every entity of the state
 /// they hold (none when it was written without being cut into entities:
 /// the next save then writes a snapshot).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Stored {
     pub at: StateRef,
     hashes: Option<EntityIndex>,
     /// The memory of the document that was read, empty, for the next
-    /// save to write its document into (see [`Stored::take_buffer`]).
-    buffer: Vec<u8>,
+    /// save to write its document into (see [`Stored::take_buffer`]);
+    /// behind a lock so that it can be taken through a shared reference,
+    /// by a thread that serialises the state beside another.
+    buffer: std::sync::Mutex<Vec<u8>>,
+}
+
+/// A copy without the buffer (it is memory to reuse, not state).
+impl Clone for Stored {
+    fn clone(&self) -> Stored {
+        Stored { at: self.at, hashes: self.hashes.clone(), buffer: Default::default() }
+    }
 }
 
 #[derive(Debug)]
@@ -113,7 +122,7 @@ impl Stored {
     pub fn keep_buffer(&mut self, doc: String) {
         let mut buffer = doc.into_bytes();
         buffer.clear();
-        self.buffer = buffer;
+        self.buffer = std::sync::Mutex::new(buffer);
     }
 
     /// An empty buffer with room for at least `bytes`: the memory of the
@@ -121,8 +130,8 @@ impl Stored {
     /// folding 1,000 events), a fifth of the run was the kernel giving out
     /// fresh pages; the document to save is about the size of the one read,
     /// and writing it where that one was needs none.
-    pub fn take_buffer(&mut self, bytes: usize) -> Vec<u8> {
-        let mut buffer = std::mem::take(&mut self.buffer);
+    pub fn take_buffer(&self, bytes: usize) -> Vec<u8> {
+        let mut buffer = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         buffer.reserve(bytes);
         buffer
     }
@@ -172,7 +181,7 @@ pub fn load_and_parse<T, E>(
         (parsed, index)
     });
     let index = index.map_err(|reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason })?;
-    Ok((snapshot, parsed, Stored { at: *at, hashes: index, buffer: Vec::new() }))
+    Ok((snapshot, parsed, Stored { at: *at, hashes: index, buffer: Default::default() }))
 }
 
 /// Sized from the snapshot (the busy history's state holds an entity per
@@ -207,7 +216,7 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
     visit(&snapshot, |p, raw| set(&mut index, &mut values, p, raw)).map_err(|reason| damaged(&path, reason))?;
     if at.journal.bytes == 0 {
         drop(values);
-        return Ok((snapshot, Stored { at: *at, hashes: index, buffer: Vec::new() }));
+        return Ok((snapshot, Stored { at: *at, hashes: index, buffer: Default::default() }));
     }
     let path = journal_path(state, at.generation);
     let mut journal = read_bytes(&path)?;
@@ -237,11 +246,11 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
     let Some(index) = index else {
         // Two paths with one hash: replayed by their text instead.
         let doc = replay_by_path(&snapshot, &committed).map_err(|reason| damaged(&path, reason))?;
-        return Ok((doc, Stored { at: *at, hashes: None, buffer: Vec::new() }));
+        return Ok((doc, Stored { at: *at, hashes: None, buffer: Default::default() }));
     };
     let entities = index.slots().filter_map(|(p, slot)| Some((p, values[slot as usize]?))).collect();
     let doc = assemble(entities).map_err(|reason| damaged(&path, reason))?;
-    Ok((doc, Stored { at: *at, hashes: Some(index), buffer: Vec::new() }))
+    Ok((doc, Stored { at: *at, hashes: Some(index), buffer: Default::default() }))
 }
 
 /// Replay: `path` is set to `raw`.
@@ -353,7 +362,7 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
     let path = journal_path(state, at.generation);
     let io = |error| JournalError::Io { path: path.clone(), error };
     if lines.is_empty() && at.journal.is_untouched(&path) {
-        return Ok(Stored { at, hashes: Some(hashes), buffer: Vec::new() });
+        return Ok(Stored { at, hashes: Some(hashes), buffer: Default::default() });
     }
     let created = !path.exists();
     let mut file = OpenOptions::new().append(true).create(true).open(&path).map_err(io)?;
@@ -376,7 +385,7 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
         sync_dir(&dir(state)).map_err(io)?;
     }
     let journal = at.journal.after(lines.as_bytes()).stamped(&path);
-    Ok(Stored { at: StateRef { journal, ..at }, hashes: Some(hashes), buffer: Vec::new() })
+    Ok(Stored { at: StateRef { journal, ..at }, hashes: Some(hashes), buffer: Default::default() })
 }
 
 /// The journal record that sets the entity at `path` to `raw`.
@@ -412,7 +421,7 @@ fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u6
     let path = snapshot_path(state, generation);
     write_atomic(&path, doc.as_bytes()).map_err(|error| JournalError::Io { path, error })?;
     let at = StateRef { generation, snapshot: doc.len() as u64, journal: FileMark::default() };
-    Ok(Stored { at, hashes, buffer: Vec::new() })
+    Ok(Stored { at, hashes, buffer: Default::default() })
 }
 
 /// A generation above `live` and above any file in `state/engine/`, so that

@@ -183,6 +183,11 @@ fn a_snapshot_alone_is_parsed_while_its_entities_are_hashed_and_its_damage_comes
 fn the_document_read_lends_its_memory_to_the_next_save_once() {
     let mut stored = Stored::default();
     let doc = "x".repeat(4096);
+    let copy = {
+        stored.keep_buffer("y".repeat(100));
+        stored.clone()
+    };
+    assert_eq!(copy.take_buffer(0).capacity(), 0, "a copy holds no buffer");
     let memory = doc.as_ptr();
     stored.keep_buffer(doc);
     let buffer = stored.take_buffer(1000);
