@@ -162,3 +162,21 @@ fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
     let misfiled = r#"{"2026-05-12T10:07:00Z":[["a","2026-05-12T10:07:00Z"],["b","2026-05-12T10:08:00Z"]]}"#;
     assert!(serde_json::from_str::<Gone>(misfiled).unwrap_err().to_string().contains("not in the minute"));
 }
+
+/// The index made once every minute is read: each id points at its own
+/// minute, and an id read in two minutes is looked for in every one.
+#[test]
+fn the_index_made_after_reading_points_each_id_at_its_minute() {
+    let gone = read(concat!(
+        r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:00:01Z"],["twice","2026-05-12T10:00:02Z"]],"#,
+        r#""2026-05-12T10:01:00Z":[["b","2026-05-12T10:01:03.250Z"],["twice","2026-05-12T10:01:04Z"]]}"#,
+    ));
+    let hash = |id: &str| xxhash_rust::xxh3::xxh3_64(id.as_bytes());
+    assert_eq!(gone.by_hash.len(), 3);
+    assert_eq!(gone.by_hash[&hash("a")], at("2026-05-12T10:00:00Z"));
+    assert_eq!(gone.by_hash[&hash("b")], at("2026-05-12T10:01:00Z"));
+    assert_eq!(gone.shared.iter().copied().collect::<Vec<_>>(), [hash("twice")]);
+    assert_eq!(gone.get("a"), Some(at("2026-05-12T10:00:01Z")));
+    assert_eq!(gone.get("b"), Some(at("2026-05-12T10:01:03.250Z")));
+    assert!(gone.get("twice").is_some() && gone.get("c").is_none());
+}

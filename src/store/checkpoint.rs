@@ -218,7 +218,8 @@ impl CheckpointFile {
             _ => {
                 let at = serde_json::from_slice::<StateBody>(&bytes).map_err(damaged)?.state;
                 let state_dir = self.path.parent().unwrap_or(Path::new("."));
-                let (doc, stored) = match journal::load(state_dir, &at) {
+                let parse = |doc: &str| serde_json::from_str::<Body>(doc);
+                let (doc, body, mut stored) = match journal::load_and_parse(state_dir, &at, parse) {
                     Ok(loaded) => loaded,
                     // A reader without the state lock whose header was
                     // replaced meanwhile, and the files it named removed:
@@ -231,8 +232,8 @@ impl CheckpointFile {
                     }
                     Err(error) => return Err(unreadable(&self.path, format!("its engine state is damaged: {error}"))),
                 };
-                let body = serde_json::from_str(&doc)
-                    .map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
+                let body = body.map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
+                stored.keep_buffer(doc);
                 (body, Some(stored))
             }
         };
@@ -344,7 +345,7 @@ impl Checkpoint {
         // nothing, the 12 MB state of a busy history was copied into a new
         // buffer a dozen times over, each on fresh pages.
         let read = self.stored.as_ref().map_or(0, |s| s.at.snapshot + s.at.journal.bytes) as usize;
-        let mut doc = Vec::with_capacity(read + read / 8);
+        let mut doc = self.stored.as_ref().map_or_else(Vec::new, |stored| stored.take_buffer(read + read / 8));
         serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
         Ok(RenderedState(doc))

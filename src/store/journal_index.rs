@@ -60,7 +60,7 @@ impl EntityIndex {
     pub fn with_capacity(entities: usize) -> EntityIndex {
         EntityIndex {
             entries: HashMap::with_capacity_and_hasher(entities, BuildHasherDefault::default()),
-            paths: String::with_capacity(entities * 48),
+            paths: String::with_capacity(entities * 64),
             dead: 0,
             round: 0,
         }

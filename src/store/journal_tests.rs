@@ -148,3 +148,79 @@ fn a_changed_or_missing_file_is_an_error_naming_it() {
     std::fs::remove_file(&snapshot).unwrap();
     assert!(matches!(load(state, &second.at), Err(JournalError::Io { .. })));
 }
+
+#[test]
+fn a_snapshot_alone_is_parsed_while_its_entities_are_hashed_and_its_damage_comes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let value = doc(300, "up");
+    let first = save_and_load(state, &value, None);
+    assert_eq!(first.at.journal.bytes, 0);
+    let (text, read, stored) = load_and_parse(state, &first.at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
+    let (loaded, again) = load(state, &first.at).unwrap();
+    assert_eq!((text, read.unwrap()), (loaded, value));
+    assert!(stored.hashes.is_some());
+    assert_eq!(stored.hashes, again.hashes, "the same entities as a load finds");
+    assert_eq!(stored.at, first.at);
+    // With a journal: what `load` gives, parsed.
+    let other = tempfile::tempdir().unwrap();
+    let (value, second) = two_passes(other.path());
+    let (text, read, stored) =
+        load_and_parse(other.path(), &second.at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
+    assert_eq!((parsed(&text), read.unwrap()), (value.clone(), value));
+    assert_eq!(stored.hashes, load(other.path(), &second.at).unwrap().1.hashes);
+    // A snapshot of its committed length that does not end: the damage is
+    // the snapshot's, whatever the parse said.
+    let snapshot = snapshot_path(state, first.at.generation);
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    *bytes.last_mut().unwrap() = b' ';
+    std::fs::write(&snapshot, &bytes).unwrap();
+    let error = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap_err().to_string();
+    assert!(error.contains("snapshot-") && error.contains("found None"), "{error}");
+}
+
+#[test]
+fn the_document_read_lends_its_memory_to_the_next_save_once() {
+    let mut stored = Stored::default();
+    let doc = "x".repeat(4096);
+    let copy = {
+        stored.keep_buffer("y".repeat(100));
+        stored.clone()
+    };
+    assert_eq!(copy.take_buffer(0).capacity(), 0, "a copy holds no buffer");
+    let memory = doc.as_ptr();
+    stored.keep_buffer(doc);
+    let buffer = stored.take_buffer(1000);
+    assert!(buffer.is_empty());
+    assert_eq!(buffer.as_ptr(), memory, "the same memory, not a copy");
+    assert!(buffer.capacity() >= 4096);
+    let again = stored.take_buffer(100);
+    assert!(again.is_empty() && again.capacity() >= 100);
+    assert_ne!(again.as_ptr(), memory);
+}
+
+#[test]
+fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (mut value, second) = two_passes(state);
+    value["engine"]["nodes"]["n\"3"]["status"] = json!("down");
+    let text = value.to_string();
+    let listing = || {
+        let mut files: Vec<_> = std::fs::read_dir(super::dir(state))
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .map(|entry| (entry.file_name(), entry.metadata().unwrap().len()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = listing();
+    let found = diff(state, &text, Some(second.clone())).unwrap();
+    assert_eq!(listing(), before, "nothing written");
+    let third = write(state, &text, found).unwrap();
+    assert_eq!(third.at.generation, second.at.generation, "appended");
+    assert_eq!(parsed(&load(state, &third.at).unwrap().0), value);
+    let journal = std::fs::read_to_string(journal_path(state, third.at.generation)).unwrap();
+    assert_eq!(journal.lines().count(), 2, "one record more: {journal}");
+}
