@@ -17,7 +17,7 @@ use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
 use crate::store::atomic::write_if_changed;
-use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, RenderedState, WorldInputs};
+use crate::store::checkpoint::{Checkpoint, CheckpointError, CheckpointFile, WorldInputs};
 use crate::store::deployment_files::{self, DiagnosticFile, DiskFacts};
 use crate::store::event_index::{self, PassBlocks};
 use crate::store::event_index_log;
@@ -31,8 +31,10 @@ use crate::store::outbox::{self, OutboxMark};
 use crate::time::Ts;
 use crate::world;
 
+mod beside;
 mod error;
 mod left;
+use beside::{Rendered, beside};
 pub use error::PassError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -319,63 +321,6 @@ fn run_pass(
     Ok(report)
 }
 
-/// What [`beside`] made on its second thread.
-struct Rendered {
-    outbox: Result<outbox::Rendered, outbox::OutboxError>,
-    /// `None` when the pass saves no checkpoint.
-    state: Option<Result<RenderedState, CheckpointError>>,
-}
-
-/// Runs `first` then `then` (given what `first` gave) on this thread, and
-/// meanwhile `outbox` then `state` on a second one: after the fold, on a
-/// busy rebuild, this thread stages the history (tens of MB of lines,
-/// written and synced) and writes the world, while the outbox lines and
-/// the engine state, which only need the folded engine, are serialised
-/// beside it; the reading thread is done by then, so a second core is
-/// idle (perf, issue 11). Nothing here writes a file on the second thread.
-///
-/// The second thread starts once `first` returned, which frees the history
-/// lines: the lines (~47 MB on a busy rebuild, while the engine is whole)
-/// are not held with the outbox and the engine state, ~26 MB (made while
-/// the lines were staged, they raised the peak by 17 MiB; row 5 of issue
-/// 11). When `first` fails, nothing is made there (the error is returned,
-/// as before). Where no thread can be started, `outbox` and `state` run
-/// here after `then`.
-fn beside<S, T>(
-    first: impl FnOnce() -> Result<S, PassError>,
-    then: impl FnOnce(S) -> Result<T, PassError>,
-    outbox: impl FnOnce() -> Result<outbox::Rendered, outbox::OutboxError> + Send,
-    state: impl FnOnce() -> Option<Result<RenderedState, CheckpointError>> + Send,
-) -> Result<(T, Rendered), PassError> {
-    // Taken by the second thread, or here when it cannot be started.
-    let jobs = std::sync::Mutex::new(Some((outbox, state)));
-    let jobs = &jobs;
-    let take = move || jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    std::thread::scope(|scope| {
-        let (staged, wait) = std::sync::mpsc::sync_channel::<()>(1);
-        let side = std::thread::Builder::new().name("observer-render".into()).spawn_scoped(scope, move || {
-            let (outbox, state) = take()?;
-            // A closed channel without a message: this thread's side failed,
-            // and what is made here is not written.
-            wait.recv().ok()?;
-            Some(Rendered { outbox: outbox(), state: state() })
-        });
-        let Ok(side) = side else {
-            let made = then(first()?)?;
-            let (outbox, state) = take().expect("the jobs of a thread that never started");
-            return Ok((made, Rendered { outbox: outbox(), state: state() }));
-        };
-        let made = first().and_then(|first| {
-            let _ = staged.send(());
-            then(first)
-        });
-        drop(staged);
-        let rendered = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let made = made?;
-        Ok((made, rendered.expect("the second thread makes what it took once told to")))
-    })
-}
-
 /// Frees the pass's state on a thread of its own once it is committed:
 /// freeing a busy history's engine, ~100 MB in small allocations, was 3 %
 /// of a rebuild's fold thread (perf), time the command waited for before
@@ -490,52 +435,4 @@ fn write_world(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'st
 
 fn create_dir(dir: &Path, what: &str) -> Result<(), PassError> {
     crate::store::atomic::create_dir(dir, what).map_err(PassError::Directory)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use super::*;
-
-    fn rendered(made: &AtomicBool) -> Result<outbox::Rendered, outbox::OutboxError> {
-        made.store(true, Ordering::SeqCst);
-        outbox::Rendered::new(&[], &OutboxMark::default())
-    }
-
-    #[test]
-    fn beside_gives_what_both_threads_made_and_nothing_of_the_second_after_a_failure_of_the_first() {
-        let (outbox_made, state_made) = (AtomicBool::new(false), AtomicBool::new(false));
-        let (made, side) = beside(
-            || Ok(2),
-            |two| Ok(two * 3),
-            || rendered(&outbox_made),
-            || {
-                state_made.store(true, Ordering::SeqCst);
-                None
-            },
-        )
-        .unwrap();
-        assert_eq!(made, 6);
-        assert!(side.outbox.is_ok() && side.state.is_none());
-        assert!(outbox_made.load(Ordering::SeqCst) && state_made.load(Ordering::SeqCst));
-
-        let (outbox_made, state_made) = (AtomicBool::new(false), AtomicBool::new(false));
-        // Not a directory: the world cannot be made under it.
-        let file = tempfile::NamedTempFile::new().unwrap();
-        let failed = beside(
-            || -> Result<u32, PassError> {
-                create_dir(&file.path().join("world"), "the world directory")?;
-                Ok(1)
-            },
-            |_| -> Result<u32, PassError> { panic!("`then` runs only after `first`") },
-            || rendered(&outbox_made),
-            || {
-                state_made.store(true, Ordering::SeqCst);
-                None
-            },
-        );
-        assert!(matches!(failed, Err(PassError::Directory(_))));
-        assert!(!outbox_made.load(Ordering::SeqCst) && !state_made.load(Ordering::SeqCst), "nothing made in vain");
-    }
 }
