@@ -28,7 +28,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use changes::Change;
-use changes::Snapshot;
+use changes::{CoveringAlerts, Snapshot};
 
 use crate::engine::{Engine, Incident, Input, Rules};
 use crate::event::Severity;
@@ -230,12 +230,13 @@ pub fn explain(
     engine.apply(Input::PassStarted, rules);
     let scope = &target.scope;
     let mut steps = Vec::new();
-    let mut before = Snapshot::of(&engine, scope);
+    let mut covering = CoveringAlerts::default();
+    let mut before = Snapshot::of(&engine, scope, &mut covering);
     for located in &span.events {
         let event = &located.event;
         let file = &span.paths[located.file as usize];
         engine.apply(Input::Event { event, file, position: located.position }, rules);
-        let after = Snapshot::of(&engine, scope);
+        let after = Snapshot::of(&engine, scope, &mut covering);
         let mut changes = if after == before { Vec::new() } else { before.changes(&after, &engine, scope) };
         before = after;
         let in_stretch = event.ts >= target.from;

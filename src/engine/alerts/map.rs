@@ -24,6 +24,9 @@ pub struct AlertMap {
     by_key: HashMap<String, Alert, BuildHasherDefault<StrHasher>>,
     /// The keys of `by_key`, in order.
     order: BTreeSet<String>,
+    /// How many times a key entered or left the map since it was made or
+    /// read ([`AlertMap::key_changes`]); not part of the state.
+    key_changes: u64,
 }
 
 impl AlertMap {
@@ -42,6 +45,7 @@ impl AlertMap {
     pub fn insert(&mut self, key: String, alert: Alert) -> Option<Alert> {
         if !self.by_key.contains_key(&key) {
             self.order.insert(key.clone());
+            self.key_changes += 1;
         }
         self.by_key.insert(key, alert)
     }
@@ -49,6 +53,7 @@ impl AlertMap {
     pub fn remove(&mut self, key: &str) -> Option<Alert> {
         let alert = self.by_key.remove(key)?;
         self.order.remove(key);
+        self.key_changes += 1;
         Some(alert)
     }
 
@@ -89,15 +94,23 @@ impl AlertMap {
 
     /// Keeps the alerts `keep` says to keep, asking in key order.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Alert) -> bool) {
-        let by_key = &mut self.by_key;
+        let (by_key, changes) = (&mut self.by_key, &mut self.key_changes);
         self.order.retain(|key| {
             let Some(alert) = by_key.get_mut(key.as_str()) else { return false };
             let kept = keep(key, alert);
             if !kept {
                 by_key.remove(key.as_str());
+                *changes += 1;
             }
             kept
         });
+    }
+
+    /// A count that moves whenever a key enters or leaves the map: a reader
+    /// that keeps which keys it wants (`explain`'s snapshot after each
+    /// event) looks for them again only when it moved.
+    pub fn key_changes(&self) -> u64 {
+        self.key_changes
     }
 
     /// The keys that begin with `prefix`, in order.
@@ -221,6 +234,26 @@ mod tests {
         assert_eq!(services, ["service_unhealthy:jupiter/db", "service_unhealthy:mars/web"]);
         assert_eq!(map.keys_with_prefix("service_unhealthy:mars/").count(), 1);
         assert_eq!(map.keys_with_prefix("zzz").count(), 0);
+    }
+
+    #[test]
+    fn the_key_changes_move_when_a_key_enters_or_leaves_and_only_then() {
+        let mut map = some_alerts();
+        let (key, alert) = map.iter().next().map(|(k, a)| (k.clone(), a.clone())).unwrap();
+        let start = map.key_changes();
+        map.insert(key.clone(), alert.clone());
+        map.get_mut(&key).unwrap().summary.push('!');
+        assert_eq!(map.key_changes(), start, "a key already there, and a change to its alert");
+        map.insert("node_down:pluto".into(), alert.clone());
+        assert_eq!(map.key_changes(), start + 1, "a new key");
+        map.remove("node_down:pluto");
+        assert!(map.remove("node_down:pluto").is_none());
+        assert_eq!(map.key_changes(), start + 2, "one removal, and none of a missing key");
+        let before = map.len();
+        map.retain(|k, _| k != key);
+        assert_eq!((map.len(), map.key_changes()), (before - 1, start + 3), "one left in a retain");
+        map.retain(|_, _| true);
+        assert_eq!(map.key_changes(), start + 3);
     }
 
     /// The counts per rule beside the map (`AlertState::per_rule`) after
