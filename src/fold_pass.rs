@@ -100,17 +100,7 @@ pub fn run_scrubbing(
 fn read_while_listing(
     dirs: &Dirs,
 ) -> (Result<Option<CheckpointFile>, CheckpointError>, Result<events::Listing, events::SourceError>) {
-    std::thread::scope(|scope| {
-        let listing = std::thread::Builder::new()
-            .name("listing".into())
-            .spawn_scoped(scope, || events::Listing::of(&dirs.events));
-        let stored = Checkpoint::read(&dirs.state);
-        let listing = match listing {
-            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => events::Listing::of(&dirs.events),
-        };
-        (stored, listing)
-    })
+    crate::threads::both("listing", || Checkpoint::read(&dirs.state), || events::Listing::of(&dirs.events))
 }
 
 fn run_pass(

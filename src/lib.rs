@@ -41,6 +41,7 @@ pub mod runbook;
 pub mod schema;
 pub mod store;
 pub mod systemd;
+pub mod threads;
 pub mod time;
 pub mod watch;
 pub mod world;

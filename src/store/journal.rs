@@ -169,17 +169,7 @@ pub fn load_and_parse<T, E>(
     }
     let snapshot = read_snapshot(state, at)?;
     let text = snapshot.as_str();
-    let (parsed, index) = std::thread::scope(|scope| {
-        let hashing =
-            std::thread::Builder::new().name("observer-entities".into()).spawn_scoped(scope, || index_of(text));
-        let parsed = parse(text);
-        let index = match hashing {
-            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: hashed here.
-            Err(_) => index_of(text),
-        };
-        (parsed, index)
-    });
+    let (parsed, index) = crate::threads::both("observer-entities", || parse(text), || index_of(text));
     let index = index.map_err(|reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason })?;
     Ok((snapshot, parsed, Stored { at: *at, hashes: index, buffer: Default::default() }))
 }

@@ -202,18 +202,16 @@ fn hashed_beside(
         })
         .unwrap_or(files.len());
     let (far, near) = files.split_at(split);
-    std::thread::scope(|scope| {
-        let beside = (bytes > HASH_BESIDE_BYTES)
-            .then(|| std::thread::Builder::new().name("observer-hash".into()).spawn_scoped(scope, || hash(far)).ok())
-            .flatten();
+    let mut marks = if bytes > HASH_BESIDE_BYTES {
+        let (written, marks) = crate::threads::both("observer-hash", write, || hash(far));
+        written?;
+        marks
+    } else {
         write()?;
-        let mut marks = match beside {
-            Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            None => hash(far),
-        };
-        marks.extend(hash(near));
-        Ok(marks)
-    })
+        hash(far)
+    };
+    marks.extend(hash(near));
+    Ok(marks)
 }
 
 impl Staged {

@@ -1,0 +1,44 @@
+//! Two pieces of work at once: one on the calling thread, the other on a
+//! scoped thread beside it, for the IO shell's passes where a second core
+//! would otherwise wait (listing `events/` while the checkpoint is read,
+//! hashing the state's entities while it is parsed, hashing history lines
+//! while they are written).
+
+use std::sync::{Mutex, PoisonError};
+
+/// Runs `here` on this thread while `there` runs on a thread named `name`,
+/// and gives both results. Where no thread can be started, `there` runs
+/// here after `here`; a panic on the second thread goes on here.
+pub fn both<A, B: Send>(name: &str, here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
+    // Taken by the thread, or here when none could be started (a failed
+    // spawn drops the closure it was given).
+    let there = Mutex::new(Some(there));
+    let take = || there.lock().unwrap_or_else(PoisonError::into_inner).take();
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name(name.into()).spawn_scoped(scope, || take().map(|work| work()));
+        let a = here();
+        let b = match thread {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
+        };
+        (a, b.unwrap_or_else(|| take().map(|work| work()).expect("the work beside is taken once")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_pieces_run_once_and_give_their_results() {
+        let (a, b) = both("test-both", || 2 + 2, || std::thread::current().name().map(str::to_string));
+        assert_eq!(a, 4);
+        assert_eq!(b.as_deref(), Some("test-both"), "the second piece runs on its own thread");
+    }
+
+    #[test]
+    fn a_panic_beside_goes_on_here() {
+        let caught = std::panic::catch_unwind(|| both("test-panic", || 1, || -> u32 { panic!("beside") }));
+        assert!(caught.is_err());
+    }
+}
