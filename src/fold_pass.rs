@@ -243,6 +243,9 @@ fn run_pass(
         _ => OutboxMark::default(),
     };
     let save_state = !matches!(mode, Mode::Replay { .. });
+    // What the engine state is diffed against, taken with it to the second
+    // thread.
+    let state_read = checkpoint.stored.take();
     let ((written, history_marks), rendered) = beside(
         || -> Result<_, PassError> {
             create_dir(world_dir, "the world directory")?;
@@ -264,7 +267,7 @@ fn run_pass(
             Ok((written, history_marks))
         },
         || outbox::Rendered::new(&notifications, &base),
-        || save_state.then(|| checkpoint.render_state(&dirs.state)),
+        || save_state.then(|| checkpoint.render_state(&dirs.state, state_read)),
     )?;
     report.written = written;
     report.notifications = notifications;
@@ -304,7 +307,9 @@ fn run_pass(
         ));
     }
     fault_injection::crash_at("before-checkpoint");
-    let state = rendered_state.unwrap_or_else(|| checkpoint.render_state(&dirs.state));
+    // Always made (`save_state`): without it, the whole state would be
+    // written as a new snapshot.
+    let state = rendered_state.unwrap_or_else(|| checkpoint.render_state(&dirs.state, None));
     checkpoint.save_rendered(&dirs.state, state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
     free_beside(checkpoint);

@@ -35,7 +35,7 @@ pub struct DeploymentView<'a> {
     pub started_at: Option<Ts>,
     pub ended_at: Option<Ts>,
     pub duration_s: Option<serde_json::Number>,
-    pub stages: Vec<Stage>,
+    pub stages: Cow<'a, [Stage]>,
     pub diagnostics: Vec<DiagnosticFile>,
 }
 
@@ -52,22 +52,31 @@ pub(super) fn project<'a>(engine: &'a Engine, disk: &DiskFacts) -> DeploymentsFi
 }
 
 pub(super) fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskFacts) -> DeploymentView<'a> {
-    let mut stages = run.stages.clone();
-    if let Some(markers) = disk.markers.get(id) {
+    // In time order; stages without a time (markers without `ts`) last, by
+    // name. The sort is stable, so equal times keep the order of the events.
+    let order = |a: &Stage, b: &Stage| match (a.ts, b.ts) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    };
+    let markers = disk.markers.get(id).map_or(&[][..], Vec::as_slice);
+    let new_marker = |marker: &&Stage| !run.stages.iter().any(|s| s.name == marker.name);
+    // Borrowed when there is nothing to add or reorder, as for nearly every
+    // deployment: cloning every run's stages was a seventh of projecting a
+    // busy world (perf, issue 11), and the same again for each history line.
+    let stages = if !markers.iter().any(|m| new_marker(&m)) && run.stages.is_sorted_by(|a, b| order(a, b).is_le()) {
+        Cow::Borrowed(run.stages.as_slice())
+    } else {
+        let mut stages = run.stages.clone();
         for marker in markers {
             if !stages.iter().any(|s| s.name == marker.name) {
                 stages.push(marker.clone());
             }
         }
-    }
-    // In time order; stages without a time (markers without `ts`) last, by
-    // name. The sort is stable, so equal times keep the order of the events.
-    stages.sort_by(|a, b| match (a.ts, b.ts) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.name.cmp(&b.name),
-    });
+        stages.sort_by(order);
+        Cow::Owned(stages)
+    };
     DeploymentView {
         correlation_id: Cow::Borrowed(id),
         node: run.node.as_deref().map(Cow::Borrowed),
@@ -92,5 +101,52 @@ pub(super) fn deployment_view<'a>(id: &'a str, run: &'a Deployment, disk: &DiskF
                 })
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(name: &str, ts: Option<&str>) -> Stage {
+        Stage { name: name.into(), status: "ok".into(), ts: ts.map(|t| Ts::parse(t).unwrap()) }
+    }
+
+    fn run(stages: Vec<Stage>) -> Deployment {
+        Deployment {
+            node: Some("venus".into()),
+            service: None,
+            status: DeploymentStatus::Running,
+            started_at: None,
+            ended_at: None,
+            stages,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn names<'a>(view: &'a DeploymentView<'a>) -> Vec<&'a str> {
+        view.stages.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn stages_in_order_are_shown_as_they_are_and_others_are_sorted_with_the_markers() {
+        let ordered =
+            run(vec![stage("pull", Some("2026-05-01T10:00:00Z")), stage("start", Some("2026-05-01T10:01:00Z"))]);
+        let none = DiskFacts::default();
+        let view = deployment_view("d1", &ordered, &none);
+        assert!(matches!(view.stages, Cow::Borrowed(_)));
+        assert_eq!(names(&view), ["pull", "start"]);
+
+        let unordered =
+            run(vec![stage("start", Some("2026-05-01T10:01:00Z")), stage("pull", Some("2026-05-01T10:00:00Z"))]);
+        assert_eq!(names(&deployment_view("d1", &unordered, &none)), ["pull", "start"]);
+
+        // A marker without a time goes last; one named as a stage is not
+        // added twice.
+        let mut disk = DiskFacts::default();
+        disk.markers.insert("d1".into(), vec![stage("verify", None), stage("pull", None), stage("verify", None)]);
+        let view = deployment_view("d1", &ordered, &disk);
+        assert!(matches!(view.stages, Cow::Owned(_)));
+        assert_eq!(names(&view), ["pull", "start", "verify"]);
     }
 }
