@@ -151,6 +151,42 @@ fn a_no_op_run_with_the_default_budget_checks_every_consumed_byte_of_a_small_his
     assert_eq!(scrub["files_opened"], 2);
 }
 
+/// 150 files and a budget that reaches 100 of them a run: the scrub opens a
+/// run's files (and asks for their reads) in batches of 64 before it reads
+/// the first, so a run crosses a batch. Each run opens and checks the files
+/// its budget reaches, no more; an edit in the first block of a two-block
+/// file of the second batch (a block the reader never reads again) stops the
+/// run that reaches it, naming that file, and not the run before.
+#[test]
+fn with_many_files_each_run_opens_what_its_budget_reaches_and_finds_an_edit_past_the_first_batch() {
+    let lab = Homelab::new();
+    let mut sizes = Vec::new();
+    for i in 0..150u64 {
+        let rel = format!("events/e-{i:03}.jsonl");
+        lab.write(&rel, &heartbeats(&format!("n{i}"), 0, if i == 130 { 2000 } else { 1 }));
+        sizes.push(std::fs::metadata(lab.path(&rel)).unwrap().len());
+    }
+    assert!(sizes[130] > BLOCK, "{}", sizes[130]);
+    // Exactly the first 100 files' part of the round.
+    let budget: u64 = sizes[..100].iter().map(|s| s + FILE_CHARGE).sum();
+    lab.write("observer.yaml", &format!("integrity: {{scrub_bytes_per_run: {budget}}}\n"));
+    lab.run();
+    // File 30 of the second no-op run's stretch: in its second batch.
+    edit_in_place(&lab, "events/e-130.jsonl", 30_000);
+    // The first no-op run: files 0..100, and not the edited one.
+    lab.observer(["run", "--no-tick"]).run().code(0);
+    let scrub = &lab.json("state/last-run.json")["scrub"];
+    assert_eq!(scrub["files_opened"], 100, "{scrub}");
+    assert_eq!(scrub["bytes_checked"], sizes[..100].iter().sum::<u64>(), "{scrub}");
+    assert_eq!(scrub["next"]["file"], "e-100.jsonl", "{scrub}");
+    // The second: files 100..130, then the first blocks of e-130; it
+    // reaches the edit.
+    let named = format!("e-130.jsonl was edited in place: bytes 0..{BLOCK} (block 0 of 64 KiB)");
+    lab.observer(["run", "--no-tick"]).run().code(1).stderr_has(&named);
+    let before = lab.json("state/last-run.json");
+    assert_eq!(before["scrub"]["next"]["file"], "e-100.jsonl", "the failed run leaves the position: {before}");
+}
+
 #[test]
 fn a_world_file_or_a_history_line_edited_by_hand_makes_verify_name_it() {
     let lab = Homelab::new();
