@@ -267,7 +267,7 @@ fn run_pass(
             Ok((written, history_marks))
         },
         || outbox::Rendered::new(&notifications, &base),
-        || save_state.then(|| checkpoint.render_state(&dirs.state, state_read)),
+        || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
     report.written = written;
     report.notifications = notifications;

@@ -156,10 +156,38 @@ struct Body {
 }
 
 /// The engine state of a checkpoint, serialised, and what of it is to be
-/// written after the state that was read ([`Checkpoint::render_state`]).
-pub struct RenderedState {
-    doc: String,
-    found: journal::Diff,
+/// written after the state that was read ([`Checkpoint::render_state`]);
+/// or already written ([`RenderedState::write`]).
+pub struct RenderedState(Made);
+
+enum Made {
+    Rendered { doc: String, found: journal::Diff },
+    Written(Stored),
+}
+
+impl RenderedState {
+    /// Writes the engine state's files: the records appended to the
+    /// journal, or a new snapshot. No checkpoint names them until
+    /// [`Checkpoint::save_rendered`] commits them, so they may be written
+    /// while the pass writes the world (on a busy rebuild the snapshot,
+    /// ~12 MB, was 30 ms of the pass's thread after the world; perf, issue
+    /// 11): after a crash, an appended tail past the committed mark is
+    /// never read and is cut by the next pass, and a snapshot of a
+    /// generation no checkpoint names is removed by the next commit.
+    pub fn write(self, state_dir: &Path) -> Result<RenderedState, CheckpointError> {
+        self.written(state_dir).map(|stored| RenderedState(Made::Written(stored)))
+    }
+
+    /// What a commit names: the files [`RenderedState::write`] wrote, or
+    /// written now.
+    fn written(self, state_dir: &Path) -> Result<Stored, CheckpointError> {
+        match self.0 {
+            Made::Rendered { doc, found } => {
+                journal::write(state_dir, &doc, found).map_err(|error| state_error(&Checkpoint::path(state_dir), error))
+            }
+            Made::Written(stored) => Ok(stored),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -359,11 +387,12 @@ impl Checkpoint {
         serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
         let found = journal::diff(state_dir, &doc, stored).map_err(|error| state_error(&path, error))?;
-        Ok(RenderedState { doc, found })
+        Ok(RenderedState(Made::Rendered { doc, found }))
     }
 
     /// [`Checkpoint::save`] with the engine state `render_state` made (or
-    /// its error) of this checkpoint as it is now.
+    /// its error) of this checkpoint as it is now, written here unless
+    /// [`RenderedState::write`] wrote it.
     pub fn save_rendered(
         &mut self,
         state_dir: &Path,
@@ -371,9 +400,7 @@ impl Checkpoint {
     ) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
-        let RenderedState { doc, found } = state?;
-        let stored = journal::write(state_dir, &doc, found).map_err(|error| state_error(&path, error))?;
-        drop(doc);
+        let stored = state?.written(state_dir)?;
         fault_injection::crash_at("after-engine-state");
         let header = HeaderRef {
             format: FORMAT,

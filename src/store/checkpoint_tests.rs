@@ -95,3 +95,43 @@ fn a_reader_whose_engine_state_files_went_reads_the_newer_checkpoint() {
     assert_eq!(stored.to_checkpoint().unwrap().rejects.len(), 0);
     assert_eq!(Checkpoint::load(dir.path()).unwrap().unwrap().rejects.len(), 0);
 }
+
+/// The engine state's files written ahead of the commit
+/// ([`RenderedState::write`], on a pass's second thread) name nothing until
+/// the checkpoint that commits them is written: a pass that ends there (a
+/// crash, a failed world write) leaves the committed state readable as it
+/// was, and the next commit removes what it left.
+#[test]
+fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Checkpoint::default();
+    first.push_rejects([Reject { file: "a.jsonl".into(), line: 1, reason: "first".into() }]);
+    first.save(dir.path()).unwrap();
+    let committed = std::fs::read(Checkpoint::path(dir.path())).unwrap();
+    let mut live = Checkpoint::load(dir.path()).unwrap().unwrap();
+    // A new snapshot (no state read to diff against), written and not committed.
+    live.push_rejects([Reject { file: "a.jsonl".into(), line: 2, reason: "second".into() }]);
+    let ahead = live.render_state(dir.path(), None).and_then(|state| state.write(dir.path())).unwrap();
+    drop(ahead);
+    let engine_files = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("engine"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(engine_files().len(), 2, "the committed snapshot and the one written ahead: {:?}", engine_files());
+    assert_eq!(std::fs::read(Checkpoint::path(dir.path())).unwrap(), committed);
+    let read = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(read.rejects.len(), 1, "the committed state, not the one written ahead");
+    // The next pass commits: only its own generation stays.
+    let mut next = Checkpoint::load(dir.path()).unwrap().unwrap();
+    let stored = next.stored.take();
+    let state = next.render_state(dir.path(), stored).and_then(|state| state.write(dir.path()));
+    next.save_rendered(dir.path(), state).unwrap();
+    let generation = next.stored.as_ref().unwrap().at.generation;
+    let kept = engine_files();
+    assert!(kept.iter().all(|name| name.contains(&generation.to_string())), "{kept:?} at generation {generation}");
+    assert_eq!(Checkpoint::load(dir.path()).unwrap().unwrap().rejects.len(), 1);
+}
