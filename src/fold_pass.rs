@@ -234,9 +234,11 @@ fn run_pass(
     };
     // The engine and the rejects are final: the outbox lines and the engine
     // state are made on a second thread while this one writes the history
-    // and the world; each is written in its place below, so that the files
-    // are written in the same order as ever (the crash and fault points
-    // keep their meaning).
+    // and the world. The engine state's files are written there too: no
+    // checkpoint names them until the commit at the end (see
+    // `RenderedState::write`). The outbox is written in its place below,
+    // and the commit points (after-history, after-outbox,
+    // after-engine-state, before-checkpoint) keep their order.
     let notifications = checkpoint.engine.take_notifications();
     let base = match mode {
         Mode::Incremental => committed,

@@ -1,7 +1,9 @@
 //! The work after the fold, on two threads: this one stages the history
 //! and writes the world while a second serialises the outbox lines and
-//! the engine state (issue 11, fifth pass). Every file is still written by
-//! the pass's own thread, in the same order as before.
+//! the engine state (issue 11, fifth pass), and writes the engine state's
+//! files, which no checkpoint names until the pass commits them (sixth
+//! pass). Every other file is written by the pass's own thread, in the
+//! same order as before.
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
 use crate::store::outbox;
@@ -21,7 +23,8 @@ pub(super) struct Rendered {
 /// written and synced) and writes the world, while the outbox lines and
 /// the engine state, which only need the folded engine, are serialised
 /// beside it; the reading thread is done by then, so a second core is
-/// idle (perf, issue 11). Nothing here writes a file on the second thread.
+/// idle (perf, issue 11). What `state` writes on the second thread is
+/// uncommitted until the pass commits it (`RenderedState::write`).
 ///
 /// The second thread starts once `first` returned, which frees the history
 /// lines: the lines (~47 MB on a busy rebuild, while the engine is whole)
