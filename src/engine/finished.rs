@@ -85,7 +85,8 @@ enum Which {
 
 /// The group of an entry: `node/service`.
 fn group(node: Option<&str>, service: Option<&str>) -> String {
-    format!("{}/{}", node.unwrap_or(""), service.unwrap_or(""))
+    let (node, service) = (node.unwrap_or(""), service.unwrap_or(""));
+    crate::engine::service_key(node, service)
 }
 
 /// Where a deployment sits among the finished ones, if it is finished.
@@ -158,7 +159,15 @@ impl Finished {
             }
         }
         if let Some((group, at)) = after {
-            groups.entry(group.clone()).or_default().insert((at, id.to_string()));
+            // The group's name is copied only for a group not seen yet.
+            match groups.get_mut(&group) {
+                Some(set) => {
+                    set.insert((at, id.to_string()));
+                }
+                None => {
+                    groups.insert(group.clone(), BTreeSet::from([(at, id.to_string())]));
+                }
+            }
             self.dirty.insert((Which::Deployments, group));
         }
     }
@@ -187,8 +196,9 @@ impl Finished {
                 let Some((at, id)) = set.pop_first() else { break };
                 match which {
                     Which::Deployments => {
-                        if let Some(run) = deployments.remove(&id) {
-                            self.left_deployments.push((id.clone(), run));
+                        // The run's own key goes with it: no copy of the id.
+                        if let Some(entry) = deployments.remove_entry(&id) {
+                            self.left_deployments.push(entry);
                         }
                     }
                     Which::Incidents => {

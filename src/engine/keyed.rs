@@ -64,6 +64,15 @@ impl<V> Keyed<V> {
         self.map.remove(key)
     }
 
+    /// Removes a key, giving back the key it held with its value: a caller
+    /// that keeps both needs no copy of the key.
+    pub fn remove_entry<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<(String, V)>
+    where
+        String: Borrow<Q>,
+    {
+        self.map.remove_entry(key)
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -143,7 +152,9 @@ mod tests {
         assert_eq!(read, keyed);
         assert_eq!(keyed.keys().collect::<Vec<_>>(), ordered.keys().collect::<Vec<_>>());
         assert_eq!(keyed.remove("b"), Some(2));
-        assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["Z"] == 7);
+        assert_eq!(keyed.remove_entry("Z"), Some(("Z".to_string(), 7)));
+        assert_eq!(keyed.remove_entry("Z"), None);
+        assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["é"] == 6);
     }
 
     #[test]

@@ -42,14 +42,18 @@ pub fn service_key(node: &str, service: &str) -> String {
 }
 
 fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut ServiceState {
-    engine.services.entry(service_key(node, service)).or_insert_with(|| ServiceState {
+    engine.services.entry(service_key(node, service)).or_insert_with(|| new_state(node, service))
+}
+
+fn new_state(node: &str, service: &str) -> ServiceState {
+    ServiceState {
         node: node.to_string(),
         service: service.to_string(),
         status: ServiceStatus::Unknown,
         since: None,
         last_event: None,
         active_incident: None,
-    })
+    }
 }
 
 fn set_status(state: &mut ServiceState, status: ServiceStatus, ts: Ts) {
@@ -74,9 +78,18 @@ pub(super) fn failure(engine: &mut Engine, event: &Event) {
 
 /// A failure of a service, from an event or a debounced probe transition.
 pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &Occurrence) {
+    // One key for both look-ups of the service, copied only for a service
+    // seen for the first time (a failure event wrote it twice).
+    let key = service_key(node, service);
     // Taken, not cloned (a copy of the id per failure event): it is put
     // back below, or the new incident's id takes its place.
-    let active = entry(engine, node, service).active_incident.take();
+    let active = match engine.services.get_mut(&key) {
+        Some(state) => state.active_incident.take(),
+        None => {
+            engine.services.insert(key.clone(), new_state(node, service));
+            None
+        }
+    };
     let id = match active {
         Some(id) if engine.incidents.contains_key(&id) => {
             incidents::record_failure(engine, &id, occurrence);
@@ -84,7 +97,8 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
         }
         _ => incidents::open(engine, node, service, occurrence),
     };
-    let state = entry(engine, node, service);
+    // Incidents leave the service map as it was.
+    let state = engine.services.entry(key).or_insert_with(|| new_state(node, service));
     set_status(state, ServiceStatus::Unhealthy, occurrence.ts);
     state.active_incident = Some(id);
 }

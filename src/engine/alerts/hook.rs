@@ -299,39 +299,39 @@ impl AlertState {
         }
     }
 
-    /// A time-driven condition's deadline.
+    /// A time-driven condition's deadline. `key` is the deadline's own
+    /// (taken from the queue), so the subject is read from it in place.
     pub(super) fn recheck(&mut self, key: &str, at: Ts, rules: &AlertRules, facts: &Facts) {
         let Some((rule, subject)) = conditions::split_key(key) else { return };
-        let subject = subject.to_string();
         match rule {
             Rule::NodeStale => {
-                if let Some(watch) = self.nodes.get_mut(&subject) {
+                if let Some(watch) = self.nodes.get_mut(subject) {
                     watch.stale_check = None;
                 }
-                self.node_changed(&subject, rules, facts, at);
+                self.node_changed(subject, rules, facts, at);
             }
             Rule::FailureRate => {
-                let window_s = rules.settings(rule, Some(&subject)).window_s;
-                if let Some(watch) = self.services.get_mut(&subject) {
+                let window_s = rules.settings(rule, Some(subject)).window_s;
+                if let Some(watch) = self.services.get_mut(subject) {
                     watch.rate_check = None;
                     watch.prune_checks(at, window_s);
                 }
-                if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules, at);
+                if self.evaluate(rule, subject, rules, facts, at) {
+                    self.schedule_window_check(rule, subject, rules, at);
                 }
             }
             Rule::DeploymentFailures => {
                 let window_s = rules.settings(rule, None).window_s;
-                if let Some(watch) = self.nodes.get_mut(&subject) {
+                if let Some(watch) = self.nodes.get_mut(subject) {
                     watch.failures_check = None;
                     super::watch::prune_times(&mut watch.failures, at, window_s);
                 }
-                if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules, at);
+                if self.evaluate(rule, subject, rules, facts, at) {
+                    self.schedule_window_check(rule, subject, rules, at);
                 }
             }
             _ => {
-                self.evaluate(rule, &subject, rules, facts, at);
+                self.evaluate(rule, subject, rules, facts, at);
             }
         }
     }
