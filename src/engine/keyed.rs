@@ -105,6 +105,8 @@ impl<V> Keyed<V> {
     }
 }
 
+impl<V: Eq> Eq for Keyed<V> {}
+
 impl<V> std::ops::Index<&str> for Keyed<V> {
     type Output = V;
 
