@@ -90,11 +90,10 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
             None
         }
     };
+    // One look-up of the active incident (its id is long and shares its
+    // prefix with its neighbours': `memcmp` down the tree), not two.
     let id = match active {
-        Some(id) if engine.incidents.contains_key(&id) => {
-            incidents::record_failure(engine, &id, occurrence);
-            id
-        }
+        Some(id) if incidents::record_failure(engine, &id, occurrence) => id,
         _ => incidents::open(engine, node, service, occurrence),
     };
     // Incidents leave the service map as it was.

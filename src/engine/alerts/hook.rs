@@ -261,7 +261,7 @@ impl AlertState {
     /// Queues a recheck of `rule` for `subject` at `at`, once: every event
     /// of a running deployment asks for the same one, so its key is written
     /// into the key buffer and only a recheck not queued yet takes a string
-    /// of its own.
+    /// of its own (a copy: the buffer stays).
     fn queue_recheck(&mut self, at: Ts, rule: Rule, subject: &str) {
         let mut key = std::mem::take(&mut self.key_buffer);
         key.clear();
@@ -269,11 +269,13 @@ impl AlertState {
         key.push(':');
         key.push_str(subject);
         let deadline = (at, Due::Recheck, key);
-        if self.deadlines.contains(&deadline) {
-            self.key_buffer = deadline.2;
-        } else {
-            self.deadlines.insert(deadline);
+        if !self.deadlines.contains(&deadline) {
+            // A copy of its own, the buffer kept: handing the buffer over
+            // left an empty one that the next key grew again, a few
+            // reallocations per deployment run.
+            self.deadlines.insert((at, Due::Recheck, deadline.2.clone()));
         }
+        self.key_buffer = deadline.2;
     }
 
     /// While a window rule's alert is live, it is checked again when its
