@@ -53,6 +53,12 @@ impl<V> Keyed<V> {
         self.map.contains_key(key)
     }
 
+    /// The entry of an owned key: one look-up for a caller that has the
+    /// key as a `String` already.
+    pub fn entry(&mut self, key: String) -> std::collections::hash_map::Entry<'_, String, V> {
+        self.map.entry(key)
+    }
+
     pub fn insert(&mut self, key: String, value: V) -> Option<V> {
         self.map.insert(key, value)
     }

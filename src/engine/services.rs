@@ -42,7 +42,12 @@ pub fn service_key(node: &str, service: &str) -> String {
 }
 
 fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut ServiceState {
-    engine.services.entry(service_key(node, service)).or_insert_with(|| new_state(node, service))
+    entry_of(engine, service_key(node, service), node, service)
+}
+
+/// The state of the service `key` (`node/service`), made when new.
+fn entry_of<'a>(engine: &'a mut Engine, key: String, node: &str, service: &str) -> &'a mut ServiceState {
+    engine.services.entry(key).or_insert_with(|| new_state(node, service))
 }
 
 fn new_state(node: &str, service: &str) -> ServiceState {
@@ -97,7 +102,7 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
         _ => incidents::open(engine, node, service, occurrence),
     };
     // Incidents leave the service map as it was.
-    let state = engine.services.entry(key).or_insert_with(|| new_state(node, service));
+    let state = entry_of(engine, key, node, service);
     set_status(state, ServiceStatus::Unhealthy, occurrence.ts);
     state.active_incident = Some(id);
 }

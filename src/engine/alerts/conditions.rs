@@ -18,7 +18,7 @@ use crate::time::Ts;
 #[derive(Clone, Copy)]
 pub struct Facts<'a> {
     pub nodes: &'a BTreeMap<String, NodeState>,
-    pub services: &'a BTreeMap<String, ServiceState>,
+    pub services: &'a Keyed<ServiceState>,
     pub incidents: &'a BTreeMap<String, Incident>,
     pub deployments: &'a Keyed<Deployment>,
     pub probes: &'a BTreeMap<String, ProbeState>,
