@@ -163,6 +163,9 @@ mod tests {
         assert_eq!(keyed.remove_entry("Z"), Some(("Z".to_string(), 7)));
         assert_eq!(keyed.remove_entry("Z"), None);
         assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["é"] == 6);
+        *keyed.entry("a".to_string()).or_insert(0) += 10;
+        *keyed.entry("new".to_string()).or_insert(0) += 10;
+        assert_eq!((keyed.get("a"), keyed.get("new")), (Some(&13), Some(&10)), "one kept, one made");
     }
 
     #[test]
