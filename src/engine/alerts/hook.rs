@@ -282,7 +282,6 @@ impl AlertState {
     /// oldest entry leaves the window (one check queued at a time; none at
     /// the end of time, where it would never leave).
     fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules, now: Ts) {
-        let key = rule.key(subject);
         let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
         let (oldest, queued) = match rule {
             Rule::FailureRate => {
@@ -295,9 +294,11 @@ impl AlertState {
             }
         };
         let Some(at) = oldest.map(|at| at.plus_seconds(window_s)).filter(|at| *at > now) else { return };
+        // The key is written only for a check not queued yet: a live
+        // failure_rate alert asks on every check of its service.
         if queued.is_none() {
             *queued = Some(at);
-            self.deadlines.insert((at, Due::Recheck, key));
+            self.deadlines.insert((at, Due::Recheck, rule.key(subject)));
         }
     }
 
