@@ -42,11 +42,10 @@ pub struct Deployment {
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
     let Some(id) = event.correlation_id.as_deref() else { return };
-    if engine.finished.deployment_left(id) {
-        return;
-    }
     // One look-up for a run already known (every event after its first),
-    // and no copy of its id.
+    // and no copy of its id. A run the hot view holds has not left it (an
+    // id that left is never taken back), so only an id it does not hold is
+    // asked about.
     let (before, after) = match engine.deployments.get_mut(id) {
         Some(run) => {
             // Its place among the finished runs is written out (a group
@@ -59,6 +58,7 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
             }
             (was.place(run), finished::deployment_place(run))
         }
+        None if engine.finished.deployment_left(id) => return,
         None => {
             let mut run = Deployment {
                 node: None,

@@ -213,3 +213,30 @@ fn a_state_with_the_ids_that_left_by_id_is_read() {
     assert_eq!(state(&loaded), state(&engine));
     assert_eq!(serde_json::to_string(&loaded).unwrap(), serde_json::to_string(&engine).unwrap());
 }
+
+#[test]
+fn the_groups_are_written_in_key_order_as_the_sorted_map_was() {
+    let services = ["zigbee", "adguard", "mosquitto", "paperless", "gitea"];
+    let lines: Vec<String> = services
+        .iter()
+        .enumerate()
+        .flat_map(|(k, service)| {
+            [
+                format!(
+                    r#"{{"ts":"2026-05-12T{k:02}:00:00Z","type":"deployment_started","correlation_id":"d{k}","node":"saturn","service":"{service}"}}"#
+                ),
+                format!(r#"{{"ts":"2026-05-12T{k:02}:10:00Z","type":"deployment_succeeded","correlation_id":"d{k}"}}"#),
+            ]
+        })
+        .collect();
+    let (engine, _) = fold(&keeping(5), &lines, &[]);
+    let groups = &engine.finished.deployments.groups;
+    assert_eq!(groups.len(), services.len());
+    let sorted: std::collections::BTreeMap<&String, _> = groups.iter_unordered().collect();
+    let written = serde_json::to_string(groups).unwrap();
+    assert_eq!(written, serde_json::to_string(&sorted).unwrap());
+    assert!(written.starts_with(r#"{"saturn/adguard":"#), "{written}");
+    let read: super::Kept =
+        serde_json::from_str(&serde_json::to_string(&engine.finished.deployments).unwrap()).unwrap();
+    assert_eq!(read, engine.finished.deployments);
+}

@@ -74,8 +74,10 @@ pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occur
     id
 }
 
-pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Occurrence) {
-    let Some(incident) = engine.incidents.get_mut(id) else { return };
+/// Counts a failure into the incident `id`; false when the state holds no
+/// such incident (it left the hot view), which the failure then opens anew.
+pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Occurrence) -> bool {
+    let Some(incident) = engine.incidents.get_mut(id) else { return false };
     incident.severity = incident.severity.max(event.severity);
     incident.last_occurrence = incident.last_occurrence.max(event.ts);
     incident.occurrence_count += 1;
@@ -83,6 +85,7 @@ pub(super) fn record_failure(engine: &mut Engine, id: &str, event: &Occurrence) 
     while incident.events.len() > MAX_INCIDENT_EVENTS {
         incident.events.pop_front();
     }
+    true
 }
 
 pub(super) fn resolve(engine: &mut Engine, id: &str, at: Ts) {

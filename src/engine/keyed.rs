@@ -53,6 +53,12 @@ impl<V> Keyed<V> {
         self.map.contains_key(key)
     }
 
+    /// The entry of an owned key: one look-up for a caller that has the
+    /// key as a `String` already.
+    pub fn entry(&mut self, key: String) -> std::collections::hash_map::Entry<'_, String, V> {
+        self.map.entry(key)
+    }
+
     pub fn insert(&mut self, key: String, value: V) -> Option<V> {
         self.map.insert(key, value)
     }
@@ -62,6 +68,15 @@ impl<V> Keyed<V> {
         String: Borrow<Q>,
     {
         self.map.remove(key)
+    }
+
+    /// Removes a key, giving back the key it held with its value: a caller
+    /// that keeps both needs no copy of the key.
+    pub fn remove_entry<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<(String, V)>
+    where
+        String: Borrow<Q>,
+    {
+        self.map.remove_entry(key)
     }
 
     pub fn len(&self) -> usize {
@@ -95,6 +110,8 @@ impl<V> Keyed<V> {
         self.sorted().into_iter().map(|(key, _)| key)
     }
 }
+
+impl<V: Eq> Eq for Keyed<V> {}
 
 impl<V> std::ops::Index<&str> for Keyed<V> {
     type Output = V;
@@ -143,7 +160,12 @@ mod tests {
         assert_eq!(read, keyed);
         assert_eq!(keyed.keys().collect::<Vec<_>>(), ordered.keys().collect::<Vec<_>>());
         assert_eq!(keyed.remove("b"), Some(2));
-        assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["Z"] == 7);
+        assert_eq!(keyed.remove_entry("Z"), Some(("Z".to_string(), 7)));
+        assert_eq!(keyed.remove_entry("Z"), None);
+        assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["é"] == 6);
+        *keyed.entry("a".to_string()).or_insert(0) += 10;
+        *keyed.entry("new".to_string()).or_insert(0) += 10;
+        assert_eq!((keyed.get("a"), keyed.get("new")), (Some(&13), Some(&10)), "one kept, one made");
     }
 
     #[test]

@@ -129,7 +129,9 @@ impl LeftEntries {
 pub struct Engine {
     clock: Option<Ts>,
     nodes: BTreeMap<String, NodeState>,
-    services: BTreeMap<String, ServiceState>,
+    /// By `node/service`: looked up by every service event, and again by
+    /// the alert rules it wakes; hashed (`keyed.rs`), written in key order.
+    services: Keyed<ServiceState>,
     incidents: BTreeMap<String, Incident>,
     deployments: Keyed<Deployment>,
     stats: EventStats,
@@ -331,7 +333,7 @@ impl Engine {
         &self.nodes
     }
 
-    pub fn services(&self) -> &BTreeMap<String, ServiceState> {
+    pub fn services(&self) -> &Keyed<ServiceState> {
         &self.services
     }
 

@@ -42,14 +42,23 @@ pub fn service_key(node: &str, service: &str) -> String {
 }
 
 fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut ServiceState {
-    engine.services.entry(service_key(node, service)).or_insert_with(|| ServiceState {
+    entry_of(engine, service_key(node, service), node, service)
+}
+
+/// The state of the service `key` (`node/service`), made when new.
+fn entry_of<'a>(engine: &'a mut Engine, key: String, node: &str, service: &str) -> &'a mut ServiceState {
+    engine.services.entry(key).or_insert_with(|| new_state(node, service))
+}
+
+fn new_state(node: &str, service: &str) -> ServiceState {
+    ServiceState {
         node: node.to_string(),
         service: service.to_string(),
         status: ServiceStatus::Unknown,
         since: None,
         last_event: None,
         active_incident: None,
-    })
+    }
 }
 
 fn set_status(state: &mut ServiceState, status: ServiceStatus, ts: Ts) {
@@ -74,17 +83,26 @@ pub(super) fn failure(engine: &mut Engine, event: &Event) {
 
 /// A failure of a service, from an event or a debounced probe transition.
 pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &Occurrence) {
+    // One key for both look-ups of the service, copied only for a service
+    // seen for the first time (a failure event wrote it twice).
+    let key = service_key(node, service);
     // Taken, not cloned (a copy of the id per failure event): it is put
     // back below, or the new incident's id takes its place.
-    let active = entry(engine, node, service).active_incident.take();
-    let id = match active {
-        Some(id) if engine.incidents.contains_key(&id) => {
-            incidents::record_failure(engine, &id, occurrence);
-            id
+    let active = match engine.services.get_mut(&key) {
+        Some(state) => state.active_incident.take(),
+        None => {
+            engine.services.insert(key.clone(), new_state(node, service));
+            None
         }
+    };
+    // One look-up of the active incident (its id is long and shares its
+    // prefix with its neighbours': `memcmp` down the tree), not two.
+    let id = match active {
+        Some(id) if incidents::record_failure(engine, &id, occurrence) => id,
         _ => incidents::open(engine, node, service, occurrence),
     };
-    let state = entry(engine, node, service);
+    // Incidents leave the service map as it was.
+    let state = entry_of(engine, key, node, service);
     set_status(state, ServiceStatus::Unhealthy, occurrence.ts);
     state.active_incident = Some(id);
 }

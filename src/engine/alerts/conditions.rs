@@ -18,7 +18,7 @@ use crate::time::Ts;
 #[derive(Clone, Copy)]
 pub struct Facts<'a> {
     pub nodes: &'a BTreeMap<String, NodeState>,
-    pub services: &'a BTreeMap<String, ServiceState>,
+    pub services: &'a Keyed<ServiceState>,
     pub incidents: &'a BTreeMap<String, Incident>,
     pub deployments: &'a Keyed<Deployment>,
     pub probes: &'a BTreeMap<String, ProbeState>,
@@ -110,7 +110,8 @@ pub fn evaluate(
         Rule::NodeDown => {
             let node = facts.nodes.get(subject)?;
             (node.status == NodeStatus::Down).then_some(())?;
-            holds(severity(Severity::Critical), write!(summary, "node {subject} is down"))
+            push(summary, &["node ", subject, " is down"]);
+            holds(severity(Severity::Critical), Ok(()))
         }
         Rule::NodeStale => {
             let since = stale_from(facts.nodes.get(subject)?, rules.node_stale_after_s)?;
@@ -122,15 +123,16 @@ pub fn evaluate(
             let state = facts.services.get(subject)?;
             (state.status == ServiceStatus::Unhealthy).then_some(())?;
             let incident = state.active_incident.as_ref().and_then(|id| facts.incidents.get(id));
-            let written = match incident {
-                Some(incident) => write!(summary, "{subject} is unhealthy (incident {})", incident.id),
-                None => write!(summary, "{subject} is unhealthy"),
-            };
-            holds(severity(incident.map_or(Severity::Error, |i| i.severity)), written)
+            match incident {
+                Some(incident) => push(summary, &[subject, " is unhealthy (incident ", &incident.id, ")"]),
+                None => push(summary, &[subject, " is unhealthy"]),
+            }
+            holds(severity(incident.map_or(Severity::Error, |i| i.severity)), Ok(()))
         }
         Rule::ServiceDegraded => {
             (facts.services.get(subject)?.status == ServiceStatus::Degraded).then_some(())?;
-            holds(severity(Severity::Warning), write!(summary, "{subject} is degraded"))
+            push(summary, &[subject, " is degraded"]);
+            holds(severity(Severity::Warning), Ok(()))
         }
         Rule::BreakerOpen => {
             let state = facts.probes.get(subject)?.breaker.state;
@@ -152,20 +154,24 @@ pub fn evaluate(
         Rule::DeploymentFailures => {
             let failed = kept.nodes.get(subject)?.failures.len();
             (failed > settings.max_failed as usize).then_some(())?;
-            let written = write!(summary, "{failed} deployments failed on {subject} within {}s", settings.window_s);
-            holds(severity(Severity::Error), written)
+            push_number(summary, failed as u64);
+            push(summary, &[" deployments failed on ", subject, " within "]);
+            push_number(summary, settings.window_s);
+            summary.push('s');
+            holds(severity(Severity::Error), Ok(()))
         }
         Rule::FailureRate => {
             let watch = kept.services.get(subject)?;
             let checks = watch.checks.len() as u64;
             let failing = u64::from(watch.failed) * 10_000 > u64::from(settings.max_ratio_bp) * checks;
             (checks >= u64::from(settings.min_checks) && failing).then_some(())?;
-            let written = write!(
-                summary,
-                "{} of {checks} checks of {subject} failed within {}s",
-                watch.failed, settings.window_s
-            );
-            holds(severity(Severity::Warning), written)
+            push_number(summary, u64::from(watch.failed));
+            summary.push_str(" of ");
+            push_number(summary, checks);
+            push(summary, &[" checks of ", subject, " failed within "]);
+            push_number(summary, settings.window_s);
+            summary.push('s');
+            holds(severity(Severity::Warning), Ok(()))
         }
         Rule::DiskLow => {
             let probe = facts.probes.get(subject)?;
@@ -185,17 +191,77 @@ pub fn evaluate(
         Rule::Flapping => {
             let watch = kept.services.get(subject)?;
             watch.flapping.then_some(())?;
-            let (whole, part) = (watch.change_bp / 100, watch.change_bp % 100);
-            holds(
-                severity(Severity::Warning),
-                write!(summary, "{subject} is flapping ({whole}.{part:02}% state change)"),
-            )
+            push(summary, &[subject, " is flapping ("]);
+            push_basis_points(summary, watch.change_bp);
+            summary.push_str("% state change)");
+            holds(severity(Severity::Warning), Ok(()))
         }
     }
+}
+
+/// Appends `parts` to a summary: the summaries of the conditions that hold
+/// on every event of a failing service are pieced together rather than
+/// formatted (the formatting machinery was ~2 % of the busy rebuild's fold
+/// thread); the text is the same.
+fn push(summary: &mut String, parts: &[&str]) {
+    for part in parts {
+        summary.push_str(part);
+    }
+}
+
+/// Appends `n` in decimal, as `{}` writes it.
+fn push_number(summary: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        summary.push(char::from(digit));
+    }
+}
+
+/// Appends basis points as a percentage with two decimals (`12.05`).
+fn push_basis_points(summary: &mut String, bp: u32) {
+    let (whole, part) = (bp / 100, bp % 100);
+    push_number(summary, u64::from(whole));
+    summary.push_str(if part < 10 { ".0" } else { "." });
+    push_number(summary, u64::from(part));
 }
 
 /// The first instant after `at` ("longer than"), never past [`Ts::MAX`] so
 /// that every deadline can be written in the checkpoint.
 pub fn just_after(at: Ts) -> Ts {
     Ts(at.0.saturating_add(1).min(Ts::MAX.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_is_written_as_format_writes_it() {
+        let mut numbers = vec![0, 1, 9, 10, 99, 100, 101, 999, 1_000, 86_400, u64::from(u32::MAX), u64::MAX];
+        numbers.extend((0..64).map(|shift| (1u64 << shift) - 1));
+        for n in numbers {
+            let mut written = String::from("x");
+            push_number(&mut written, n);
+            assert_eq!(written, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn basis_points_are_written_as_format_wrote_them() {
+        for bp in [0u32, 5, 9, 10, 99, 100, 105, 1_234, 9_999, 10_000] {
+            let mut written = String::new();
+            push_basis_points(&mut written, bp);
+            let (whole, part) = (bp / 100, bp % 100);
+            assert_eq!(written, format!("{whole}.{part:02}"));
+        }
+    }
 }

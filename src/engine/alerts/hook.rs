@@ -261,7 +261,7 @@ impl AlertState {
     /// Queues a recheck of `rule` for `subject` at `at`, once: every event
     /// of a running deployment asks for the same one, so its key is written
     /// into the key buffer and only a recheck not queued yet takes a string
-    /// of its own.
+    /// of its own (a copy: the buffer stays).
     fn queue_recheck(&mut self, at: Ts, rule: Rule, subject: &str) {
         let mut key = std::mem::take(&mut self.key_buffer);
         key.clear();
@@ -269,18 +269,19 @@ impl AlertState {
         key.push(':');
         key.push_str(subject);
         let deadline = (at, Due::Recheck, key);
-        if self.deadlines.contains(&deadline) {
-            self.key_buffer = deadline.2;
-        } else {
-            self.deadlines.insert(deadline);
+        if !self.deadlines.contains(&deadline) {
+            // A copy of its own, the buffer kept: handing the buffer over
+            // left an empty one that the next key grew again, a few
+            // reallocations per deployment run.
+            self.deadlines.insert((at, Due::Recheck, deadline.2.clone()));
         }
+        self.key_buffer = deadline.2;
     }
 
     /// While a window rule's alert is live, it is checked again when its
     /// oldest entry leaves the window (one check queued at a time; none at
     /// the end of time, where it would never leave).
     fn schedule_window_check(&mut self, rule: Rule, subject: &str, rules: &AlertRules, now: Ts) {
-        let key = rule.key(subject);
         let window_s = rules.settings(rule, conditions::service_of(rule, subject)).window_s;
         let (oldest, queued) = match rule {
             Rule::FailureRate => {
@@ -293,45 +294,47 @@ impl AlertState {
             }
         };
         let Some(at) = oldest.map(|at| at.plus_seconds(window_s)).filter(|at| *at > now) else { return };
+        // The key is written only for a check not queued yet: a live
+        // failure_rate alert asks on every check of its service.
         if queued.is_none() {
             *queued = Some(at);
-            self.deadlines.insert((at, Due::Recheck, key));
+            self.deadlines.insert((at, Due::Recheck, rule.key(subject)));
         }
     }
 
-    /// A time-driven condition's deadline.
+    /// A time-driven condition's deadline. `key` is the deadline's own
+    /// (taken from the queue), so the subject is read from it in place.
     pub(super) fn recheck(&mut self, key: &str, at: Ts, rules: &AlertRules, facts: &Facts) {
         let Some((rule, subject)) = conditions::split_key(key) else { return };
-        let subject = subject.to_string();
         match rule {
             Rule::NodeStale => {
-                if let Some(watch) = self.nodes.get_mut(&subject) {
+                if let Some(watch) = self.nodes.get_mut(subject) {
                     watch.stale_check = None;
                 }
-                self.node_changed(&subject, rules, facts, at);
+                self.node_changed(subject, rules, facts, at);
             }
             Rule::FailureRate => {
-                let window_s = rules.settings(rule, Some(&subject)).window_s;
-                if let Some(watch) = self.services.get_mut(&subject) {
+                let window_s = rules.settings(rule, Some(subject)).window_s;
+                if let Some(watch) = self.services.get_mut(subject) {
                     watch.rate_check = None;
                     watch.prune_checks(at, window_s);
                 }
-                if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules, at);
+                if self.evaluate(rule, subject, rules, facts, at) {
+                    self.schedule_window_check(rule, subject, rules, at);
                 }
             }
             Rule::DeploymentFailures => {
                 let window_s = rules.settings(rule, None).window_s;
-                if let Some(watch) = self.nodes.get_mut(&subject) {
+                if let Some(watch) = self.nodes.get_mut(subject) {
                     watch.failures_check = None;
                     super::watch::prune_times(&mut watch.failures, at, window_s);
                 }
-                if self.evaluate(rule, &subject, rules, facts, at) {
-                    self.schedule_window_check(rule, &subject, rules, at);
+                if self.evaluate(rule, subject, rules, facts, at) {
+                    self.schedule_window_check(rule, subject, rules, at);
                 }
             }
             _ => {
-                self.evaluate(rule, &subject, rules, facts, at);
+                self.evaluate(rule, subject, rules, facts, at);
             }
         }
     }

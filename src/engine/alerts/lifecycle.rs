@@ -250,13 +250,17 @@ impl AlertState {
 
     /// One deadline. A deadline that no longer matches the state (the alert
     /// moved on since it was queued) does nothing.
+    ///
+    /// The alert is looked up only by the deadlines that read it here: most
+    /// are rechecks (one per deployment run, `deployment_stuck`), whose key
+    /// often has no alert, and the look-up (hashing a long key) was ~2 % of
+    /// the busy rebuild's fold thread.
     fn take_deadline(&mut self, at: Ts, due: Due, key: &str, until: Ts, rules: &AlertRules, facts: &Facts) {
-        let alert = self.alerts.get(key);
         match due {
             Due::Recheck => self.recheck(key, at, rules, facts),
             Due::MaintenanceEnd => self.maintenance_due(key, at, rules, facts),
             Due::Fire => {
-                let Some(alert) = alert else { return };
+                let Some(alert) = self.alerts.get(key) else { return };
                 let Some((rule, subject)) = conditions::split_key(key) else { return };
                 let for_s = rules.settings(rule, conditions::service_of(rule, subject)).for_s;
                 if alert.status == AlertStatus::Pending && alert.since.plus_seconds(for_s) == at {
@@ -264,7 +268,7 @@ impl AlertState {
                 }
             }
             Due::Resolve => {
-                let Some(alert) = alert else { return };
+                let Some(alert) = self.alerts.get(key) else { return };
                 let Some((rule, subject)) = conditions::split_key(key) else { return };
                 let keep = rules.settings(rule, conditions::service_of(rule, subject)).keep_firing_for_s;
                 if alert.status == AlertStatus::Firing && alert.false_since.is_some_and(|s| s.plus_seconds(keep) <= at)
