@@ -152,6 +152,25 @@ fn run_pass(
         _ => None,
     };
     let rules = crate::rules::build(config, inventory);
+    let world_dir = match mode {
+        Mode::Replay { out, .. } => out.as_path(),
+        _ => dirs.world.as_path(),
+    };
+    let history_dir = world_dir.join(history::DIR);
+    // What the history's lines are appended after: known before the fold,
+    // which writes the lines of the files the pass makes as they are made
+    // (`store/history/early.rs`).
+    let live_history = match (mode, &stored) {
+        (Mode::Incremental, Some(stored)) => stored.header.history.clone(),
+        (Mode::Rebuild, _) => Checkpoint::read(&dirs.state).ok().flatten().and_then(|live| live.header.history),
+        _ => None,
+    };
+    let basis = match (mode, &live_history) {
+        (Mode::Incremental, Some(marks)) => history::Basis::Committed(marks),
+        (Mode::Incremental, None) if stored.is_some() => history::Basis::Adopt,
+        (Mode::Rebuild, live) => history::Basis::Scratch(live.as_ref()),
+        _ => history::Basis::Scratch(None),
+    };
     // The files are merged as sorted runs; one found out of order is read
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).
@@ -168,16 +187,23 @@ fn run_pass(
         let merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
         let mut merge = Prefetch::start(merge).map_err(PassError::Source)?;
         let mut blocks = PassBlocks::default();
-        let mut left = left::Left::new(&dirs.state, &dirs.logs);
+        let early = history::Early::at(&history_dir, basis);
+        let mut left = left::Left::new(&dirs.state, &dirs.logs, early);
         match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks, &mut left) {
             Ok(mut folded) => {
                 folded.before = before;
                 break (checkpoint, folded, merge.finish(), blocks, left);
             }
+            // The lines written so far are removed: the fold starts over
+            // from nothing, or the pass stops.
             Err(ReadError::Unsorted { file }) => {
+                left.abandon();
                 whole.insert(file);
             }
-            Err(ReadError::Source(error)) => return Err(PassError::Source(error)),
+            Err(ReadError::Source(error)) => {
+                left.abandon();
+                return Err(PassError::Source(error));
+            }
         }
     };
     fault_injection::crash_at("after-scan");
@@ -209,29 +235,16 @@ fn run_pass(
     let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
     let watching = deployment_files::worth_watching(&watched, &dirs.state);
     let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
-    let world_dir = match mode {
-        Mode::Replay { out, .. } => out.as_path(),
-        _ => dirs.world.as_path(),
-    };
-    // The history lines of what left the hot view in this pass, and the
-    // refusals among the diagnostics named by the deployments that left.
-    let (lines, left_refused) =
-        left.finish().map_err(|error| PassError::Serialise { path: world_dir.join(history::DIR), error })?;
+    // The history lines of what left the hot view in this pass (those of
+    // the files it made are written already), and the refusals among the
+    // diagnostics named by the deployments that left.
+    let left::Finished { lines, streamed, refused: left_refused } =
+        left.finish().map_err(|error| PassError::Serialise { path: history_dir.clone(), error })?;
     report.refused_diagnostics = newly_refused(&folded.diagnostics, &[&facts, &left_refused]);
     let digest = inputs_digest(config, inventory, &facts);
     // What left the hot view is on disk before the world that no longer
-    // shows it (SPEC §4: in one place or both, never in neither).
-    let live_history = match (mode, &stored) {
-        (Mode::Incremental, Some(stored)) => stored.header.history.clone(),
-        (Mode::Rebuild, _) => Checkpoint::read(&dirs.state).ok().flatten().and_then(|live| live.header.history),
-        _ => None,
-    };
-    let basis = match (mode, &live_history) {
-        (Mode::Incremental, Some(marks)) => history::Basis::Committed(marks),
-        (Mode::Incremental, None) if stored.is_some() => history::Basis::Adopt,
-        (Mode::Rebuild, live) => history::Basis::Scratch(live.as_ref()),
-        _ => history::Basis::Scratch(None),
-    };
+    // shows it (SPEC §4: in one place or both, never in neither): the
+    // files written during the fold were synced at its end.
     // The engine and the rejects are final: the outbox lines and the engine
     // state are made on a second thread while this one writes the history
     // and the world. The engine state's files are written there too: no
@@ -251,10 +264,11 @@ fn run_pass(
     let ((written, history_marks), rendered) = beside(
         || -> Result<_, PassError> {
             create_dir(world_dir, "the world directory")?;
-            let staged = history::stage(&world_dir.join(history::DIR), basis, lines).map_err(|error| match error {
+            let failed = |error| match error {
                 HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
                 _ => PassError::History(error),
-            })?;
+            };
+            let staged = history::stage_after(&history_dir, basis, lines, streamed.map_err(failed)?).map_err(failed)?;
             fault_injection::crash_at("after-history");
             Ok(staged)
         },

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 
 use crate::engine::{Engine, LeftEntries};
 use crate::store::deployment_files::{self, DiskFacts};
-use crate::store::history::Lines;
+use crate::store::history::{Early, HistoryError, Lines, Streamed};
 use crate::world;
 
 /// How many entries may wait in the engine before the shell takes them.
@@ -45,7 +45,7 @@ enum Staging {
     /// come back to be freed on the thread that allocated them.
     Thread(SyncSender<LeftEntries>, Receiver<LeftEntries>, JoinHandle<Stager>),
     /// Here, when no thread could be started.
-    Here(Stager),
+    Here(Box<Stager>),
 }
 
 /// Turns what left into history lines.
@@ -59,28 +59,39 @@ struct Stager {
     /// The first entry that could not be serialised: the pass stops with it
     /// once the fold is done.
     error: Option<serde_json::Error>,
+    /// Writes the lines of the files the pass makes as they are staged
+    /// (`store/history/early.rs`); `None` when all are left to
+    /// `history::stage`.
+    early: Option<Early>,
+    /// The first error writing them: the pass stops with it.
+    early_error: Option<HistoryError>,
 }
 
 impl Left {
-    pub(super) fn new(state_dir: &Path, logs_dir: &Path) -> Left {
-        Left::with_chunk(CHUNK, state_dir, logs_dir)
+    /// `early` writes the lines of the files the pass makes while the fold
+    /// runs.
+    pub(super) fn new(state_dir: &Path, logs_dir: &Path, early: Option<Early>) -> Left {
+        Left::with_chunk(CHUNK, state_dir, logs_dir, early)
     }
 
-    fn with_chunk(chunk: usize, state_dir: &Path, logs_dir: &Path) -> Left {
+    fn with_chunk(chunk: usize, state_dir: &Path, logs_dir: &Path, early: Option<Early>) -> Left {
         let (sender, receiver) = sync_channel::<LeftEntries>(CHUNKS_IN_FLIGHT);
         let (back, staged) = channel::<LeftEntries>();
-        let mut stager = Stager::new(state_dir, logs_dir);
+        let mut stager = Stager::new(state_dir, logs_dir, early);
         let spawned = std::thread::Builder::new().name("observer-history".into()).spawn(move || {
             for left in receiver {
                 stager.stage(&left);
                 // The fold has ended when this fails: they are freed here.
                 let _ = back.send(left);
             }
+            stager.close();
             stager
         });
+        // Without a thread, the lines are all written by `history::stage`
+        // (the early writer went with the closure, before it wrote).
         let staging = match spawned {
             Ok(thread) => Staging::Thread(sender, staged, thread),
-            Err(_) => Staging::Here(Stager::new(state_dir, logs_dir)),
+            Err(_) => Staging::Here(Box::new(Stager::new(state_dir, logs_dir, None))),
         };
         Left { chunk, staging }
     }
@@ -113,38 +124,71 @@ impl Left {
         }
     }
 
-    /// The pass's history lines and the refused diagnostics of the
-    /// deployments that left, once the fold is done and [`Left::take`]
-    /// took the rest. A panic of the stager's thread goes on here.
-    pub(super) fn finish(self) -> Result<(Lines, DiskFacts), serde_json::Error> {
-        let stager = match self.staging {
+    /// The pass's history lines not yet written, the files written while
+    /// the fold ran (or why they could not be), and the refused
+    /// diagnostics of the deployments that left, once the fold is done and
+    /// [`Left::take`] took the rest. A panic of the stager's thread goes on
+    /// here.
+    pub(super) fn finish(self) -> Result<Finished, serde_json::Error> {
+        let mut stager = self.stop();
+        let streamed = match (stager.early_error.take(), stager.early.take()) {
+            (Some(error), _) => Err(error),
+            (None, Some(early)) => early.finish(),
+            (None, None) => Ok(Streamed::default()),
+        };
+        match stager.error {
+            Some(error) => Err(error),
+            None => Ok(Finished { lines: stager.lines, streamed, refused: stager.refused }),
+        }
+    }
+
+    /// Ends a fold that does not go on (an error, or a fold started over):
+    /// the files written while it ran are removed before this returns.
+    pub(super) fn abandon(self) {
+        drop(self.stop());
+    }
+
+    fn stop(self) -> Stager {
+        match self.staging {
             Staging::Thread(sender, _, thread) => {
                 drop(sender);
                 thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
-            Staging::Here(here) => here,
-        };
-        match stager.error {
-            Some(error) => Err(error),
-            None => Ok((stager.lines, stager.refused)),
+            Staging::Here(mut here) => {
+                here.close();
+                *here
+            }
         }
     }
 }
 
+/// What [`Left::finish`] gives.
+pub(super) struct Finished {
+    /// The lines not written while the fold ran, for `history::stage`.
+    pub(super) lines: Lines,
+    /// The files written while the fold ran.
+    pub(super) streamed: Result<Streamed, HistoryError>,
+    /// The refused diagnostics of the deployments that left.
+    pub(super) refused: DiskFacts,
+}
+
 impl Stager {
-    fn new(state_dir: &Path, logs_dir: &Path) -> Stager {
+    fn new(state_dir: &Path, logs_dir: &Path, early: Option<Early>) -> Stager {
         Stager {
             state_dir: state_dir.to_path_buf(),
             logs_dir: logs_dir.to_path_buf(),
             lines: Lines::default(),
             refused: DiskFacts::default(),
             error: None,
+            early,
+            early_error: None,
         }
     }
 
-    /// Adds the lines of one chunk; after an error, the rest is dropped.
+    /// Adds the lines of one chunk, and writes those of the files written
+    /// early; after an error, the rest is dropped.
     fn stage(&mut self, left: &LeftEntries) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.early_error.is_some() {
             return;
         }
         let gone = left.deployments.iter().map(|(id, run)| (id, &run.diagnostics));
@@ -155,6 +199,19 @@ impl Stager {
         }
         let refused = facts.diagnostics.into_iter().filter(|(_, file)| file.refused.is_some());
         self.refused.diagnostics.extend(refused);
+        if let Some(early) = &mut self.early
+            && let Err(error) = early.write(&mut self.lines)
+        {
+            self.early_error = Some(error);
+        }
+    }
+
+    /// Once the last chunk is staged: after an error, the files written
+    /// early are removed here, on the thread that wrote them.
+    fn close(&mut self) {
+        if self.error.is_some() || self.early_error.is_some() {
+            self.early = None;
+        }
     }
 }
 
@@ -163,6 +220,7 @@ mod tests {
     use super::*;
     use crate::engine::given::event;
     use crate::engine::{Input, Rules};
+    use crate::store::history::{self, Basis};
 
     /// `n` deployments and `n` outages of saturn/mosquitto, a minute apart.
     fn story(n: usize) -> Vec<String> {
@@ -191,12 +249,26 @@ mod tests {
     /// The lines, refused diagnostics and engine state of one pass over
     /// `lines`, what left taken every `chunk` entries.
     fn pass(lines: &[String], chunk: usize) -> (Lines, DiskFacts, serde_json::Value) {
+        let (finished, state) = pass_writing(lines, chunk, None);
+        (finished.lines, finished.refused, state)
+    }
+
+    /// [`pass`], writing the history lines of the files absent under
+    /// `history` while it folds.
+    fn pass_writing(lines: &[String], chunk: usize, history: Option<&Path>) -> (Finished, serde_json::Value) {
+        let left = folded(lines, chunk, history);
+        (left.0.finish().unwrap(), left.1)
+    }
+
+    /// What left of a fold over `lines`, all taken, and the engine state.
+    fn folded(lines: &[String], chunk: usize, history: Option<&Path>) -> (Left, serde_json::Value) {
         let tmp = tempfile::tempdir().unwrap();
         let (state, logs) = (tmp.path().join("state"), tmp.path().join("logs"));
         std::fs::create_dir_all(&logs).unwrap();
         let rules = Rules { keep_finished: 2, ..Rules::default() };
         let mut engine = Engine::default();
-        let mut left = Left::with_chunk(chunk, &state, &logs);
+        let early = history.map(|dir| Early::at(dir, Basis::Scratch(None)).unwrap());
+        let mut left = Left::with_chunk(chunk, &state, &logs, early);
         engine.apply(Input::PassStarted, &rules);
         for (position, text) in lines.iter().enumerate() {
             let event = event(text);
@@ -207,8 +279,7 @@ mod tests {
         left.take(&mut engine);
         assert!(engine.left_deployments().is_empty() && engine.left_incidents().is_empty());
         assert!(engine.left_hot_view().is_empty());
-        let (lines, refused) = left.finish().unwrap();
-        (lines, refused, serde_json::to_value(&engine).unwrap())
+        (left, serde_json::to_value(&engine).unwrap())
     }
 
     #[test]
@@ -231,5 +302,33 @@ mod tests {
             assert_eq!(refused.diagnostics, refused_once.diagnostics, "taken every {chunk}");
             assert_eq!(state, state_once, "taken every {chunk}");
         }
+    }
+
+    #[test]
+    fn history_written_while_the_fold_runs_is_that_of_one_stage_at_the_end() {
+        let lines = story(200);
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole");
+        let (once, ..) = pass(&lines, usize::MAX);
+        let marks = history::stage(&whole, Basis::Scratch(None), once).unwrap().settle().unwrap();
+        for chunk in [1, 7, 64] {
+            let dir = tmp.path().join(format!("early-{chunk}"));
+            let (finished, _) = pass_writing(&lines, chunk, Some(&dir));
+            let streamed = finished.streamed.unwrap();
+            assert!(finished.lines.files().values().all(Vec::is_empty), "every line written early");
+            let early =
+                history::stage_after(&dir, Basis::Scratch(None), finished.lines, streamed).unwrap().settle().unwrap();
+            for (name, mark) in &marks.files {
+                assert_eq!(std::fs::read(dir.join(name)).unwrap(), std::fs::read(whole.join(name)).unwrap(), "{name}");
+                assert_eq!(early.files[name].content(), mark.content(), "{name}");
+            }
+            assert_eq!(early.files.len(), marks.files.len());
+        }
+        // A fold that does not go on: the files it wrote are removed.
+        let dir = tmp.path().join("abandoned");
+        let (left, _) = folded(&lines, 7, Some(&dir));
+        assert!(std::fs::read_dir(&dir).unwrap().count() > 0, "written while folding");
+        left.abandon();
+        assert!(!dir.exists(), "the files and the directory made for them are gone");
     }
 }

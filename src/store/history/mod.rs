@@ -25,6 +25,7 @@
 //! marks) does not bring it back. Without a checkpoint nobody knows what was
 //! deleted, and a rebuild writes every month the events give.
 
+mod early;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,7 +36,8 @@ use serde::{Deserialize, Serialize};
 use super::atomic::CreateDirError;
 pub use super::mark::FileMark;
 use crate::time::Ts;
-pub use write::{Basis, Staged, stage};
+pub use early::{Early, Streamed};
+pub use write::{Basis, Staged, stage, stage_after};
 
 /// The directory under the world directory.
 pub const DIR: &str = "history";

@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::early::Streamed;
 use super::{FileMark, HistoryError, HistoryMarks, Lines, listing};
 use crate::store::atomic::{self, is_the_file_at, sync_dir, write_atomic};
 use crate::store::fault_injection;
@@ -54,12 +55,20 @@ struct Settle {
 /// Appends `lines` to their files under `dir`, each file synced, keeping
 /// and verifying what a crashed pass left past the marks of `basis`. The
 /// lines are freed on return, but for those of a file to settle.
-pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, HistoryError> {
+pub fn stage(dir: &Path, basis: Basis, lines: Lines) -> Result<Staged, HistoryError> {
+    stage_after(dir, basis, lines, Streamed::default())
+}
+
+/// [`stage`], after the files of `streamed` were written while the fold
+/// ran: they are taken as this pass's whole lines of their months (their
+/// lines in `lines`, if any, are not written again). On an error, those
+/// files are removed, as they were absent when the pass started.
+pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Streamed) -> Result<Staged, HistoryError> {
     let produced = &lines.files;
     let adopted;
     let basis = match basis {
         Basis::Adopt => {
-            adopted = adopt(dir)?;
+            adopted = adopt(dir, &streamed.files)?;
             Basis::Committed(&adopted)
         }
         basis => basis,
@@ -70,21 +79,18 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
         // and the next settle of its file replaces it.
         let _ = std::fs::remove_file(temp);
     }
-    let found = listed.files;
+    let mut found = listed.files;
+    found.retain(|name, _| !streamed.files.contains_key(name));
     let (committed, live) = match basis {
         Basis::Committed(marks) => (Some(&marks.files), Some(marks)),
         Basis::Scratch(live) => (None, live),
         Basis::Adopt => (None, None),
     };
-    let mut deleted = live.map(|m| m.deleted.clone()).unwrap_or_default();
-    // A file the live checkpoint commits and that is gone: the user deleted
-    // it. Without the directory (the world deleted, or `--world` moved) the
-    // history starts again instead: no month is taken for deleted, and
-    // `observer rebuild` writes them all from the events.
-    let present = dir.is_dir();
+    // Whether the directory was there when the pass started: the files
+    // written during the fold may have made it.
+    let present = streamed.present.unwrap_or_else(|| dir.is_dir());
+    let deleted = deleted_months(live, present, &found);
     let committed = committed.filter(|_| present);
-    let live_files = live.filter(|_| present).into_iter().flat_map(|m| m.files.keys());
-    deleted.extend(live_files.filter(|n| !found.contains_key(*n)).cloned());
     let mut staged = Staged {
         dir: dir.to_path_buf(),
         marks: HistoryMarks { files: BTreeMap::new(), deleted },
@@ -102,6 +108,11 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
     let mut of_new: Vec<&String> = Vec::new();
     let names: BTreeSet<&String> = found.keys().chain(produced.keys()).collect();
     for name in names {
+        if let Some(mark) = streamed.files.get(name) {
+            staged.marks.files.insert(name.clone(), *mark);
+            staged.touched.insert(name.clone());
+            continue;
+        }
         let new = produced.get(name).map_or(&[][..], Vec::as_slice);
         if staged.marks.deleted.contains(name) {
             staged.dropped += new.iter().filter(|b| **b == b'\n').count() as u64;
@@ -162,6 +173,8 @@ pub fn stage(dir: &Path, basis: Basis, mut lines: Lines) -> Result<Staged, Histo
         Ok(())
     })?;
     staged.marks.files.extend(marks);
+    // Committed with the others from here on.
+    streamed.keep();
     for at in to_fill {
         let settle = &mut staged.settle[at];
         settle.new = lines.files.remove(&settle.name).unwrap_or_default();
@@ -255,10 +268,28 @@ impl Staged {
     }
 }
 
-/// The marks of every history file in `dir`, each committed whole.
-fn adopt(dir: &Path) -> Result<HistoryMarks, HistoryError> {
+/// The months whose lines a pass drops: those the live checkpoint `live`
+/// records as deleted, and the files it commits that are gone from the
+/// directory (`found`, when `present`). Without the directory (the world
+/// deleted, or `--world` moved) the history starts again instead: no month
+/// is taken for deleted, and `observer rebuild` writes them all from the
+/// events.
+pub(super) fn deleted_months(
+    live: Option<&HistoryMarks>,
+    present: bool,
+    found: &BTreeMap<String, u64>,
+) -> BTreeSet<String> {
+    let mut deleted = live.map(|m| m.deleted.clone()).unwrap_or_default();
+    let live_files = live.filter(|_| present).into_iter().flat_map(|m| m.files.keys());
+    deleted.extend(live_files.filter(|n| !found.contains_key(*n)).cloned());
+    deleted
+}
+
+/// The marks of every history file in `dir` but those of `skip`, each
+/// committed whole.
+fn adopt(dir: &Path, skip: &BTreeMap<String, FileMark>) -> Result<HistoryMarks, HistoryError> {
     let mut marks = HistoryMarks::default();
-    for name in listing(dir)?.files.into_keys() {
+    for name in listing(dir)?.files.into_keys().filter(|name| !skip.contains_key(name)) {
         let bytes = read_from(&dir.join(&name), 0)?;
         marks.files.insert(name, FileMark::of(&bytes));
     }

@@ -1,0 +1,395 @@
+//! History lines written while the fold runs, for the files a pass makes.
+//!
+//! A rebuild's lines are the whole history (~47 MB on a busy lab), and
+//! [`stage`](super::stage) wrote them all after the fold: ~200 ms on the
+//! thread the pass waits for, mostly the kernel's copy into the page cache
+//! (perf, issue 11), while during the fold a second core was half idle. A
+//! file absent when the pass starts holds nothing to keep or verify, so its
+//! lines can go to disk as they are made and be freed: [`Early`] appends
+//! each chunk's lines to such files on the thread that makes them, and
+//! hashes them on the way. The marks are those `stage` would give (the
+//! running hash of the same bytes), and every file is synced before the
+//! fold is done, so the world that drops their entries still follows them
+//! (SPEC §4: in one place or both, never in neither).
+//!
+//! Anything else is left to `stage` as before: a file on disk at the start
+//! (a committed month, a crashed pass's tail to verify), a month the live
+//! marks say was deleted (its lines are dropped there), and every file when
+//! the directory is gone but the live marks name files (the pass that
+//! writes the first file would make the directory, and the live files not
+//! yet written would look deleted to a pass after a crash).
+//!
+//! A file written here and not yet committed is what a crashed pass leaves
+//! past the marks: the next pass compares it with its own lines, or removes
+//! it (`stage`). When the pass stops before the history is staged (a read
+//! error, a fold started over, a refusal, an error here), the files made
+//! here are removed again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::write::deleted_months;
+use super::{Basis, FileMark, HistoryError, Lines, listing};
+use crate::store::atomic::{self, sync_dir};
+use crate::store::fault_injection;
+
+/// Writes the lines of the files absent when the pass started as they are
+/// made (see the module).
+pub struct Early {
+    dir: PathBuf,
+    /// Whether the directory was there when the pass started.
+    present: bool,
+    /// Names not written here: the files there at the start, and the
+    /// months deleted.
+    kept: BTreeSet<String>,
+    /// Each file seen so far: open and written here, or left to `stage`.
+    files: BTreeMap<String, Option<Open>>,
+    /// The files made here, removed again unless [`Early::finish`] gives
+    /// them to the pass.
+    made: BTreeSet<String>,
+    /// The directory could not be made: everything is left to `stage`,
+    /// which reports it as before.
+    off: bool,
+    /// Whether this made the directory.
+    made_dir: bool,
+}
+
+struct Open {
+    file: File,
+    mark: FileMark,
+}
+
+/// The files [`Early`] wrote, synced, with their marks; what
+/// [`stage_after`](super::stage_after) takes. Dropped before it was
+/// staged, its files are removed.
+#[derive(Default)]
+pub struct Streamed {
+    dir: PathBuf,
+    /// The marks of the files written, by name.
+    pub(super) files: BTreeMap<String, FileMark>,
+    /// Whether the directory was there when the pass started (`None`:
+    /// nothing was written early, ask the directory).
+    pub(super) present: Option<bool>,
+    made_dir: bool,
+    kept: bool,
+}
+
+impl Early {
+    /// What may be written early under `dir` in a pass on `basis`: `None`
+    /// when nothing may (the directory cannot be listed, or it is gone while
+    /// the live marks name files), and `stage` does all.
+    pub fn at(dir: &Path, basis: Basis) -> Option<Early> {
+        let found = listing(dir).ok()?.files;
+        let present = dir.is_dir();
+        let live = match basis {
+            Basis::Committed(marks) => Some(marks),
+            Basis::Scratch(live) => live,
+            Basis::Adopt => None,
+        };
+        if !present && live.is_some_and(|marks| !marks.files.is_empty()) {
+            return None;
+        }
+        let mut kept = deleted_months(live, present, &found);
+        kept.extend(found.into_keys());
+        Some(Early {
+            dir: dir.to_path_buf(),
+            present,
+            kept,
+            files: BTreeMap::new(),
+            made: BTreeSet::new(),
+            off: false,
+            made_dir: false,
+        })
+    }
+
+    /// Appends the lines gathered in `lines` for the files written here,
+    /// and empties them there (their memory is kept for the next chunk).
+    /// After an error, the pass stops: see [`Early::finish`].
+    pub fn write(&mut self, lines: &mut Lines) -> Result<(), HistoryError> {
+        if self.off {
+            return Ok(());
+        }
+        for (name, bytes) in lines.files.iter_mut().filter(|(_, bytes)| !bytes.is_empty()) {
+            if !self.files.contains_key(name) {
+                let open = self.open(name)?;
+                if self.off {
+                    return Ok(());
+                }
+                self.files.insert(name.clone(), open);
+            }
+            let Some(Some(open)) = self.files.get_mut(name) else { continue };
+            let io = |error| HistoryError::Io { path: self.dir.join(name), error };
+            open.file.write_all(bytes).map_err(io)?;
+            open.mark = open.mark.after(bytes);
+            bytes.clear();
+        }
+        Ok(())
+    }
+
+    /// Creates the file `name` when it is to be written here.
+    fn open(&mut self, name: &str) -> Result<Option<Open>, HistoryError> {
+        if self.kept.contains(name) {
+            return Ok(None);
+        }
+        if !self.made_dir && !self.dir.is_dir() {
+            if atomic::create_dir(&self.dir, "the history directory").is_err() {
+                // `stage` makes it again, and reports why it cannot.
+                self.off = true;
+                return Ok(None);
+            }
+            self.made_dir = !self.present;
+        }
+        let path = self.dir.join(name);
+        let io = |error| HistoryError::Io { path: path.clone(), error };
+        // Never through a symlink, never over a file: it was absent.
+        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
+        self.made.insert(name.to_string());
+        fault_injection::fail_at("history-append").map_err(io)?;
+        Ok(Some(Open { file, mark: FileMark::default() }))
+    }
+
+    /// Syncs the files written here and the directories that name them,
+    /// and gives their marks.
+    pub fn finish(mut self) -> Result<Streamed, HistoryError> {
+        // From here on, `streamed` removes what was made when dropped.
+        let mut streamed = Streamed {
+            dir: self.dir.clone(),
+            files: std::mem::take(&mut self.made).into_iter().map(|name| (name, FileMark::default())).collect(),
+            present: Some(self.present),
+            made_dir: std::mem::take(&mut self.made_dir),
+            kept: false,
+        };
+        for (name, open) in std::mem::take(&mut self.files) {
+            let Some(open) = open else { continue };
+            let path = self.dir.join(&name);
+            open.file.sync_data().map_err(|error| HistoryError::Io { path, error })?;
+            streamed.files.insert(name, open.mark);
+        }
+        if !streamed.files.is_empty() {
+            let io = |error| HistoryError::Io { path: self.dir.clone(), error };
+            sync_dir(&self.dir).map_err(io)?;
+            if let Some(world) = self.dir.parent() {
+                sync_dir(world).map_err(io)?;
+            }
+        }
+        Ok(streamed)
+    }
+}
+
+impl Drop for Early {
+    /// A pass that stopped before its history was staged: the files made
+    /// here go again.
+    fn drop(&mut self) {
+        remove(&self.dir, self.made.iter(), self.made_dir);
+    }
+}
+
+impl Streamed {
+    /// The files are the history's from now on: not removed when dropped.
+    pub(super) fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        if !self.kept {
+            remove(&self.dir, self.files.keys(), self.made_dir);
+        }
+    }
+}
+
+/// Removes the files `names` under `dir`, and `dir` when it was made for
+/// them and is empty; best effort: a file that stays is a crashed pass's
+/// leftover to the next pass.
+fn remove<'a>(dir: &Path, names: impl Iterator<Item = &'a String>, made_dir: bool) {
+    let mut removed = false;
+    for name in names {
+        removed |= std::fs::remove_file(dir.join(name)).is_ok();
+    }
+    if made_dir {
+        removed |= std::fs::remove_dir(dir).is_ok();
+    }
+    if removed {
+        let _ = sync_dir(if made_dir { dir.parent().unwrap_or(dir) } else { dir });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HistoryMarks, is_settled, stage, stage_after};
+    use super::*;
+    use crate::time::Ts;
+
+    /// Alert lines, each a month (of 2026) and a JSON string.
+    fn lines(items: &[(&str, &str)]) -> Lines {
+        let mut lines = Lines::default();
+        for (month, text) in items {
+            let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
+            lines.push("alerts", at, text).unwrap();
+        }
+        lines
+    }
+
+    /// `n` lines over three months, a few hundred bytes each.
+    fn story(n: usize) -> Vec<(&'static str, String)> {
+        (0..n).map(|k| (["04", "05", "06"][k % 7 % 3], format!("line {k} {}", "x".repeat(k % 300)))).collect()
+    }
+
+    /// Writes `items` through `early` in chunks of `chunk` lines, as the
+    /// stager does, and gives what is left for `stage`.
+    fn streamed(early: &mut Early, items: &[(&str, String)], chunk: usize) -> Result<Lines, HistoryError> {
+        let mut all = Lines::default();
+        for part in items.chunks(chunk) {
+            let part: Vec<(&str, &str)> = part.iter().map(|(m, t)| (*m, t.as_str())).collect();
+            for (name, bytes) in lines(&part).files {
+                all.files.entry(name).or_default().extend(bytes);
+            }
+            early.write(&mut all)?;
+        }
+        Ok(all)
+    }
+
+    fn contents(marks: &HistoryMarks) -> Vec<(String, FileMark)> {
+        marks.files.iter().map(|(name, mark)| (name.clone(), mark.content())).collect()
+    }
+
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries.map(|e| e.unwrap()).map(|e| (e.file_name().into_string().unwrap(), e.path())).collect()
+            })
+            .unwrap_or_else(|_| Vec::new())
+            .into_iter()
+            .map(|(name, path)| (name, std::fs::read(path).unwrap()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn lines_written_while_the_fold_runs_give_the_files_and_marks_of_one_stage() {
+        let items = story(3000);
+        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole/history");
+        let once = stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
+        for chunk in [1, 7, 1000, 5000] {
+            let dir = tmp.path().join(format!("early-{chunk}/history"));
+            let mut early = Early::at(&dir, Basis::Scratch(None)).expect("from nothing, every file is written early");
+            let left = streamed(&mut early, &items, chunk).unwrap();
+            assert!(left.files.values().all(Vec::is_empty), "every line written and freed");
+            let marks =
+                stage_after(&dir, Basis::Scratch(None), left, early.finish().unwrap()).unwrap().settle().unwrap();
+            assert_eq!(files(&dir), files(&whole), "chunks of {chunk}");
+            assert_eq!(contents(&marks), contents(&once), "chunks of {chunk}");
+            assert!(marks.files.values().all(|mark| mark.stamp.is_some()), "stamped as `stage` stamps");
+            assert!(is_settled(&dir, Some(&marks)));
+        }
+    }
+
+    #[test]
+    fn only_files_absent_at_the_start_are_written_early_and_deleted_months_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        let first = stage(&dir, Basis::Scratch(None), lines(&[("04", "a"), ("05", "b")])).unwrap().settle().unwrap();
+        std::fs::remove_file(dir.join("alerts-2026-04.jsonl")).unwrap();
+        // A rebuild over the live marks: April was deleted, May is there.
+        let mut early = Early::at(&dir, Basis::Scratch(Some(&first))).unwrap();
+        let items: Vec<(&str, String)> =
+            [("04", "a"), ("05", "b"), ("05", "c"), ("06", "d")].iter().map(|(m, t)| (*m, t.to_string())).collect();
+        let left = streamed(&mut early, &items, 2).unwrap();
+        assert_eq!(std::fs::read(dir.join("alerts-2026-06.jsonl")).unwrap(), b"\"d\"\n", "June: absent, written");
+        assert!(!dir.join("alerts-2026-04.jsonl").exists(), "April: deleted, not written");
+        assert_eq!(std::fs::read(dir.join("alerts-2026-05.jsonl")).unwrap(), b"\"b\"\n", "May: left to `stage`");
+        assert_eq!(left.files["alerts-2026-04.jsonl"], b"\"a\"\n");
+        assert_eq!(left.files["alerts-2026-05.jsonl"], b"\"b\"\n\"c\"\n");
+        assert!(left.files["alerts-2026-06.jsonl"].is_empty());
+        let staged = stage_after(&dir, Basis::Scratch(Some(&first)), left, early.finish().unwrap()).unwrap();
+        assert_eq!(staged.dropped, 1, "April's line is dropped there");
+        let marks = staged.settle().unwrap();
+        assert!(marks.deleted.contains("alerts-2026-04.jsonl") && !dir.join("alerts-2026-04.jsonl").exists());
+        assert_eq!(std::fs::read(dir.join("alerts-2026-05.jsonl")).unwrap(), b"\"b\"\n\"c\"\n");
+        assert_eq!(marks.files["alerts-2026-06.jsonl"].content(), FileMark::of(b"\"d\"\n"));
+        // The directory gone while the live marks name files: nothing early.
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(Early::at(&dir, Basis::Scratch(Some(&marks))).is_none());
+        assert!(Early::at(&dir, Basis::Committed(&marks)).is_none());
+    }
+
+    #[test]
+    fn an_error_while_writing_early_removes_what_was_made_and_keeps_what_was_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        let mut early = Early::at(&dir, Basis::Scratch(None)).unwrap();
+        let items: Vec<(&str, String)> = [("04", "a"), ("05", "b")].iter().map(|(m, t)| (*m, t.to_string())).collect();
+        streamed(&mut early, &items, 1).unwrap();
+        // A file made meanwhile by someone else is never written over.
+        std::fs::write(dir.join("alerts-2026-06.jsonl"), "theirs\n").unwrap();
+        let error = streamed(&mut early, &[("06", "c".to_string())], 1).expect_err("refused");
+        assert!(matches!(&error, HistoryError::Io { error, .. } if error.kind() == std::io::ErrorKind::AlreadyExists));
+        drop(early);
+        assert_eq!(files(&dir), [("alerts-2026-06.jsonl".to_string(), b"theirs\n".to_vec())]);
+        // A refusal of `stage` removes the files written early as well.
+        let dir = tmp.path().join("again/history");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("alerts-2026-04.jsonl"), "\"a\"\n").unwrap();
+        let marks = HistoryMarks {
+            files: [("alerts-2026-04.jsonl".to_string(), FileMark::of(b"\"A\"\n"))].into(),
+            deleted: Default::default(),
+        };
+        let mut early = Early::at(&dir, Basis::Committed(&marks)).unwrap();
+        let left = streamed(&mut early, &[("04", "b".into()), ("05", "c".into())], 1).unwrap();
+        assert!(dir.join("alerts-2026-05.jsonl").exists());
+        let refused =
+            stage_after(&dir, Basis::Committed(&marks), left, early.finish().unwrap()).err().expect("refused");
+        assert!(refused.to_string().contains("observer rebuild"), "{refused}");
+        assert_eq!(files(&dir), [("alerts-2026-04.jsonl".to_string(), b"\"a\"\n".to_vec())]);
+        // A directory that cannot be made: everything is left to `stage`.
+        let world = tmp.path().join("world");
+        assert!(Early::at(&dir.join("alerts-2026-04.jsonl/history"), Basis::Scratch(None)).is_none(), "unlisted");
+        let mut early = Early::at(&world.join("history"), Basis::Scratch(None)).unwrap();
+        std::fs::write(&world, "").unwrap();
+        let left = streamed(&mut early, &items, 1).unwrap();
+        assert_eq!(left.files["alerts-2026-04.jsonl"], b"\"a\"\n");
+        assert!(early.finish().unwrap().files.is_empty());
+    }
+
+    #[test]
+    fn files_written_early_by_a_pass_killed_before_its_commit_are_set_right_by_the_next() {
+        let items = story(500);
+        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole/history");
+        let once = stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
+        let committed = HistoryMarks::default();
+        for (killed_after, next) in [(100, items.len()), (300, 250)] {
+            let dir = tmp.path().join(format!("killed-{killed_after}-{next}/history"));
+            std::fs::create_dir_all(&dir).unwrap();
+            // Killed mid-fold: nothing synced, nothing removed.
+            let mut early = Early::at(&dir, Basis::Committed(&committed)).unwrap();
+            streamed(&mut early, &items[..killed_after], 7).unwrap();
+            std::mem::forget(early);
+            assert!(!is_settled(&dir, Some(&committed)), "what it wrote makes the next run fold");
+            // The next pass decides the same lines (all of them), or other
+            // ones (the first `next`, then others): the files are its lines.
+            let mut again: Vec<(&str, String)> = items[..next].to_vec();
+            again.push(("05", "other".into()));
+            let mut early = Early::at(&dir, Basis::Committed(&committed)).unwrap();
+            let left = streamed(&mut early, &again, 7).unwrap();
+            let marks = stage_after(&dir, Basis::Committed(&committed), left, early.finish().unwrap())
+                .unwrap()
+                .settle()
+                .unwrap();
+            let expected: Vec<(&str, &str)> = again.iter().map(|(m, t)| (*m, t.as_str())).collect();
+            let want = tmp.path().join(format!("want-{killed_after}-{next}/history"));
+            let want_marks = stage(&want, Basis::Scratch(None), lines(&expected)).unwrap().settle().unwrap();
+            assert_eq!(files(&dir), files(&want), "killed after {killed_after}");
+            assert_eq!(contents(&marks), contents(&want_marks));
+            assert!(is_settled(&dir, Some(&marks)));
+        }
+        assert_eq!(contents(&once).len(), 3);
+    }
+}
