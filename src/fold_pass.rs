@@ -328,16 +328,9 @@ fn run_pass(
     let state = rendered_state.unwrap_or_else(|| checkpoint.render_state(&dirs.state, None));
     checkpoint.save_rendered(&dirs.state, state).map_err(PassError::Commit)?;
     fault_injection::crash_at("after-checkpoint");
-    free_beside(checkpoint);
+    // Freeing a busy history's engine was 3 % of a rebuild's fold thread.
+    crate::threads::drop_beside(checkpoint);
     Ok(report)
-}
-
-/// Frees the pass's state on a thread of its own once it is committed:
-/// freeing a busy history's engine, ~100 MB in small allocations, was 3 %
-/// of a rebuild's fold thread (perf), time the command waited for before
-/// it could report and end. With no thread to be had, it is freed here.
-fn free_beside(checkpoint: Checkpoint) {
-    let _ = std::thread::Builder::new().name("observer-free".into()).spawn(move || drop(checkpoint));
 }
 
 /// What a fold saw besides the engine state.
