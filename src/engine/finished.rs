@@ -21,7 +21,7 @@
 //! that pass (oldest end first, group by group). Each pass trims every
 //! group, which also applies a lowered `keep_finished` at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +111,7 @@ pub(super) fn place(
 impl Finished {
     /// The index of a state written before the bound: every finished entry
     /// it holds, each group to be trimmed.
-    pub(super) fn of_old_state(deployments: &Keyed<Deployment>, incidents: &BTreeMap<String, Incident>) -> Finished {
+    pub(super) fn of_old_state(deployments: &Keyed<Deployment>, incidents: &Keyed<Box<Incident>>) -> Finished {
         let mut finished = Finished { indexed: true, ..Finished::default() };
         for (id, run) in deployments.sorted() {
             finished.deployment_moved(id, None, deployment_place(run));
@@ -126,7 +126,7 @@ impl Finished {
 
     /// A pass starts: what left before is in the history already, and
     /// every group is trimmed (see the module).
-    pub(super) fn on_pass_started(&mut self, deployments: &Keyed<Deployment>, incidents: &BTreeMap<String, Incident>) {
+    pub(super) fn on_pass_started(&mut self, deployments: &Keyed<Deployment>, incidents: &Keyed<Box<Incident>>) {
         if !self.indexed {
             *self = Finished::of_old_state(deployments, incidents);
         }
@@ -194,7 +194,7 @@ impl Finished {
         &mut self,
         keep: usize,
         deployments: &mut Keyed<Deployment>,
-        incidents: &mut BTreeMap<String, Incident>,
+        incidents: &mut Keyed<Box<Incident>>,
     ) {
         for (which, group) in std::mem::take(&mut self.dirty) {
             let kept = match which {
@@ -213,7 +213,7 @@ impl Finished {
                     }
                     Which::Incidents => {
                         if let Some(incident) = incidents.remove(&id) {
-                            self.left_incidents.push(incident);
+                            self.left_incidents.push(*incident);
                         }
                     }
                 }
@@ -231,7 +231,7 @@ impl Finished {
         &mut self,
         horizon: Ts,
         deployments: &mut Keyed<Deployment>,
-        incidents: &mut BTreeMap<String, Incident>,
+        incidents: &mut Keyed<Box<Incident>>,
     ) {
         let old = |run: &Deployment| run.ended_at.is_some_and(|at| at < horizon);
         // In id order, as the map was ordered before it was hashed: the
@@ -246,7 +246,9 @@ impl Finished {
             }
         }
         let old = |incident: &Incident| incident.resolved_at.is_some_and(|at| at < horizon);
-        let expired: Vec<String> = incidents.iter().filter(|(_, i)| old(i)).map(|(id, _)| id.clone()).collect();
+        let mut expired: Vec<String> =
+            incidents.iter_unordered().filter(|(_, i)| old(i)).map(|(id, _)| id.clone()).collect();
+        expired.sort_unstable();
         for id in expired {
             if let Some(incident) = incidents.remove(&id) {
                 let group = group(Some(&incident.node), Some(&incident.service));
@@ -256,7 +258,7 @@ impl Finished {
                         self.incidents.groups.remove(&group);
                     }
                 }
-                self.left_incidents.push(incident);
+                self.left_incidents.push(*incident);
             }
         }
         self.deployments.gone.forget_before(horizon);

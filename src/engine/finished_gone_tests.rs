@@ -76,6 +76,25 @@ fn it_is_written_by_minute_and_a_minute_read_is_written_back_as_it_was() {
     assert!(matches!(again.minutes.values().next(), Some(super::Minute::Raw(_))), "the other minute stays raw");
 }
 
+/// A changed minute is held by hash: its ids are still written in id
+/// order, the bytes a minute kept in id order gave.
+#[test]
+fn a_changed_minute_is_written_in_id_order_whatever_the_order_of_inserts() {
+    let mut gone = Gone::default();
+    let mut by_id = std::collections::BTreeMap::new();
+    for n in 0..300u64 {
+        let id = format!("evt-{:04}", (n * 7919) % 300);
+        let end = at("2026-05-12T10:00:00Z").0 + (n as i64 * 137) % 60_000;
+        gone.insert(id.clone(), Ts(end));
+        by_id.insert(id, Ts(end));
+    }
+    let pairs: Vec<_> = by_id.iter().collect();
+    let expected = serde_json::to_string(&serde_json::json!({ "2026-05-12T10:00:00Z": pairs })).unwrap();
+    assert_eq!(written(&gone), expected);
+    assert_eq!(written(&read(&expected)), expected);
+    assert_eq!(gone.entries().map(|(id, _)| id).collect::<Vec<_>>(), by_id.keys().cloned().collect::<Vec<_>>());
+}
+
 #[test]
 fn a_state_written_before_minutes_is_read() {
     let older = read(r#"{"d1":"2026-05-12T10:00:30Z","d0":"2026-05-12T09:59:00Z"}"#);

@@ -57,7 +57,7 @@ pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occur
     }
     engine.incidents.insert(
         id.clone(),
-        Incident {
+        Box::new(Incident {
             id: id.clone(),
             node: node.to_string(),
             service: service.to_string(),
@@ -69,7 +69,7 @@ pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occur
             events: VecDeque::from([event.ts]),
             correlation_id: event.correlation_id.map(str::to_string),
             resolved_at: None,
-        },
+        }),
     );
     id
 }

@@ -132,7 +132,12 @@ pub struct Engine {
     /// By `node/service`: looked up by every service event, and again by
     /// the alert rules it wakes; hashed (`keyed.rs`), written in key order.
     services: Keyed<ServiceState>,
-    incidents: BTreeMap<String, Incident>,
+    /// By id: looked up by every failure and recovery of a service with an
+    /// active incident, by the alert rules, and removed from by the trim;
+    /// hashed as the services are, written in key order. Boxed: the table
+    /// holds a pointer per incident, so that growing it copies no incident
+    /// and keeps the rebuild's peak (unboxed, it was ~3.5 MiB higher).
+    incidents: Keyed<Box<Incident>>,
     deployments: Keyed<Deployment>,
     stats: EventStats,
     counters: Counters,
@@ -337,7 +342,7 @@ impl Engine {
         &self.services
     }
 
-    pub fn incidents(&self) -> &BTreeMap<String, Incident> {
+    pub fn incidents(&self) -> &Keyed<Box<Incident>> {
         &self.incidents
     }
 

@@ -67,13 +67,13 @@ impl Snapshot {
         match &scope.incident {
             Some(wanted) => {
                 if let Some(incident) = engine.incidents().get(wanted) {
-                    snapshot.incidents.insert(wanted.clone(), incident.clone());
+                    snapshot.incidents.insert(wanted.clone(), Incident::clone(incident));
                 }
             }
             None => {
-                for (id, incident) in engine.incidents() {
+                for (id, incident) in engine.incidents().iter_unordered() {
                     if scope.covers_incident(id, incident) {
-                        snapshot.incidents.insert(id.clone(), incident.clone());
+                        snapshot.incidents.insert(id.clone(), Incident::clone(incident));
                     }
                 }
             }

@@ -29,6 +29,10 @@ pub(super) fn project(engine: &Engine) -> IncidentsFile<'_> {
     IncidentsFile {
         schema_version: SCHEMA_VERSION,
         as_of: engine.clock(),
-        incidents: engine.incidents().iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v))).collect(),
+        incidents: engine
+            .incidents()
+            .iter_unordered()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(&**v)))
+            .collect(),
     }
 }

@@ -204,6 +204,32 @@ mod tests {
         (String::from_utf8_lossy(bytes).into_owned(), String::from_utf8_lossy(&again).into_owned())
     }
 
+    /// The engine holds its incidents by hash: the lists of active ones in
+    /// `nodes.json` and the summary are still in id order.
+    #[test]
+    fn active_incidents_are_listed_in_id_order() {
+        let lines: Vec<String> = (0..40)
+            .map(|n| {
+                let service = format!("s{}", (n * 17) % 40);
+                format!(
+                    r#"{{"ts":"2026-05-12T12:00:{:02}Z","type":"service_unhealthy","node":"a","service":"{service}"}}"#,
+                    n
+                )
+            })
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let engine = given(&lines);
+        let files = project(&engine, &Inventory::default(), &Config::default(), &DiskFacts::default()).unwrap();
+        let json = |name: &str| -> serde_json::Value {
+            serde_json::from_slice(&files.iter().find(|(file, _)| *file == name).unwrap().1).unwrap()
+        };
+        let mut expected: Vec<String> = engine.incidents().keys().cloned().collect();
+        expected.sort();
+        assert_eq!(expected.len(), 40);
+        assert_eq!(json(NodesFile::NAME)["nodes"]["a"]["active_incidents"], serde_json::json!(expected));
+        assert_eq!(json(Summary::NAME)["active_incidents"], serde_json::json!(expected));
+    }
+
     #[test]
     fn the_files_are_projected_in_the_order_files_names() {
         let names: Vec<&str> = a_busy_world().iter().map(|(name, _)| *name).collect();

@@ -75,7 +75,9 @@ pub(super) fn project<'a>(
                     .collect(),
                 active_incidents: engine
                     .incidents()
-                    .values()
+                    .sorted()
+                    .into_iter()
+                    .map(|(_, i)| i)
                     .filter(|i| i.node == name && i.status == IncidentStatus::Active)
                     .map(|i| Cow::Borrowed(i.id.as_str()))
                     .collect(),

@@ -165,7 +165,9 @@ pub(super) fn summarize<'a>(
     }
     let active_incidents: Vec<Cow<str>> = engine
         .incidents()
-        .values()
+        .sorted()
+        .into_iter()
+        .map(|(_, i)| i)
         .filter(|i| i.status == IncidentStatus::Active)
         .map(|i| Cow::Borrowed(i.id.as_str()))
         .collect();

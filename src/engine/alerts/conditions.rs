@@ -19,7 +19,7 @@ use crate::time::Ts;
 pub struct Facts<'a> {
     pub nodes: &'a BTreeMap<String, NodeState>,
     pub services: &'a Keyed<ServiceState>,
-    pub incidents: &'a BTreeMap<String, Incident>,
+    pub incidents: &'a Keyed<Box<Incident>>,
     pub deployments: &'a Keyed<Deployment>,
     pub probes: &'a BTreeMap<String, ProbeState>,
 }
