@@ -30,8 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::write::deleted_months;
-use super::{Basis, FileMark, HistoryError, Lines, listing};
+use super::{Basis, FileMark, HistoryError, Lines, deleted_months, listing};
 use crate::store::atomic::{self, sync_dir};
 use crate::store::fault_injection;
 
@@ -221,17 +220,8 @@ fn remove<'a>(dir: &Path, names: impl Iterator<Item = &'a String>, made_dir: boo
 mod tests {
     use super::super::{HistoryMarks, is_settled, stage, stage_after};
     use super::*;
-    use crate::time::Ts;
 
-    /// Alert lines, each a month (of 2026) and a JSON string.
-    fn lines(items: &[(&str, &str)]) -> Lines {
-        let mut lines = Lines::default();
-        for (month, text) in items {
-            let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
-            lines.push("alerts", at, text).unwrap();
-        }
-        lines
-    }
+    use super::super::alert_lines as lines;
 
     /// `n` lines over three months, a few hundred bytes each.
     fn story(n: usize) -> Vec<(&'static str, String)> {

@@ -115,6 +115,19 @@ struct Listing {
     temps: Vec<PathBuf>,
 }
 
+/// The months whose lines a pass drops: those the live checkpoint `live`
+/// records as deleted, and the files it commits that are gone from the
+/// directory (`found`, when `present`). Without the directory (the world
+/// deleted, or `--world` moved) the history starts again instead: no month
+/// is taken for deleted, and `observer rebuild` writes them all from the
+/// events.
+fn deleted_months(live: Option<&HistoryMarks>, present: bool, found: &BTreeMap<String, u64>) -> BTreeSet<String> {
+    let mut deleted = live.map(|m| m.deleted.clone()).unwrap_or_default();
+    let live_files = live.filter(|_| present).into_iter().flat_map(|m| m.files.keys());
+    deleted.extend(live_files.filter(|n| !found.contains_key(*n)).cloned());
+    deleted
+}
+
 /// The history files in `dir`; none when there is no directory yet.
 fn listing(dir: &Path) -> Result<Listing, HistoryError> {
     let entries = match std::fs::read_dir(dir) {
@@ -209,6 +222,18 @@ impl std::error::Error for HistoryError {
             _ => None,
         }
     }
+}
+
+/// Alert lines, each a month (of 2026) and a JSON string: for the tests
+/// of the history's writing.
+#[cfg(test)]
+fn alert_lines(items: &[(&str, &str)]) -> Lines {
+    let mut lines = Lines::default();
+    for (month, text) in items {
+        let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
+        lines.push("alerts", at, text).unwrap();
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::early::Streamed;
-use super::{FileMark, HistoryError, HistoryMarks, Lines, listing};
+use super::{FileMark, HistoryError, HistoryMarks, Lines, deleted_months, listing};
 use crate::store::atomic::{self, is_the_file_at, sync_dir, write_atomic};
 use crate::store::fault_injection;
 
@@ -268,23 +268,6 @@ impl Staged {
     }
 }
 
-/// The months whose lines a pass drops: those the live checkpoint `live`
-/// records as deleted, and the files it commits that are gone from the
-/// directory (`found`, when `present`). Without the directory (the world
-/// deleted, or `--world` moved) the history starts again instead: no month
-/// is taken for deleted, and `observer rebuild` writes them all from the
-/// events.
-pub(super) fn deleted_months(
-    live: Option<&HistoryMarks>,
-    present: bool,
-    found: &BTreeMap<String, u64>,
-) -> BTreeSet<String> {
-    let mut deleted = live.map(|m| m.deleted.clone()).unwrap_or_default();
-    let live_files = live.filter(|_| present).into_iter().flat_map(|m| m.files.keys());
-    deleted.extend(live_files.filter(|n| !found.contains_key(*n)).cloned());
-    deleted
-}
-
 /// The marks of every history file in `dir` but those of `skip`, each
 /// committed whole.
 fn adopt(dir: &Path, skip: &BTreeMap<String, FileMark>) -> Result<HistoryMarks, HistoryError> {
@@ -381,17 +364,8 @@ fn append(dir: &Path, path: &Path, size: u64, bytes: &[u8]) -> Result<(), Histor
 mod tests {
     use super::super::is_settled;
     use super::*;
-    use crate::time::Ts;
 
-    /// Alert lines, each a month (of 2026) and a JSON string.
-    fn lines(items: &[(&str, &str)]) -> Lines {
-        let mut lines = Lines::default();
-        for (month, text) in items {
-            let at = Ts::parse(&format!("2026-{month}-10T00:00:00Z")).unwrap();
-            lines.push("alerts", at, text).unwrap();
-        }
-        lines
-    }
+    use super::super::alert_lines as lines;
 
     fn read(dir: &Path, name: &str) -> String {
         std::fs::read_to_string(dir.join(name)).unwrap_or_else(|_| "(missing)".into())
