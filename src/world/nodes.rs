@@ -59,6 +59,10 @@ pub(super) fn project<'a>(
     let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
     node_names.extend(engine.nodes().keys().map(String::as_str));
     node_names.extend(services.values().map(|s| s.node.as_str()));
+    // The active incidents in id order, sorted once for all nodes.
+    let mut active: Vec<_> =
+        engine.incidents().iter_unordered().filter(|(_, i)| i.status == IncidentStatus::Active).collect();
+    active.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut nodes = BTreeMap::new();
     for name in node_names {
         let state = engine.nodes().get(name);
@@ -73,13 +77,10 @@ pub(super) fn project<'a>(
                     .filter(|s| s.node == name)
                     .map(|s| Cow::Borrowed(s.service.as_str()))
                     .collect(),
-                active_incidents: engine
-                    .incidents()
-                    .sorted()
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .filter(|i| i.node == name && i.status == IncidentStatus::Active)
-                    .map(|i| Cow::Borrowed(i.id.as_str()))
+                active_incidents: active
+                    .iter()
+                    .filter(|(_, i)| i.node == name)
+                    .map(|(_, i)| Cow::Borrowed(i.id.as_str()))
                     .collect(),
             },
         );

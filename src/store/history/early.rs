@@ -85,7 +85,11 @@ impl Early {
         let live = match basis {
             Basis::Committed(marks) => Some(marks),
             Basis::Scratch(live) => live,
-            Basis::Adopt => None,
+            // The first pass after a checkpoint without history marks takes
+            // every history file there is as committed whole: a file written
+            // early by a pass killed before its commit would be taken so by
+            // the next, and its lines appended to it again.
+            Basis::Adopt => return None,
         };
         if !present && live.is_some_and(|marks| !marks.files.is_empty()) {
             return None;
@@ -133,7 +137,13 @@ impl Early {
             return Ok(None);
         }
         if !self.made_dir && !self.dir.is_dir() {
-            if atomic::create_dir(&self.dir, "the history directory").is_err() {
+            if let Err(error) = atomic::create_dir(&self.dir, "the history directory") {
+                if !self.made.is_empty() {
+                    // Gone since files were written in it: those would be
+                    // given to `stage` without the lines gathered from here
+                    // on, so the pass stops instead.
+                    return Err(HistoryError::Directory(error));
+                }
                 // `stage` makes it again, and reports why it cannot.
                 self.off = true;
                 return Ok(None);
@@ -307,6 +317,36 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(Early::at(&dir, Basis::Scratch(Some(&marks))).is_none());
         assert!(Early::at(&dir, Basis::Committed(&marks)).is_none());
+    }
+
+    /// The directory gone in the middle of a fold, after files were written
+    /// early in it: the lines gathered from then on would be lost to
+    /// `stage`, so the write fails and the pass stops.
+    #[test]
+    fn a_directory_gone_after_files_were_written_early_stops_the_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        std::fs::create_dir(&dir).unwrap();
+        let mut early = Early::at(&dir, Basis::Scratch(None)).unwrap();
+        streamed(&mut early, &[("04", "a".to_string())], 1).unwrap();
+        assert!(dir.join("alerts-2026-04.jsonl").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "not a directory").unwrap();
+        let later = streamed(&mut early, &[("05", "b".to_string())], 1);
+        assert!(matches!(later, Err(HistoryError::Directory(_))), "{:?}", later.err());
+    }
+
+    /// The first pass after a checkpoint without history marks adopts every
+    /// history file as committed whole: one written early by a pass killed
+    /// before its commit would be adopted by the next, which would append
+    /// the same lines again. So that pass writes nothing early.
+    #[test]
+    fn a_pass_that_adopts_the_history_writes_nothing_early() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        assert!(Early::at(&dir, Basis::Adopt).is_none());
+        stage(&dir, Basis::Scratch(None), lines(&[("04", "a")])).unwrap().settle().unwrap();
+        assert!(Early::at(&dir, Basis::Adopt).is_none());
     }
 
     #[test]
