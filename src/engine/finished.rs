@@ -92,6 +92,19 @@ fn group(node: Option<&str>, service: Option<&str>) -> String {
     crate::engine::service_key(node, service)
 }
 
+/// Adds an entry to its group; the group's name is copied only for a group
+/// not seen yet.
+fn join(groups: &mut Keyed<BTreeSet<(Ts, String)>>, group: &str, entry: (Ts, String)) {
+    match groups.get_mut(group) {
+        Some(set) => {
+            set.insert(entry);
+        }
+        None => {
+            groups.insert(group.to_string(), BTreeSet::from([entry]));
+        }
+    }
+}
+
 /// Where a deployment sits among the finished ones, if it is finished.
 pub(super) fn deployment_place(run: &Deployment) -> Option<(String, Ts)> {
     place(run.node.as_deref(), run.service.as_deref(), run.status, run.ended_at)
@@ -162,29 +175,14 @@ impl Finished {
             }
         }
         if let Some((group, at)) = after {
-            // The group's name is copied only for a group not seen yet.
-            match groups.get_mut(&group) {
-                Some(set) => {
-                    set.insert((at, id.to_string()));
-                }
-                None => {
-                    groups.insert(group.clone(), BTreeSet::from([(at, id.to_string())]));
-                }
-            }
+            join(groups, &group, (at, id.to_string()));
             self.dirty.insert((Which::Deployments, group));
         }
     }
 
     pub(super) fn incident_resolved(&mut self, incident: &Incident, at: Ts) {
         let group = group(Some(&incident.node), Some(&incident.service));
-        match self.incidents.groups.get_mut(&group) {
-            Some(set) => {
-                set.insert((at, incident.id.clone()));
-            }
-            None => {
-                self.incidents.groups.insert(group.clone(), BTreeSet::from([(at, incident.id.clone())]));
-            }
-        }
+        join(&mut self.incidents.groups, &group, (at, incident.id.clone()));
         self.dirty.insert((Which::Incidents, group));
     }
 

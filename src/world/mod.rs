@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Incident, IncidentStatus};
 use crate::inventory::Inventory;
 use crate::store::deployment_files::DiskFacts;
 
@@ -62,8 +62,9 @@ pub fn project(
 ) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
     let services = all_services(engine, inventory);
     let probes = services::all_probes(engine, inventory);
-    let nodes = nodes::project(engine, inventory, config, &services);
-    let summary = summary::summarize(engine, config, &probes, &nodes.nodes, &services);
+    let active = active_incidents(engine);
+    let nodes = nodes::project(engine, inventory, config, &services, &active);
+    let summary = summary::summarize(engine, config, &probes, &nodes.nodes, &services, &active);
     Ok(vec![
         render_file(&nodes)?,
         render_file(&services::project(engine, &probes, &services))?,
@@ -72,6 +73,19 @@ pub fn project(
         render_file(&alerts::project(engine))?,
         render_file(&summary)?,
     ])
+}
+
+/// The active incidents in id order, for `nodes.json` and the summary: the
+/// engine holds its incidents by hash, so they are sorted here, once.
+fn active_incidents(engine: &Engine) -> Vec<&Incident> {
+    let mut active: Vec<&Incident> = engine
+        .incidents()
+        .values()
+        .map(|incident| &**incident)
+        .filter(|i| i.status == IncidentStatus::Active)
+        .collect();
+    active.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    active
 }
 
 fn render_file<F: WorldFile + Serialize>(file: &F) -> Result<(&'static str, Vec<u8>), RenderError> {

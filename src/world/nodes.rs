@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{SCHEMA_VERSION, WorldFile};
 use crate::config::Config;
-use crate::engine::{Engine, IncidentStatus, NodeStatus, ServiceState};
+use crate::engine::{Engine, Incident, NodeStatus, ServiceState};
 use crate::inventory::Inventory;
 use crate::time::Ts;
 
@@ -55,14 +55,11 @@ pub(super) fn project<'a>(
     inventory: &'a Inventory,
     config: &Config,
     services: &'a BTreeMap<String, ServiceState>,
+    active: &[&'a Incident],
 ) -> NodesFile<'a> {
     let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
     node_names.extend(engine.nodes().keys().map(String::as_str));
     node_names.extend(services.values().map(|s| s.node.as_str()));
-    // The active incidents in id order, sorted once for all nodes.
-    let mut active: Vec<_> =
-        engine.incidents().iter_unordered().filter(|(_, i)| i.status == IncidentStatus::Active).collect();
-    active.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut nodes = BTreeMap::new();
     for name in node_names {
         let state = engine.nodes().get(name);
@@ -79,8 +76,8 @@ pub(super) fn project<'a>(
                     .collect(),
                 active_incidents: active
                     .iter()
-                    .filter(|(_, i)| i.node == name)
-                    .map(|(_, i)| Cow::Borrowed(i.id.as_str()))
+                    .filter(|i| i.node == name)
+                    .map(|i| Cow::Borrowed(i.id.as_str()))
                     .collect(),
             },
         );

@@ -13,7 +13,7 @@ use super::{SCHEMA_VERSION, WorldFile};
 use crate::config::Config;
 use crate::engine::alerts::AlertStatus;
 use crate::engine::{
-    BreakerState, Counters, DeploymentStatus, Engine, EventStats, IncidentStatus, NodeStatus, PROBE_BUDGET, ProbeState,
+    BreakerState, Counters, DeploymentStatus, Engine, EventStats, Incident, NodeStatus, PROBE_BUDGET, ProbeState,
     ServiceState, ServiceStatus, probe_runs_within_window,
 };
 use crate::event::Severity;
@@ -135,6 +135,7 @@ pub(super) fn summarize<'a>(
     probes: &BTreeMap<String, ProbeState>,
     nodes: &BTreeMap<Cow<str>, NodeView>,
     services: &BTreeMap<String, ServiceState>,
+    active: &[&'a Incident],
 ) -> Summary<'a> {
     let mut node_counts = NodeCounts { total: nodes.len(), ..NodeCounts::default() };
     for node in nodes.values() {
@@ -163,14 +164,7 @@ pub(super) fn summarize<'a>(
             DeploymentStatus::Failed => deployment_counts.failed += 1,
         }
     }
-    let active_incidents: Vec<Cow<str>> = engine
-        .incidents()
-        .sorted()
-        .into_iter()
-        .map(|(_, i)| i)
-        .filter(|i| i.status == IncidentStatus::Active)
-        .map(|i| Cow::Borrowed(i.id.as_str()))
-        .collect();
+    let active_incidents: Vec<Cow<str>> = active.iter().map(|i| Cow::Borrowed(i.id.as_str())).collect();
     let resolved = engine.incidents().len() - active_incidents.len();
     Summary {
         schema_version: SCHEMA_VERSION,

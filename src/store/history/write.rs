@@ -68,7 +68,7 @@ pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Str
     let adopted;
     let basis = match basis {
         Basis::Adopt => {
-            adopted = adopt(dir, &streamed.files)?;
+            adopted = adopt(dir)?;
             Basis::Committed(&adopted)
         }
         basis => basis,
@@ -268,11 +268,11 @@ impl Staged {
     }
 }
 
-/// The marks of every history file in `dir` but those of `skip`, each
-/// committed whole.
-fn adopt(dir: &Path, skip: &BTreeMap<String, FileMark>) -> Result<HistoryMarks, HistoryError> {
+/// The marks of every history file in `dir`, each committed whole (a pass
+/// that adopts writes nothing early: `Early::at`).
+fn adopt(dir: &Path) -> Result<HistoryMarks, HistoryError> {
     let mut marks = HistoryMarks::default();
-    for name in listing(dir)?.files.into_keys().filter(|name| !skip.contains_key(name)) {
+    for name in listing(dir)?.files.into_keys() {
         let bytes = read_from(&dir.join(&name), 0)?;
         marks.files.insert(name, FileMark::of(&bytes));
     }
