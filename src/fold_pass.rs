@@ -258,6 +258,13 @@ fn run_pass(
         _ => OutboxMark::default(),
     };
     let save_state = !matches!(mode, Mode::Replay { .. });
+    // A whole new outbox goes to its temp file as it is rendered, on the
+    // outbox's thread; it is put in place below, at its turn.
+    let new_outbox = match mode {
+        Mode::Incremental => None,
+        Mode::Rebuild => Some(outbox::path(&dirs.state)),
+        Mode::Replay { out, .. } => Some(out.join(outbox::FILE_NAME)),
+    };
     // What the engine state is diffed against, taken with it to the second
     // thread.
     let state_read = checkpoint.stored.take();
@@ -282,7 +289,10 @@ fn run_pass(
             let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
             Ok((written, history_marks))
         },
-        || outbox::Rendered::new(&notifications, &base),
+        || match &new_outbox {
+            None => outbox::Rendered::new(&notifications, &base),
+            Some(path) => outbox::Rendered::written(&notifications, path),
+        },
         || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
     report.written = written;

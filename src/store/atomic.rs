@@ -12,27 +12,56 @@ use super::fault_injection;
 /// so a symlink planted at its name is never followed; the rename replaces a
 /// symlink at `path` itself rather than writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = temp_path(path);
+    write_temp(path, |file| file.write_all(bytes))?.put_in_place()
+}
+
+/// [`write_atomic`] in two steps: the new bytes, written by `fill`, are in
+/// `path`'s temp file and synced; [`InTemp::put_in_place`] renames it over
+/// `path` later, maybe on another thread. So a big file can be written as it
+/// is made, beside other work, and still appear at its turn in a pass's
+/// order of writes. Dropped before it is put in place (an error, a pass
+/// that stops), the temp file goes.
+pub fn write_temp(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<InTemp> {
+    let temp = InTemp { temp: temp_path(path), path: path.to_path_buf(), placed: false };
     // A temp file a crash left behind; usually there is none. If it cannot
     // be removed, `create_new` below fails and says so.
-    let _ = fs::remove_file(&temp);
-    let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        fault_injection::fail_at("write")?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
+    let _ = fs::remove_file(&temp.temp);
+    let mut file = OpenOptions::new().write(true).create_new(true).open(&temp.temp)?;
+    fault_injection::fail_at("write")?;
+    fill(&mut file)?;
+    file.sync_all()?;
+    Ok(temp)
+}
+
+/// A file's new bytes in its temp file, synced, not yet in place (see
+/// [`write_temp`]).
+#[derive(Debug)]
+#[must_use]
+pub struct InTemp {
+    temp: PathBuf,
+    path: PathBuf,
+    placed: bool,
+}
+
+impl InTemp {
+    /// Renames the temp file over the file and syncs the directory.
+    pub fn put_in_place(mut self) -> io::Result<()> {
         fault_injection::crash_at("before-rename");
-        fs::rename(&temp, path)?;
+        fs::rename(&self.temp, &self.path)?;
+        self.placed = true;
+        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         sync_dir(dir)
-    })();
-    if result.is_err() {
-        // Best effort: the error that matters is `result`, and a temp file
-        // left here is hidden from the scan and removed by the next write.
-        let _ = fs::remove_file(&temp);
     }
-    result
+}
+
+impl Drop for InTemp {
+    fn drop(&mut self) {
+        if !self.placed {
+            // Best effort: a temp file left here is hidden from the scan
+            // and removed by the next write.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// The hidden temp name used for `path` (`.name.tmp`), which event scanning
@@ -128,6 +157,27 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_written_to_its_temp_appears_whole_when_put_in_place_and_a_failed_or_dropped_one_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        fs::write(&path, b"old").unwrap();
+        let in_temp = write_temp(&path, |file| file.write_all(b"new")).unwrap();
+        assert_eq!(fs::read(temp_path(&path)).unwrap(), b"new");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        in_temp.put_in_place().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert!(!temp_path(&path).exists());
+        let failed = write_temp(&path, |file| {
+            file.write_all(b"half")?;
+            Err(io::Error::other("full"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "full");
+        drop(write_temp(&path, |file| file.write_all(b"never")).unwrap());
+        assert!(!temp_path(&path).exists());
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {
