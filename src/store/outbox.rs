@@ -111,10 +111,16 @@ pub fn path(state_dir: &Path) -> PathBuf {
 pub fn render(notifications: &[Notification]) -> Result<Vec<u8>, OutboxError> {
     let mut bytes = Vec::new();
     for notification in notifications {
-        serde_json::to_writer(&mut bytes, notification).map_err(OutboxError::Serialise)?;
-        bytes.push(b'\n');
+        push_line(&mut bytes, notification)?;
     }
     Ok(bytes)
+}
+
+/// One notification as an outbox line, after `bytes`.
+fn push_line(bytes: &mut Vec<u8>, notification: &Notification) -> Result<(), OutboxError> {
+    serde_json::to_writer(&mut *bytes, notification).map_err(OutboxError::Serialise)?;
+    bytes.push(b'\n');
+    Ok(())
 }
 
 /// The size of the outbox on disk, 0 when there is none: a pass whose
@@ -211,11 +217,10 @@ impl Rendered {
                 written
             };
             for notification in notifications {
-                if let Err(error) = serde_json::to_writer(&mut chunk, notification) {
+                if let Err(error) = push_line(&mut chunk, notification) {
                     serialised = Some(error);
                     return Err(std::io::Error::other("a notification that cannot be serialised"));
                 }
-                chunk.push(b'\n');
                 if chunk.len() >= CHUNK_BYTES {
                     flush(&mut chunk)?;
                 }
@@ -223,7 +228,7 @@ impl Rendered {
             flush(&mut chunk)
         });
         match (in_temp, serialised) {
-            (_, Some(error)) => Err(OutboxError::Serialise(error)),
+            (_, Some(error)) => Err(error),
             (Err(error), None) => Err(OutboxError::Io { path: path.to_path_buf(), error }),
             (Ok(in_temp), None) => Ok(Rendered { lines: Lines::InTemp(in_temp), mark }),
         }
