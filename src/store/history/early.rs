@@ -12,8 +12,20 @@
 //! fold is done, so the world that drops their entries still follows them
 //! (SPEC §4: in one place or both, never in neither).
 //!
+//! A pass from nothing (`Basis::Scratch`: a rebuild) over a history that is
+//! there gives, month by month, the lines the files already hold: the same
+//! ~47 MB, kept until `stage` compared them with the files (a rebuild over
+//! a live history peaked ~20 MB above one from nothing, heaptrack, issue
+//! 11). So the lines of a file there at the start are compared with its
+//! bytes as they are made, on the same thread, and those found equal are
+//! dropped, leaving their mark ([`Compared`]). When the lines run to the
+//! file's end, `stage` has the mark and appends what follows; when they
+//! differ from it or stop short of its end, it puts the bytes compared back
+//! in front of the rest (read from the file) and does as before.
+//!
 //! Anything else is left to `stage` as before: a file on disk at the start
-//! (a committed month, a crashed pass's tail to verify), a month the live
+//! of an incremental pass (a committed month, a crashed pass's tail to
+//! verify), a month the live
 //! marks say was deleted (its lines are dropped there), and every file when
 //! the directory is gone but the live marks name files (the pass that
 //! writes the first file would make the directory, and the live files not
@@ -27,7 +39,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Basis, FileMark, HistoryError, Lines, deleted_months, listing};
@@ -43,8 +55,11 @@ pub struct Early {
     /// Names not written here: the files there at the start, and the
     /// months deleted.
     kept: BTreeSet<String>,
-    /// Each file seen so far: open and written here, or left to `stage`.
-    files: BTreeMap<String, Option<Open>>,
+    /// The files there at the start whose lines are compared with them
+    /// (a pass from nothing; none deleted).
+    compare: BTreeSet<String>,
+    /// Each file seen so far: written here, compared, or left to `stage`.
+    files: BTreeMap<String, Target>,
     /// The files made here, removed again unless [`Early::finish`] gives
     /// them to the pass.
     made: BTreeSet<String>,
@@ -55,9 +70,84 @@ pub struct Early {
     made_dir: bool,
 }
 
+enum Target {
+    Left,
+    Write(Open),
+    Compare(Compare),
+}
+
 struct Open {
     file: File,
     mark: FileMark,
+}
+
+/// A file there at the start, read along as this pass's lines for it are
+/// made.
+struct Compare {
+    file: File,
+    /// Its size when it was opened.
+    size: u64,
+    /// This pass's first lines for it, found equal to its first bytes and
+    /// dropped from the lines.
+    mark: FileMark,
+    /// The lines differed from the file, went on past its end, or it could
+    /// not be read: the rest stays in the lines.
+    stopped: bool,
+    buffer: Vec<u8>,
+}
+
+impl Compare {
+    /// Compares `bytes` with what follows in the file, and drops what is
+    /// equal from them.
+    fn take(&mut self, bytes: &mut Vec<u8>) {
+        if self.stopped {
+            return;
+        }
+        let within = usize::try_from(self.size - self.mark.bytes).unwrap_or(usize::MAX).min(bytes.len());
+        self.buffer.clear();
+        let read = (&mut self.file).take(within as u64).read_to_end(&mut self.buffer);
+        // A read error, or a file cut meanwhile: `stage` reads it again.
+        if read.is_err() || self.buffer[..] != bytes[..within] {
+            self.stopped = true;
+            return;
+        }
+        self.mark = self.mark.after(&bytes[..within]);
+        bytes.drain(..within);
+        self.stopped = !bytes.is_empty();
+    }
+}
+
+/// What [`Early`] compared of a file there at the start: this pass's
+/// first lines for it, equal to its first bytes, dropped from the lines.
+pub(super) struct Compared {
+    /// The file, as it was opened.
+    file: File,
+    /// Its size then.
+    size: u64,
+    /// The lines dropped.
+    pub(super) mark: FileMark,
+}
+
+impl Compared {
+    /// Whether the file at `path`, of `size` bytes, is the one compared and
+    /// holds exactly the lines dropped: this pass's lines for it are then
+    /// those bytes followed by the ones left.
+    pub(super) fn is_whole(&self, path: &Path, size: u64) -> bool {
+        self.mark.bytes == self.size && size == self.size && atomic::is_the_file_at(&self.file, path)
+    }
+
+    /// The lines dropped, read back from the file.
+    pub(super) fn read_back(mut self, path: &Path) -> Result<Vec<u8>, HistoryError> {
+        let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
+        let mut bytes = Vec::new();
+        std::io::Seek::rewind(&mut self.file).map_err(io)?;
+        (&mut self.file).take(self.mark.bytes).read_to_end(&mut bytes).map_err(io)?;
+        if FileMark::of(&bytes).content() != self.mark.content() {
+            let changed = std::io::Error::other("the file changed while this pass compared its lines with it");
+            return Err(io(changed));
+        }
+        Ok(bytes)
+    }
 }
 
 /// The files [`Early`] wrote, synced, with their marks; what
@@ -68,6 +158,9 @@ pub struct Streamed {
     dir: PathBuf,
     /// The marks of the files written, by name.
     pub(super) files: BTreeMap<String, FileMark>,
+    /// The files there at the start whose first lines were compared and
+    /// dropped, by name.
+    pub(super) compared: BTreeMap<String, Compared>,
     /// Whether the directory was there when the pass started (`None`:
     /// nothing was written early, ask the directory).
     pub(super) present: Option<bool>,
@@ -95,11 +188,16 @@ impl Early {
             return None;
         }
         let mut kept = deleted_months(live, present, &found);
+        let compare = match basis {
+            Basis::Scratch(_) => found.keys().filter(|name| !kept.contains(*name)).cloned().collect(),
+            _ => BTreeSet::new(),
+        };
         kept.extend(found.into_keys());
         Some(Early {
             dir: dir.to_path_buf(),
             present,
             kept,
+            compare,
             files: BTreeMap::new(),
             made: BTreeSet::new(),
             off: false,
@@ -108,8 +206,9 @@ impl Early {
     }
 
     /// Appends the lines gathered in `lines` for the files written here,
-    /// and empties them there (their memory is kept for the next chunk).
-    /// After an error, the pass stops: see [`Early::finish`].
+    /// and empties them there (their memory is kept for the next chunk);
+    /// drops those equal to what the files compared here hold. After an
+    /// error, the pass stops: see [`Early::finish`].
     pub fn write(&mut self, lines: &mut Lines) -> Result<(), HistoryError> {
         if self.off {
             return Ok(());
@@ -122,19 +221,39 @@ impl Early {
                 }
                 self.files.insert(name.clone(), open);
             }
-            let Some(Some(open)) = self.files.get_mut(name) else { continue };
-            let io = |error| HistoryError::Io { path: self.dir.join(name), error };
-            open.file.write_all(bytes).map_err(io)?;
-            open.mark = open.mark.after(bytes);
-            bytes.clear();
+            match self.files.get_mut(name) {
+                Some(Target::Write(open)) => {
+                    let io = |error| HistoryError::Io { path: self.dir.join(name), error };
+                    open.file.write_all(bytes).map_err(io)?;
+                    open.mark = open.mark.after(bytes);
+                    bytes.clear();
+                }
+                Some(Target::Compare(compare)) => compare.take(bytes),
+                Some(Target::Left) | None => {}
+            }
         }
         Ok(())
     }
 
-    /// Creates the file `name` when it is to be written here.
-    fn open(&mut self, name: &str) -> Result<Option<Open>, HistoryError> {
+    /// Creates the file `name` when it is to be written here, or opens it
+    /// when it is to be compared.
+    fn open(&mut self, name: &str) -> Result<Target, HistoryError> {
+        if self.compare.contains(name) {
+            // One that cannot be opened is left to `stage`, which says why.
+            let opened = File::open(self.dir.join(name)).and_then(|file| Ok((file.metadata()?.len(), file)));
+            return Ok(match opened {
+                Ok((size, file)) => Target::Compare(Compare {
+                    file,
+                    size,
+                    mark: FileMark::default(),
+                    stopped: false,
+                    buffer: Vec::new(),
+                }),
+                Err(_) => Target::Left,
+            });
+        }
         if self.kept.contains(name) {
-            return Ok(None);
+            return Ok(Target::Left);
         }
         if !self.made_dir && !self.dir.is_dir() {
             if let Err(error) = atomic::create_dir(&self.dir, "the history directory") {
@@ -146,7 +265,7 @@ impl Early {
                 }
                 // `stage` makes it again, and reports why it cannot.
                 self.off = true;
-                return Ok(None);
+                return Ok(Target::Left);
             }
             self.made_dir = !self.present;
         }
@@ -156,7 +275,7 @@ impl Early {
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io)?;
         self.made.insert(name.to_string());
         fault_injection::fail_at("history-append").map_err(io)?;
-        Ok(Some(Open { file, mark: FileMark::default() }))
+        Ok(Target::Write(Open { file, mark: FileMark::default() }))
     }
 
     /// Syncs the files written here and the directories that name them,
@@ -166,12 +285,20 @@ impl Early {
         let mut streamed = Streamed {
             dir: self.dir.clone(),
             files: std::mem::take(&mut self.made).into_iter().map(|name| (name, FileMark::default())).collect(),
+            compared: BTreeMap::new(),
             present: Some(self.present),
             made_dir: std::mem::take(&mut self.made_dir),
             kept: false,
         };
-        for (name, open) in std::mem::take(&mut self.files) {
-            let Some(open) = open else { continue };
+        for (name, target) in std::mem::take(&mut self.files) {
+            let open = match target {
+                Target::Write(open) => open,
+                Target::Compare(Compare { file, size, mark, .. }) if mark.bytes > 0 => {
+                    streamed.compared.insert(name, Compared { file, size, mark });
+                    continue;
+                }
+                Target::Compare(_) | Target::Left => continue,
+            };
             let path = self.dir.join(&name);
             open.file.sync_data().map_err(|error| HistoryError::Io { path, error })?;
             streamed.files.insert(name, open.mark);
@@ -305,7 +432,8 @@ mod tests {
         assert!(!dir.join("alerts-2026-04.jsonl").exists(), "April: deleted, not written");
         assert_eq!(std::fs::read(dir.join("alerts-2026-05.jsonl")).unwrap(), b"\"b\"\n", "May: left to `stage`");
         assert_eq!(left.files["alerts-2026-04.jsonl"], b"\"a\"\n");
-        assert_eq!(left.files["alerts-2026-05.jsonl"], b"\"b\"\n\"c\"\n");
+        // May's first line is what the file holds: compared and dropped.
+        assert_eq!(left.files["alerts-2026-05.jsonl"], b"\"c\"\n");
         assert!(left.files["alerts-2026-06.jsonl"].is_empty());
         let staged = stage_after(&dir, Basis::Scratch(Some(&first)), left, early.finish().unwrap()).unwrap();
         assert_eq!(staged.dropped, 1, "April's line is dropped there");
@@ -322,6 +450,74 @@ mod tests {
     /// The directory gone in the middle of a fold, after files were written
     /// early in it: the lines gathered from then on would be lost to
     /// `stage`, so the write fails and the pass stops.
+    /// A rebuild over a history that is there: each file's lines are
+    /// compared with it as they are made, and those it holds are dropped
+    /// (a busy lab's ~47 MB). Whatever the file holds (the same lines, a
+    /// crashed pass's beginning of them, more, other lines, a line cut
+    /// short), the files and marks are those of `stage` given every line.
+    #[test]
+    fn a_rebuild_over_a_history_drops_the_lines_the_files_hold_and_ends_as_stage_does() {
+        let items = story(600);
+        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole/history");
+        stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
+        let may = "alerts-2026-05.jsonl";
+        let full = std::fs::read(whole.join(may)).unwrap();
+        let cut = |n: usize| full[..n].to_vec();
+        let mut other = full.clone();
+        other[full.len() / 2] = b'#';
+        let variants: [(&str, Vec<u8>); 6] = [
+            ("the same", full.clone()),
+            ("a beginning", cut(full.len() / 3)),
+            ("a line cut short", cut(full.len() / 2 + 3)),
+            ("more", [full.clone(), b"\"extra\"\n".to_vec()].concat()),
+            ("other lines", other),
+            ("nothing", Vec::new()),
+        ];
+        for (what, there) in variants {
+            let [by_stage, compared] = ["stage", "compared"].map(|way| {
+                let dir = tmp.path().join(format!("{what}-{way}/history"));
+                std::fs::create_dir_all(&dir).unwrap();
+                for (name, bytes) in files(&whole) {
+                    std::fs::write(dir.join(&name), if name == may { &there } else { &bytes }).unwrap();
+                }
+                dir
+            });
+            let want = stage(&by_stage, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
+            let mut early = Early::at(&compared, Basis::Scratch(None)).unwrap();
+            let left = streamed(&mut early, &items, 7).unwrap();
+            let held = |name: &str| left.files.get(name).map_or(0, Vec::len);
+            assert_eq!(held("alerts-2026-04.jsonl"), 0, "{what}: April is the file's, all dropped");
+            if what == "the same" {
+                assert_eq!(held(may), 0, "{what}: every line dropped");
+            }
+            let got =
+                stage_after(&compared, Basis::Scratch(None), left, early.finish().unwrap()).unwrap().settle().unwrap();
+            // By name, length and hash: a difference reads in one line.
+            let marked = |dir: &Path| -> Vec<(String, FileMark)> {
+                files(dir).into_iter().map(|(name, bytes)| (name, FileMark::of(&bytes))).collect()
+            };
+            assert_eq!(marked(&compared), marked(&by_stage), "{what}");
+            assert_eq!(marked(&compared), marked(&whole), "{what}");
+            assert_eq!(contents(&got), contents(&want), "{what}");
+            assert!(is_settled(&compared, Some(&got)), "{what}");
+        }
+    }
+
+    /// A history an incremental pass appends to is not compared: its few
+    /// lines stay for `stage`, which checks the committed part first.
+    #[test]
+    fn an_incremental_pass_compares_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("history");
+        let marks = stage(&dir, Basis::Scratch(None), lines(&[("05", "a")])).unwrap().settle().unwrap();
+        let mut early = Early::at(&dir, Basis::Committed(&marks)).unwrap();
+        let left = streamed(&mut early, &[("05", "a".into())], 1).unwrap();
+        assert_eq!(left.files["alerts-2026-05.jsonl"], b"\"a\"\n");
+        assert!(early.finish().unwrap().compared.is_empty());
+    }
+
     #[test]
     fn a_directory_gone_after_files_were_written_early_stops_the_pass() {
         let tmp = tempfile::tempdir().unwrap();

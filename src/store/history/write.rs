@@ -64,7 +64,6 @@ pub fn stage(dir: &Path, basis: Basis, lines: Lines) -> Result<Staged, HistoryEr
 /// lines in `lines`, if any, are not written again). On an error, those
 /// files are removed, as they were absent when the pass started.
 pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Streamed) -> Result<Staged, HistoryError> {
-    let produced = &lines.files;
     let adopted;
     let basis = match basis {
         Basis::Adopt => {
@@ -81,6 +80,21 @@ pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Str
     }
     let mut found = listed.files;
     found.retain(|name, _| !streamed.files.contains_key(name));
+    // The files whose first lines were compared while the fold ran: when
+    // they hold those lines and no more, their mark is known, and what
+    // follows is appended; else the lines dropped are put back in front.
+    let mut whole: BTreeMap<String, FileMark> = BTreeMap::new();
+    for (name, compared) in std::mem::take(&mut streamed.compared) {
+        let path = dir.join(&name);
+        if found.get(&name).is_some_and(|&size| compared.is_whole(&path, size)) {
+            whole.insert(name, compared.mark);
+            continue;
+        }
+        let mut bytes = compared.read_back(&path)?;
+        bytes.extend(lines.files.remove(&name).unwrap_or_default());
+        lines.files.insert(name, bytes);
+    }
+    let produced = &lines.files;
     let (committed, live) = match basis {
         Basis::Committed(marks) => (Some(&marks.files), Some(marks)),
         Basis::Scratch(live) => (None, live),
@@ -113,6 +127,13 @@ pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Str
             staged.touched.insert(name.clone());
             continue;
         }
+        if let (Some(mark), Some(&size)) = (whole.get(name), found.get(name)) {
+            let rest = produced.get(name).map_or(&[][..], Vec::as_slice);
+            appends.push((dir.join(name), size, rest));
+            staged.marks.files.insert(name.clone(), mark.after(rest));
+            staged.touched.insert(name.clone());
+            continue;
+        }
         let new = produced.get(name).map_or(&[][..], Vec::as_slice);
         if staged.marks.deleted.contains(name) {
             staged.dropped += new.iter().filter(|b| **b == b'\n').count() as u64;
@@ -141,8 +162,7 @@ pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Str
             if leftover {
                 staged.settle.push(Settle { name: name.clone(), base: None, new: Vec::new() });
             } else {
-                let bytes = read_from(&path, 0)?;
-                staged.marks.files.insert(name.clone(), FileMark::of(&bytes));
+                staged.marks.files.insert(name.clone(), mark_of_file(&path)?);
                 staged.touched.insert(name.clone());
             }
             continue;
@@ -251,8 +271,9 @@ impl Staged {
                 }
                 (base, false) => {
                     let base = base.unwrap_or_default();
-                    let mut bytes = read_from(&path, 0)?;
-                    bytes.truncate(base.bytes as usize);
+                    // The committed part alone is read (none in a rebuild):
+                    // the stale tail may be most of the file.
+                    let mut bytes = read_prefix(&path, base.bytes)?;
                     bytes.extend_from_slice(&settle.new);
                     write_atomic(&path, &bytes).map_err(io)?;
                     self.marks.files.insert(settle.name, base.after(&settle.new));
@@ -273,8 +294,8 @@ impl Staged {
 fn adopt(dir: &Path) -> Result<HistoryMarks, HistoryError> {
     let mut marks = HistoryMarks::default();
     for name in listing(dir)?.files.into_keys() {
-        let bytes = read_from(&dir.join(&name), 0)?;
-        marks.files.insert(name, FileMark::of(&bytes));
+        let mark = mark_of_file(&dir.join(&name))?;
+        marks.files.insert(name, mark);
     }
     Ok(marks)
 }
@@ -322,13 +343,29 @@ fn tail_begins(path: &Path, mark: &FileMark, new: &[u8]) -> Result<Option<usize>
     }
 }
 
-fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, HistoryError> {
+/// The first `bytes` bytes of the file at `path` (fewer if it is shorter).
+fn read_prefix(path: &Path, bytes: u64) -> Result<Vec<u8>, HistoryError> {
     let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
-    let mut file = File::open(path).map_err(io)?;
-    file.seek(SeekFrom::Start(offset)).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
-    Ok(bytes)
+    let mut prefix = Vec::new();
+    File::open(path).map_err(io)?.take(bytes).read_to_end(&mut prefix).map_err(io)?;
+    Ok(prefix)
+}
+
+/// The mark of the whole file at `path`, hashed as it is read, a chunk at
+/// a time (a month of a busy lab is tens of MB).
+fn mark_of_file(path: &Path) -> Result<FileMark, HistoryError> {
+    let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
+    let mut mark = FileMark::default();
+    loop {
+        let chunk = file.fill_buf().map_err(io)?;
+        if chunk.is_empty() {
+            return Ok(mark);
+        }
+        mark = mark.after(chunk);
+        let n = chunk.len();
+        file.consume(n);
+    }
 }
 
 /// Appends `bytes` to the file at `path`, which holds `size` bytes (or is
@@ -488,6 +525,12 @@ mod tests {
         std::fs::write(dir.join("alerts-2026-05.jsonl"), &bytes).unwrap();
         let error = stage(&dir, Basis::Committed(&settled), items(&["d".to_string()])).err().expect("refused");
         assert!(error.to_string().contains("observer rebuild"), "{error}");
+        // A file marked whole (adopted, or kept by a rebuild that gives it
+        // no line) is hashed as it is read, chunk by chunk.
+        let path = dir.join("alerts-2026-05.jsonl");
+        assert_eq!(mark_of_file(&path).unwrap(), FileMark::of(&std::fs::read(&path).unwrap()));
+        // A settle reads only the committed part of a file.
+        assert_eq!(read_prefix(&path, 5).unwrap(), std::fs::read(&path).unwrap()[..5]);
     }
 
     #[test]
