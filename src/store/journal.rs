@@ -13,10 +13,14 @@
 //! length and how much of the journal is committed, as a [`FileMark`] — the
 //! outbox's protocol (`store::outbox`): bytes past the mark were appended
 //! by a pass that crashed before its commit, are never read, and are cut
-//! before the next append. Loading reads the snapshot, replays the
-//! committed journal over its entities and deserialises the result; the
+//! before the next append. Loading reads the snapshot and the committed
+//! journal, splices the journal's last record of each entity into the
+//! snapshot where that entity is and deserialises the result, while a
+//! second thread replays the journal over the snapshot's entities; the
 //! hash of every entity is kept, and the next save appends the entities
-//! whose bytes differ and the removals.
+//! whose bytes differ and the removals. Records that do not fit the
+//! snapshot's cut (`journal_entities::splice`) are replayed and the
+//! document assembled from the entities, as before the splice.
 //!
 //! Compaction: when the journal would grow past half the snapshot (and past
 //! [`MIN_COMPACT_BYTES`], so a small state is not rewritten at every other
@@ -40,7 +44,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
-use super::journal_entities::{assemble, fields, split, visit};
+use super::journal_entities::{Edits, assemble, fields, splice, split, visit};
 use super::journal_index::{Collision, EntityIndex, Set};
 use super::mark::FileMark;
 
@@ -155,23 +159,51 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 /// compaction), the document is the snapshot, and its entities are hashed
 /// on a second thread while `parse` reads it: profiled on the busy history
 /// (a run folding 1,000 events), the two were a tenth and a quarter of the
-/// run, one after the other. Damage the entities show is reported before
-/// what `parse` found, as [`load`] does.
+/// run, one after the other. When one is, the document is the snapshot
+/// with the journal's records spliced in (`journal_entities::splice`),
+/// parsed here, while the second thread replays the records over the
+/// snapshot's entities for the next save: in the run after that one, the
+/// replay and the document assembled from it were a third of the run, all
+/// before the parse. Damage the entities show is reported before what
+/// `parse` found, as [`load`] does.
 pub fn load_and_parse<T, E>(
     state: &Path,
     at: &StateRef,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<(String, Result<T, E>, Stored), JournalError> {
-    if at.journal.bytes > 0 {
-        let (doc, stored) = load(state, at)?;
-        let parsed = parse(&doc);
-        return Ok((doc, parsed, stored));
-    }
     let snapshot = read_snapshot(state, at)?;
     let text = snapshot.as_str();
-    let (parsed, index) = crate::threads::both("observer-entities", || parse(text), || index_of(text));
-    let index = index.map_err(|reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason })?;
-    Ok((snapshot, parsed, Stored { at: *at, hashes: index, buffer: Default::default() }))
+    let stored = |hashes| Stored { at: *at, hashes, buffer: Default::default() };
+    let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
+    if at.journal.bytes == 0 {
+        let (parsed, index) = crate::threads::both("observer-entities", || parse(text), || index_of(text));
+        let index = index.map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
+        return Ok((snapshot, parsed, stored(index)));
+    }
+    let journal = journal_path(state, at.generation);
+    let committed = read_journal(state, at)?;
+    let records = records(&journal, &committed)?;
+    let edits = Edits::of(&records).map_err(|reason| damaged(journal.clone(), reason))?;
+    let (spliced, replayed) = crate::threads::both(
+        "observer-entities",
+        || match splice(text, &edits) {
+            Ok(Some(doc)) => Ok((parse(&doc), doc)),
+            _ => Err(parse),
+        },
+        || replay(text, &records),
+    );
+    let (index, values) = replayed.map_err(|(in_journal, reason)| match in_journal {
+        true => damaged(journal.clone(), reason),
+        false => damaged(snapshot_path(state, at.generation), reason),
+    })?;
+    let parse = match spliced {
+        Ok((parsed, doc)) => return Ok((doc, parsed, stored(index))),
+        // The edits do not fit the snapshot's cut: assembled instead.
+        Err(parse) => parse,
+    };
+    let doc = assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+    let parsed = parse(&doc);
+    Ok((doc, parsed, stored(index)))
 }
 
 /// Sized from the snapshot (the busy history's state holds an entity per
@@ -197,50 +229,101 @@ fn index_of(snapshot: &str) -> Result<Option<EntityIndex>, String> {
 
 /// The state document `at` commits, and what the next save diffs against.
 pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalError> {
-    let path = snapshot_path(state, at.generation);
     let snapshot = read_snapshot(state, at)?;
-    let damaged = |path: &Path, reason: String| JournalError::Damaged { path: path.to_path_buf(), reason };
-    let mut index = Some(index_for(&snapshot));
-    // The value of each entity, by the slot its index entry names.
-    let mut values: Vec<Option<&str>> = Vec::new();
-    visit(&snapshot, |p, raw| set(&mut index, &mut values, p, raw)).map_err(|reason| damaged(&path, reason))?;
+    let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
+    let committed = match at.journal.bytes {
+        0 => String::new(),
+        _ => read_journal(state, at)?,
+    };
+    let journal = journal_path(state, at.generation);
+    let records = records(&journal, &committed)?;
+    let (index, values) = replay(&snapshot, &records).map_err(|(in_journal, reason)| match in_journal {
+        true => damaged(journal.clone(), reason),
+        false => damaged(snapshot_path(state, at.generation), reason),
+    })?;
     if at.journal.bytes == 0 {
         drop(values);
         return Ok((snapshot, Stored { at: *at, hashes: index, buffer: Default::default() }));
     }
+    let doc = assembled(&snapshot, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+    Ok((doc, Stored { at: *at, hashes: index, buffer: Default::default() }))
+}
+
+/// The committed part of the journal `at` names, checked against its mark.
+fn read_journal(state: &Path, at: &StateRef) -> Result<String, JournalError> {
     let path = journal_path(state, at.generation);
+    let damaged = |reason: String| JournalError::Damaged { path: path.clone(), reason };
     let mut journal = read_bytes(&path)?;
     if (journal.len() as u64) < at.journal.bytes {
-        let reason = format!("it holds {} bytes, but {} were committed", journal.len(), at.journal.bytes);
-        return Err(damaged(&path, reason));
+        return Err(damaged(format!("it holds {} bytes, but {} were committed", journal.len(), at.journal.bytes)));
     }
     if !at.journal.is_untouched(&path) && !at.journal.commits_prefix_of(&journal) {
-        return Err(damaged(&path, "its committed part changed since it was written".into()));
+        return Err(damaged("its committed part changed since it was written".into()));
     }
     // What follows the mark is a crashed pass's, and never read.
     journal.truncate(at.journal.bytes as usize);
-    let committed = text(&path, journal)?;
+    text(&path, journal)
+}
+
+/// A journal's records, in order: each entity's path, and its value or
+/// `None` (removed).
+fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&'a str>)>, JournalError> {
+    let mut records = Vec::new();
     for (n, line) in committed.lines().enumerate() {
-        let record = |reason: String| damaged(&path, format!("line {}: {reason}", n + 1));
+        let record = |reason: String| JournalError::Damaged {
+            path: path.to_path_buf(),
+            reason: format!("line {}: {reason}", n + 1),
+        };
         let mut keys = fields(line).map_err(record)?.into_iter();
         let entity = match keys.next() {
             Some((key, raw)) if key == r#""p""# && raw.len() > 2 => &raw[1..raw.len() - 1],
             _ => return Err(record("a record begins with its path, \"p\"".into())),
         };
         match keys.next() {
-            Some((key, raw)) if key == r#""v""# => set(&mut index, &mut values, entity, raw),
-            None => remove(&mut index, &mut values, entity),
+            Some((key, raw)) if key == r#""v""# => records.push((entity, Some(raw))),
+            None => records.push((entity, None)),
             Some((key, _)) => return Err(record(format!("unexpected key {key}"))),
         };
     }
+    Ok(records)
+}
+
+/// The records replayed over the entities of `snapshot`: the hash of each
+/// entity (`None` when two paths share one), and the value of each by the
+/// slot its index entry names. An error says whether the journal is where
+/// it lies (`true`) or the snapshot.
+#[allow(clippy::type_complexity)]
+fn replay<'a>(
+    snapshot: &'a str,
+    records: &[(&'a str, Option<&'a str>)],
+) -> Result<(Option<EntityIndex>, Vec<Option<&'a str>>), (bool, String)> {
+    let mut index = Some(index_for(snapshot));
+    let mut values: Vec<Option<&str>> = Vec::new();
+    visit(snapshot, |p, raw| set(&mut index, &mut values, p, raw)).map_err(|reason| (false, reason))?;
+    for &(entity, raw) in records {
+        match raw {
+            Some(raw) => set(&mut index, &mut values, entity, raw),
+            None => remove(&mut index, &mut values, entity),
+        }
+    }
+    Ok((index, values))
+}
+
+/// The document of the replayed entities (by the slots of `index`), or,
+/// when their paths could not be told apart, of the snapshot and the
+/// journal replayed by their text.
+fn assembled(
+    snapshot: &str,
+    journal: &str,
+    index: Option<&EntityIndex>,
+    values: Vec<Option<&str>>,
+) -> Result<String, String> {
     let Some(index) = index else {
         // Two paths with one hash: replayed by their text instead.
-        let doc = replay_by_path(&snapshot, &committed).map_err(|reason| damaged(&path, reason))?;
-        return Ok((doc, Stored { at: *at, hashes: None, buffer: Default::default() }));
+        return replay_by_path(snapshot, journal);
     };
     let entities = index.slots().filter_map(|(p, slot)| Some((p, values[slot as usize]?))).collect();
-    let doc = assemble(entities).map_err(|reason| damaged(&path, reason))?;
-    Ok((doc, Stored { at: *at, hashes: Some(index), buffer: Default::default() }))
+    assemble(entities)
 }
 
 /// Replay: `path` is set to `raw`.

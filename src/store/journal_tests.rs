@@ -31,6 +31,13 @@ fn save_and_load(state: &Path, value: &Value, stored: Option<&Stored>) -> Stored
         assert_eq!(again.hashes, saved.hashes, "and the same entities");
     }
     assert_eq!(again.at, saved.at);
+    // The journal spliced into the snapshot (or assembled, when it does
+    // not fit) and parsed while the entities are replayed: the same.
+    let (doc, value_parsed, beside) =
+        load_and_parse(state, &saved.at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
+    assert_eq!(value_parsed.unwrap(), *value, "parsed as loaded");
+    assert_eq!(parsed(&doc), *value);
+    assert_eq!(beside.hashes, again.hashes, "the same entities to diff against");
     again
 }
 
