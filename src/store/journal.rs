@@ -276,7 +276,10 @@ fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&
         };
         let mut keys = fields(line).map_err(record)?.into_iter();
         let entity = match keys.next() {
-            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => &raw[1..raw.len() - 1],
+            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => match path_of(raw) {
+                Some(path) => path,
+                None => return Err(record("a record's path is an array of keys".into())),
+            },
             _ => return Err(record("a record begins with its path, \"p\"".into())),
         };
         match keys.next() {
@@ -286,6 +289,12 @@ fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&
         };
     }
     Ok(records)
+}
+
+/// The keys of a record's path, `["engine","nodes"]`, without its
+/// brackets (`None` when it is not bracketed).
+fn path_of(raw: &str) -> Option<&str> {
+    raw.strip_prefix('[')?.strip_suffix(']')
 }
 
 /// The records replayed over the entities of `snapshot`: the hash of each
@@ -352,7 +361,7 @@ fn replay_by_path(snapshot: &str, journal: &str) -> Result<String, String> {
     let mut map: HashMap<String, &str> = split(snapshot)?.into_iter().collect();
     for line in journal.lines() {
         let mut keys = fields(line)?.into_iter();
-        let path = keys.next().map(|(_, raw)| raw[1..raw.len() - 1].to_string()).unwrap_or_default();
+        let path = keys.next().and_then(|(_, raw)| path_of(raw)).unwrap_or_default().to_string();
         match keys.next() {
             Some((_, raw)) => map.insert(path, raw),
             None => map.remove(&path),

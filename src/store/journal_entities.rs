@@ -120,8 +120,15 @@ impl<'a> Edits<'a> {
         let mut edits = Edits { nodes, kids: Paths::default() };
         let paths: Vec<(&str, bool)> = edits.nodes.iter().map(|(p, n)| (*p, matches!(n.set, Some(Some(_))))).collect();
         for (path, set) in paths {
+            let keys = match segments(path) {
+                Ok(keys) => keys,
+                // A removal of what no entity's path can be removes
+                // nothing, as in the entities replayed.
+                Err(_) if !set => continue,
+                Err(reason) => return Err(reason),
+            };
             let (mut parent, mut end) = ("", 0);
-            for key in segments(path)? {
+            for key in keys {
                 end += usize::from(end > 0) + key.len();
                 let child = &path[..end];
                 if set {

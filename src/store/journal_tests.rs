@@ -231,3 +231,32 @@ fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
     let journal = std::fs::read_to_string(journal_path(state, third.at.generation)).unwrap();
     assert_eq!(journal.lines().count(), 2, "one record more: {journal}");
 }
+
+/// Records a save never writes, committed all the same (a journal edited
+/// by hand, its mark with it): a path that is not an array is an error
+/// naming the journal, never a panic; a removal of a path no entity can
+/// have removes nothing, whichever way the state is loaded.
+#[test]
+fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (value, second) = two_passes(state);
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read(&journal).unwrap();
+    let with = |line: &str| {
+        let bytes = [good.as_slice(), line.as_bytes()].concat();
+        std::fs::write(&journal, &bytes).unwrap();
+        StateRef { journal: FileMark::of(&bytes), ..second.at }
+    };
+    for bad in ["{\"p\":\u{e9}1}\n", "{\"p\":\"ab\"}\n"] {
+        let at = with(bad);
+        let error = load(state, &at).unwrap_err().to_string();
+        assert!(error.contains("journal-") && error.contains("line 2"), "{error}");
+        let error = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
+        assert!(error.contains("journal-") && error.contains("line 2"), "{error}");
+    }
+    let at = with("{\"p\":[1]}\n");
+    assert_eq!(parsed(&load(state, &at).unwrap().0), value);
+    let (_, loaded, _) = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
+    assert_eq!(loaded.unwrap(), value);
+}

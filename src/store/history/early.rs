@@ -25,8 +25,8 @@
 //!
 //! Anything else is left to `stage` as before: a file on disk at the start
 //! of an incremental pass (a committed month, a crashed pass's tail to
-//! verify), a month the live
-//! marks say was deleted (its lines are dropped there), and every file when
+//! verify), a month the live marks say was deleted (its lines are dropped
+//! there), and every file when
 //! the directory is gone but the live marks name files (the pass that
 //! writes the first file would make the directory, and the live files not
 //! yet written would look deleted to a pass after a crash).
@@ -87,6 +87,10 @@ struct Compare {
     file: File,
     /// Its size when it was opened.
     size: u64,
+    /// Its stamp then (device, inode, size, modification and change
+    /// times): a file written over in place, even to the same size, is
+    /// not taken for the one compared.
+    stamp: Option<u64>,
     /// This pass's first lines for it, found equal to its first bytes and
     /// dropped from the lines.
     mark: FileMark,
@@ -124,6 +128,8 @@ pub(super) struct Compared {
     file: File,
     /// Its size then.
     size: u64,
+    /// Its stamp then.
+    stamp: Option<u64>,
     /// The lines dropped.
     pub(super) mark: FileMark,
 }
@@ -133,10 +139,18 @@ impl Compared {
     /// holds exactly the lines dropped: this pass's lines for it are then
     /// those bytes followed by the ones left.
     pub(super) fn is_whole(&self, path: &Path, size: u64) -> bool {
-        self.mark.bytes == self.size && size == self.size && atomic::is_the_file_at(&self.file, path)
+        self.mark.bytes == self.size
+            && size == self.size
+            && atomic::is_the_file_at(&self.file, path)
+            && self.stamp.is_some()
+            && FileMark::default().stamped(path).stamp == self.stamp
     }
 
-    /// The lines dropped, read back from the file.
+    /// The lines dropped, read back from the file (through the handle
+    /// opened to compare them, so a file removed or replaced since is
+    /// still read). A file changed in place where they were compared is
+    /// an error: those bytes were the only copy of the lines, and a
+    /// rebuild run again makes them again.
     pub(super) fn read_back(mut self, path: &Path) -> Result<Vec<u8>, HistoryError> {
         let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
         let mut bytes = Vec::new();
@@ -228,7 +242,14 @@ impl Early {
                     open.mark = open.mark.after(bytes);
                     bytes.clear();
                 }
-                Some(Target::Compare(compare)) => compare.take(bytes),
+                Some(Target::Compare(compare)) => {
+                    compare.take(bytes);
+                    if compare.stopped && compare.mark.bytes == 0 {
+                        // Nothing dropped: `stage` does all, and the file
+                        // is not kept open.
+                        self.files.insert(name.clone(), Target::Left);
+                    }
+                }
                 Some(Target::Left) | None => {}
             }
         }
@@ -240,11 +261,15 @@ impl Early {
     fn open(&mut self, name: &str) -> Result<Target, HistoryError> {
         if self.compare.contains(name) {
             // One that cannot be opened is left to `stage`, which says why.
-            let opened = File::open(self.dir.join(name)).and_then(|file| Ok((file.metadata()?.len(), file)));
+            let path = self.dir.join(name);
+            let opened = File::open(&path).and_then(|file| Ok((file.metadata()?.len(), file)));
+            // Taken before any byte is read: a change after it changes it.
+            let stamp = FileMark::default().stamped(&path).stamp;
             return Ok(match opened {
                 Ok((size, file)) => Target::Compare(Compare {
                     file,
                     size,
+                    stamp,
                     mark: FileMark::default(),
                     stopped: false,
                     buffer: Vec::new(),
@@ -293,8 +318,8 @@ impl Early {
         for (name, target) in std::mem::take(&mut self.files) {
             let open = match target {
                 Target::Write(open) => open,
-                Target::Compare(Compare { file, size, mark, .. }) if mark.bytes > 0 => {
-                    streamed.compared.insert(name, Compared { file, size, mark });
+                Target::Compare(Compare { file, size, stamp, mark, .. }) if mark.bytes > 0 => {
+                    streamed.compared.insert(name, Compared { file, size, stamp, mark });
                     continue;
                 }
                 Target::Compare(_) | Target::Left => continue,
@@ -447,9 +472,6 @@ mod tests {
         assert!(Early::at(&dir, Basis::Committed(&marks)).is_none());
     }
 
-    /// The directory gone in the middle of a fold, after files were written
-    /// early in it: the lines gathered from then on would be lost to
-    /// `stage`, so the write fails and the pass stops.
     /// A rebuild over a history that is there: each file's lines are
     /// compared with it as they are made, and those it holds are dropped
     /// (a busy lab's ~47 MB). Whatever the file holds (the same lines, a
@@ -518,6 +540,57 @@ mod tests {
         assert!(early.finish().unwrap().compared.is_empty());
     }
 
+    /// A history file written over while a rebuild compares its lines
+    /// with it: never taken for the one compared. Written over in place
+    /// (same inode, same size), the lines it held were their only copy and
+    /// the pass stops with an error (a rebuild run again makes them again);
+    /// replaced by another file, the one compared is still read through
+    /// its handle, and the files are those of `stage`.
+    #[test]
+    fn a_history_file_written_over_during_a_rebuild_is_never_taken_for_the_one_compared() {
+        let items = story(300);
+        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole/history");
+        stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
+        let may = "alerts-2026-05.jsonl";
+        let full = std::fs::read(whole.join(may)).unwrap();
+        let mut other = full.clone();
+        other[10] = b'#';
+        let rebuilt = |name: &str, overwrite: &dyn Fn(&Path)| {
+            let dir = tmp.path().join(format!("{name}/history"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for (file, bytes) in files(&whole) {
+                std::fs::write(dir.join(file), bytes).unwrap();
+            }
+            let mut early = Early::at(&dir, Basis::Scratch(None)).unwrap();
+            let left = streamed(&mut early, &items, 7).unwrap();
+            assert!(left.files.values().all(Vec::is_empty), "{name}: every line dropped");
+            overwrite(&dir.join(may));
+            (dir.clone(), stage_after(&dir, Basis::Scratch(None), left, early.finish().unwrap()))
+        };
+        let in_place = |path: &Path| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            OpenOptions::new().write(true).open(path).unwrap().write_all(&other).unwrap();
+        };
+        let error = rebuilt("in-place", &in_place).1.err().expect("stopped");
+        assert!(error.to_string().contains("changed while this pass compared"), "{error}");
+        let replaced = |path: &Path| {
+            std::fs::remove_file(path).unwrap();
+            std::fs::write(path, &other).unwrap();
+        };
+        let (dir, staged) = rebuilt("replaced", &replaced);
+        let marks = staged.unwrap().settle().unwrap();
+        let marked = |dir: &Path| -> Vec<(String, FileMark)> {
+            files(dir).into_iter().map(|(name, bytes)| (name, FileMark::of(&bytes))).collect()
+        };
+        assert_eq!(marked(&dir), marked(&whole));
+        assert!(is_settled(&dir, Some(&marks)));
+    }
+
+    /// The directory gone in the middle of a fold, after files were written
+    /// early in it: the lines gathered from then on would be lost to
+    /// `stage`, so the write fails and the pass stops.
     #[test]
     fn a_directory_gone_after_files_were_written_early_stops_the_pass() {
         let tmp = tempfile::tempdir().unwrap();
