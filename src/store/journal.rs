@@ -81,7 +81,7 @@ pub struct Stored {
 /// A copy without the buffer (it is memory to reuse, not state).
 impl Clone for Stored {
     fn clone(&self) -> Stored {
-        Stored { at: self.at, hashes: self.hashes.clone(), buffer: Default::default() }
+        Stored::new(self.at, self.hashes.clone())
     }
 }
 
@@ -122,6 +122,11 @@ pub fn journal_path(state: &Path, generation: u64) -> PathBuf {
 }
 
 impl Stored {
+    /// The files `at` commits, with the hashes of their entities.
+    fn new(at: StateRef, hashes: Option<EntityIndex>) -> Stored {
+        Stored { at, hashes, buffer: Default::default() }
+    }
+
     /// Keeps the memory of `doc`, the document read, for the next save.
     pub fn keep_buffer(&mut self, doc: String) {
         let mut buffer = doc.into_bytes();
@@ -173,12 +178,11 @@ pub fn load_and_parse<T, E>(
 ) -> Result<(String, Result<T, E>, Stored), JournalError> {
     let snapshot = read_snapshot(state, at)?;
     let text = snapshot.as_str();
-    let stored = |hashes| Stored { at: *at, hashes, buffer: Default::default() };
     let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
     if at.journal.bytes == 0 {
         let (parsed, index) = crate::threads::both("observer-entities", || parse(text), || index_of(text));
         let index = index.map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
-        return Ok((snapshot, parsed, stored(index)));
+        return Ok((snapshot, parsed, Stored::new(*at, index)));
     }
     let journal = journal_path(state, at.generation);
     let committed = read_journal(state, at)?;
@@ -192,18 +196,15 @@ pub fn load_and_parse<T, E>(
         },
         || replay(text, &records),
     );
-    let (index, values) = replayed.map_err(|(in_journal, reason)| match in_journal {
-        true => damaged(journal.clone(), reason),
-        false => damaged(snapshot_path(state, at.generation), reason),
-    })?;
+    let (index, values) = replayed.map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
     let parse = match spliced {
-        Ok((parsed, doc)) => return Ok((doc, parsed, stored(index))),
+        Ok((parsed, doc)) => return Ok((doc, parsed, Stored::new(*at, index))),
         // The edits do not fit the snapshot's cut: assembled instead.
         Err(parse) => parse,
     };
     let doc = assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
     let parsed = parse(&doc);
-    Ok((doc, parsed, stored(index)))
+    Ok((doc, parsed, Stored::new(*at, index)))
 }
 
 /// Sized from the snapshot (the busy history's state holds an entity per
@@ -237,16 +238,14 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
     };
     let journal = journal_path(state, at.generation);
     let records = records(&journal, &committed)?;
-    let (index, values) = replay(&snapshot, &records).map_err(|(in_journal, reason)| match in_journal {
-        true => damaged(journal.clone(), reason),
-        false => damaged(snapshot_path(state, at.generation), reason),
-    })?;
+    let (index, values) =
+        replay(&snapshot, &records).map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
     if at.journal.bytes == 0 {
         drop(values);
-        return Ok((snapshot, Stored { at: *at, hashes: index, buffer: Default::default() }));
+        return Ok((snapshot, Stored::new(*at, index)));
     }
     let doc = assembled(&snapshot, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
-    Ok((doc, Stored { at: *at, hashes: index, buffer: Default::default() }))
+    Ok((doc, Stored::new(*at, index)))
 }
 
 /// The committed part of the journal `at` names, checked against its mark.
@@ -299,16 +298,16 @@ fn path_of(raw: &str) -> Option<&str> {
 
 /// The records replayed over the entities of `snapshot`: the hash of each
 /// entity (`None` when two paths share one), and the value of each by the
-/// slot its index entry names. An error says whether the journal is where
-/// it lies (`true`) or the snapshot.
+/// slot its index entry names. An error is the snapshot's: the records
+/// were checked as they were read.
 #[allow(clippy::type_complexity)]
 fn replay<'a>(
     snapshot: &'a str,
     records: &[(&'a str, Option<&'a str>)],
-) -> Result<(Option<EntityIndex>, Vec<Option<&'a str>>), (bool, String)> {
+) -> Result<(Option<EntityIndex>, Vec<Option<&'a str>>), String> {
     let mut index = Some(index_for(snapshot));
     let mut values: Vec<Option<&str>> = Vec::new();
-    visit(snapshot, |p, raw| set(&mut index, &mut values, p, raw)).map_err(|reason| (false, reason))?;
+    visit(snapshot, |p, raw| set(&mut index, &mut values, p, raw))?;
     for &(entity, raw) in records {
         match raw {
             Some(raw) => set(&mut index, &mut values, entity, raw),
@@ -444,7 +443,7 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
     let path = journal_path(state, at.generation);
     let io = |error| JournalError::Io { path: path.clone(), error };
     if lines.is_empty() && at.journal.is_untouched(&path) {
-        return Ok(Stored { at, hashes: Some(hashes), buffer: Default::default() });
+        return Ok(Stored::new(at, Some(hashes)));
     }
     let created = !path.exists();
     let mut file = OpenOptions::new().append(true).create(true).open(&path).map_err(io)?;
@@ -467,7 +466,7 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
         sync_dir(&dir(state)).map_err(io)?;
     }
     let journal = at.journal.after(lines.as_bytes()).stamped(&path);
-    Ok(Stored { at: StateRef { journal, ..at }, hashes: Some(hashes), buffer: Default::default() })
+    Ok(Stored::new(StateRef { journal, ..at }, Some(hashes)))
 }
 
 /// The journal record that sets the entity at `path` to `raw`.
@@ -503,7 +502,7 @@ fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u6
     let path = snapshot_path(state, generation);
     write_atomic(&path, doc.as_bytes()).map_err(|error| JournalError::Io { path, error })?;
     let at = StateRef { generation, snapshot: doc.len() as u64, journal: FileMark::default() };
-    Ok(Stored { at, hashes, buffer: Default::default() })
+    Ok(Stored::new(at, hashes))
 }
 
 /// A generation above `live` and above any file in `state/engine/`, so that

@@ -181,6 +181,16 @@ fn member(out: &mut String, first: &mut bool, key: &str, value: &str) {
     out.push_str(value);
 }
 
+/// Writes `key:{…}`, an object made of the new members at `path` (see
+/// [`new_members`]); `false` when they do not fit.
+fn new_object(out: &mut String, first: &mut bool, key: &str, path: &str, edits: &Edits) -> bool {
+    member(out, first, key, "{");
+    let mut inner = true;
+    let fits = new_members(out, &mut inner, path, edits);
+    out.push('}');
+    fits
+}
+
 /// Writes the new members of the object at `path`: the keys under it the
 /// edits set and the document did not hold. `false` when a key is both
 /// set and an object holding set values.
@@ -195,12 +205,9 @@ fn new_members(out: &mut String, first: &mut bool, path: &str, edits: &Edits) ->
         match (node.set, node.holds) {
             (Some(Some(raw)), false) => member(out, first, key, raw),
             (_, true) if !matches!(node.set, Some(Some(_))) => {
-                member(out, first, key, "{");
-                let mut inner = true;
-                if !new_members(out, &mut inner, child, edits) {
+                if !new_object(out, first, key, child, edits) {
                     return false;
                 }
-                out.push('}');
             }
             _ => return false,
         }
@@ -289,48 +296,21 @@ impl<'a> Scanner<'a> {
         max: usize,
         found: &mut dyn FnMut(&str, &'a str),
     ) -> Result<(), String> {
-        self.expect(b'{')?;
-        self.space();
-        if self.byte() == Some(b'}') {
-            self.at += 1;
+        if !self.open_object()? {
             return Ok(());
         }
         let base = path.len();
         loop {
-            self.space();
-            let key = self.at;
-            self.string()?;
-            if base > 0 {
-                path.push(',');
-            }
-            path.push_str(&self.text[key..self.at]);
-            self.space();
-            self.expect(b':')?;
-            self.space();
+            self.key(path, base)?;
             let start = self.at;
-            if self.byte() == Some(b'{') && depth + 1 < max {
-                // A short object is one entity; a longer one is cut.
-                if self.skip(start + SPLIT_BYTES)? {
-                    found(path, &self.text[start..self.at]);
-                } else {
-                    self.at = start;
-                    self.object(path, depth + 1, max, found)?;
-                }
+            if self.cut_here(depth, max)? {
+                self.object(path, depth + 1, max, found)?;
             } else {
-                self.value()?;
                 found(path, &self.text[start..self.at]);
             }
             path.truncate(base);
-            self.space();
-            match self.byte() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                found => {
-                    return Err(format!("expected `,` or `}}` at byte {}, found {:?}", self.at, found.map(char::from)));
-                }
+            if !self.next_member()? {
+                return Ok(());
             }
         }
     }
@@ -344,90 +324,25 @@ impl<'a> Scanner<'a> {
         edits: &Edits,
         out: &mut String,
     ) -> Result<Option<bool>, String> {
-        self.expect(b'{')?;
         out.push('{');
         let mut first = true;
-        self.space();
-        if self.byte() == Some(b'}') {
-            self.at += 1;
-        } else {
+        if self.open_object()? {
             let base = path.len();
             loop {
-                self.space();
-                let key_at = self.at;
-                self.string()?;
-                let key = &self.text[key_at..self.at];
-                if base > 0 {
-                    path.push(',');
-                }
-                path.push_str(key);
-                self.space();
-                self.expect(b':')?;
-                self.space();
+                let key = self.key(path, base)?;
                 let start = self.at;
-                let Some(node) = edits.nodes.get(path.as_str()) else {
-                    // Nothing edited at or under it: copied as it is.
-                    self.value()?;
-                    member(out, &mut first, key, &self.text[start..self.at]);
-                    path.truncate(base);
-                    if self.next_member()? {
-                        continue;
+                match edits.nodes.get(path.as_str()) {
+                    None => {
+                        // Nothing edited at or under it: copied as it is.
+                        self.value()?;
+                        member(out, &mut first, key, &self.text[start..self.at]);
                     }
-                    break;
-                };
-                node.done.set(true);
-                // Past the value, unless it is an object to cut (as `object`).
-                let cut = if self.byte() == Some(b'{') && depth + 1 < MAX_DEPTH {
-                    let short = self.skip(start + SPLIT_BYTES)?;
-                    if !short {
-                        self.at = start;
-                    }
-                    !short
-                } else {
-                    self.value()?;
-                    false
-                };
-                match (node.set, node.holds, cut) {
-                    // A removal of the path of an object cut here changes
-                    // nothing by itself, as in the entities replayed.
-                    (None | Some(None), _, true) => {
-                        let (at, was_first) = (out.len(), first);
-                        member(out, &mut first, key, "");
-                        match self.rewrite(path, depth + 1, edits, out)? {
-                            None => return Ok(None),
-                            // Every entity under it removed: it goes too,
-                            // as it does from the entities replayed.
-                            Some(false) => {
-                                out.truncate(at);
-                                first = was_first;
-                            }
-                            Some(true) => {}
-                        }
-                    }
-                    (None, false, false) => member(out, &mut first, key, &self.text[start..self.at]),
-                    (Some(Some(raw)), false, false) => member(out, &mut first, key, raw),
-                    (Some(None), false, false) => {}
-                    (Some(None), true, false) => {
-                        // An entity that became an object of entities.
-                        member(out, &mut first, key, "{");
-                        let mut inner = true;
-                        if !new_members(out, &mut inner, path, edits) {
+                    Some(node) => {
+                        node.done.set(true);
+                        if !self.rewrite_member(node, key, path, depth, edits, out, &mut first)? {
                             return Ok(None);
                         }
-                        out.push('}');
                     }
-                    (Some(Some(raw)), false, true) => {
-                        // An object cut here that became one entity: every
-                        // entity under it must be removed (nothing left to
-                        // write), else the edits do not fit.
-                        let mut left = String::new();
-                        match self.rewrite(path, depth + 1, edits, &mut left)? {
-                            Some(false) => member(out, &mut first, key, raw),
-                            _ => return Ok(None),
-                        }
-                    }
-                    // An entity kept or set with entities under it.
-                    (None | Some(Some(_)), true, _) => return Ok(None),
                 }
                 path.truncate(base);
                 if !self.next_member()? {
@@ -440,6 +355,105 @@ impl<'a> Scanner<'a> {
         }
         out.push('}');
         Ok(Some(!first))
+    }
+
+    /// [`splice`] of the member `key` at `path`, which an edit touches
+    /// (`node`): `false` when the edit does not fit.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite_member(
+        &mut self,
+        node: &Node,
+        key: &str,
+        path: &mut String,
+        depth: usize,
+        edits: &Edits,
+        out: &mut String,
+        first: &mut bool,
+    ) -> Result<bool, String> {
+        let start = self.at;
+        let cut = self.cut_here(depth, MAX_DEPTH)?;
+        match (node.set, node.holds, cut) {
+            // A removal of the path of an object cut here changes
+            // nothing by itself, as in the entities replayed.
+            (None | Some(None), _, true) => {
+                let (at, was_first) = (out.len(), *first);
+                member(out, first, key, "");
+                match self.rewrite(path, depth + 1, edits, out)? {
+                    None => return Ok(false),
+                    // Every entity under it removed: it goes too, as it
+                    // does from the entities replayed.
+                    Some(false) => {
+                        out.truncate(at);
+                        *first = was_first;
+                    }
+                    Some(true) => {}
+                }
+            }
+            (None, false, false) => member(out, first, key, &self.text[start..self.at]),
+            (Some(Some(raw)), false, false) => member(out, first, key, raw),
+            (Some(None), false, false) => {}
+            // An entity that became an object of entities.
+            (Some(None), true, false) => return Ok(new_object(out, first, key, path, edits)),
+            (Some(Some(raw)), false, true) => {
+                // An object cut here that became one entity: every entity
+                // under it must be removed (nothing left to write), else
+                // the edits do not fit.
+                let mut left = String::new();
+                match self.rewrite(path, depth + 1, edits, &mut left)? {
+                    Some(false) => member(out, first, key, raw),
+                    _ => return Ok(false),
+                }
+            }
+            // An entity kept or set with entities under it.
+            (None | Some(Some(_)), true, _) => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Past the `{` of an object: whether it has members (past its `}`
+    /// when it has none).
+    fn open_object(&mut self) -> Result<bool, String> {
+        self.expect(b'{')?;
+        self.space();
+        if self.byte() == Some(b'}') {
+            self.at += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// A member's key, added to `path` (cut back to `base` first by the
+    /// caller), and its `:`; the key's raw token.
+    fn key(&mut self, path: &mut String, base: usize) -> Result<&'a str, String> {
+        self.space();
+        let start = self.at;
+        self.string()?;
+        let key = &self.text[start..self.at];
+        if base > 0 {
+            path.push(',');
+        }
+        path.push_str(key);
+        self.space();
+        self.expect(b':')?;
+        self.space();
+        Ok(key)
+    }
+
+    /// Whether the value here is an object to cut into its keys (one at
+    /// `depth`, below `max`, longer than [`SPLIT_BYTES`]): then the scanner
+    /// stays at its start; otherwise it is past the value, one entity.
+    fn cut_here(&mut self, depth: usize, max: usize) -> Result<bool, String> {
+        let start = self.at;
+        if self.byte() == Some(b'{') && depth + 1 < max {
+            // A short object is one entity; a longer one is cut.
+            if self.skip(start + SPLIT_BYTES)? {
+                return Ok(false);
+            }
+            self.at = start;
+            return Ok(true);
+        }
+        self.value()?;
+        Ok(false)
     }
 
     /// Past the `,` after a member (`true`) or the `}` that ends the

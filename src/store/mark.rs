@@ -80,7 +80,7 @@ impl FileMark {
 
 /// A file's device, inode, size and times, hashed; `None` when it cannot
 /// be read.
-fn stamp_of(path: &Path) -> Option<u64> {
+pub(crate) fn stamp_of(path: &Path) -> Option<u64> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() {
         return None;

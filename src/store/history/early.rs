@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use super::{Basis, FileMark, HistoryError, Lines, deleted_months, listing};
 use crate::store::atomic::{self, sync_dir};
 use crate::store::fault_injection;
+use crate::store::mark::stamp_of;
 
 /// Writes the lines of the files absent when the pass started as they are
 /// made (see the module).
@@ -73,7 +74,7 @@ pub struct Early {
 enum Target {
     Left,
     Write(Open),
-    Compare(Compare),
+    Compare(Compared),
 }
 
 struct Open {
@@ -82,10 +83,11 @@ struct Open {
 }
 
 /// A file there at the start, read along as this pass's lines for it are
-/// made.
-struct Compare {
+/// made ([`Compared::take`]), then given to `stage` with what was dropped.
+pub(super) struct Compared {
+    /// The file, as it was opened.
     file: File,
-    /// Its size when it was opened.
+    /// Its size then.
     size: u64,
     /// Its stamp then (device, inode, size, modification and change
     /// times): a file written over in place, even to the same size, is
@@ -93,14 +95,23 @@ struct Compare {
     stamp: Option<u64>,
     /// This pass's first lines for it, found equal to its first bytes and
     /// dropped from the lines.
-    mark: FileMark,
+    pub(super) mark: FileMark,
     /// The lines differed from the file, went on past its end, or it could
     /// not be read: the rest stays in the lines.
     stopped: bool,
     buffer: Vec<u8>,
 }
 
-impl Compare {
+impl Compared {
+    /// Opens the file at `path` to compare lines with it.
+    fn open(path: &Path) -> std::io::Result<Compared> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        // Taken before any byte is read: a change after it changes it.
+        let stamp = stamp_of(path);
+        Ok(Compared { file, size, stamp, mark: FileMark::default(), stopped: false, buffer: Vec::new() })
+    }
+
     /// Compares `bytes` with what follows in the file, and drops what is
     /// equal from them.
     fn take(&mut self, bytes: &mut Vec<u8>) {
@@ -119,22 +130,7 @@ impl Compare {
         bytes.drain(..within);
         self.stopped = !bytes.is_empty();
     }
-}
 
-/// What [`Early`] compared of a file there at the start: this pass's
-/// first lines for it, equal to its first bytes, dropped from the lines.
-pub(super) struct Compared {
-    /// The file, as it was opened.
-    file: File,
-    /// Its size then.
-    size: u64,
-    /// Its stamp then.
-    stamp: Option<u64>,
-    /// The lines dropped.
-    pub(super) mark: FileMark,
-}
-
-impl Compared {
     /// Whether the file at `path`, of `size` bytes, is the one compared and
     /// holds exactly the lines dropped: this pass's lines for it are then
     /// those bytes followed by the ones left.
@@ -143,7 +139,7 @@ impl Compared {
             && size == self.size
             && atomic::is_the_file_at(&self.file, path)
             && self.stamp.is_some()
-            && FileMark::default().stamped(path).stamp == self.stamp
+            && stamp_of(path) == self.stamp
     }
 
     /// The lines dropped, read back from the file (through the handle
@@ -261,21 +257,7 @@ impl Early {
     fn open(&mut self, name: &str) -> Result<Target, HistoryError> {
         if self.compare.contains(name) {
             // One that cannot be opened is left to `stage`, which says why.
-            let path = self.dir.join(name);
-            let opened = File::open(&path).and_then(|file| Ok((file.metadata()?.len(), file)));
-            // Taken before any byte is read: a change after it changes it.
-            let stamp = FileMark::default().stamped(&path).stamp;
-            return Ok(match opened {
-                Ok((size, file)) => Target::Compare(Compare {
-                    file,
-                    size,
-                    stamp,
-                    mark: FileMark::default(),
-                    stopped: false,
-                    buffer: Vec::new(),
-                }),
-                Err(_) => Target::Left,
-            });
+            return Ok(Compared::open(&self.dir.join(name)).map_or(Target::Left, Target::Compare));
         }
         if self.kept.contains(name) {
             return Ok(Target::Left);
@@ -318,8 +300,8 @@ impl Early {
         for (name, target) in std::mem::take(&mut self.files) {
             let open = match target {
                 Target::Write(open) => open,
-                Target::Compare(Compare { file, size, stamp, mark, .. }) if mark.bytes > 0 => {
-                    streamed.compared.insert(name, Compared { file, size, stamp, mark });
+                Target::Compare(compared) if compared.mark.bytes > 0 => {
+                    streamed.compared.insert(name, compared);
                     continue;
                 }
                 Target::Compare(_) | Target::Left => continue,
@@ -406,6 +388,20 @@ mod tests {
 
     fn contents(marks: &HistoryMarks) -> Vec<(String, FileMark)> {
         marks.files.iter().map(|(name, mark)| (name.clone(), mark.content())).collect()
+    }
+
+    /// The files of `dir` by name, length and hash: a difference reads in
+    /// one line.
+    fn marked(dir: &Path) -> Vec<(String, FileMark)> {
+        files(dir).into_iter().map(|(name, bytes)| (name, FileMark::of(&bytes))).collect()
+    }
+
+    /// `dir` made, holding a copy of the files of `from`.
+    fn copy_of(from: &Path, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (name, bytes) in files(from) {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
     }
 
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -500,10 +496,8 @@ mod tests {
         for (what, there) in variants {
             let [by_stage, compared] = ["stage", "compared"].map(|way| {
                 let dir = tmp.path().join(format!("{what}-{way}/history"));
-                std::fs::create_dir_all(&dir).unwrap();
-                for (name, bytes) in files(&whole) {
-                    std::fs::write(dir.join(&name), if name == may { &there } else { &bytes }).unwrap();
-                }
+                copy_of(&whole, &dir);
+                std::fs::write(dir.join(may), &there).unwrap();
                 dir
             });
             let want = stage(&by_stage, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
@@ -516,10 +510,6 @@ mod tests {
             }
             let got =
                 stage_after(&compared, Basis::Scratch(None), left, early.finish().unwrap()).unwrap().settle().unwrap();
-            // By name, length and hash: a difference reads in one line.
-            let marked = |dir: &Path| -> Vec<(String, FileMark)> {
-                files(dir).into_iter().map(|(name, bytes)| (name, FileMark::of(&bytes))).collect()
-            };
             assert_eq!(marked(&compared), marked(&by_stage), "{what}");
             assert_eq!(marked(&compared), marked(&whole), "{what}");
             assert_eq!(contents(&got), contents(&want), "{what}");
@@ -559,10 +549,7 @@ mod tests {
         other[10] = b'#';
         let rebuilt = |name: &str, overwrite: &dyn Fn(&Path)| {
             let dir = tmp.path().join(format!("{name}/history"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for (file, bytes) in files(&whole) {
-                std::fs::write(dir.join(file), bytes).unwrap();
-            }
+            copy_of(&whole, &dir);
             let mut early = Early::at(&dir, Basis::Scratch(None)).unwrap();
             let left = streamed(&mut early, &items, 7).unwrap();
             assert!(left.files.values().all(Vec::is_empty), "{name}: every line dropped");
@@ -581,9 +568,6 @@ mod tests {
         };
         let (dir, staged) = rebuilt("replaced", &replaced);
         let marks = staged.unwrap().settle().unwrap();
-        let marked = |dir: &Path| -> Vec<(String, FileMark)> {
-            files(dir).into_iter().map(|(name, bytes)| (name, FileMark::of(&bytes))).collect()
-        };
         assert_eq!(marked(&dir), marked(&whole));
         assert!(is_settled(&dir, Some(&marks)));
     }

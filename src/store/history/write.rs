@@ -312,21 +312,9 @@ fn tail_begins(path: &Path, mark: &FileMark, new: &[u8]) -> Result<Option<usize>
     let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
     if mark.bytes == 0 || mark.is_untouched(path) {
         file.seek(SeekFrom::Start(mark.bytes)).map_err(io)?;
-    } else {
-        let (mut hashed, mut left) = (FileMark::default(), mark.bytes);
-        while left > 0 {
-            let chunk = file.fill_buf().map_err(io)?;
-            if chunk.is_empty() {
-                return Err(HistoryError::Changed { path: path.to_path_buf() });
-            }
-            let n = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            hashed = hashed.after(&chunk[..n]);
-            file.consume(n);
-            left -= n as u64;
-        }
-        if hashed.content() != mark.content() {
-            return Err(HistoryError::Changed { path: path.to_path_buf() });
-        }
+    } else if hashed(&mut file, mark.bytes).map_err(io)?.content() != mark.content() {
+        // Shorter than its committed part, or other bytes there.
+        return Err(HistoryError::Changed { path: path.to_path_buf() });
     }
     let mut tail = 0;
     loop {
@@ -356,16 +344,23 @@ fn read_prefix(path: &Path, bytes: u64) -> Result<Vec<u8>, HistoryError> {
 fn mark_of_file(path: &Path) -> Result<FileMark, HistoryError> {
     let io = |error| HistoryError::Io { path: path.to_path_buf(), error };
     let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
+    hashed(&mut file, u64::MAX).map_err(io)
+}
+
+/// The mark of the next `limit` bytes of `file` (fewer where it ends),
+/// read a chunk at a time.
+fn hashed(file: &mut BufReader<File>, limit: u64) -> std::io::Result<FileMark> {
     let mut mark = FileMark::default();
-    loop {
-        let chunk = file.fill_buf().map_err(io)?;
+    while mark.bytes < limit {
+        let chunk = file.fill_buf()?;
         if chunk.is_empty() {
-            return Ok(mark);
+            break;
         }
-        mark = mark.after(chunk);
-        let n = chunk.len();
+        let n = chunk.len().min(usize::try_from(limit - mark.bytes).unwrap_or(usize::MAX));
+        mark = mark.after(&chunk[..n]);
         file.consume(n);
     }
+    Ok(mark)
 }
 
 /// Appends `bytes` to the file at `path`, which holds `size` bytes (or is
