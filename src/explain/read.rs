@@ -121,7 +121,7 @@ fn strip_bom(line: &[u8], position: u64) -> &[u8] {
 /// byte `start` and line `line` of their file, as a run reads them.
 fn lines(bytes: &[u8], start: u64, mut line: u64, mut found: impl FnMut(u64, u64, Event)) {
     let mut at = 0;
-    while let Some(len) = bytes[at..].iter().position(|b| *b == b'\n') {
+    while let Some(len) = memchr::memchr(b'\n', &bytes[at..]) {
         let position = start + at as u64;
         let mut text = &bytes[at..at + len];
         at += len + 1;

@@ -4,10 +4,13 @@
 //! the error message: incident id, alert key, deployment or correlation id,
 //! `node/service`, node.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Kind, Scope};
 use crate::store::history;
@@ -48,10 +51,10 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         target.id = text(record, "id").unwrap_or_else(|| id.to_string());
         target
     };
-    if let Some((record, found_in)) = files.find("incidents", id, |key, _| key == id) {
+    if let Some((record, found_in)) = files.find_key("incidents", id) {
         return Ok(incident_target(&record, found_in));
     }
-    if let Some((record, found_in)) = files.find("alerts", id, |key, _| key == id) {
+    if let Some((record, found_in)) = files.find_key("alerts", id) {
         let mut scope = Scope::service(text(&record, "node"), text(&record, "service")).with_alert(id);
         if let Some(subject) = id.strip_prefix("deployment_stuck:") {
             scope = Scope::deployment(subject).with_alert(id);
@@ -61,7 +64,7 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         let from = ts(&record, "since").or_else(|| ts(&record, "fired_at"));
         return Ok(found(Kind::Alert, scope, found_in, &record, from, ts(&record, "resolved_at")));
     }
-    if let Some((record, found_in)) = files.find("deployments", id, |key, _| key == id) {
+    if let Some((record, found_in)) = files.find_key("deployments", id) {
         let from = ts(&record, "started_at");
         return Ok(found(Kind::Deployment, Scope::deployment(id), found_in, &record, from, ts(&record, "ended_at")));
     }
@@ -98,32 +101,54 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
 /// On a busy lab `deployments.json` and `alerts.json` are megabytes, and an
 /// incident is found in `incidents.json` before they are ever looked at:
 /// read eagerly, parsing them was a fifth of an `explain` of an incident.
+/// An ID looked up by key ([`World::find_key`]) is found in the file's text
+/// and only its record is parsed: parsing all of the busy history's
+/// `incidents.json` (2 MB, each incident with its 50 failure times) into a
+/// tree was a third of an `explain` of an incident (perf, issue 11).
 struct World {
     /// The world directory, whose `history/` is read only when an ID is not
     /// in the hot view, and then only the files of the kind looked up.
     dir: std::path::PathBuf,
     /// `incidents`, `alerts`, `deployments`, `services`, `nodes`,
-    /// `runtime-summary`, in the order of [`WORLD_FILES`].
+    /// `runtime-summary`, in the order of [`WORLD_FILES`]: each file's text,
+    /// and the file parsed whole when a look-up needs more than one record.
+    texts: [OnceCell<Option<String>>; 6],
     files: [OnceCell<Option<Value>>; 6],
 }
+
+/// A world file's entries as written, keyed, for a look-up by key: only the
+/// record found is parsed.
+#[derive(serde::Deserialize)]
+struct Entries<'a>(#[serde(borrow)] HashMap<Cow<'a, str>, &'a RawValue>);
 
 const WORLD_FILES: [&str; 6] = ["incidents", "alerts", "deployments", "services", "nodes", "runtime-summary"];
 
 impl World {
     fn read(world: &Path) -> World {
-        World { dir: world.to_path_buf(), files: Default::default() }
+        World { dir: world.to_path_buf(), texts: Default::default(), files: Default::default() }
+    }
+
+    /// The text of the world file `name` (without `.json`); `None` when it
+    /// is missing or not text.
+    fn text(&self, name: &str) -> Option<&str> {
+        let at = WORLD_FILES.iter().position(|known| *known == name)?;
+        self.texts[at].get_or_init(|| std::fs::read_to_string(self.dir.join(format!("{name}.json"))).ok()).as_deref()
     }
 
     /// The world file `name` (without `.json`), parsed; `None` when it is
     /// missing or not JSON.
     fn json(&self, name: &str) -> Option<&Value> {
         let at = WORLD_FILES.iter().position(|known| *known == name)?;
-        self.files[at]
-            .get_or_init(|| {
-                let bytes = std::fs::read(self.dir.join(format!("{name}.json"))).ok()?;
-                serde_json::from_slice::<Value>(&bytes).ok()
-            })
-            .as_ref()
+        self.files[at].get_or_init(|| serde_json::from_str::<Value>(self.text(name)?).ok()).as_ref()
+    }
+
+    /// The record under `key` in the map of the world file `kind`, parsed
+    /// alone. `None` when there is none, and also when the file is not
+    /// the JSON observer writes: then [`World::map`] says the same.
+    fn entry(&self, kind: &str, key: &str) -> Option<Value> {
+        let Entries(file) = serde_json::from_str(self.text(kind)?).ok()?;
+        let Entries(entries) = serde_json::from_str(file.get(kind)?.get()).ok()?;
+        serde_json::from_str(entries.get(key)?.get()).ok()
     }
 
     fn as_of(&self) -> Ts {
@@ -154,6 +179,25 @@ impl World {
         if let Some((_, record)) = self.map(kind).filter(|(key, record)| matches(key, record)).last() {
             return Some((record.clone(), format!("{kind}.json")));
         }
+        self.find_in_history(kind, needle, matches)
+    }
+
+    /// [`World::find`] of the entry whose key is `id`, which parses no other
+    /// record of the world file.
+    fn find_key(&self, kind: &str, id: &str) -> Option<(Value, String)> {
+        if let Some(record) = self.entry(kind, id) {
+            return Some((record, format!("{kind}.json")));
+        }
+        self.find_in_history(kind, id, |key, _| key == id)
+    }
+
+    /// The history part of [`World::find`].
+    fn find_in_history(
+        &self,
+        kind: &str,
+        needle: &str,
+        matches: impl Fn(&str, &Value) -> bool,
+    ) -> Option<(Value, String)> {
         let key_field =
             if kind == "deployments" { "correlation_id" } else { if kind == "alerts" { "key" } else { "id" } };
         let prefix = format!("{kind}-");
@@ -226,7 +270,33 @@ fn edits(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::edits;
+    use super::{World, edits};
+
+    /// A look-up by key finds what the whole file parsed holds under that
+    /// key, escapes included, and nothing in a file that is not JSON.
+    #[test]
+    fn a_record_found_by_key_is_the_one_the_whole_file_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let incidents = serde_json::json!({
+            "schema_version": 2,
+            "as_of": "2026-05-12T12:10:00Z",
+            "incidents": {
+                "inc-1-a\"b-c\\d": {"id": "inc-1-a\"b-c\\d", "events": ["2026-05-12T12:05:00Z"]},
+                "inc-2-é": {"id": "inc-2-é", "nested": {"z": 1, "a": [true, null]}},
+            },
+        });
+        std::fs::write(dir.path().join("incidents.json"), serde_json::to_string_pretty(&incidents).unwrap()).unwrap();
+        let world = World::read(dir.path());
+        for key in ["inc-1-a\"b-c\\d", "inc-2-é"] {
+            let whole = world.map("incidents").find(|(k, _)| *k == key).map(|(_, record)| record.clone());
+            assert_eq!(world.entry("incidents", key), whole, "{key}");
+            assert_eq!(world.find_key("incidents", key).map(|(record, _)| record), whole, "{key}");
+        }
+        assert_eq!(world.entry("incidents", "inc-3"), None);
+        std::fs::write(dir.path().join("alerts.json"), "{\"alerts\": {\"k\": {}},").unwrap();
+        assert_eq!(world.entry("alerts", "k"), None, "not JSON: nothing, as the whole file gives nothing");
+        assert_eq!(world.map("alerts").count(), 0);
+    }
 
     #[test]
     fn edit_distance() {
