@@ -4,7 +4,6 @@
 //! the error message: incident id, alert key, deployment or correlation id,
 //! `node/service`, node.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,17 +108,21 @@ struct World {
     /// The world directory, whose `history/` is read only when an ID is not
     /// in the hot view, and then only the files of the kind looked up.
     dir: std::path::PathBuf,
-    /// `incidents`, `alerts`, `deployments`, `services`, `nodes`,
-    /// `runtime-summary`, in the order of [`WORLD_FILES`]: each file's text,
-    /// and the file parsed whole when a look-up needs more than one record.
+    /// The text of each of `incidents`, `alerts`, `deployments`,
+    /// `services`, `nodes`, `runtime-summary`, in the order of
+    /// [`WORLD_FILES`], read when first needed.
     texts: [OnceCell<Option<String>>; 6],
+    /// The same files parsed whole, when a look-up needs more than the
+    /// record under one key.
     files: [OnceCell<Option<Value>>; 6],
 }
 
-/// A world file's entries as written, keyed, for a look-up by key: only the
-/// record found is parsed.
+/// A world file's entries as written, keyed, for a look-up by key: each
+/// value is its raw text in the file (skipped over, not parsed), and only
+/// the record found is parsed. A key written twice gives the last, as a
+/// parse of the whole file does.
 #[derive(serde::Deserialize)]
-struct Entries<'a>(#[serde(borrow)] HashMap<Cow<'a, str>, &'a RawValue>);
+struct Entries<'a>(#[serde(borrow)] HashMap<String, &'a RawValue>);
 
 const WORLD_FILES: [&str; 6] = ["incidents", "alerts", "deployments", "services", "nodes", "runtime-summary"];
 
@@ -143,8 +146,13 @@ impl World {
     }
 
     /// The record under `key` in the map of the world file `kind`, parsed
-    /// alone. `None` when there is none, and also when the file is not
-    /// the JSON observer writes: then [`World::map`] says the same.
+    /// alone; `None` when there is none, or when the file is missing or not
+    /// JSON (as [`World::map`] then gives nothing too). Only that record
+    /// is checked beyond the JSON syntax: a file that serde_json refuses
+    /// whole for something elsewhere in it (a number beyond `f64`, a lone
+    /// surrogate escape, nesting deeper than 128), which observer never
+    /// writes, still gives the record here while [`World::map`] gives
+    /// nothing.
     fn entry(&self, kind: &str, key: &str) -> Option<Value> {
         let Entries(file) = serde_json::from_str(self.text(kind)?).ok()?;
         let Entries(entries) = serde_json::from_str(file.get(kind)?.get()).ok()?;
@@ -168,7 +176,7 @@ impl World {
         self.file(kind).and_then(|f| f.get(kind)?.as_object()).into_iter().flatten()
     }
 
-    /// The first entry of `kind` that `matches`: in the world file, else
+    /// The last entry of `kind` that `matches`: in the world file, else
     /// the newest history line (the files of `kind`, newest month first,
     /// each from its end). `matches` only accepts records in which `needle`
     /// is a string value, so a history line that does not contain it as
@@ -183,7 +191,7 @@ impl World {
     }
 
     /// [`World::find`] of the entry whose key is `id`, which parses no other
-    /// record of the world file.
+    /// record of the world file (see [`World::entry`]).
     fn find_key(&self, kind: &str, id: &str) -> Option<(Value, String)> {
         if let Some(record) = self.entry(kind, id) {
             return Some((record, format!("{kind}.json")));
@@ -273,29 +281,50 @@ mod tests {
     use super::{World, edits};
 
     /// A look-up by key finds what the whole file parsed holds under that
-    /// key, escapes included, and nothing in a file that is not JSON.
+    /// key: escapes in keys, a key written as a `\u` escape, a key written
+    /// twice (the last); nothing for a key that is not there, nor in a file
+    /// that is not JSON.
     #[test]
     fn a_record_found_by_key_is_the_one_the_whole_file_holds() {
         let dir = tempfile::tempdir().unwrap();
-        let incidents = serde_json::json!({
-            "schema_version": 2,
-            "as_of": "2026-05-12T12:10:00Z",
-            "incidents": {
-                "inc-1-a\"b-c\\d": {"id": "inc-1-a\"b-c\\d", "events": ["2026-05-12T12:05:00Z"]},
-                "inc-2-é": {"id": "inc-2-é", "nested": {"z": 1, "a": [true, null]}},
-            },
-        });
-        std::fs::write(dir.path().join("incidents.json"), serde_json::to_string_pretty(&incidents).unwrap()).unwrap();
+        let text = r#"{
+  "schema_version": 2,
+  "as_of": "2026-05-12T12:10:00Z",
+  "incidents": {
+    "inc-1-a\"b-c\\d": {"id": "inc-1-a\"b-c\\d", "events": ["2026-05-12T12:05:00Z"]},
+    "inc-2-é": {"id": "inc-2-é", "nested": {"z": 1, "a": [true, null]}},
+    "\u0069nc-3": {"id": "inc-3"},
+    "inc-4": {"id": "inc-4", "copy": "first"},
+    "inc-4": {"id": "inc-4", "copy": "last"}
+  }
+}"#;
+        std::fs::write(dir.path().join("incidents.json"), text).unwrap();
         let world = World::read(dir.path());
-        for key in ["inc-1-a\"b-c\\d", "inc-2-é"] {
+        for key in ["inc-1-a\"b-c\\d", "inc-2-é", "inc-3", "inc-4"] {
             let whole = world.map("incidents").find(|(k, _)| *k == key).map(|(_, record)| record.clone());
+            assert!(whole.is_some(), "{key} is in the file");
             assert_eq!(world.entry("incidents", key), whole, "{key}");
             assert_eq!(world.find_key("incidents", key).map(|(record, _)| record), whole, "{key}");
         }
-        assert_eq!(world.entry("incidents", "inc-3"), None);
+        assert_eq!(world.entry("incidents", "inc-4").unwrap()["copy"], "last");
+        assert_eq!(world.entry("incidents", "inc-5"), None);
         std::fs::write(dir.path().join("alerts.json"), "{\"alerts\": {\"k\": {}},").unwrap();
         assert_eq!(world.entry("alerts", "k"), None, "not JSON: nothing, as the whole file gives nothing");
         assert_eq!(world.map("alerts").count(), 0);
+    }
+
+    /// What a look-up by key does with a file observer never writes: valid
+    /// JSON that serde_json refuses whole for a number beyond `f64` in
+    /// another record. The record under the key is found; a look-up that
+    /// parses the whole file finds nothing in it (`World::entry`'s doc).
+    #[test]
+    fn a_record_is_found_by_key_even_when_another_record_cannot_be_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"deployments": {"d-1": {"node": "venus"}, "d-2": {"duration_s": 1e400}}}"#;
+        std::fs::write(dir.path().join("deployments.json"), text).unwrap();
+        let world = World::read(dir.path());
+        assert_eq!(world.entry("deployments", "d-1"), Some(serde_json::json!({"node": "venus"})));
+        assert_eq!(world.map("deployments").count(), 0);
     }
 
     #[test]
