@@ -5,11 +5,20 @@
 //! and a rebuild of any history holds one event per file at a time instead
 //! of the history. Single-event `.json` files, and `.jsonl` files found out
 //! of order, are read whole and sorted first.
+//!
+//! A streamed file stays open until the merge has read it, so a pass can
+//! stream only as many files as the open-file limit (`ulimit -n`) leaves
+//! room for. Beyond that (a first run or a rebuild over thousands of
+//! `.jsonl` files, with the usual soft limit of 1,024), the files with the
+//! least to read are read whole and sorted first, one at a time, and the
+//! others streamed: the events come in the same order, the pass does not
+//! stop at "Too many open files", and what it holds grows only by the
+//! events of the files read whole.
 
 use std::collections::{BinaryHeap, HashSet};
 
 use super::listing::FileKind;
-use super::plan::ReadPlan;
+use super::plan::{ChangedFile, ReadPlan};
 use super::reader::{LineReader, read_single};
 use super::{OrderedEvent, ReadOutcome, SourceError};
 use crate::time::Ts;
@@ -77,6 +86,44 @@ impl Ord for Head {
     }
 }
 
+/// Files a pass may have open besides the files the merge streams: the
+/// checkpoint, the engine state, the history months, the world's
+/// generation and the threads that sync it, the scrub's read-ahead (64),
+/// and what the standard library and the terminal hold.
+const OTHER_OPEN_FILES: u64 = 256;
+/// Files streamed side by side however low the limit (below ~270 the pass
+/// may fail elsewhere; these few are not what makes it fail).
+const MIN_STREAMS: usize = 16;
+
+/// How many `.jsonl` files the merge may keep open at once: the soft limit
+/// on open files (`RLIMIT_NOFILE`) less [`OTHER_OPEN_FILES`]; no bound when
+/// there is no limit.
+fn streams_allowed() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit
+        .map_or(usize::MAX, |limit| usize::try_from(limit.saturating_sub(OTHER_OPEN_FILES)).unwrap_or(usize::MAX))
+        .max(MIN_STREAMS)
+}
+
+/// The bytes of `changed` after its cursor when it was listed.
+fn left_to_read(changed: &ChangedFile) -> u64 {
+    changed.file.meta.size.saturating_sub(changed.cursor.as_ref().map_or(0, |cursor| cursor.offset))
+}
+
+/// Reads the new events of a `.jsonl` file to its end into `sorted`, and
+/// closes it.
+fn read_whole(
+    changed: &ChangedFile,
+    sorted: &mut Vec<OrderedEvent>,
+    outcome: &mut ReadOutcome,
+) -> Result<(), SourceError> {
+    let Some(mut reader) = LineReader::open(changed)? else { return Ok(()) };
+    while let Some(event) = reader.next_event(outcome)? {
+        sorted.push(event);
+    }
+    Ok(())
+}
+
 impl Merge {
     /// Opens the changed files of `plan`. Files in `whole` (indexes of the
     /// plan) are read whole and sorted, as are single-event files. With
@@ -96,6 +143,7 @@ impl Merge {
         merge.outcome.cursors =
             plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();
         let mut sorted = Vec::new();
+        let mut streamed = Vec::new();
         for changed in &plan.changed {
             match changed.file.kind {
                 FileKind::Single => {
@@ -103,16 +151,23 @@ impl Merge {
                         sorted.push(event);
                     }
                 }
-                FileKind::Lines => {
-                    let Some(mut reader) = LineReader::open(changed)? else { continue };
-                    if whole.contains(&changed.index) {
-                        while let Some(event) = reader.next_event(&mut merge.outcome)? {
-                            sorted.push(event);
-                        }
-                    } else {
-                        merge.sources.push(Source::Lines(Box::new(reader)));
-                    }
+                FileKind::Lines if whole.contains(&changed.index) => {
+                    read_whole(changed, &mut sorted, &mut merge.outcome)?;
                 }
+                FileKind::Lines => streamed.push(changed),
+            }
+        }
+        let room = streams_allowed();
+        if streamed.len() > room {
+            // Stable: among files with as much to read, the plan's order.
+            streamed.sort_by_key(|changed| std::cmp::Reverse(left_to_read(changed)));
+            for changed in streamed.split_off(room) {
+                read_whole(changed, &mut sorted, &mut merge.outcome)?;
+            }
+        }
+        for changed in streamed {
+            if let Some(reader) = LineReader::open(changed)? {
+                merge.sources.push(Source::Lines(Box::new(reader)));
             }
         }
         sorted.sort_unstable_by_key(OrderedEvent::key);
