@@ -88,8 +88,8 @@ impl Ord for Head {
 
 /// Files a pass may have open besides the files the merge streams: the
 /// checkpoint, the engine state, the history months, the world's
-/// generation and the threads that sync it, the scrub's read-ahead (64),
-/// and what the standard library and the terminal hold.
+/// generation and the threads that sync it, what the process inherited,
+/// and the connections of `watch --listen`.
 const OTHER_OPEN_FILES: u64 = 256;
 /// Files streamed side by side however low the limit (below ~270 the pass
 /// may fail elsewhere; these few are not what makes it fail).
@@ -103,6 +103,23 @@ fn streams_allowed() -> usize {
     limit
         .map_or(usize::MAX, |limit| usize::try_from(limit.saturating_sub(OTHER_OPEN_FILES)).unwrap_or(usize::MAX))
         .max(MIN_STREAMS)
+}
+
+/// The `.jsonl` files of `plan` that would be streamed (not in `whole`)
+/// beyond the first `room`, by the most left to read: those with the least
+/// (among as much, the later in path order). None when all fit.
+fn beyond_the_limit(plan: &ReadPlan, whole: &HashSet<u32>, room: usize) -> HashSet<u32> {
+    let mut streamed: Vec<&ChangedFile> = plan
+        .changed
+        .iter()
+        .filter(|changed| matches!(changed.file.kind, FileKind::Lines) && !whole.contains(&changed.index))
+        .collect();
+    if streamed.len() <= room {
+        return HashSet::new();
+    }
+    // Stable: among files with as much to read, the plan's order.
+    streamed.sort_by_key(|changed| std::cmp::Reverse(left_to_read(changed)));
+    streamed[room..].iter().map(|changed| changed.index).collect()
 }
 
 /// The bytes of `changed` after its cursor when it was listed.
@@ -126,7 +143,9 @@ fn read_whole(
 
 impl Merge {
     /// Opens the changed files of `plan`. Files in `whole` (indexes of the
-    /// plan) are read whole and sorted, as are single-event files. With
+    /// plan) are read whole and sorted, as are single-event files and the
+    /// `.jsonl` files beyond what the open-file limit leaves room to stream
+    /// (see the module's doc). With
     /// `check_order`, a `.jsonl` file whose time goes back stops the merge
     /// with [`ReadError::Unsorted`]; without it, events come in no
     /// particular order.
@@ -143,7 +162,8 @@ impl Merge {
         merge.outcome.cursors =
             plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();
         let mut sorted = Vec::new();
-        let mut streamed = Vec::new();
+        let beyond = beyond_the_limit(plan, whole, streams_allowed());
+        // In path order, so that of two broken files the first is told.
         for changed in &plan.changed {
             match changed.file.kind {
                 FileKind::Single => {
@@ -151,23 +171,14 @@ impl Merge {
                         sorted.push(event);
                     }
                 }
-                FileKind::Lines if whole.contains(&changed.index) => {
+                FileKind::Lines if whole.contains(&changed.index) || beyond.contains(&changed.index) => {
                     read_whole(changed, &mut sorted, &mut merge.outcome)?;
                 }
-                FileKind::Lines => streamed.push(changed),
-            }
-        }
-        let room = streams_allowed();
-        if streamed.len() > room {
-            // Stable: among files with as much to read, the plan's order.
-            streamed.sort_by_key(|changed| std::cmp::Reverse(left_to_read(changed)));
-            for changed in streamed.split_off(room) {
-                read_whole(changed, &mut sorted, &mut merge.outcome)?;
-            }
-        }
-        for changed in streamed {
-            if let Some(reader) = LineReader::open(changed)? {
-                merge.sources.push(Source::Lines(Box::new(reader)));
+                FileKind::Lines => {
+                    if let Some(reader) = LineReader::open(changed)? {
+                        merge.sources.push(Source::Lines(Box::new(reader)));
+                    }
+                }
             }
         }
         sorted.sort_unstable_by_key(OrderedEvent::key);
