@@ -404,6 +404,36 @@ mod tests {
         }
     }
 
+    /// The May alerts file of [`story`].
+    const MAY: &str = "alerts-2026-05.jsonl";
+
+    /// A history staged whole from `story(n)` under `tmp/whole/history`,
+    /// for rebuilds over copies of it.
+    struct Staged {
+        items: Vec<(&'static str, String)>,
+        tmp: tempfile::TempDir,
+        whole: PathBuf,
+    }
+
+    impl Staged {
+        fn new(n: usize) -> Staged {
+            let items = story(n);
+            let tmp = tempfile::tempdir().unwrap();
+            let whole = tmp.path().join("whole/history");
+            stage(&whole, Basis::Scratch(None), lines(&Staged::all_of(&items))).unwrap().settle().unwrap();
+            Staged { items, tmp, whole }
+        }
+
+        fn all_of<'a>(items: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+            items.iter().map(|(m, t)| (*m, t.as_str())).collect()
+        }
+
+        /// [`MAY`]'s bytes as staged.
+        fn may(&self) -> Vec<u8> {
+            std::fs::read(self.whole.join(MAY)).unwrap()
+        }
+    }
+
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map(|entries| {
@@ -475,13 +505,10 @@ mod tests {
     /// short), the files and marks are those of `stage` given every line.
     #[test]
     fn a_rebuild_over_a_history_drops_the_lines_the_files_hold_and_ends_as_stage_does() {
-        let items = story(600);
-        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
-        let tmp = tempfile::tempdir().unwrap();
-        let whole = tmp.path().join("whole/history");
-        stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
-        let may = "alerts-2026-05.jsonl";
-        let full = std::fs::read(whole.join(may)).unwrap();
+        let staged = Staged::new(600);
+        let full = staged.may();
+        let Staged { items, tmp, whole } = staged;
+        let (all, may) = (Staged::all_of(&items), MAY);
         let cut = |n: usize| full[..n].to_vec();
         let mut other = full.clone();
         other[full.len() / 2] = b'#';
@@ -538,13 +565,10 @@ mod tests {
     /// its handle, and the files are those of `stage`.
     #[test]
     fn a_history_file_written_over_during_a_rebuild_is_never_taken_for_the_one_compared() {
-        let items = story(300);
-        let all: Vec<(&str, &str)> = items.iter().map(|(m, t)| (*m, t.as_str())).collect();
-        let tmp = tempfile::tempdir().unwrap();
-        let whole = tmp.path().join("whole/history");
-        stage(&whole, Basis::Scratch(None), lines(&all)).unwrap().settle().unwrap();
-        let may = "alerts-2026-05.jsonl";
-        let full = std::fs::read(whole.join(may)).unwrap();
+        let staged = Staged::new(300);
+        let full = staged.may();
+        let Staged { items, tmp, whole } = staged;
+        let may = MAY;
         let mut other = full.clone();
         other[10] = b'#';
         let rebuilt = |name: &str, overwrite: &dyn Fn(&Path)| {
