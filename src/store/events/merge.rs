@@ -7,19 +7,19 @@
 //! of order, are read whole and sorted first.
 //!
 //! A streamed file stays open until the merge has read it, so a pass can
-//! stream only as many files as the open-file limit (`ulimit -n`) leaves
+//! keep open only as many files as the open-file limit (`ulimit -n`) leaves
 //! room for. Beyond that (a first run or a rebuild over thousands of
 //! `.jsonl` files, with the usual soft limit of 1,024), the files with the
-//! least to read are read whole and sorted first, one at a time, and the
-//! others streamed: the events come in the same order, the pass does not
-//! stop at "Too many open files", and what it holds grows only by the
-//! events of the files read whole.
+//! least to read are parked: closed after each read of at most 16 KiB and
+//! opened again for the next, once their path is checked to name the same
+//! file. The events come in the same order, the pass does not stop at "Too
+//! many open files", and it holds a chunk of each file, not the files.
 
 use std::collections::{BinaryHeap, HashSet};
 
 use super::listing::FileKind;
 use super::plan::{ChangedFile, ReadPlan};
-use super::reader::{LineReader, read_single};
+use super::reader::{CHUNK, LineReader, PARKED_CHUNK, read_single};
 use super::{OrderedEvent, ReadOutcome, SourceError};
 use crate::time::Ts;
 
@@ -91,6 +91,11 @@ impl Ord for Head {
 /// generation and the threads that sync it, what the process inherited,
 /// and the connections of `watch --listen`.
 const OTHER_OPEN_FILES: u64 = 256;
+/// What the files streamed side by side may read at once, together: each
+/// reads chunks of this divided among them, from [`PARKED_CHUNK`] up to
+/// [`CHUNK`] (a history of a few producer files reads 256 KiB at a time
+/// from each; a first run over 600 files, ~54 KiB).
+const STREAM_BUFFERS: usize = 32 * 1024 * 1024;
 /// Files streamed side by side however low the limit (below ~270 the pass
 /// may fail elsewhere; these few are not what makes it fail).
 const MIN_STREAMS: usize = 16;
@@ -107,7 +112,8 @@ fn streams_allowed() -> usize {
 
 /// The `.jsonl` files of `plan` that would be streamed (not in `whole`)
 /// beyond the first `room`, by the most left to read: those with the least
-/// (among as much, the later in path order). None when all fit.
+/// (among as much, the later in path order), to be parked. None when all
+/// fit.
 fn beyond_the_limit(plan: &ReadPlan, whole: &HashSet<u32>, room: usize) -> HashSet<u32> {
     let mut streamed: Vec<&ChangedFile> = plan
         .changed
@@ -134,7 +140,7 @@ fn read_whole(
     sorted: &mut Vec<OrderedEvent>,
     outcome: &mut ReadOutcome,
 ) -> Result<(), SourceError> {
-    let Some(mut reader) = LineReader::open(changed)? else { return Ok(()) };
+    let Some(mut reader) = LineReader::open(changed, false, CHUNK)? else { return Ok(()) };
     while let Some(event) = reader.next_event(outcome)? {
         sorted.push(event);
     }
@@ -143,13 +149,23 @@ fn read_whole(
 
 impl Merge {
     /// Opens the changed files of `plan`. Files in `whole` (indexes of the
-    /// plan) are read whole and sorted, as are single-event files and the
-    /// `.jsonl` files beyond what the open-file limit leaves room to stream
-    /// (see the module's doc). With
+    /// plan) are read whole and sorted, as are single-event files; the
+    /// `.jsonl` files beyond what the open-file limit leaves room to keep
+    /// open are parked (see the module's doc). With
     /// `check_order`, a `.jsonl` file whose time goes back stops the merge
     /// with [`ReadError::Unsorted`]; without it, events come in no
     /// particular order.
     pub fn open(plan: &ReadPlan, whole: &HashSet<u32>, check_order: bool) -> Result<Merge, SourceError> {
+        Merge::open_with_room(plan, whole, check_order, streams_allowed())
+    }
+
+    /// [`Merge::open`], keeping at most `room` files open.
+    fn open_with_room(
+        plan: &ReadPlan,
+        whole: &HashSet<u32>,
+        check_order: bool,
+        room: usize,
+    ) -> Result<Merge, SourceError> {
         let mut merge = Merge {
             sources: Vec::new(),
             heads: BinaryHeap::new(),
@@ -162,7 +178,9 @@ impl Merge {
         merge.outcome.cursors =
             plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();
         let mut sorted = Vec::new();
-        let beyond = beyond_the_limit(plan, whole, streams_allowed());
+        let parked = beyond_the_limit(plan, whole, room);
+        let lines_files = plan.changed.iter().filter(|c| matches!(c.file.kind, FileKind::Lines)).count();
+        let most = (STREAM_BUFFERS / lines_files.max(1)).clamp(PARKED_CHUNK, CHUNK);
         // In path order, so that of two broken files the first is told.
         for changed in &plan.changed {
             match changed.file.kind {
@@ -171,11 +189,11 @@ impl Merge {
                         sorted.push(event);
                     }
                 }
-                FileKind::Lines if whole.contains(&changed.index) || beyond.contains(&changed.index) => {
+                FileKind::Lines if whole.contains(&changed.index) => {
                     read_whole(changed, &mut sorted, &mut merge.outcome)?;
                 }
                 FileKind::Lines => {
-                    if let Some(reader) = LineReader::open(changed)? {
+                    if let Some(reader) = LineReader::open(changed, parked.contains(&changed.index), most)? {
                         merge.sources.push(Source::Lines(Box::new(reader)));
                     }
                 }
@@ -281,5 +299,76 @@ mod tests {
         let times: Vec<String> = keys(&mut merge).unwrap().into_iter().map(|k| k.0).collect();
         assert_eq!(times, ["2026-05-12T12:00:00Z", "2026-05-12T12:01:00Z", "2026-05-12T12:05:00Z"]);
         assert_eq!(merge.finish().cursors["a.jsonl"].offset, text.len() as u64);
+    }
+
+    /// `files` files, the events of every file interleaved with the
+    /// others', the first `long_files` of them `long` events long, the
+    /// others three.
+    fn interleaved(dir: &std::path::Path, files: u32, long_files: u32, long: u32) {
+        for i in 0..files {
+            let count = if i < long_files { long } else { 3 };
+            let text: String =
+                (0..count).map(|k| line(&format!("2026-05-12T{:02}:{:02}:{:02}Z", 10 + k / 60, k % 60, i))).collect();
+            std::fs::write(dir.join(format!("f{i:02}.jsonl")), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn files_beyond_the_room_are_closed_between_reads_and_merged_in_the_same_order() {
+        let dir = tempfile::tempdir().unwrap();
+        interleaved(dir.path(), 12, 6, 800);
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut all_open = Merge::open_with_room(&plan, &HashSet::new(), true, usize::MAX).unwrap();
+        let expected = keys(&mut all_open).unwrap();
+        let expected_cursors = all_open.finish().cursors;
+        let mut merge = Merge::open_with_room(&plan, &HashSet::new(), true, 4).unwrap();
+        let open =
+            |merge: &Merge| merge.sources.iter().filter(|s| matches!(s, Source::Lines(r) if r.is_open())).count();
+        // Four of the six long files stay open; the other two are parked.
+        assert_eq!(open(&merge), 4);
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            let event = merge.next().unwrap().unwrap();
+            got.push((event.ts.to_rfc3339(), event.file, event.position));
+            assert!(open(&merge) <= 4, "the parked files are closed between their reads");
+            for source in &merge.sources {
+                if let Source::Lines(reader) = source
+                    && !reader.is_open()
+                {
+                    assert!(reader.buffer_capacity() <= 2 * PARKED_CHUNK, "a chunk at a time, not the file");
+                }
+            }
+        }
+        got.extend(keys(&mut merge).unwrap());
+        assert_eq!(got, expected);
+        assert_eq!(open(&merge), 0, "every file is closed once read");
+        assert_eq!(merge.finish().cursors, expected_cursors);
+        assert_eq!(expected.len(), 6 * 800 + 6 * 3);
+        assert!(
+            line("2026-05-12T10:00:00Z").len() * 800 > 2 * PARKED_CHUNK,
+            "a long file is read in more than one chunk"
+        );
+    }
+
+    #[test]
+    fn a_parked_file_removed_or_replaced_between_its_reads_stops_the_merge() {
+        for replace in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            interleaved(dir.path(), 3, 0, 3);
+            let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+            let mut merge = Merge::open_with_room(&plan, &HashSet::new(), true, 0).unwrap();
+            assert!(merge.next().unwrap().is_some());
+            let path = dir.path().join("f01.jsonl");
+            std::fs::rename(&path, dir.path().join("f01.jsonl.1")).unwrap();
+            if replace {
+                std::fs::write(&path, line("2026-05-12T10:00:00Z").repeat(3)).unwrap();
+            }
+            match keys(&mut merge) {
+                Err(ReadError::Source(error @ SourceError::Moved { .. })) => {
+                    assert!(error.to_string().contains("f01.jsonl was removed or replaced while this pass read it"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

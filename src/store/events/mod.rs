@@ -135,6 +135,12 @@ pub enum SourceError {
         from: u64,
         to: u64,
     },
+    /// A file read in chunks, closed between them (more files than the
+    /// open-file limit allows), no longer under its path when opened
+    /// again: removed, or renamed with another file in its place.
+    Moved {
+        file: PathBuf,
+    },
     Io {
         path: PathBuf,
         error: std::io::Error,
@@ -172,6 +178,13 @@ impl std::fmt::Display for SourceError {
                  difference). {ROTATE}",
                 file.display(),
                 from / blocks::BLOCK
+            ),
+            SourceError::Moved { file } => write!(
+                f,
+                "{} was removed or replaced while this pass read it (with more event files than the open-file \
+                 limit allows, files are closed between reads and opened again), and nothing was committed — \
+                 run again: the next pass reads it under its new name, or raise `ulimit -n`",
+                file.display()
             ),
             SourceError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
         }

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
 
 use super::blocks::{BLOCK, BlockHasher, BlockHashes, block_hash, hashes_of};
 use super::cursor::Cursor;
@@ -30,9 +31,21 @@ fn chunk_for(left: u64) -> usize {
     usize::try_from(left.saturating_add(1)).unwrap_or(CHUNK).clamp(4096, CHUNK)
 }
 
+/// Bytes read at once from a parked file (see [`LineReader::open`]), and
+/// the least a merge of many files reads at once from each: what such a
+/// file holds between its reads, so that a merge of thousands of files
+/// holds a little of each, whatever their length.
+pub(super) const PARKED_CHUNK: usize = 16 * 1024;
+
 /// Reads the new lines of one `.jsonl` file, a chunk at a time.
 pub(super) struct LineReader {
-    opened: File,
+    /// `None` between the reads of a parked file.
+    opened: Option<File>,
+    /// Closed after each read and opened again for the next, once the
+    /// path is checked to still name the same file (`identity`).
+    parked: bool,
+    /// The file first opened, to know it again.
+    identity: Identity,
     index: u32,
     file: EventFile,
     old: Option<Cursor>,
@@ -55,14 +68,27 @@ pub(super) struct LineReader {
 impl LineReader {
     /// Opens the file at its cursor, once its consumed prefix is checked;
     /// `None` if it is gone.
-    pub(super) fn open(changed: &ChangedFile) -> Result<Option<LineReader>, SourceError> {
+    ///
+    /// Chunks are at most `most` bytes. A `parked` reader closes its file
+    /// after each read, in chunks of at most [`PARKED_CHUNK`], and opens it
+    /// again for the next: a merge can then read more files side by side
+    /// than the open-file limit allows, holding a chunk of each. If the
+    /// path no longer names the same file when it is opened again (removed,
+    /// or renamed and replaced: a rotation), the read stops with
+    /// [`SourceError::Moved`] and the pass commits nothing.
+    pub(super) fn open(changed: &ChangedFile, parked: bool, most: usize) -> Result<Option<LineReader>, SourceError> {
+        let path = &changed.file.path;
         let Some(mut opened) = open_checked(&changed.file, changed.cursor.as_ref())? else { return Ok(None) };
         let offset = changed.cursor.as_ref().map_or(0, |c| c.offset);
-        let chunk = chunk_for(changed.file.meta.size.saturating_sub(offset));
+        let most = if parked { PARKED_CHUNK } else { most };
+        let chunk = chunk_for(changed.file.meta.size.saturating_sub(offset)).min(most);
         let hasher = resume_hashes(&changed.file, changed.cursor.as_ref(), &mut opened)?;
-        opened.seek(SeekFrom::Start(offset)).map_err(io_error(&changed.file.path))?;
+        opened.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
+        let metadata = opened.metadata().map_err(io_error(path))?;
         Ok(Some(LineReader {
-            opened,
+            identity: Identity::of(&metadata),
+            opened: (!parked).then_some(opened),
+            parked,
             index: changed.index,
             file: changed.file.clone(),
             old: changed.cursor.clone(),
@@ -75,6 +101,18 @@ impl LineReader {
             done: false,
             hasher,
         }))
+    }
+
+    /// Whether the reader holds its file open now.
+    #[cfg(test)]
+    pub(super) fn is_open(&self) -> bool {
+        self.opened.is_some()
+    }
+
+    /// The memory its buffer holds.
+    #[cfg(test)]
+    pub(super) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Reads more bytes after what is not consumed yet; false at the end.
@@ -90,13 +128,17 @@ impl LineReader {
         self.at = 0;
         let kept = self.buf.len();
         self.buf.resize(kept + self.chunk, 0);
+        let opened = reopened(&mut self.opened, &self.file.path, self.identity, self.buf_offset + kept as u64)?;
         let read = loop {
-            match self.opened.read(&mut self.buf[kept..]) {
+            match opened.read(&mut self.buf[kept..]) {
                 Ok(read) => break read,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(&self.file.path)(e)),
             }
         };
+        if self.parked {
+            self.opened = None;
+        }
         self.buf.truncate(kept + read);
         outcome.bytes_read += read as u64;
         super::progress::advance(read as u64);
@@ -169,11 +211,53 @@ impl LineReader {
             hasher.feed(&self.buf[..self.at]);
             hasher.finish()
         });
-        let cursor = cursor_at(&self.file, self.old.as_ref(), &mut self.opened, end, self.lines, blocks)?;
+        let opened = reopened(&mut self.opened, &self.file.path, self.identity, end)?;
+        let cursor = cursor_at(&self.file, self.old.as_ref(), opened, end, self.lines, blocks)?;
         outcome.cursors.insert(self.file.rel.clone(), cursor);
+        self.opened = None;
         self.buf = Vec::new();
         Ok(())
     }
+}
+
+/// What tells a file from another that took its path: its device and
+/// inode, and its birth time where the file system keeps one (an inode
+/// freed by a removal can be given to the next file created).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    born: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    fn of(metadata: &std::fs::Metadata) -> Identity {
+        Identity { dev: metadata.dev(), ino: metadata.ino(), born: metadata.created().ok() }
+    }
+}
+
+/// The open file of a reader: a parked one (`opened` is `None`) opened
+/// again at `offset`, if `path` still names the file of `identity`.
+fn reopened<'a>(
+    opened: &'a mut Option<File>,
+    path: &std::path::Path,
+    identity: Identity,
+    offset: u64,
+) -> Result<&'a mut File, SourceError> {
+    if let Some(file) = opened {
+        return Ok(file);
+    }
+    let moved = || SourceError::Moved { file: path.to_path_buf() };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(moved()),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    if Identity::of(&file.metadata().map_err(io_error(path))?) != identity {
+        return Err(moved());
+    }
+    file.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
+    Ok(opened.insert(file))
 }
 
 /// The block hashes to extend as a file is read on from its cursor: the
