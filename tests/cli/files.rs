@@ -241,8 +241,9 @@ fn more_jsonl_files_than_the_open_file_limit_leaves_room_for_are_all_read() {
     let lab = Homelab::new();
     let ts = |n: u32| format!("2026-05-12T{:02}:{:02}:{:02}Z", 10 + n / 3600, n / 60 % 60, n % 60);
     for i in 0..600u32 {
-        // Every tenth file is longer, so that some are streamed and the
-        // rest read whole; each file's events interleave with the others'.
+        // Every tenth file is longer; under the limit 44 files stay open
+        // and the rest are parked (closed between reads); each file's
+        // events interleave with the others'.
         let count = if i % 10 == 0 { 20 } else { 2 };
         let lines: String = (0..count).map(|k| heartbeat(&ts(i + k * 600), &format!("n-{}", i % 50))).collect();
         lab.write(&format!("events/day-{i:03}.jsonl"), &lines);

@@ -10,10 +10,11 @@
 //! keep open only as many files as the open-file limit (`ulimit -n`) leaves
 //! room for. Beyond that (a first run or a rebuild over thousands of
 //! `.jsonl` files, with the usual soft limit of 1,024), the files with the
-//! least to read are parked: closed after each read of at most 16 KiB and
-//! opened again for the next, once their path is checked to name the same
-//! file. The events come in the same order, the pass does not stop at "Too
-//! many open files", and it holds a chunk of each file, not the files.
+//! least recently modified are parked: closed after each read of at most
+//! 16 KiB and opened again for the next, once their path is checked to name
+//! the same file. The events come in the same order, the pass does not stop
+//! at "Too many open files", and it holds a chunk of each file, not the
+//! files. The files a producer may still append to or rotate stay open.
 
 use std::collections::{BinaryHeap, HashSet};
 
@@ -91,10 +92,10 @@ impl Ord for Head {
 /// generation and the threads that sync it, what the process inherited,
 /// and the connections of `watch --listen`.
 const OTHER_OPEN_FILES: u64 = 256;
-/// What the files streamed side by side may read at once, together: each
+/// What the files kept open side by side may read at once, together: each
 /// reads chunks of this divided among them, from [`PARKED_CHUNK`] up to
 /// [`CHUNK`] (a history of a few producer files reads 256 KiB at a time
-/// from each; a first run over 600 files, ~54 KiB).
+/// from each; a first run over 600 files with room for all, ~54 KiB).
 const STREAM_BUFFERS: usize = 32 * 1024 * 1024;
 /// Files streamed side by side however low the limit (below ~270 the pass
 /// may fail elsewhere; these few are not what makes it fail).
@@ -111,21 +112,27 @@ fn streams_allowed() -> usize {
 }
 
 /// The `.jsonl` files of `plan` that would be streamed (not in `whole`)
-/// beyond the first `room`, by the most left to read: those with the least
-/// (among as much, the later in path order), to be parked. None when all
-/// fit.
+/// beyond the first `room`, by the latest modification: the least recently
+/// modified (among files modified at once, those with the least left to
+/// read, then the later in path order), to be parked. None when all fit.
+/// A first run over years of daily files parks the old days, which no
+/// producer writes or rotates any more.
 fn beyond_the_limit(plan: &ReadPlan, whole: &HashSet<u32>, room: usize) -> HashSet<u32> {
-    let mut streamed: Vec<&ChangedFile> = plan
-        .changed
-        .iter()
-        .filter(|changed| matches!(changed.file.kind, FileKind::Lines) && !whole.contains(&changed.index))
-        .collect();
+    let mut streamed = streamed(plan, whole);
     if streamed.len() <= room {
         return HashSet::new();
     }
-    // Stable: among files with as much to read, the plan's order.
-    streamed.sort_by_key(|changed| std::cmp::Reverse(left_to_read(changed)));
+    // Stable: among files alike, the plan's order.
+    streamed.sort_by_key(|changed| std::cmp::Reverse((changed.file.meta.mtime_ns, left_to_read(changed))));
     streamed[room..].iter().map(|changed| changed.index).collect()
+}
+
+/// The `.jsonl` files of `plan` to stream: not in `whole`.
+fn streamed<'a>(plan: &'a ReadPlan, whole: &HashSet<u32>) -> Vec<&'a ChangedFile> {
+    plan.changed
+        .iter()
+        .filter(|changed| matches!(changed.file.kind, FileKind::Lines) && !whole.contains(&changed.index))
+        .collect()
 }
 
 /// The bytes of `changed` after its cursor when it was listed.
@@ -179,8 +186,8 @@ impl Merge {
             plan.carried.iter().map(|(index, cursor)| (plan.paths[*index as usize].clone(), cursor.clone())).collect();
         let mut sorted = Vec::new();
         let parked = beyond_the_limit(plan, whole, room);
-        let lines_files = plan.changed.iter().filter(|c| matches!(c.file.kind, FileKind::Lines)).count();
-        let most = (STREAM_BUFFERS / lines_files.max(1)).clamp(PARKED_CHUNK, CHUNK);
+        let kept_open = streamed(plan, whole).len().min(room);
+        let most = (STREAM_BUFFERS / kept_open.max(1)).clamp(PARKED_CHUNK, CHUNK);
         // In path order, so that of two broken files the first is told.
         for changed in &plan.changed {
             match changed.file.kind {
@@ -303,14 +310,24 @@ mod tests {
 
     /// `files` files, the events of every file interleaved with the
     /// others', the first `long_files` of them `long` events long, the
-    /// others three.
+    /// others three; each file modified a second after the one before.
     fn interleaved(dir: &std::path::Path, files: u32, long_files: u32, long: u32) {
+        let base = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         for i in 0..files {
             let count = if i < long_files { long } else { 3 };
             let text: String =
                 (0..count).map(|k| line(&format!("2026-05-12T{:02}:{:02}:{:02}Z", 10 + k / 60, k % 60, i))).collect();
-            std::fs::write(dir.join(format!("f{i:02}.jsonl")), text).unwrap();
+            let path = dir.join(format!("f{i:02}.jsonl"));
+            std::fs::write(&path, text).unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(base + std::time::Duration::from_secs(u64::from(i))).unwrap();
         }
+    }
+
+    /// The sources (files, in path order) that hold their file open.
+    fn open_files(merge: &Merge) -> Vec<usize> {
+        let open = |source: &Source| matches!(source, Source::Lines(reader) if reader.is_open());
+        merge.sources.iter().enumerate().filter(|(_, source)| open(source)).map(|(i, _)| i).collect()
     }
 
     #[test]
@@ -322,26 +339,23 @@ mod tests {
         let expected = keys(&mut all_open).unwrap();
         let expected_cursors = all_open.finish().cursors;
         let mut merge = Merge::open_with_room(&plan, &HashSet::new(), true, 4).unwrap();
-        let open =
-            |merge: &Merge| merge.sources.iter().filter(|s| matches!(s, Source::Lines(r) if r.is_open())).count();
-        // Four of the six long files stay open; the other two are parked.
-        assert_eq!(open(&merge), 4);
+        // The four modified last stay open; the others, the six long ones
+        // among them, are parked.
+        assert_eq!(open_files(&merge), [8, 9, 10, 11]);
         let mut got = Vec::new();
-        for _ in 0..100 {
-            let event = merge.next().unwrap().unwrap();
+        while let Some(event) = merge.next().unwrap() {
             got.push((event.ts.to_rfc3339(), event.file, event.position));
-            assert!(open(&merge) <= 4, "the parked files are closed between their reads");
+            assert!(open_files(&merge).len() <= 4, "the parked files are closed between their reads");
             for source in &merge.sources {
                 if let Source::Lines(reader) = source
                     && !reader.is_open()
                 {
-                    assert!(reader.buffer_capacity() <= 2 * PARKED_CHUNK, "a chunk at a time, not the file");
+                    assert!(reader.buffer_capacity() <= PARKED_CHUNK + 4096, "a chunk at a time, not the file");
                 }
             }
         }
-        got.extend(keys(&mut merge).unwrap());
         assert_eq!(got, expected);
-        assert_eq!(open(&merge), 0, "every file is closed once read");
+        assert!(open_files(&merge).is_empty(), "every file is closed once read");
         assert_eq!(merge.finish().cursors, expected_cursors);
         assert_eq!(expected.len(), 6 * 800 + 6 * 3);
         assert!(
@@ -352,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_parked_file_removed_or_replaced_between_its_reads_stops_the_merge() {
-        for replace in [false, true] {
+        for (replace, told) in [(false, "was removed while"), (true, "was replaced by another file while")] {
             let dir = tempfile::tempdir().unwrap();
             interleaved(dir.path(), 3, 0, 3);
             let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
@@ -365,10 +379,85 @@ mod tests {
             }
             match keys(&mut merge) {
                 Err(ReadError::Source(error @ SourceError::Moved { .. })) => {
-                    assert!(error.to_string().contains("f01.jsonl was removed or replaced while this pass read it"));
+                    assert!(error.to_string().contains(&format!("f01.jsonl {told} this pass read it")), "{error}");
                 }
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    /// A parked file resumed from its cursor, grown since the listing and
+    /// between its reads (CRLF, a line longer than a chunk, an unfinished
+    /// last line), reads as one kept open: the same events, cursors (block
+    /// hashes across 64 KiB blocks too), rejects and waiting lines.
+    #[test]
+    fn a_parked_file_resumed_from_its_cursor_and_growing_during_the_pass_reads_as_an_open_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = |from: u32, to: u32| -> String {
+            (from..to)
+                .map(|k| {
+                    let l = line(&format!("2026-05-12T{:02}:{:02}:{:02}Z", 10 + k / 3600, k / 60 % 60, k % 60));
+                    if k % 7 == 0 { l.replace('\n', "\r\n") } else { l }
+                })
+                .collect()
+        };
+        let append = |name: &str, text: &str| {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new().append(true).open(dir.path().join(name)).unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        };
+        let names = ["a.jsonl", "b.jsonl", "c.jsonl"];
+        let long = format!(
+            "{{\"ts\":\"2026-05-12T09:00:00Z\",\"type\":\"tick\",\"message\":\"{}\"}}\n",
+            "x".repeat(3 * PARKED_CHUNK)
+        );
+        let partial = body(2000, 2001);
+        for name in names {
+            std::fs::write(dir.path().join(name), [long.clone(), body(0, 2000), partial[..6].to_string()].concat())
+                .unwrap();
+        }
+        let first = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open_with_room(&first, &HashSet::new(), true, usize::MAX).unwrap();
+        keys(&mut merge).unwrap();
+        let previous = merge.finish().cursors;
+        assert!(previous["a.jsonl"].offset > 2 * 65536 && previous["a.jsonl"].blocks.is_some());
+        for name in names {
+            append(name, &[&partial[6..], &body(2001, 3000), &long.replace("09:00:00", "10:49:59")].concat());
+        }
+        let plan = plan(dir.path(), &previous).unwrap();
+        for name in names {
+            append(name, &body(3000, 3500));
+        }
+        let mut open = Merge::open_with_room(&plan, &HashSet::new(), true, usize::MAX).unwrap();
+        let mut parked = Merge::open_with_room(&plan, &HashSet::new(), true, 0).unwrap();
+        let take = |merge: &mut Merge, n: usize| -> Vec<(String, u32, u64)> {
+            (0..n).map(|_| merge.next().unwrap().map(|e| (e.ts.to_rfc3339(), e.file, e.position)).unwrap()).collect()
+        };
+        let (mut from_open, mut from_parked) = (take(&mut open, 3000), take(&mut parked, 3000));
+        for name in names {
+            append(name, &[body(3500, 4500), "{\"ts\":\"2026".to_string()].concat());
+        }
+        from_open.extend(keys(&mut open).unwrap());
+        from_parked.extend(keys(&mut parked).unwrap());
+        assert_eq!(from_open.len(), 3 * 2501);
+        assert_eq!(from_parked, from_open);
+        let (open, parked) = (open.finish(), parked.finish());
+        assert_eq!(parked.cursors, open.cursors);
+        assert_eq!((&parked.rejects, &parked.waiting), (&open.rejects, &open.waiting));
+        assert_eq!(parked.waiting.len(), 3);
+        assert_eq!(parked.bytes_read, open.bytes_read);
+        let fresh = super::super::plan(dir.path(), &BTreeMap::new()).unwrap();
+        let mut merge = Merge::open_with_room(&fresh, &HashSet::new(), true, 0).unwrap();
+        keys(&mut merge).unwrap();
+        let fresh = merge.finish().cursors;
+        for name in names {
+            let (got, want) = (&parked.cursors[name], &fresh[name]);
+            assert_eq!(
+                (got.offset, got.lines, got.head, got.tail, &got.blocks),
+                (want.offset, want.lines, want.head, want.tail, &want.blocks)
+            );
+            let len = std::fs::metadata(dir.path().join(name)).unwrap().len();
+            assert_eq!(got.offset, len - "{\"ts\":\"2026".len() as u64);
         }
     }
 }

@@ -140,6 +140,8 @@ pub enum SourceError {
     /// again: removed, or renamed with another file in its place.
     Moved {
         file: PathBuf,
+        /// No file at the path (otherwise another file).
+        removed: bool,
     },
     Io {
         path: PathBuf,
@@ -179,12 +181,13 @@ impl std::fmt::Display for SourceError {
                 file.display(),
                 from / blocks::BLOCK
             ),
-            SourceError::Moved { file } => write!(
+            SourceError::Moved { file, removed } => write!(
                 f,
-                "{} was removed or replaced while this pass read it (with more event files than the open-file \
-                 limit allows, files are closed between reads and opened again), and nothing was committed — \
-                 run again: the next pass reads it under its new name, or raise `ulimit -n`",
-                file.display()
+                "{} was {} while this pass read it (with more event files than the open-file limit allows, \
+                 files are closed between reads and opened again), and nothing was committed — run again \
+                 (a file renamed to another event file's name is read under that name), or raise `ulimit -n`",
+                file.display(),
+                if *removed { "removed" } else { "replaced by another file" }
             ),
             SourceError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
         }

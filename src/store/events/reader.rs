@@ -37,6 +37,11 @@ fn chunk_for(left: u64) -> usize {
 /// holds a little of each, whatever their length.
 pub(super) const PARKED_CHUNK: usize = 16 * 1024;
 
+/// Room beside a chunk for the part of a line that the chunk before ended
+/// in: the buffer holds a chunk and this, and grows past it only while a
+/// longer line lasts.
+const LINE_ROOM: usize = 4096;
+
 /// Reads the new lines of one `.jsonl` file, a chunk at a time.
 pub(super) struct LineReader {
     /// `None` between the reads of a parked file.
@@ -92,7 +97,7 @@ impl LineReader {
             index: changed.index,
             file: changed.file.clone(),
             old: changed.cursor.clone(),
-            buf: Vec::with_capacity(chunk),
+            buf: Vec::with_capacity(chunk + LINE_ROOM),
             chunk,
             at: 0,
             buf_offset: offset,
@@ -127,8 +132,15 @@ impl LineReader {
         self.buf_offset += self.at as u64;
         self.at = 0;
         let kept = self.buf.len();
-        self.buf.resize(kept + self.chunk, 0);
         let opened = reopened(&mut self.opened, &self.file.path, self.identity, self.buf_offset + kept as u64)?;
+        // Exactly what this read needs, not the doubling a `Vec` does: a
+        // merge of many files holds one such buffer for each.
+        let wanted = kept + self.chunk;
+        if self.buf.capacity() > 2 * wanted + LINE_ROOM {
+            self.buf.shrink_to(wanted + LINE_ROOM);
+        }
+        self.buf.reserve_exact(self.chunk);
+        self.buf.resize(wanted, 0);
         let read = loop {
             match opened.read(&mut self.buf[kept..]) {
                 Ok(read) => break read,
@@ -136,7 +148,8 @@ impl LineReader {
                 Err(e) => return Err(io_error(&self.file.path)(e)),
             }
         };
-        if self.parked {
+        // Kept open after the read that finds the end: `finish` needs it next.
+        if self.parked && read > 0 {
             self.opened = None;
         }
         self.buf.truncate(kept + read);
@@ -247,14 +260,14 @@ fn reopened<'a>(
     if let Some(file) = opened {
         return Ok(file);
     }
-    let moved = || SourceError::Moved { file: path.to_path_buf() };
+    let moved = |removed| SourceError::Moved { file: path.to_path_buf(), removed };
     let mut file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(moved()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(moved(true)),
         Err(e) => return Err(io_error(path)(e)),
     };
     if Identity::of(&file.metadata().map_err(io_error(path))?) != identity {
-        return Err(moved());
+        return Err(moved(false));
     }
     file.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
     Ok(opened.insert(file))
