@@ -279,3 +279,29 @@ fn a_checkpoint_without_block_hashes_loads_and_gets_them_from_the_scrub() {
     lab.observer(["run", "--no-tick"]).run().code(1).stderr_has("app.jsonl was edited in place: bytes 0..65536");
     assert!(Path::new(&lab.path(checkpoint)).exists());
 }
+
+/// A run with new events to fold scrubs beside the engine state's load
+/// (issue 11, tenth pass): an edit it finds still stops the run before it
+/// writes anything, the new events unfolded. The edit is in the first of
+/// two blocks, which only the scrub reads again (a file that changed is
+/// checked from its last, partial block on).
+#[test]
+fn a_run_with_new_events_that_finds_an_edit_stops_before_writing_anything() {
+    let lab = Homelab::new();
+    lab.write("events/app.jsonl", &heartbeats("venus", 0, 1400));
+    let size = std::fs::metadata(lab.path("events/app.jsonl")).unwrap().len();
+    assert!((BLOCK + 1..2 * BLOCK).contains(&size), "two blocks: {size}");
+    lab.run();
+    edit_in_place(&lab, "events/app.jsonl", 30_000);
+    lab.write("events/new.jsonl", &heartbeats("mars", 30, 50));
+    let before = live_files(&lab);
+    lab.observer(["run", "--no-tick"])
+        .run()
+        .code(1)
+        .stderr_has(&format!("app.jsonl was edited in place: bytes 0..{BLOCK} (block 0 of 64 KiB)"));
+    let mut after = live_files(&lab);
+    // The run's own record of its failure, for `observer check`.
+    assert!(after.remove("state/last-failure.json").is_some());
+    assert_eq!(after, before, "the failed run wrote to the state or the world");
+    assert_eq!(lab.summary()["events"]["total"], 1400, "nothing of new.jsonl was folded");
+}
