@@ -78,10 +78,11 @@ pub fn run(dirs: &Dirs, config: &Config, inventory: &Inventory, mode: &Mode) -> 
     run_pass(dirs, config, inventory, mode, None)
 }
 
-/// An incremental pass that first scrubs `integrity.scrub_bytes_per_run`
+/// An incremental pass that scrubs `integrity.scrub_bytes_per_run`
 /// consumed bytes from `start` on (`store/events/scrub.rs`), even when
-/// nothing else is to be done; a mismatch stops it before anything is
-/// written.
+/// nothing else is to be done (first, when the pass may be a no-op; beside
+/// the engine state's load, when it folds); a mismatch stops it before
+/// anything is written.
 pub fn run_scrubbing(
     dirs: &Dirs,
     config: &Config,
@@ -148,24 +149,23 @@ fn run_pass(
             report.notified = stored.header.notified.clone();
             return Ok(report);
         }
-    } else if let Some(stored) = &stored {
-        // A pass that folds: the scrub reads beside the engine state's
-        // load (issue 11, tenth pass: ~10 % of the calm 1,000-event run
-        // was the scrub's 4 MiB, before the state was even read). A
-        // mismatch still stops the pass before anything is written, and
-        // is the error told when the state cannot be read either.
-        let (state, outcome) = match scrub {
-            Some(start) => {
+    } else if let (Some(stored), Some(start)) = (&stored, scrub) {
+        // A pass that folds (new events, or a world to write again): the
+        // scrub reads beside the engine state's load (issue 11, tenth pass:
+        // ~10 % of the calm 1,000-event run was the scrub's 4 MiB, before
+        // the state was even read). Its answer is known before anything
+        // is written, and a mismatch is the error told when the state
+        // cannot be read either. A budget of 0 reads nothing: no thread.
+        let (state, outcome) = match budget {
+            0 => (Ok(None), scrubbing(start)),
+            _ => {
                 let (state, outcome) =
                     crate::threads::both("observer-scrub", || stored.to_checkpoint(), || scrubbing(start));
-                (state, Some(outcome))
+                (state.map(Some), outcome)
             }
-            None => (stored.to_checkpoint(), None),
         };
-        if let Some(outcome) = outcome {
-            learned = scrubbed(outcome)?;
-        }
-        loaded = Some(state.map_err(PassError::Checkpoint)?);
+        learned = scrubbed(outcome)?;
+        loaded = state.map_err(PassError::Checkpoint)?;
     }
     if *mode == Mode::Incremental {
         // Lines a crashed pass left after the committed part are decided

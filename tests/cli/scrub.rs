@@ -305,3 +305,51 @@ fn a_run_with_new_events_that_finds_an_edit_stops_before_writing_anything() {
     assert_eq!(after, before, "the failed run wrote to the state or the world");
     assert_eq!(lab.summary()["events"]["total"], 1400, "nothing of new.jsonl was folded");
 }
+
+/// A pass that folds, over a checkpoint whose cursor lost its block
+/// hashes: the scrub beside the state's load gives them back, and the
+/// pass commits them with what it folds.
+#[test]
+fn a_pass_that_folds_commits_the_block_hashes_its_scrub_made() {
+    let lab = Homelab::new();
+    lab.write("events/app.jsonl", &heartbeats("venus", 0, 2000));
+    lab.run();
+    let checkpoint = "state/observer_checkpoint.json";
+    let text = lab.read(checkpoint);
+    let (header, body) = text.split_once('\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
+    let hashes = header["cursors"]["app.jsonl"].as_array_mut().unwrap().pop().unwrap();
+    lab.write(checkpoint, &format!("{header}\n{body}"));
+    lab.write("events/new.jsonl", &heartbeats("mars", 40, 50));
+    lab.run();
+    assert_eq!(lab.summary()["events"]["total"], 2050);
+    assert_eq!(lab.checkpoint_header()["cursors"]["app.jsonl"][10], hashes, "the scrub made the same hashes");
+    assert!(lab.json("state/last-run.json")["scrub"]["bytes_checked"].as_u64().unwrap() > 0);
+}
+
+/// An edit the scrub finds is the error told when the engine state cannot
+/// be read either: the scrub's answer comes first, as when it ran before
+/// the state was read.
+#[test]
+fn an_edit_is_told_before_a_damaged_engine_state() {
+    let lab = Homelab::new();
+    lab.write("events/app.jsonl", &heartbeats("venus", 0, 1400));
+    lab.run();
+    let engine = lab.path("state/engine");
+    let snapshot = std::fs::read_dir(&engine)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("snapshot-"))
+        .unwrap();
+    std::fs::write(&snapshot, "{\"engine\": [damaged").unwrap();
+    lab.write("events/new.jsonl", &heartbeats("mars", 30, 50));
+    let damaged = lab.observer(["run", "--no-tick"]).run().code(1);
+    assert!(!damaged.stderr.contains("edited in place"), "{}", damaged.stderr);
+    let original = lab.read("events/app.jsonl");
+    edit_in_place(&lab, "events/app.jsonl", 30_000);
+    lab.observer(["run", "--no-tick"])
+        .run()
+        .code(1)
+        .stderr_has(&format!("app.jsonl was edited in place: bytes 0..{BLOCK} (block 0 of 64 KiB)"));
+    assert_ne!(lab.read("events/app.jsonl"), original);
+}
