@@ -253,6 +253,21 @@ fn verify_without_a_checkpoint_cannot_verify_and_exits_2() {
     lab.observer(["verify"]).run().code(2).stderr_has("no checkpoint");
 }
 
+/// Takes the block hashes off the cursor of `file` in the checkpoint's
+/// header, as a checkpoint written before them had it: the cursor's length
+/// before, and the hashes taken.
+fn strip_block_hashes(lab: &Homelab, file: &str) -> (usize, serde_json::Value) {
+    let checkpoint = "state/observer_checkpoint.json";
+    let text = lab.read(checkpoint);
+    let (header, body) = text.split_once('\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
+    let cursor = header["cursors"][file].as_array_mut().unwrap();
+    let fields = cursor.len();
+    let hashes = cursor.pop().unwrap();
+    lab.write(checkpoint, &format!("{header}\n{body}"));
+    (fields, hashes)
+}
+
 /// A checkpoint written before block hashes: cursors of ten elements. It
 /// loads; the scrub makes the hashes of its files from their bytes as they
 /// are and the run commits them; an edit after that is found.
@@ -262,13 +277,8 @@ fn a_checkpoint_without_block_hashes_loads_and_gets_them_from_the_scrub() {
     lab.write("events/app.jsonl", &heartbeats("venus", 0, 2000));
     lab.run();
     let checkpoint = "state/observer_checkpoint.json";
-    let text = lab.read(checkpoint);
-    let (header, body) = text.split_once('\n').unwrap();
-    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
-    let cursor = header["cursors"]["app.jsonl"].as_array_mut().unwrap();
-    assert_eq!(cursor.len(), 11, "{cursor:?}");
-    let hashes = cursor.pop().unwrap();
-    lab.write(checkpoint, &format!("{header}\n{body}"));
+    let (fields, hashes) = strip_block_hashes(&lab, "app.jsonl");
+    assert_eq!(fields, 11, "{hashes:?}");
 
     let verify = lab.observer(["verify"]).run().success();
     assert!(verify.stdout.contains("(1 file without block hashes yet"), "{}", verify.stdout);
@@ -314,12 +324,7 @@ fn a_pass_that_folds_commits_the_block_hashes_its_scrub_made() {
     let lab = Homelab::new();
     lab.write("events/app.jsonl", &heartbeats("venus", 0, 2000));
     lab.run();
-    let checkpoint = "state/observer_checkpoint.json";
-    let text = lab.read(checkpoint);
-    let (header, body) = text.split_once('\n').unwrap();
-    let mut header: serde_json::Value = serde_json::from_str(header).unwrap();
-    let hashes = header["cursors"]["app.jsonl"].as_array_mut().unwrap().pop().unwrap();
-    lab.write(checkpoint, &format!("{header}\n{body}"));
+    let (_, hashes) = strip_block_hashes(&lab, "app.jsonl");
     lab.write("events/new.jsonl", &heartbeats("mars", 40, 50));
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 2050);

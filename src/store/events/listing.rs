@@ -283,16 +283,27 @@ fn in_path_order(files: Vec<EventFile>) -> Vec<EventFile> {
 /// where the kernel lacks it (before 4.11, or filtered by a sandbox),
 /// `statat` gives everything else. Either is one system call per file.
 fn look_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(FileType, FileMeta), Errno> {
+    look_at_with(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+}
+
+/// The [`FileMeta`] of a file already open, as the listing would see it
+/// under its name: what tells it from a file that later takes that name
+/// ([`FileMeta::is_same_file`]).
+pub(super) fn meta_of_open(file: &std::fs::File) -> std::io::Result<FileMeta> {
+    Ok(look_at_with(file.as_fd(), c"", AtFlags::EMPTY_PATH)?.1)
+}
+
+fn look_at_with(dir: BorrowedFd<'_>, name: &CStr, flags: AtFlags) -> Result<(FileType, FileMeta), Errno> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{StatxFlags, statx};
-        match statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS | StatxFlags::BTIME) {
+        match statx(dir, name, flags, StatxFlags::BASIC_STATS | StatxFlags::BTIME) {
             Ok(stat) => return Ok(of_statx(&stat)),
             Err(Errno::NOSYS) => {}
             Err(error) => return Err(error),
         }
     }
-    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|stat| of_stat(&stat))
+    statat(dir, name, flags).map(|stat| of_stat(&stat))
 }
 
 #[cfg(target_os = "linux")]

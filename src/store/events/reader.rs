@@ -5,12 +5,11 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt as _;
 
 use super::blocks::{BLOCK, BlockHasher, BlockHashes, block_hash, hashes_of};
-use super::cursor::Cursor;
 use super::cursor::PRINT_LEN;
-use super::listing::EventFile;
+use super::cursor::{Cursor, FileMeta};
+use super::listing::{EventFile, meta_of_open};
 use super::plan::ChangedFile;
 use super::prefix::{cursor_at, io_error, open_checked, read_range};
 use super::{OrderedEvent, ReadOutcome, Reject, SourceError};
@@ -50,7 +49,7 @@ pub(super) struct LineReader {
     /// path is checked to still name the same file (`identity`).
     parked: bool,
     /// The file first opened, to know it again.
-    identity: Identity,
+    identity: FileMeta,
     index: u32,
     file: EventFile,
     old: Option<Cursor>,
@@ -89,9 +88,9 @@ impl LineReader {
         let chunk = chunk_for(changed.file.meta.size.saturating_sub(offset)).min(most);
         let hasher = resume_hashes(&changed.file, changed.cursor.as_ref(), &mut opened)?;
         opened.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
-        let metadata = opened.metadata().map_err(io_error(path))?;
+        let identity = meta_of_open(&opened).map_err(io_error(path))?;
         Ok(Some(LineReader {
-            identity: Identity::of(&metadata),
+            identity,
             opened: (!parked).then_some(opened),
             parked,
             index: changed.index,
@@ -233,28 +232,12 @@ impl LineReader {
     }
 }
 
-/// What tells a file from another that took its path: its device and
-/// inode, and its birth time where the file system keeps one (an inode
-/// freed by a removal can be given to the next file created).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Identity {
-    dev: u64,
-    ino: u64,
-    born: Option<std::time::SystemTime>,
-}
-
-impl Identity {
-    fn of(metadata: &std::fs::Metadata) -> Identity {
-        Identity { dev: metadata.dev(), ino: metadata.ino(), born: metadata.created().ok() }
-    }
-}
-
 /// The open file of a reader: a parked one (`opened` is `None`) opened
 /// again at `offset`, if `path` still names the file of `identity`.
 fn reopened<'a>(
     opened: &'a mut Option<File>,
     path: &std::path::Path,
-    identity: Identity,
+    identity: FileMeta,
     offset: u64,
 ) -> Result<&'a mut File, SourceError> {
     if let Some(file) = opened {
@@ -266,7 +249,7 @@ fn reopened<'a>(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(moved(true)),
         Err(e) => return Err(io_error(path)(e)),
     };
-    if Identity::of(&file.metadata().map_err(io_error(path))?) != identity {
+    if !identity.is_same_file(&meta_of_open(&file).map_err(io_error(path))?) {
         return Err(moved(false));
     }
     file.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
