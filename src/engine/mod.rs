@@ -18,6 +18,7 @@ mod duplicates;
 mod finished;
 #[cfg(test)]
 pub(crate) mod given;
+mod halves;
 mod incidents;
 mod keyed;
 mod late;
@@ -38,6 +39,7 @@ pub use alerts::{Alert, AlertMap, AlertRules, AlertStatus, Episode, Notification
 pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
+pub use halves::{Tail, without_tail};
 pub use incidents::{Incident, IncidentStatus};
 pub use keyed::Keyed;
 pub use late::OrderKey;
@@ -172,7 +174,8 @@ pub struct Engine {
     /// The finished deployments and incidents the hot view keeps, and the
     /// ids that left it (`finished.rs`). Absent from checkpoints written
     /// before the bound: built from the entries as the first pass starts.
-    #[serde(default)]
+    /// A loaded state parses it beside the rest (`halves.rs`).
+    #[serde(default, deserialize_with = "halves::tail_field")]
     finished: finished::Finished,
 }
 

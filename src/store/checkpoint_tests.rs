@@ -135,3 +135,30 @@ fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at
     assert!(kept.iter().all(|name| name.contains(&generation.to_string())), "{kept:?} at generation {generation}");
     assert_eq!(Checkpoint::load(dir.path()).unwrap().unwrap().rejects.len(), 1);
 }
+
+/// The engine state is parsed in two halves at once, its tail
+/// (`finished`) beside the rest (`engine::halves`): what loads is what was
+/// saved, tail included, and a damaged tail is refused as before.
+#[test]
+fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
+    let lines = [
+        r#"{"ts":"2026-05-12T12:00:00Z","type":"node_down","node":"a"}"#,
+        r#"{"ts":"2026-05-12T12:00:01Z","type":"deployment_started","node":"a","service":"web","correlation_id":"d1"}"#,
+        r#"{"ts":"2026-05-12T12:00:02Z","type":"deployment_succeeded","node":"a","service":"web","correlation_id":"d1"}"#,
+    ];
+    let engine = crate::engine::given::given(&lines);
+    assert!(!engine.alerts().is_empty(), "the story fires an alert");
+    let text = serde_json::to_string(&BodyRef { engine: &engine, rejects: &VecDeque::new() }).unwrap();
+    assert!(text.contains(r#""finished":{"indexed":true,"deployments":{"groups":{"a/web""#), "{text}");
+
+    let parsed = parse_body(&text).unwrap();
+    assert_eq!(parsed.engine, engine, "the tail parsed beside the rest is put back");
+    let whole = serde_json::from_str::<Body>(&text).unwrap();
+    assert_eq!(parsed.engine, whole.engine, "the same as one parse of the whole");
+    let head = crate::engine::without_tail(|| serde_json::from_str::<Body>(&text)).unwrap();
+    assert_ne!(head.engine, engine, "the first half alone has no tail");
+
+    let damaged = text.replace(r#""finished":{"indexed":true"#, r#""finished":{"indexed":7"#);
+    let error = parse_body(&damaged).err().expect("a damaged tail is refused").to_string();
+    assert!(error.contains("expected a boolean"), "{error}");
+}
