@@ -14,6 +14,7 @@ mod deployments;
 pub mod history;
 mod incidents;
 mod nodes;
+mod pretty;
 mod services;
 mod summary;
 
@@ -104,14 +105,16 @@ pub fn word(value: impl Serialize) -> String {
 
 /// The JSON style of every file observer writes (the world files, and also
 /// `state/rejects.json`, `state/last-run.json` and `status --json`): pretty,
-/// two-space indentation, a trailing newline.
+/// two-space indentation, a trailing newline: serde_json's pretty style,
+/// written by [`pretty::Pretty`].
 ///
 /// serde_json fails only when a `Serialize` impl fails or a map key is not a
 /// string. The world views have neither, so this does not happen; should a
 /// change ever make it happen, the error reaches the caller instead of an
 /// error object being written where a world file belongs.
 pub fn render<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
+    let mut bytes = Vec::with_capacity(128);
+    value.serialize(&mut serde_json::Serializer::with_formatter(&mut bytes, pretty::Pretty::default()))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
