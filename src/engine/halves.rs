@@ -13,36 +13,47 @@
 //! the rest), so it holds `finished` alone.
 //!
 //! How: [`Engine`]'s `Deserialize` is the derived one; only its `finished`
-//! field goes through [`tail_field`], which skips the value (reads over it,
-//! checking it is JSON, building nothing) while the calling thread is
-//! inside [`without_tail`]. So a whole document parses as before
-//! everywhere else (tests, checkpoints of format 3), and the two halves of
-//! one document are the fields of the whole, parsed by the same code.
+//! field goes through [`tail_field`], which skips the value (reads over
+//! it, checking it is JSON, building nothing) while the calling thread is
+//! inside [`headless`]. So a whole document parses as before everywhere
+//! else (tests, checkpoints of format 3), and the two halves of one
+//! document are the fields of the whole, parsed by the same code. What
+//! [`headless`] gives is usable only through [`Headless::with_tail`]: a
+//! default `finished` would pass for the state of a version before the
+//! bound, which the first pass rebuilds from the entries, forgetting the
+//! ids that left.
+//!
+//! A thread-local flag, not state of the fold: it changes how a document
+//! is read, never what the engine does with its inputs.
 
 use std::cell::Cell;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use super::{Engine, finished};
+use super::{Engine, finished::Finished};
 
 thread_local! {
     /// Set while this thread parses the half without the tail.
     static TAIL_SKIPPED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// `finished` of [`Engine`]: parsed, or skipped inside [`without_tail`]
-/// (its default, replaced by [`Engine::with_tail`]).
-pub(super) fn tail_field<'de, D: Deserializer<'de>>(field: D) -> Result<finished::Finished, D::Error> {
+/// `finished` of [`Engine`]: parsed, or skipped inside [`headless`] (its
+/// default, which [`Headless::with_tail`] replaces).
+pub(super) fn tail_field<'de, D: Deserializer<'de>>(field: D) -> Result<Finished, D::Error> {
     match TAIL_SKIPPED.get() {
-        true => IgnoredAny::deserialize(field).map(|_| finished::Finished::default()),
-        false => finished::Finished::deserialize(field),
+        true => IgnoredAny::deserialize(field).map(|_| Finished::default()),
+        false => Finished::deserialize(field),
     }
 }
 
+/// What `parse` gave of a document holding an [`Engine`], its tail
+/// skipped: to be completed by [`Headless::with_tail`].
+pub(crate) struct Headless<T>(T);
+
 /// Runs `parse` (of a document holding an [`Engine`]) with the engine's
-/// tail skipped: what it gives lacks the tail until [`Engine::with_tail`].
-pub fn without_tail<T>(parse: impl FnOnce() -> T) -> T {
+/// tail skipped on this thread.
+pub(crate) fn headless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Headless<T>, E> {
     struct Reset(bool);
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -50,22 +61,22 @@ pub fn without_tail<T>(parse: impl FnOnce() -> T) -> T {
         }
     }
     let _reset = Reset(TAIL_SKIPPED.replace(true));
-    parse()
+    parse().map(Headless)
 }
 
-/// The other half: the field [`without_tail`] skips, read from the same
-/// engine object (every other field of it is skipped). Absent, it is
-/// empty, as in [`Engine`] (checkpoints from before the bound).
-#[derive(Debug, Default, Deserialize)]
-pub struct Tail {
-    #[serde(default)]
-    finished: finished::Finished,
-}
-
-impl Engine {
-    /// The engine of [`without_tail`] with its tail, parsed beside it.
-    pub fn with_tail(mut self, tail: Tail) -> Engine {
-        self.finished = tail.finished;
-        self
+impl<T> Headless<T> {
+    /// The document with its engine's tail (`engine_of` finds the engine).
+    pub(crate) fn with_tail(mut self, tail: Tail, engine_of: impl FnOnce(&mut T) -> &mut Engine) -> T {
+        engine_of(&mut self.0).finished = tail.finished;
+        self.0
     }
+}
+
+/// The other half: the field [`headless`] skips, read from the same engine
+/// object (every other field of it is skipped). Absent, it is empty, as in
+/// [`Engine`] (checkpoints from before the bound).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Tail {
+    #[serde(default)]
+    finished: Finished,
 }

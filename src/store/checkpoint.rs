@@ -170,12 +170,10 @@ struct TailBody {
 fn parse_body(doc: &str) -> Result<Body, serde_json::Error> {
     let (body, tail) = crate::threads::both(
         "observer-state",
-        || crate::engine::without_tail(|| serde_json::from_str::<Body>(doc)),
+        || crate::engine::headless(|| serde_json::from_str::<Body>(doc)),
         || serde_json::from_str::<TailBody>(doc),
     );
-    let mut body = body?;
-    body.engine = body.engine.with_tail(tail?.engine);
-    Ok(body)
+    Ok(body?.with_tail(tail?.engine, |body| &mut body.engine))
 }
 
 /// The engine state of a checkpoint, serialised, and what of it is to be

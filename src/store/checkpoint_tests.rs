@@ -136,29 +136,60 @@ fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at
     assert_eq!(Checkpoint::load(dir.path()).unwrap().unwrap().rejects.len(), 1);
 }
 
+/// The story of the tests below: an alert, and a deployment that finishes.
+const STORY: [&str; 3] = [
+    r#"{"ts":"2026-05-12T12:00:00Z","type":"node_down","node":"a"}"#,
+    r#"{"ts":"2026-05-12T12:00:01Z","type":"deployment_started","node":"a","service":"web","correlation_id":"d1"}"#,
+    r#"{"ts":"2026-05-12T12:00:02Z","type":"deployment_succeeded","node":"a","service":"web","correlation_id":"d1"}"#,
+];
+
+/// Finished entries as the state writes them, for a deployment of `a/web`.
+const FINISHED: &str = r#""finished":{"indexed":true,"deployments":{"groups":{"a/web""#;
+
 /// The engine state is parsed in two halves at once, its tail
 /// (`finished`) beside the rest (`engine::halves`): what loads is what was
-/// saved, tail included, and a damaged tail is refused as before.
+/// saved, tail included; a state without a tail loads without one, as a
+/// whole parse does; a damaged tail is refused.
 #[test]
 fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
-    let lines = [
-        r#"{"ts":"2026-05-12T12:00:00Z","type":"node_down","node":"a"}"#,
-        r#"{"ts":"2026-05-12T12:00:01Z","type":"deployment_started","node":"a","service":"web","correlation_id":"d1"}"#,
-        r#"{"ts":"2026-05-12T12:00:02Z","type":"deployment_succeeded","node":"a","service":"web","correlation_id":"d1"}"#,
-    ];
-    let engine = crate::engine::given::given(&lines);
-    assert!(!engine.alerts().is_empty(), "the story fires an alert");
+    let engine = crate::engine::given::given(&STORY);
     let text = serde_json::to_string(&BodyRef { engine: &engine, rejects: &VecDeque::new() }).unwrap();
-    assert!(text.contains(r#""finished":{"indexed":true,"deployments":{"groups":{"a/web""#), "{text}");
+    assert!(text.contains(FINISHED), "{text}");
 
     let parsed = parse_body(&text).unwrap();
     assert_eq!(parsed.engine, engine, "the tail parsed beside the rest is put back");
-    let whole = serde_json::from_str::<Body>(&text).unwrap();
-    assert_eq!(parsed.engine, whole.engine, "the same as one parse of the whole");
-    let head = crate::engine::without_tail(|| serde_json::from_str::<Body>(&text)).unwrap();
-    assert_ne!(head.engine, engine, "the first half alone has no tail");
+
+    let (at, end) = (text.find(r#","finished":"#).unwrap(), text.find(r#"},"rejects""#).unwrap());
+    let without = format!("{}{}", &text[..at], &text[end..]);
+    let whole = serde_json::from_str::<Body>(&without).unwrap();
+    assert_ne!(whole.engine, engine, "a state of a version before the bound");
+    assert_eq!(parse_body(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
 
     let damaged = text.replace(r#""finished":{"indexed":true"#, r#""finished":{"indexed":7"#);
     let error = parse_body(&damaged).err().expect("a damaged tail is refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
+}
+
+/// Through the files: a state whose finished entries changed after it was
+/// read is saved as a journal record over the snapshot, and loads (the
+/// journal spliced into the snapshot, then parsed in two halves) as it
+/// was saved.
+#[test]
+fn finished_entries_saved_in_the_journal_load_as_they_were_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checkpoint = Checkpoint { engine: crate::engine::given::given(&STORY[..2]), ..Checkpoint::default() };
+    checkpoint.save(dir.path()).unwrap();
+    let mut checkpoint = Checkpoint::load(dir.path()).unwrap().unwrap();
+    let event = crate::engine::given::event(STORY[2]);
+    let input = crate::engine::Input::Event { event: &event, file: "given.jsonl", position: 2 };
+    checkpoint.engine.apply(input, &crate::engine::Rules::default());
+    checkpoint.save(dir.path()).unwrap();
+
+    let generation = checkpoint.stored.as_ref().unwrap().at.generation;
+    let journal = std::fs::read_to_string(journal::journal_path(dir.path(), generation)).unwrap();
+    assert!(journal.contains(r#""finished""#), "the change is a journal record: {journal}");
+    let loaded = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(loaded.engine, checkpoint.engine);
+    let text = serde_json::to_string(&BodyRef { engine: &loaded.engine, rejects: &VecDeque::new() }).unwrap();
+    assert!(text.contains(FINISHED), "{text}");
 }

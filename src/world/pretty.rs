@@ -25,6 +25,8 @@ const BREAK: [u8; 2 + 2 * LEVELS] = {
     bytes
 };
 
+/// The formatter: how deep the value being written is, and whether the
+/// container being written has a member or element yet.
 #[derive(Default)]
 pub struct Pretty {
     depth: usize,
