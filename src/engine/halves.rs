@@ -41,10 +41,10 @@ thread_local! {
 /// `finished` of [`Engine`]: parsed, or skipped inside [`headless`] (its
 /// default, which [`Headless::with_tail`] replaces).
 pub(super) fn tail_field<'de, D: Deserializer<'de>>(field: D) -> Result<Finished, D::Error> {
-    match TAIL_SKIPPED.get() {
-        true => IgnoredAny::deserialize(field).map(|_| Finished::default()),
-        false => Finished::deserialize(field),
+    if TAIL_SKIPPED.get() {
+        return IgnoredAny::deserialize(field).map(|_| Finished::default());
     }
+    Finished::deserialize(field)
 }
 
 /// What `parse` gave of a document holding an [`Engine`], its tail
@@ -75,7 +75,7 @@ impl<T> Headless<T> {
 /// The other half: the field [`headless`] skips, read from the same engine
 /// object (every other field of it is skipped). Absent, it is empty, as in
 /// [`Engine`] (checkpoints from before the bound).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct Tail {
     #[serde(default)]
     finished: Finished,

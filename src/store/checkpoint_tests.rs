@@ -1,5 +1,5 @@
 //! Tests of `store/checkpoint.rs`: damage, old layouts, the header read
-//! alone.
+//! alone, the engine state read in two halves.
 
 use super::*;
 
@@ -143,8 +143,13 @@ const STORY: [&str; 3] = [
     r#"{"ts":"2026-05-12T12:00:02Z","type":"deployment_succeeded","node":"a","service":"web","correlation_id":"d1"}"#,
 ];
 
-/// Finished entries as the state writes them, for a deployment of `a/web`.
-const FINISHED: &str = r#""finished":{"indexed":true,"deployments":{"groups":{"a/web""#;
+/// The state document of `engine`, which holds the finished deployment of
+/// [`STORY`] (checked).
+fn state_text(engine: &Engine) -> String {
+    let text = serde_json::to_string(&BodyRef { engine, rejects: &VecDeque::new() }).unwrap();
+    assert!(text.contains(r#""finished":{"indexed":true,"deployments":{"groups":{"a/web""#), "{text}");
+    text
+}
 
 /// The engine state is parsed in two halves at once, its tail
 /// (`finished`) beside the rest (`engine::halves`): what loads is what was
@@ -153,8 +158,7 @@ const FINISHED: &str = r#""finished":{"indexed":true,"deployments":{"groups":{"a
 #[test]
 fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
     let engine = crate::engine::given::given(&STORY);
-    let text = serde_json::to_string(&BodyRef { engine: &engine, rejects: &VecDeque::new() }).unwrap();
-    assert!(text.contains(FINISHED), "{text}");
+    let text = state_text(&engine);
 
     let parsed = parse_body(&text).unwrap();
     assert_eq!(parsed.engine, engine, "the tail parsed beside the rest is put back");
@@ -183,6 +187,7 @@ fn finished_entries_saved_in_the_journal_load_as_they_were_saved() {
     let event = crate::engine::given::event(STORY[2]);
     let input = crate::engine::Input::Event { event: &event, file: "given.jsonl", position: 2 };
     checkpoint.engine.apply(input, &crate::engine::Rules::default());
+    state_text(&checkpoint.engine);
     checkpoint.save(dir.path()).unwrap();
 
     let generation = checkpoint.stored.as_ref().unwrap().at.generation;
@@ -190,6 +195,4 @@ fn finished_entries_saved_in_the_journal_load_as_they_were_saved() {
     assert!(journal.contains(r#""finished""#), "the change is a journal record: {journal}");
     let loaded = Checkpoint::load(dir.path()).unwrap().unwrap();
     assert_eq!(loaded.engine, checkpoint.engine);
-    let text = serde_json::to_string(&BodyRef { engine: &loaded.engine, rejects: &VecDeque::new() }).unwrap();
-    assert!(text.contains(FINISHED), "{text}");
 }

@@ -105,9 +105,10 @@ pub fn word(value: impl Serialize) -> String {
 
 /// The JSON style of every file observer writes (the world files, and also
 /// `state/rejects.json`, `state/last-run.json` and `status --json`): pretty,
-/// two-space indentation, a trailing newline. The world files are written
-/// here, by [`pretty::Pretty`]; the smaller files call serde_json's pretty
-/// writer, whose bytes are the same.
+/// two-space indentation, a trailing newline, written by
+/// [`pretty::Pretty`]. `state/last-run.json` and `last-failure.json`
+/// (`store::last_run`, which the world does not import) call serde_json's
+/// pretty writer, whose bytes are the same.
 ///
 /// serde_json fails only when a `Serialize` impl fails or a map key is not a
 /// string. The world views have neither, so this does not happen; should a

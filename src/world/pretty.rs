@@ -1,6 +1,8 @@
-//! The pretty style of the world files: serde_json's `PrettyFormatter` with
-//! two-space indentation, byte for byte, but each line break written with
-//! its indentation at once.
+//! The pretty style of the files observer writes ([`super::render`]: the
+//! world files, `state/rejects.json`, `status --json` and the other JSON
+//! it prints): serde_json's `PrettyFormatter` with two-space indentation,
+//! byte for byte, but each line break written with its indentation at
+//! once.
 //!
 //! Profiled on the busy 1,000,000-event history (a run folding 1,000
 //! events), writing the ~7.8 MB of world files was a fifth of the run's
@@ -103,19 +105,13 @@ impl Formatter for Pretty {
 
 #[cfg(test)]
 mod tests {
-    use serde::Serialize;
     use serde_json::json;
 
-    use super::*;
-
-    fn pretty(value: &impl Serialize) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        value.serialize(&mut serde_json::Serializer::with_formatter(&mut bytes, Pretty::default())).unwrap();
-        bytes
-    }
+    use super::LEVELS;
 
     /// Nested past the levels written at once, empty and full arrays and
-    /// objects, strings that need escapes, numbers, null and booleans.
+    /// objects, strings that need escapes, numbers, null and booleans:
+    /// `render` writes serde_json's pretty bytes and a newline.
     #[test]
     fn the_bytes_are_serde_jsons_pretty_ones() {
         let mut deep = json!({"leaf": [1, {"a": []}, {}, "x\"y\n"]});
@@ -124,11 +120,8 @@ mod tests {
         }
         let values = [json!(null), json!([]), json!({}), json!([[]]), json!({"a": {}}), json!("é\u{1}"), deep];
         for value in values {
-            assert_eq!(
-                String::from_utf8(pretty(&value)).unwrap(),
-                serde_json::to_string_pretty(&value).unwrap(),
-                "{value}"
-            );
+            let rendered = String::from_utf8(super::super::render(&value).unwrap()).unwrap();
+            assert_eq!(rendered, serde_json::to_string_pretty(&value).unwrap() + "\n", "{value}");
         }
     }
 }
