@@ -45,11 +45,9 @@ const LINE_ROOM: usize = 4096;
 pub(super) struct LineReader {
     /// `None` between the reads of a parked file.
     opened: Option<File>,
-    /// Closed after each read and opened again for the next, once the
-    /// path is checked to still name the same file (`identity`).
-    parked: bool,
-    /// The file first opened, to know it again.
-    identity: FileMeta,
+    /// Set for a reader closed after each read and opened again for the
+    /// next: the file first opened, to know it again under its path.
+    parked: Option<FileMeta>,
     index: u32,
     file: EventFile,
     old: Option<Cursor>,
@@ -88,11 +86,14 @@ impl LineReader {
         let chunk = chunk_for(changed.file.meta.size.saturating_sub(offset)).min(most);
         let hasher = resume_hashes(&changed.file, changed.cursor.as_ref(), &mut opened)?;
         opened.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
-        let identity = meta_of_open(&opened).map_err(io_error(path))?;
+        // Only a parked file is opened again, and so needs knowing again.
+        let identity = match parked {
+            true => Some(meta_of_open(&opened).map_err(io_error(path))?),
+            false => None,
+        };
         Ok(Some(LineReader {
-            identity,
             opened: (!parked).then_some(opened),
-            parked,
+            parked: identity,
             index: changed.index,
             file: changed.file.clone(),
             old: changed.cursor.clone(),
@@ -131,7 +132,7 @@ impl LineReader {
         self.buf_offset += self.at as u64;
         self.at = 0;
         let kept = self.buf.len();
-        let opened = reopened(&mut self.opened, &self.file.path, self.identity, self.buf_offset + kept as u64)?;
+        let opened = reopened(&mut self.opened, &self.file.path, self.parked, self.buf_offset + kept as u64)?;
         // Exactly what this read needs, not the doubling a `Vec` does: a
         // merge of many files holds one such buffer for each.
         let wanted = kept + self.chunk;
@@ -148,7 +149,7 @@ impl LineReader {
             }
         };
         // Kept open after the read that finds the end: `finish` needs it next.
-        if self.parked && read > 0 {
+        if self.parked.is_some() && read > 0 {
             self.opened = None;
         }
         self.buf.truncate(kept + read);
@@ -223,7 +224,7 @@ impl LineReader {
             hasher.feed(&self.buf[..self.at]);
             hasher.finish()
         });
-        let opened = reopened(&mut self.opened, &self.file.path, self.identity, end)?;
+        let opened = reopened(&mut self.opened, &self.file.path, self.parked, end)?;
         let cursor = cursor_at(&self.file, self.old.as_ref(), opened, end, self.lines, blocks)?;
         outcome.cursors.insert(self.file.rel.clone(), cursor);
         self.opened = None;
@@ -233,16 +234,18 @@ impl LineReader {
 }
 
 /// The open file of a reader: a parked one (`opened` is `None`) opened
-/// again at `offset`, if `path` still names the file of `identity`.
+/// again at `offset`, if `path` still names the file of `parked`.
 fn reopened<'a>(
     opened: &'a mut Option<File>,
     path: &std::path::Path,
-    identity: FileMeta,
+    parked: Option<FileMeta>,
     offset: u64,
 ) -> Result<&'a mut File, SourceError> {
-    if let Some(file) = opened {
-        return Ok(file);
-    }
+    let Some(identity) = parked.filter(|_| opened.is_none()) else {
+        // Open; or not parked and closed for good by `finish`, which is
+        // never read from again.
+        return opened.as_mut().ok_or_else(|| io_error(path)(std::io::Error::other("read after its end")));
+    };
     let moved = |removed| SourceError::Moved { file: path.to_path_buf(), removed };
     let mut file = match File::open(path) {
         Ok(file) => file,
