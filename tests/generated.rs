@@ -56,7 +56,9 @@ const FILES: [(&str, &str); 17] = [
     (
         "state/engine/",
         "The engine state: snapshot-N.json, written once, and journal-N.jsonl, to which each pass appends \
-         the entities that changed; compacted into a new snapshot when the journal passes half of it.",
+         the entities that changed; compacted into a new snapshot when the journal passes half of it. \
+         entities-N.bin, written with the snapshot, holds the hash of each of its entities, so that a run \
+         need not read them out of the snapshot; deleted or damaged, it is only missed.",
     ),
     ("state/rejects.json", "The most recent rejected events (at most 1000), each with file, line and reason."),
     (

@@ -1,27 +1,37 @@
-//! The engine state read in two halves at once: the finished entries and
-//! the ids that left the hot view (`finished`, the [`Tail`]) on one thread,
-//! every other field on another. The shell runs the two
-//! (`store::checkpoint`); this module only says what each half is.
+//! The engine state read in two halves at once: the alerts, the finished
+//! entries and the ids that left the hot view (`alerts` and `finished`, the
+//! [`Tail`]) on one thread, every other field on another. The shell runs
+//! the two (`store::checkpoint`); this module only says what each half is.
 //!
 //! Profiled on the busy 1,000,000-event history (a run folding 1,000
 //! events), parsing the ~12 MB state was ~40 % of the run's samples, one
 //! field after another on one thread, while the second core had finished
 //! hashing the state's entities and waited. `finished` (4.6 of the 12 MB,
 //! most of it the minutes of ids that left, `finished_gone.rs`) was the
-//! last third of that parse. With `alerts` in the tail as well, the tail
-//! was the longer half (the timeline of one run: the tail ended ~35 % after
-//! the rest), so it holds `finished` alone.
+//! last third of that parse. With `alerts` (2.5 MB) in the tail as well,
+//! the tail was then the longer half (the timeline of one run: it ended
+//! ~35 % after the rest), so it held `finished` alone. Once the entities'
+//! hashes were read from the file written beside the snapshot instead of
+//! being found by a third thread that shared the two cores with the halves
+//! (`store::journal`, twelfth pass), the rest was the longer half: the
+//! samples of the rest were deployments 123, alerts 116, the duplicate
+//! window 77, incidents 69 and skipping the tail 44, against 229 for
+//! `finished` and 85 for skipping the rest. With `alerts` moved to the
+//! tail, the run was 0.94x and 0.92x the wall time of the tail of
+//! `finished` alone (medians of two sets of 25 alternated runs); the
+//! duplicate window moved instead was 0.98x, and `alerts` 0.96x of that
+//! (30 alternated pairs).
 //!
-//! How: [`Engine`]'s `Deserialize` is the derived one; only its `finished`
-//! field goes through [`tail_field`], which skips the value (reads over
-//! it, checking it is JSON, building nothing) while the calling thread is
-//! inside [`headless`]. So a whole document parses as before everywhere
-//! else (tests, checkpoints of format 3), and the two halves of one
-//! document are the fields of the whole, parsed by the same code. What
+//! How: [`Engine`]'s `Deserialize` is the derived one; only its `alerts`
+//! and `finished` fields go through [`tail_field`], which skips the value
+//! (reads over it, checking it is JSON, building nothing) while the calling
+//! thread is inside [`headless`]. So a whole document parses as before
+//! everywhere else (tests, checkpoints of format 3), and the two halves of
+//! one document are the fields of the whole, parsed by the same code. What
 //! [`headless`] gives is usable only through [`Headless::with_tail`]: a
 //! default `finished` would pass for the state of a version before the
 //! bound, which the first pass rebuilds from the entries, forgetting the
-//! ids that left.
+//! ids that left, and default `alerts` for one before alerting.
 //!
 //! A thread-local flag, not state of the fold: it changes how a document
 //! is read, never what the engine does with its inputs.
@@ -31,20 +41,21 @@ use std::cell::Cell;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use super::{Engine, finished::Finished};
+use super::{Engine, alerts::AlertState, finished::Finished};
 
 thread_local! {
     /// Set while this thread parses the half without the tail.
     static TAIL_SKIPPED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// `finished` of [`Engine`]: parsed, or skipped inside [`headless`] (its
-/// default, which [`Headless::with_tail`] replaces).
-pub(super) fn tail_field<'de, D: Deserializer<'de>>(field: D) -> Result<Finished, D::Error> {
+/// A field of the tail of [`Engine`] (`alerts`, `finished`): parsed, or
+/// skipped inside [`headless`] (its default, which [`Headless::with_tail`]
+/// replaces).
+pub(super) fn tail_field<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(field: D) -> Result<T, D::Error> {
     if TAIL_SKIPPED.get() {
-        return IgnoredAny::deserialize(field).map(|_| Finished::default());
+        return IgnoredAny::deserialize(field).map(|_| T::default());
     }
-    Finished::deserialize(field)
+    T::deserialize(field)
 }
 
 /// What `parse` gave of a document holding an [`Engine`], its tail
@@ -67,16 +78,21 @@ pub(crate) fn headless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Hea
 impl<T> Headless<T> {
     /// The document with its engine's tail (`engine_of` finds the engine).
     pub(crate) fn with_tail(mut self, tail: Tail, engine_of: impl FnOnce(&mut T) -> &mut Engine) -> T {
-        engine_of(&mut self.0).finished = tail.finished;
+        let engine = engine_of(&mut self.0);
+        engine.alerts = tail.alerts;
+        engine.finished = tail.finished;
         self.0
     }
 }
 
-/// The other half: the field [`headless`] skips, read from the same engine
-/// object (every other field of it is skipped). Absent, it is empty, as in
-/// [`Engine`] (checkpoints from before the bound).
+/// The other half: the fields [`headless`] skips, read from the same
+/// engine object (every other field of it is skipped). Absent, each is
+/// empty, as in [`Engine`] (checkpoints from before alerting, or before the
+/// bound).
 #[derive(Deserialize)]
 pub(crate) struct Tail {
+    #[serde(default)]
+    alerts: AlertState,
     #[serde(default)]
     finished: Finished,
 }

@@ -168,8 +168,9 @@ pub struct Engine {
     #[serde(skip)]
     last_folded_before_pass: Option<OrderKey>,
     /// Alerts, their deadlines and the notification policy's state. Absent
-    /// from checkpoints written before alerting: it starts empty.
-    #[serde(default)]
+    /// from checkpoints written before alerting: it starts empty. A loaded
+    /// state parses it beside the rest, with `finished` (`halves.rs`).
+    #[serde(default, deserialize_with = "halves::tail_field")]
     alerts: alerts::AlertState,
     /// The finished deployments and incidents the hot view keeps, and the
     /// ids that left it (`finished.rs`). Absent from checkpoints written

@@ -162,10 +162,11 @@ struct TailBody {
     engine: crate::engine::Tail,
 }
 
-/// A state document, its engine's tail (`finished`) parsed on a second
-/// thread while this one parses the rest (`engine::halves`): on the busy
-/// history's run that folds 1,000 events, 0.92-0.94x the wall time
-/// (medians of 10 and 16 alternated pairs). An error of the first half is
+/// A state document, its engine's tail (`alerts` and `finished`) parsed on
+/// a second thread while this one parses the rest (`engine::halves`): on
+/// the busy history's run that folds 1,000 events, 0.92-0.94x the wall time
+/// of one parse (medians of 10 and 16 alternated pairs, with `finished`
+/// alone in the tail). An error of the first half is
 /// told before one of the tail; both give their place in `doc`.
 fn parse_body(doc: &str) -> Result<Body, serde_json::Error> {
     let (body, tail) = crate::threads::both(

@@ -121,7 +121,9 @@ fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at
         names.sort();
         names
     };
-    assert_eq!(engine_files().len(), 2, "the committed snapshot and the one written ahead: {:?}", engine_files());
+    let snapshots = engine_files().into_iter().filter(|name| name.starts_with("snapshot-")).count();
+    assert_eq!(snapshots, 2, "the committed snapshot and the one written ahead: {:?}", engine_files());
+    assert_eq!(engine_files().len(), 4, "each with the index of its entities: {:?}", engine_files());
     assert_eq!(std::fs::read(Checkpoint::path(dir.path())).unwrap(), committed);
     let read = Checkpoint::load(dir.path()).unwrap().unwrap();
     assert_eq!(read.rejects.len(), 1, "the committed state, not the one written ahead");
@@ -151,10 +153,10 @@ fn state_text(engine: &Engine) -> String {
     text
 }
 
-/// The engine state is parsed in two halves at once, its tail
-/// (`finished`) beside the rest (`engine::halves`): what loads is what was
-/// saved, tail included; a state without a tail loads without one, as a
-/// whole parse does; a damaged tail is refused.
+/// The engine state is parsed in two halves at once, its tail (`alerts`
+/// and `finished`) beside the rest (`engine::halves`): what loads is what
+/// was saved, tail included; a state without a tail field loads without
+/// it, as a whole parse does; a damaged tail is refused.
 #[test]
 fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
     let engine = crate::engine::given::given(&STORY);
@@ -171,6 +173,19 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
 
     let damaged = text.replace(r#""finished":{"indexed":true"#, r#""finished":{"indexed":7"#);
     let error = parse_body(&damaged).err().expect("a damaged tail is refused").to_string();
+    assert!(error.contains("expected a boolean"), "{error}");
+
+    // `alerts`, the tail's other field: its alert comes back; without it
+    // (a state of a version before alerting) the state loads as a whole
+    // parse loads it; damaged, it is refused.
+    assert!(text.contains(r#""alerts":{"alerts":{"node_down:a":{"#), "{text}");
+    let (at, end) = (text.find(r#","alerts":"#).unwrap(), text.find(r#","finished":"#).unwrap());
+    let without = format!("{}{}", &text[..at], &text[end..]);
+    let whole = serde_json::from_str::<Body>(&without).unwrap();
+    assert_ne!(whole.engine, engine, "a state of a version before alerting");
+    assert_eq!(parse_body(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
+    let damaged = text.replace(r#""page_open":true"#, r#""page_open":"yes""#);
+    let error = parse_body(&damaged).err().expect("damaged alerts are refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
 }
 

@@ -171,6 +171,87 @@ impl EntityIndex {
     }
 }
 
+/// The first bytes of an index written by [`EntityIndex::to_bytes`].
+const MAGIC: &[u8; 8] = b"obsidx01";
+
+/// An index read back by [`EntityIndex::from_bytes`], with what it says of
+/// the snapshot it was made for.
+pub struct Persisted {
+    pub index: EntityIndex,
+    /// The snapshot's length and the XXH3 of its bytes: the index is its
+    /// snapshot's only when both are the snapshot's own.
+    pub snapshot_len: u64,
+    pub snapshot_hash: u64,
+}
+
+impl EntityIndex {
+    /// The index as bytes, for the file beside the snapshot `snapshot`
+    /// (`store::journal`): a header (magic, the snapshot's length and
+    /// XXH3, the number of entries), then each entry's value hash, path
+    /// length and path, then the XXH3 of all that. Little-endian.
+    pub fn to_bytes(&self, snapshot: &str) -> Vec<u8> {
+        let live = self.paths.len() - self.dead;
+        let mut out = Vec::with_capacity(40 + self.entries.len() * 12 + live);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
+        out.extend_from_slice(&xxh3_64(snapshot.as_bytes()).to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for entry in self.entries.values() {
+            out.extend_from_slice(&entry.value.to_le_bytes());
+            out.extend_from_slice(&entry.len.to_le_bytes());
+            out.extend_from_slice(&self.paths.as_bytes()[entry.at as usize..(entry.at + entry.len) as usize]);
+        }
+        let sum = xxh3_64(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// What [`to_bytes`](Self::to_bytes) wrote; `None` when the bytes are
+    /// not whole (a wrong magic or sum, a short or long body, a path that
+    /// is not UTF-8) or two of their paths share a hash.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Persisted> {
+        let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+        if xxh3_64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
+            return None;
+        }
+        let mut reader = Reader(body);
+        if reader.take(8)? != MAGIC {
+            return None;
+        }
+        let (snapshot_len, snapshot_hash, count) = (reader.u64()?, reader.u64()?, reader.u64()?);
+        let count = usize::try_from(count).ok()?;
+        // At least 12 bytes an entry: a count the body cannot hold is damage.
+        if count > reader.0.len() / 12 {
+            return None;
+        }
+        let mut index = EntityIndex::with_capacity(count);
+        for _ in 0..count {
+            let value = reader.u64()?;
+            let len = u32::from_le_bytes(reader.take(4)?.try_into().ok()?);
+            let path = std::str::from_utf8(reader.take(len as usize)?).ok()?;
+            if !matches!(index.set(path, value, 0), Ok(Set::New)) {
+                return None;
+            }
+        }
+        reader.0.is_empty().then_some(Persisted { index, snapshot_len, snapshot_hash })
+    }
+}
+
+/// The bytes of [`EntityIndex::from_bytes`] not read yet.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
 /// The same paths with the same value hashes.
 impl PartialEq for EntityIndex {
     fn eq(&self, other: &EntityIndex) -> bool {
@@ -208,6 +289,35 @@ mod tests {
         let mut other = EntityIndex::with_capacity(1);
         other.set("\"b\"", 5, 7).unwrap();
         assert_eq!(index, other, "the slots are the caller's, not part of what is equal");
+    }
+
+    #[test]
+    fn an_index_written_as_bytes_reads_back_equal_and_damaged_bytes_read_as_nothing() {
+        let mut index = EntityIndex::with_capacity(4);
+        for (n, path) in ["\"a\"", "\"b\",\"c\"", "\"d\""].iter().enumerate() {
+            index.set(path, n as u64 * 7 + 1, 0).unwrap();
+        }
+        // A dead path (removed) is not written.
+        index.remove("\"d\"").unwrap();
+        let snapshot = r#"{"a":1,"b":{"c":8}}"#;
+        let bytes = index.to_bytes(snapshot);
+        let read = EntityIndex::from_bytes(&bytes).unwrap();
+        assert_eq!(read.index, index);
+        assert_eq!(read.index.len(), 2);
+        assert_eq!((read.snapshot_len, read.snapshot_hash), (snapshot.len() as u64, xxh3_64(snapshot.as_bytes())));
+        // Any byte changed, or the bytes cut anywhere: nothing.
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x20;
+            assert!(EntityIndex::from_bytes(&damaged).is_none(), "byte {at} changed");
+            assert!(EntityIndex::from_bytes(&bytes[..at]).is_none(), "cut at {at}");
+        }
+        // A body that its own sum covers but that does not parse: nothing.
+        let mut forged = bytes[..bytes.len() - 8].to_vec();
+        forged.push(0);
+        let sum = xxh3_64(&forged);
+        forged.extend_from_slice(&sum.to_le_bytes());
+        assert!(EntityIndex::from_bytes(&forged).is_none(), "a byte past the last entry");
     }
 
     #[test]

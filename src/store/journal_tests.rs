@@ -38,6 +38,15 @@ fn save_and_load(state: &Path, value: &Value, stored: Option<&Stored>) -> Stored
     assert_eq!(value_parsed.unwrap(), *value, "parsed as loaded");
     assert_eq!(parsed(&doc), *value);
     assert_eq!(beside.hashes, again.hashes, "the same entities to diff against");
+    // The snapshot's index read from beside it, or, without that file,
+    // found by visiting the snapshot: the same load.
+    let entities = entities_path(state, saved.at.generation);
+    if let Ok(written) = std::fs::read(&entities) {
+        std::fs::remove_file(&entities).unwrap();
+        let (visited_doc, _, visited) = load_and_parse(state, &saved.at, |_| Ok::<(), ()>(())).unwrap();
+        assert_eq!((visited_doc, visited.hashes), (doc, beside.hashes), "without {}", entities.display());
+        std::fs::write(&entities, written).unwrap();
+    }
     again
 }
 
@@ -108,8 +117,14 @@ fn random_changes_replay_to_the_state_written_across_compactions() {
         value["engine"]["probe_runs"] = json!([round]);
         stored = save_and_load(state, &value, Some(&stored));
         generations.insert(stored.at.generation);
-        let files = std::fs::read_dir(super::dir(state)).unwrap().count();
-        assert!(files <= 2, "round {round}: only the committed generation's files are left");
+        let generation = stored.at.generation.to_string();
+        let names: Vec<String> = std::fs::read_dir(super::dir(state))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.len() <= 3, "round {round}: only the committed generation's files are left: {names:?}");
+        assert!(names.iter().all(|name| name.contains(&generation)), "round {round}: {names:?}");
+        assert!(names.contains(&format!("entities-{generation}.bin")), "round {round}: {names:?}");
     }
     assert!(generations.len() > 2, "the journal was compacted now and then: {generations:?}");
 }
@@ -259,4 +274,52 @@ fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() 
     assert_eq!(parsed(&load(state, &at).unwrap().0), value);
     let (_, loaded, _) = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
     assert_eq!(loaded.unwrap(), value);
+}
+
+/// The index of a snapshot's entities written beside it
+/// (`entities-<N>.bin`) is what a load diffs against when it is that
+/// snapshot's: planted with one entity fewer, the load takes it as it is.
+/// Damaged, or made for other bytes, it is not read, and the snapshot is
+/// visited instead. A rebuild's first snapshot (no index known) has one too.
+#[test]
+fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let first = save_and_load(state, &doc(300, "up"), None);
+    let entities = entities_path(state, first.at.generation);
+    let written = EntityIndex::from_bytes(&std::fs::read(&entities).unwrap()).expect("a whole index");
+    let snapshot = std::fs::read_to_string(snapshot_path(state, first.at.generation)).unwrap();
+    let visited = index_of(&snapshot).unwrap().expect("paths told apart");
+    assert_eq!(written.index, visited, "the index of the snapshot's entities");
+    assert_eq!((written.snapshot_len, written.snapshot_hash), (first.at.snapshot, xxh3_64(snapshot.as_bytes())));
+
+    let hashes_loaded = || load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap().2.hashes.unwrap();
+    let mut planted = visited.clone();
+    planted.remove(r#""engine","clock""#).unwrap().expect("an entity of the snapshot");
+    std::fs::write(&entities, planted.to_bytes(&snapshot)).unwrap();
+    assert_eq!(hashes_loaded(), planted, "read from the file");
+    assert_ne!(planted, visited);
+
+    let mut damaged = planted.to_bytes(&snapshot);
+    damaged[20] ^= 1;
+    std::fs::write(&entities, damaged).unwrap();
+    assert_eq!(hashes_loaded(), visited, "a damaged file is not read");
+    std::fs::write(&entities, planted.to_bytes(&snapshot.replace("up", "UP"))).unwrap();
+    assert_eq!(hashes_loaded(), visited, "nor an index made for other bytes of the same length");
+    std::fs::remove_file(&entities).unwrap();
+    assert_eq!(hashes_loaded(), visited, "nor a missing one");
+
+    // A save diffs against the index read, and the next load replays the
+    // journal's records over it.
+    std::fs::write(&entities, planted.to_bytes(&snapshot)).unwrap();
+    let (_, _, read) = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap();
+    let mut value = doc(300, "up");
+    value["engine"]["nodes"]["n\"3"]["status"] = json!("down");
+    let second = save(state, &value.to_string(), Some(read)).unwrap();
+    assert!(second.at.journal.bytes > 0, "a journal record, not a snapshot");
+    let journal = std::fs::read_to_string(journal_path(state, second.at.generation)).unwrap();
+    assert!(journal.contains(r#""engine","clock""#), "the entity the planted index lacked is new to it: {journal}");
+    let (doc_read, _, loaded) = load_and_parse(state, &second.at, |_| Ok::<(), ()>(())).unwrap();
+    assert_eq!(parsed(&doc_read), value);
+    assert_eq!(loaded.hashes, second.hashes, "the saved entities, replayed over the planted index");
 }

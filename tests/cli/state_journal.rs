@@ -46,6 +46,13 @@ fn size(lab: &Homelab, rel: &str) -> u64 {
     fs::metadata(lab.path(rel)).map_or(0, |m| m.len())
 }
 
+/// The files of a generation written as a snapshot, with no journal yet:
+/// the snapshot and the index of its entities.
+fn snapshot_files(lab: &Homelab) -> [String; 2] {
+    let generation = generation(lab);
+    [format!("entities-{generation}.bin"), format!("snapshot-{generation}.json")]
+}
+
 fn engine_files(lab: &Homelab) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(lab.path("state/engine"))
         .unwrap()
@@ -119,14 +126,14 @@ fn the_journal_is_compacted_into_a_new_snapshot_and_the_old_generation_goes() {
     let minute = runs_until_compaction(&lab, 400);
     assert!(minute > 1, "compacted after {minute} runs");
     let names = engine_files(&lab);
-    assert_eq!(names, [format!("snapshot-{}.json", generation(&lab))], "{names:?}");
+    assert_eq!(names, snapshot_files(&lab), "{names:?}");
     minute_of(&lab, minute + 1, 2);
     lab.run();
     assert!(size(&lab, &journal(&lab)) > 0);
     lab.assert_world_equals_rebuild();
     // A rebuild writes a fresh snapshot and no journal.
     lab.observer(["rebuild"]).run().success();
-    assert_eq!(engine_files(&lab), [format!("snapshot-{}.json", generation(&lab))]);
+    assert_eq!(engine_files(&lab), snapshot_files(&lab));
 }
 
 #[test]
@@ -157,7 +164,7 @@ fn a_crash_at_each_step_of_a_compaction_folds_on_to_the_world_of_a_rebuild() {
         lab.run();
         minute_of(&lab, compacting + 1, 5);
         lab.run();
-        assert_eq!(engine_files(&lab).len(), 1 + usize::from(size(&lab, &journal(&lab)) > 0), "{point}");
+        assert_eq!(engine_files(&lab).len(), 2 + usize::from(size(&lab, &journal(&lab)) > 0), "{point}");
         assert_eq!(lab.summary()["events"]["total"], 400 * (compacting as u64 + 1) + 5, "{point}");
         lab.assert_world_equals_rebuild();
     }
@@ -176,7 +183,7 @@ fn a_checkpoint_of_format_3_is_read_and_the_next_pass_writes_a_snapshot() {
     minute_of(&lab, 1, 50);
     lab.observer(["run", "--no-tick"]).run().success();
     assert!(lab.read(CHECKPOINT).starts_with(r#"{"format":4,"#));
-    assert_eq!(engine_files(&lab), [format!("snapshot-{}.json", generation(&lab))]);
+    assert_eq!(engine_files(&lab), snapshot_files(&lab));
     assert_eq!(lab.summary()["events"]["total"], 100);
     lab.assert_world_equals_rebuild();
 }
@@ -215,4 +222,51 @@ fn a_full_disk_in_the_journal_append_fails_the_run_and_commits_nothing() {
     lab.run();
     assert_eq!(lab.summary()["events"]["total"], 52);
     lab.assert_world_equals_rebuild();
+}
+
+/// The index of the snapshot's entities (`entities-N.bin`) spares a load
+/// the visit of the whole snapshot, and is never the only record of
+/// anything: deleted, damaged, or replaced by another snapshot's, the runs
+/// that follow write the same engine state, byte for byte, as runs that
+/// found it whole, and fold on to the world of a rebuild.
+#[test]
+fn a_missing_damaged_or_foreign_entity_index_changes_nothing_but_the_cost() {
+    type Harm<'a> = dyn Fn(&Homelab) + 'a;
+    let runs = |harm: &Harm| {
+        let lab = Homelab::new();
+        minute_of(&lab, 0, 50);
+        lab.run();
+        harm(&lab);
+        for minute in 1..3 {
+            minute_of(&lab, minute, 50);
+            lab.run();
+        }
+        lab
+    };
+    let index = |lab: &Homelab| format!("state/engine/entities-{}.bin", generation(lab));
+    let whole = runs(&|_| {});
+    assert!(size(&whole, &journal(&whole)) > 0, "the runs append to the journal");
+    // Another lab's, with other nodes: a whole index of another snapshot.
+    let other = Homelab::new();
+    minute_of(&other, 0, 70);
+    other.run();
+    let foreign = fs::read(other.path(&index(&other))).unwrap();
+    assert_ne!(foreign, fs::read(whole.path(&index(&whole))).unwrap());
+    let deleted = |lab: &Homelab| fs::remove_file(lab.path(&index(lab))).unwrap();
+    let damaged = |lab: &Homelab| {
+        let mut bytes = fs::read(lab.path(&index(lab))).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        fs::write(lab.path(&index(lab)), bytes).unwrap();
+    };
+    let replaced = |lab: &Homelab| fs::write(lab.path(&index(lab)), &foreign).unwrap();
+    let harms: [(&str, &Harm<'_>); 3] = [("deleted", &deleted), ("damaged", &damaged), ("foreign", &replaced)];
+    for (name, harm) in harms {
+        let lab = runs(harm);
+        for file in [snapshot(&lab), journal(&lab)] {
+            assert_eq!(lab.read(&file), whole.read(&file), "{name}: {file}");
+        }
+        assert_eq!(lab.summary()["events"]["total"], 150, "{name}");
+        lab.assert_world_equals_rebuild();
+    }
 }
