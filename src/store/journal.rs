@@ -63,7 +63,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
-use super::journal_entities::{Edits, assemble, fields, splice, split, visit};
+use super::journal_entities::{CUT, Edits, assemble, fields, splice, split, visit};
 use super::journal_index::{Collision, EntityIndex, Set};
 use super::mark::FileMark;
 
@@ -186,16 +186,18 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 /// made of it, and what the next save diffs against.
 ///
 /// When no journal is committed (the first pass after a rebuild or a
-/// compaction), the document is the snapshot, and its entities are hashed
-/// on a second thread while `parse` reads it: profiled on the busy history
-/// (a run folding 1,000 events), the two were a tenth and a quarter of the
-/// run, one after the other. When one is, the document is the snapshot
-/// with the journal's records spliced in (`journal_entities::splice`),
-/// parsed here, while the second thread replays the records over the
-/// snapshot's entities for the next save: in the run after that one, the
-/// replay and the document assembled from it were a third of the run, all
-/// before the parse. Damage the entities show is reported before what
-/// `parse` found, as [`load`] does.
+/// compaction), the document is the snapshot, and the hashes of its
+/// entities are read from the index beside it (or, without one, found by
+/// visiting the snapshot) on a second thread while `parse` reads it:
+/// profiled on the busy history (a run folding 1,000 events), the visit and
+/// the parse were a tenth and a quarter of the run, one after the other.
+/// When one is, the document is the snapshot with the journal's records
+/// spliced in (`journal_entities::splice`), parsed here, while the second
+/// thread replays the records over the snapshot's entities (from the same
+/// index) for the next save: in the run after that one, the replay and the
+/// document assembled from it were a third of the run, all before the
+/// parse. Damage the entities show is reported before what `parse` found,
+/// as [`load`] does.
 pub fn load_and_parse<T, E>(
     state: &Path,
     at: &StateRef,
@@ -260,14 +262,16 @@ fn index_of_snapshot(state: &Path, at: &StateRef, snapshot: &str) -> Result<Opti
 }
 
 /// The index written beside the snapshot `at` commits, when it is whole
-/// and was made for these bytes: the length and the XXH3 of `snapshot`, the
-/// snapshot's text as read, are the ones it records. Missing, damaged or
-/// another snapshot's, it is not used (the snapshot is visited instead):
-/// it is a copy of what a visit finds, never the only record of anything.
+/// and was made for these bytes under this version's cut: the length and
+/// the XXH3 of `snapshot`, the snapshot's text as read, and [`CUT`] are the
+/// ones it records. Missing, damaged, another snapshot's or another cut's,
+/// it is not used (the snapshot is visited instead): it is a copy of what a
+/// visit finds, never the only record of anything.
 fn written_index(state: &Path, at: &StateRef, snapshot: &str) -> Option<EntityIndex> {
     let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
     let written = EntityIndex::from_bytes(&bytes)?;
-    let own = written.snapshot_len == at.snapshot
+    let own = written.cut == CUT
+        && written.snapshot_len == at.snapshot
         && written.snapshot_len == snapshot.len() as u64
         && written.snapshot_hash == xxh3_64(snapshot.as_bytes());
     own.then_some(written.index)
@@ -581,18 +585,26 @@ fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u6
     // a first snapshot (a rebuild's) has none yet, and is visited here, on
     // the second core (profiled on the busy rebuild, after the snapshot's
     // write it was ~15 ms at the end of the pass, with the other core
-    // idle). Not written, it is only missed: a load without it visits the
-    // snapshot, as it did before there was one.
+    // idle). An index of entities that could not be told apart is not
+    // written: a load without it visits the snapshot, as it did before
+    // there was one.
     let (written, hashes) = crate::threads::both(
         "observer-entities",
         || write_atomic(&path, doc.as_bytes()),
-        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc), index)),
+        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc, CUT), index)),
     );
     written.map_err(|error| JournalError::Io { path, error })?;
-    let hashes = hashes.map(|(bytes, index)| {
-        let _ = write_atomic(&entities_path(state, generation), &bytes);
-        index
-    });
+    // Its write fails the pass as any write under `state/` does (a full
+    // disk is told, and the committed state stays), though a load that
+    // does not find it only visits the snapshot.
+    let hashes = match hashes {
+        Some((bytes, index)) => {
+            let path = entities_path(state, generation);
+            write_atomic(&path, &bytes).map_err(|error| JournalError::Io { path, error })?;
+            Some(index)
+        }
+        None => None,
+    };
     let at = StateRef { generation, snapshot: doc.len() as u64, journal: FileMark::default() };
     Ok(Stored::new(at, hashes))
 }

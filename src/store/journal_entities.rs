@@ -31,6 +31,10 @@ use crate::prehashed::StrHasher;
 pub const SPLIT_BYTES: usize = 1024;
 /// Objects deeper than this are never cut.
 const MAX_DEPTH: usize = 8;
+/// The rule that cuts a document into entities, as one number: an index of
+/// entities made under another rule (another version's) is not this one's
+/// (`journal_index`'s bytes record it).
+pub const CUT: u64 = ((SPLIT_BYTES as u64) << 32) | MAX_DEPTH as u64;
 
 /// An entity: its path and its raw JSON value.
 pub type Entity<'a> = (String, &'a str);

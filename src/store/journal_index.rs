@@ -178,6 +178,8 @@ const MAGIC: &[u8; 8] = b"obsidx01";
 /// the snapshot it was made for.
 pub struct Persisted {
     pub index: EntityIndex,
+    /// The rule the entities were cut by (`journal_entities::CUT`).
+    pub cut: u64,
     /// The snapshot's length and the XXH3 of its bytes: the index is its
     /// snapshot's only when both are the snapshot's own.
     pub snapshot_len: u64,
@@ -186,13 +188,15 @@ pub struct Persisted {
 
 impl EntityIndex {
     /// The index as bytes, for the file beside the snapshot `snapshot`
-    /// (`store::journal`): a header (magic, the snapshot's length and
-    /// XXH3, the number of entries), then each entry's value hash, path
-    /// length and path, then the XXH3 of all that. Little-endian.
-    pub fn to_bytes(&self, snapshot: &str) -> Vec<u8> {
+    /// (`store::journal`), whose entities were cut by the rule `cut`: a
+    /// header (magic, the rule, the snapshot's length and XXH3, the number
+    /// of entries), then each entry's value hash, path length and path,
+    /// then the XXH3 of all that. Little-endian.
+    pub fn to_bytes(&self, snapshot: &str, cut: u64) -> Vec<u8> {
         let live = self.paths.len() - self.dead;
-        let mut out = Vec::with_capacity(40 + self.entries.len() * 12 + live);
+        let mut out = Vec::with_capacity(48 + self.entries.len() * 12 + live);
         out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&cut.to_le_bytes());
         out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
         out.extend_from_slice(&xxh3_64(snapshot.as_bytes()).to_le_bytes());
         out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
@@ -218,13 +222,21 @@ impl EntityIndex {
         if reader.take(8)? != MAGIC {
             return None;
         }
-        let (snapshot_len, snapshot_hash, count) = (reader.u64()?, reader.u64()?, reader.u64()?);
-        let count = usize::try_from(count).ok()?;
-        // At least 12 bytes an entry: a count the body cannot hold is damage.
-        if count > reader.0.len() / 12 {
+        let (cut, snapshot_len, snapshot_hash) = (reader.u64()?, reader.u64()?, reader.u64()?);
+        let count = usize::try_from(reader.u64()?).ok()?;
+        // At least 12 bytes an entry, and a byte of the snapshot: a count
+        // the body or the snapshot cannot hold is damage, and is refused
+        // before anything is sized by it.
+        let paths = reader.0.len().checked_sub(count.checked_mul(12)?)?;
+        if count as u64 > snapshot_len {
             return None;
         }
-        let mut index = EntityIndex::with_capacity(count);
+        let mut index = EntityIndex {
+            entries: HashMap::with_capacity_and_hasher(count, BuildHasherDefault::default()),
+            paths: String::with_capacity(paths),
+            dead: 0,
+            round: 0,
+        };
         for _ in 0..count {
             let value = reader.u64()?;
             let len = u32::from_le_bytes(reader.take(4)?.try_into().ok()?);
@@ -233,7 +245,7 @@ impl EntityIndex {
                 return None;
             }
         }
-        reader.0.is_empty().then_some(Persisted { index, snapshot_len, snapshot_hash })
+        reader.0.is_empty().then_some(Persisted { index, cut, snapshot_len, snapshot_hash })
     }
 }
 
@@ -300,10 +312,10 @@ mod tests {
         // A dead path (removed) is not written.
         index.remove("\"d\"").unwrap();
         let snapshot = r#"{"a":1,"b":{"c":8}}"#;
-        let bytes = index.to_bytes(snapshot);
+        let bytes = index.to_bytes(snapshot, 5);
         let read = EntityIndex::from_bytes(&bytes).unwrap();
         assert_eq!(read.index, index);
-        assert_eq!(read.index.len(), 2);
+        assert_eq!((read.index.len(), read.cut), (2, 5));
         assert_eq!((read.snapshot_len, read.snapshot_hash), (snapshot.len() as u64, xxh3_64(snapshot.as_bytes())));
         // Any byte changed, or the bytes cut anywhere: nothing.
         for at in 0..bytes.len() {
@@ -318,6 +330,20 @@ mod tests {
         let sum = xxh3_64(&forged);
         forged.extend_from_slice(&sum.to_le_bytes());
         assert!(EntityIndex::from_bytes(&forged).is_none(), "a byte past the last entry");
+        // A count no snapshot of its length could hold, under a sum of its
+        // own: refused before anything is sized by it.
+        let mut forged = bytes[..bytes.len() - 8].to_vec();
+        forged[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        let sum = xxh3_64(&forged);
+        forged.extend_from_slice(&sum.to_le_bytes());
+        assert!(EntityIndex::from_bytes(&forged).is_none(), "a count of u64::MAX");
+        let many = EntityIndex::with_capacity(0).to_bytes("{}", 5);
+        let mut forged = many[..many.len() - 8].to_vec();
+        forged[32..40].copy_from_slice(&3u64.to_le_bytes());
+        forged.extend_from_slice(&[0; 36]);
+        let sum = xxh3_64(&forged);
+        forged.extend_from_slice(&sum.to_le_bytes());
+        assert!(EntityIndex::from_bytes(&forged).is_none(), "3 entries for a snapshot of 2 bytes");
     }
 
     #[test]
