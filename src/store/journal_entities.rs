@@ -31,10 +31,14 @@ use crate::prehashed::StrHasher;
 pub const SPLIT_BYTES: usize = 1024;
 /// Objects deeper than this are never cut.
 const MAX_DEPTH: usize = 8;
-/// The rule that cuts a document into entities, as one number: an index of
-/// entities made under another rule (another version's) is not this one's
-/// (`journal_index`'s bytes record it).
-pub const CUT: u64 = ((SPLIT_BYTES as u64) << 32) | MAX_DEPTH as u64;
+/// How the scanner cuts a document into entities, writes their paths and
+/// what is hashed of them: raise it with any change to that code (the two
+/// constants above are in [`CUT`] already).
+const CUT_VERSION: u64 = 1;
+/// The cut as one number, for an index of entities to record
+/// (`journal_index`): an index made under another (another version's) is
+/// not this one's. Its version, [`SPLIT_BYTES`] and [`MAX_DEPTH`].
+pub const CUT: u64 = (CUT_VERSION << 48) | ((SPLIT_BYTES as u64) << 16) | MAX_DEPTH as u64;
 
 /// An entity: its path and its raw JSON value.
 pub type Entity<'a> = (String, &'a str);

@@ -337,13 +337,14 @@ mod tests {
         let sum = xxh3_64(&forged);
         forged.extend_from_slice(&sum.to_le_bytes());
         assert!(EntityIndex::from_bytes(&forged).is_none(), "a count of u64::MAX");
-        let many = EntityIndex::with_capacity(0).to_bytes("{}", 5);
-        let mut forged = many[..many.len() - 8].to_vec();
-        forged[32..40].copy_from_slice(&3u64.to_le_bytes());
-        forged.extend_from_slice(&[0; 36]);
-        let sum = xxh3_64(&forged);
-        forged.extend_from_slice(&sum.to_le_bytes());
-        assert!(EntityIndex::from_bytes(&forged).is_none(), "3 entries for a snapshot of 2 bytes");
+        // Three entries, each whole and of its own path, for a snapshot of
+        // two bytes: refused for the snapshot, which cannot hold them.
+        let mut three = EntityIndex::with_capacity(3);
+        for path in ["a", "b", "c"] {
+            three.set(path, 1, 0).unwrap();
+        }
+        assert!(EntityIndex::from_bytes(&three.to_bytes("{}", 5)).is_none(), "3 entries for a snapshot of 2 bytes");
+        assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5)).unwrap().index, three);
     }
 
     #[test]

@@ -281,8 +281,10 @@ fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() 
 /// The index of a snapshot's entities written beside it
 /// (`entities-<N>.bin`) is what a load diffs against when it is that
 /// snapshot's: planted with one entity fewer, the load takes it as it is.
-/// Damaged, or made for other bytes, it is not read, and the snapshot is
-/// visited instead. A rebuild's first snapshot (no index known) has one too.
+/// Damaged, made for other bytes, made under another cut, or missing, it is
+/// not read, and the snapshot is visited instead. A journal's records are
+/// replayed over the index read. A first snapshot (no index known) has one
+/// too.
 #[test]
 fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     let dir = tempfile::tempdir().unwrap();
