@@ -270,8 +270,8 @@ fn index_of_snapshot(state: &Path, at: &StateRef, snapshot: &str) -> Result<Opti
 fn written_index(state: &Path, at: &StateRef, snapshot: &str) -> Option<EntityIndex> {
     let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
     let written = EntityIndex::from_bytes(&bytes)?;
+    // `snapshot` was read at the committed length (`read_snapshot`).
     let own = written.cut == CUT
-        && written.snapshot_len == at.snapshot
         && written.snapshot_len == snapshot.len() as u64
         && written.snapshot_hash == xxh3_64(snapshot.as_bytes());
     own.then_some(written.index)

@@ -58,9 +58,14 @@ pub enum Set {
 
 impl EntityIndex {
     pub fn with_capacity(entities: usize) -> EntityIndex {
+        EntityIndex::with_room(entities, entities * 64)
+    }
+
+    /// Empty, with room for `entities` whose paths take `path_bytes`.
+    fn with_room(entities: usize, path_bytes: usize) -> EntityIndex {
         EntityIndex {
             entries: HashMap::with_capacity_and_hasher(entities, BuildHasherDefault::default()),
-            paths: String::with_capacity(entities * 64),
+            paths: String::with_capacity(path_bytes),
             dead: 0,
             round: 0,
         }
@@ -231,12 +236,7 @@ impl EntityIndex {
         if count as u64 > snapshot_len {
             return None;
         }
-        let mut index = EntityIndex {
-            entries: HashMap::with_capacity_and_hasher(count, BuildHasherDefault::default()),
-            paths: String::with_capacity(paths),
-            dead: 0,
-            round: 0,
-        };
+        let mut index = EntityIndex::with_room(count, paths);
         for _ in 0..count {
             let value = reader.u64()?;
             let len = u32::from_le_bytes(reader.take(4)?.try_into().ok()?);
