@@ -631,7 +631,39 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
         let reason = "it is not a regular file, and observer follows no symlink in state/".into();
         return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
     }
-    std::fs::read(path).map_err(io)
+    match meta.len() {
+        len if len >= HALVES_READ_BYTES => read_in_halves(path, len).map_err(io),
+        _ => std::fs::read(path).map_err(io),
+    }
+}
+
+/// Files at least this long are read by [`read_in_halves`].
+const HALVES_READ_BYTES: u64 = 4 << 20;
+
+/// The file at `path`, `len` bytes by its metadata, read as two halves at
+/// once, the second on a thread of its own: profiled on the busy history
+/// (a run folding 1,000 events), reading the 12 MB snapshot into fresh
+/// memory (the kernel's copy, and the pages it faults in) was ~9 ms of one
+/// thread before either half of the parse could start, with the second
+/// core idle. A file that is not `len` bytes when read (it never changes
+/// once written: a snapshot is replaced, never written again) is read
+/// again whole.
+fn read_in_halves(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let file = std::fs::File::open(path)?;
+    let Ok(size) = usize::try_from(len) else { return std::fs::read(path) };
+    let mut bytes = vec![0; size];
+    let (first, second) = bytes.split_at_mut(size / 2);
+    let (a, b) = crate::threads::both(
+        "observer-read",
+        || file.read_exact_at(first, 0),
+        || file.read_exact_at(second, (size / 2) as u64),
+    );
+    let whole = a.and(b).is_ok() && file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
+    match whole {
+        true => Ok(bytes),
+        false => std::fs::read(path),
+    }
 }
 
 fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {

@@ -340,3 +340,18 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     expected.remove(untouched).unwrap().expect("saved");
     assert_eq!(loaded.hashes, Some(expected), "the records over the planted index");
 }
+
+/// A file long enough to be read in two halves at once reads as one read
+/// gives it, whatever its length's parity; not a regular file, it is
+/// refused.
+#[test]
+fn a_long_file_read_in_halves_is_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long");
+    for extra in [0, 1, 7] {
+        let bytes: Vec<u8> = (0..HALVES_READ_BYTES as usize + extra).map(|n| (n % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read_bytes(&path).unwrap() == bytes, "{extra} bytes past the threshold");
+    }
+    assert!(matches!(read_bytes(dir.path()), Err(JournalError::Damaged { .. })));
+}
