@@ -169,12 +169,69 @@ struct TailBody {
 /// alone in the tail). An error of the first half is
 /// told before one of the tail; both give their place in `doc`.
 fn parse_body(doc: &str) -> Result<Body, serde_json::Error> {
+    if let Some(body) = parse_split(doc) {
+        return Ok(body);
+    }
     let (body, tail) = crate::threads::both(
         "observer-state",
         || crate::engine::headless(|| serde_json::from_str::<Body>(doc)),
         || serde_json::from_str::<TailBody>(doc),
     );
     Ok(body?.with_tail(tail?.engine, |body| &mut body.engine))
+}
+
+/// The state document cut before its engine's tail, for [`parse_split`]:
+/// the engine without it.
+#[derive(Deserialize)]
+struct HeadBody {
+    engine: Engine,
+    #[serde(default)]
+    last_folded: Option<OrderKey>,
+}
+
+/// The members of the state document after the engine.
+#[derive(Deserialize)]
+struct AfterEngine {
+    rejects: VecDeque<Reject>,
+    #[serde(default)]
+    last_folded: Option<OrderKey>,
+}
+
+/// [`parse_body`] with each half reading only its own bytes, when the
+/// document is as this version writes it: the engine first, its tail
+/// (`alerts` and `finished`, `engine::halves`) last in it. Where the tail
+/// begins is found by skipping the members before it as the entity scanner
+/// does (`journal_entities::member_start`); this thread then parses a copy
+/// of what comes before, closed, while the second parses the tail and the
+/// members after the engine where they are. Profiled on the busy history
+/// (a run folding 1,000 events), each half of [`parse_body`] otherwise
+/// spent a fifth to a quarter of its time reading over the other's bytes
+/// (~90 and ~110 samples at 15 kHz of the 5 MB before the tail and the
+/// 7 MB of it). `None` when the document is not so, or either half does not
+/// parse: [`parse_body`] then reads it as before, and tells what is wrong.
+fn parse_split(doc: &str) -> Option<Body> {
+    let at = super::journal_entities::member_start(doc, "\"engine\"", "\"alerts\"")?;
+    let (head, tail) = crate::threads::both(
+        "observer-state",
+        || {
+            let mut head = String::with_capacity(at + 2);
+            head.push_str(&doc[..at]);
+            head.push_str("}}");
+            crate::engine::headless(|| serde_json::from_str::<HeadBody>(&head)).ok()
+        },
+        || {
+            let (tail, after) = crate::engine::tail_from(&doc[at..])?;
+            // `,"rejects":…}`: the document's members after the engine.
+            let after = after.strip_prefix(',')?;
+            let mut members = String::with_capacity(after.len() + 1);
+            members.push('{');
+            members.push_str(after);
+            Some((tail, serde_json::from_str::<AfterEngine>(&members).ok()?))
+        },
+    );
+    let ((tail, after), head) = (tail?, head?);
+    let head = head.with_tail(tail, |head| &mut head.engine);
+    Some(Body { engine: head.engine, rejects: after.rejects, last_folded: head.last_folded.or(after.last_folded) })
 }
 
 /// The engine state of a checkpoint, serialised, and what of it is to be

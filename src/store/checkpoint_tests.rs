@@ -164,14 +164,18 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
 
     let parsed = parse_body(&text).unwrap();
     assert_eq!(parsed.engine, engine, "the tail parsed beside the rest is put back");
+    let split = parse_split(&text).expect("a document as this version writes it is split where its tail begins");
+    assert_eq!(split.engine, engine, "each half read from its own bytes");
 
     let (at, end) = (text.find(r#","finished":"#).unwrap(), text.find(r#"},"rejects""#).unwrap());
     let without = format!("{}{}", &text[..at], &text[end..]);
     let whole = serde_json::from_str::<Body>(&without).unwrap();
     assert_ne!(whole.engine, engine, "a state of a version before the bound");
     assert_eq!(parse_body(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
+    assert!(parse_split(&without).is_none(), "not as this version writes it: not split");
 
     let damaged = text.replace(r#""finished":{"indexed":true"#, r#""finished":{"indexed":7"#);
+    assert!(parse_split(&damaged).is_none());
     let error = parse_body(&damaged).err().expect("a damaged tail is refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
 
@@ -187,6 +191,45 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
     let damaged = text.replace(r#""page_open":true"#, r#""page_open":"yes""#);
     let error = parse_body(&damaged).err().expect("damaged alerts are refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
+}
+
+/// The split parse gives what the whole parse gives, the members after the
+/// engine included (the rejections, the order key a document of 0.1.0
+/// kept beside the engine), and leaves to the whole parse every document
+/// not as this version writes it: a member after the tail in the engine,
+/// the tail first in it, a document cut short, anything after it.
+#[test]
+fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left_whole() {
+    let engine = crate::engine::given::given(&STORY);
+    let rejects = VecDeque::from([Reject { file: "a.jsonl".into(), line: 3, reason: "not JSON \"}\"".into() }]);
+    let text = serde_json::to_string(&BodyRef { engine: &engine, rejects: &rejects }).unwrap();
+    let split = parse_split(&text).expect("split");
+    let whole = serde_json::from_str::<Body>(&text).unwrap();
+    assert_eq!(
+        (&split.engine, &split.rejects, &split.last_folded),
+        (&whole.engine, &whole.rejects, &whole.last_folded)
+    );
+    assert_eq!(split.rejects.len(), 1);
+
+    let key = r#""last_folded":{"ts":"2026-05-12T12:10:00Z","file":"b.jsonl","position":0}"#;
+    let with_key = format!("{},{key}}}", &text[..text.len() - 1]);
+    let (split, whole) = (parse_split(&with_key).expect("split"), serde_json::from_str::<Body>(&with_key).unwrap());
+    assert!(whole.last_folded.is_some());
+    assert_eq!(split.last_folded, whole.last_folded, "the order key after the engine");
+
+    let end = text.find(r#"},"rejects""#).unwrap();
+    let member_after = format!(r#"{},"later":1{}"#, &text[..end], &text[end..]);
+    let tail_at = text.find(r#","alerts":"#).unwrap();
+    let tail_first = format!(
+        r#"{{"engine":{{{},{}{}"#,
+        &text[tail_at + 1..end],
+        &text[r#"{"engine":{"#.len()..tail_at],
+        &text[end..]
+    );
+    assert_eq!(serde_json::from_str::<Body>(&tail_first).unwrap().engine, engine, "a whole parse reads it");
+    for other in [member_after, tail_first, text[..text.len() - 1].to_string(), format!("{text}x")] {
+        assert!(parse_split(&other).is_none(), "{}", &other[other.len().saturating_sub(60)..]);
+    }
 }
 
 /// Through the files: a state whose finished entries changed after it was

@@ -75,6 +75,20 @@ pub fn fields(doc: &str) -> Result<Vec<Entity<'_>>, String> {
     Ok(out)
 }
 
+/// Where the member `key` of the object that is the member `outer` of the
+/// document `doc` begins: the offset of the `,` before it (keys are raw
+/// tokens, with their quotes). `None` when `doc` is not an object, `outer`
+/// is not an object in it, or `key` is not in that object after another
+/// member. Each value before it is skipped as the scanner skips one, a
+/// fraction of the time a parse takes (`store::checkpoint` splits the
+/// state's parse there).
+pub fn member_start(doc: &str, outer: &str, key: &str) -> Option<usize> {
+    let mut scanner = Scanner { text: doc, at: 0 };
+    scanner.space();
+    scanner.find_member(outer)?;
+    scanner.find_member(key)?
+}
+
 /// The document the entities are the parts of; they come in any order.
 ///
 /// Sorted by their paths' text, the entities under one object are next to
@@ -464,6 +478,35 @@ impl<'a> Scanner<'a> {
         Ok(false)
     }
 
+    /// Past the key of the member `wanted` of the object here, and its
+    /// `:`: the offset of the `,` before that member (`None` inside when it
+    /// is the first). `None` when there is no object here, or no such
+    /// member in it.
+    fn find_member(&mut self, wanted: &str) -> Option<Option<usize>> {
+        if !self.open_object().ok()? {
+            return None;
+        }
+        let mut comma = None;
+        loop {
+            self.space();
+            let start = self.at;
+            self.string().ok()?;
+            let found = &self.text[start..self.at];
+            self.space();
+            self.expect(b':').ok()?;
+            self.space();
+            if found == wanted {
+                return Some(comma);
+            }
+            self.value().ok()?;
+            self.space();
+            comma = Some(self.at);
+            if !self.next_member().ok()? {
+                return None;
+            }
+        }
+    }
+
     /// Past the `,` after a member (`true`) or the `}` that ends the
     /// object (`false`).
     fn next_member(&mut self) -> Result<bool, String> {
@@ -599,6 +642,18 @@ mod tests {
         let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
         assert_eq!(parsed(&again), parsed(&doc));
         assert_eq!(assemble(Vec::new()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn a_member_is_found_after_the_members_before_it_and_only_where_it_is_a_key() {
+        let doc = r#" { "a" : [1,"\"b\":"] , "o" : { "x" : {"b":2} , "y":"b" , "b" : 3 } , "b" : 4 }"#;
+        let at = member_start(doc, r#""o""#, r#""b""#).unwrap();
+        assert_eq!(&doc[at..at + 6], r#", "b" "#, "the comma before the key of `o`'s own member");
+        assert_eq!(member_start(doc, r#""o""#, r#""x""#), None, "the first member has no comma before it");
+        for (outer, key) in [(r#""a""#, r#""b""#), (r#""b""#, r#""x""#), (r#""o""#, r#""z""#), (r#""z""#, r#""b""#)] {
+            assert_eq!(member_start(doc, outer, key), None, "{outer} {key}");
+        }
+        assert_eq!(member_start(r#"{"o":{"x":1,"b""#, r#""o""#, r#""b""#), None, "cut short");
     }
 
     #[test]
