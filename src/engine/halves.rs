@@ -49,19 +49,29 @@ use serde::{Deserialize, Deserializer};
 
 use super::{Engine, alerts::AlertState, finished::Finished};
 
-thread_local! {
-    /// Set while this thread parses the half without the tail.
-    static TAIL_SKIPPED: Cell<bool> = const { Cell::new(false) };
+/// What this thread's parse of an [`Engine`] does with a field of its tail.
+#[derive(Clone, Copy)]
+enum TailMode {
+    Parse,
+    /// Inside [`headless`].
+    Skip,
+    /// Inside [`tailless`].
+    Refuse,
 }
 
-/// A field of the tail of [`Engine`] (`alerts`, `finished`): parsed, or
+thread_local! {
+    static TAIL_MODE: Cell<TailMode> = const { Cell::new(TailMode::Parse) };
+}
+
+/// A field of the tail of [`Engine`] (`alerts`, `finished`): parsed;
 /// skipped inside [`headless`] (its default, which [`Headless::with_tail`]
-/// replaces).
+/// replaces); an error inside [`tailless`].
 pub(super) fn tail_field<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(field: D) -> Result<T, D::Error> {
-    if TAIL_SKIPPED.get() {
-        return IgnoredAny::deserialize(field).map(|_| T::default());
+    match TAIL_MODE.get() {
+        TailMode::Parse => T::deserialize(field),
+        TailMode::Skip => IgnoredAny::deserialize(field).map(|_| T::default()),
+        TailMode::Refuse => Err(serde::de::Error::custom("a field of the engine's tail before the tail")),
     }
-    T::deserialize(field)
 }
 
 /// What `parse` gave of a document holding an [`Engine`], its tail
@@ -71,13 +81,25 @@ pub(crate) struct Headless<T>(T);
 /// Runs `parse` (of a document holding an [`Engine`]) with the engine's
 /// tail skipped on this thread.
 pub(crate) fn headless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Headless<T>, E> {
-    struct Reset(bool);
+    in_mode(TailMode::Skip, parse)
+}
+
+/// Runs `parse` of a document holding an [`Engine`] cut before its tail
+/// (the split parse of `store::checkpoint`, which reads the tail apart):
+/// a field of the tail in it would be a second one, and is an error, as
+/// it is in a whole parse.
+pub(crate) fn tailless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Headless<T>, E> {
+    in_mode(TailMode::Refuse, parse)
+}
+
+fn in_mode<T, E>(mode: TailMode, parse: impl FnOnce() -> Result<T, E>) -> Result<Headless<T>, E> {
+    struct Reset(TailMode);
     impl Drop for Reset {
         fn drop(&mut self) {
-            TAIL_SKIPPED.set(self.0);
+            TAIL_MODE.set(self.0);
         }
     }
-    let _reset = Reset(TAIL_SKIPPED.replace(true));
+    let _reset = Reset(TAIL_MODE.replace(mode));
     parse().map(Headless)
 }
 

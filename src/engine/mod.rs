@@ -39,7 +39,7 @@ pub use alerts::{Alert, AlertMap, AlertRules, AlertStatus, Episode, Notification
 pub use breaker::{Breaker, BreakerRules, BreakerState, Transition};
 pub use debounce::{Debounce, DebounceRules, Health, Pending};
 pub use deployments::{Deployment, DeploymentStatus, Stage};
-pub(crate) use halves::{Tail, headless, tail_from};
+pub(crate) use halves::{Tail, headless, tail_from, tailless};
 pub use incidents::{Incident, IncidentStatus};
 pub use keyed::Keyed;
 pub use late::OrderKey;

@@ -227,8 +227,26 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
         &text[end..]
     );
     assert_eq!(serde_json::from_str::<Body>(&tail_first).unwrap().engine, engine, "a whole parse reads it");
-    for other in [member_after, tail_first, text[..text.len() - 1].to_string(), format!("{text}x")] {
+    assert_eq!(parse_body(&tail_first).unwrap().engine, engine, "and so do the halves reading over each other");
+    let rejects_first = format!(r#"{{"rejects":[],{}"#, &text[1..]);
+    for other in [member_after, tail_first, rejects_first, text[..text.len() - 1].to_string(), format!("{text}x")] {
         assert!(parse_split(&other).is_none(), "{}", &other[other.len().saturating_sub(60)..]);
+    }
+
+    // What a whole parse refuses, the split refuses too, and the whole
+    // parse tells why.
+    let body = &text[..text.len() - 1];
+    let finished = &text[text.find(r#","finished":"#).unwrap()..end];
+    let refused = [
+        format!(r#"{body},"engine":0}}"#),
+        format!(r#"{body},"rejects":[]}}"#),
+        format!(r#"{{"engine":{{{},{}"#, &finished[1..], &text[r#"{"engine":{"#.len()..]),
+    ];
+    for damaged in refused {
+        assert!(serde_json::from_str::<Body>(&damaged).is_err(), "{damaged}");
+        assert!(parse_split(&damaged).is_none(), "{damaged}");
+        let error = parse_body(&damaged).err().expect("refused").to_string();
+        assert!(error.contains("duplicate field"), "{error}");
     }
 }
 

@@ -645,13 +645,23 @@ const HALVES_READ_BYTES: u64 = 4 << 20;
 /// (a run folding 1,000 events), reading the 12 MB snapshot into fresh
 /// memory (the kernel's copy, and the pages it faults in) was ~9 ms of one
 /// thread before either half of the parse could start, with the second
-/// core idle. A file that is not `len` bytes when read (it never changes
-/// once written: a snapshot is replaced, never written again) is read
-/// again whole.
+/// core idle. A file that is not `len` bytes when read is read again
+/// whole: a snapshot never changes once written, but a journal this long
+/// may be growing (a pass appending to it while `explain` or `check`
+/// reads without the state lock).
 fn read_in_halves(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt as _;
     let file = std::fs::File::open(path)?;
-    let Ok(size) = usize::try_from(len) else { return std::fs::read(path) };
+    match halves_of(&file, len) {
+        Some(bytes) => Ok(bytes),
+        None => std::fs::read(path),
+    }
+}
+
+/// The `len` bytes of `file`, read as two halves at once; `None` when it
+/// cannot be read so or is not `len` bytes long.
+fn halves_of(file: &std::fs::File, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let size = usize::try_from(len).ok()?;
     let mut bytes = vec![0; size];
     let (first, second) = bytes.split_at_mut(size / 2);
     let (a, b) = crate::threads::both(
@@ -660,10 +670,7 @@ fn read_in_halves(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
         || file.read_exact_at(second, (size / 2) as u64),
     );
     let whole = a.and(b).is_ok() && file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
-    match whole {
-        true => Ok(bytes),
-        false => std::fs::read(path),
-    }
+    whole.then_some(bytes)
 }
 
 fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {

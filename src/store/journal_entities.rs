@@ -447,14 +447,20 @@ impl<'a> Scanner<'a> {
     /// A member's key, added to `path` (cut back to `base` first by the
     /// caller), and its `:`; the key's raw token.
     fn key(&mut self, path: &mut String, base: usize) -> Result<&'a str, String> {
-        self.space();
-        let start = self.at;
-        self.string()?;
-        let key = &self.text[start..self.at];
+        let key = self.raw_key()?;
         if base > 0 {
             path.push(',');
         }
         path.push_str(key);
+        Ok(key)
+    }
+
+    /// A member's key (its raw token) and its `:`.
+    fn raw_key(&mut self) -> Result<&'a str, String> {
+        self.space();
+        let start = self.at;
+        self.string()?;
+        let key = &self.text[start..self.at];
         self.space();
         self.expect(b':')?;
         self.space();
@@ -488,14 +494,7 @@ impl<'a> Scanner<'a> {
         }
         let mut comma = None;
         loop {
-            self.space();
-            let start = self.at;
-            self.string().ok()?;
-            let found = &self.text[start..self.at];
-            self.space();
-            self.expect(b':').ok()?;
-            self.space();
-            if found == wanted {
+            if self.raw_key().ok()? == wanted {
                 return Some(comma);
             }
             self.value().ok()?;

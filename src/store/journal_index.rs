@@ -6,7 +6,8 @@
 //! entities), a map keyed by path strings was most of the save: one
 //! allocation per path, and hashing and comparing the strings, each in its
 //! own place on the heap. Here the paths are kept end to end in one string,
-//! and the entries in one list, both in the order the document gives them;
+//! and the entries in one list, both in the order they were first set (a
+//! snapshot's, read from the file beside it: its document's order);
 //! a map keyed by the XXH3 of the path says where each entry is. A save
 //! visits its document in that order, so the entry after the last one
 //! found is compared first and the map is looked in only when it is not
@@ -62,6 +63,11 @@ struct Entry {
     slot: u32,
 }
 
+/// The path of `entry` in `paths` (a live entry's).
+fn path_in<'a>(paths: &'a str, entry: &Entry) -> &'a str {
+    &paths[entry.at as usize..(entry.at + entry.len) as usize]
+}
+
 /// The `at` of a removed entry.
 const GONE: u32 = u32::MAX;
 
@@ -104,7 +110,7 @@ impl EntityIndex {
     }
 
     fn path(&self, entry: &Entry) -> &str {
-        &self.paths[entry.at as usize..(entry.at + entry.len) as usize]
+        path_in(&self.paths, entry)
     }
 
     /// Sets the value hash of `path`; a new path gets `slot`.
@@ -130,8 +136,7 @@ impl EntityIndex {
                 match self.places.entry(key) {
                     Slot::Occupied(found) => {
                         let at = *found.get() as usize;
-                        let entry = &self.list[at];
-                        if &self.paths[entry.at as usize..(entry.at + entry.len) as usize] != path {
+                        if path_in(&self.paths, &self.list[at]) != path {
                             return Err(Collision);
                         }
                         at
@@ -386,12 +391,12 @@ mod tests {
         assert_eq!(index, other, "the slots are the caller's, not part of what is equal");
     }
 
-    /// The entry after the last one found is compared first: a removed
-    /// one there is not found, a path set again keeps its place, and the
-    /// bytes list the entries in the order they were last set (a save's
-    /// document order), which a load reads back.
+    /// Where the entry after the last one found is compared first: a
+    /// removed one there is not found, a path set again keeps its place
+    /// and slot, and the bytes list the entries in the order they were
+    /// last set (a save's document order), which a load reads back.
     #[test]
-    fn the_next_entry_is_tried_first_and_the_bytes_keep_the_order_last_set() {
+    fn a_removed_entry_is_not_found_in_passing_and_the_bytes_keep_the_order_last_set() {
         let mut index = EntityIndex::with_capacity(4);
         for (n, path) in ["\"c\"", "\"a\"", "\"b\"", "\"d\""].iter().enumerate() {
             assert!(matches!(index.set(path, 1, n as u32), Ok(Set::New)));

@@ -342,8 +342,10 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
 }
 
 /// A file long enough to be read in two halves at once reads as one read
-/// gives it, whatever its length's parity; not a regular file, it is
-/// refused.
+/// gives it, whatever its length's parity, and the halves are what is
+/// read (not the whole read they fall back to); a file that is not the
+/// length it was said to be is not read in halves; not a regular file, it
+/// is refused.
 #[test]
 fn a_long_file_read_in_halves_is_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -351,7 +353,11 @@ fn a_long_file_read_in_halves_is_the_file() {
     for extra in [0, 1, 7] {
         let bytes: Vec<u8> = (0..HALVES_READ_BYTES as usize + extra).map(|n| (n % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
-        assert!(read_bytes(&path).unwrap() == bytes, "{extra} bytes past the threshold");
+        let len = bytes.len() as u64;
+        let file = std::fs::File::open(&path).unwrap();
+        assert!(halves_of(&file, len) == Some(bytes.clone()), "{extra} bytes past the threshold");
+        assert!(halves_of(&file, len + 1).is_none() && halves_of(&file, len - 1).is_none());
+        assert!(read_bytes(&path).unwrap() == bytes);
     }
     assert!(matches!(read_bytes(dir.path()), Err(JournalError::Damaged { .. })));
 }
