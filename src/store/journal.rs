@@ -647,8 +647,8 @@ const HALVES_READ_BYTES: u64 = 4 << 20;
 /// thread before either half of the parse could start, with the second
 /// core idle. A file that is not `len` bytes when read is read again
 /// whole: a snapshot never changes once written, but a journal this long
-/// may be growing (a pass appending to it while `explain` or `check`
-/// reads without the state lock).
+/// may be growing (a pass appending to it while `observer check` reads
+/// the state without the lock).
 fn read_in_halves(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     match halves_of(&file, len) {
