@@ -36,11 +36,14 @@
 //! Where the document is as the engine's own `Serialize` writes it, the
 //! shell finds where the tail begins and gives each half only its own
 //! bytes ([`tail_from`] reads the tail; thirteenth pass): skipping the other
-//! half's bytes was ~90 and ~110 samples of the two threads'. The flag
-//! and [`tail_field`] remain for any other document.
+//! half's bytes was ~90 and ~110 samples of the two threads'. The head is
+//! then parsed inside [`tailless`], where a tail field among the others is
+//! an error (a second one, as in a whole parse); any other document is
+//! parsed in two halves that read over each other, as above.
 //!
-//! A thread-local flag, not state of the fold: it changes how a document
-//! is read, never what the engine does with its inputs.
+//! A thread-local mode (parse, skip, refuse), not state of the fold: it
+//! changes how a document is read, never what the engine does with its
+//! inputs.
 
 use std::cell::Cell;
 
@@ -75,7 +78,7 @@ pub(super) fn tail_field<'de, D: Deserializer<'de>, T: Deserialize<'de> + Defaul
 }
 
 /// What `parse` gave of a document holding an [`Engine`], its tail
-/// skipped: to be completed by [`Headless::with_tail`].
+/// skipped or absent: to be completed by [`Headless::with_tail`].
 pub(crate) struct Headless<T>(T);
 
 /// Runs `parse` (of a document holding an [`Engine`]) with the engine's

@@ -197,8 +197,14 @@ struct AfterEngine {
     rejects: VecDeque<Reject>,
     #[serde(default)]
     last_folded: Option<OrderKey>,
-    #[serde(default)]
-    engine: Option<serde::de::IgnoredAny>,
+    /// Any value, `null` too, makes it a second one.
+    #[serde(default, deserialize_with = "present")]
+    engine: bool,
+}
+
+/// `true` for any value: the member is there.
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(value).map(|_| true)
 }
 
 /// [`parse_body`] with each half reading only its own bytes, when the
@@ -228,8 +234,11 @@ fn parse_split(doc: &str) -> Option<Body> {
             head.push_str("}}");
             let parsed = crate::engine::tailless(|| serde_json::from_str::<HeadBody>(&head)).ok();
             // Its 5 MB (the busy history's) were ~8 samples of this thread
-            // to give back, at the end of the longer half.
-            crate::threads::drop_beside(head);
+            // to give back, at the end of the head half; a small one is
+            // not worth a thread.
+            if head.capacity() >= 1 << 20 {
+                crate::threads::drop_beside(head);
+            }
             parsed
         },
         || {
@@ -239,7 +248,7 @@ fn parse_split(doc: &str) -> Option<Body> {
             let mut members = String::with_capacity(after.len() + 1);
             members.push('{');
             members.push_str(after);
-            let after = serde_json::from_str::<AfterEngine>(&members).ok().filter(|after| after.engine.is_none())?;
+            let after = serde_json::from_str::<AfterEngine>(&members).ok().filter(|after| !after.engine)?;
             Some((tail, after))
         },
     );

@@ -197,7 +197,10 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
 /// engine included (the rejections, the order key a document of 0.1.0
 /// kept beside the engine), and leaves to the whole parse every document
 /// not as this version writes it: a member after the tail in the engine,
-/// the tail first in it, a document cut short, anything after it.
+/// the tail first in it, the rejections before the engine, a document cut
+/// short, anything after it; and it refuses what a whole parse refuses (a
+/// second `engine`, even `null`, or `rejects` after the engine, a tail
+/// field among the others), which the whole parse then tells.
 #[test]
 fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left_whole() {
     let engine = crate::engine::given::given(&STORY);
@@ -239,6 +242,7 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
     let finished = &text[text.find(r#","finished":"#).unwrap()..end];
     let refused = [
         format!(r#"{body},"engine":0}}"#),
+        format!(r#"{body},"engine":null}}"#),
         format!(r#"{body},"rejects":[]}}"#),
         format!(r#"{{"engine":{{{},{}"#, &finished[1..], &text[r#"{"engine":{"#.len()..]),
     ];

@@ -341,11 +341,10 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     assert_eq!(loaded.hashes, Some(expected), "the records over the planted index");
 }
 
-/// A file long enough to be read in two halves at once reads as one read
-/// gives it, whatever its length's parity, and the halves are what is
-/// read (not the whole read they fall back to); a file that is not the
-/// length it was said to be is not read in halves; not a regular file, it
-/// is refused.
+/// A file long enough to be read in two halves at once: the halves give
+/// it as one read does, whatever its length's parity, and give nothing for
+/// a length it does not have (its reader then reads it whole);
+/// `read_bytes` gives it too; not a regular file, it is refused.
 #[test]
 fn a_long_file_read_in_halves_is_the_file() {
     let dir = tempfile::tempdir().unwrap();
