@@ -1,7 +1,7 @@
 //! The engine state read in two halves at once: the alerts, the finished
 //! entries and the ids that left the hot view (`alerts` and `finished`, the
 //! [`Tail`]) on one thread, every other field on another. The shell runs
-//! the two (`store::checkpoint`); this module only says what each half is.
+//! the two (`store/checkpoint_doc.rs`); this module only says what each half is.
 //!
 //! Profiled on the busy 1,000,000-event history (a run folding 1,000
 //! events), parsing the ~12 MB state was ~40 % of the run's samples, one
@@ -88,7 +88,7 @@ pub(crate) fn headless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Hea
 }
 
 /// Runs `parse` of a document holding an [`Engine`] cut before its tail
-/// (the split parse of `store::checkpoint`, which reads the tail apart):
+/// (the split parse of `store/checkpoint_doc.rs`, which reads the tail apart):
 /// a field of the tail in it would be a second one, and is an error, as
 /// it is in a whole parse.
 pub(crate) fn tailless<T, E>(parse: impl FnOnce() -> Result<T, E>) -> Result<Headless<T>, E> {
@@ -134,7 +134,7 @@ pub(crate) struct Tail {
 /// tail, and the text after the engine's `}`; `None` when `text` is not
 /// that (the caller then reads the document as a whole, which tells what
 /// is wrong with it). For the shell's parse of a document split where the
-/// tail begins (`store::checkpoint`): each half then reads only its own
+/// tail begins (`store/checkpoint_doc.rs`): each half then reads only its own
 /// bytes.
 pub(crate) fn tail_from(text: &str) -> Option<(Tail, &str)> {
     let (alerts, text) = value_after(text, ",\"alerts\":")?;

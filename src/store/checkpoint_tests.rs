@@ -1,7 +1,9 @@
 //! Tests of `store/checkpoint.rs`: damage, old layouts, the header read
 //! alone, the engine state read in two halves.
 
+use super::doc::parse_split;
 use super::*;
+use crate::engine::OrderKey;
 
 #[test]
 fn missing_is_none_and_damaged_points_to_rebuild() {

@@ -80,7 +80,7 @@ pub fn fields(doc: &str) -> Result<Vec<Entity<'_>>, String> {
 /// tokens, with their quotes). `None` when `doc` is not an object, `outer`
 /// is not an object in it, or `key` is not in that object after another
 /// member. Each value before it is skipped as the scanner skips one, a
-/// fraction of the time a parse takes (`store::checkpoint` splits the
+/// fraction of the time a parse takes (`store/checkpoint_doc.rs` splits the
 /// state's parse there).
 pub fn member_start(doc: &str, outer: &str, key: &str) -> Option<usize> {
     let mut scanner = Scanner { text: doc, at: 0 };

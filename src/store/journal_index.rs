@@ -38,8 +38,6 @@ pub struct EntityIndex {
     paths: String,
     /// Bytes of `paths` no live entry points at any more.
     dead: usize,
-    /// Entries of `list` that are [`GONE`].
-    removed: usize,
     /// Counts every [`set`](Self::set): an entry keeps the count of the
     /// last set of its path.
     sets: u64,
@@ -128,9 +126,7 @@ impl EntityIndex {
         let sets = self.sets;
         self.sets += 1;
         let found = match self.list.get(self.next) {
-            Some(entry) if entry.at != GONE && entry.len as usize == path.len() && self.path(entry) == path => {
-                self.next
-            }
+            Some(entry) if entry.at != GONE && self.path(entry) == path => self.next,
             _ => {
                 let key = xxh3_64(path.as_bytes());
                 match self.places.entry(key) {
@@ -185,7 +181,6 @@ impl EntityIndex {
     fn bury(&mut self, place: usize) {
         let entry = &mut self.list[place];
         self.dead += entry.len as usize;
-        self.removed += 1;
         entry.at = GONE;
     }
 
@@ -215,6 +210,7 @@ impl EntityIndex {
     }
 
     /// How many entries were seen since [`next_round`](Self::next_round).
+    #[cfg(test)]
     pub fn seen(&self) -> usize {
         self.live().filter(|entry| self.is_seen(entry)).count()
     }
@@ -229,7 +225,9 @@ impl EntityIndex {
     }
 
     fn compact_when_half_dead(&mut self) {
-        if self.dead * 2 >= self.paths.len() || self.removed * 2 >= self.list.len().max(1) {
+        // The entries of `list` that are not in `places` are the removed ones.
+        let removed = self.list.len() - self.places.len();
+        if self.dead * 2 >= self.paths.len() || removed * 2 >= self.list.len().max(1) {
             self.compact();
         }
     }
@@ -238,7 +236,7 @@ impl EntityIndex {
     /// the order of the others.
     fn compact(&mut self) {
         let mut paths = String::with_capacity(self.paths.len() - self.dead);
-        let mut list = Vec::with_capacity(self.list.len() - self.removed);
+        let mut list = Vec::with_capacity(self.places.len());
         for entry in self.live() {
             list.push(Entry { at: paths.len() as u32, ..*entry });
             paths.push_str(self.path(entry));
@@ -246,7 +244,7 @@ impl EntityIndex {
         for (place, entry) in list.iter().enumerate() {
             self.places.insert(entry.key, place as u32);
         }
-        (self.list, self.paths, self.dead, self.removed, self.next) = (list, paths, 0, 0, 0);
+        (self.list, self.paths, self.dead, self.next) = (list, paths, 0, 0);
     }
 
     fn value_of(&self, path: &str) -> Option<u64> {
