@@ -130,21 +130,21 @@ pub(crate) struct Tail {
 
 /// The tail as the end of a state document written by the engine's own
 /// `Serialize` (the fields in their order, nothing between them): `text`
-/// is `,"alerts":…,"finished":…}` and what follows the engine object. The
-/// tail, and the text after the engine's `}`; `None` when `text` is not
-/// that (the caller then reads the document as a whole, which tells what
-/// is wrong with it). For the shell's parse of a document split where the
-/// tail begins (`store/checkpoint_doc.rs`): each half then reads only its own
-/// bytes.
+/// is what follows `,"alerts":`, that is `…,"finished":…}` and what follows
+/// the engine object (the caller has checked the key, and may have changed
+/// the bytes before it). The tail, and the text after the engine's `}`;
+/// `None` when `text` is not that (the caller then reads the document as a
+/// whole, which tells what is wrong with it). For the shell's parse of a
+/// document split where the tail begins (`store/checkpoint_doc.rs`): each
+/// half then reads only its own bytes.
 pub(crate) fn tail_from(text: &str) -> Option<(Tail, &str)> {
-    let (alerts, text) = value_after(text, ",\"alerts\":")?;
-    let (finished, text) = value_after(text, ",\"finished\":")?;
+    let (alerts, text) = value(text)?;
+    let (finished, text) = value(text.strip_prefix(",\"finished\":")?)?;
     Some((Tail { alerts, finished }, text.strip_prefix('}')?))
 }
 
-/// The value after `key` at the start of `text`, and the text after it.
-fn value_after<'a, T: Deserialize<'a>>(text: &'a str, key: &str) -> Option<(T, &'a str)> {
-    let text = text.strip_prefix(key)?;
+/// The value at the start of `text`, and the text after it.
+fn value<'a, T: Deserialize<'a>>(text: &'a str) -> Option<(T, &'a str)> {
     let mut values = serde_json::Deserializer::from_str(text).into_iter::<T>();
     let value = values.next()?.ok()?;
     Some((value, &text[values.byte_offset()..]))

@@ -155,6 +155,24 @@ fn state_text(engine: &Engine) -> String {
     text
 }
 
+/// [`parse_split`] of a copy of `text`, which it gives back as it was,
+/// whether it split it or not: it changes two bytes of it for the time of
+/// the parse.
+fn split_of(text: &str) -> Option<Body> {
+    let mut doc = text.to_string();
+    let split = parse_split(&mut doc);
+    assert_eq!(doc, text, "the document is given back as it was");
+    split
+}
+
+/// [`parse_body`] of a copy of `text`, given back as it was.
+fn body_of(text: &str) -> Result<Body, serde_json::Error> {
+    let mut doc = text.to_string();
+    let body = parse_body(&mut doc);
+    assert_eq!(doc, text, "the document is given back as it was");
+    body
+}
+
 /// The engine state is parsed in two halves at once, its tail (`alerts`
 /// and `finished`) beside the rest (`engine::halves`): what loads is what
 /// was saved, tail included; a state without a tail field loads without
@@ -164,21 +182,21 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
     let engine = crate::engine::given::given(&STORY);
     let text = state_text(&engine);
 
-    let parsed = parse_body(&text).unwrap();
+    let parsed = body_of(&text).unwrap();
     assert_eq!(parsed.engine, engine, "the tail parsed beside the rest is put back");
-    let split = parse_split(&text).expect("a document as this version writes it is split where its tail begins");
+    let split = split_of(&text).expect("a document as this version writes it is split where its tail begins");
     assert_eq!(split.engine, engine, "each half read from its own bytes");
 
     let (at, end) = (text.find(r#","finished":"#).unwrap(), text.find(r#"},"rejects""#).unwrap());
     let without = format!("{}{}", &text[..at], &text[end..]);
     let whole = serde_json::from_str::<Body>(&without).unwrap();
     assert_ne!(whole.engine, engine, "a state of a version before the bound");
-    assert_eq!(parse_body(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
-    assert!(parse_split(&without).is_none(), "not as this version writes it: not split");
+    assert_eq!(body_of(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
+    assert!(split_of(&without).is_none(), "not as this version writes it: not split");
 
     let damaged = text.replace(r#""finished":{"indexed":true"#, r#""finished":{"indexed":7"#);
-    assert!(parse_split(&damaged).is_none());
-    let error = parse_body(&damaged).err().expect("a damaged tail is refused").to_string();
+    assert!(split_of(&damaged).is_none());
+    let error = body_of(&damaged).err().expect("a damaged tail is refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
 
     // `alerts`, the tail's other field: its alert comes back; without it
@@ -189,9 +207,9 @@ fn the_engine_state_parsed_in_two_halves_is_the_state_saved() {
     let without = format!("{}{}", &text[..at], &text[end..]);
     let whole = serde_json::from_str::<Body>(&without).unwrap();
     assert_ne!(whole.engine, engine, "a state of a version before alerting");
-    assert_eq!(parse_body(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
+    assert_eq!(body_of(&without).unwrap().engine, whole.engine, "loads as a whole parse loads it");
     let damaged = text.replace(r#""page_open":true"#, r#""page_open":"yes""#);
-    let error = parse_body(&damaged).err().expect("damaged alerts are refused").to_string();
+    let error = body_of(&damaged).err().expect("damaged alerts are refused").to_string();
     assert!(error.contains("expected a boolean"), "{error}");
 }
 
@@ -208,7 +226,7 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
     let engine = crate::engine::given::given(&STORY);
     let rejects = VecDeque::from([Reject { file: "a.jsonl".into(), line: 3, reason: "not JSON \"}\"".into() }]);
     let text = serde_json::to_string(&BodyRef { engine: &engine, rejects: &rejects }).unwrap();
-    let split = parse_split(&text).expect("split");
+    let split = split_of(&text).expect("split");
     let whole = serde_json::from_str::<Body>(&text).unwrap();
     assert_eq!(
         (&split.engine, &split.rejects, &split.last_folded),
@@ -218,7 +236,7 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
 
     let key = r#""last_folded":{"ts":"2026-05-12T12:10:00Z","file":"b.jsonl","position":0}"#;
     let with_key = format!("{},{key}}}", &text[..text.len() - 1]);
-    let (split, whole) = (parse_split(&with_key).expect("split"), serde_json::from_str::<Body>(&with_key).unwrap());
+    let (split, whole) = (split_of(&with_key).expect("split"), serde_json::from_str::<Body>(&with_key).unwrap());
     assert!(whole.last_folded.is_some());
     assert_eq!(split.last_folded, whole.last_folded, "the order key after the engine");
 
@@ -232,10 +250,10 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
         &text[end..]
     );
     assert_eq!(serde_json::from_str::<Body>(&tail_first).unwrap().engine, engine, "a whole parse reads it");
-    assert_eq!(parse_body(&tail_first).unwrap().engine, engine, "and so do the halves reading over each other");
+    assert_eq!(body_of(&tail_first).unwrap().engine, engine, "and so do the halves reading over each other");
     let rejects_first = format!(r#"{{"rejects":[],{}"#, &text[1..]);
     for other in [member_after, tail_first, rejects_first, text[..text.len() - 1].to_string(), format!("{text}x")] {
-        assert!(parse_split(&other).is_none(), "{}", &other[other.len().saturating_sub(60)..]);
+        assert!(split_of(&other).is_none(), "{}", &other[other.len().saturating_sub(60)..]);
     }
 
     // What a whole parse refuses, the split refuses too, and the whole
@@ -250,8 +268,8 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
     ];
     for damaged in refused {
         assert!(serde_json::from_str::<Body>(&damaged).is_err(), "{damaged}");
-        assert!(parse_split(&damaged).is_none(), "{damaged}");
-        let error = parse_body(&damaged).err().expect("refused").to_string();
+        assert!(split_of(&damaged).is_none(), "{damaged}");
+        let error = body_of(&damaged).err().expect("refused").to_string();
         assert!(error.contains("duplicate field"), "{error}");
     }
 }

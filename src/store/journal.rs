@@ -64,7 +64,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
 use super::journal_entities::{CUT, Edits, assemble, fields, splice, split, visit};
-use super::journal_index::{Collision, EntityIndex, Set};
+use super::journal_index::{Collision, EntityIndex, Persisted, Set};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -185,12 +185,19 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 /// [`load`], and the document given to `parse`: the document, what `parse`
 /// made of it, and what the next save diffs against.
 ///
+/// `parse` may change a few bytes of the document for its time, and gives
+/// it back as it was (`store/checkpoint_doc.rs` closes the first half of
+/// the state in place).
+///
 /// When no journal is committed (the first pass after a rebuild or a
 /// compaction), the document is the snapshot, and the hashes of its
-/// entities are read from the index beside it (or, without one, found by
-/// visiting the snapshot) on a second thread while `parse` reads it:
-/// profiled on the busy history (a run folding 1,000 events), the visit and
-/// the parse were a tenth and a quarter of the run, one after the other.
+/// entities are read from the index beside it on a second thread while
+/// `parse` reads it: profiled on the busy history (a run folding 1,000
+/// events), the visit and the parse were a tenth and a quarter of the run,
+/// one after the other. The index is checked against the snapshot once
+/// `parse` gave it back (its XXH3, ~1 ms of the busy history's 12 MB);
+/// without one of its own (a state of a version before it, or a damaged
+/// one), the snapshot is visited then.
 /// When one is, the document is the snapshot with the journal's records
 /// spliced in (`journal_entities::splice`), parsed here, while the second
 /// thread replays the records over the snapshot's entities (from the same
@@ -201,17 +208,21 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 pub fn load_and_parse<T, E>(
     state: &Path,
     at: &StateRef,
-    parse: impl FnOnce(&str) -> Result<T, E>,
+    parse: impl FnOnce(&mut String) -> Result<T, E>,
 ) -> Result<(String, Result<T, E>, Stored), JournalError> {
-    let snapshot = read_snapshot(state, at)?;
-    let text = snapshot.as_str();
+    let mut snapshot = read_snapshot(state, at)?;
     let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
     if at.journal.bytes == 0 {
-        let (parsed, index) =
-            crate::threads::both("observer-entities", || parse(text), || index_of_snapshot(state, at, text));
-        let index = index.map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
+        // `parse` may change the text for its time (`store/checkpoint_doc.rs`):
+        // the index beside is read meanwhile, and checked against the text
+        // once it is given back.
+        let (parsed, written) =
+            crate::threads::both("observer-entities", || parse(&mut snapshot), || read_written_index(state, at));
+        let index = index_of_snapshot(written, &snapshot)
+            .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
         return Ok((snapshot, parsed, Stored::new(*at, index)));
     }
+    let text = snapshot.as_str();
     let journal = journal_path(state, at.generation);
     let committed = read_journal(state, at)?;
     let records = records(&journal, &committed)?;
@@ -219,7 +230,7 @@ pub fn load_and_parse<T, E>(
     let (spliced, replayed) = crate::threads::both(
         "observer-entities",
         || match splice(text, &edits) {
-            Ok(Some(doc)) => Ok((parse(&doc), doc)),
+            Ok(Some(mut doc)) => Ok((parse(&mut doc), doc)),
             _ => Err(parse),
         },
         || match written_index(state, at, text) {
@@ -239,8 +250,8 @@ pub fn load_and_parse<T, E>(
         Some(values) => (index, values),
         None => replay(text, &records).map_err(snapshot_damaged)?,
     };
-    let doc = assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
-    let parsed = parse(&doc);
+    let mut doc = assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+    let parsed = parse(&mut doc);
     Ok((doc, parsed, Stored::new(*at, index)))
 }
 
@@ -251,30 +262,37 @@ fn index_for(snapshot: &str) -> EntityIndex {
     EntityIndex::with_capacity(snapshot.len() / 256)
 }
 
-/// The hash of every entity of the snapshot `at` commits, whose text is
-/// `snapshot`: the index written beside it when there is one for these
-/// very bytes ([`written_index`]), else found by visiting it.
-fn index_of_snapshot(state: &Path, at: &StateRef, snapshot: &str) -> Result<Option<EntityIndex>, String> {
-    match written_index(state, at, snapshot) {
-        Some(index) => Ok(Some(index)),
+/// The hash of every entity of the snapshot `snapshot`: the index
+/// written beside it ([`read_written_index`]) when it was made for these
+/// very bytes, else found by visiting it.
+fn index_of_snapshot(written: Option<Persisted>, snapshot: &str) -> Result<Option<EntityIndex>, String> {
+    match written.filter(|written| is_own(written, snapshot)) {
+        Some(written) => Ok(Some(written.index)),
         None => index_of(snapshot),
     }
 }
 
-/// The index written beside the snapshot `at` commits, when it is whole
-/// and was made for these bytes under this version's cut: the length and
-/// the XXH3 of `snapshot`, the snapshot's text as read, and [`CUT`] are the
-/// ones it records. Missing, damaged, another snapshot's or another cut's,
-/// it is not used (the snapshot is visited instead): it is a copy of what a
-/// visit finds, never the only record of anything.
-fn written_index(state: &Path, at: &StateRef, snapshot: &str) -> Option<EntityIndex> {
+/// The index written beside the snapshot `at` commits, whole; `None` when
+/// it is missing or damaged. It is a copy of what a visit finds, never the
+/// only record of anything.
+fn read_written_index(state: &Path, at: &StateRef) -> Option<Persisted> {
     let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
-    let written = EntityIndex::from_bytes(&bytes)?;
-    // `snapshot` was read at the committed length (`read_snapshot`).
-    let own = written.cut == CUT
+    EntityIndex::from_bytes(&bytes)
+}
+
+/// Whether the index `written` was made for `snapshot` (as read, at the
+/// committed length: `read_snapshot`) under this version's cut: the
+/// length and the XXH3 of the snapshot's text, and [`CUT`], are the ones
+/// it records. Another snapshot's or another cut's is not used.
+fn is_own(written: &Persisted, snapshot: &str) -> bool {
+    written.cut == CUT
         && written.snapshot_len == snapshot.len() as u64
-        && written.snapshot_hash == xxh3_64(snapshot.as_bytes());
-    own.then_some(written.index)
+        && written.snapshot_hash == xxh3_64(snapshot.as_bytes())
+}
+
+/// [`read_written_index`], when it is the one of `snapshot` ([`is_own`]).
+fn written_index(state: &Path, at: &StateRef, snapshot: &str) -> Option<EntityIndex> {
+    read_written_index(state, at).filter(|written| is_own(written, snapshot)).map(|written| written.index)
 }
 
 /// The records replayed over the index of the snapshot they follow, as

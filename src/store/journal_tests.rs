@@ -303,6 +303,17 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     std::fs::write(&entities, planted.to_bytes(&snapshot, CUT)).unwrap();
     assert_eq!(hashes_loaded(), planted, "read from the file");
     assert_ne!(planted, visited);
+    // A parse that changes the text for its time (as the state's does,
+    // `store/checkpoint_doc.rs`) and gives it back: the index is checked
+    // against the text given back, and is still the file's.
+    let (text, changed, stored) = load_and_parse(state, &first.at, |doc| {
+        doc.replace_range(..1, "[");
+        let changed = doc.starts_with('[');
+        doc.replace_range(..1, "{");
+        Ok::<_, ()>(changed)
+    })
+    .unwrap();
+    assert_eq!((text, changed, stored.hashes), (snapshot.clone(), Ok(true), Some(planted.clone())));
 
     let mut damaged = planted.to_bytes(&snapshot, CUT);
     damaged[20] ^= 1;
