@@ -1,7 +1,8 @@
 //! Work beside the calling thread, for the IO shell's passes where a
 //! second core would otherwise wait: two pieces at once ([`both`]: listing
-//! `events/` while the checkpoint is read, hashing the state's entities
-//! while it is parsed, hashing history lines while they are written), and
+//! `events/` while the checkpoint is read, reading or replaying the index
+//! of the state's entities while it is parsed, hashing history lines while
+//! they are written), and
 //! freeing what a pass made once it is done ([`drop_beside`]).
 
 use std::sync::{Mutex, PoisonError};

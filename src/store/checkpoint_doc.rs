@@ -92,7 +92,8 @@ fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error>
 /// closes what comes before it in place: this thread parses that, while
 /// the second parses the tail, from its first value on, and the members
 /// after the engine where they are; the two bytes are put back before
-/// this returns, whatever the halves gave. Profiled on the busy history
+/// this returns, whatever the halves gave, and on a panic of either
+/// ([`Closed`]). Profiled on the busy history
 /// (a run folding 1,000 events), each half of [`parse_body`] otherwise
 /// spent a fifth to a quarter of its time reading over the other's bytes
 /// (~90 and ~110 samples at 15 kHz of the 5 MB before the tail and the
@@ -102,7 +103,6 @@ fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error>
 /// not parse: [`parse_body`] then reads it as before, and tells what is
 /// wrong.
 pub(super) fn parse_split(doc: &mut String) -> Option<Body> {
-    const TAIL_KEY: &str = ",\"alerts\":";
     if !doc.starts_with(r#"{"engine":"#) {
         return None;
     }
@@ -110,8 +110,8 @@ pub(super) fn parse_split(doc: &mut String) -> Option<Body> {
     if !doc[at..].starts_with(TAIL_KEY) {
         return None;
     }
-    doc.replace_range(at..at + 2, "}}");
-    let text = doc.as_str();
+    let closed = Closed::at(doc, at);
+    let text = closed.doc.as_str();
     let (head, tail) = crate::threads::both(
         "observer-state",
         || crate::engine::tailless(|| serde_json::from_str::<HeadBody>(&text[..at + 2])).ok(),
@@ -126,8 +126,33 @@ pub(super) fn parse_split(doc: &mut String) -> Option<Body> {
             Some((tail, after))
         },
     );
-    doc.replace_range(at..at + 2, &TAIL_KEY[..2]);
+    drop(closed);
     let ((tail, after), head) = (tail?, head?);
     let head = head.with_tail(tail, |head| &mut head.engine);
     Some(Body { engine: head.engine, rejects: after.rejects, last_folded: after.last_folded })
+}
+
+/// The key the engine's tail begins with, after the member before it.
+const TAIL_KEY: &str = ",\"alerts\":";
+
+/// A state document whose part before the engine's tail is closed in
+/// place: the `,"` of [`TAIL_KEY`] made `}}` until this is dropped, which
+/// puts them back, on a panic of either half too.
+struct Closed<'a> {
+    doc: &'a mut String,
+    at: usize,
+}
+
+impl<'a> Closed<'a> {
+    /// `doc`, where [`TAIL_KEY`] is at `at`.
+    fn at(doc: &'a mut String, at: usize) -> Closed<'a> {
+        doc.replace_range(at..at + 2, "}}");
+        Closed { doc, at }
+    }
+}
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        self.doc.replace_range(self.at..self.at + 2, &TAIL_KEY[..2]);
+    }
 }

@@ -191,13 +191,13 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 ///
 /// When no journal is committed (the first pass after a rebuild or a
 /// compaction), the document is the snapshot, and the hashes of its
-/// entities are read from the index beside it on a second thread while
-/// `parse` reads it: profiled on the busy history (a run folding 1,000
-/// events), the visit and the parse were a tenth and a quarter of the run,
-/// one after the other. The index is checked against the snapshot once
-/// `parse` gave it back (its XXH3, ~1 ms of the busy history's 12 MB);
-/// without one of its own (a state of a version before it, or a damaged
-/// one), the snapshot is visited then.
+/// entities are read from the index file beside it on a second thread
+/// while `parse` reads it, and checked against the snapshot once `parse`
+/// gave it back (its XXH3, ~0.5 ms of the busy history's 12 MB). Without
+/// an index of its own (a state of a version before it, another cut's, a
+/// damaged file), the snapshot is visited then, after the parse rather
+/// than beside it: profiled on the busy history (a run folding 1,000
+/// events), the visit and the parse were a tenth and a quarter of the run.
 /// When one is, the document is the snapshot with the journal's records
 /// spliced in (`journal_entities::splice`), parsed here, while the second
 /// thread replays the records over the snapshot's entities (from the same
