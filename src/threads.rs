@@ -3,7 +3,8 @@
 //! `events/` while the checkpoint is read, reading or replaying the index
 //! of the state's entities while it is parsed, hashing history lines while
 //! they are written), and
-//! freeing what a pass made once it is done ([`drop_beside`]).
+//! freeing what a pass made once it is done ([`drop_beside`]), or leaving
+//! it to the end of the process ([`leave`]).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -37,6 +38,14 @@ pub fn drop_beside<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("observer-free".into()).spawn(move || drop(value));
 }
 
+/// Leaves `value` to the end of the process, which gives back every page
+/// it holds at once: for what a command made in its last pass, a few ms
+/// before it ends (`fold_pass::Afterwards::Leave`). Never for a process
+/// that goes on (`watch`): what it leaves is never freed.
+pub fn leave<T>(value: T) {
+    std::mem::forget(value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +55,13 @@ mod tests {
         let (a, b) = both("test-both", || 2 + 2, || std::thread::current().name().map(str::to_string));
         assert_eq!(a, 4);
         assert_eq!(b.as_deref(), Some("test-both"), "the second piece runs on its own thread");
+    }
+
+    #[test]
+    fn a_value_left_to_the_end_of_the_process_is_never_dropped() {
+        let (tell, told) = std::sync::mpsc::channel::<()>();
+        leave(tell);
+        assert_eq!(told.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty), "its sender is still there");
     }
 
     #[test]

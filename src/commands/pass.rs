@@ -14,7 +14,7 @@ use super::report::{add_earlier_pass, record_metrics, record_run, warn_about};
 use super::{count, shown};
 use crate::config::Config;
 use crate::dirs::Dirs;
-use crate::fold_pass::{self, Mode, Report};
+use crate::fold_pass::{self, Afterwards, Mode, Report};
 use crate::inventory::Inventory;
 use crate::own_events::Tick;
 use crate::probe::round::{RoundOptions, round};
@@ -31,6 +31,10 @@ pub struct PassOptions<'a> {
     pub probe: bool,
     /// Append a tick with the clock's reading.
     pub tick: bool,
+    /// What becomes of the state the last pass folded: left to the end of
+    /// a command that ends after it (`run`), freed in one that goes on
+    /// (`watch`). A pass before the probes' round frees its own.
+    pub afterwards: Afterwards,
 }
 
 /// What a pass did, for the command to tell.
@@ -61,7 +65,7 @@ pub fn pass(
     let mut probe_lines = Vec::new();
     let mut earlier = None;
     if options.probe {
-        let report = fold_pass::run(dirs, config, inventory, &Mode::Incremental)?;
+        let report = fold_pass::run(dirs, config, inventory, &Mode::Incremental, Afterwards::Free)?;
         warn_about(dirs, &report);
         earlier = Some(report);
         probe_lines = round(dirs, config, inventory, at, &RoundOptions::default())?;
@@ -72,7 +76,7 @@ pub fn pass(
     }
     // The scrub goes on where the last run left it (`state/last-run.json`).
     let scrub_from = LastRun::read(&dirs.last_run()).and_then(|run| run.scrub).map(|s| s.next).unwrap_or_default();
-    let mut report = fold_pass::run_scrubbing(dirs, config, inventory, &scrub_from)?;
+    let mut report = fold_pass::run_scrubbing(dirs, config, inventory, &scrub_from, options.afterwards)?;
     warn_about(dirs, &report);
     if let Some(earlier) = earlier {
         add_earlier_pass(&mut report, earlier);

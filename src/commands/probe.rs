@@ -10,7 +10,7 @@ use super::context::Context;
 use super::report::{add_earlier_pass, record_metrics, record_run, recording_failure, warn_about};
 use super::{print, shown};
 use crate::cli::ProbeArgs;
-use crate::fold_pass::{self, Mode};
+use crate::fold_pass::{self, Afterwards, Mode};
 use crate::probe::round::{RoundOptions, round};
 
 pub fn execute(context: &Context, args: &ProbeArgs) -> Result<i32> {
@@ -24,12 +24,12 @@ fn probe(context: &Context, args: &ProbeArgs) -> Result<i32> {
     let _lock = context.lock("probe", args.wait)?;
     let dirs = &context.dirs;
     let started = Instant::now();
-    let earlier = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
+    let earlier = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental, Afterwards::Free)?;
     warn_about(dirs, &earlier);
     let at = context.now()?;
     let options = RoundOptions { all: args.all, only: args.only.clone(), jobs: args.jobs };
     let lines = round(dirs, &config, &inventory, at, &options)?;
-    let mut report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental)?;
+    let mut report = fold_pass::run(dirs, &config, &inventory, &Mode::Incremental, Afterwards::Leave)?;
     add_earlier_pass(&mut report, earlier);
     record_run(dirs, "probe", at, started, &report)?;
     record_metrics(dirs, at, started, &report)?;

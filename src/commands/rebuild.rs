@@ -19,7 +19,7 @@ use super::{count, print, shown};
 use crate::cli::RebuildArgs;
 use crate::dirs::Dirs;
 use crate::engine::alerts::{Notification, NotificationKind};
-use crate::fold_pass::{self, Mode, Report};
+use crate::fold_pass::{self, Afterwards, Mode, Report};
 use crate::store::checkpoint::Checkpoint;
 use crate::store::outbox;
 use crate::time::Ts;
@@ -41,12 +41,12 @@ fn rebuild(context: &Context, args: &RebuildArgs) -> Result<i32> {
             refuse_live_directories(dirs, out)?;
             context.require_events()?;
             let mode = Mode::Replay { until, out: out.clone() };
-            (fold_pass::run(dirs, &config, &inventory, &mode)?, out.clone())
+            (fold_pass::run(dirs, &config, &inventory, &mode, Afterwards::Leave)?, out.clone())
         }
         None => {
             let _lock = context.lock("rebuild", args.wait)?;
             context.require_events()?;
-            let report = fold_pass::run(dirs, &config, &inventory, &Mode::Rebuild)?;
+            let report = fold_pass::run(dirs, &config, &inventory, &Mode::Rebuild, Afterwards::Leave)?;
             let at = context.now()?;
             record_run(dirs, "rebuild", at, started, &report)?;
             record_metrics(dirs, at, started, &report)?;

@@ -22,7 +22,7 @@ use super::context::Context;
 use super::{count, print, shown, warn};
 use crate::cli::VerifyArgs;
 use crate::dirs::Dirs;
-use crate::fold_pass::{self, Mode};
+use crate::fold_pass::{self, Afterwards, Mode};
 use crate::store::checkpoint::Checkpoint;
 use crate::store::events::{self, SourceError, scrub};
 use crate::store::lock::LockError;
@@ -108,8 +108,9 @@ fn verify(context: &Context, args: &VerifyArgs) -> Result<i32> {
         .tempdir()
         .with_context(|| format!("cannot create a temporary directory in {}", shown(&std::env::temp_dir())))?;
     let out = temp.path().join("world");
-    let report = fold_pass::run(dirs, &config, &inventory, &Mode::Replay { until: None, out: out.clone() })
-        .map_err(|error| anyhow!("the rebuild into {} failed: {error}", shown(temp.path())))?;
+    let report =
+        fold_pass::run(dirs, &config, &inventory, &Mode::Replay { until: None, out: out.clone() }, Afterwards::Leave)
+            .map_err(|error| anyhow!("the rebuild into {} failed: {error}", shown(temp.path())))?;
     checked.events_rebuilt = report.folded;
     compare_world(dirs, &out, &mut checked, &mut findings)?;
     drop(temp);

@@ -25,6 +25,7 @@ use super::report::recording_failure;
 use super::{print, shown, warn};
 use crate::cli::WatchArgs;
 use crate::config::Config;
+use crate::fold_pass::Afterwards;
 use crate::http::{HttpOptions, HttpServer, Trigger, read_token_file};
 use crate::inventory::Inventory;
 use crate::probe::schedule::interval_ms;
@@ -272,8 +273,12 @@ impl Watch<'_> {
         let config = context.config()?;
         let inventory = context.inventory()?;
         context.require_events()?;
-        let options =
-            PassOptions { command: "watch", probe: step.probe && !inventory.probes.is_empty(), tick: step.tick };
+        let options = PassOptions {
+            command: "watch",
+            probe: step.probe && !inventory.probes.is_empty(),
+            tick: step.tick,
+            afterwards: Afterwards::Free,
+        };
         pass(context, &config, &inventory, lock, &options, |done| {
             // A pass that found nothing new says nothing.
             if done.report.folded == 0 && done.report.rejects.is_empty() && done.probe_lines.is_empty() {
