@@ -54,17 +54,19 @@ pub enum Mode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Afterwards {
     /// Freed on a thread of its own (`threads::drop_beside`): the process
-    /// goes on (`watch`, a pass that another pass follows).
+    /// goes on (`watch`, a pass that another pass follows, `verify`, which
+    /// then reads the world files whole to compare them).
     Free,
     /// Left to the end of the process, which gives all its pages back at
-    /// once (`threads::leave`): the last pass of a command that ends a few
-    /// ms after it (`run`, `rebuild`, `verify`, `probe`). Freed beside, as
-    /// before the fourteenth pass of issue 11, the engine was never freed
-    /// before the process ended, and the freeing thread made the command's
-    /// last steps wait for the allocator: timed inside the process on the
-    /// busy history (a run folding 1,000 events), from the commit to the
-    /// command's end took 3.6 and 7.3 ms with it, 1.9 and 1.8 ms without
-    /// (medians of two sets of 15 alternated runs).
+    /// once (`threads::leave`): the last pass of a command that ends after
+    /// it (`run`, `rebuild`, `probe`; `run` and `probe` still deliver the
+    /// notifications the pass committed, which can take the hooks'
+    /// timeouts). Freed beside, as before the fourteenth pass of issue 11,
+    /// the engine was never freed before a busy run ended, and the freeing
+    /// thread made its last steps wait for the allocator: timed inside the
+    /// process on the busy history (a run folding 1,000 events), from the
+    /// commit to the command's end took 3.6 and 7.3 ms with it, 1.9 and
+    /// 1.8 ms without (medians of two sets of 15 alternated runs).
     Leave,
 }
 

@@ -39,9 +39,10 @@ pub fn drop_beside<T: Send + 'static>(value: T) {
 }
 
 /// Leaves `value` to the end of the process, which gives back every page
-/// it holds at once: for what a command made in its last pass, a few ms
-/// before it ends (`fold_pass::Afterwards::Leave`). Never for a process
-/// that goes on (`watch`): what it leaves is never freed.
+/// it holds at once: for what a command made that it holds until it ends
+/// (the last pass's state, `fold_pass::Afterwards::Leave`; a rebuild's
+/// report). Never for a process that goes on (`watch`): what it leaves is
+/// never freed.
 pub fn leave<T>(value: T) {
     std::mem::forget(value);
 }
@@ -61,7 +62,8 @@ mod tests {
     fn a_value_left_to_the_end_of_the_process_is_never_dropped() {
         let (tell, told) = std::sync::mpsc::channel::<()>();
         leave(tell);
-        assert_eq!(told.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty), "its sender is still there");
+        let waited = told.recv_timeout(std::time::Duration::from_millis(100));
+        assert_eq!(waited, Err(std::sync::mpsc::RecvTimeoutError::Timeout), "its sender is still there");
     }
 
     #[test]

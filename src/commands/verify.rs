@@ -109,7 +109,7 @@ fn verify(context: &Context, args: &VerifyArgs) -> Result<i32> {
         .with_context(|| format!("cannot create a temporary directory in {}", shown(&std::env::temp_dir())))?;
     let out = temp.path().join("world");
     let report =
-        fold_pass::run(dirs, &config, &inventory, &Mode::Replay { until: None, out: out.clone() }, Afterwards::Leave)
+        fold_pass::run(dirs, &config, &inventory, &Mode::Replay { until: None, out: out.clone() }, Afterwards::Free)
             .map_err(|error| anyhow!("the rebuild into {} failed: {error}", shown(temp.path())))?;
     checked.events_rebuilt = report.folded;
     compare_world(dirs, &out, &mut checked, &mut findings)?;
