@@ -233,7 +233,7 @@ pub fn load_and_parse<T, E>(
             Ok(Some(mut doc)) => Ok((parse(&mut doc), doc)),
             _ => Err(parse),
         },
-        || match written_index(state, at, text) {
+        || match own_index(read_written_index(state, at), text) {
             Some(index) => Ok((replay_over(index, &records), None)),
             None => replay(text, &records).map(|(index, values)| (index, Some(values))),
         },
@@ -264,10 +264,10 @@ fn index_for(snapshot: &str) -> EntityIndex {
 
 /// The hash of every entity of the snapshot `snapshot`: the index
 /// written beside it ([`read_written_index`]) when it was made for these
-/// very bytes, else found by visiting it.
+/// very bytes ([`own_index`]), else found by visiting it.
 fn index_of_snapshot(written: Option<Persisted>, snapshot: &str) -> Result<Option<EntityIndex>, String> {
-    match written.filter(|written| is_own(written, snapshot)) {
-        Some(written) => Ok(Some(written.index)),
+    match own_index(written, snapshot) {
+        Some(index) => Ok(Some(index)),
         None => index_of(snapshot),
     }
 }
@@ -280,19 +280,17 @@ fn read_written_index(state: &Path, at: &StateRef) -> Option<Persisted> {
     EntityIndex::from_bytes(&bytes)
 }
 
-/// Whether the index `written` was made for `snapshot` (as read, at the
+/// The index of `written` when it was made for `snapshot` (as read, at the
 /// committed length: `read_snapshot`) under this version's cut: the
 /// length and the XXH3 of the snapshot's text, and [`CUT`], are the ones
 /// it records. Another snapshot's or another cut's is not used.
-fn is_own(written: &Persisted, snapshot: &str) -> bool {
-    written.cut == CUT
-        && written.snapshot_len == snapshot.len() as u64
-        && written.snapshot_hash == xxh3_64(snapshot.as_bytes())
-}
-
-/// [`read_written_index`], when it is the one of `snapshot` ([`is_own`]).
-fn written_index(state: &Path, at: &StateRef, snapshot: &str) -> Option<EntityIndex> {
-    read_written_index(state, at).filter(|written| is_own(written, snapshot)).map(|written| written.index)
+fn own_index(written: Option<Persisted>, snapshot: &str) -> Option<EntityIndex> {
+    let own = |written: &Persisted| {
+        written.cut == CUT
+            && written.snapshot_len == snapshot.len() as u64
+            && written.snapshot_hash == xxh3_64(snapshot.as_bytes())
+    };
+    written.filter(own).map(|written| written.index)
 }
 
 /// The records replayed over the index of the snapshot they follow, as
