@@ -56,46 +56,103 @@ pub fn current_dir(world: &Path) -> PathBuf {
 /// Makes `files` the world in `dir`, returning the names whose bytes
 /// changed. Nothing changed (and the layout in place): nothing is written.
 pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, WriteError> {
+    let names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
+    let given = |name: &str, bytes: &mut Vec<u8>| {
+        let (_, file) = files.iter().find(|(given, _)| *given == name).expect("a name of `files`");
+        bytes.extend_from_slice(file);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    write_rendered(dir, &names, given).map_err(|failed| match failed {
+        Failed::Write(error) => error,
+        Failed::Render(never) => match never {},
+    })
+}
+
+/// Why [`write_rendered`] wrote no generation: a file could not be
+/// written, or `render` failed.
+#[derive(Debug)]
+pub enum Failed<E> {
+    Write(WriteError),
+    Render(E),
+}
+
+impl<E> From<WriteError> for Failed<E> {
+    fn from(error: WriteError) -> Self {
+        Failed::Write(error)
+    }
+}
+
+/// [`write`] of the files `names`, each rendered by `render` into one
+/// buffer (emptied before each) and written, or found unchanged, before
+/// the next is rendered: the files are never all held at once (fresh
+/// memory is dear, issue 11). The generation directory is made at the
+/// first file that changed, and the unchanged files before it are linked
+/// into it then. An error of `render` leaves the world as it was, as an
+/// error of a write does.
+pub fn write_rendered<E>(
+    dir: &Path,
+    names: &[&'static str],
+    mut render: impl FnMut(&'static str, &mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<&'static str>, Failed<E>> {
     let at = |name: &str| {
         let path = dir.join(name);
         move |error| WriteError { path, error }
     };
     refuse_a_data_directory(dir).map_err(at(DATA))?;
-    remove_temps(dir, files);
-    let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    remove_temps(dir, names);
     let mut current = current(dir);
     if current.is_none() && names.iter().any(|name| is_regular(&dir.join(name))) {
         // An older version's world: its files become the first generation.
         prune(dir, &[])?;
         let first = 1;
-        let gen_dir = dir.join(gen_name(first));
-        fill(&gen_dir, names.iter().map(|name| (*name, Source::Old(dir.join(name)))))
-            .map_err(|(path, error)| WriteError { path, error })?;
+        let mut filling = Filling::new(dir.join(gen_name(first)))?;
+        for name in names {
+            filling.old(name, &dir.join(name))?;
+        }
+        filling.finish()?;
         swap(dir, first).map_err(at(DATA))?;
         current = Some(first);
     }
-    for name in &names {
+    for name in names {
         link(dir, name).map_err(at(name))?;
     }
     // Generations after the current one are what a crash left.
     let previous = current.and_then(|n| generations(dir).into_iter().filter(|&g| g < n).max());
     prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())?;
     let old_dir = current.map(|n| dir.join(gen_name(n)));
-    let changed: Vec<&'static str> = files
-        .iter()
-        .filter(|(name, bytes)| !old_dir.as_ref().is_some_and(|old| holds(&old.join(name), bytes)))
-        .map(|(name, _)| *name)
-        .collect();
-    if changed.is_empty() && current.is_some() {
-        return Ok(changed);
-    }
     let next = current.map_or(1, |n| n + 1);
-    let sources = files.iter().map(|(name, bytes)| match (&old_dir, changed.contains(name)) {
-        (Some(old), false) => (*name, Source::Old(old.join(name))),
-        _ => (*name, Source::New(bytes)),
-    });
-    let gen_dir = dir.join(gen_name(next));
-    fill(&gen_dir, sources).map_err(|(path, error)| WriteError { path, error })?;
+    let (mut filling, mut changed, mut bytes): (Option<Filling>, _, _) = (None, Vec::new(), Vec::new());
+    for (i, &name) in names.iter().enumerate() {
+        bytes.clear();
+        render(name, &mut bytes).map_err(Failed::Render)?;
+        let old = old_dir.as_ref().map(|old| old.join(name));
+        if old.as_ref().is_some_and(|old| holds(old, &bytes)) {
+            if let (Some(filling), Some(old)) = (&mut filling, &old) {
+                filling.old(name, old)?;
+            }
+            continue;
+        }
+        let filling = match &mut filling {
+            Some(filling) => filling,
+            None => {
+                let mut first = Filling::new(dir.join(gen_name(next)))?;
+                for earlier in &names[..i] {
+                    let old = old_dir.as_ref().expect("a file found unchanged has an old generation");
+                    first.old(earlier, &old.join(earlier))?;
+                }
+                filling.insert(first)
+            }
+        };
+        filling.new_file(name, &bytes)?;
+        changed.push(name);
+    }
+    drop(bytes);
+    let filling = match filling {
+        Some(filling) => filling,
+        None if current.is_some() => return Ok(changed),
+        None => Filling::new(dir.join(gen_name(next)))?,
+    };
+    filling.finish()?;
     fault_injection::crash_at("before-swap");
     swap(dir, next).map_err(at(DATA))?;
     fault_injection::crash_at("after-swap");
@@ -103,57 +160,82 @@ pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'stat
     Ok(changed)
 }
 
-enum Source<'a> {
-    /// A file of the previous generation, or of an older version's world.
-    Old(PathBuf),
-    New(&'a [u8]),
+/// A generation directory being written, whole and durably: each file
+/// written (or linked) in turn, then all synced at once with the directory
+/// ([`Filling::finish`]). Dropped before that, on an error, it is removed
+/// again (best effort: the next pass removes what is left). Errors name
+/// the file as `world/<file>` (how users know it).
+struct Filling<'a> {
+    dir: PathBuf,
+    written: Vec<(&'a str, fs::File)>,
+    finished: bool,
 }
 
-/// Writes a generation directory whole and durably; on error it is removed
-/// again (best effort: the next pass removes what is left) and the error
-/// names the file, as `world/<file>` (how users know it).
-fn fill<'a>(gen_dir: &Path, files: impl Iterator<Item = (&'a str, Source<'a>)>) -> Result<(), (PathBuf, io::Error)> {
-    let world = gen_dir.parent().unwrap_or(Path::new("."));
-    let in_dir = |e| (gen_dir.to_path_buf(), e);
-    let result = (|| {
-        if gen_dir.exists() {
-            fs::remove_dir_all(gen_dir).map_err(in_dir)?;
-        }
-        fs::create_dir(gen_dir).map_err(in_dir)?;
-        // Every file is written, then all are synced at once: one after the
-        // other, each sync waited for its own journal commit (six of the
-        // ~18 syncs of a run, perf and strace, issue 11).
-        let mut written = Vec::new();
-        for (name, source) in files {
-            let path = gen_dir.join(name);
-            let file = match source {
-                Source::Old(old) => {
-                    if !fs::symlink_metadata(&old).is_ok_and(|m| m.is_file()) || fs::hard_link(&old, &path).is_ok() {
-                        continue;
-                    }
-                    fs::copy(&old, &path).and_then(|_| fs::File::open(&path)).map_err(|e| (world.join(name), e))?
-                }
-                Source::New(bytes) => {
-                    let file = (|| {
-                        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
-                        fault_injection::fail_at("write")?;
-                        file.write_all(bytes)?;
-                        Ok(file)
-                    })()
-                    .map_err(|e| (world.join(name), e))?;
-                    fault_injection::crash_at("after-world-file");
-                    file
-                }
-            };
-            written.push((name, file));
-        }
-        sync_all_at_once(&written).map_err(|(name, e)| (world.join(name), e))?;
-        sync_dir(gen_dir).map_err(in_dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(gen_dir);
+impl<'a> Filling<'a> {
+    fn new(dir: PathBuf) -> Result<Filling<'a>, WriteError> {
+        let made = (|| {
+            if dir.exists() {
+                fs::remove_dir_all(&dir)?;
+            }
+            fs::create_dir(&dir)
+        })();
+        made.map_err(|error| WriteError { path: dir.clone(), error })?;
+        Ok(Filling { dir, written: Vec::new(), finished: false })
     }
-    result
+
+    /// `world/<name>`, as users know it.
+    fn world_path(&self, name: &str) -> PathBuf {
+        self.dir.parent().unwrap_or(Path::new(".")).join(name)
+    }
+
+    /// The file `old` (of the previous generation, or of an older version's
+    /// world) as `name`: hard-linked, or copied where the file system has
+    /// no hard links; nothing when `old` is no regular file.
+    fn old(&mut self, name: &'a str, old: &Path) -> Result<(), WriteError> {
+        let path = self.dir.join(name);
+        if !fs::symlink_metadata(old).is_ok_and(|m| m.is_file()) || fs::hard_link(old, &path).is_ok() {
+            return Ok(());
+        }
+        let file = fs::copy(old, &path)
+            .and_then(|_| fs::File::open(&path))
+            .map_err(|error| WriteError { path: self.world_path(name), error })?;
+        self.written.push((name, file));
+        Ok(())
+    }
+
+    /// `bytes` as the file `name`.
+    fn new_file(&mut self, name: &'a str, bytes: &[u8]) -> Result<(), WriteError> {
+        let path = self.dir.join(name);
+        let file = (|| {
+            let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+            fault_injection::fail_at("write")?;
+            file.write_all(bytes)?;
+            Ok(file)
+        })()
+        .map_err(|error| WriteError { path: self.world_path(name), error })?;
+        fault_injection::crash_at("after-world-file");
+        self.written.push((name, file));
+        Ok(())
+    }
+
+    /// Every file written is synced, then the directory. Every file is
+    /// written, then all are synced at once: one after the other, each
+    /// sync waited for its own journal commit (six of the ~18 syncs of a
+    /// run, perf and strace, issue 11).
+    fn finish(mut self) -> Result<(), WriteError> {
+        sync_all_at_once(&self.written).map_err(|(name, error)| WriteError { path: self.world_path(name), error })?;
+        sync_dir(&self.dir).map_err(|error| WriteError { path: self.dir.clone(), error })?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for Filling<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// Syncs `files` each on a thread of its own (the last one here), so that
@@ -267,8 +349,8 @@ fn refuse_a_data_directory(dir: &Path) -> io::Result<()> {
 
 /// Temp names a crash left: the generation link's, and each file's (its
 /// link's now, or the temp file of an older version's write).
-fn remove_temps(dir: &Path, files: &[(&'static str, Vec<u8>)]) {
-    for name in files.iter().map(|(name, _)| *name).chain([DATA]) {
+fn remove_temps(dir: &Path, names: &[&str]) {
+    for name in names.iter().copied().chain([DATA]) {
         let _ = fs::remove_file(temp_path(&dir.join(name)));
     }
 }
@@ -324,6 +406,56 @@ mod tests {
         write(dir, &world_with("n3", "s3")).unwrap();
         assert_eq!(gens(dir), [2, 3]);
         assert_eq!(current_dir(dir), dir.join("..gen-3"));
+    }
+
+    /// Three files rendered one at a time: what `render` gives for each.
+    fn rendered(dir: &Path, texts: [&str; 3]) -> Result<Vec<&'static str>, Failed<String>> {
+        let names = ["a.json", "b.json", "c.json"];
+        let mut seen = Vec::new();
+        let result = write_rendered(dir, &names, |name, bytes| {
+            assert!(bytes.is_empty(), "each file is rendered into an emptied buffer");
+            seen.push(name);
+            let text = texts[names.iter().position(|n| *n == name).unwrap()];
+            match text.strip_prefix("fail:") {
+                Some(why) => Err(why.to_string()),
+                None => {
+                    bytes.extend_from_slice(text.as_bytes());
+                    Ok(())
+                }
+            }
+        });
+        assert!(result.is_err() || seen == names, "every file is rendered, in order");
+        result
+    }
+
+    #[test]
+    fn files_rendered_one_at_a_time_link_the_unchanged_ones_before_and_after_the_first_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        assert_eq!(rendered(dir, ["a1", "b1", "c1"]).unwrap(), ["a.json", "b.json", "c.json"]);
+        assert!(rendered(dir, ["a1", "b1", "c1"]).unwrap().is_empty());
+        assert_eq!(gens(dir), [1], "nothing changed: no generation");
+        assert_eq!(rendered(dir, ["a1", "b2", "c1"]).unwrap(), ["b.json"]);
+        let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
+        assert_eq!(ino("..gen-1/a.json"), ino("..gen-2/a.json"), "unchanged before the first change: linked");
+        assert_eq!(ino("..gen-1/c.json"), ino("..gen-2/c.json"), "unchanged after it: linked");
+        assert_eq!(fs::read_to_string(dir.join("b.json")).unwrap(), "b2");
+    }
+
+    #[test]
+    fn a_render_that_fails_after_a_file_was_written_leaves_the_world_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        rendered(dir, ["a1", "b1", "c1"]).unwrap();
+        match rendered(dir, ["a2", "b2", "fail:no view"]) {
+            Err(Failed::Render(why)) => assert_eq!(why, "no view"),
+            other => panic!("expected the render's error, got {other:?}"),
+        }
+        assert_eq!(gens(dir), [1], "the half-written generation is removed");
+        assert_eq!(fs::read_to_string(dir.join("a.json")).unwrap(), "a1");
+        assert_eq!(fs::read_to_string(dir.join("c.json")).unwrap(), "c1");
+        assert_eq!(rendered(dir, ["a2", "b1", "c1"]).unwrap(), ["a.json"]);
+        assert_eq!(gens(dir), [1, 2]);
     }
 
     #[test]

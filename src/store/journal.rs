@@ -484,8 +484,11 @@ enum Due {
     /// A new generation above `live`, with the hashes of the document's
     /// entities when they are known.
     Snapshot { live: u64, hashes: Option<EntityIndex> },
-    /// The records to append to the journal `at` commits.
-    Append { at: StateRef, lines: String, hashes: EntityIndex },
+    /// The records to append to the journal `at` commits: the removals,
+    /// then the entities set. Kept apart and written one after the other:
+    /// joined, the sets (~1.2 MB in a busy run) were copied into fresh
+    /// pages, ~300 page faults of the save's thread (perf, issue 11).
+    Append { at: StateRef, removals: String, sets: String, hashes: EntityIndex },
 }
 
 /// The first half of [`save`]: what it is to write of `doc` after `stored`
@@ -512,32 +515,30 @@ pub fn diff(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Diff, Jou
     if collided {
         return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None }));
     }
-    let mut lines = String::new();
+    let mut removals = String::new();
     if visited < index.len() {
         index.remove_unseen(|path| {
-            lines.push_str("{\"p\":[");
-            lines.push_str(path);
-            lines.push_str("]}\n");
+            removals.push_str("{\"p\":[");
+            removals.push_str(path);
+            removals.push_str("]}\n");
         });
     }
-    lines.push_str(&sets);
-    drop(sets);
-    let grown = at.journal.bytes + lines.len() as u64;
+    let grown = at.journal.bytes + (removals.len() + sets.len()) as u64;
     if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
         return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index) }));
     }
-    Ok(Diff(Due::Append { at, lines, hashes: index }))
+    Ok(Diff(Due::Append { at, removals, sets, hashes: index }))
 }
 
 /// The second half of [`save`]: writes what [`diff`] found of `doc`.
 pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalError> {
-    let (at, lines, hashes) = match found.0 {
+    let (at, removals, sets, hashes) = match found.0 {
         Due::Snapshot { live, hashes } => return snapshot(state, doc, hashes, next_generation(state, live)),
-        Due::Append { at, lines, hashes } => (at, lines, hashes),
+        Due::Append { at, removals, sets, hashes } => (at, removals, sets, hashes),
     };
     let path = journal_path(state, at.generation);
     let io = |error| JournalError::Io { path: path.clone(), error };
-    if lines.is_empty() && at.journal.is_untouched(&path) {
+    if removals.is_empty() && sets.is_empty() && at.journal.is_untouched(&path) {
         return Ok(Stored::new(at, Some(hashes)));
     }
     let created = !path.exists();
@@ -555,12 +556,14 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
         file.set_len(at.journal.bytes).map_err(io)?;
     }
     fault_injection::fail_at("journal-append").map_err(io)?;
-    file.write_all(lines.as_bytes()).map_err(io)?;
+    // Removals first: a replay applies them before the sets.
+    file.write_all(removals.as_bytes()).map_err(io)?;
+    file.write_all(sets.as_bytes()).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
         sync_dir(&dir(state)).map_err(io)?;
     }
-    let journal = at.journal.after(lines.as_bytes()).stamped(&path);
+    let journal = at.journal.after(removals.as_bytes()).after(sets.as_bytes()).stamped(&path);
     Ok(Stored::new(StateRef { journal, ..at }, Some(hashes)))
 }
 
