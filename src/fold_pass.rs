@@ -507,8 +507,9 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &[&DiskFacts]) -> Vec<Diag
     all.into_values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
 }
 
-/// Writes the world files as one generation (`store/generation.rs`): a
-/// crash or a reader sees all of the old files or all of the new.
+/// Renders the world files, a file at a time, and writes them as one
+/// generation (`store/generation.rs`): a crash or a reader sees all of the
+/// old files or all of the new.
 fn write_world(dir: &Path, render: &mut world::Renderer) -> Result<Vec<&'static str>, PassError> {
     create_dir(dir, "the world directory")?;
     generation::write_rendered(dir, &world::FILES, render).map_err(|failed| match failed {

@@ -25,7 +25,8 @@ pub enum PassError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// A world file cannot be rendered; nothing was written.
+    /// A world file cannot be rendered; the world's files are as they were
+    /// (the files of the new generation written before it are removed).
     Render(world::RenderError),
     /// The rejections cannot be rendered; the world is written, the
     /// checkpoint is not.

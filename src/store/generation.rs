@@ -87,8 +87,11 @@ impl<E> From<WriteError> for Failed<E> {
 /// the next is rendered: the files are never all held at once (fresh
 /// memory is dear, issue 11). The generation directory is made at the
 /// first file that changed, and the unchanged files before it are linked
-/// into it then. An error of `render` leaves the world as it was, as an
-/// error of a write does.
+/// into it then. An error of `render` leaves the world's files as they
+/// were, as an error of a write does (what runs before the first render,
+/// as in [`write`]: an older version's world migrated, the links mended,
+/// the generations a crash left pruned, changes the layout, not the
+/// content).
 pub fn write_rendered<E>(
     dir: &Path,
     names: &[&'static str],
@@ -435,7 +438,22 @@ mod tests {
         assert_eq!(rendered(dir, ["a1", "b1", "c1"]).unwrap(), ["a.json", "b.json", "c.json"]);
         assert!(rendered(dir, ["a1", "b1", "c1"]).unwrap().is_empty());
         assert_eq!(gens(dir), [1], "nothing changed: no generation");
-        assert_eq!(rendered(dir, ["a1", "b2", "c1"]).unwrap(), ["b.json"]);
+        let names = ["a.json", "b.json", "c.json"];
+        let mut written_before = None;
+        let changed = write_rendered(dir, &names, |name, bytes| {
+            if name == "c.json" {
+                written_before = Some(dir.join("..gen-2/b.json").is_file());
+            }
+            let text = match name {
+                "a.json" => "a1",
+                "b.json" => "b2",
+                _ => "c1",
+            };
+            bytes.extend_from_slice(text.as_bytes());
+            Ok::<(), String>(())
+        });
+        assert_eq!(changed.unwrap(), ["b.json"]);
+        assert_eq!(written_before, Some(true), "b.json is written before c.json is rendered");
         let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
         assert_eq!(ino("..gen-1/a.json"), ino("..gen-2/a.json"), "unchanged before the first change: linked");
         assert_eq!(ino("..gen-1/c.json"), ino("..gen-2/c.json"), "unchanged after it: linked");

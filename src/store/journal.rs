@@ -6,8 +6,10 @@
 //!   once (temp file, fsync, rename) and never changed.
 //! - `journal-<N>.jsonl`: what changed since, one line per entity
 //!   (`store::journal_entities`): `{"p":[keys],"v":value}` sets the entity
-//!   at that path, `{"p":[keys]}` removes it. A pass appends its lines after
-//!   removing the ones before it, in one write, and syncs them.
+//!   at that path, `{"p":[keys]}` removes it. A pass appends its lines,
+//!   the removals before the sets, in two writes (a crash between them
+//!   leaves bytes past the committed mark, cut as any crashed pass's are),
+//!   and syncs them.
 //! - `entities-<N>.bin`: the hash of every entity of the snapshot, written
 //!   with it ([`EntityIndex::to_bytes`]), with the snapshot's length and
 //!   XXH3. A load reads it instead of cutting and hashing the whole
