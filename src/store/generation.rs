@@ -53,21 +53,6 @@ pub fn current_dir(world: &Path) -> PathBuf {
     }
 }
 
-/// Makes `files` the world in `dir`, returning the names whose bytes
-/// changed. Nothing changed (and the layout in place): nothing is written.
-pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, WriteError> {
-    let names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
-    let given = |name: &str, bytes: &mut Vec<u8>| {
-        let (_, file) = files.iter().find(|(given, _)| *given == name).expect("a name of `files`");
-        bytes.extend_from_slice(file);
-        Ok::<(), std::convert::Infallible>(())
-    };
-    write_rendered(dir, &names, given).map_err(|failed| match failed {
-        Failed::Write(error) => error,
-        Failed::Render(never) => match never {},
-    })
-}
-
 /// Why [`write_rendered`] wrote no generation: a file could not be
 /// written, or `render` failed.
 #[derive(Debug)]
@@ -82,16 +67,17 @@ impl<E> From<WriteError> for Failed<E> {
     }
 }
 
-/// [`write`] of the files `names`, each rendered by `render` into one
-/// buffer (emptied before each) and written, or found unchanged, before
-/// the next is rendered: the files are never all held at once (fresh
-/// memory is dear, issue 11). The generation directory is made at the
-/// first file that changed, and the unchanged files before it are linked
-/// into it then. An error of `render` leaves the world's files as they
-/// were, as an error of a write does (what runs before the first render,
-/// as in [`write`]: an older version's world migrated, the links mended,
-/// the generations a crash left pruned, changes the layout, not the
-/// content).
+/// Makes the files `names` the world in `dir`, returning the names whose
+/// bytes changed; nothing changed (and the layout in place): nothing is
+/// written. Each file is rendered by `render` into one buffer (emptied
+/// before each) and written, or found unchanged, before the next is
+/// rendered: the files are never all held at once (fresh memory is dear,
+/// issue 11). The generation directory is made at the first file that
+/// changed, and the unchanged files before it are linked into it then. An
+/// error of `render` leaves the world's files as they were, as an error of
+/// a write does (what runs before the first render: an older version's
+/// world migrated, the links mended, the generations a crash left pruned,
+/// changes the layout, not the content).
 pub fn write_rendered<E>(
     dir: &Path,
     names: &[&'static str],
@@ -128,10 +114,9 @@ pub fn write_rendered<E>(
     for (i, &name) in names.iter().enumerate() {
         bytes.clear();
         render(name, &mut bytes).map_err(Failed::Render)?;
-        let old = old_dir.as_ref().map(|old| old.join(name));
-        if old.as_ref().is_some_and(|old| holds(old, &bytes)) {
-            if let (Some(filling), Some(old)) = (&mut filling, &old) {
-                filling.old(name, old)?;
+        if let Some(old) = old_dir.as_ref().map(|old| old.join(name)).filter(|old| holds(old, &bytes)) {
+            if let Some(filling) = &mut filling {
+                filling.old(name, &old)?;
             }
             continue;
         }
@@ -373,6 +358,21 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+
+    /// The files given, made the world in `dir` ([`write_rendered`] of
+    /// bytes already rendered).
+    fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> Result<Vec<&'static str>, WriteError> {
+        let names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
+        let given = |name: &str, bytes: &mut Vec<u8>| {
+            let (_, file) = files.iter().find(|(given, _)| *given == name).expect("a name of `files`");
+            bytes.extend_from_slice(file);
+            Ok::<(), std::convert::Infallible>(())
+        };
+        write_rendered(dir, &names, given).map_err(|failed| match failed {
+            Failed::Write(error) => error,
+            Failed::Render(never) => match never {},
+        })
+    }
 
     fn world_with(nodes: &str, summary: &str) -> Vec<(&'static str, Vec<u8>)> {
         vec![("nodes.json", nodes.as_bytes().to_vec()), ("summary.json", summary.as_bytes().to_vec())]
