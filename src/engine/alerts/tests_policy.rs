@@ -133,6 +133,25 @@ fn a_node_down_suppresses_its_services_but_an_open_page_still_gets_its_resolve()
 }
 
 #[test]
+fn the_window_of_sends_holds_the_last_hour_whether_or_not_the_budget_is_on() {
+    let sends_kept = |budget: u32| {
+        let rules = rules_with(|a| {
+            a.notifications_per_hour = budget;
+            without_staleness(a);
+        });
+        // A firing at 0 and a reminder each hour: 3600, 7200, 10800.
+        let folded = fold(&rules, &[down(0, "a"), tick(3 * 3600 + 1)]);
+        let kept: Vec<i64> =
+            folded.engine.alerts.budget.sent.iter().map(|at| at.unix_seconds() - super::tests::BASE).collect();
+        (folded.sent(), kept)
+    };
+    let (sent, kept) = sends_kept(0);
+    assert_eq!(sent.len(), 4, "a firing and three reminders: {sent:?}");
+    assert_eq!(kept, [10800], "the budget is off (the default), and only the last hour is kept");
+    assert_eq!(sends_kept(10), (sent, kept), "the same sends, and the same window, with a budget");
+}
+
+#[test]
 fn depends_on_suppresses_the_dependents_of_a_node_and_of_a_service() {
     let rules = rules_with(|a| {
         a.node_depends_on.insert("venus".into(), vec!["router".into()]);
@@ -275,6 +294,9 @@ proptest! {
         let runs = fold_in_passes(&rules, &lines, &cuts);
         prop_assert_eq!(&runs.notes, &rebuild.notes);
         prop_assert_eq!(runs.engine.alerts(), rebuild.engine.alerts());
+        // The whole alert state the checkpoint keeps: the window of sends,
+        // cut at each send, is the same in one pass or many.
+        prop_assert!(runs.engine.alerts == rebuild.engine.alerts, "the alert state of the passes and of the rebuild");
         // Per key: never a resolve without an open page, never two firings
         // in a row, an escalation only of an open page and once per page
         // and `after_s`.
