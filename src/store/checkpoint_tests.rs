@@ -256,6 +256,22 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
         assert!(split_of(&other).is_none(), "{}", &other[other.len().saturating_sub(60)..]);
     }
 
+    // The tail is found by its text (`,"alerts":{"alerts":`): the same
+    // text deeper in the engine, before the tail, is not taken for it (the
+    // halves do not parse, and the document is read whole).
+    let engine_at = r#"{"engine":{"#.len();
+    let nested =
+        format!(r#"{}"later":{{"x":0,"alerts":{{"alerts":{{}}}}}},{}"#, &text[..engine_at], &text[engine_at..]);
+    let found = nested.find(r#","alerts":{"alerts":"#).unwrap();
+    assert!(
+        found < nested.find(r#""clock""#).unwrap(),
+        "the text is found first in the member before the engine's own"
+    );
+    let whole = serde_json::from_str::<Body>(&nested).unwrap();
+    assert_eq!(whole.engine, engine, "a member the engine does not know is skipped");
+    assert!(split_of(&nested).is_none(), "not split at the text found first");
+    assert_eq!(body_of(&nested).unwrap().engine, engine, "read whole, as the whole parse reads it");
+
     // What a whole parse refuses, the split refuses too, and the whole
     // parse tells why.
     let body = &text[..text.len() - 1];
