@@ -58,8 +58,11 @@ pub(super) fn parse_body(doc: &mut String) -> Result<Body, serde_json::Error> {
 }
 
 /// The state document cut before its engine's tail, for [`parse_split`]:
-/// the engine without it.
+/// the engine without it. Nothing else: the document begins with the
+/// engine, so a member beside it here means the cut is not in the engine
+/// ([`tail_start`]).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HeadBody {
     engine: Engine,
 }
@@ -151,11 +154,14 @@ const TAIL_TEXT: &str = ",\"alerts\":{\"alerts\":";
 /// `,` opens a string (inside one a quote is escaped, and a closing quote
 /// is never followed by a letter), and a string followed by `:` is a key.
 /// So the text is a key `alerts` whose value is an object with the key
-/// `alerts` first. If that object is not a member of the engine, the
-/// `}}` that closes the part before the tail ([`Closed`]) closes the wrong
-/// objects and the first half does not parse; if it is, it is the
-/// engine's one `alerts` (a second would be refused, as a duplicate
-/// field). No key the engine writes before its tail holds such an object.
+/// `alerts` first. If that key is not a member of the engine, the `}}`
+/// that closes the part before the tail ([`Closed`]) closes the wrong
+/// objects and the first half does not parse: deeper in the engine, the
+/// part is left open; in a member of the document after the engine, that
+/// member is in the part, beside the engine, which [`HeadBody`] refuses.
+/// If it is a member of the engine, it is the engine's one `alerts` (an
+/// earlier one is refused by `engine::tailless`). No key the engine writes
+/// before its tail holds such an object.
 fn tail_start(doc: &str) -> Option<usize> {
     memchr::memmem::find(doc.as_bytes(), TAIL_TEXT.as_bytes())
         .or_else(|| crate::store::journal_entities::member_start(doc, "\"engine\"", "\"alerts\""))

@@ -271,6 +271,17 @@ fn a_state_split_where_its_tail_begins_parses_as_the_whole_and_any_other_is_left
     assert_eq!(whole.engine, engine, "a member the engine does not know is skipped");
     assert!(split_of(&nested).is_none(), "not split at the text found first");
     assert_eq!(body_of(&nested).unwrap().engine, engine, "read whole, as the whole parse reads it");
+    // Nor in a member of the document after an engine that has no tail:
+    // the first half would be the engine and that member's beginning.
+    let after = format!(r#"{}}},"x":{{"y":0,{}}},"rejects":[]}}"#, &text[..tail_at], &text[tail_at + 1..end]);
+    let whole = serde_json::from_str::<Body>(&after).unwrap();
+    assert_ne!(whole.engine, engine, "the whole parse skips the member, tail and all");
+    assert!(split_of(&after).is_none(), "not split in a member after the engine");
+    assert_eq!(body_of(&after).unwrap().engine, whole.engine, "read whole");
+    // Without the text (a space after the key), the members are skipped to
+    // find the tail, and the document is split there.
+    let spaced = text.replacen(r#","alerts":{"alerts":"#, r#","alerts": {"alerts":"#, 1);
+    assert_eq!(split_of(&spaced).expect("split by the members' skip").engine, engine);
 
     // What a whole parse refuses, the split refuses too, and the whole
     // parse tells why.

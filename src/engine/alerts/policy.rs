@@ -33,10 +33,19 @@ impl Budget {
     /// cut, so the state held every firing and reminder ever sent (~21,000
     /// instants, 535 KB, after two days of the busy history of issue 11,
     /// rewritten whole into the journal by every pass that sent one) and
-    /// grew without bound, against guarantee 7. The window is what a budget
-    /// switched on later counts against, so it is kept, and kept the same
-    /// whatever the budget: the clock of sends never goes back, so what is
-    /// cut here is what the window's check would cut.
+    /// grew without bound, against guarantee 7.
+    ///
+    /// With the budget on, this cuts nothing: a firing or reminder is sent
+    /// only by [`AlertState::try_send`], just after [`window_full`] cut the
+    /// window at the same instant. With it off, nothing reads the window.
+    /// So the decisions under one budget are the same as before. A budget
+    /// switched on after a pass without one now counts what a budget on
+    /// all along counts; before, it found every send since the start, which
+    /// a firing sent at an instant in the past (`deployment_stuck` after a
+    /// late `deployment_started`, `node_stale` after a late heartbeat) could
+    /// count against.
+    ///
+    /// [`window_full`]: AlertState::window_full
     fn record_send(&mut self, now: Ts) {
         self.forget_sends(now);
         self.sent.push_back(now);

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::tests::{fold, fold_in_passes, id, line, rules_with};
 use super::*;
+use crate::engine::{Engine, Input};
 
 /// Node stories here use `node_up` without heartbeats: staleness is
 /// another rule's story.
@@ -149,6 +150,44 @@ fn the_window_of_sends_holds_the_last_hour_whether_or_not_the_budget_is_on() {
     assert_eq!(sent.len(), 4, "a firing and three reminders: {sent:?}");
     assert_eq!(kept, [10800], "the budget is off (the default), and only the last hour is kept");
     assert_eq!(sends_kept(10), (sent, kept), "the same sends, and the same window, with a budget");
+}
+
+/// A firing can be sent at an instant before the last send: a late
+/// `deployment_started` makes `deployment_stuck` fire at its start plus
+/// `max_running_s`, in the past. A budget switched on after a pass without
+/// one then counts the sends of the window that a budget on all along
+/// counts: the window is cut at each send, not only when a budget checks
+/// it (before, the pass without a budget left every send in the window,
+/// and the back-dated firing was held for want of room).
+#[test]
+fn a_budget_switched_on_counts_what_a_budget_on_all_along_counts() {
+    let rules = |budget: u32| {
+        rules_with(|a| {
+            a.notifications_per_hour = budget;
+            a.ttl_s = 0;
+            without_staleness(a);
+        })
+    };
+    let first = [down(200, "a"), down(4000, "b")];
+    let late_start = line(100, r#""type":"deployment_started","node":"c","service":"web","correlation_id":"d""#);
+    let passes = |first_budget: u32| {
+        let mut engine = Engine::default();
+        let mut notes = Vec::new();
+        for (budget, lines) in [(first_budget, &first[..]), (2, std::slice::from_ref(&late_start))] {
+            let rules = rules(budget);
+            engine.apply(Input::PassStarted, &rules);
+            for (position, text) in lines.iter().enumerate() {
+                let event = crate::engine::given::event(text);
+                engine.apply(Input::Event { event: &event, file: "story.jsonl", position: position as u64 }, &rules);
+            }
+            notes.extend(engine.notifications().iter().map(|n| (n.id.clone(), n.ts.0 - super::tests::BASE * 1000)));
+        }
+        (notes, engine.alerts.budget.clone())
+    };
+    let (on_all_along, window) = passes(2);
+    let stuck = on_all_along.iter().find(|(id, _)| id.starts_with("deployment_stuck:d@"));
+    assert_eq!(stuck.map(|(_, at)| *at), Some(3_700_001), "fired in the past, and sent: {on_all_along:?}");
+    assert_eq!(passes(0), (on_all_along, window), "switched on after a pass without a budget");
 }
 
 #[test]
