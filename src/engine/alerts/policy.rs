@@ -45,10 +45,18 @@ impl Budget {
     /// late `deployment_started`, `node_stale` after a late heartbeat) could
     /// count against.
     ///
+    /// The sends are kept in time order, a send in the past among them
+    /// where it falls: the window is cut from its front, and the budget's
+    /// room comes back when its front leaves the window
+    /// (`schedule_budget`). Appended at the end, such a send stood after
+    /// later ones: the front was then not the oldest, and the pages held
+    /// for room were released when the front left, up to an hour late.
+    ///
     /// [`window_full`]: AlertState::window_full
     fn record_send(&mut self, now: Ts) {
         self.forget_sends(now);
-        self.sent.push_back(now);
+        let at = self.sent.partition_point(|sent| *sent <= now);
+        self.sent.insert(at, now);
     }
 
     /// The sends at or before the start of the window that ends at `now`

@@ -190,6 +190,39 @@ fn a_budget_switched_on_counts_what_a_budget_on_all_along_counts() {
     assert_eq!(passes(0), (on_all_along, window), "switched on after a pass without a budget");
 }
 
+/// A send in the past takes its place in the window by its time: room in
+/// the budget comes back when the oldest send leaves the window, not when
+/// the send recorded first does.
+#[test]
+fn a_send_in_the_past_frees_the_budget_when_it_leaves_the_window() {
+    let rules = rules_with(|a| {
+        a.notifications_per_hour = 2;
+        a.ttl_s = 0;
+        without_staleness(a);
+    });
+    let lines = [
+        down(4000, "a"),
+        // Late: `deployment_stuck` fires at 100 s + 3600 s, before a's firing.
+        line(100, r#""type":"deployment_started","node":"c","service":"web","correlation_id":"d""#),
+        down(4100, "b"),
+        tick(8000),
+    ];
+    let folded = fold(&rules, &lines);
+    let at = |prefix: &str| {
+        let found = folded.notes.iter().find(|n| n.id.starts_with(prefix) && n.kind == NotificationKind::Firing);
+        found.map(|n| n.ts.0 - super::tests::BASE * 1000)
+    };
+    assert_eq!(at("deployment_stuck:d@"), Some(3_700_001), "sent in the past: {:?}", folded.sent());
+    assert_eq!(
+        at("node_down:b@"),
+        Some(7_300_001),
+        "held for room, and sent when the send at 3700.001 s leaves the window, not the one at 4000 s: {:?}",
+        folded.sent()
+    );
+    let window: Vec<i64> = folded.engine.alerts.budget.sent.iter().map(|t| t.0 - super::tests::BASE * 1000).collect();
+    assert!(window.is_sorted(), "{window:?}");
+}
+
 #[test]
 fn depends_on_suppresses_the_dependents_of_a_node_and_of_a_service() {
     let rules = rules_with(|a| {
