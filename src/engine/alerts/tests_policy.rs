@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::tests::{fold, fold_in_passes, id, line, rules_with};
 use super::*;
-use crate::engine::{Engine, Input};
+use crate::engine::{Engine, Input, Rules};
 
 /// Node stories here use `node_up` without heartbeats: staleness is
 /// another rule's story.
@@ -13,6 +13,16 @@ fn without_staleness(alerts: &mut AlertRules) {
     if let Some(stale) = alerts.rules.get_mut(&Rule::NodeStale) {
         stale.enabled = false;
     }
+}
+
+/// A budget of `budget` sends an hour (0: none), with no reminders and no
+/// staleness, for the budget's stories.
+fn budget_without_reminders(budget: u32) -> Rules {
+    rules_with(|a| {
+        a.notifications_per_hour = budget;
+        a.ttl_s = 0;
+        without_staleness(a);
+    })
 }
 
 fn down(t: i64, node: &str) -> String {
@@ -83,11 +93,7 @@ fn a_reminder_goes_out_at_each_ttl_and_expires_one_ttl_later() {
 
 #[test]
 fn the_budget_holds_by_priority_then_age_and_resolves_pass() {
-    let rules = rules_with(|a| {
-        a.notifications_per_hour = 2;
-        a.ttl_s = 0;
-        without_staleness(a);
-    });
+    let rules = budget_without_reminders(2);
     let folded = fold(
         &rules,
         &[
@@ -161,20 +167,13 @@ fn the_window_of_sends_holds_the_last_hour_whether_or_not_the_budget_is_on() {
 /// and the back-dated firing was held for want of room).
 #[test]
 fn a_budget_switched_on_counts_what_a_budget_on_all_along_counts() {
-    let rules = |budget: u32| {
-        rules_with(|a| {
-            a.notifications_per_hour = budget;
-            a.ttl_s = 0;
-            without_staleness(a);
-        })
-    };
     let first = [down(200, "a"), down(4000, "b")];
     let late_start = line(100, r#""type":"deployment_started","node":"c","service":"web","correlation_id":"d""#);
     let passes = |first_budget: u32| {
         let mut engine = Engine::default();
         let mut notes = Vec::new();
         for (budget, lines) in [(first_budget, &first[..]), (2, std::slice::from_ref(&late_start))] {
-            let rules = rules(budget);
+            let rules = budget_without_reminders(budget);
             engine.apply(Input::PassStarted, &rules);
             for (position, text) in lines.iter().enumerate() {
                 let event = crate::engine::given::event(text);
@@ -195,11 +194,7 @@ fn a_budget_switched_on_counts_what_a_budget_on_all_along_counts() {
 /// the send recorded first does.
 #[test]
 fn a_send_in_the_past_frees_the_budget_when_it_leaves_the_window() {
-    let rules = rules_with(|a| {
-        a.notifications_per_hour = 2;
-        a.ttl_s = 0;
-        without_staleness(a);
-    });
+    let rules = budget_without_reminders(2);
     let lines = [
         down(4000, "a"),
         // Late: `deployment_stuck` fires at 100 s + 3600 s, before a's firing.
