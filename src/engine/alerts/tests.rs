@@ -97,17 +97,32 @@ pub fn id(key: &str, t: i64, kind: &str, n: u32) -> String {
 /// Folds `lines` from one file, starting a new pass before each index in
 /// `cuts` (and before the first line).
 pub fn fold_in_passes(rules: &Rules, lines: &[String], cuts: &[usize]) -> Folded {
+    let mut starts: Vec<usize> = cuts.iter().copied().filter(|&cut| cut < lines.len()).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut passes = Vec::new();
+    let mut from = 0;
+    for cut in starts {
+        passes.push((rules, &lines[from..cut]));
+        from = cut;
+    }
+    passes.push((rules, &lines[from..]));
+    fold_passes(&passes)
+}
+
+/// Folds the lines of one file in passes, each under its own rules.
+pub fn fold_passes(passes: &[(&Rules, &[String])]) -> Folded {
     let mut engine = Engine::default();
     let mut notes = Vec::new();
-    engine.apply(Input::PassStarted, rules);
-    for (position, text) in lines.iter().enumerate() {
-        if cuts.contains(&position) {
-            notes.extend_from_slice(engine.notifications());
-            engine.apply(Input::PassStarted, rules);
+    let mut position = 0;
+    for &(rules, lines) in passes {
+        engine.apply(Input::PassStarted, rules);
+        for text in lines {
+            engine.apply(Input::Event { event: &event(text), file: "story.jsonl", position }, rules);
+            position += 1;
         }
-        engine.apply(Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 }, rules);
+        notes.extend_from_slice(engine.notifications());
     }
-    notes.extend_from_slice(engine.notifications());
     Folded { engine, notes }
 }
 

@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 
-use super::tests::{fold, fold_in_passes, id, line, rules_with};
+use super::tests::{fold, fold_in_passes, fold_passes, id, line, rules_with};
 use super::*;
-use crate::engine::{Engine, Input, Rules};
+use crate::engine::Rules;
 
 /// Node stories here use `node_up` without heartbeats: staleness is
 /// another rule's story.
@@ -170,18 +170,11 @@ fn a_budget_switched_on_counts_what_a_budget_on_all_along_counts() {
     let first = [down(200, "a"), down(4000, "b")];
     let late_start = line(100, r#""type":"deployment_started","node":"c","service":"web","correlation_id":"d""#);
     let passes = |first_budget: u32| {
-        let mut engine = Engine::default();
-        let mut notes = Vec::new();
-        for (budget, lines) in [(first_budget, &first[..]), (2, std::slice::from_ref(&late_start))] {
-            let rules = budget_without_reminders(budget);
-            engine.apply(Input::PassStarted, &rules);
-            for (position, text) in lines.iter().enumerate() {
-                let event = crate::engine::given::event(text);
-                engine.apply(Input::Event { event: &event, file: "story.jsonl", position: position as u64 }, &rules);
-            }
-            notes.extend(engine.notifications().iter().map(|n| (n.id.clone(), n.ts.0 - super::tests::BASE * 1000)));
-        }
-        (notes, engine.alerts.budget.clone())
+        let (first_rules, then) = (budget_without_reminders(first_budget), budget_without_reminders(2));
+        let folded = fold_passes(&[(&first_rules, &first[..]), (&then, std::slice::from_ref(&late_start))]);
+        let notes: Vec<(String, i64)> =
+            folded.notes.iter().map(|n| (n.id.clone(), n.ts.0 - super::tests::BASE * 1000)).collect();
+        (notes, folded.engine.alerts.budget)
     };
     let (on_all_along, window) = passes(2);
     let stuck = on_all_along.iter().find(|(id, _)| id.starts_with("deployment_stuck:d@"));
