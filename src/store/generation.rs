@@ -110,7 +110,8 @@ pub fn write_rendered<E>(
     prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())?;
     let old_dir = current.map(|n| dir.join(gen_name(n)));
     let next = current.map_or(1, |n| n + 1);
-    let (mut filling, mut changed, mut bytes): (Option<Filling>, _, _) = (None, Vec::new(), Vec::new());
+    let (mut filling, mut changed, mut bytes): (Option<Filling>, _, _) =
+        (None, Vec::new(), Vec::with_capacity(largest(old_dir.as_deref(), names)));
     for (i, &name) in names.iter().enumerate() {
         bytes.clear();
         render(name, &mut bytes).map_err(Failed::Render)?;
@@ -318,6 +319,16 @@ fn parse(name: &str) -> Option<u64> {
 
 /// Whether `path` is a regular file holding exactly `bytes` (only a file of
 /// the same length is read).
+/// Room for the largest file of the generation before, and a little more:
+/// the one buffer the files are rendered into then grows once at most, not
+/// by doubling from nothing.
+fn largest(old_dir: Option<&Path>, names: &[&str]) -> usize {
+    let Some(old) = old_dir else { return 0 };
+    let sizes = names.iter().filter_map(|name| fs::symlink_metadata(old.join(name)).ok().map(|m| m.len()));
+    let largest = usize::try_from(sizes.max().unwrap_or(0)).unwrap_or(0);
+    largest + largest / 16
+}
+
 fn holds(path: &Path, bytes: &[u8]) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
         && fs::read(path).is_ok_and(|existing| existing == bytes)
