@@ -100,7 +100,7 @@ fn join(groups: &mut Keyed<BTreeSet<(Ts, String)>>, group: &str, entry: (Ts, Str
             set.insert(entry);
         }
         None => {
-            groups.insert(group.to_string(), BTreeSet::from([entry]));
+            groups.insert(group.into(), BTreeSet::from([entry]));
         }
     }
 }
@@ -145,8 +145,8 @@ impl Finished {
         }
         self.left_deployments.clear();
         self.left_incidents.clear();
-        let deployments = self.deployments.groups.iter_unordered().map(|(g, _)| (Which::Deployments, g.clone()));
-        let incidents = self.incidents.groups.iter_unordered().map(|(g, _)| (Which::Incidents, g.clone()));
+        let deployments = self.deployments.groups.iter_unordered().map(|(g, _)| (Which::Deployments, g.to_string()));
+        let incidents = self.incidents.groups.iter_unordered().map(|(g, _)| (Which::Incidents, g.to_string()));
         let all: Vec<_> = deployments.chain(incidents).collect();
         self.dirty.extend(all);
     }
@@ -205,8 +205,8 @@ impl Finished {
                 match which {
                     Which::Deployments => {
                         // The run's own key goes with it: no copy of the id.
-                        if let Some(entry) = deployments.remove_entry(&id) {
-                            self.left_deployments.push(entry);
+                        if let Some((id, run)) = deployments.remove_entry(&id) {
+                            self.left_deployments.push((id.into_string(), run));
                         }
                     }
                     Which::Incidents => {
@@ -235,7 +235,7 @@ impl Finished {
         // In id order, as the map was ordered before it was hashed: the
         // expired ids alone are sorted, not every run each hour.
         let mut expired: Vec<String> =
-            deployments.iter_unordered().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
+            deployments.iter_unordered().filter(|(_, run)| old(run)).map(|(id, _)| id.to_string()).collect();
         expired.sort_unstable();
         for id in expired {
             if let Some(run) = deployments.remove(&id) {
@@ -245,7 +245,7 @@ impl Finished {
         }
         let old = |incident: &Incident| incident.resolved_at.is_some_and(|at| at < horizon);
         let mut expired: Vec<String> =
-            incidents.iter_unordered().filter(|(_, i)| old(i)).map(|(id, _)| id.clone()).collect();
+            incidents.iter_unordered().filter(|(_, i)| old(i)).map(|(id, _)| id.to_string()).collect();
         expired.sort_unstable();
         for id in expired {
             if let Some(incident) = incidents.remove(&id) {

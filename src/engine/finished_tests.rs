@@ -232,7 +232,7 @@ fn the_groups_are_written_in_key_order_as_the_sorted_map_was() {
     let (engine, _) = fold(&keeping(5), &lines, &[]);
     let groups = &engine.finished.deployments.groups;
     assert_eq!(groups.len(), services.len());
-    let sorted: std::collections::BTreeMap<&String, _> = groups.iter_unordered().collect();
+    let sorted: std::collections::BTreeMap<&crate::event::Name, _> = groups.iter_unordered().collect();
     let written = serde_json::to_string(groups).unwrap();
     assert_eq!(written, serde_json::to_string(&sorted).unwrap());
     assert!(written.starts_with(r#"{"saturn/adguard":"#), "{written}");

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use crate::event::Severity;
+use crate::event::{Name, Severity};
 use crate::time::Ts;
 
 /// Failure timestamps kept per incident.
@@ -23,8 +23,12 @@ pub enum IncidentStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Incident {
     pub id: String,
-    pub node: String,
-    pub service: String,
+    // Short names, kept inline as the events hold them (issue 11). A plain
+    // comment: a doc comment would be the schema's description.
+    #[schemars(with = "String")]
+    pub node: Name,
+    #[schemars(with = "String")]
+    pub service: Name,
     pub status: IncidentStatus,
     pub severity: Severity,
     pub started_at: Ts,
@@ -56,11 +60,11 @@ pub(super) fn open(engine: &mut Engine, node: &str, service: &str, event: &Occur
         n += 1;
     }
     engine.incidents.insert(
-        id.clone(),
+        id.as_str().into(),
         Box::new(Incident {
             id: id.clone(),
-            node: node.to_string(),
-            service: service.to_string(),
+            node: node.into(),
+            service: service.into(),
             status: IncidentStatus::Active,
             severity: event.severity,
             started_at: event.ts,

@@ -10,19 +10,21 @@
 //! engine folds far more often than it writes, and needs key order only
 //! when it writes or walks every run: [`Keyed::sorted`] sorts then.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::BuildHasherDefault;
 
+use crate::event::Name;
 use crate::prehashed::StrHasher;
 use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-/// Values by string key; see the module.
+/// Values by string key; see the module. The keys are [`Name`]s: run ids
+/// and `node/service` keys are short, and kept inline they cost the load of
+/// a busy state no allocation each (`perf stat`, issue 11).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Keyed<V> {
-    map: HashMap<String, V, BuildHasherDefault<StrHasher>>,
+    map: HashMap<Name, V, BuildHasherDefault<StrHasher>>,
 }
 
 impl<V> Default for Keyed<V> {
@@ -32,50 +34,35 @@ impl<V> Default for Keyed<V> {
 }
 
 impl<V> Keyed<V> {
-    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
-    where
-        String: Borrow<Q>,
-    {
+    pub fn get(&self, key: &str) -> Option<&V> {
         self.map.get(key)
     }
 
-    pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
-    where
-        String: Borrow<Q>,
-    {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.map.get_mut(key)
     }
 
-    pub fn contains_key<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
-    where
-        String: Borrow<Q>,
-    {
+    pub fn contains_key(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
 
     /// The entry of an owned key: one look-up for a caller that has the
-    /// key as a `String` already.
-    pub fn entry(&mut self, key: String) -> std::collections::hash_map::Entry<'_, String, V> {
+    /// key already.
+    pub fn entry(&mut self, key: Name) -> std::collections::hash_map::Entry<'_, Name, V> {
         self.map.entry(key)
     }
 
-    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+    pub fn insert(&mut self, key: Name, value: V) -> Option<V> {
         self.map.insert(key, value)
     }
 
-    pub fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
-    where
-        String: Borrow<Q>,
-    {
+    pub fn remove(&mut self, key: &str) -> Option<V> {
         self.map.remove(key)
     }
 
     /// Removes a key, giving back the key it held with its value: a caller
     /// that keeps both needs no copy of the key.
-    pub fn remove_entry<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<(String, V)>
-    where
-        String: Borrow<Q>,
-    {
+    pub fn remove_entry(&mut self, key: &str) -> Option<(Name, V)> {
         self.map.remove_entry(key)
     }
 
@@ -94,19 +81,19 @@ impl<V> Keyed<V> {
 
     /// Every entry, in no particular order: for what is sorted again or
     /// does not depend on the order.
-    pub fn iter_unordered(&self) -> impl Iterator<Item = (&String, &V)> {
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (&Name, &V)> {
         self.map.iter()
     }
 
     /// Every entry in key order, as a `BTreeMap` would give them.
-    pub fn sorted(&self) -> Vec<(&String, &V)> {
+    pub fn sorted(&self) -> Vec<(&Name, &V)> {
         let mut entries: Vec<_> = self.map.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }
 
     /// The keys in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &Name> {
         self.sorted().into_iter().map(|(key, _)| key)
     }
 }
@@ -142,7 +129,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use std::hash::Hasher;
+    use std::hash::{Hash, Hasher};
 
     use super::*;
 
@@ -151,20 +138,23 @@ mod tests {
         let ids = ["deploy-7ea-311", "deploy-7ea-31", "b", "a", "deploy-7eb-0", "", "é", "Z"];
         let (mut keyed, mut ordered) = (Keyed::default(), BTreeMap::new());
         for (n, id) in ids.iter().enumerate() {
-            keyed.insert(id.to_string(), n);
+            keyed.insert(Name::from(*id), n);
             ordered.insert(id.to_string(), n);
         }
         let written = serde_json::to_string(&keyed).unwrap();
         assert_eq!(written, serde_json::to_string(&ordered).unwrap());
         let read: Keyed<usize> = serde_json::from_str(&written).unwrap();
         assert_eq!(read, keyed);
-        assert_eq!(keyed.keys().collect::<Vec<_>>(), ordered.keys().collect::<Vec<_>>());
+        assert_eq!(
+            keyed.keys().map(Name::as_str).collect::<Vec<_>>(),
+            ordered.keys().map(String::as_str).collect::<Vec<_>>()
+        );
         assert_eq!(keyed.remove("b"), Some(2));
-        assert_eq!(keyed.remove_entry("Z"), Some(("Z".to_string(), 7)));
+        assert_eq!(keyed.remove_entry("Z"), Some((Name::from("Z"), 7)));
         assert_eq!(keyed.remove_entry("Z"), None);
         assert!(!keyed.contains_key("b") && keyed.get("a") == Some(&3) && keyed["é"] == 6);
-        *keyed.entry("a".to_string()).or_insert(0) += 10;
-        *keyed.entry("new".to_string()).or_insert(0) += 10;
+        *keyed.entry("a".into()).or_insert(0) += 10;
+        *keyed.entry("new".into()).or_insert(0) += 10;
         assert_eq!((keyed.get("a"), keyed.get("new")), (Some(&13), Some(&10)), "one kept, one made");
     }
 

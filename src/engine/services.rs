@@ -47,7 +47,7 @@ fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut Servi
 
 /// The state of the service `key` (`node/service`), made when new.
 fn entry_of<'a>(engine: &'a mut Engine, key: String, node: &str, service: &str) -> &'a mut ServiceState {
-    engine.services.entry(key).or_insert_with(|| new_state(node, service))
+    engine.services.entry(key.into()).or_insert_with(|| new_state(node, service))
 }
 
 fn new_state(node: &str, service: &str) -> ServiceState {
@@ -91,7 +91,7 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
     let active = match engine.services.get_mut(&key) {
         Some(state) => state.active_incident.take(),
         None => {
-            engine.services.insert(key.clone(), new_state(node, service));
+            engine.services.insert(key.as_str().into(), new_state(node, service));
             None
         }
     };

@@ -73,7 +73,7 @@ impl Snapshot {
             None => {
                 for (id, incident) in engine.incidents().iter_unordered() {
                     if scope.covers_incident(id, incident) {
-                        snapshot.incidents.insert(id.clone(), Incident::clone(incident));
+                        snapshot.incidents.insert(id.to_string(), Incident::clone(incident));
                     }
                 }
             }
@@ -121,7 +121,7 @@ impl Snapshot {
         if let Some(id) = &scope.deployment
             && let Some(deployment) = engine.deployments().get(id)
         {
-            let stages = deployment.stages.iter().map(|s| (s.name.clone(), s.status.clone())).collect();
+            let stages = deployment.stages.iter().map(|s| (s.name.to_string(), s.status.to_string())).collect();
             snapshot.deployments.insert(id.clone(), (deployment.status, stages));
         }
         snapshot

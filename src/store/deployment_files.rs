@@ -100,7 +100,7 @@ pub fn worth_watching(watched: &[(String, Vec<String>)], state_dir: &Path) -> Ve
 
 /// What `gather` needs to know about the engine's deployments.
 pub fn watched(engine: &Engine) -> Vec<(String, Vec<String>)> {
-    engine.deployments().sorted().into_iter().map(|(id, run)| (id.clone(), run.diagnostics.clone())).collect()
+    engine.deployments().sorted().into_iter().map(|(id, run)| (id.to_string(), run.diagnostics.clone())).collect()
 }
 
 fn is_plain_component(name: &str) -> bool {
@@ -128,8 +128,8 @@ fn read_markers(dir: &Path) -> Vec<Stage> {
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .unwrap_or_default();
             Some(Stage {
-                name,
-                status: marker.status.unwrap_or_else(|| "completed".into()),
+                name: name.into(),
+                status: marker.status.map_or_else(|| "completed".into(), Into::into),
                 ts: marker.ts.and_then(|ts| Ts::parse(&ts).ok()),
             })
         })

@@ -285,7 +285,7 @@ mod tests {
         let json = |name: &str| -> serde_json::Value {
             serde_json::from_slice(&files.iter().find(|(file, _)| *file == name).unwrap().1).unwrap()
         };
-        let mut expected: Vec<String> = engine.incidents().keys().cloned().collect();
+        let mut expected: Vec<String> = engine.incidents().keys().map(ToString::to_string).collect();
         expected.sort();
         assert_eq!(expected.len(), 40);
         assert_eq!(json(NodesFile::NAME)["nodes"]["a"]["active_incidents"], serde_json::json!(expected));

@@ -78,7 +78,7 @@ pub struct ProbeView<'a> {
 /// known.
 pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, ServiceState> {
     let mut services: BTreeMap<String, ServiceState> =
-        engine.services().iter_unordered().map(|(key, state)| (key.clone(), state.clone())).collect();
+        engine.services().iter_unordered().map(|(key, state)| (key.to_string(), state.clone())).collect();
     let from_probes = engine.probes().values().map(|p| (p.node.clone(), p.service.clone()));
     let declared = inventory.services.iter().flat_map(|(node, names)| names.iter().map(|n| (node.clone(), n.clone())));
     for (node, name) in from_probes.chain(declared) {

@@ -66,7 +66,10 @@ pub fn subject(rule: Rule, subject: &str, facts: &Facts) -> Subject {
         Rule::DeploymentStuck => facts
             .deployments
             .get(subject)
-            .map(|d| Subject { node: d.node.clone(), service: d.service.clone() })
+            .map(|d| Subject {
+                node: d.node.as_deref().map(str::to_string),
+                service: d.service.as_deref().map(str::to_string),
+            })
             .unwrap_or_default(),
         _ => Subject { node: parts.next().map(str::to_string), service: parts.next().map(str::to_string) },
     }

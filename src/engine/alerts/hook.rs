@@ -182,7 +182,7 @@ impl AlertState {
         let flap = rules.settings(Rule::Flapping, Some(service));
         let rate = rules.settings(Rule::FailureRate, Some(service));
         if !self.services.contains_key(service) {
-            self.services.insert(service.to_string(), Default::default());
+            self.services.insert(service.into(), Default::default());
         }
         let Some(watch) = self.services.get_mut(service) else { return };
         let was_flapping = watch.flapping;

@@ -191,7 +191,7 @@ impl AlertState {
             _ => {
                 let Some(service) = conditions::service_of(rule, subject) else { return };
                 if !self.services.contains_key(service) {
-                    self.services.insert(service.to_string(), Default::default());
+                    self.services.insert(service.into(), Default::default());
                 }
                 self.services.get_mut(service).map(|w| &mut w.present)
             }
