@@ -322,7 +322,9 @@ fn compact_pairs(raw: &str, key: &str, hashes: &mut Vec<u64>) -> bool {
             return false;
         }
         let start = at + 2;
-        let Some(len) = raw[start..].iter().position(|&b| b == b'"' || b == b'\\') else { return false };
+        // Vectorised (`memchr`): byte by byte, this search was a third of
+        // the function's samples (perf annotate, busy history).
+        let Some(len) = memchr::memchr2(b'"', b'\\', &raw[start..]) else { return false };
         let end = start + len;
         if raw[end] != b'"' || raw.get(end + 1..end + 3) != Some(b",\"") {
             return false;
