@@ -289,7 +289,8 @@ fn run_pass(
     // changes the stamp the next run sees.
     let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
     let watching = deployment_files::worth_watching(&watched, &dirs.state);
-    let facts = deployment_files::gather(watched.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
+    let facts =
+        deployment_files::gather(watched.iter().map(|(id, paths)| (id.as_str(), paths)), &dirs.state, &dirs.logs);
     // The history lines of what left the hot view in this pass (those of
     // the files it made are written already), and the refusals among the
     // diagnostics named by the deployments that left.
@@ -458,8 +459,11 @@ fn world_is_current(dirs: &Dirs, config: &Config, inventory: &Inventory, stored:
     {
         return false;
     }
-    let facts =
-        deployment_files::gather(inputs.deployments.iter().map(|(id, paths)| (id, paths)), &dirs.state, &dirs.logs);
+    let facts = deployment_files::gather(
+        inputs.deployments.iter().map(|(id, paths)| (id.as_str(), paths)),
+        &dirs.state,
+        &dirs.logs,
+    );
     inputs.digest == inputs_digest(config, inventory, &facts)
 }
 

@@ -31,8 +31,8 @@ pub struct Stage {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
-    /// Node and service names are short: kept inline, as the events hold
-    /// them, they are no allocation each for a busy state's ~3,700 runs.
+    // The node and the service: short names, kept inline as the events
+    // hold them, no allocation each for a busy state's ~3,700 runs.
     pub node: Option<Name>,
     pub service: Option<Name>,
     pub status: DeploymentStatus,

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub(super) use self::gone::Gone;
 use super::{Deployment, DeploymentStatus, Incident, Keyed};
+use crate::event::Name;
 use crate::time::Ts;
 
 #[path = "finished_gone.rs"]
@@ -63,7 +64,7 @@ pub struct Finished {
     /// Deployments that left the hot view in the current pass, in the order
     /// they left.
     #[serde(skip)]
-    left_deployments: Vec<(String, Deployment)>,
+    left_deployments: Vec<(Name, Deployment)>,
     /// Incidents that left the hot view in the current pass, in order.
     #[serde(skip)]
     left_incidents: Vec<Incident>,
@@ -206,7 +207,7 @@ impl Finished {
                     Which::Deployments => {
                         // The run's own key goes with it: no copy of the id.
                         if let Some((id, run)) = deployments.remove_entry(&id) {
-                            self.left_deployments.push((id.into_string(), run));
+                            self.left_deployments.push((id, run));
                         }
                     }
                     Which::Incidents => {
@@ -240,7 +241,7 @@ impl Finished {
         for id in expired {
             if let Some(run) = deployments.remove(&id) {
                 self.deployment_moved(&id, deployment_place(&run), None);
-                self.left_deployments.push((id, run));
+                self.left_deployments.push((id.into(), run));
             }
         }
         let old = |incident: &Incident| incident.resolved_at.is_some_and(|at| at < horizon);
@@ -263,7 +264,7 @@ impl Finished {
         self.incidents.gone.forget_before(horizon);
     }
 
-    pub fn left_deployments(&self) -> &[(String, Deployment)] {
+    pub fn left_deployments(&self) -> &[(Name, Deployment)] {
         &self.left_deployments
     }
 
@@ -272,7 +273,7 @@ impl Finished {
     }
 
     /// `Engine::take_left`: the shell takes the entries that left.
-    pub(super) fn take_left(&mut self) -> (Vec<(String, Deployment)>, Vec<Incident>) {
+    pub(super) fn take_left(&mut self) -> (Vec<(Name, Deployment)>, Vec<Incident>) {
         (std::mem::take(&mut self.left_deployments), std::mem::take(&mut self.left_incidents))
     }
 }

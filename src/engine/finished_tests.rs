@@ -50,7 +50,7 @@ fn fold(rules: &Rules, lines: &[String], cuts: &[usize]) -> (Engine, Vec<String>
     let mut engine = Engine::default();
     let mut left = Vec::new();
     let mut take = |engine: &Engine| {
-        left.extend(engine.left_deployments().iter().map(|(id, _)| id.clone()));
+        left.extend(engine.left_deployments().iter().map(|(id, _)| id.to_string()));
         left.extend(engine.left_incidents().iter().map(|i| i.id.clone()));
     };
     engine.apply(Input::PassStarted, rules);

@@ -113,7 +113,7 @@ pub struct Counters {
 #[derive(Debug, Default)]
 pub struct LeftEntries {
     pub episodes: Vec<PastEpisode>,
-    pub deployments: Vec<(String, Deployment)>,
+    pub deployments: Vec<(crate::event::Name, Deployment)>,
     pub incidents: Vec<Incident>,
 }
 
@@ -410,7 +410,7 @@ impl Engine {
     /// The finished deployments that left the hot view in the current pass
     /// (pushed out beyond `world.keep_finished` or at retention), in the
     /// order they left: for the history, like [`Engine::left_hot_view`].
-    pub fn left_deployments(&self) -> &[(String, Deployment)] {
+    pub fn left_deployments(&self) -> &[(crate::event::Name, Deployment)] {
         self.finished.left_deployments()
     }
 

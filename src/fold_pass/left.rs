@@ -191,7 +191,7 @@ impl Stager {
         if self.error.is_some() || self.early_error.is_some() {
             return;
         }
-        let gone = left.deployments.iter().map(|(id, run)| (id, &run.diagnostics));
+        let gone = left.deployments.iter().map(|(id, run)| (id.as_str(), &run.diagnostics));
         let facts = deployment_files::gather(gone, &self.state_dir, &self.logs_dir);
         if let Err(error) = world::history::push(&mut self.lines, left, &facts) {
             self.error = Some(error);

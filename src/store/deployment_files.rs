@@ -48,7 +48,7 @@ struct Marker {
 /// The marker root is listed once, so deployments without markers cost
 /// nothing; diagnostics are `stat`ed.
 pub fn gather<'a>(
-    deployments: impl Iterator<Item = (&'a String, &'a Vec<String>)>,
+    deployments: impl Iterator<Item = (&'a str, &'a Vec<String>)>,
     state_dir: &Path,
     logs_dir: &Path,
 ) -> DiskFacts {
@@ -60,7 +60,7 @@ pub fn gather<'a>(
         if with_markers.contains(id) && is_plain_component(id) {
             let markers = read_markers(&markers_root.join(id));
             if !markers.is_empty() {
-                facts.markers.insert(id.clone(), markers);
+                facts.markers.insert(id.to_string(), markers);
             }
         }
         for path in diagnostics {

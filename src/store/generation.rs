@@ -317,11 +317,10 @@ fn parse(name: &str) -> Option<u64> {
     digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
 }
 
-/// Whether `path` is a regular file holding exactly `bytes` (only a file of
-/// the same length is read).
 /// Room for the largest file of the generation before, and a little more:
 /// the one buffer the files are rendered into then grows once at most, not
-/// by doubling from nothing.
+/// by doubling from nothing. Only a capacity: a file of another kind in
+/// its place gives a useless size, never a wrong file.
 fn largest(old_dir: Option<&Path>, names: &[&str]) -> usize {
     let Some(old) = old_dir else { return 0 };
     let sizes = names.iter().filter_map(|name| fs::symlink_metadata(old.join(name)).ok().map(|m| m.len()));
@@ -329,6 +328,8 @@ fn largest(old_dir: Option<&Path>, names: &[&str]) -> usize {
     largest + largest / 16
 }
 
+/// Whether `path` is a regular file holding exactly `bytes` (only a file of
+/// the same length is read).
 fn holds(path: &Path, bytes: &[u8]) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
         && fs::read(path).is_ok_and(|existing| existing == bytes)
