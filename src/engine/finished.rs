@@ -90,7 +90,7 @@ enum Which {
 /// The group of an entry: `node/service`.
 fn group(node: Option<&str>, service: Option<&str>) -> String {
     let (node, service) = (node.unwrap_or(""), service.unwrap_or(""));
-    crate::engine::service_key(node, service)
+    crate::engine::service_key(node, service).into()
 }
 
 /// Adds an entry to its group; the group's name is copied only for a group

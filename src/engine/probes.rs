@@ -186,7 +186,7 @@ fn update_service(engine: &mut Engine, node: &str, service: &str, ts: Ts, severi
     );
     let Some(status) = verdict else { return };
     let key = super::service_key(node, service);
-    let previous = engine.probe_verdicts.insert(key, status);
+    let previous = engine.probe_verdicts.insert(key.into(), status);
     if previous == Some(status) {
         return;
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use super::incidents::{self, Occurrence};
-use crate::event::{Event, Severity};
+use crate::event::{Event, Name, Severity};
 use crate::time::Ts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -30,11 +30,13 @@ pub struct ServiceState {
     pub active_incident: Option<String>,
 }
 
-/// Services are keyed `node/service` in the engine and in `services.json`.
-pub fn service_key(node: &str, service: &str) -> String {
+/// Services are keyed `node/service` in the engine and in `services.json`:
+/// a [`Name`], the engine's key type (`engine::Keyed`), so that the key made
+/// for every service event is inline (no allocation) when short.
+pub fn service_key(node: &str, service: &str) -> Name {
     // Pushed rather than `format!`ed: made for every service event, where
     // the formatting machinery was ~2 % of the busy rebuild's fold.
-    let mut key = String::with_capacity(node.len() + 1 + service.len());
+    let mut key = Name::with_capacity(node.len() + 1 + service.len());
     key.push_str(node);
     key.push('/');
     key.push_str(service);
@@ -46,8 +48,8 @@ fn entry<'a>(engine: &'a mut Engine, node: &str, service: &str) -> &'a mut Servi
 }
 
 /// The state of the service `key` (`node/service`), made when new.
-fn entry_of<'a>(engine: &'a mut Engine, key: String, node: &str, service: &str) -> &'a mut ServiceState {
-    engine.services.entry(key.into()).or_insert_with(|| new_state(node, service))
+fn entry_of<'a>(engine: &'a mut Engine, key: Name, node: &str, service: &str) -> &'a mut ServiceState {
+    engine.services.entry(key).or_insert_with(|| new_state(node, service))
 }
 
 fn new_state(node: &str, service: &str) -> ServiceState {
@@ -91,7 +93,7 @@ pub(super) fn fail(engine: &mut Engine, node: &str, service: &str, occurrence: &
     let active = match engine.services.get_mut(&key) {
         Some(state) => state.active_incident.take(),
         None => {
-            engine.services.insert(key.as_str().into(), new_state(node, service));
+            engine.services.insert(key.clone(), new_state(node, service));
             None
         }
     };

@@ -110,12 +110,23 @@ pub fn write_rendered<E>(
     prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())?;
     let old_dir = current.map(|n| dir.join(gen_name(n)));
     let next = current.map_or(1, |n| n + 1);
+    // The length of each file of the generation before, when it is a
+    // regular file: looked at once, for the buffer's size and for the
+    // check of each file rendered against it.
+    let old_lengths: Vec<Option<u64>> = names
+        .iter()
+        .map(|name| {
+            let old = old_dir.as_ref()?.join(name);
+            fs::symlink_metadata(old).ok().filter(|m| m.is_file()).map(|m| m.len())
+        })
+        .collect();
     let (mut filling, mut changed, mut bytes): (Option<Filling>, _, _) =
-        (None, Vec::new(), Vec::with_capacity(largest(old_dir.as_deref(), names)));
+        (None, Vec::new(), Vec::with_capacity(room_for(&old_lengths)));
     for (i, &name) in names.iter().enumerate() {
         bytes.clear();
         render(name, &mut bytes).map_err(Failed::Render)?;
-        if let Some(old) = old_dir.as_ref().map(|old| old.join(name)).filter(|old| holds(old, &bytes)) {
+        let unchanged = |old: &PathBuf| old_lengths[i] == Some(bytes.len() as u64) && holds(old, &bytes);
+        if let Some(old) = old_dir.as_ref().map(|old| old.join(name)).filter(unchanged) {
             if let Some(filling) = &mut filling {
                 filling.old(name, &old)?;
             }
@@ -317,22 +328,18 @@ fn parse(name: &str) -> Option<u64> {
     digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
 }
 
-/// Room for the largest file of the generation before, and a little more:
-/// the one buffer the files are rendered into then grows once at most, not
-/// by doubling from nothing. Only a capacity: a file of another kind in
-/// its place gives a useless size, never a wrong file.
-fn largest(old_dir: Option<&Path>, names: &[&str]) -> usize {
-    let Some(old) = old_dir else { return 0 };
-    let sizes = names.iter().filter_map(|name| fs::symlink_metadata(old.join(name)).ok().map(|m| m.len()));
-    let largest = usize::try_from(sizes.max().unwrap_or(0)).unwrap_or(0);
+/// Room for the largest file of the generation before (`old_lengths`), and
+/// a little more: the one buffer the files are rendered into then grows
+/// once at most, not by doubling from nothing.
+fn room_for(old_lengths: &[Option<u64>]) -> usize {
+    let largest = usize::try_from(old_lengths.iter().flatten().max().copied().unwrap_or(0)).unwrap_or(0);
     largest + largest / 16
 }
 
-/// Whether `path` is a regular file holding exactly `bytes` (only a file of
-/// the same length is read).
+/// Whether the file at `path`, of the length of `bytes` when its length was
+/// looked at, holds exactly `bytes`.
 fn holds(path: &Path, bytes: &[u8]) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
-        && fs::read(path).is_ok_and(|existing| existing == bytes)
+    fs::read(path).is_ok_and(|existing| existing == bytes)
 }
 
 fn is_regular(path: &Path) -> bool {

@@ -82,7 +82,7 @@ pub fn all_services(engine: &Engine, inventory: &Inventory) -> BTreeMap<String, 
     let from_probes = engine.probes().values().map(|p| (p.node.clone(), p.service.clone()));
     let declared = inventory.services.iter().flat_map(|(node, names)| names.iter().map(|n| (node.clone(), n.clone())));
     for (node, name) in from_probes.chain(declared) {
-        services.entry(service_key(&node, &name)).or_insert_with(|| ServiceState {
+        services.entry(service_key(&node, &name).into()).or_insert_with(|| ServiceState {
             node: node.clone(),
             service: name.clone(),
             status: ServiceStatus::Unknown,

@@ -156,7 +156,7 @@ impl AlertRules {
     pub fn runbook(&self, rule: Rule, node: Option<&str>, service: Option<&str>) -> Option<&str> {
         let own = match (node, service) {
             (Some(node), Some(service)) if !self.service_runbooks.is_empty() => {
-                self.service_runbooks.get(&crate::engine::service_key(node, service))
+                self.service_runbooks.get(crate::engine::service_key(node, service).as_str())
             }
             _ => None,
         };

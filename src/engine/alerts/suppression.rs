@@ -49,7 +49,8 @@ impl AlertState {
                 }
             }
         }
-        for dependency in service.as_ref().and_then(|s| rules.service_depends_on.get(s)).into_iter().flatten() {
+        for dependency in service.as_ref().and_then(|s| rules.service_depends_on.get(s.as_str())).into_iter().flatten()
+        {
             for rule in SERVICE_DEPENDENCY_RULES {
                 let dep_key = rule.key(dependency);
                 if self.is_firing(&dep_key) {
@@ -167,7 +168,7 @@ impl AlertState {
         let service = event.service.as_deref();
         let started = event.kind == Kind::MaintenanceStarted;
         let detail = &event.detail;
-        let scope = service.map_or_else(|| node.to_string(), |s| crate::engine::service_key(node, s));
+        let scope = service.map_or_else(|| node.to_string(), |s| crate::engine::service_key(node, s).into());
         let (until, reason) = match detail {
             Detail::Maintenance { until, reason } => (*until, reason.clone()),
             _ => (None, None),
