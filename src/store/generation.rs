@@ -78,10 +78,16 @@ impl<E> From<WriteError> for Failed<E> {
 /// a write does (what runs before the first render: an older version's
 /// world migrated, the links mended, the generations a crash left pruned,
 /// changes the layout, not the content).
+///
+/// `written` is called once every file is written or found unchanged,
+/// before any is synced: a pass lets the engine state's journal be synced
+/// from then on, beside the world's files, not while they are written
+/// (`journal::write`). On an error it is dropped uncalled.
 pub fn write_rendered<E>(
     dir: &Path,
     names: &[&'static str],
     mut render: impl FnMut(&'static str, &mut Vec<u8>) -> Result<(), E>,
+    written: impl FnOnce(),
 ) -> Result<Vec<&'static str>, Failed<E>> {
     let at = |name: &str| {
         let path = dir.join(name);
@@ -147,6 +153,7 @@ pub fn write_rendered<E>(
         changed.push(name);
     }
     drop(bytes);
+    written();
     let filling = match filling {
         Some(filling) => filling,
         None if current.is_some() => return Ok(changed),
@@ -387,7 +394,7 @@ mod tests {
             bytes.extend_from_slice(file);
             Ok::<(), std::convert::Infallible>(())
         };
-        write_rendered(dir, &names, given).map_err(|failed| match failed {
+        write_rendered(dir, &names, given, || ()).map_err(|failed| match failed {
             Failed::Write(error) => error,
             Failed::Render(never) => match never {},
         })
@@ -433,20 +440,28 @@ mod tests {
     /// Three files rendered one at a time: what `render` gives for each.
     fn rendered(dir: &Path, texts: [&str; 3]) -> Result<Vec<&'static str>, Failed<String>> {
         let names = ["a.json", "b.json", "c.json"];
-        let mut seen = Vec::new();
-        let result = write_rendered(dir, &names, |name, bytes| {
-            assert!(bytes.is_empty(), "each file is rendered into an emptied buffer");
-            seen.push(name);
-            let text = texts[names.iter().position(|n| *n == name).unwrap()];
-            match text.strip_prefix("fail:") {
-                Some(why) => Err(why.to_string()),
-                None => {
-                    bytes.extend_from_slice(text.as_bytes());
-                    Ok(())
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut told = None;
+        let result = write_rendered(
+            dir,
+            &names,
+            |name, bytes| {
+                assert!(bytes.is_empty(), "each file is rendered into an emptied buffer");
+                seen.borrow_mut().push(name);
+                let text = texts[names.iter().position(|n| *n == name).unwrap()];
+                match text.strip_prefix("fail:") {
+                    Some(why) => Err(why.to_string()),
+                    None => {
+                        bytes.extend_from_slice(text.as_bytes());
+                        Ok(())
+                    }
                 }
-            }
-        });
-        assert!(result.is_err() || seen == names, "every file is rendered, in order");
+            },
+            || told = Some(seen.borrow().len()),
+        );
+        assert!(result.is_err() || *seen.borrow() == names, "every file is rendered, in order");
+        let expected = result.is_ok().then_some(names.len());
+        assert_eq!(told, expected, "told once every file is rendered; not on an error");
         result
     }
 
@@ -458,21 +473,34 @@ mod tests {
         assert!(rendered(dir, ["a1", "b1", "c1"]).unwrap().is_empty());
         assert_eq!(gens(dir), [1], "nothing changed: no generation");
         let names = ["a.json", "b.json", "c.json"];
-        let mut written_before = None;
-        let changed = write_rendered(dir, &names, |name, bytes| {
-            if name == "c.json" {
-                written_before = Some(dir.join("..gen-2/b.json").is_file());
-            }
-            let text = match name {
-                "a.json" => "a1",
-                "b.json" => "b2",
-                _ => "c1",
-            };
-            bytes.extend_from_slice(text.as_bytes());
-            Ok::<(), String>(())
-        });
+        let (mut written_before, mut at_written) = (None, None);
+        let changed = write_rendered(
+            dir,
+            &names,
+            |name, bytes| {
+                if name == "c.json" {
+                    written_before = Some(dir.join("..gen-2/b.json").is_file());
+                }
+                let text = match name {
+                    "a.json" => "a1",
+                    "b.json" => "b2",
+                    _ => "c1",
+                };
+                bytes.extend_from_slice(text.as_bytes());
+                Ok::<(), String>(())
+            },
+            || {
+                let new = names.map(|name| dir.join("..gen-2").join(name).is_file());
+                at_written = Some((new, fs::read_to_string(dir.join("b.json")).unwrap()));
+            },
+        );
         assert_eq!(changed.unwrap(), ["b.json"]);
         assert_eq!(written_before, Some(true), "b.json is written before c.json is rendered");
+        assert_eq!(
+            at_written,
+            Some(([true; 3], "b1".to_string())),
+            "told once the new generation holds every file, before it is made the world"
+        );
         let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
         assert_eq!(ino("..gen-1/a.json"), ino("..gen-2/a.json"), "unchanged before the first change: linked");
         assert_eq!(ino("..gen-1/c.json"), ino("..gen-2/c.json"), "unchanged after it: linked");
