@@ -326,8 +326,13 @@ fn run_pass(
     let state_read = checkpoint.stored.take();
     // The engine state's journal is synced once the world's files are
     // written, beside their own syncs (`journal::write`): the world's side
-    // closes the channel, on every path, as it drops its end.
+    // closes the channel, on every path, as it drops its end. Nothing is
+    // ever sent: the wait returns when the channel is closed.
     let (world_written, world_written_wait) = std::sync::mpsc::channel::<std::convert::Infallible>();
+    let tell_world_written = move || drop(world_written);
+    let wait_for_world = move || {
+        let _closed = world_written_wait.recv();
+    };
     let ((written, history_marks), rendered) = beside(
         || -> Result<_, PassError> {
             create_dir(world_dir, "the world directory")?;
@@ -346,7 +351,7 @@ fn run_pass(
             // MB (peak memory), and in a busy run the files held at once
             // were ~1,600 page faults (issue 11).
             let written = world::render_each(&checkpoint.engine, inventory, config, &facts, |render| {
-                write_world(world_dir, render, || drop(world_written))
+                write_world(world_dir, render, tell_world_written)
             })?;
             let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
             Ok((written, history_marks))
@@ -356,13 +361,9 @@ fn run_pass(
             Some(path) => outbox::Rendered::written(&notifications, path),
         },
         || {
-            let world_written = world_written_wait;
-            // Nothing is ever sent: it returns when the channel is closed.
-            let wait = || {
-                let _closed = world_written.recv();
-            };
-            save_state
-                .then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state, wait)))
+            save_state.then(|| {
+                checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state, wait_for_world))
+            })
         },
     )?;
     report.written = written;

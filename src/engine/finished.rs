@@ -206,8 +206,8 @@ impl Finished {
                 match which {
                     Which::Deployments => {
                         // The run's own key goes with it: no copy of the id.
-                        if let Some((id, run)) = deployments.remove_entry(&id) {
-                            self.left_deployments.push((id, run));
+                        if let Some(entry) = deployments.remove_entry(&id) {
+                            self.left_deployments.push(entry);
                         }
                     }
                     Which::Incidents => {
@@ -235,13 +235,13 @@ impl Finished {
         let old = |run: &Deployment| run.ended_at.is_some_and(|at| at < horizon);
         // In id order, as the map was ordered before it was hashed: the
         // expired ids alone are sorted, not every run each hour.
-        let mut expired: Vec<String> =
-            deployments.iter_unordered().filter(|(_, run)| old(run)).map(|(id, _)| id.to_string()).collect();
+        let mut expired: Vec<Name> =
+            deployments.iter_unordered().filter(|(_, run)| old(run)).map(|(id, _)| id.clone()).collect();
         expired.sort_unstable();
         for id in expired {
             if let Some(run) = deployments.remove(&id) {
                 self.deployment_moved(&id, deployment_place(&run), None);
-                self.left_deployments.push((id.into(), run));
+                self.left_deployments.push((id, run));
             }
         }
         let old = |incident: &Incident| incident.resolved_at.is_some_and(|at| at < horizon);

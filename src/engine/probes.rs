@@ -185,8 +185,12 @@ fn update_service(engine: &mut Engine, node: &str, service: &str, ts: Ts, severi
             .filter(|p| declared.is_empty() || declared.contains(&probe_key(&p.node, &p.service, &p.probe))),
     );
     let Some(status) = verdict else { return };
+    // Owned only for a service's first verdict: made for every probe result.
     let key = super::service_key(node, service);
-    let previous = engine.probe_verdicts.insert(key.into(), status);
+    let previous = match engine.probe_verdicts.get_mut(key.as_str()) {
+        Some(verdict) => Some(std::mem::replace(verdict, status)),
+        None => engine.probe_verdicts.insert(key.into(), status),
+    };
     if previous == Some(status) {
         return;
     }
