@@ -43,9 +43,16 @@ pub(super) fn project<'a>(engine: &'a Engine, disk: &DiskFacts) -> DeploymentsFi
     DeploymentsFile {
         schema_version: SCHEMA_VERSION,
         as_of: engine.clock(),
+        // Sorted as references first. Collected unordered, the views
+        // (~200 bytes each) were sorted by `BTreeMap`'s `collect` itself,
+        // a stable sort that moves each view at every merge; given in key
+        // order, that sort only checks that they are. On the busy history
+        // (a run folding 1,000 events), rendering this file and the
+        // incidents' took ~0.4 ms less (issue 11, nineteenth pass).
         deployments: engine
             .deployments()
-            .iter_unordered()
+            .sorted()
+            .into_iter()
             .map(|(id, run)| (Cow::Borrowed(id.as_str()), deployment_view(id, run, disk)))
             .collect(),
     }

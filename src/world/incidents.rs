@@ -29,9 +29,13 @@ pub(super) fn project(engine: &Engine) -> IncidentsFile<'_> {
     IncidentsFile {
         schema_version: SCHEMA_VERSION,
         as_of: engine.clock(),
+        // In key order before they are collected, as `deployments.json`'s
+        // views are (`deployments::project`): a `Cow` of an incident is as
+        // large as an incident, and the collect's own sort moved each.
         incidents: engine
             .incidents()
-            .iter_unordered()
+            .sorted()
+            .into_iter()
             .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(&**v)))
             .collect(),
     }
