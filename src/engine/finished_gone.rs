@@ -264,9 +264,9 @@ impl<'de> Visitor<'de> for GoneVisitor {
                 older.push((key.into_owned(), at));
                 continue;
             }
-            let minute = Ts::parse(&key).map_err(A::Error::custom)?;
+            let minute = Ts::parse_stored(&key).map_err(A::Error::custom)?;
             hashes.clear();
-            if !compact_pairs(raw.get(), &key, &mut hashes) {
+            if !compact_pairs(raw.get(), minute, &mut hashes) {
                 hashes.clear();
                 let pairs: Vec<Pair> = serde_json::from_str(raw.get()).map_err(A::Error::custom)?;
                 for Pair(id, at) in &pairs {
@@ -297,20 +297,23 @@ impl<'de> Visitor<'de> for GoneVisitor {
     }
 }
 
-/// Checks a minute's pairs in the form observer writes them, by their text,
-/// and gives the XXH3 of each id to `hashes`: `[["id","end"],…]`, with no
-/// space, no escape in an id, and each end time the minute's own text
-/// (`YYYY-MM-DDTHH:MM`, from the key `YYYY-MM-DDTHH:MM:00Z`) followed by
-/// `:SS`, seconds below 60, an optional three-digit fraction and `Z`: an end
-/// time that `Ts::parse` reads into that very minute. Profiled on the busy
-/// history (a run folding 1,000 events), parsing every pair with serde and
-/// every end time with `Ts::parse` was a tenth of the run, only to check
-/// the minute and hash the ids. `false` when the text is in any other form
-/// (it is then read pair by pair, and a pair out of its minute is refused
-/// there); `raw` is JSON already checked by the deserializer.
-fn compact_pairs(raw: &str, key: &str, hashes: &mut Vec<u64>) -> bool {
-    let (raw, key) = (raw.as_bytes(), key.as_bytes());
-    if key.len() != 20 || &key[16..] != b":00Z" || raw.first() != Some(&b'[') {
+/// Checks a minute's pairs in the forms observer writes them, by their
+/// text, and gives the XXH3 of each id to `hashes`: `[["id",end],…]`, with
+/// no space and no escape in an id, each end time within `minute`: either
+/// an integer, its milliseconds since the epoch (the engine state's form,
+/// `time::in_state_form`), or RFC 3339 as observer writes it (a state
+/// written before that form): the minute's own `YYYY-MM-DDTHH:MM` followed
+/// by `:SS`, seconds below 60, an optional three-digit fraction and `Z`,
+/// an end time that `Ts::parse` reads into that very minute. Profiled on
+/// the busy history (a run folding 1,000 events), parsing every pair with
+/// serde and every end time with `Ts::parse` was a tenth of the run, only
+/// to check the minute and hash the ids. `false` when the text is in any
+/// other form (it is then read pair by pair, and a pair out of its minute
+/// is refused there); `raw` is JSON already checked by the deserializer.
+fn compact_pairs(raw: &str, minute: Ts, hashes: &mut Vec<u64>) -> bool {
+    let raw = raw.as_bytes();
+    let Some(minute_text) = minute.minute_text() else { return false };
+    if minute_of(minute) != minute || raw.first() != Some(&b'[') {
         return false;
     }
     let mut at = 1;
@@ -326,35 +329,50 @@ fn compact_pairs(raw: &str, key: &str, hashes: &mut Vec<u64>) -> bool {
         // the function's samples (perf annotate, busy history).
         let Some(len) = memchr::memchr2(b'"', b'\\', &raw[start..]) else { return false };
         let end = start + len;
-        if raw[end] != b'"' || raw.get(end + 1..end + 3) != Some(b",\"") {
+        if raw[end] != b'"' || raw.get(end + 1) != Some(&b',') {
             return false;
         }
-        let time = end + 3;
-        let long = match raw.get(time + 19) {
-            Some(b'.') => true,
-            Some(b'Z') => false,
-            _ => return false,
-        };
-        let close = time + if long { 24 } else { 20 };
-        let Some(text) = raw.get(time..close + 2) else { return false };
-        let digit = |i: usize| text[i].is_ascii_digit();
-        let in_minute = text[..16] == key[..16]
-            && text[16] == b':'
-            && (b'0'..=b'5').contains(&text[17])
-            && digit(18)
-            && (!long || (digit(20) && digit(21) && digit(22) && text[23] == b'Z'))
-            && &text[close - time..] == b"\"]";
-        if !in_minute {
-            return false;
-        }
+        let Some(close) = end_time_in(raw, end + 2, minute, &minute_text) else { return false };
         hashes.push(xxh3_64(&raw[start..end]));
-        at = close + 2;
+        at = close + 1;
         match raw.get(at) {
             Some(b',') => at += 1,
             Some(b']') => return at + 1 == raw.len(),
             _ => return false,
         }
     }
+}
+
+/// The end time of a pair at `time`, in either form [`compact_pairs`]
+/// reads, when it lies in `minute` (`minute_text` its text): the offset of
+/// the `]` that closes the pair.
+fn end_time_in(raw: &[u8], time: usize, minute: Ts, minute_text: &[u8; 16]) -> Option<usize> {
+    if raw.get(time) != Some(&b'"') {
+        // Milliseconds: digits up to the `]`, none of them a sign.
+        let len = raw.get(time..)?.iter().position(|&b| !b.is_ascii_digit())?;
+        let close = time + len;
+        if len == 0 || len > 18 || raw[close] != b']' {
+            return None;
+        }
+        let ms: i64 = std::str::from_utf8(&raw[time..close]).ok()?.parse().ok()?;
+        return (minute.0..minute.0 + MINUTE_MS).contains(&ms).then_some(close);
+    }
+    let time = time + 1;
+    let long = match raw.get(time + 19) {
+        Some(b'.') => true,
+        Some(b'Z') => false,
+        _ => return None,
+    };
+    let close = time + if long { 24 } else { 20 };
+    let text = raw.get(time..close + 2)?;
+    let digit = |i: usize| text[i].is_ascii_digit();
+    let in_minute = text[..16] == minute_text[..]
+        && text[16] == b':'
+        && (b'0'..=b'5').contains(&text[17])
+        && digit(18)
+        && (!long || (digit(20) && digit(21) && digit(22) && text[23] == b'Z'))
+        && &text[close - time..] == b"\"]";
+    in_minute.then_some(close + 1)
 }
 
 #[cfg(test)]

@@ -140,17 +140,24 @@ fn ids_sharing_a_hash_are_looked_for_everywhere() {
 }
 
 /// The check by text (`compact_pairs`) takes only what parsing every pair
-/// would take, with the same ids, and takes what observer writes.
+/// would take, with the same ids, and takes what observer writes: end
+/// times as integers (the engine state's form) or as RFC 3339 (a state
+/// written before it).
 #[test]
 fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
     let key = "2026-05-12T10:07:00Z";
     let minute = at(key);
-    let taken = [
+    let (first, last, next) = (minute.0, minute.0 + 59_999, minute.0 + 60_000);
+    let taken: Vec<String> = [
         r#"[]"#,
         r#"[["a","2026-05-12T10:07:00Z"]]"#,
         r#"[["deploy-7ea-188","2026-05-12T10:07:59.999Z"],["é ü","2026-05-12T10:07:05.120Z"]]"#,
-    ];
-    let refused_by_text = [
+        &format!(r#"[["a",{first}]]"#),
+        &format!(r#"[["deploy-7ea-188",{last}],["é ü","2026-05-12T10:07:05.120Z"]]"#),
+    ]
+    .map(str::to_string)
+    .into();
+    let refused_by_text: Vec<String> = [
         r#"[["a\"b","2026-05-12T10:07:01Z"]]"#,
         r#"[ ["a","2026-05-12T10:07:01Z"]]"#,
         r#"[["a","2026-05-12T10:07:01.5Z"]]"#,
@@ -162,10 +169,17 @@ fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
         r#"[["a","2026-05-12T10:07:0xZ"]]"#,
         r#"[["a",7]]"#,
         r#"[["a"]]"#,
-    ];
+        &format!(r#"[["a",{next}]]"#),
+        &format!(r#"[["a",{}]]"#, first - 1),
+        &format!(r#"[["a",{first}.5]]"#),
+        &format!(r#"[["a",{first} ]]"#),
+        &format!(r#"[["a",{first},1]]"#),
+    ]
+    .map(str::to_string)
+    .into();
     for text in taken.iter().chain(&refused_by_text) {
         let mut hashes = Vec::new();
-        let by_text = super::compact_pairs(text, key, &mut hashes);
+        let by_text = super::compact_pairs(text, minute, &mut hashes);
         assert_eq!(by_text, taken.contains(text), "{text}");
         if by_text {
             let pairs: Vec<super::Pair> = serde_json::from_str(text).unwrap();
@@ -174,7 +188,8 @@ fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
             assert_eq!(hashes, parsed, "{text}");
         }
     }
-    assert!(!super::compact_pairs(taken[1], "2026-05-12T10:07:00.000Z", &mut Vec::new()));
+    // A key that is not a whole minute takes nothing by its text.
+    assert!(!super::compact_pairs(&taken[1], Ts(minute.0 + 1), &mut Vec::new()));
     // Refused by its text, a pair is still read, or refused, pair by pair.
     let read_anyway = read(r#"{"2026-05-12T10:07:00Z":[["a\"b","2026-05-12T10:07:01.5Z"]]}"#);
     assert!(read_anyway.contains("a\"b"));
@@ -198,4 +213,37 @@ fn the_index_made_after_reading_points_each_id_at_its_minute() {
     assert_eq!(gone.get("a"), Some(at("2026-05-12T10:00:01Z")));
     assert_eq!(gone.get("b"), Some(at("2026-05-12T10:01:03.250Z")));
     assert!(gone.get("twice").is_some() && gone.get("c").is_none());
+}
+
+/// A state written before the engine state's instants became integers
+/// (`time::in_state_form`): a minute read raw keeps its text, pairs in RFC
+/// 3339, under a key now written as digits; a minute a pass changes is
+/// written with integers. Each reads back as what was written, and the
+/// ids are found by their text (`compact_pairs`) in both forms.
+#[test]
+fn minutes_written_before_instants_were_integers_read_and_write_back_beside_new_ones() {
+    let before = r#"{"2026-05-12T10:07:00Z":[["a","2026-05-12T10:07:01Z"]],"2026-05-12T10:08:00Z":[["b","2026-05-12T10:08:30.500Z"]]}"#;
+    let mut gone = read(before);
+    gone.insert("c".into(), at("2026-05-12T10:08:45Z"));
+    let written = crate::time::in_state_form(|| written(&gone));
+    let (seven, eight) = (at("2026-05-12T10:07:00Z").0, at("2026-05-12T10:08:00Z").0);
+    assert_eq!(
+        written,
+        format!(
+            r#"{{"{seven}":[["a","2026-05-12T10:07:01Z"]],"{eight}":[["b",{}],["c",{}]]}}"#,
+            eight + 30_500,
+            eight + 45_000
+        ),
+        "the untouched minute as it was read, the changed one with integers"
+    );
+    let again = read(&written);
+    assert_eq!(again, gone);
+    for (id, end) in [("a", "2026-05-12T10:07:01Z"), ("b", "2026-05-12T10:08:30.500Z"), ("c", "2026-05-12T10:08:45Z")] {
+        assert_eq!(again.get(id), Some(at(end)), "{id}");
+    }
+    let mut hashes = Vec::new();
+    assert!(
+        super::compact_pairs(r#"[["a","2026-05-12T10:07:01Z"]]"#, Ts(seven), &mut hashes),
+        "RFC 3339 under a key of digits"
+    );
 }

@@ -10,7 +10,10 @@
 //! events does not rewrite the whole state); the state document there, the
 //! engine state and the recent rejections, is what format 3 kept in the
 //! body itself. A checkpoint of format 3 is still read, and the next pass
-//! that folds writes format 4 (a first snapshot).
+//! that folds writes the current format (a first snapshot). Format 5 is
+//! format 4 with the engine state's instants written as integers
+//! (`time::in_state_form`); a checkpoint of format 4 is still read, its
+//! state files as they are, and the next pass that folds writes format 5.
 //! A run reads the header line alone (and the file's last two bytes, to
 //! notice a cut or padded file); when no file changed and the digest still
 //! matches, the world is already current and the body is never read, so a
@@ -59,9 +62,20 @@ use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
 /// Bumped whenever the layout of the checkpoint changes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
+/// The format before the engine state wrote its instants as integers
+/// (`time::in_state_form`): the same files, with instants in RFC 3339.
+/// Still read; the next pass that folds writes format 5, and the entities
+/// it writes hold integers. Bumped so that an observer before it refuses
+/// the state by its format, not as damage.
+pub const FORMAT_WITH_RFC3339_STATE: u32 = 4;
 /// The format before the engine state moved to `state/engine/`: still read.
 pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
+
+/// Whether this observer reads a checkpoint of `format`.
+fn readable(format: u32) -> bool {
+    matches!(format, FORMAT | FORMAT_WITH_RFC3339_STATE | FORMAT_WITH_STATE_INSIDE)
+}
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.
 pub const MAX_REJECTS: usize = 1000;
 
@@ -306,7 +320,7 @@ impl Checkpoint {
         // only when that fails is it read as plain JSON, to tell another
         // format version from damage.
         let header = match serde_json::from_slice::<Header>(&line) {
-            Ok(header) if header.format == FORMAT || header.format == FORMAT_WITH_STATE_INSIDE => header,
+            Ok(header) if readable(header.format) => header,
             Ok(header) => return Err(other_format(&path, header.format)),
             Err(error) => {
                 #[derive(Deserialize)]
@@ -316,8 +330,7 @@ impl Checkpoint {
                 let first = serde_json::Deserializer::from_slice(&line).into_iter::<serde_json::Value>().next();
                 if let Some(Ok(first)) = first
                     && let Ok(version) = Version::deserialize(&first)
-                    && version.format != FORMAT
-                    && version.format != FORMAT_WITH_STATE_INSIDE
+                    && !readable(version.format)
                 {
                     return Err(other_format(&path, version.format));
                 }
@@ -369,7 +382,11 @@ impl Checkpoint {
         // buffer a dozen times over, each on fresh pages.
         let read = stored.as_ref().map_or(0, |s| s.at.snapshot + s.at.journal.bytes) as usize;
         let mut doc = stored.as_ref().map_or_else(Vec::new, |stored| stored.take_buffer(read + read / 8));
-        serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects }).map_err(io)?;
+        // Its instants as integers (`time::in_state_form`).
+        crate::time::in_state_form(|| {
+            serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects })
+        })
+        .map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
         let found = journal::diff(state_dir, &doc, stored).map_err(|error| state_error(&path, error))?;
         Ok(RenderedState(Made::Rendered { doc, found }))

@@ -323,3 +323,27 @@ fn finished_entries_saved_in_the_journal_load_as_they_were_saved() {
     let loaded = Checkpoint::load(dir.path()).unwrap().unwrap();
     assert_eq!(loaded.engine, checkpoint.engine);
 }
+
+/// The engine state as a pass writes it (`render_state`): its instants
+/// are integers, it is shorter than the same state in RFC 3339 (as format
+/// 4 wrote it), and both load to the same engine, split where the tail
+/// begins or whole.
+#[test]
+fn the_engine_state_is_written_with_integer_instants_and_the_rfc_3339_form_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = crate::engine::given::given(&STORY);
+    let checkpoint = Checkpoint { engine: engine.clone(), ..Checkpoint::default() };
+    let Made::Rendered { doc, .. } = checkpoint.render_state(dir.path(), None).unwrap().0 else {
+        panic!("a state rendered, not written")
+    };
+    let rfc = state_text(&engine);
+    let clock = engine.clock().unwrap().0;
+    assert!(doc.contains(&format!(r#"{{"engine":{{"clock":{clock},"#)), "{doc}");
+    assert!(!doc.contains("2026-05-12T"), "no instant in RFC 3339: {doc}");
+    assert!(rfc.contains(r#"{"engine":{"clock":"2026-05-12T12:00:02Z","#), "{rfc}");
+    assert!(doc.len() < rfc.len());
+    for text in [&doc, &rfc] {
+        assert_eq!(body_of(text).unwrap().engine, engine, "{text}");
+        assert_eq!(split_of(text).expect("split").engine, engine, "{text}");
+    }
+}

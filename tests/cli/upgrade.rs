@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use observer::time::Ts;
+
 use crate::support::{Ev, Homelab, lines};
 
 const CHECKPOINT: &str = "state/observer_checkpoint.json";
@@ -89,4 +91,130 @@ fn a_checkpoint_without_history_marks_or_stamps_loads_and_carries_on() {
     lab.run();
     assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
     lab.assert_world_equals_rebuild();
+}
+
+/// Every instant of a state document as observer wrote it before format
+/// 5: integers that are milliseconds of this test's years, and map keys of
+/// their digits, in RFC 3339. (No other number of these tests' states is
+/// that large.)
+fn with_rfc3339_instants(value: Value) -> Value {
+    let instant = |ms: i64| (1_000_000_000_000..10_000_000_000_000).contains(&ms).then(|| Ts(ms).to_rfc3339());
+    match value {
+        Value::Number(n) => match n.as_i64().and_then(instant) {
+            Some(text) => Value::String(text),
+            None => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(with_rfc3339_instants).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = key.parse::<i64>().ok().and_then(instant).unwrap_or(key);
+                    (key, with_rfc3339_instants(value))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Rewrites the live state, a snapshot with no journal yet, as observer
+/// wrote it before its instants were integers: format 4, the snapshot in
+/// RFC 3339, and no index of its entities (an index is never kept for
+/// other bytes).
+fn as_written_with_rfc3339_instants(lab: &Homelab) {
+    let text = lab.read(CHECKPOINT);
+    let (header, body) = text.split_once('\n').expect("a header line and a body line");
+    let (mut header, mut body): (Value, Value) =
+        (serde_json::from_str(header).unwrap(), serde_json::from_str(body).unwrap());
+    assert_eq!(header["format"], 5);
+    assert_eq!(body["state"]["journal"]["bytes"], 0, "a snapshot alone: {body}");
+    let generation = body["state"]["generation"].as_u64().expect("the body names the engine state");
+    let snapshot = format!("state/engine/snapshot-{generation}.json");
+    let written = lab.read(&snapshot);
+    assert!(!written.contains("\"2026-05-12T"), "this version writes integers");
+    let before = with_rfc3339_instants(serde_json::from_str(&written).unwrap()).to_string();
+    assert!(before.contains("\"2026-05-12T") && before.len() > written.len());
+    lab.write(&snapshot, &before);
+    std::fs::remove_file(lab.path(&format!("state/engine/entities-{generation}.bin"))).unwrap();
+    header["format"] = 4.into();
+    body["state"]["snapshot"] = before.len().into();
+    lab.write(CHECKPOINT, &format!("{header}\n{body}\n"));
+}
+
+/// A state of format 4, its instants in RFC 3339, loads without a rebuild:
+/// the passes after it fold as if this version had written it (the world,
+/// its history and the duplicates found by the window it kept), write
+/// format 5, and add integers beside what they leave as it was.
+#[test]
+fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
+    let first = |lab: &Homelab| {
+        lab.write("observer.yaml", "world: {keep_finished: 1}\n");
+        let mut events = Vec::new();
+        for (i, minute) in (0..6).enumerate() {
+            let (start, end) = (format!("2026-05-12T12:{minute:02}:00Z"), format!("2026-05-12T12:{minute:02}:40.500Z"));
+            events.push(
+                Ev::new(&start, "deployment_started")
+                    .node("saturn")
+                    .service("web")
+                    .correlation(&format!("d{i}"))
+                    .id(&format!("s{i}")),
+            );
+            events.push(
+                Ev::new(&end, "deployment_succeeded")
+                    .node("saturn")
+                    .service("web")
+                    .correlation(&format!("d{i}"))
+                    .id(&format!("e{i}")),
+            );
+        }
+        lab.write("events/a.jsonl", &lines(&events));
+        lab.run();
+    };
+    let second = |lab: &Homelab| {
+        let again = [
+            Ev::new("2026-05-12T12:10:00Z", "deployment_started")
+                .node("saturn")
+                .service("web")
+                .correlation("d9")
+                .id("s0"),
+            // d1 left the hot view: found among the ids that left, in the old form.
+            Ev::new("2026-05-12T12:10:05Z", "deployment_stage")
+                .node("saturn")
+                .service("web")
+                .correlation("d1")
+                .payload(serde_json::json!({"stage": "verify"})),
+            Ev::new("2026-05-12T12:11:00Z", "deployment_failed")
+                .node("saturn")
+                .service("web")
+                .correlation("d9")
+                .id("f9"),
+        ];
+        lab.append("events/a.jsonl", &lines(&again));
+        lab.run();
+    };
+    let current = Homelab::new();
+    first(&current);
+    second(&current);
+    let upgraded = Homelab::new();
+    first(&upgraded);
+    as_written_with_rfc3339_instants(&upgraded);
+    second(&upgraded);
+    assert_eq!(upgraded.summary()["events"]["duplicates"], 1, "s0, within the window the old state kept");
+    assert_eq!(upgraded.summary(), current.summary());
+    for ((name, a), (_, b)) in current.world_files("world").into_iter().zip(upgraded.world_files("world")) {
+        assert_eq!(a, b, "world/{name}");
+    }
+    assert_eq!(upgraded.history("world"), current.history("world"));
+    assert!(upgraded.read(CHECKPOINT).starts_with(r#"{"format":5,"#));
+    let journal: Vec<String> = std::fs::read_dir(upgraded.path("state/engine"))
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("journal-"))
+        .collect();
+    let records =
+        upgraded.read(&format!("state/engine/{}", journal.first().expect("the pass journaled what it changed")));
+    assert!(records.contains(r#"{"p":["engine","clock"],"v":1778587860000}"#), "an integer: {records}");
+    assert!(records.contains(r#"["d0","2026-05-12T12:00:40.500Z"]"#), "a minute left as it was: {records}");
+    upgraded.assert_world_equals_rebuild();
 }
