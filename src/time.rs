@@ -296,8 +296,11 @@ impl schemars::JsonSchema for Ts {
 /// marked `borrow`), one allocation per instant of the engine state, which
 /// holds hundreds of thousands on a busy history. An integer, or a string
 /// of digits (a map key), is milliseconds since the epoch, as the engine
-/// state writes them ([`in_state_form`]); events are not read through this
-/// (their instants are checked as text, `event::validate`).
+/// state writes them ([`in_state_form`]). Observer's other files never
+/// hold that form, and reading them takes it all the same (a hand-edited
+/// `"fired_at": 1` in `alerts.json` reads as 1970): no file anyone else
+/// writes is read through this. Events and stage markers are checked as
+/// text (`event::validate`, `store::deployment_files`).
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Ts, D::Error> {
         struct Instant;

@@ -28,7 +28,7 @@ impl std::fmt::Display for CheckpointError {
 impl std::error::Error for CheckpointError {}
 
 pub(super) fn other_format(path: &Path, format: u32) -> CheckpointError {
-    unreadable(path, format!("it has format version {format}, this observer reads version {FORMAT}"))
+    unreadable(path, format!("it has format version {format}, this observer reads versions 3 to {FORMAT}"))
 }
 
 pub(super) fn unreadable(path: &Path, reason: String) -> CheckpointError {

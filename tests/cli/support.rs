@@ -401,7 +401,9 @@ impl Homelab {
         let loaded = observer::store::checkpoint::Checkpoint::load(&self.path("state")).unwrap().expect("a checkpoint");
         let mut header = self.checkpoint_header();
         header["format"] = serde_json::json!(3);
-        (header, serde_json::json!({"engine": loaded.engine, "rejects": loaded.rejects}))
+        // Format 3 wrote its instants in RFC 3339: so are they here, the
+        // minutes of ids read raw (as this version wrote them) included.
+        (header, with_rfc3339_instants(serde_json::json!({"engine": loaded.engine, "rejects": loaded.rejects})))
     }
 
     /// Rewrites the live checkpoint in the layout of format 3.
@@ -418,6 +420,34 @@ impl Homelab {
                 fs::read_to_string(self.path(&format!("{dir}/{name}"))).ok().map(|t| (name.to_string(), t))
             })
             .collect()
+    }
+}
+
+/// Every instant of a state document as observer wrote it before format
+/// 5: integers that are milliseconds of this test's years, and map keys of
+/// their digits, in RFC 3339. (No other number of these tests' states is
+/// that large.)
+pub fn with_rfc3339_instants(value: serde_json::Value) -> serde_json::Value {
+    let instant =
+        |ms: i64| (1_000_000_000_000..10_000_000_000_000).contains(&ms).then(|| observer::time::Ts(ms).to_rfc3339());
+    match value {
+        serde_json::Value::Number(n) => match n.as_i64().and_then(instant) {
+            Some(text) => serde_json::Value::String(text),
+            None => serde_json::Value::Number(n),
+        },
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(with_rfc3339_instants).collect())
+        }
+        serde_json::Value::Object(members) => serde_json::Value::Object(
+            members
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = key.parse::<i64>().ok().and_then(instant).unwrap_or(key);
+                    (key, with_rfc3339_instants(value))
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -3,9 +3,7 @@
 
 use serde_json::Value;
 
-use observer::time::Ts;
-
-use crate::support::{Ev, Homelab, lines};
+use crate::support::{Ev, Homelab, lines, with_rfc3339_instants};
 
 const CHECKPOINT: &str = "state/observer_checkpoint.json";
 
@@ -55,7 +53,7 @@ fn a_checkpoint_of_0_1_0_loads_and_counts_late_events_as_before() {
     for ((name, a), (_, b)) in current.world_files("world").into_iter().zip(upgraded.world_files("world")) {
         assert_eq!(a, b, "world/{name}");
     }
-    // The pass after it wrote a first snapshot of the state (format 4).
+    // The pass after it wrote a first snapshot of the state (the current format).
     let reference = upgraded.read(CHECKPOINT).lines().nth(1).map(str::to_owned).unwrap_or_default();
     let reference: Value = serde_json::from_str(&reference).expect("the body is JSON");
     let generation = reference["state"]["generation"].as_u64().expect("the body names the engine state");
@@ -91,31 +89,6 @@ fn a_checkpoint_without_history_marks_or_stamps_loads_and_carries_on() {
     lab.run();
     assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 2);
     lab.assert_world_equals_rebuild();
-}
-
-/// Every instant of a state document as observer wrote it before format
-/// 5: integers that are milliseconds of this test's years, and map keys of
-/// their digits, in RFC 3339. (No other number of these tests' states is
-/// that large.)
-fn with_rfc3339_instants(value: Value) -> Value {
-    let instant = |ms: i64| (1_000_000_000_000..10_000_000_000_000).contains(&ms).then(|| Ts(ms).to_rfc3339());
-    match value {
-        Value::Number(n) => match n.as_i64().and_then(instant) {
-            Some(text) => Value::String(text),
-            None => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(with_rfc3339_instants).collect()),
-        Value::Object(members) => Value::Object(
-            members
-                .into_iter()
-                .map(|(key, value)| {
-                    let key = key.parse::<i64>().ok().and_then(instant).unwrap_or(key);
-                    (key, with_rfc3339_instants(value))
-                })
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// Rewrites the live state, a snapshot with no journal yet, as observer
