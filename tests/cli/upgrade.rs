@@ -121,47 +121,24 @@ fn as_written_with_rfc3339_instants(lab: &Homelab) {
 /// format 5, and add integers beside what they leave as it was.
 #[test]
 fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
+    let web = |ts: &str, kind: &str, run: &str| Ev::new(ts, kind).node("saturn").service("web").correlation(run);
     let first = |lab: &Homelab| {
         lab.write("observer.yaml", "world: {keep_finished: 1}\n");
         let mut events = Vec::new();
-        for (i, minute) in (0..6).enumerate() {
-            let (start, end) = (format!("2026-05-12T12:{minute:02}:00Z"), format!("2026-05-12T12:{minute:02}:40.500Z"));
-            events.push(
-                Ev::new(&start, "deployment_started")
-                    .node("saturn")
-                    .service("web")
-                    .correlation(&format!("d{i}"))
-                    .id(&format!("s{i}")),
-            );
-            events.push(
-                Ev::new(&end, "deployment_succeeded")
-                    .node("saturn")
-                    .service("web")
-                    .correlation(&format!("d{i}"))
-                    .id(&format!("e{i}")),
-            );
+        for i in 0..6 {
+            let (start, end) = (format!("2026-05-12T12:{i:02}:00Z"), format!("2026-05-12T12:{i:02}:40.500Z"));
+            events.push(web(&start, "deployment_started", &format!("d{i}")).id(&format!("s{i}")));
+            events.push(web(&end, "deployment_succeeded", &format!("d{i}")).id(&format!("e{i}")));
         }
         lab.write("events/a.jsonl", &lines(&events));
         lab.run();
     };
     let second = |lab: &Homelab| {
         let again = [
-            Ev::new("2026-05-12T12:10:00Z", "deployment_started")
-                .node("saturn")
-                .service("web")
-                .correlation("d9")
-                .id("s0"),
+            web("2026-05-12T12:10:00Z", "deployment_started", "d9").id("s0"),
             // d1 left the hot view: found among the ids that left, in the old form.
-            Ev::new("2026-05-12T12:10:05Z", "deployment_stage")
-                .node("saturn")
-                .service("web")
-                .correlation("d1")
-                .payload(serde_json::json!({"stage": "verify"})),
-            Ev::new("2026-05-12T12:11:00Z", "deployment_failed")
-                .node("saturn")
-                .service("web")
-                .correlation("d9")
-                .id("f9"),
+            web("2026-05-12T12:10:05Z", "deployment_stage", "d1").payload(serde_json::json!({"stage": "verify"})),
+            web("2026-05-12T12:11:00Z", "deployment_failed", "d9").id("f9"),
         ];
         lab.append("events/a.jsonl", &lines(&again));
         lab.run();
