@@ -145,13 +145,22 @@ fn put_digits(out: &mut [u8], mut value: i64) {
 /// chrono: most events and every checkpoint use it, and parsing timestamps is
 /// a large part of reading events. Anything else (offsets, leap seconds, odd
 /// values) returns `None` and goes through chrono.
+/// The number `b` writes in decimal: one ASCII digit or more, nothing
+/// else, and no more than an `i64` holds.
+pub(crate) fn decimal(b: &[u8]) -> Option<i64> {
+    let first = b.first()?;
+    b[1..].iter().try_fold(digit(*first)?, |acc, d| acc.checked_mul(10)?.checked_add(digit(*d)?))
+}
+
+fn digit(d: u8) -> Option<i64> {
+    d.is_ascii_digit().then(|| i64::from(d - b'0'))
+}
+
 fn parse_canonical(b: &[u8]) -> Option<Ts> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let digits = |from: usize, len: usize| -> Option<i64> {
-        b[from..from + len].iter().try_fold(0i64, |acc, d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
-    };
+    let digits = |from: usize, len: usize| decimal(&b[from..from + len]);
     let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
     let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
     let mut millis = 0;
@@ -230,11 +239,11 @@ impl Ts {
     /// milliseconds since the epoch as digits (a map key of the engine
     /// state, [`in_state_form`]).
     pub fn parse_stored(text: &str) -> Result<Ts, String> {
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ts::parse(text);
+        let (sign, digits) = text.strip_prefix('-').map_or((1, text), |digits| (-1, digits));
+        match decimal(digits.as_bytes()) {
+            Some(ms) => Ts::from_millis(sign * ms),
+            None => Ts::parse(text),
         }
-        text.parse::<i64>().map_err(|e| e.to_string()).and_then(Ts::from_millis)
     }
 
     /// `ms` milliseconds since the epoch, when RFC 3339 can write it.

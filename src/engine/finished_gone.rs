@@ -349,13 +349,9 @@ fn compact_pairs(raw: &str, minute: Ts, hashes: &mut Vec<u64>) -> bool {
 fn end_time_in(raw: &[u8], time: usize, minute: Ts, minute_text: &[u8; 16]) -> Option<usize> {
     if raw.get(time) != Some(&b'"') {
         // Milliseconds: digits up to the `]`, none of them a sign.
-        let len = raw.get(time..)?.iter().position(|&b| !b.is_ascii_digit())?;
-        let close = time + len;
-        if len == 0 || len > 18 || raw[close] != b']' {
-            return None;
-        }
-        let ms: i64 = std::str::from_utf8(&raw[time..close]).ok()?.parse().ok()?;
-        return (minute.0..minute.0 + MINUTE_MS).contains(&ms).then_some(close);
+        let close = time + raw.get(time..)?.iter().position(|&b| !b.is_ascii_digit())?;
+        let ms = crate::time::decimal(&raw[time..close])?;
+        return (raw[close] == b']' && (minute.0..minute.0 + MINUTE_MS).contains(&ms)).then_some(close);
     }
     let time = time + 1;
     let long = match raw.get(time + 19) {

@@ -76,6 +76,7 @@ pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
 fn readable(format: u32) -> bool {
     matches!(format, FORMAT | FORMAT_WITH_RFC3339_STATE | FORMAT_WITH_STATE_INSIDE)
 }
+
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.
 pub const MAX_REJECTS: usize = 1000;
 
