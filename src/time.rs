@@ -141,10 +141,6 @@ fn put_digits(out: &mut [u8], mut value: i64) {
     }
 }
 
-/// The common shape `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, parsed without
-/// chrono: most events and every checkpoint use it, and parsing timestamps is
-/// a large part of reading events. Anything else (offsets, leap seconds, odd
-/// values) returns `None` and goes through chrono.
 /// The number `b` writes in decimal: one ASCII digit or more, nothing
 /// else, and no more than an `i64` holds.
 pub(crate) fn decimal(b: &[u8]) -> Option<i64> {
@@ -156,6 +152,10 @@ fn digit(d: u8) -> Option<i64> {
     d.is_ascii_digit().then(|| i64::from(d - b'0'))
 }
 
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, parsed without
+/// chrono: most events and every checkpoint use it, and parsing timestamps is
+/// a large part of reading events. Anything else (offsets, leap seconds, odd
+/// values) returns `None` and goes through chrono.
 fn parse_canonical(b: &[u8]) -> Option<Ts> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return None;

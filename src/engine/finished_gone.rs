@@ -312,7 +312,9 @@ impl<'de> Visitor<'de> for GoneVisitor {
 /// is refused there); `raw` is JSON already checked by the deserializer.
 fn compact_pairs(raw: &str, minute: Ts, hashes: &mut Vec<u64>) -> bool {
     let raw = raw.as_bytes();
-    let Some(minute_text) = minute.minute_text() else { return false };
+    // Its text, made at the first end time in RFC 3339: a state of this
+    // version holds none, and the minutes are checked at every load.
+    let mut minute_text = None;
     if minute_of(minute) != minute || raw.first() != Some(&b'[') {
         return false;
     }
@@ -332,7 +334,7 @@ fn compact_pairs(raw: &str, minute: Ts, hashes: &mut Vec<u64>) -> bool {
         if raw[end] != b'"' || raw.get(end + 1) != Some(&b',') {
             return false;
         }
-        let Some(close) = end_time_in(raw, end + 2, minute, &minute_text) else { return false };
+        let Some(close) = end_time_in(raw, end + 2, minute, &mut minute_text) else { return false };
         hashes.push(xxh3_64(&raw[start..end]));
         at = close + 1;
         match raw.get(at) {
@@ -344,15 +346,19 @@ fn compact_pairs(raw: &str, minute: Ts, hashes: &mut Vec<u64>) -> bool {
 }
 
 /// The end time of a pair at `time`, in either form [`compact_pairs`]
-/// reads, when it lies in `minute` (`minute_text` its text): the offset of
-/// the `]` that closes the pair.
-fn end_time_in(raw: &[u8], time: usize, minute: Ts, minute_text: &[u8; 16]) -> Option<usize> {
+/// reads, when it lies in `minute` (`minute_text` its text, made here
+/// once): the offset of the `]` that closes the pair.
+fn end_time_in(raw: &[u8], time: usize, minute: Ts, minute_text: &mut Option<[u8; 16]>) -> Option<usize> {
     if raw.get(time) != Some(&b'"') {
         // Milliseconds: digits up to the `]`, none of them a sign.
         let close = time + raw.get(time..)?.iter().position(|&b| !b.is_ascii_digit())?;
         let ms = crate::time::decimal(&raw[time..close])?;
         return (raw[close] == b']' && (minute.0..minute.0 + MINUTE_MS).contains(&ms)).then_some(close);
     }
+    let minute_text = match minute_text {
+        Some(text) => *text,
+        None => *minute_text.insert(minute.minute_text()?),
+    };
     let time = time + 1;
     let long = match raw.get(time + 19) {
         Some(b'.') => true,
