@@ -169,8 +169,8 @@ pub fn render(summary: &Summary, services: &ServicesFile, tallies: &Tallies, run
 
     let events = &summary.events;
     out.family("observer_events_total", "counter", "Events folded, by type (duplicates and rejected lines excluded).");
-    for (kind, count) in &events.by_type {
-        out.sample("observer_events_total", &[("type", kind)], *count as f64);
+    for (kind, count) in events.by_type.iter() {
+        out.sample("observer_events_total", &[("type", kind)], count as f64);
     }
     for (name, help, value) in [
         ("observer_events_rejected_total", "Event lines rejected (not valid events).", events.rejected),

@@ -67,6 +67,11 @@ impl<V> Keyed<V> {
         self.map.remove_entry(key)
     }
 
+    /// Keeps the entries for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Name, &mut V) -> bool) {
+        self.map.retain(keep);
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -25,6 +25,7 @@ mod late;
 mod nodes;
 mod probes;
 mod services;
+mod type_counts;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -49,6 +50,7 @@ pub use probes::{
     probes_of,
 };
 pub use services::{ServiceState, ServiceStatus, service_key};
+pub use type_counts::TypeCounts;
 
 /// The thresholds the fold reads: a slice of the config, with the probes'
 /// overrides from the inventory. Built by `crate::rules::build`; its
@@ -93,7 +95,8 @@ impl Rules {
 pub struct EventStats {
     /// Events folded (duplicates and rejects excluded).
     pub total: u64,
-    pub by_type: BTreeMap<String, u64>,
+    #[schemars(with = "BTreeMap<String, u64>")]
+    pub by_type: TypeCounts,
     pub rejected: u64,
     pub duplicates: u64,
     pub late: u64,
@@ -130,7 +133,9 @@ impl LeftEntries {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
     clock: Option<Ts>,
-    nodes: BTreeMap<String, NodeState>,
+    /// By name: looked up by every heartbeat and again by the alert rules
+    /// it wakes; hashed (`keyed.rs`), written in key order.
+    nodes: Keyed<NodeState>,
     /// By `node/service`: looked up by every service event, and again by
     /// the alert rules it wakes; hashed (`keyed.rs`), written in key order.
     services: Keyed<ServiceState>,
@@ -273,12 +278,7 @@ impl Engine {
         alerts::before_event(state, now, &rules.alerts, &facts);
         self.advance_clock(event.ts, rules);
         self.stats.total += 1;
-        match self.stats.by_type.get_mut(event.type_name.as_ref()) {
-            Some(count) => *count += 1,
-            None => {
-                self.stats.by_type.insert(event.type_name.to_string(), 1);
-            }
-        }
+        self.stats.by_type.add(event.kind, &event.type_name);
         if matches!(event.severity, Some(Severity::Error | Severity::Critical)) {
             self.counters.errors += 1;
         }
@@ -338,7 +338,7 @@ impl Engine {
         self.clock
     }
 
-    pub fn nodes(&self) -> &BTreeMap<String, NodeState> {
+    pub fn nodes(&self) -> &Keyed<NodeState> {
         &self.nodes
     }
 

@@ -35,7 +35,7 @@ pub(super) fn apply(engine: &mut Engine, event: &Event) {
     // Look up before inserting: `entry` would need an owned key, a copy of
     // the name for every heartbeat.
     if !engine.nodes.contains_key(name) {
-        engine.nodes.insert(name.to_string(), NodeState::default());
+        engine.nodes.insert(name.into(), NodeState::default());
     }
     let Some(node) = engine.nodes.get_mut(name) else { return };
     match event.kind {

@@ -58,7 +58,7 @@ pub(super) fn project<'a>(
     active: &[&'a Incident],
 ) -> NodesFile<'a> {
     let mut node_names: BTreeSet<&str> = inventory.nodes.keys().map(String::as_str).collect();
-    node_names.extend(engine.nodes().keys().map(String::as_str));
+    node_names.extend(engine.nodes().iter_unordered().map(|(name, _)| name.as_str()));
     node_names.extend(services.values().map(|s| s.node.as_str()));
     let mut nodes = BTreeMap::new();
     for name in node_names {

@@ -17,7 +17,7 @@ use crate::time::Ts;
 /// The engine state the conditions read.
 #[derive(Clone, Copy)]
 pub struct Facts<'a> {
-    pub nodes: &'a BTreeMap<String, NodeState>,
+    pub nodes: &'a Keyed<NodeState>,
     pub services: &'a Keyed<ServiceState>,
     pub incidents: &'a Keyed<Box<Incident>>,
     pub deployments: &'a Keyed<Deployment>,
@@ -86,7 +86,7 @@ pub fn stale_from(node: &NodeState, stale_after_s: u64) -> Option<Ts> {
 
 /// The per-subject state the alert engine keeps itself.
 pub struct Kept<'a> {
-    pub nodes: &'a BTreeMap<String, NodeWatch>,
+    pub nodes: &'a Keyed<NodeWatch>,
     pub services: &'a Keyed<ServiceWatch>,
 }
 

@@ -183,7 +183,7 @@ impl AlertState {
         let mask = match rule {
             Rule::NodeDown | Rule::NodeStale | Rule::DeploymentFailures => {
                 if !self.nodes.contains_key(subject) {
-                    self.nodes.insert(subject.to_string(), Default::default());
+                    self.nodes.insert(subject.into(), Default::default());
                 }
                 self.nodes.get_mut(subject).map(|w| &mut w.present)
             }

@@ -236,7 +236,8 @@ struct Budget {
 pub struct AlertState {
     alerts: AlertMap,
     deadlines: BTreeSet<(Ts, Due, String)>,
-    nodes: BTreeMap<String, watch::NodeWatch>,
+    /// By node: looked up by every heartbeat (`engine::keyed`).
+    nodes: crate::engine::Keyed<watch::NodeWatch>,
     /// Looked up several times per event of a service (`engine::keyed`).
     services: crate::engine::Keyed<watch::ServiceWatch>,
     /// Maintenance windows, by `node` or `node/service`.
@@ -267,6 +268,14 @@ pub struct AlertState {
     /// alerts enter and leave the map.
     #[serde(skip)]
     per_rule: Option<[u32; Rule::ALL.len()]>,
+    /// The engine clock when the current pass started (`Ts::MIN` before
+    /// the first event), `None` until a pass has started in this process.
+    /// A run that started after it had its `deployment_stuck` recheck
+    /// queued in this pass, under the pass's rules (`hook.rs`,
+    /// `deployment_changed`). Not in the checkpoint: a loaded state asks
+    /// the queue as before.
+    #[serde(skip)]
+    pass_clock: Option<Ts>,
 }
 
 /// The state, without what the checkpoint does not keep: the pass's

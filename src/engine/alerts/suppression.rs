@@ -154,7 +154,7 @@ impl AlertState {
         let watch = match self.nodes.get_mut(node) {
             Some(watch) => watch,
             None if !blocked => return,
-            None => self.nodes.entry(node.to_string()).or_default(),
+            None => self.nodes.entry(node.into()).or_default(),
         };
         if watch.blocked != blocked {
             watch.blocked = blocked;

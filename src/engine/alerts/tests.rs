@@ -238,6 +238,30 @@ fn deployment_stuck_fires_once_running_longer_than_max_running_s() {
     assert_eq!(alert.node.as_deref(), Some("saturn"));
 }
 
+/// A run's later events find its recheck queued without asking the queue
+/// only when the run started in the same pass (`hook.rs`,
+/// `recheck_queued_in_pass`): a stage in a later pass, under rules that
+/// switched the rule on or shortened `max_running_s`, still queues the
+/// recheck those rules ask for.
+#[test]
+fn deployment_stuck_follows_rules_changed_between_the_start_and_a_stage() {
+    let started = line(0, r#""type":"deployment_started","correlation_id":"deploy-1","node":"saturn""#);
+    let stage = line(
+        10,
+        r#""type":"deployment_stage","correlation_id":"deploy-1","node":"saturn","payload":{"stage":"pull","status":"running"}"#,
+    );
+    let (start, rest) = (vec![started], vec![stage, tick(7200)]);
+    let off = rules_with(|a| a.rules.get_mut(&Rule::DeploymentStuck).unwrap().enabled = false);
+    let long = rules_with(|_| {});
+    let short = rules_with(|a| a.rules.get_mut(&Rule::DeploymentStuck).unwrap().max_running_s = 600);
+    for (first, then, fired_s) in [(&off, &long, 3600), (&long, &short, 600), (&short, &short, 600)] {
+        let folded = fold_passes(&[(first, &start), (then, &rest)]);
+        let alert = folded.alert("deployment_stuck:deploy-1");
+        assert_eq!(alert.status, AlertStatus::Firing);
+        assert_eq!(alert.fired_at, Some(Ts((BASE + fired_s) * 1000 + 1)), "fired at {fired_s} s");
+    }
+}
+
 #[test]
 fn deployment_failures_fire_above_max_failed_within_the_window_and_resolve_as_they_age() {
     let rules = rules_with(|_| {});
