@@ -53,6 +53,21 @@ impl<V> Keyed<V> {
         self.map.entry(key)
     }
 
+    /// The value of `key`, inserted with its default when missing. Looked
+    /// up by the borrowed key first: `entry` needs an owned [`Name`], a copy
+    /// of the key at every call (an allocation for one over 24 bytes), and
+    /// the key is almost always there already. Never `None`: the look-up
+    /// finds what was there (an `Option` rather than a panic in the engine).
+    pub fn get_or_insert_default(&mut self, key: &str) -> Option<&mut V>
+    where
+        V: Default,
+    {
+        if !self.map.contains_key(key) {
+            return Some(self.map.entry(Name::from(key)).or_default());
+        }
+        self.map.get_mut(key)
+    }
+
     pub fn insert(&mut self, key: Name, value: V) -> Option<V> {
         self.map.insert(key, value)
     }
@@ -162,6 +177,18 @@ mod tests {
         *keyed.entry("a".into()).or_insert(0) += 10;
         *keyed.entry("new".into()).or_insert(0) += 10;
         assert_eq!((keyed.get("a"), keyed.get("new")), (Some(&13), Some(&10)), "one kept, one made");
+    }
+
+    #[test]
+    fn a_missing_key_is_inserted_with_its_default_and_a_present_one_kept() {
+        let mut keyed: Keyed<u32> = Keyed::default();
+        keyed.insert("a".into(), 5);
+        let long = "a-key-longer-than-twenty-four-bytes";
+        for key in ["a", "b", long] {
+            *keyed.get_or_insert_default(key).unwrap() += 1;
+        }
+        assert_eq!((keyed.get("a"), keyed.get("b"), keyed.get(long)), (Some(&6), Some(&1), Some(&1)));
+        assert_eq!(keyed.len(), 3);
     }
 
     #[test]

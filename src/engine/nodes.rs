@@ -32,12 +32,7 @@ impl Default for NodeState {
 
 pub(super) fn apply(engine: &mut Engine, event: &Event) {
     let Some(name) = event.node.as_deref() else { return };
-    // Look up before inserting: `entry` would need an owned key, a copy of
-    // the name for every heartbeat.
-    if !engine.nodes.contains_key(name) {
-        engine.nodes.insert(name.into(), NodeState::default());
-    }
-    let Some(node) = engine.nodes.get_mut(name) else { return };
+    let Some(node) = engine.nodes.get_or_insert_default(name) else { return };
     match event.kind {
         Kind::Heartbeat | Kind::NodeUp => {
             if event.kind == Kind::Heartbeat {

@@ -163,10 +163,7 @@ impl AlertState {
         if at <= now {
             return;
         }
-        if !self.nodes.contains_key(node) {
-            self.nodes.insert(node.into(), Default::default());
-        }
-        let Some(watch) = self.nodes.get_mut(node) else { return };
+        let Some(watch) = self.nodes.get_or_insert_default(node) else { return };
         if watch.stale_check.is_none() {
             watch.stale_check = Some(at);
             self.deadlines.insert((at, Due::Recheck, Rule::NodeStale.key(node)));
@@ -182,10 +179,7 @@ impl AlertState {
         }
         let flap = rules.settings(Rule::Flapping, Some(service));
         let rate = rules.settings(Rule::FailureRate, Some(service));
-        if !self.services.contains_key(service) {
-            self.services.insert(service.into(), Default::default());
-        }
-        let Some(watch) = self.services.get_mut(service) else { return };
+        let Some(watch) = self.services.get_or_insert_default(service) else { return };
         let was_flapping = watch.flapping;
         if let Some(status) = status {
             watch.record_status(status, flap.flap_high_bp, flap.flap_low_bp);
@@ -249,11 +243,8 @@ impl AlertState {
             self.evaluate(Rule::DeploymentStuck, id, rules, facts, now);
         }
         let Some(node) = run.node.as_deref().filter(|_| kind == Kind::DeploymentFailed) else { return };
-        if !self.nodes.contains_key(node) {
-            self.nodes.insert(node.into(), Default::default());
-        }
         let window_s = rules.settings(Rule::DeploymentFailures, None).window_s;
-        if let Some(watch) = self.nodes.get_mut(node) {
+        if let Some(watch) = self.nodes.get_or_insert_default(node) {
             let at = watch.failures.partition_point(|t| *t <= ts);
             watch.failures.insert(at, ts);
             super::watch::prune_times(&mut watch.failures, now, window_s);

@@ -182,18 +182,12 @@ impl AlertState {
         let bit = super::watch::rule_bit(rule);
         let mask = match rule {
             Rule::NodeDown | Rule::NodeStale | Rule::DeploymentFailures => {
-                if !self.nodes.contains_key(subject) {
-                    self.nodes.insert(subject.into(), Default::default());
-                }
-                self.nodes.get_mut(subject).map(|w| &mut w.present)
+                self.nodes.get_or_insert_default(subject).map(|w| &mut w.present)
             }
             Rule::DeploymentStuck => None,
             _ => {
                 let Some(service) = conditions::service_of(rule, subject) else { return };
-                if !self.services.contains_key(service) {
-                    self.services.insert(service.into(), Default::default());
-                }
-                self.services.get_mut(service).map(|w| &mut w.present)
+                self.services.get_or_insert_default(service).map(|w| &mut w.present)
             }
         };
         match mask {
