@@ -53,6 +53,7 @@ use super::events::{Cursor, Reject};
 use super::fault_injection;
 pub use super::history::HistoryMarks;
 use super::journal::{self, JournalError, StateRef, Stored};
+use super::journal_cut;
 /// How much of `state/outbox.jsonl` a checkpoint commits: kept in the
 /// checkpoint's header, checked and extended by `store::outbox`.
 pub use super::mark::FileMark as OutboxMark;
@@ -384,12 +385,13 @@ impl Checkpoint {
         let read = stored.as_ref().map_or(0, |s| s.at.snapshot + s.at.journal.bytes) as usize;
         let mut doc = stored.as_ref().map_or_else(Vec::new, |stored| stored.take_buffer(read + read / 8));
         // Its instants as integers (`time::in_state_form`).
-        crate::time::in_state_form(|| {
-            serde_json::to_writer(&mut doc, &BodyRef { engine: &self.engine, rejects: &self.rejects })
+        // Cut into its entities as it is written (`journal_cut`).
+        let cut = crate::time::in_state_form(|| {
+            journal_cut::serialize(&BodyRef { engine: &self.engine, rejects: &self.rejects }, &mut doc)
         })
         .map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
-        let found = journal::diff(state_dir, &doc, stored).map_err(|error| state_error(&path, error))?;
+        let found = journal::diff(state_dir, &doc, Some(&cut), stored).map_err(|error| state_error(&path, error))?;
         Ok(RenderedState(Made::Rendered { doc, found }))
     }
 

@@ -65,6 +65,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
+use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, splice, split, visit};
 use super::journal_index::{Collision, EntityIndex, Persisted, Set};
 use super::mark::FileMark;
@@ -474,7 +475,7 @@ fn replay_by_path(snapshot: &str, journal: &str) -> Result<String, String> {
 /// The index of `stored` is updated in place, so an entity that did not
 /// change costs its hash and one lookup, and no allocation.
 pub fn save(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Stored, JournalError> {
-    let found = diff(state, doc, stored)?;
+    let found = diff(state, doc, None, stored)?;
     write(state, doc, found, || ())
 }
 
@@ -498,22 +499,37 @@ enum Due {
 /// without reading or writing a file, so that a pass can find it on a
 /// second thread while it writes the world, and [`write`] it in its turn.
 /// `state` only names the files in an error.
-pub fn diff(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Diff, JournalError> {
+///
+/// `cut`: the entities of `doc` as the writer that wrote it recorded them
+/// (`store::journal_cut`, a pass's save); without it, `doc` is cut by the
+/// scanner ([`visit`]).
+pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) -> Result<Diff, JournalError> {
     let Some((at, mut index)) = stored.and_then(|s| s.hashes.map(|h| (s.at, h))) else {
         return Ok(Diff(Due::Snapshot { live: 0, hashes: None }));
     };
     let damaged = |reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason };
     index.next_round();
     let (mut sets, mut visited, mut collided) = (String::new(), 0usize, false);
-    visit(doc, |path, raw| {
+    let each = |path: &str, raw: &str| {
         visited += 1;
         match index.set(path, xxh3_64(raw.as_bytes()), 0) {
             Ok(Set::Same(_)) => {}
             Ok(_) => set_line(&mut sets, path, raw),
             Err(Collision) => collided = true,
         }
-    })
-    .map_err(damaged)?;
+    };
+    match cut {
+        Some(cut) => {
+            #[cfg(debug_assertions)]
+            {
+                let mut recorded = Vec::new();
+                cut.visit(doc, |path, raw| recorded.push((path.to_string(), raw)));
+                debug_assert_eq!(Ok(recorded), crate::store::journal_entities::split(doc), "the recorded cut");
+            }
+            cut.visit(doc, each);
+        }
+        None => visit(doc, each).map_err(damaged)?,
+    }
     if collided {
         return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None }));
     }

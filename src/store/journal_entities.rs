@@ -30,7 +30,7 @@ use crate::prehashed::StrHasher;
 /// An object longer than this is cut into its keys.
 pub const SPLIT_BYTES: usize = 1024;
 /// Objects deeper than this are never cut.
-const MAX_DEPTH: usize = 8;
+pub const MAX_DEPTH: usize = 8;
 /// How the scanner cuts a document into entities, writes their paths and
 /// what is hashed of them: raise it with any change to that code (the two
 /// constants above are in [`CUT`] already).

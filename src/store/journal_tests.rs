@@ -240,7 +240,7 @@ fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
         files
     };
     let before = listing();
-    let found = diff(state, &text, Some(second.clone())).unwrap();
+    let found = diff(state, &text, None, Some(second.clone())).unwrap();
     assert_eq!(listing(), before, "nothing written");
     let journal_path = journal_path(state, second.at.generation);
     let mut before_sync = None;
@@ -254,7 +254,7 @@ fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
     let journal = std::fs::read_to_string(&journal_path).unwrap();
     assert_eq!(journal.lines().count(), 2, "one record more: {journal}");
     // A new snapshot is written and synced without waiting.
-    let found = diff(state, &text, None).unwrap();
+    let found = diff(state, &text, None, None).unwrap();
     let mut told = false;
     let fourth = write(state, &text, found, || told = true).unwrap();
     assert!(fourth.at.generation > third.at.generation && !told, "a snapshot does not wait");

@@ -15,6 +15,7 @@ pub mod fingerprint;
 pub mod generation;
 pub mod history;
 pub mod journal;
+pub mod journal_cut;
 pub mod journal_entities;
 pub mod journal_index;
 pub mod last_run;

@@ -1,0 +1,299 @@
+//! The engine state serialised and cut into its entities at once: the
+//! cut of [`journal_entities::visit`] (same paths, same values, same order),
+//! recorded by the JSON writer as it writes each object, instead of found
+//! by a scan of the finished document.
+//!
+//! Profiled on the busy 1,000,000-event history (a run folding 1,000
+//! events, `perf` with frame pointers over 6 runs), the diff of the state
+//! against what was read (`store::journal::diff`) was ~11 ms of the state's
+//! thread, most of it the scanner's walk of the 9.3 MB document to find
+//! where each entity begins and ends (`Scanner::object`), twice the time of
+//! the serialisation that had just written those bytes. The writer knows
+//! where every object, key and value begins and ends as it writes them, so
+//! the cut costs a few comparisons per object member here.
+//!
+//! How: a [`serde_json::ser::Formatter`] writes compact JSON (its default
+//! methods, the bytes of `serde_json::to_writer`) through a writer that
+//! counts them, and follows the objects that can be cut (every object from
+//! the document down to [`MAX_DEPTH`], outside any array). Whether an object
+//! is cut depends on its length (more than [`SPLIT_BYTES`]), known once it
+//! has grown past that or ended: its members are held until then, and
+//! written out as entities when it is cut, or dropped when it ends short
+//! (it is then one entity of the object it is in). An object longer than
+//! [`SPLIT_BYTES`] is inside objects that are longer still, so an object
+//! found to be cut has every object around it cut too: they are cut first,
+//! which keeps the entities in document order.
+
+use std::cell::Cell;
+use std::io;
+
+use serde::Serialize;
+use serde_json::ser::Formatter;
+
+use super::journal_entities::{MAX_DEPTH, SPLIT_BYTES};
+
+/// The entities of a document [`serialize`] wrote, as offsets into it.
+#[derive(Debug, Default)]
+pub struct Cut {
+    entities: Vec<Found>,
+    /// The key tokens of every entity's path, one run per entity.
+    keys: Vec<Span>,
+}
+
+#[derive(Debug)]
+struct Found {
+    /// Its run of [`Cut::keys`].
+    keys: (usize, usize),
+    value: Span,
+}
+
+type Span = (usize, usize);
+
+impl Cut {
+    /// Calls `found` with each entity of `doc` (its path, its raw value), in
+    /// document order, as [`journal_entities::visit`] does: `doc` is the
+    /// text [`serialize`] wrote when it made this cut.
+    pub fn visit<'a>(&self, doc: &'a str, mut found: impl FnMut(&str, &'a str)) {
+        let mut path = String::new();
+        for entity in &self.entities {
+            path.clear();
+            for (n, &(start, end)) in self.keys[entity.keys.0..entity.keys.1].iter().enumerate() {
+                if n > 0 {
+                    path.push(',');
+                }
+                path.push_str(&doc[start..end]);
+            }
+            found(&path, &doc[entity.value.0..entity.value.1]);
+        }
+    }
+
+    /// How many entities the document holds.
+    #[cfg(test)]
+    pub fn entities(&self) -> usize {
+        self.entities.len()
+    }
+}
+
+/// Writes `value` as compact JSON at the end of `out` (the bytes of
+/// `serde_json::to_writer`), and the cut of what it wrote: `value` is a JSON
+/// object, and `out` was empty.
+pub fn serialize<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> serde_json::Result<Cut> {
+    let at = Cell::new(out.len());
+    let writer = Counted { out, at: &at };
+    let mut cutter = Cutter { at: &at, frames: Vec::new(), opaque: 0, pending: Vec::new(), cut: Cut::default() };
+    value.serialize(&mut serde_json::Serializer::with_formatter(writer, &mut cutter))?;
+    Ok(cutter.cut)
+}
+
+/// A writer that tells how many bytes are in `out`, after each write.
+struct Counted<'a> {
+    out: &'a mut Vec<u8>,
+    at: &'a Cell<usize>,
+}
+
+impl io::Write for Counted<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(bytes);
+        self.at.set(self.out.len());
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write(bytes).map(drop)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An object being written that could be cut.
+struct Frame {
+    /// Where its `{` is.
+    start: usize,
+    depth: usize,
+    /// Known to be cut (the document always is).
+    cut: bool,
+    /// The key of the member being written.
+    key: Span,
+    /// Where that member's value begins.
+    value_start: usize,
+    /// That member's value is an object that was cut.
+    value_cut: bool,
+    /// Where its members held in [`Cutter::pending`] begin.
+    pending_from: usize,
+}
+
+/// A member written, whose object is not known to be cut yet.
+struct Member {
+    key: Span,
+    value: Span,
+}
+
+struct Cutter<'a> {
+    at: &'a Cell<usize>,
+    /// The objects being written that could be cut, outermost first.
+    frames: Vec<Frame>,
+    /// How deep the writer is in arrays and objects that are never cut.
+    opaque: usize,
+    /// The members of the objects not known to be cut, each object's after
+    /// those of the objects around it.
+    pending: Vec<Member>,
+    cut: Cut,
+}
+
+impl Cutter<'_> {
+    /// The member `key: value` of the object `frame` (which is cut) is an
+    /// entity.
+    fn found(&mut self, frame: usize, key: Span, value: Span) {
+        let from = self.cut.keys.len();
+        self.cut.keys.extend(self.frames[..frame].iter().map(|outer| outer.key));
+        self.cut.keys.push(key);
+        self.cut.entities.push(Found { keys: (from, self.cut.keys.len()), value });
+    }
+
+    /// The object `frame` is cut, and so is every object around it: the
+    /// members each held are entities, outermost first.
+    fn cut_at(&mut self, frame: usize) {
+        let first = self.frames[..=frame].iter().position(|f| !f.cut).unwrap_or(frame + 1);
+        for index in first..=frame {
+            self.frames[index].cut = true;
+            let end = self.frames.get(index + 1).map_or(self.pending.len(), |inner| inner.pending_from);
+            for held in self.frames[index].pending_from..end {
+                let Member { key, value } = self.pending[held];
+                self.found(index, key, value);
+            }
+        }
+    }
+}
+
+impl Formatter for &mut Cutter<'_> {
+    #[inline]
+    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        let start = self.at.get();
+        writer.write_all(b"{")?;
+        if self.opaque > 0 {
+            self.opaque += 1;
+            return Ok(());
+        }
+        let depth = match self.frames.last() {
+            None => 0,
+            // A member of an object at `depth` is cut only below the
+            // deepest (`Scanner::cut_here`).
+            Some(outer) if outer.depth + 1 < MAX_DEPTH => outer.depth + 1,
+            Some(_) => {
+                self.opaque = 1;
+                return Ok(());
+            }
+        };
+        self.frames.push(Frame {
+            start,
+            depth,
+            cut: depth == 0,
+            key: (start, start),
+            value_start: start,
+            value_cut: false,
+            pending_from: self.pending.len(),
+        });
+        Ok(())
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b"}")?;
+        if self.opaque > 0 {
+            self.opaque -= 1;
+            return Ok(());
+        }
+        let last = self.frames.len() - 1;
+        let frame = &self.frames[last];
+        let cut = frame.cut || self.at.get() - frame.start > SPLIT_BYTES;
+        if cut {
+            self.cut_at(last);
+        }
+        let frame = self.frames.pop().expect("an object was begun");
+        self.pending.truncate(frame.pending_from);
+        if let Some(outer) = self.frames.last_mut() {
+            outer.value_cut = cut;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.opaque += 1;
+        writer.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.opaque -= 1;
+        writer.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            writer.write_all(b",")?;
+        }
+        if self.opaque == 0
+            && let Some(frame) = self.frames.last_mut()
+        {
+            let at = self.at.get();
+            frame.key = (at, at);
+            frame.value_cut = false;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_object_key<W: ?Sized + io::Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        if self.opaque == 0
+            && let Some(frame) = self.frames.last_mut()
+        {
+            frame.key.1 = self.at.get();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b":")?;
+        if self.opaque == 0
+            && let Some(frame) = self.frames.last_mut()
+        {
+            frame.value_start = self.at.get();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        if self.opaque > 0 || self.frames.is_empty() {
+            return Ok(());
+        }
+        let last = self.frames.len() - 1;
+        let at = self.at.get();
+        let frame = &self.frames[last];
+        let member = Member { key: frame.key, value: (frame.value_start, at) };
+        match (frame.value_cut, frame.cut) {
+            // Its entities are written already.
+            (true, _) => {}
+            (false, true) => self.found(last, member.key, member.value),
+            (false, false) => {
+                let long = at - frame.start > SPLIT_BYTES;
+                self.pending.push(member);
+                if long {
+                    self.cut_at(last);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "journal_cut_tests.rs"]
+mod tests;

@@ -1,0 +1,108 @@
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::serialize;
+use crate::store::journal_entities::{SPLIT_BYTES, split};
+
+/// The document `serialize` wrote, which must be `to_vec`'s, and the
+/// entities of its cut, which must be those the scanner finds in it.
+fn cut_as_scanned(value: &Value) -> usize {
+    let mut out = Vec::new();
+    let cut = serialize(value, &mut out).unwrap();
+    assert_eq!(out, serde_json::to_vec(value).unwrap(), "the bytes of serde_json::to_writer");
+    let doc = String::from_utf8(out).unwrap();
+    let mut recorded = Vec::new();
+    cut.visit(&doc, |path, raw| recorded.push((path.to_string(), raw)));
+    let scanned = split(&doc).unwrap();
+    assert_eq!(recorded, scanned, "the cut of {doc}");
+    assert_eq!(cut.entities(), scanned.len());
+    scanned.len()
+}
+
+/// A string whose JSON text (with its quotes) is `len` bytes long.
+fn text(len: usize) -> Value {
+    Value::String("x".repeat(len - 2))
+}
+
+#[test]
+fn an_object_is_cut_when_it_is_one_byte_longer_than_the_split() {
+    // `{"a":…}`: 6 bytes around the string.
+    let at_the_split = json!({"outer": {"a": text(SPLIT_BYTES - 6)}, "b": 1});
+    assert_eq!(cut_as_scanned(&at_the_split), 2, "short enough: one entity");
+    let past_it = json!({"outer": {"a": text(SPLIT_BYTES - 5)}, "b": 1});
+    assert_eq!(cut_as_scanned(&past_it), 2, "cut: its one member is an entity");
+    let mut recorded = Vec::new();
+    let mut out = Vec::new();
+    let cut = serialize(&past_it, &mut out).unwrap();
+    let doc = String::from_utf8(out).unwrap();
+    cut.visit(&doc, |path, _| recorded.push(path.to_string()));
+    assert_eq!(recorded, [r#""outer","a""#, r#""b""#]);
+}
+
+#[test]
+fn members_before_an_object_found_long_later_come_first() {
+    // The outer object is known to be cut only once its third member's
+    // inner object has grown long: its first two members were held.
+    let doc = json!({
+        "a": {"x": 1, "y": {"z": 2}, "w": {"long": text(SPLIT_BYTES * 2), "after": [1, {"k": 2}]}, "v": 3},
+        "b": {},
+        "c": [{"deep": {"deeper": text(SPLIT_BYTES * 2)}}],
+    });
+    assert_eq!(cut_as_scanned(&doc), 7, "a.x, a.y, a.w.long, a.w.after, a.v, b, c");
+}
+
+#[test]
+fn the_document_is_cut_however_short_and_objects_past_the_deepest_are_whole() {
+    assert_eq!(cut_as_scanned(&json!({})), 0);
+    assert_eq!(cut_as_scanned(&json!({"a": 1})), 1);
+    let mut deep = json!({"leaf": text(SPLIT_BYTES * 3)});
+    for level in 0..12 {
+        deep = json!({format!("level {level}"): deep, "beside": level});
+    }
+    cut_as_scanned(&deep);
+}
+
+#[test]
+fn keys_with_escapes_and_numbers_as_keys_are_their_tokens() {
+    let mut map = Map::new();
+    map.insert("quote\" and \\ and \u{1}".into(), text(SPLIT_BYTES));
+    map.insert("ünïcode".into(), json!({"1700000000000": [1, 2], "n": null}));
+    cut_as_scanned(&Value::Object(map));
+    // Integer keys of a map, as the engine's minutes are written.
+    let minutes: std::collections::BTreeMap<i64, Value> = (0..40).map(|m| (m * 60_000, text(60))).collect();
+    let mut out = Vec::new();
+    let cut = serialize(&json!({"gone": minutes}), &mut out).unwrap();
+    let doc = String::from_utf8(out).unwrap();
+    let mut recorded = Vec::new();
+    cut.visit(&doc, |path, raw| recorded.push((path.to_string(), raw)));
+    assert_eq!(recorded, split(&doc).unwrap());
+    assert_eq!(recorded[1].0, r#""gone","60000""#);
+}
+
+/// Any JSON value, objects nested up to ten deep, strings up to ~1.5 KB so
+/// that objects fall on either side of the split.
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (0usize..1500).prop_map(|len| Value::String("s".repeat(len))),
+        "[a-z\"\\\\\u{e9}\u{1}]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(10, 400, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(("[a-z\"\\\\\u{e9}]{0,6}", inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_recorded_cut_is_the_scanned_cut(members in prop::collection::vec(("[a-z]{1,4}", any_value()), 0..8)) {
+        cut_as_scanned(&Value::Object(members.into_iter().collect()));
+    }
+}
