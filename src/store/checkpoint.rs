@@ -386,12 +386,13 @@ impl Checkpoint {
         let mut doc = stored.as_ref().map_or_else(Vec::new, |stored| stored.take_buffer(read + read / 8));
         // Its instants as integers (`time::in_state_form`).
         // Cut into its entities as it is written (`journal_cut`).
+        let entities = stored.as_ref().and_then(Stored::entities).unwrap_or(0);
         let cut = crate::time::in_state_form(|| {
-            journal_cut::serialize(&BodyRef { engine: &self.engine, rejects: &self.rejects }, &mut doc)
+            journal_cut::serialize(&BodyRef { engine: &self.engine, rejects: &self.rejects }, &mut doc, entities)
         })
         .map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
-        let found = journal::diff(state_dir, &doc, Some(&cut), stored).map_err(|error| state_error(&path, error))?;
+        let found = journal::diff(state_dir, &doc, cut.as_ref(), stored).map_err(|error| state_error(&path, error))?;
         Ok(RenderedState(Made::Rendered { doc, found }))
     }
 

@@ -167,6 +167,13 @@ impl Stored {
     /// folding 1,000 events), a fifth of the run was the kernel giving out
     /// fresh pages; the document to save is about the size of the one read,
     /// and writing it where that one was needs none.
+    /// How many entities the document that was read holds, when known:
+    /// about as many as the next save's ([`super::journal_cut::serialize`]
+    /// sizes its record by it).
+    pub fn entities(&self) -> Option<usize> {
+        self.hashes.as_ref().map(EntityIndex::len)
+    }
+
     pub fn take_buffer(&self, bytes: usize) -> Vec<u8> {
         let mut buffer = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         buffer.reserve(bytes);

@@ -33,37 +33,58 @@ use serde_json::ser::Formatter;
 use super::journal_entities::{MAX_DEPTH, SPLIT_BYTES};
 
 /// The entities of a document [`serialize`] wrote, as offsets into it.
+///
+/// Kept small: each entity is the path of the object it is in (shared by
+/// every entity of that object), its key and its value, as 32-bit offsets.
+/// A run on the busy history records ~30,500 entities; a key per entity
+/// and level of its path, in `usize` pairs, raised the run's peak memory
+/// by ~8 MB.
 #[derive(Debug, Default)]
 pub struct Cut {
     entities: Vec<Found>,
-    /// The key tokens of every entity's path, one run per entity.
-    keys: Vec<Span>,
+    /// The paths of the objects cut, each its parent's path and its key.
+    paths: Vec<Path>,
 }
 
 #[derive(Debug)]
 struct Found {
-    /// Its run of [`Cut::keys`].
-    keys: (usize, usize),
+    /// The path of the object it is in ([`Cut::paths`]); none for the
+    /// document's own members.
+    path: Option<u32>,
+    key: Span,
     value: Span,
 }
 
-type Span = (usize, usize);
+#[derive(Debug)]
+struct Path {
+    parent: Option<u32>,
+    key: Span,
+}
+
+type Span = (u32, u32);
 
 impl Cut {
     /// Calls `found` with each entity of `doc` (its path, its raw value), in
     /// document order, as [`journal_entities::visit`] does: `doc` is the
     /// text [`serialize`] wrote when it made this cut.
     pub fn visit<'a>(&self, doc: &'a str, mut found: impl FnMut(&str, &'a str)) {
-        let mut path = String::new();
+        let text = |(start, end): Span| &doc[start as usize..end as usize];
+        let (mut path, mut keys) = (String::new(), Vec::new());
         for entity in &self.entities {
-            path.clear();
-            for (n, &(start, end)) in self.keys[entity.keys.0..entity.keys.1].iter().enumerate() {
-                if n > 0 {
-                    path.push(',');
-                }
-                path.push_str(&doc[start..end]);
+            keys.clear();
+            let mut at = entity.path;
+            while let Some(index) = at {
+                let outer = &self.paths[index as usize];
+                keys.push(outer.key);
+                at = outer.parent;
             }
-            found(&path, &doc[entity.value.0..entity.value.1]);
+            path.clear();
+            for &key in keys.iter().rev() {
+                path.push_str(text(key));
+                path.push(',');
+            }
+            path.push_str(text(entity.key));
+            found(&path, text(entity.value));
         }
     }
 
@@ -75,14 +96,22 @@ impl Cut {
 }
 
 /// Writes `value` as compact JSON at the end of `out` (the bytes of
-/// `serde_json::to_writer`), and the cut of what it wrote: `value` is a JSON
-/// object, and `out` was empty.
-pub fn serialize<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> serde_json::Result<Cut> {
+/// `serde_json::to_writer`), and the cut of what it wrote (`None` when the
+/// document is longer than 4 GiB, which the cut's offsets cannot hold:
+/// the scanner then cuts it): `value` is a JSON object, and `out` was
+/// empty. `entities`: about how many it holds (the state read before), so
+/// that the record is made at its size at once.
+pub fn serialize<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    entities: usize,
+) -> serde_json::Result<Option<Cut>> {
     let at = Cell::new(out.len());
     let writer = Counted { out, at: &at };
-    let mut cutter = Cutter { at: &at, frames: Vec::new(), opaque: 0, pending: Vec::new(), cut: Cut::default() };
+    let cut = Cut { entities: Vec::with_capacity(entities + entities / 16), paths: Vec::new() };
+    let mut cutter = Cutter { at: &at, frames: Vec::new(), opaque: 0, pending: Vec::new(), cut };
     value.serialize(&mut serde_json::Serializer::with_formatter(writer, &mut cutter))?;
-    Ok(cutter.cut)
+    Ok((u32::try_from(at.get()).is_ok()).then_some(cutter.cut))
 }
 
 /// A writer that tells how many bytes are in `out`, after each write.
@@ -117,19 +146,21 @@ struct Frame {
     /// Known to be cut (the document always is).
     cut: bool,
     /// The key of the member being written.
-    key: Span,
+    key: (usize, usize),
     /// Where that member's value begins.
     value_start: usize,
     /// That member's value is an object that was cut.
     value_cut: bool,
     /// Where its members held in [`Cutter::pending`] begin.
     pending_from: usize,
+    /// Its path in [`Cut::paths`], once an entity in it was found.
+    path: Option<u32>,
 }
 
 /// A member written, whose object is not known to be cut yet.
 struct Member {
-    key: Span,
-    value: Span,
+    key: (usize, usize),
+    value: (usize, usize),
 }
 
 struct Cutter<'a> {
@@ -146,12 +177,26 @@ struct Cutter<'a> {
 
 impl Cutter<'_> {
     /// The member `key: value` of the object `frame` (which is cut) is an
-    /// entity.
-    fn found(&mut self, frame: usize, key: Span, value: Span) {
-        let from = self.cut.keys.len();
-        self.cut.keys.extend(self.frames[..frame].iter().map(|outer| outer.key));
-        self.cut.keys.push(key);
-        self.cut.entities.push(Found { keys: (from, self.cut.keys.len()), value });
+    /// entity. Offsets past 4 GiB wrap, and [`serialize`] then gives no cut.
+    fn found(&mut self, frame: usize, key: (usize, usize), value: (usize, usize)) {
+        let path = self.path_of(frame);
+        let span = |(start, end): (usize, usize)| (start as u32, end as u32);
+        self.cut.entities.push(Found { path, key: span(key), value: span(value) });
+    }
+
+    /// The path of the object `frame`, made at its first entity (the
+    /// document's is empty).
+    fn path_of(&mut self, frame: usize) -> Option<u32> {
+        if frame == 0 {
+            return None;
+        }
+        if self.frames[frame].path.is_none() {
+            let parent = self.path_of(frame - 1);
+            let (start, end) = self.frames[frame - 1].key;
+            self.cut.paths.push(Path { parent, key: (start as u32, end as u32) });
+            self.frames[frame].path = Some((self.cut.paths.len() - 1) as u32);
+        }
+        self.frames[frame].path
     }
 
     /// The object `frame` is cut, and so is every object around it: the
@@ -196,6 +241,7 @@ impl Formatter for &mut Cutter<'_> {
             value_start: start,
             value_cut: false,
             pending_from: self.pending.len(),
+            path: None,
         });
         Ok(())
     }

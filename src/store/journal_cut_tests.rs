@@ -8,7 +8,7 @@ use crate::store::journal_entities::{SPLIT_BYTES, split};
 /// entities of its cut, which must be those the scanner finds in it.
 fn cut_as_scanned(value: &Value) -> usize {
     let mut out = Vec::new();
-    let cut = serialize(value, &mut out).unwrap();
+    let cut = serialize(value, &mut out, 0).unwrap().unwrap();
     assert_eq!(out, serde_json::to_vec(value).unwrap(), "the bytes of serde_json::to_writer");
     let doc = String::from_utf8(out).unwrap();
     let mut recorded = Vec::new();
@@ -33,7 +33,7 @@ fn an_object_is_cut_when_it_is_one_byte_longer_than_the_split() {
     assert_eq!(cut_as_scanned(&past_it), 2, "cut: its one member is an entity");
     let mut recorded = Vec::new();
     let mut out = Vec::new();
-    let cut = serialize(&past_it, &mut out).unwrap();
+    let cut = serialize(&past_it, &mut out, 0).unwrap().unwrap();
     let doc = String::from_utf8(out).unwrap();
     cut.visit(&doc, |path, _| recorded.push(path.to_string()));
     assert_eq!(recorded, [r#""outer","a""#, r#""b""#]);
@@ -71,7 +71,7 @@ fn keys_with_escapes_and_numbers_as_keys_are_their_tokens() {
     // Integer keys of a map, as the engine's minutes are written.
     let minutes: std::collections::BTreeMap<i64, Value> = (0..40).map(|m| (m * 60_000, text(60))).collect();
     let mut out = Vec::new();
-    let cut = serialize(&json!({"gone": minutes}), &mut out).unwrap();
+    let cut = serialize(&json!({"gone": minutes}), &mut out, 1).unwrap().unwrap();
     let doc = String::from_utf8(out).unwrap();
     let mut recorded = Vec::new();
     cut.visit(&doc, |path, raw| recorded.push((path.to_string(), raw)));

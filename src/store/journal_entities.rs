@@ -19,7 +19,9 @@
 //!
 //! The cutting is a byte scanner, not a parser: the engine state's own
 //! deserialisation checks the assembled document, and a document the
-//! scanner cannot follow is refused as damaged.
+//! scanner cannot follow is refused as damaged. A pass's save does not
+//! scan the document it writes: the writer records the same cut as it
+//! writes (`store::journal_cut`).
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
