@@ -23,6 +23,13 @@
 //! [`SPLIT_BYTES`] is inside objects that are longer still, so an object
 //! found to be cut has every object around it cut too: they are cut first,
 //! which keeps the entities in document order.
+//!
+//! A raw value (`RawValue`, written as its text) is not looked into: the
+//! state's raw values are arrays (the ids that left the hot view, by
+//! minute, `engine/finished_gone.rs`), which the scanner does not cut
+//! either. A raw object where an object could be cut, or calls the writer
+//! does not pair (an end without its beginning), give no cut: the scanner
+//! cuts the document then, as it did before.
 
 use std::cell::Cell;
 use std::io;
@@ -97,9 +104,9 @@ impl Cut {
 
 /// Writes `value` as compact JSON at the end of `out` (the bytes of
 /// `serde_json::to_writer`), and the cut of what it wrote (`None` when the
-/// document is longer than 4 GiB, which the cut's offsets cannot hold:
-/// the scanner then cuts it): `value` is a JSON object, and `out` was
-/// empty. `entities`: about how many it holds (the state read before), so
+/// document is 4 GiB or longer, which the cut's offsets cannot hold, or
+/// when the cut cannot be followed, see the module: the scanner then cuts
+/// it): `value` is a JSON object, and `out` was empty. `entities`: about how many it holds (the state read before), so
 /// that the record is made at its size at once.
 pub fn serialize<T: Serialize + ?Sized>(
     value: &T,
@@ -109,9 +116,9 @@ pub fn serialize<T: Serialize + ?Sized>(
     let at = Cell::new(out.len());
     let writer = Counted { out, at: &at };
     let cut = Cut { entities: Vec::with_capacity(entities + entities / 16), paths: Vec::new() };
-    let mut cutter = Cutter { at: &at, frames: Vec::new(), opaque: 0, pending: Vec::new(), cut };
+    let mut cutter = Cutter { at: &at, frames: Vec::new(), opaque: 0, pending: Vec::new(), cut, lost: false };
     value.serialize(&mut serde_json::Serializer::with_formatter(writer, &mut cutter))?;
-    Ok((u32::try_from(at.get()).is_ok()).then_some(cutter.cut))
+    Ok((u32::try_from(at.get()).is_ok() && !cutter.lost).then_some(cutter.cut))
 }
 
 /// A writer that tells how many bytes are in `out`, after each write.
@@ -173,6 +180,8 @@ struct Cutter<'a> {
     /// those of the objects around it.
     pending: Vec<Member>,
     cut: Cut,
+    /// The cut cannot be followed (see the module): none is given.
+    lost: bool,
 }
 
 impl Cutter<'_> {
@@ -253,7 +262,10 @@ impl Formatter for &mut Cutter<'_> {
             self.opaque -= 1;
             return Ok(());
         }
-        let last = self.frames.len() - 1;
+        let Some(last) = self.frames.len().checked_sub(1) else {
+            self.lost = true;
+            return Ok(());
+        };
         let frame = &self.frames[last];
         let cut = frame.cut || self.at.get() - frame.start > SPLIT_BYTES;
         if cut {
@@ -275,8 +287,18 @@ impl Formatter for &mut Cutter<'_> {
 
     #[inline]
     fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.opaque -= 1;
+        match self.opaque.checked_sub(1) {
+            Some(opaque) => self.opaque = opaque,
+            None => self.lost = true,
+        }
         writer.write_all(b"]")
+    }
+
+    fn write_raw_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        if self.opaque == 0 && (self.frames.is_empty() || fragment.trim_start().starts_with('{')) {
+            self.lost = true;
+        }
+        writer.write_all(fragment.as_bytes())
     }
 
     #[inline]

@@ -68,15 +68,70 @@ fn keys_with_escapes_and_numbers_as_keys_are_their_tokens() {
     map.insert("quote\" and \\ and \u{1}".into(), text(SPLIT_BYTES));
     map.insert("ünïcode".into(), json!({"1700000000000": [1, 2], "n": null}));
     cut_as_scanned(&Value::Object(map));
-    // Integer keys of a map, as the engine's minutes are written.
-    let minutes: std::collections::BTreeMap<i64, Value> = (0..40).map(|m| (m * 60_000, text(60))).collect();
+    // Integer keys of a map, written by serde_json's key writer (quoted
+    // digits), as the engine's minutes are.
+    #[derive(serde::Serialize)]
+    struct Minutes {
+        gone: std::collections::BTreeMap<i64, String>,
+    }
+    let minutes = Minutes { gone: (0..40).map(|m| (m * 60_000, "x".repeat(60))).collect() };
+    let recorded = recorded_cut(&minutes).expect("a cut");
+    assert_eq!(recorded[1].0, r#""gone","60000""#);
+}
+
+/// The entities `serialize` recorded of `value`, checked against the
+/// scanner's; `None` when it gave no cut.
+fn recorded_cut<T: serde::Serialize>(value: &T) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let cut = serialize(&json!({"gone": minutes}), &mut out, 1).unwrap().unwrap();
+    let cut = serialize(value, &mut out, 0).unwrap();
+    assert_eq!(out, serde_json::to_vec(value).unwrap());
     let doc = String::from_utf8(out).unwrap();
     let mut recorded = Vec::new();
-    cut.visit(&doc, |path, raw| recorded.push((path.to_string(), raw)));
-    assert_eq!(recorded, split(&doc).unwrap());
-    assert_eq!(recorded[1].0, r#""gone","60000""#);
+    cut?.visit(&doc, |path, raw| recorded.push((path.to_string(), raw.to_string())));
+    let scanned: Vec<_> = split(&doc).unwrap().into_iter().map(|(p, raw)| (p, raw.to_string())).collect();
+    assert_eq!(recorded, scanned);
+    Some(recorded)
+}
+
+#[test]
+fn a_raw_array_is_one_entity_and_a_raw_object_that_could_be_cut_gives_no_cut() {
+    use serde_json::value::RawValue;
+    #[derive(serde::Serialize)]
+    struct Doc {
+        k: u8,
+        raw: Box<RawValue>,
+    }
+    let raw = |text: String| RawValue::from_string(text).unwrap();
+    // The engine's raw values: arrays (the ids that left, by minute).
+    let array = Doc { k: 1, raw: raw(format!("[[\"{}\",1]]", "i".repeat(2000))) };
+    assert_eq!(recorded_cut(&array).expect("a cut").len(), 2);
+    // An object the scanner would cut, which the writer does not look into.
+    let object = Doc { k: 1, raw: raw(format!("{{\"x\":\"{}\",\"y\":1}}", "x".repeat(1100))) };
+    assert!(recorded_cut(&object).is_none(), "no cut: the scanner cuts it");
+}
+
+#[test]
+fn a_writer_call_without_its_pair_gives_no_cut_and_no_panic() {
+    use serde::ser::{SerializeMap, Serializer};
+    /// A map that says it has no entries and writes one: serde_json then
+    /// closes an object it never opened.
+    struct Lying;
+    impl serde::Serialize for Lying {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(0))?;
+            map.serialize_entry("k", &1)?;
+            map.end()
+        }
+    }
+    let mut out = Vec::new();
+    let cut = serialize(&json!({"a": 1}), &mut out, 0).unwrap();
+    assert!(cut.is_some());
+    #[derive(serde::Serialize)]
+    struct Doc {
+        a: Lying,
+    }
+    let mut out = Vec::new();
+    assert!(serialize(&Doc { a: Lying }, &mut out, 0).unwrap().is_none());
 }
 
 /// Any JSON value, objects nested up to ten deep, strings up to ~1.5 KB so
