@@ -175,7 +175,8 @@ impl Stored {
 
     /// How many entities the document that was read holds, when known:
     /// about as many as the next save's ([`super::journal_cut::serialize`]
-    /// sizes its record by it).
+    /// sizes its record by it). `None` when its entities' hashes are not
+    /// known, and then [`diff`] makes no diff (a new snapshot is due).
     pub fn entities(&self) -> Option<usize> {
         self.hashes.as_ref().map(EntityIndex::len)
     }
@@ -528,7 +529,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
     match cut {
         Some(cut) => {
             #[cfg(debug_assertions)]
-            same_cut(doc, cut);
+            cut.assert_scanned(doc);
             cut.visit(doc, each);
         }
         None => visit(doc, each).map_err(damaged)?,
@@ -549,28 +550,6 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index) }));
     }
     Ok(Diff(Due::Append { at, removals, sets, hashes: index }))
-}
-
-/// Debug builds (the test suite's): the cut the writer recorded is the
-/// scanner's, or the first entity where they part is told.
-#[cfg(debug_assertions)]
-fn same_cut(doc: &str, cut: &Cut) {
-    let mut recorded = Vec::new();
-    cut.visit(doc, |path, raw| recorded.push((path.to_string(), raw)));
-    let scanned = split(doc).expect("the state as written is JSON the scanner follows");
-    let parted = recorded.iter().zip(&scanned).position(|(a, b)| a != b);
-    let brief = |entity: Option<&(String, &str)>| {
-        entity.map(|(path, raw)| (path.clone(), raw.chars().take(80).collect::<String>()))
-    };
-    assert!(
-        parted.is_none() && recorded.len() == scanned.len(),
-        "the recorded cut ({} entities) is not the scanner's ({}): at entity {:?}, {:?} against {:?}",
-        recorded.len(),
-        scanned.len(),
-        parted,
-        brief(parted.and_then(|n| recorded.get(n))),
-        brief(parted.and_then(|n| scanned.get(n))),
-    );
 }
 
 /// The second half of [`save`]: writes what [`diff`] found of `doc`.

@@ -95,19 +95,44 @@ impl Cut {
         }
     }
 
-    /// How many entities the document holds.
-    #[cfg(test)]
-    pub fn entities(&self) -> usize {
-        self.entities.len()
+    /// Checks that this cut of `doc` is the scanner's
+    /// ([`journal_entities::split`]), naming the first entity where they
+    /// part: debug builds at every save (`journal::diff`), and the tests.
+    /// Gives the entities' paths.
+    #[cfg(any(test, debug_assertions))]
+    pub fn assert_scanned(&self, doc: &str) -> Vec<String> {
+        let mut recorded = Vec::new();
+        self.visit(doc, |path, raw| recorded.push((path.to_string(), raw)));
+        let scanned = super::journal_entities::split(doc).expect("the state as written is JSON the scanner follows");
+        let parted = recorded.iter().zip(&scanned).position(|(a, b)| a != b);
+        let brief = |entity: Option<&(String, &str)>| {
+            entity.map(|(path, raw)| (path.clone(), raw.chars().take(80).collect::<String>()))
+        };
+        assert!(
+            parted.is_none() && recorded.len() == scanned.len(),
+            "the recorded cut ({} entities) is not the scanner's ({}): at entity {:?}, {:?} against {:?}",
+            recorded.len(),
+            scanned.len(),
+            parted,
+            brief(parted.and_then(|n| recorded.get(n))),
+            brief(parted.and_then(|n| scanned.get(n))),
+        );
+        recorded.into_iter().map(|(path, _)| path).collect()
     }
+}
+
+/// A recorded offset: [`serialize`] gives no cut when one does not fit.
+fn span((start, end): (usize, usize)) -> Span {
+    (start as u32, end as u32)
 }
 
 /// Writes `value` as compact JSON at the end of `out` (the bytes of
 /// `serde_json::to_writer`), and the cut of what it wrote (`None` when the
 /// document is 4 GiB or longer, which the cut's offsets cannot hold, or
 /// when the cut cannot be followed, see the module: the scanner then cuts
-/// it): `value` is a JSON object, and `out` was empty. `entities`: about how many it holds (the state read before), so
-/// that the record is made at its size at once.
+/// it): `value` is a JSON object, and `out` was empty. `entities`: about
+/// how many it holds (the state read before), so that the record is made
+/// at its size at once.
 pub fn serialize<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
@@ -147,9 +172,8 @@ impl io::Write for Counted<'_> {
 
 /// An object being written that could be cut.
 struct Frame {
-    /// Where its `{` is.
+    /// Where its `{` is. Its depth is its place in [`Cutter::frames`].
     start: usize,
-    depth: usize,
     /// Known to be cut (the document always is).
     cut: bool,
     /// The key of the member being written.
@@ -189,7 +213,6 @@ impl Cutter<'_> {
     /// entity. Offsets past 4 GiB wrap, and [`serialize`] then gives no cut.
     fn found(&mut self, frame: usize, key: (usize, usize), value: (usize, usize)) {
         let path = self.path_of(frame);
-        let span = |(start, end): (usize, usize)| (start as u32, end as u32);
         self.cut.entities.push(Found { path, key: span(key), value: span(value) });
     }
 
@@ -201,8 +224,8 @@ impl Cutter<'_> {
         }
         if self.frames[frame].path.is_none() {
             let parent = self.path_of(frame - 1);
-            let (start, end) = self.frames[frame - 1].key;
-            self.cut.paths.push(Path { parent, key: (start as u32, end as u32) });
+            let key = span(self.frames[frame - 1].key);
+            self.cut.paths.push(Path { parent, key });
             self.frames[frame].path = Some((self.cut.paths.len() - 1) as u32);
         }
         self.frames[frame].path
@@ -232,19 +255,15 @@ impl Formatter for &mut Cutter<'_> {
             self.opaque += 1;
             return Ok(());
         }
-        let depth = match self.frames.last() {
-            None => 0,
-            // A member of an object at `depth` is cut only below the
-            // deepest (`Scanner::cut_here`).
-            Some(outer) if outer.depth + 1 < MAX_DEPTH => outer.depth + 1,
-            Some(_) => {
-                self.opaque = 1;
-                return Ok(());
-            }
-        };
+        // Its depth: the objects around it. An object is cut only below
+        // the deepest (`Scanner::cut_here`).
+        let depth = self.frames.len();
+        if depth >= MAX_DEPTH {
+            self.opaque = 1;
+            return Ok(());
+        }
         self.frames.push(Frame {
             start,
-            depth,
             cut: depth == 0,
             key: (start, start),
             value_start: start,

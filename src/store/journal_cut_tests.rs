@@ -2,21 +2,13 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::serialize;
-use crate::store::journal_entities::{SPLIT_BYTES, split};
+use crate::store::journal_entities::SPLIT_BYTES;
 
 /// The document `serialize` wrote, which must be `to_vec`'s, and the
-/// entities of its cut, which must be those the scanner finds in it.
+/// entities of its cut, which must be those the scanner finds in it: how
+/// many.
 fn cut_as_scanned(value: &Value) -> usize {
-    let mut out = Vec::new();
-    let cut = serialize(value, &mut out, 0).unwrap().unwrap();
-    assert_eq!(out, serde_json::to_vec(value).unwrap(), "the bytes of serde_json::to_writer");
-    let doc = String::from_utf8(out).unwrap();
-    let mut recorded = Vec::new();
-    cut.visit(&doc, |path, raw| recorded.push((path.to_string(), raw)));
-    let scanned = split(&doc).unwrap();
-    assert_eq!(recorded, scanned, "the cut of {doc}");
-    assert_eq!(cut.entities(), scanned.len());
-    scanned.len()
+    recorded_cut(value).expect("a cut").len()
 }
 
 /// A string whose JSON text (with its quotes) is `len` bytes long.
@@ -31,12 +23,7 @@ fn an_object_is_cut_when_it_is_one_byte_longer_than_the_split() {
     assert_eq!(cut_as_scanned(&at_the_split), 2, "short enough: one entity");
     let past_it = json!({"outer": {"a": text(SPLIT_BYTES - 5)}, "b": 1});
     assert_eq!(cut_as_scanned(&past_it), 2, "cut: its one member is an entity");
-    let mut recorded = Vec::new();
-    let mut out = Vec::new();
-    let cut = serialize(&past_it, &mut out, 0).unwrap().unwrap();
-    let doc = String::from_utf8(out).unwrap();
-    cut.visit(&doc, |path, _| recorded.push(path.to_string()));
-    assert_eq!(recorded, [r#""outer","a""#, r#""b""#]);
+    assert_eq!(recorded_cut(&past_it).expect("a cut"), [r#""outer","a""#, r#""b""#]);
 }
 
 #[test]
@@ -76,21 +63,17 @@ fn keys_with_escapes_and_numbers_as_keys_are_their_tokens() {
     }
     let minutes = Minutes { gone: (0..40).map(|m| (m * 60_000, "x".repeat(60))).collect() };
     let recorded = recorded_cut(&minutes).expect("a cut");
-    assert_eq!(recorded[1].0, r#""gone","60000""#);
+    assert_eq!(recorded[1], r#""gone","60000""#);
 }
 
-/// The entities `serialize` recorded of `value`, checked against the
-/// scanner's; `None` when it gave no cut.
-fn recorded_cut<T: serde::Serialize>(value: &T) -> Option<Vec<(String, String)>> {
+/// The paths of the entities `serialize` recorded of `value`, checked
+/// against the scanner's (`Cut::assert_scanned`), its bytes against
+/// `to_vec`'s; `None` when it gave no cut.
+fn recorded_cut<T: serde::Serialize>(value: &T) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let cut = serialize(value, &mut out, 0).unwrap();
-    assert_eq!(out, serde_json::to_vec(value).unwrap());
-    let doc = String::from_utf8(out).unwrap();
-    let mut recorded = Vec::new();
-    cut?.visit(&doc, |path, raw| recorded.push((path.to_string(), raw.to_string())));
-    let scanned: Vec<_> = split(&doc).unwrap().into_iter().map(|(p, raw)| (p, raw.to_string())).collect();
-    assert_eq!(recorded, scanned);
-    Some(recorded)
+    assert_eq!(out, serde_json::to_vec(value).unwrap(), "the bytes of serde_json::to_writer");
+    Some(cut?.assert_scanned(&String::from_utf8(out).unwrap()))
 }
 
 #[test]
