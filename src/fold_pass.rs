@@ -324,15 +324,6 @@ fn run_pass(
     // What the engine state is diffed against, taken with it to the second
     // thread.
     let state_read = checkpoint.stored.take();
-    // The engine state's journal is synced once the world's files are
-    // written, beside their own syncs (`journal::write`): the world's side
-    // closes the channel, on every path, as it drops its end. Nothing is
-    // ever sent: the wait returns when the channel is closed.
-    let (world_written, world_written_wait) = std::sync::mpsc::channel::<std::convert::Infallible>();
-    let tell_world_written = move || drop(world_written);
-    let wait_for_world = move || {
-        let _closed = world_written_wait.recv();
-    };
     let ((written, history_marks), rendered) = beside(
         || -> Result<_, PassError> {
             create_dir(world_dir, "the world directory")?;
@@ -351,7 +342,7 @@ fn run_pass(
             // MB (peak memory), and in a busy run the files held at once
             // were ~1,600 page faults (issue 11).
             let written = world::render_each(&checkpoint.engine, inventory, config, &facts, |render| {
-                write_world(world_dir, render, tell_world_written)
+                write_world(world_dir, render)
             })?;
             let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
             Ok((written, history_marks))
@@ -360,11 +351,7 @@ fn run_pass(
             None => outbox::Rendered::new(&notifications, &base),
             Some(path) => outbox::Rendered::written(&notifications, path),
         },
-        || {
-            save_state.then(|| {
-                checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state, wait_for_world))
-            })
-        },
+        || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
     report.written = written;
     report.notifications = notifications;
@@ -527,16 +514,9 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &[&DiskFacts]) -> Vec<Diag
 /// Renders the world files, a file at a time, and writes them as one
 /// generation (`store/generation.rs`): a crash or a reader sees all of the
 /// old files or all of the new.
-///
-/// `written` is called once the files are written, before they are synced
-/// ([`generation::write_rendered`]).
-fn write_world(
-    dir: &Path,
-    render: &mut world::Renderer,
-    written: impl FnOnce(),
-) -> Result<Vec<&'static str>, PassError> {
+fn write_world(dir: &Path, render: &mut world::Renderer) -> Result<Vec<&'static str>, PassError> {
     create_dir(dir, "the world directory")?;
-    generation::write_rendered(dir, &world::FILES, render, written).map_err(|failed| match failed {
+    generation::write_rendered(dir, &world::FILES, render).map_err(|failed| match failed {
         generation::Failed::Write(generation::WriteError { path, error }) => PassError::WorldFile { path, error },
         generation::Failed::Render(error) => PassError::Render(error),
     })

@@ -180,19 +180,17 @@ impl RenderedState {
     /// 11): after a crash, an appended tail past the committed mark is
     /// never read and is cut by the next pass, and a snapshot of a
     /// generation no checkpoint names is removed by the next commit.
-    ///
-    /// Records appended to the journal are synced once `before_sync`
-    /// returned ([`journal::write`]).
-    pub fn write(self, state_dir: &Path, before_sync: impl FnOnce()) -> Result<RenderedState, CheckpointError> {
-        self.written(state_dir, before_sync).map(|stored| RenderedState(Made::Written(stored)))
+    pub fn write(self, state_dir: &Path) -> Result<RenderedState, CheckpointError> {
+        self.written(state_dir).map(|stored| RenderedState(Made::Written(stored)))
     }
 
     /// What a commit names: the files [`RenderedState::write`] wrote, or
     /// written now.
-    fn written(self, state_dir: &Path, before_sync: impl FnOnce()) -> Result<Stored, CheckpointError> {
+    fn written(self, state_dir: &Path) -> Result<Stored, CheckpointError> {
         match self.0 {
-            Made::Rendered { doc, found } => journal::write(state_dir, &doc, found, before_sync)
-                .map_err(|error| state_error(&Checkpoint::path(state_dir), error)),
+            Made::Rendered { doc, found } => {
+                journal::write(state_dir, &doc, found).map_err(|error| state_error(&Checkpoint::path(state_dir), error))
+            }
             Made::Written(stored) => Ok(stored),
         }
     }
@@ -413,7 +411,7 @@ impl Checkpoint {
     ) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
-        let stored = state?.written(state_dir, || ())?;
+        let stored = state?.written(state_dir)?;
         fault_injection::crash_at("after-engine-state");
         let header = HeaderRef {
             format: FORMAT,
