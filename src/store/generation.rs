@@ -201,7 +201,7 @@ impl<'a> Filling<'a> {
         let file = fs::copy(old, &path)
             .and_then(|_| fs::File::open(&path))
             .map_err(|error| WriteError { path: self.world_path(name), error })?;
-        self.syncing.push((name, Syncing::start(file)));
+        self.start_sync(name, file);
         Ok(())
     }
 
@@ -216,8 +216,12 @@ impl<'a> Filling<'a> {
         })()
         .map_err(|error| WriteError { path: self.world_path(name), error })?;
         fault_injection::crash_at("after-world-file");
-        self.syncing.push((name, Syncing::start(file)));
+        self.start_sync(name, file);
         Ok(())
+    }
+
+    fn start_sync(&mut self, name: &'a str, file: fs::File) {
+        self.syncing.push((name, Syncing::start(file)));
     }
 
     /// Every file's sync is waited for (the first error, in the order the
@@ -242,14 +246,14 @@ impl Drop for Filling<'_> {
 
 /// The sync of one file of a generation, started as soon as the file is
 /// written, on a thread of its own, so that it runs while the next file is
-/// rendered (issue 11, twenty-third pass: the busy run's world files were
-/// all synced at once after the last was written, ~5 ms of waiting at the
-/// end of the pass; started each as it is written, the pass ended ~3 ms
-/// sooner, medians of alternated runs). Until then every file was
-/// written, then all synced at once, each on a thread: one after the
-/// other, each sync had waited for its own journal commit (six of the ~18
-/// syncs of a run, perf and strace). Where no thread can be started, the
-/// file is synced when waited for.
+/// rendered (issue 11, twenty-third pass: the busy run's six world files,
+/// each synced on a thread of its own but all only after the last was
+/// written, were ~5 ms of waiting at the end of the pass; started each as
+/// it is written, the pass ended ~3 ms sooner, medians of alternated
+/// runs). Where no thread can be started, the file is synced when waited
+/// for. A sync not waited for (an earlier file's failed, or a render
+/// after it) finishes on its own: it holds only its open file, and
+/// touches no path.
 enum Syncing {
     Beside(std::thread::JoinHandle<io::Result<()>>),
     Here(Arc<fs::File>),
@@ -257,9 +261,12 @@ enum Syncing {
 
 impl Syncing {
     fn start(file: fs::File) -> Syncing {
+        // Decided here, in the order the files are written.
+        let injected = fault_injection::fail_at("world-sync");
         let file = Arc::new(file);
         let beside = Arc::clone(&file);
-        match std::thread::Builder::new().name("observer-sync".into()).spawn(move || beside.sync_all()) {
+        let sync = move || injected.and_then(|()| beside.sync_all());
+        match std::thread::Builder::new().name("observer-sync".into()).spawn(sync) {
             Ok(thread) => Syncing::Beside(thread),
             Err(_) => Syncing::Here(file),
         }

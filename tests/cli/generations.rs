@@ -214,3 +214,35 @@ fn a_full_disk_while_the_generation_is_written_leaves_the_old_one_whole_and_curr
         lab.assert_world_equals_rebuild();
     }
 }
+
+/// Each world file's sync runs on a thread of its own from the moment the
+/// file is written: one that fails (as on a full disk) fails the pass
+/// before the swap, names its file, and leaves the old generation whole
+/// and current.
+#[test]
+fn a_sync_that_fails_leaves_the_old_generation_whole_and_current_and_names_its_file() {
+    for nth in 1..=WORLD_FILES.len() {
+        let lab = Homelab::new();
+        story(&lab, 0);
+        lab.run();
+        let world = lab.world_files("world");
+        let target = fs::read_link(lab.path("world/..data")).unwrap();
+        story(&lab, 1);
+        let out = lab
+            .observer(["run", "--no-tick"])
+            .env("OBSERVER_TEST_FAIL_AT", &format!("world-sync:{nth}"))
+            .run()
+            .code(1)
+            .stderr_has("No space left on device");
+        // The files are written, and their syncs started, in this order.
+        let file = WORLD_FILES[nth - 1];
+        let named = format!("world/{file}; the checkpoint was not committed");
+        assert!(out.stderr.contains(&named), "sync {nth}: names {file}: {}", out.stderr);
+        assert_eq!(lab.world_files("world"), world, "sync {nth}: the old generation, every file");
+        assert_eq!(fs::read_link(lab.path("world/..data")).unwrap(), target, "sync {nth}: not swapped");
+        assert_eq!(generations(&lab), ["..gen-1"], "sync {nth}: the unsynced generation is removed");
+        lab.run();
+        assert_eq!(lab.summary()["events"]["total"], 4);
+        lab.assert_world_equals_rebuild();
+    }
+}
