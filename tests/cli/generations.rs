@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::{Ev, Homelab, WORLD_FILES, lines};
+use crate::support::{Ev, Homelab, Outcome, WORLD_FILES, lines};
 
 fn story(lab: &Homelab, minute: u32) {
     lab.append(
@@ -194,33 +194,12 @@ fn a_kill_in_the_middle_of_the_migration_leaves_one_generation_and_the_next_run_
     }
 }
 
-#[test]
-fn a_full_disk_while_the_generation_is_written_leaves_the_old_one_whole_and_current() {
-    for nth in 1..=WORLD_FILES.len() {
-        let lab = Homelab::new();
-        story(&lab, 0);
-        lab.run();
-        let world = lab.world_files("world");
-        let target = fs::read_link(lab.path("world/..data")).unwrap();
-        story(&lab, 1);
-        let out =
-            lab.observer(["run", "--no-tick"]).env("OBSERVER_TEST_FAIL_AT", &format!("write:{nth}")).run().code(1);
-        assert!(out.stderr.contains("No space left on device"), "{}", out.stderr);
-        assert_eq!(lab.world_files("world"), world, "write {nth}: the old generation, every file");
-        assert_eq!(fs::read_link(lab.path("world/..data")).unwrap(), target);
-        assert_eq!(generations(&lab), ["..gen-1"], "write {nth}: the half-written generation is removed");
-        lab.run();
-        assert_eq!(lab.summary()["events"]["total"], 4);
-        lab.assert_world_equals_rebuild();
-    }
-}
-
-/// Each world file's sync runs on a thread of its own from the moment the
-/// file is written: one that fails (as on a full disk) fails the pass
-/// before the swap, names its file, and leaves the old generation whole
-/// and current.
-#[test]
-fn a_sync_that_fails_leaves_the_old_generation_whole_and_current_and_names_its_file() {
+/// For each of the six world files in turn: the second pass made to fail
+/// at the fault point `point` for that file (`OBSERVER_TEST_FAIL_AT`, as
+/// on a full disk) exits 1, leaves the old generation whole and current
+/// and no other, and the next run equals a rebuild. `also` checks the
+/// failed run's output further, given which file failed.
+fn a_failure_at_each_world_file_leaves_the_old_generation(point: &str, also: impl Fn(usize, &Outcome)) {
     for nth in 1..=WORLD_FILES.len() {
         let lab = Homelab::new();
         story(&lab, 0);
@@ -230,19 +209,35 @@ fn a_sync_that_fails_leaves_the_old_generation_whole_and_current_and_names_its_f
         story(&lab, 1);
         let out = lab
             .observer(["run", "--no-tick"])
-            .env("OBSERVER_TEST_FAIL_AT", &format!("world-sync:{nth}"))
+            .env("OBSERVER_TEST_FAIL_AT", &format!("{point}:{nth}"))
             .run()
             .code(1)
             .stderr_has("No space left on device");
-        // The files are written, and their syncs started, in this order.
-        let file = WORLD_FILES[nth - 1];
-        let named = format!("world/{file}; the checkpoint was not committed");
-        assert!(out.stderr.contains(&named), "sync {nth}: names {file}: {}", out.stderr);
-        assert_eq!(lab.world_files("world"), world, "sync {nth}: the old generation, every file");
-        assert_eq!(fs::read_link(lab.path("world/..data")).unwrap(), target, "sync {nth}: not swapped");
-        assert_eq!(generations(&lab), ["..gen-1"], "sync {nth}: the unsynced generation is removed");
+        also(nth, &out);
+        assert_eq!(lab.world_files("world"), world, "{point} {nth}: the old generation, every file");
+        assert_eq!(fs::read_link(lab.path("world/..data")).unwrap(), target, "{point} {nth}: not swapped");
+        assert_eq!(generations(&lab), ["..gen-1"], "{point} {nth}: the half-written generation is removed");
         lab.run();
         assert_eq!(lab.summary()["events"]["total"], 4);
         lab.assert_world_equals_rebuild();
     }
+}
+
+#[test]
+fn a_full_disk_while_the_generation_is_written_leaves_the_old_one_whole_and_current() {
+    a_failure_at_each_world_file_leaves_the_old_generation("write", |_, _| ());
+}
+
+/// Each world file's sync runs on a thread of its own from the moment the
+/// file is written: one that fails (as on a full disk) fails the pass
+/// before the swap, names its file, and leaves the old generation whole
+/// and current.
+#[test]
+fn a_sync_that_fails_leaves_the_old_generation_whole_and_current_and_names_its_file() {
+    a_failure_at_each_world_file_leaves_the_old_generation("world-sync", |nth, out| {
+        // The files are written, and their syncs started, in this order.
+        let file = WORLD_FILES[nth - 1];
+        let named = format!("world/{file}; the checkpoint was not committed");
+        assert!(out.stderr.contains(&named), "sync {nth}: names {file}: {}", out.stderr);
+    });
 }
