@@ -250,32 +250,34 @@ impl Drop for Filling<'_> {
 /// each synced on a thread of its own but all only after the last was
 /// written, were ~5 ms of waiting at the end of the pass; started each as
 /// it is written, the pass ended ~3 ms sooner, medians of alternated
-/// runs). Where no thread can be started, the file is synced when waited
-/// for. A sync not waited for (an earlier file's failed, or a render
-/// after it) finishes on its own: it holds only its open file, and
-/// touches no path.
+/// runs). Where no thread can be started, the file is synced at once. A
+/// sync not waited for (an earlier file's failed, or a render after it)
+/// finishes on its own: it holds only its open file, and touches no path.
 enum Syncing {
     Beside(std::thread::JoinHandle<io::Result<()>>),
-    Here(Arc<fs::File>),
+    /// Synced where no thread could be started, or failed by a fault test.
+    Done(io::Result<()>),
 }
 
 impl Syncing {
     fn start(file: fs::File) -> Syncing {
-        // Decided here, in the order the files are written.
-        let injected = fault_injection::fail_at("world-sync");
+        // Decided here, in the order the files are written, whether a
+        // thread can be started or not.
+        if let Err(injected) = fault_injection::fail_at("world-sync") {
+            return Syncing::Done(Err(injected));
+        }
         let file = Arc::new(file);
         let beside = Arc::clone(&file);
-        let sync = move || injected.and_then(|()| beside.sync_all());
-        match std::thread::Builder::new().name("observer-sync".into()).spawn(sync) {
+        match std::thread::Builder::new().name("observer-sync".into()).spawn(move || beside.sync_all()) {
             Ok(thread) => Syncing::Beside(thread),
-            Err(_) => Syncing::Here(file),
+            Err(_) => Syncing::Done(file.sync_all()),
         }
     }
 
     fn wait(self) -> io::Result<()> {
         match self {
             Syncing::Beside(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Syncing::Here(file) => file.sync_all(),
+            Syncing::Done(result) => result,
         }
     }
 }
