@@ -24,7 +24,8 @@
 //! by a pass that crashed before its commit, are never read, and are cut
 //! before the next append. Loading reads the snapshot and the committed
 //! journal, splices the journal's last record of each entity into the
-//! snapshot where that entity is and deserialises the result, while a
+//! snapshot where that entity is (in the snapshot's own buffer) and
+//! deserialises the result, while a
 //! second thread replays the journal over the snapshot's entities (read
 //! from `entities-<N>.bin`); the hash of every entity is kept, and the next
 //! save appends the entities whose bytes differ and the removals. Records
@@ -66,7 +67,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
 use super::journal_cut::Cut;
-use super::journal_entities::{CUT, Edits, assemble, fields, splice, split, visit};
+use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
 use super::journal_index::{Collision, EntityIndex, Persisted, Set};
 use super::mark::FileMark;
 
@@ -210,20 +211,27 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 /// than beside it: profiled on the busy history (a run folding 1,000
 /// events), the visit and the parse were a tenth and a quarter of the run.
 /// When one is, the document is the snapshot with the journal's records
-/// spliced in (`journal_entities::splice`), parsed here, while the second
-/// thread replays the records over the snapshot's entities (from the same
-/// index) for the next save: in the run after that one, the replay and the
-/// document assembled from it were a third of the run, all before the
-/// parse. Damage the entities show is reported before what `parse` found,
-/// as [`load`] does.
+/// spliced in (`journal_entities::spliced`), made in the buffer the
+/// snapshot was read into, behind room for what the records add
+/// (`journal_entities::Placed::apply`), and parsed, while the second
+/// thread reads the index beside the snapshot and replays the records
+/// over it for the next save. That index is checked against the length and
+/// the hash of the snapshot taken before either thread starts, so the
+/// second thread never holds the snapshot's text and the splice need not
+/// wait for it (issue 11: a splice into new memory took ~2,000 more page
+/// faults on the busy history, and a splice in place that waited for the
+/// second thread gained nothing). Without an index of its own, the
+/// snapshot is read again once the parse is done, and its entities
+/// visited. Damage the entities show is reported before what `parse`
+/// found, as [`load`] does.
 pub fn load_and_parse<T, E>(
     state: &Path,
     at: &StateRef,
     parse: impl FnOnce(&mut String) -> Result<T, E>,
 ) -> Result<(String, Result<T, E>, Stored), JournalError> {
-    let mut snapshot = read_snapshot(state, at)?;
     let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
     if at.journal.bytes == 0 {
+        let mut snapshot = read_snapshot(state, at)?;
         // `parse` may change the text for its time (`store/checkpoint_doc.rs`):
         // the index beside is read meanwhile, and checked against the text
         // once it is given back.
@@ -233,37 +241,89 @@ pub fn load_and_parse<T, E>(
             .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
         return Ok((snapshot, parsed, Stored::new(*at, index)));
     }
-    let text = snapshot.as_str();
+    // The journal is read first, for the room its records need before the
+    // snapshot (`read_snapshot_after`); the snapshot's damage is still told
+    // before the journal's, as when it was read first.
     let journal = journal_path(state, at.generation);
-    let committed = read_journal(state, at)?;
-    let records = records(&journal, &committed)?;
-    let edits = Edits::of(&records).map_err(|reason| damaged(journal.clone(), reason))?;
-    let (spliced, replayed) = crate::threads::both(
+    let snapshot_first = |error| read_snapshot(state, at).err().unwrap_or(error);
+    let committed = read_journal(state, at).map_err(snapshot_first)?;
+    let records = records(&journal, &committed).map_err(snapshot_first)?;
+    let edits = Edits::of(&records).map_err(|reason| snapshot_first(damaged(journal.clone(), reason)))?;
+    let room = room_for(&records);
+    let snapshot_damaged = |reason| damaged(snapshot_path(state, at.generation), reason);
+    let buf = String::from_utf8(read_snapshot_after(state, at, room)?)
+        .map_err(|_| snapshot_damaged("it is not UTF-8".into()))?;
+    // The index beside is checked against the snapshot's length and hash,
+    // taken here: the snapshot's buffer is then the splice's alone, and the
+    // second thread reads and replays the index while the document is
+    // spliced and parsed, rather than the parse waiting for it.
+    let (snapshot_len, snapshot_hash) = (buf.len() - room, xxh3_64(&buf.as_bytes()[room..]));
+    let edits = &edits;
+    let (made, replayed) = crate::threads::both(
         "observer-entities",
-        || match splice(text, &edits) {
-            Ok(Some(mut doc)) => Ok((parse(&mut doc), doc)),
-            _ => Err(parse),
-        },
-        || match own_index(read_written_index(state, at), text) {
-            Some(index) => Ok((replay_over(index, &records), None)),
-            None => replay(text, &records).map(|(index, values)| (index, Some(values))),
+        move || made_in_place(buf, room, edits, parse),
+        || {
+            let written = read_written_index(state, at).filter(|w| is_own(w, snapshot_len, snapshot_hash))?;
+            Some(replay_over(written.index, &records))
         },
     );
-    let snapshot_damaged = |reason| damaged(snapshot_path(state, at.generation), reason);
-    let (index, values) = replayed.map_err(snapshot_damaged)?;
-    let parse = match spliced {
-        Ok((parsed, doc)) => return Ok((doc, parsed, Stored::new(*at, index))),
+    match made {
+        Made::Parsed(doc, parsed) => {
+            let index = match replayed {
+                Some(index) => index,
+                // No index of the snapshot's own: its entities visited, in
+                // the snapshot read again, as its buffer holds the splice.
+                None => replay(&read_snapshot(state, at)?, &records).map_err(snapshot_damaged)?.0,
+            };
+            Ok((doc, parsed, Stored::new(*at, index)))
+        }
         // The edits do not fit the snapshot's cut: assembled instead, from
         // the values of a replay over the snapshot's own entities.
-        Err(parse) => parse,
+        Made::Unfit(parse, buf) => {
+            let text = &buf[room..];
+            let (index, values) = replay(text, &records).map_err(snapshot_damaged)?;
+            let mut doc =
+                assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+            let parsed = parse(&mut doc);
+            Ok((doc, parsed, Stored::new(*at, index)))
+        }
+        Made::NotUtf8 => Err(damaged(journal, "the state spliced from it is not UTF-8".into())),
+    }
+}
+
+/// What [`made_in_place`] made of a snapshot and a journal's edits.
+enum Made<P, T, E> {
+    /// The spliced document, and what `parse` made of it.
+    Parsed(String, Result<T, E>),
+    /// The edits do not fit the snapshot's cut: `parse`, not called, and
+    /// the snapshot's buffer, untouched.
+    Unfit(P, String),
+    /// Cannot happen with the snapshot the pieces were made from.
+    NotUtf8,
+}
+
+/// The snapshot `buf[room..]` with `edits` spliced in, made in `buf`
+/// itself (its pages touched already by the read: issue 11, the fresh
+/// memory of a new document was most of a splice), and parsed.
+fn made_in_place<T, E, P>(buf: String, room: usize, edits: &Edits, parse: P) -> Made<P, T, E>
+where
+    P: FnOnce(&mut String) -> Result<T, E>,
+{
+    let Some(placed) = spliced(&buf[room..], edits).ok().flatten().map(|spliced| spliced.placed()) else {
+        return Made::Unfit(parse, buf);
     };
-    let (index, values) = match values {
-        Some(values) => (index, values),
-        None => replay(text, &records).map_err(snapshot_damaged)?,
+    let made = match placed.apply(buf.into_bytes(), room) {
+        Ok(bytes) => String::from_utf8(bytes).ok(),
+        // Less room than the pieces add: made in new memory.
+        Err((placed, buf)) => placed.into_string(&buf[room..]).ok(),
     };
-    let mut doc = assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
-    let parsed = parse(&mut doc);
-    Ok((doc, parsed, Stored::new(*at, index)))
+    match made {
+        Some(mut doc) => {
+            let parsed = parse(&mut doc);
+            Made::Parsed(doc, parsed)
+        }
+        None => Made::NotUtf8,
+    }
 }
 
 /// Sized from the snapshot (the busy history's state holds an entity per
@@ -296,12 +356,14 @@ fn read_written_index(state: &Path, at: &StateRef) -> Option<Persisted> {
 /// length and the XXH3 of the snapshot's text, and [`CUT`], are the ones
 /// it records. Another snapshot's or another cut's is not used.
 fn own_index(written: Option<Persisted>, snapshot: &str) -> Option<EntityIndex> {
-    let own = |written: &Persisted| {
-        written.cut == CUT
-            && written.snapshot_len == snapshot.len() as u64
-            && written.snapshot_hash == xxh3_64(snapshot.as_bytes())
-    };
-    written.filter(own).map(|written| written.index)
+    let hash = xxh3_64(snapshot.as_bytes());
+    written.filter(|written| is_own(written, snapshot.len(), hash)).map(|written| written.index)
+}
+
+/// Whether `written` was made, under this version's cut, for a snapshot
+/// of `len` bytes whose XXH3 is `hash`.
+fn is_own(written: &Persisted, len: usize, hash: u64) -> bool {
+    written.cut == CUT && written.snapshot_len == len as u64 && written.snapshot_hash == hash
 }
 
 /// The records replayed over the index of the snapshot they follow, as
@@ -679,6 +741,11 @@ fn next_generation(state: &Path, live: u64) -> u64 {
 
 /// A committed file, whole; missing or a symlink is an error.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
+    read_bytes_after(path, 0)
+}
+
+/// [`read_bytes`] after `room` bytes of zeros.
+fn read_bytes_after(path: &Path, room: usize) -> Result<Vec<u8>, JournalError> {
     let io = |error| JournalError::Io { path: path.to_path_buf(), error };
     let meta = std::fs::symlink_metadata(path).map_err(io)?;
     if !meta.is_file() {
@@ -686,9 +753,37 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
         return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
     }
     match meta.len() {
-        len if len >= HALVES_READ_BYTES => read_in_halves(path, len).map_err(io),
-        _ => std::fs::read(path).map_err(io),
+        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room).map_err(io),
+        _ if room == 0 => std::fs::read(path).map_err(io),
+        _ => {
+            let mut bytes = vec![0; room];
+            bytes.extend_from_slice(&std::fs::read(path).map_err(io)?);
+            Ok(bytes)
+        }
     }
+}
+
+/// What [`read_snapshot_after`] leaves free before the snapshot for a
+/// splice in place (`journal_entities::Placed::apply`): at least what the
+/// records' pieces can add to it, its values, and each key and the
+/// punctuation of a member or object it may make (a path's length bounds
+/// its keys, and five times it their `,`, `:`, `{` and `}`). A splice that
+/// would add more is made in new memory instead.
+fn room_for(records: &[(&str, Option<&str>)]) -> usize {
+    records.iter().map(|(path, raw)| raw.map_or(0, str::len) + 6 * path.len() + 8).sum::<usize>() + 64
+}
+
+/// The committed snapshot of `at`, read into a buffer after `room` free
+/// bytes (zeros), with the checks of [`read_snapshot`] but its text's
+/// (the caller's, once).
+fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<Vec<u8>, JournalError> {
+    let path = snapshot_path(state, at.generation);
+    let bytes = read_bytes_after(&path, room)?;
+    if (bytes.len() - room) as u64 != at.snapshot {
+        let reason = format!("it holds {} bytes, but {} were committed", bytes.len() - room, at.snapshot);
+        return Err(JournalError::Damaged { path, reason });
+    }
+    Ok(bytes)
 }
 
 /// Files at least this long are read by [`read_in_halves`].
@@ -703,21 +798,26 @@ const HALVES_READ_BYTES: u64 = 4 << 20;
 /// whole: a snapshot never changes once written, but a journal this long
 /// may be growing (a pass appending to it while `observer check` reads
 /// the state without the lock).
-fn read_in_halves(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+fn read_in_halves(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
-    match halves_of(&file, len) {
+    match halves_of(&file, len, room) {
         Some(bytes) => Ok(bytes),
-        None => std::fs::read(path),
+        None => {
+            let mut bytes = vec![0; room];
+            bytes.extend_from_slice(&std::fs::read(path)?);
+            Ok(bytes)
+        }
     }
 }
 
-/// The `len` bytes of `file`, read as two halves at once; `None` when it
-/// cannot be read so or is not `len` bytes long.
-fn halves_of(file: &std::fs::File, len: u64) -> Option<Vec<u8>> {
+/// The `len` bytes of `file` after `room` bytes of zeros, read as two
+/// halves at once; `None` when it cannot be read so or is not `len` bytes
+/// long.
+fn halves_of(file: &std::fs::File, len: u64, room: usize) -> Option<Vec<u8>> {
     use std::os::unix::fs::FileExt as _;
     let size = usize::try_from(len).ok()?;
-    let mut bytes = vec![0; size];
-    let (first, second) = bytes.split_at_mut(size / 2);
+    let mut bytes = vec![0; room.checked_add(size)?];
+    let (first, second) = bytes[room..].split_at_mut(size / 2);
     let (a, b) = crate::threads::both(
         "observer-read",
         || file.read_exact_at(first, 0),

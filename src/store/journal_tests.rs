@@ -370,9 +370,15 @@ fn a_long_file_read_in_halves_is_the_file() {
         std::fs::write(&path, &bytes).unwrap();
         let len = bytes.len() as u64;
         let file = std::fs::File::open(&path).unwrap();
-        assert!(halves_of(&file, len) == Some(bytes.clone()), "{extra} bytes past the threshold");
-        assert!(halves_of(&file, len + 1).is_none() && halves_of(&file, len - 1).is_none());
+        assert!(halves_of(&file, len, 0) == Some(bytes.clone()), "{extra} bytes past the threshold");
+        assert!(halves_of(&file, len + 1, 0).is_none() && halves_of(&file, len - 1, 0).is_none());
         assert!(read_bytes(&path).unwrap() == bytes);
+        // After room for a splice in place: zeros, then the file.
+        let after = read_bytes_after(&path, 5).unwrap();
+        assert!(after[..5] == [0; 5] && after[5..] == bytes[..], "{extra} bytes past the threshold, after room");
     }
+    // A short file, read whole, after room too.
+    std::fs::write(&path, b"short").unwrap();
+    assert_eq!(read_bytes_after(&path, 3).unwrap(), b"\0\0\0short");
     assert!(matches!(read_bytes(dir.path()), Err(JournalError::Damaged { .. })));
 }
