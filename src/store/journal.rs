@@ -24,14 +24,15 @@
 //! by a pass that crashed before its commit, are never read, and are cut
 //! before the next append. Loading reads the snapshot and the committed
 //! journal, splices the journal's last record of each entity into the
-//! snapshot where that entity is (in the snapshot's own buffer) and
-//! deserialises the result, while a
+//! snapshot where that entity is (in the snapshot's own buffer,
+//! `journal_entities::spliced`) and deserialises the result, while a
 //! second thread replays the journal over the snapshot's entities (read
-//! from `entities-<N>.bin`); the hash of every entity is kept, and the next
+//! from `entities-<N>.bin`; without that file, or with one made for other
+//! bytes, the snapshot is read again after the parse and its entities
+//! found by visiting it); the hash of every entity is kept, and the next
 //! save appends the entities whose bytes differ and the removals. Records
-//! that do not fit the snapshot's cut (`journal_entities::splice`) are
-//! replayed and the document assembled from the entities, as before the
-//! splice.
+//! that do not fit the snapshot's cut are replayed and the document
+//! assembled from the entities, as before the splice.
 //!
 //! The index beside the snapshot: profiled on the busy history (a run
 //! folding 1,000 events just after a rebuild), cutting and hashing the
@@ -754,13 +755,18 @@ fn read_bytes_after(path: &Path, room: usize) -> Result<Vec<u8>, JournalError> {
     }
     match meta.len() {
         len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room).map_err(io),
-        _ if room == 0 => std::fs::read(path).map_err(io),
-        _ => {
-            let mut bytes = vec![0; room];
-            bytes.extend_from_slice(&std::fs::read(path).map_err(io)?);
-            Ok(bytes)
-        }
+        len => read_whole_after(path, len, room).map_err(io),
     }
+}
+
+/// The file at `path`, about `len` bytes long, read whole into one buffer
+/// after `room` bytes of zeros.
+fn read_whole_after(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::with_capacity(room.saturating_add(usize::try_from(len).unwrap_or(0)));
+    bytes.resize(room, 0);
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// What [`read_snapshot_after`] leaves free before the snapshot for a
@@ -802,11 +808,7 @@ fn read_in_halves(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u8>
     let file = std::fs::File::open(path)?;
     match halves_of(&file, len, room) {
         Some(bytes) => Ok(bytes),
-        None => {
-            let mut bytes = vec![0; room];
-            bytes.extend_from_slice(&std::fs::read(path)?);
-            Ok(bytes)
-        }
+        None => read_whole_after(path, len, room),
     }
 }
 

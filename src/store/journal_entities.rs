@@ -109,7 +109,7 @@ pub fn assemble(mut entities: Vec<(&str, &str)>) -> Result<String, String> {
     Ok(out)
 }
 
-/// What a journal changes of a document's entities, for [`splice`]: the
+/// What a journal changes of a document's entities, for [`spliced`]: the
 /// last record of each path, and the objects its new entries make.
 pub struct Edits<'a> {
     /// By path: the paths of the records and every object above one (the
@@ -203,10 +203,11 @@ pub fn spliced<'a>(doc: &'a str, edits: &Edits<'a>) -> Result<Option<Spliced<'a>
 
 /// A spliced document as its pieces, in order: the bytes of the document
 /// it was spliced from, as spans of it, and the rest (the records' values,
-/// new keys, punctuation the document does not have there) as text. A
-/// piece of punctuation that the document holds right after the span
-/// before it joins that span, so the members no record touches run on
-/// into long spans: a busy history's splice is a few thousand pieces.
+/// new keys, punctuation the document does not have there) as text. Text
+/// that the document holds right after the span before it (punctuation,
+/// or a key or value the same as the document's there) joins that span,
+/// so the members no record touches run on into long spans: a busy
+/// history's splice is a few thousand pieces.
 ///
 /// So the document can be made in the buffer the original was read into
 /// ([`Placed::apply`]) rather than in fresh memory: on the busy history (a
@@ -340,19 +341,53 @@ impl Placed {
         self.added.len()
     }
 
+    /// Whether [`Placed::apply`] can make the document in a buffer of
+    /// `len` bytes holding the original at `room..`: each span lies in the
+    /// buffer, after the span before it, and no piece is written past the
+    /// buffer's end or the first byte of the original that a span after it
+    /// still reads (a span's own bytes may be, as `copy_within` moves them).
+    pub fn in_place(&self, room: usize, len: usize) -> bool {
+        // For each piece, where the next span at or after it begins in the
+        // original (`None`: no span left to read).
+        let mut next_read = vec![None; self.pieces.len()];
+        let mut upcoming = None;
+        for (i, &(original, start, _)) in self.pieces.iter().enumerate().rev() {
+            if original {
+                upcoming = Some(start);
+            }
+            next_read[i] = upcoming;
+        }
+        if room > len {
+            return false;
+        }
+        let (mut written, mut read) = (0usize, 0usize);
+        for (&(original, start, end), next) in self.pieces.iter().zip(next_read) {
+            let after = written + (end - start);
+            let fits = match original {
+                true => start >= read && room.checked_add(end).is_some_and(|end| end <= len) && written <= room + start,
+                // Before the next span's first byte, or the buffer's end.
+                false => after <= next.map_or(len, |next| room.saturating_add(next)),
+            };
+            if !fits {
+                return false;
+            }
+            if original {
+                read = end;
+            }
+            written = after;
+        }
+        true
+    }
+
     /// The document, made in `buf`, which holds the original at `room..`
-    /// and nothing the document needs before it; `room` at least
-    /// [`Placed::room`] (else `Err`, `buf` untouched). The pieces are
-    /// written from the start of `buf` in order, each moved forward
-    /// (`copy_within`): before a piece is written, what was written is the
-    /// spans before it (which end at or before where it, or the next span,
-    /// begins in the original) and at most `room` bytes of text, so nothing
-    /// is written over a part of the original still to be read.
+    /// and nothing the document needs before it. The pieces are written
+    /// from the start of `buf` in order, each span moved forward
+    /// (`copy_within`). `Err`, `buf` untouched, unless nothing is written
+    /// over a part of the original still to be read ([`Placed::in_place`]):
+    /// with the spans in the original's order, as a splice makes them,
+    /// that holds once `room` is at least [`Placed::room`].
     pub fn apply(self, mut buf: Vec<u8>, room: usize) -> Result<Vec<u8>, (Placed, Vec<u8>)> {
-        let fits = |(original, _, end): &(bool, usize, usize)| {
-            room.checked_add(*end).is_some_and(|end| end <= buf.len()) || !*original
-        };
-        if room < self.added.len() || buf.len() < room || !self.pieces.iter().all(fits) {
+        if !self.in_place(room, buf.len()) {
             return Err((self, buf));
         }
         let mut written = 0;
@@ -514,7 +549,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// [`splice`] of the object at `depth` under `path`: whether it holds
+    /// [`spliced`] of the object at `depth` under `path`: whether it holds
     /// any member now, or `None` when an edit does not fit.
     fn rewrite(
         &mut self,
@@ -556,7 +591,7 @@ impl<'a> Scanner<'a> {
         Ok(Some(!first))
     }
 
-    /// [`splice`] of the member `key` at `path`, which an edit touches
+    /// [`spliced`] of the member `key` at `path`, which an edit touches
     /// (`node`): `false` when the edit does not fit.
     #[allow(clippy::too_many_arguments)]
     fn rewrite_member(
@@ -906,25 +941,31 @@ mod tests {
             let edits = Edits::of(records).unwrap();
             let spliced_text = splice(&doc, &edits).unwrap().expect("fits");
             assert_eq!(value(&spliced_text), value(&replayed(records).unwrap()), "{records:?}");
-            // Made in place, behind exactly the room it needs (the
-            // tightest), and behind more: the same bytes. With less, the
-            // buffer comes back untouched, and the pieces make the same
-            // document in new memory.
+            // Made in place behind the text its pieces add (always room
+            // enough) and behind more: the same bytes. Behind less, made in
+            // place when no piece overtakes what is still to be read, else
+            // the buffer comes back untouched and the pieces make the same
+            // document in new memory; behind none, never in place where the
+            // document grows.
             let placed = || spliced(&doc, &Edits::of(records).unwrap()).unwrap().expect("fits").placed();
             let needed = placed().room();
-            for room in [needed, needed + 100] {
+            for room in [0, needed.saturating_sub(1), needed, needed + 100] {
                 let mut buf = vec![b'#'; room];
                 buf.extend_from_slice(doc.as_bytes());
-                let made = placed().apply(buf, room).ok().expect("room enough");
-                assert_eq!(String::from_utf8(made).unwrap(), spliced_text, "{records:?}, room {room}");
-            }
-            if needed > 0 {
-                let mut buf = vec![b'#'; needed - 1];
-                buf.extend_from_slice(doc.as_bytes());
                 let before = buf.clone();
-                let Err((back, buf)) = placed().apply(buf, needed - 1) else { panic!("room short by one") };
-                assert_eq!(buf, before, "untouched");
-                assert_eq!(back.into_string(&buf[needed - 1..]).unwrap(), spliced_text, "{records:?}");
+                let fits = placed().in_place(room, buf.len());
+                assert!(fits || room < needed, "{records:?}: room {room} of {needed}");
+                assert!(!fits || room > 0 || spliced_text.len() <= doc.len(), "{records:?}");
+                match placed().apply(buf, room) {
+                    Ok(made) => {
+                        assert!(fits);
+                        assert_eq!(String::from_utf8(made).unwrap(), spliced_text, "{records:?}, room {room}");
+                    }
+                    Err((back, buf)) => {
+                        assert!(!fits && buf == before, "{records:?}, room {room}: untouched");
+                        assert_eq!(back.into_string(&buf[room..]).unwrap(), spliced_text, "{records:?}");
+                    }
+                }
             }
         }
         let misfits: [&[(&str, Option<&str>)]; 4] = [
@@ -942,6 +983,46 @@ mod tests {
         }
         assert!(replayed(misfits[1]).is_err() && replayed(misfits[2]).is_err(), "assemble says why");
         assert!(splice("{\"a\":", &Edits::of(&[]).unwrap()).is_err());
+    }
+
+    /// Pieces that would write over what a later span still reads, spans
+    /// out of the original's order, or text past the buffer's end: not
+    /// made in place (the buffer comes back untouched), and the same
+    /// document made in new memory.
+    #[test]
+    fn pieces_that_would_overtake_the_original_are_not_made_in_place() {
+        let original = b"abcdef";
+        let placed = |pieces: Vec<(bool, usize, usize)>, added: &str| {
+            let len = pieces.iter().map(|(_, start, end)| end - start).sum();
+            Placed { pieces, added: added.to_string(), len }
+        };
+        let cases = [
+            // Text before the span it precedes: needs a byte of room.
+            (placed(vec![(false, 0, 1), (true, 0, 6)], "X"), 1, "Xabcdef"),
+            // Spans backwards: never in place, whatever the room.
+            (placed(vec![(true, 3, 6), (true, 0, 3)], ""), usize::MAX, "defabc"),
+            // Text after the last span, longer than the room left.
+            (placed(vec![(true, 0, 6), (false, 0, 3)], "XYZ"), 3, "abcdefXYZ"),
+            // A span shortened (a value cut out) and text in its place.
+            (placed(vec![(true, 0, 2), (false, 0, 2), (true, 4, 6)], "XY"), 0, "abXYef"),
+        ];
+        for (pieces, least, made) in cases {
+            for room in [0, 1, 2, 3, 8] {
+                let mut buf = vec![b'#'; room];
+                buf.extend_from_slice(original);
+                let before = buf.clone();
+                let fits = room >= least;
+                assert_eq!(pieces.in_place(room, buf.len()), fits, "{made}, room {room}");
+                let again = Placed { pieces: pieces.pieces.clone(), added: pieces.added.clone(), len: pieces.len };
+                match again.apply(buf, room) {
+                    Ok(bytes) => assert!(fits && bytes == made.as_bytes(), "{made}, room {room}"),
+                    Err((back, buf)) => {
+                        assert!(!fits && buf == before, "{made}, room {room}: untouched");
+                        assert_eq!(back.into_string(&buf[room..]).unwrap(), made);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::store::journal_entities::splice;
 
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
@@ -281,6 +282,66 @@ fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() 
     assert_eq!(parsed(&load(state, &at).unwrap().0), value);
     let (_, loaded, _) = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).unwrap();
     assert_eq!(loaded.unwrap(), value);
+}
+
+/// A journal whose records do not fit the snapshot's cut (a value set
+/// under an entity that is not an object): the load that splices tells
+/// what the load that replays tells, naming the journal. With the journal
+/// cut short of its mark and the snapshot short too, both tell the
+/// snapshot's damage first, though the splice reads the journal first.
+#[test]
+fn records_that_fit_no_splice_and_a_damaged_snapshot_are_told_as_a_replay_tells_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (_, second) = two_passes(state);
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read(&journal).unwrap();
+    let unfit = [good.as_slice(), b"{\"p\":[\"engine\",\"probe_runs\",\"x\"],\"v\":1}\n"].concat();
+    std::fs::write(&journal, &unfit).unwrap();
+    let at = StateRef { journal: FileMark::of(&unfit), ..second.at };
+    let replayed = load(state, &at).unwrap_err().to_string();
+    let spliced = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
+    assert!(replayed.contains("journal-"), "{replayed}");
+    assert_eq!(spliced, replayed);
+
+    std::fs::write(&journal, &good[..good.len() - 2]).unwrap();
+    let snapshot = snapshot_path(state, second.at.generation);
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(&snapshot, &bytes[..bytes.len() - 1]).unwrap();
+    let replayed = load(state, &second.at).unwrap_err().to_string();
+    let spliced = load_and_parse(state, &second.at, |_| Ok::<(), ()>(())).err().unwrap().to_string();
+    assert!(replayed.contains("snapshot-"), "{replayed}");
+    assert_eq!(spliced, replayed);
+}
+
+/// The splice made where the snapshot was read: behind the room the load
+/// leaves (`room_for`), behind exactly what its pieces add, and behind none
+/// (the document grows, so it is made in new memory), the same document,
+/// parsed as the state written.
+#[test]
+fn a_splice_in_place_or_behind_too_little_room_is_the_same_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (value, second) = two_passes(state);
+    let snapshot = std::fs::read_to_string(snapshot_path(state, second.at.generation)).unwrap();
+    let committed = read_journal(state, &second.at).unwrap();
+    let records = records(&journal_path(state, second.at.generation), &committed).unwrap();
+    let edits = || Edits::of(&records).unwrap();
+    let whole = splice(&snapshot, &edits()).unwrap().expect("fits");
+    assert!(whole.len() > snapshot.len(), "the document grows");
+    let placed = spliced(&snapshot, &edits()).unwrap().expect("fits").placed();
+    let needed = placed.room();
+    assert!(room_for(&records) >= needed);
+    assert!(!placed.in_place(0, snapshot.len()) && placed.in_place(needed, needed + snapshot.len()));
+    for room in [0, needed, room_for(&records)] {
+        let buf = format!("{}{snapshot}", "\0".repeat(room));
+        match made_in_place(buf, room, &edits(), |doc| serde_json::from_str::<Value>(doc)) {
+            Made::Parsed(doc, parsed) => {
+                assert_eq!((doc, parsed.unwrap()), (whole.clone(), value.clone()), "room {room}")
+            }
+            _ => panic!("room {room}: not made"),
+        }
+    }
 }
 
 /// The index of a snapshot's entities written beside it
