@@ -69,7 +69,7 @@ use super::atomic::{is_the_file_at, sync_dir, write_atomic};
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
-use super::journal_index::{Collision, EntityIndex, Persisted, Set};
+use super::journal_index::{Collision, EntityIndex, Persisted, Set, halves_hash, snapshot_hash};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -184,15 +184,11 @@ impl Stored {
     }
 }
 
-/// The snapshot `at` commits, checked against its committed length.
-fn read_snapshot(state: &Path, at: &StateRef) -> Result<String, JournalError> {
-    let path = snapshot_path(state, at.generation);
-    let snapshot = text(&path, read_bytes(&path)?)?;
-    if snapshot.len() as u64 != at.snapshot {
-        let reason = format!("it holds {} bytes, but {} were committed", snapshot.len(), at.snapshot);
-        return Err(JournalError::Damaged { path, reason });
-    }
-    Ok(snapshot)
+/// The snapshot `at` commits, checked against its committed length, and
+/// its [`snapshot_hash`], taken as it was read.
+fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalError> {
+    let (bytes, hash) = read_snapshot_after(state, at, 0)?;
+    Ok((text(&snapshot_path(state, at.generation), bytes)?, hash))
 }
 
 /// [`load`], and the document given to `parse`: the document, what `parse`
@@ -232,13 +228,13 @@ pub fn load_and_parse<T, E>(
 ) -> Result<(String, Result<T, E>, Stored), JournalError> {
     let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
     if at.journal.bytes == 0 {
-        let mut snapshot = read_snapshot(state, at)?;
+        let (mut snapshot, hash) = read_snapshot(state, at)?;
         // `parse` may change the text for its time (`store/checkpoint_doc.rs`):
         // the index beside is read meanwhile, and checked against the text
         // once it is given back.
         let (parsed, written) =
             crate::threads::both("observer-entities", || parse(&mut snapshot), || read_written_index(state, at));
-        let index = index_of_snapshot(written, &snapshot)
+        let index = index_of_snapshot(written, &snapshot, hash)
             .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
         return Ok((snapshot, parsed, Stored::new(*at, index)));
     }
@@ -252,13 +248,13 @@ pub fn load_and_parse<T, E>(
     let edits = Edits::of(&records).map_err(|reason| snapshot_first(damaged(journal.clone(), reason)))?;
     let room = room_for(&records);
     let snapshot_damaged = |reason| damaged(snapshot_path(state, at.generation), reason);
-    let buf = String::from_utf8(read_snapshot_after(state, at, room)?)
-        .map_err(|_| snapshot_damaged("it is not UTF-8".into()))?;
+    let (buf, snapshot_hash) = read_snapshot_after(state, at, room)?;
+    let buf = String::from_utf8(buf).map_err(|_| snapshot_damaged("it is not UTF-8".into()))?;
     // The index beside is checked against the snapshot's length and hash,
-    // taken here: the snapshot's buffer is then the splice's alone, and the
-    // second thread reads and replays the index while the document is
-    // spliced and parsed, rather than the parse waiting for it.
-    let (snapshot_len, snapshot_hash) = (buf.len() - room, xxh3_64(&buf.as_bytes()[room..]));
+    // taken as it was read: the snapshot's buffer is then the splice's
+    // alone, and the second thread reads and replays the index while the
+    // document is spliced and parsed, rather than the parse waiting for it.
+    let snapshot_len = buf.len() - room;
     let edits = &edits;
     let (made, replayed) = crate::threads::both(
         "observer-entities",
@@ -274,7 +270,7 @@ pub fn load_and_parse<T, E>(
                 Some(index) => index,
                 // No index of the snapshot's own: its entities visited, in
                 // the snapshot read again, as its buffer holds the splice.
-                None => replay(&read_snapshot(state, at)?, &records).map_err(snapshot_damaged)?.0,
+                None => replay(&read_snapshot(state, at)?.0, &records).map_err(snapshot_damaged)?.0,
             };
             Ok((doc, parsed, Stored::new(*at, index)))
         }
@@ -337,9 +333,9 @@ fn index_for(snapshot: &str) -> EntityIndex {
 /// The hash of every entity of the snapshot `snapshot`: the index
 /// written beside it ([`read_written_index`]) when it was made for these
 /// very bytes ([`own_index`]), else found by visiting it.
-fn index_of_snapshot(written: Option<Persisted>, snapshot: &str) -> Result<Option<EntityIndex>, String> {
-    match own_index(written, snapshot) {
-        Some(index) => Ok(Some(index)),
+fn index_of_snapshot(written: Option<Persisted>, snapshot: &str, hash: u64) -> Result<Option<EntityIndex>, String> {
+    match written.filter(|written| is_own(written, snapshot.len(), hash)) {
+        Some(written) => Ok(Some(written.index)),
         None => index_of(snapshot),
     }
 }
@@ -352,17 +348,10 @@ fn read_written_index(state: &Path, at: &StateRef) -> Option<Persisted> {
     EntityIndex::from_bytes(&bytes)
 }
 
-/// The index of `written` when it was made for `snapshot` (as read, at the
-/// committed length: `read_snapshot`) under this version's cut: the
-/// length and the XXH3 of the snapshot's text, and [`CUT`], are the ones
-/// it records. Another snapshot's or another cut's is not used.
-fn own_index(written: Option<Persisted>, snapshot: &str) -> Option<EntityIndex> {
-    let hash = xxh3_64(snapshot.as_bytes());
-    written.filter(|written| is_own(written, snapshot.len(), hash)).map(|written| written.index)
-}
-
-/// Whether `written` was made, under this version's cut, for a snapshot
-/// of `len` bytes whose XXH3 is `hash`.
+/// Whether `written` was made, under this version's cut, for the snapshot
+/// as read (at the committed length: `read_snapshot`), of `len` bytes and
+/// whose [`snapshot_hash`] is `hash`: the length, the hash and [`CUT`] are
+/// the ones it records. Another snapshot's or another cut's is not used.
 fn is_own(written: &Persisted, len: usize, hash: u64) -> bool {
     written.cut == CUT && written.snapshot_len == len as u64 && written.snapshot_hash == hash
 }
@@ -399,7 +388,7 @@ fn index_of(snapshot: &str) -> Result<Option<EntityIndex>, String> {
 
 /// The state document `at` commits, and what the next save diffs against.
 pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalError> {
-    let snapshot = read_snapshot(state, at)?;
+    let (snapshot, _) = read_snapshot(state, at)?;
     let damaged = |path: PathBuf, reason: String| JournalError::Damaged { path, reason };
     let committed = match at.journal.bytes {
         0 => String::new(),
@@ -742,11 +731,12 @@ fn next_generation(state: &Path, live: u64) -> u64 {
 
 /// A committed file, whole; missing or a symlink is an error.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
-    read_bytes_after(path, 0)
+    Ok(read_bytes_after(path, 0, false)?.0)
 }
 
-/// [`read_bytes`] after `room` bytes of zeros.
-fn read_bytes_after(path: &Path, room: usize) -> Result<Vec<u8>, JournalError> {
+/// [`read_bytes`] after `room` bytes of zeros, and, when `hashed`, the
+/// [`snapshot_hash`] of the file's bytes, each half hashed as it is read.
+fn read_bytes_after(path: &Path, room: usize, hashed: bool) -> Result<(Vec<u8>, Option<u64>), JournalError> {
     let io = |error| JournalError::Io { path: path.to_path_buf(), error };
     let meta = std::fs::symlink_metadata(path).map_err(io)?;
     if !meta.is_file() {
@@ -754,8 +744,12 @@ fn read_bytes_after(path: &Path, room: usize) -> Result<Vec<u8>, JournalError> {
         return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
     }
     match meta.len() {
-        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room).map_err(io),
-        len => read_whole_after(path, len, room).map_err(io),
+        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room, hashed).map_err(io),
+        len => {
+            let bytes = read_whole_after(path, len, room).map_err(io)?;
+            let hash = hashed.then(|| snapshot_hash(&bytes[room..]));
+            Ok((bytes, hash))
+        }
     }
 }
 
@@ -780,16 +774,17 @@ fn room_for(records: &[(&str, Option<&str>)]) -> usize {
 }
 
 /// The committed snapshot of `at`, read into a buffer after `room` free
-/// bytes (zeros), with the checks of [`read_snapshot`] but its text's
-/// (the caller's, once).
-fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<Vec<u8>, JournalError> {
+/// bytes (zeros) and checked against its committed length, and its
+/// [`snapshot_hash`]; its text is checked by the caller.
+fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<(Vec<u8>, u64), JournalError> {
     let path = snapshot_path(state, at.generation);
-    let bytes = read_bytes_after(&path, room)?;
+    let (bytes, hash) = read_bytes_after(&path, room, true)?;
     if (bytes.len() - room) as u64 != at.snapshot {
         let reason = format!("it holds {} bytes, but {} were committed", bytes.len() - room, at.snapshot);
         return Err(JournalError::Damaged { path, reason });
     }
-    Ok(bytes)
+    let hash = hash.unwrap_or_else(|| snapshot_hash(&bytes[room..]));
+    Ok((bytes, hash))
 }
 
 /// Files at least this long are read by [`read_in_halves`].
@@ -804,29 +799,33 @@ const HALVES_READ_BYTES: u64 = 4 << 20;
 /// whole: a snapshot never changes once written, but a journal this long
 /// may be growing (a pass appending to it while `observer check` reads
 /// the state without the lock).
-fn read_in_halves(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u8>> {
+fn read_in_halves(path: &Path, len: u64, room: usize, hashed: bool) -> std::io::Result<(Vec<u8>, Option<u64>)> {
     let file = std::fs::File::open(path)?;
-    match halves_of(&file, len, room) {
-        Some(bytes) => Ok(bytes),
-        None => read_whole_after(path, len, room),
+    match halves_of(&file, len, room, hashed) {
+        Some(read) => Ok(read),
+        None => {
+            let bytes = read_whole_after(path, len, room)?;
+            let hash = hashed.then(|| snapshot_hash(&bytes[room..]));
+            Ok((bytes, hash))
+        }
     }
 }
 
 /// The `len` bytes of `file` after `room` bytes of zeros, read as two
 /// halves at once; `None` when it cannot be read so or is not `len` bytes
 /// long.
-fn halves_of(file: &std::fs::File, len: u64, room: usize) -> Option<Vec<u8>> {
+fn halves_of(file: &std::fs::File, len: u64, room: usize, hashed: bool) -> Option<(Vec<u8>, Option<u64>)> {
     use std::os::unix::fs::FileExt as _;
     let size = usize::try_from(len).ok()?;
     let mut bytes = vec![0; room.checked_add(size)?];
     let (first, second) = bytes[room..].split_at_mut(size / 2);
-    let (a, b) = crate::threads::both(
-        "observer-read",
-        || file.read_exact_at(first, 0),
-        || file.read_exact_at(second, (size / 2) as u64),
-    );
-    let whole = a.and(b).is_ok() && file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
-    whole.then_some(bytes)
+    // Each half hashed by the thread that read it, while it is in the cache.
+    let read = |half: &mut [u8], at: usize| file.read_exact_at(half, at as u64).map(|()| hashed.then(|| xxh3_64(half)));
+    let (a, b) = crate::threads::both("observer-read", || read(first, 0), || read(second, size / 2));
+    let (a, b) = (a.ok()?, b.ok()?);
+    let whole = file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
+    let hash = a.zip(b).map(|(a, b)| halves_hash(size, a, b));
+    whole.then_some((bytes, hash))
 }
 
 fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {
