@@ -12,7 +12,7 @@
 //!   and syncs them.
 //! - `entities-<N>.bin`: the hash of every entity of the snapshot, written
 //!   with it ([`EntityIndex::to_bytes`]), with the snapshot's length and
-//!   XXH3. A load reads it instead of cutting and hashing the whole
+//!   hash (`journal_index::snapshot_hash`, its halves' XXH3). A load reads it instead of cutting and hashing the whole
 //!   snapshot, when it is whole and its snapshot's hash is that of the
 //!   snapshot read; missing, damaged or another's, the snapshot is visited
 //!   as before. It is a copy of what a visit finds, never the only record
@@ -201,8 +201,10 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// When no journal is committed (the first pass after a rebuild or a
 /// compaction), the document is the snapshot, and the hashes of its
 /// entities are read from the index file beside it on a second thread
-/// while `parse` reads it, and checked against the snapshot once `parse`
-/// gave it back (its XXH3, ~0.5 ms of the busy history's 12 MB). Without
+/// while `parse` reads it, and checked against the snapshot's length and
+/// `journal_index::snapshot_hash`, taken by the threads that read its
+/// halves (hashed whole after the parse, ~1.2 ms of the busy run's load,
+/// issue 11, twenty-fifth pass). Without
 /// an index of its own (a state of a version before it, another cut's, a
 /// damaged file), the snapshot is visited then, after the parse rather
 /// than beside it: profiled on the busy history (a run folding 1,000
@@ -213,7 +215,7 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// (`journal_entities::Placed::apply`), and parsed, while the second
 /// thread reads the index beside the snapshot and replays the records
 /// over it for the next save. That index is checked against the length and
-/// the hash of the snapshot taken before either thread starts, so the
+/// the hash of the snapshot taken as it was read, so the
 /// second thread never holds the snapshot's text and the splice need not
 /// wait for it (issue 11: a splice into new memory took ~2,000 more page
 /// faults on the busy history, and a splice in place that waited for the
