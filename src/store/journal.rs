@@ -12,8 +12,8 @@
 //!   and syncs them.
 //! - `entities-<N>.bin`: the hash of every entity of the snapshot, written
 //!   with it ([`EntityIndex::to_bytes`]), with the snapshot's length and
-//!   hash (`journal_index::snapshot_hash`, its halves' XXH3). A load reads it instead of cutting and hashing the whole
-//!   snapshot, when it is whole and its snapshot's hash is that of the
+//!   hash (`journal_index::snapshot_hash`, its halves' XXH3). A load reads
+//!   it instead of cutting and hashing the whole snapshot, when it is whole and its snapshot's hash is that of the
 //!   snapshot read; missing, damaged or another's, the snapshot is visited
 //!   as before. It is a copy of what a visit finds, never the only record
 //!   of anything, so it is not in the checkpoint's header.
@@ -232,8 +232,8 @@ pub fn load_and_parse<T, E>(
     if at.journal.bytes == 0 {
         let (mut snapshot, hash) = read_snapshot(state, at)?;
         // `parse` may change the text for its time (`store/checkpoint_doc.rs`):
-        // the index beside is read meanwhile, and checked against the text
-        // once it is given back.
+        // the index beside is read meanwhile, and checked against the hash
+        // the snapshot's read took.
         let (parsed, written) =
             crate::threads::both("observer-entities", || parse(&mut snapshot), || read_written_index(state, at));
         let index = index_of_snapshot(written, &snapshot, hash)
@@ -334,7 +334,8 @@ fn index_for(snapshot: &str) -> EntityIndex {
 
 /// The hash of every entity of the snapshot `snapshot`: the index
 /// written beside it ([`read_written_index`]) when it was made for these
-/// very bytes ([`own_index`]), else found by visiting it.
+/// very bytes, `hash` their [`snapshot_hash`] ([`is_own`]), else found by
+/// visiting it.
 fn index_of_snapshot(written: Option<Persisted>, snapshot: &str, hash: u64) -> Result<Option<EntityIndex>, String> {
     match written.filter(|written| is_own(written, snapshot.len(), hash)) {
         Some(written) => Ok(Some(written.index)),
@@ -737,7 +738,8 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
 }
 
 /// [`read_bytes`] after `room` bytes of zeros, and, when `hashed`, the
-/// [`snapshot_hash`] of the file's bytes, each half hashed as it is read.
+/// file's [`snapshot_hash`]: each half hashed by the thread that read it,
+/// or, read whole, hashed here the same way.
 fn read_bytes_after(path: &Path, room: usize, hashed: bool) -> Result<(Vec<u8>, Option<u64>), JournalError> {
     let io = |error| JournalError::Io { path: path.to_path_buf(), error };
     let meta = std::fs::symlink_metadata(path).map_err(io)?;
@@ -745,14 +747,12 @@ fn read_bytes_after(path: &Path, room: usize, hashed: bool) -> Result<(Vec<u8>, 
         let reason = "it is not a regular file, and observer follows no symlink in state/".into();
         return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
     }
-    match meta.len() {
-        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room, hashed).map_err(io),
-        len => {
-            let bytes = read_whole_after(path, len, room).map_err(io)?;
-            let hash = hashed.then(|| snapshot_hash(&bytes[room..]));
-            Ok((bytes, hash))
-        }
-    }
+    let (bytes, hash) = match meta.len() {
+        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room, hashed).map_err(io)?,
+        len => (read_whole_after(path, len, room).map_err(io)?, None),
+    };
+    let hash = hash.or_else(|| hashed.then(|| snapshot_hash(&bytes[room..])));
+    Ok((bytes, hash))
 }
 
 /// The file at `path`, about `len` bytes long, read whole into one buffer
@@ -805,11 +805,7 @@ fn read_in_halves(path: &Path, len: u64, room: usize, hashed: bool) -> std::io::
     let file = std::fs::File::open(path)?;
     match halves_of(&file, len, room, hashed) {
         Some(read) => Ok(read),
-        None => {
-            let bytes = read_whole_after(path, len, room)?;
-            let hash = hashed.then(|| snapshot_hash(&bytes[room..]));
-            Ok((bytes, hash))
-        }
+        None => Ok((read_whole_after(path, len, room)?, None)),
     }
 }
 

@@ -168,24 +168,27 @@ impl<'a> Edits<'a> {
     }
 }
 
-/// `doc` with `edits` made, in one scan of it: each entity kept, replaced
-/// or left out where it is, and new entities written at the end of the
-/// object they go in (keys in any order: the document is parsed, never
-/// compared). `Ok(None)` when an edit does not fit the document's cut (an
-/// object cut in it replaced whole, say): [`assemble`] then does it, and
-/// says when the edits do not fit at all.
-///
-/// Profiled on the busy history (a run folding 1,000 events after one
-/// that wrote a journal), assembling the document from every entity,
-/// sorted, was a fifth of reading the state; the journal changes a few
-/// thousand of its 150,000 entities.
+/// [`spliced`], made in a new `String`: for the tests, which compare it
+/// with a replay and with the document made in place.
+#[cfg(test)]
 pub fn splice(doc: &str, edits: &Edits) -> Result<Option<String>, String> {
     let Some(spliced) = spliced(doc, edits)? else { return Ok(None) };
     let made = spliced.placed().into_string(doc.as_bytes());
     made.map(Some).map_err(|JournalDamage| "the spliced document is not UTF-8".to_string())
 }
 
-/// [`splice`], as the pieces of the document it makes ([`Spliced`]).
+/// `doc` with `edits` made, in one scan of it, as the pieces of the
+/// document it makes ([`Spliced`]): each entity kept, replaced or left out
+/// where it is, and new entities written at the end of the object they go
+/// in (keys in any order: the document is parsed, never compared).
+/// `Ok(None)` when an edit does not fit the document's cut (an object cut
+/// in it replaced whole, say): [`assemble`] then does it, and says when
+/// the edits do not fit at all.
+///
+/// Profiled on the busy history (a run folding 1,000 events after one
+/// that wrote a journal), assembling the document from every entity,
+/// sorted, was a fifth of reading the state; the journal changes a few
+/// thousand of its 150,000 entities.
 pub fn spliced<'a>(doc: &'a str, edits: &Edits<'a>) -> Result<Option<Spliced<'a>>, String> {
     let mut out = Spliced::new(doc);
     let mut scanner = Scanner { text: doc, at: 0 };
@@ -304,21 +307,6 @@ impl<'a> Spliced<'a> {
     }
 }
 
-impl Placed {
-    /// The document in a new `String`, `original` the text its spans are
-    /// of: where [`Placed::apply`] cannot make it in place.
-    pub fn into_string(self, original: &[u8]) -> Result<String, JournalDamage> {
-        let mut out = Vec::with_capacity(self.len);
-        for (from_original, start, end) in self.pieces {
-            match from_original {
-                true => out.extend_from_slice(original.get(start..end).ok_or(JournalDamage)?),
-                false => out.extend_from_slice(&self.added.as_bytes()[start..end]),
-            }
-        }
-        String::from_utf8(out).map_err(|_| JournalDamage)
-    }
-}
-
 /// A spliced document that is not the one its pieces say (not UTF-8, or
 /// a span past the original's end): cannot happen with the original the
 /// pieces were made from.
@@ -341,12 +329,28 @@ impl Placed {
         self.added.len()
     }
 
+    /// The document in a new `String`, `original` the text its spans are
+    /// of: where [`Placed::apply`] cannot make it in place.
+    pub fn into_string(self, original: &[u8]) -> Result<String, JournalDamage> {
+        let mut out = Vec::with_capacity(self.len);
+        for (from_original, start, end) in self.pieces {
+            match from_original {
+                true => out.extend_from_slice(original.get(start..end).ok_or(JournalDamage)?),
+                false => out.extend_from_slice(&self.added.as_bytes()[start..end]),
+            }
+        }
+        String::from_utf8(out).map_err(|_| JournalDamage)
+    }
+
     /// Whether [`Placed::apply`] can make the document in a buffer of
     /// `len` bytes holding the original at `room..`: each span lies in the
     /// buffer, after the span before it, and no piece is written past the
     /// buffer's end or the first byte of the original that a span after it
     /// still reads (a span's own bytes may be, as `copy_within` moves them).
     pub fn in_place(&self, room: usize, len: usize) -> bool {
+        if room > len {
+            return false;
+        }
         // For each piece, where the next span at or after it begins in the
         // original (`None`: no span left to read).
         let mut next_read = vec![None; self.pieces.len()];
@@ -356,9 +360,6 @@ impl Placed {
                 upcoming = Some(start);
             }
             next_read[i] = upcoming;
-        }
-        if room > len {
-            return false;
         }
         let (mut written, mut read) = (0usize, 0usize);
         for (&(original, start, end), next) in self.pieces.iter().zip(next_read) {

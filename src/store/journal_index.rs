@@ -296,8 +296,8 @@ pub struct Persisted {
 impl EntityIndex {
     /// The index as bytes, for the file beside the snapshot `snapshot`
     /// (`store::journal`), whose entities were cut by the rule `cut`: a
-    /// header (magic, the rule, the snapshot's length and [`snapshot_hash`], the number
-    /// of entries), then each entry's value hash, path length and path,
+    /// header (magic, the rule, the snapshot's length and [`snapshot_hash`],
+    /// the number of entries), then each entry's value hash, path length and path,
     /// then the XXH3 of all that. Little-endian.
     pub fn to_bytes(&self, snapshot: &str, cut: u64) -> Vec<u8> {
         let live = self.paths.len() - self.dead;
