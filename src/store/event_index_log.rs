@@ -27,7 +27,6 @@
 //! first pass that writes the log removes it.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -167,7 +166,7 @@ fn append(log: &Path, len: u64, lines: &[u8]) -> std::io::Result<()> {
     }
     // A write like the others to the fault tests (`write:N` counts them).
     super::fault_injection::fail_at("write")?;
-    file.write_all(lines)?;
+    super::atomic::write_in_pieces(&mut file, lines)?;
     file.sync_data()
 }
 

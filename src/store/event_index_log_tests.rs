@@ -2,6 +2,8 @@
 //! pass appends what changed, a torn tail is not read and is cut, the log
 //! is rewritten when it grows, the older whole document is read.
 
+use std::io::Write;
+
 use super::*;
 
 fn block(offset: u64, events: u32) -> Block {

@@ -24,11 +24,11 @@
 //!   pass, outside guarantee 2) are not part of a generation.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::atomic::{sync_dir, temp_path};
+use super::atomic::{sync_dir, temp_path, write_in_pieces};
 use super::fault_injection;
 
 /// The symlink naming the current generation.
@@ -211,7 +211,7 @@ impl<'a> Filling<'a> {
         let file = (|| {
             let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
             fault_injection::fail_at("write")?;
-            file.write_all(bytes)?;
+            write_in_pieces(&mut file, bytes)?;
             Ok(file)
         })()
         .map_err(|error| WriteError { path: self.world_path(name), error })?;

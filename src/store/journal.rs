@@ -59,13 +59,12 @@
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::atomic::{is_the_file_at, sync_dir, write_atomic};
+use super::atomic::{is_the_file_at, sync_dir, write_atomic, write_in_pieces};
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
@@ -647,8 +646,8 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
     }
     fault_injection::fail_at("journal-append").map_err(io)?;
     // Removals first: a replay applies them before the sets.
-    file.write_all(removals.as_bytes()).map_err(io)?;
-    file.write_all(sets.as_bytes()).map_err(io)?;
+    write_in_pieces(&mut file, removals.as_bytes()).map_err(io)?;
+    write_in_pieces(&mut file, sets.as_bytes()).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
         sync_dir(&dir(state)).map_err(io)?;

@@ -1,6 +1,8 @@
 //! Tests of `store/journal.rs`: replay equals what was saved, the journal
 //! grows by what changed, a crashed pass's tail is cut, compaction.
 
+use std::io::Write;
+
 use serde_json::{Value, json};
 
 use super::*;

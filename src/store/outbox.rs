@@ -24,7 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{InTemp, is_the_file_at, sync_dir, temp_path, write_atomic, write_temp};
+use super::atomic::{InTemp, PIECE, is_the_file_at, sync_dir, temp_path, write_atomic, write_in_pieces, write_temp};
 pub use super::checkpoint::OutboxMark;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::fault_injection;
@@ -183,8 +183,10 @@ enum Lines {
 }
 
 /// Lines are serialised into a buffer of this size, then hashed and
-/// written, when they go straight to a file ([`Rendered::written`]).
-const CHUNK_BYTES: usize = 256 * 1024;
+/// written, when they go straight to a file ([`Rendered::written`]): a
+/// write of about a [`PIECE`] (its size is the first line past it), as
+/// [`write_in_pieces`] makes for the others.
+const CHUNK_BYTES: usize = PIECE;
 
 impl Rendered {
     /// `notifications` rendered, to be written after what `base` covers
@@ -283,7 +285,7 @@ fn append_rendered(state_dir: &Path, mark: &OutboxMark, rendered: Rendered) -> R
         return Err(OutboxError::Changed { path });
     }
     fault_injection::fail_at("outbox-append").map_err(io)?;
-    file.write_all(&bytes).map_err(io)?;
+    write_in_pieces(&mut file, &bytes).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
         sync_dir(state_dir).map_err(io)?;

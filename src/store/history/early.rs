@@ -39,7 +39,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Basis, FileMark, HistoryError, Lines, deleted_months, listing};
@@ -234,7 +234,7 @@ impl Early {
             match self.files.get_mut(name) {
                 Some(Target::Write(open)) => {
                     let io = |error| HistoryError::Io { path: self.dir.join(name), error };
-                    open.file.write_all(bytes).map_err(io)?;
+                    atomic::write_in_pieces(&mut open.file, bytes).map_err(io)?;
                     open.mark = open.mark.after(bytes);
                     bytes.clear();
                 }
@@ -362,6 +362,8 @@ fn remove<'a>(dir: &Path, names: impl Iterator<Item = &'a String>, made_dir: boo
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::super::{HistoryMarks, is_settled, stage, stage_after};
     use super::*;
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::early::Streamed;
@@ -381,7 +381,7 @@ fn append(dir: &Path, path: &Path, size: u64, bytes: &[u8]) -> Result<(), Histor
         return Err(HistoryError::Changed { path: path.to_path_buf() });
     }
     fault_injection::fail_at("history-append").map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
+    atomic::write_in_pieces(&mut file, bytes).map_err(io)?;
     file.sync_data().map_err(io)?;
     if created {
         sync_dir(dir).map_err(io)?;
