@@ -6,7 +6,8 @@
 //! 1. the state file is written (atomically) with a *pending* record: the
 //!    file, its length before the batch (`from`), its length after it (`to`)
 //!    and the stream sequence of the batch's last message;
-//! 2. the batch's lines are appended with one write, and the file is fsynced;
+//! 2. the batch's lines are appended (a 256 KiB piece at a time,
+//!    `store::atomic::write_in_pieces`), and the file is fsynced;
 //! 3. (the caller) the messages are acknowledged.
 //!
 //! The batch's sequence is not written on its own: the pending record
@@ -23,13 +24,12 @@
 //! below the state's is acknowledged and not appended again.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::store::atomic::{create_dir, sync_dir, write_atomic};
+use crate::store::atomic::{create_dir, sync_dir, write_atomic, write_in_pieces};
 use crate::store::fault_injection;
 
 /// One stream message, as the log needs it.
@@ -222,7 +222,7 @@ impl RelayLog {
         self.save()?;
         fault_injection::crash_at("relay-pending-written");
         let written = fault_injection::fail_at("relay-append")
-            .and_then(|()| out.write_all(&bytes))
+            .and_then(|()| write_in_pieces(&mut out, &bytes))
             .and_then(|()| out.sync_data());
         if let Err(error) = written {
             // Nothing of it is acknowledged: cut it off now, as a restart would.

@@ -5,10 +5,10 @@
 //! torn line is rejected on its own rather than spoiling the new ones.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic::{CreateDirError, create_dir, is_the_file_at, sync_dir, write_in_pieces};
+use super::atomic::{CreateDirError, create_dir, is_the_file_at, sync_dir};
 use crate::time::Ts;
 
 /// Why the lines could not be appended. Each names the file (or directory)
@@ -111,7 +111,7 @@ pub fn append_events(dir: &Path, prefix: &str, at: Ts, lines: &[String]) -> Resu
         text.push_str(line);
         text.push('\n');
     }
-    write_in_pieces(&mut file, text.as_bytes()).map_err(|error| AppendError::Write { path: path.clone(), error })?;
+    file.write_all(text.as_bytes()).map_err(|error| AppendError::Write { path: path.clone(), error })?;
     file.sync_data().map_err(|error| AppendError::Sync { path: path.clone(), error })?;
     if created {
         sync_dir(dir).map_err(|error| AppendError::Sync { path: dir.to_path_buf(), error })?;

@@ -15,8 +15,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_temp(path, |file| write_in_pieces(file, bytes))?.put_in_place()
 }
 
-/// The most bytes observer hands the kernel in one `write` to a file
-/// ([`write_in_pieces`]).
+/// The size of the pieces [`write_in_pieces`] hands the kernel (the
+/// outbox's streamed chunks are about as large: a line past it at most).
 pub const PIECE: usize = 256 << 10;
 
 /// `bytes` written to `file` a [`PIECE`] at a time: every write of a buffer
@@ -29,13 +29,13 @@ pub const PIECE: usize = 256 << 10;
 /// free page reporting hands over free blocks of that size, as on the
 /// project's own machine) such a folio is often memory the host must fault
 /// in again. Measured there (issue 11, twenty-sixth pass;
-/// 8 MB to a new file, 30 tries of each size): in writes of 2 MiB, 23 tries
-/// took over 10 ms (median 69 ms); in one write of 8 MB, 9 did (up to
+/// 8 MiB to a new file, 30 tries of each size): in writes of 2 MiB, 23 tries
+/// took over 10 ms (median 69 ms); in one write of 8 MiB, 9 did (up to
 /// 99 ms); in writes of 1 MiB or 256 KiB, none (at most 2.9 ms). The busy
 /// history's first run after a rebuild spent 68 ms on its world thread
 /// with the three large world files written whole, 30 ms in pieces
 /// (medians of 12 alternated runs). Elsewhere the pieces cost a few more
-/// system calls: 32 for 8 MB.
+/// system calls: 32 for 8 MiB.
 pub fn write_in_pieces(file: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     bytes.chunks(PIECE).try_for_each(|piece| file.write_all(piece))
 }

@@ -9,7 +9,7 @@
 //! gives file `path` that identity and end, keeps its first `k` blocks (all
 //! of them are dropped when the identity is another) and appends `blocks`;
 //! `{"f":path}` drops the file's entry. A pass appends one
-//! record per file whose entry changed, in one write. When the log has grown
+//! record per file whose entry changed, all together (`write_in_pieces`). When the log has grown
 //! past twice what a rewrite would hold (and past [`MIN_REWRITE_BYTES`]),
 //! or after a rebuild, the pass rewrites it whole instead (temp file,
 //! rename).

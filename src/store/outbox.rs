@@ -183,9 +183,9 @@ enum Lines {
 }
 
 /// Lines are serialised into a buffer of this size, then hashed and
-/// written, when they go straight to a file ([`Rendered::written`]): a
-/// write of about a [`PIECE`] (its size is the first line past it), as
-/// [`write_in_pieces`] makes for the others.
+/// written, when they go straight to a file ([`Rendered::written`]): each
+/// write is a [`PIECE`] or a little more (up to the line that takes the
+/// buffer past it), as [`write_in_pieces`] makes for the other files.
 const CHUNK_BYTES: usize = PIECE;
 
 impl Rendered {
