@@ -211,7 +211,7 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// When one is, the document is the snapshot with the journal's records
 /// spliced in (`journal_entities::spliced`), made in the buffer the
 /// snapshot was read into, behind room for what the records add
-/// (`journal_entities::Placed::apply`), and parsed, while the second
+/// (`journal_placed::Placed::apply`), and parsed, while the second
 /// thread reads the index beside the snapshot and replays the records
 /// over it for the next save. That index is checked against the length and
 /// the hash of the snapshot taken as it was read, so the
@@ -765,7 +765,7 @@ fn read_whole_after(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u
 }
 
 /// What [`read_snapshot_after`] leaves free before the snapshot for a
-/// splice in place (`journal_entities::Placed::apply`): at least what the
+/// splice in place (`journal_placed::Placed::apply`): at least what the
 /// records' pieces can add to it, its values, and each key and the
 /// punctuation of a member or object it may make (a path's length bounds
 /// its keys, and five times it their `,`, `:`, `{` and `}`). A splice that
@@ -784,8 +784,7 @@ fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<(Vec<
         let reason = format!("it holds {} bytes, but {} were committed", bytes.len() - room, at.snapshot);
         return Err(JournalError::Damaged { path, reason });
     }
-    let hash = hash.unwrap_or_else(|| snapshot_hash(&bytes[room..]));
-    Ok((bytes, hash))
+    Ok((bytes, hash.expect("read_bytes_after hashes what it is asked to")))
 }
 
 /// Files at least this long are read by [`read_in_halves`].

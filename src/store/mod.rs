@@ -18,6 +18,7 @@ pub mod journal;
 pub mod journal_cut;
 pub mod journal_entities;
 pub mod journal_index;
+pub mod journal_placed;
 pub mod last_run;
 pub mod lock;
 pub mod mark;
