@@ -78,8 +78,8 @@ mod tests {
         ]);
         let mut state = serde_json::to_value(&engine).unwrap();
         let by_minute = serde_json::json!({
-            "2026-05-12T12:05:00Z": [["x", "2026-05-12T12:05:00Z"]],
-            "2026-05-12T12:06:00Z": [["y", "2026-05-12T12:06:30.250Z"]],
+            "2026-05-12T12:05:00Z": ["x 0"],
+            "2026-05-12T12:06:00Z": ["y 30250"],
         });
         assert_eq!(state["seen_ids"], by_minute);
         state["seen_ids"] = serde_json::json!({"y": "2026-05-12T12:06:30.250Z", "x": "2026-05-12T12:05:00Z"});

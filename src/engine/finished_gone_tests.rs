@@ -63,8 +63,8 @@ fn it_is_written_by_minute_and_a_minute_read_is_written_back_as_it_was() {
     gone.insert("c".into(), at("2026-05-12T10:01:00Z"));
     let text = written(&gone);
     assert_eq!(
-        text,
-        r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:00:59.999Z"],["b","2026-05-12T10:00:30Z"]],"2026-05-12T10:01:00Z":[["c","2026-05-12T10:01:00Z"]]}"#
+        text, r#"{"2026-05-12T10:00:00Z":["a 59999 b 30000"],"2026-05-12T10:01:00Z":["c 0"]}"#,
+        "packed: each id, then its milliseconds into the minute"
     );
     let mut again = read(&text);
     assert_eq!(written(&again), text, "byte for byte");
@@ -88,8 +88,9 @@ fn a_changed_minute_is_written_in_id_order_whatever_the_order_of_inserts() {
         gone.insert(id.clone(), Ts(end));
         by_id.insert(id, Ts(end));
     }
-    let pairs: Vec<_> = by_id.iter().collect();
-    let expected = serde_json::to_string(&serde_json::json!({ "2026-05-12T10:00:00Z": pairs })).unwrap();
+    let minute = at("2026-05-12T10:00:00Z").0;
+    let packed: Vec<String> = by_id.iter().map(|(id, end)| format!("{id} {}", end.0 - minute)).collect();
+    let expected = serde_json::to_string(&serde_json::json!({ "2026-05-12T10:00:00Z": [packed.join(" ")] })).unwrap();
     assert_eq!(written(&gone), expected);
     assert_eq!(written(&read(&expected)), expected);
     assert_eq!(gone.entries().map(|(id, _)| id).collect::<Vec<_>>(), by_id.keys().cloned().collect::<Vec<_>>());
@@ -116,6 +117,53 @@ fn a_damaged_minute_is_an_error() {
     }
     let twice = r#"{"2026-05-12T10:00:00Z":[],"2026-05-12T10:00:00Z":[]}"#;
     assert!(serde_json::from_str::<Gone>(twice).unwrap_err().to_string().contains("twice"));
+}
+
+/// An id the packed form cannot hold as it is (a space, a quote, a
+/// backslash, a control character, or empty) keeps its minute in pairs,
+/// with the end times as the state's instants are written; the other
+/// minutes are packed. Both read back as written.
+#[test]
+fn a_minute_with_an_id_that_is_not_plain_is_written_in_pairs() {
+    for odd in ["a b", "a\"b", "a\\b", "a\tb", "", "é ü"] {
+        let mut gone = Gone::default();
+        gone.insert(odd.to_string(), at("2026-05-12T10:00:05Z"));
+        gone.insert("z".into(), at("2026-05-12T10:00:06Z"));
+        gone.insert("plain-é".into(), at("2026-05-12T10:01:07.250Z"));
+        let text = crate::time::in_state_form(|| written(&gone));
+        let (ten, one) = (at("2026-05-12T10:00:00Z").0, at("2026-05-12T10:01:00Z").0);
+        let mut pairs = [(odd, ten + 5_000), ("z", ten + 6_000)];
+        pairs.sort();
+        let pairs = serde_json::to_string(&pairs.map(|(id, end)| serde_json::json!([id, end]))).unwrap();
+        assert_eq!(text, format!(r#"{{"{ten}":{pairs},"{one}":["plain-é 7250"]}}"#), "{odd:?}");
+        let again = read(&text);
+        assert_eq!(again, gone, "{odd:?}");
+        assert_eq!(crate::time::in_state_form(|| written(&again)), text, "{odd:?}: byte for byte");
+        assert_eq!(again.get(odd), Some(at("2026-05-12T10:00:05Z")), "{odd:?}");
+        assert_eq!(again.get("plain-é"), Some(at("2026-05-12T10:01:07.250Z")));
+    }
+}
+
+/// A packed minute is read only as this version writes it: ids and
+/// offsets in turn, one space between, each offset below a minute.
+#[test]
+fn a_packed_minute_in_any_other_shape_is_an_error() {
+    let minute = r#""2026-05-12T10:00:00Z""#;
+    for good in ["a 0", "a 59999 b 1", "a 00012"] {
+        let gone: Gone = serde_json::from_str(&format!(r#"{{{minute}:["{good}"]}}"#)).unwrap();
+        assert!(gone.contains("a"), "{good}");
+    }
+    for bad in
+        ["", "a", "a ", " a 0", "a  0", "a 0 ", "a 60000", "a 123456", "a -1", "a 1.5", "a 0 b", "a 0  b 1", "a x"]
+    {
+        let text = format!(r#"{{{minute}:["{bad}"]}}"#);
+        let error = serde_json::from_str::<Gone>(&text).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("packed"), "{bad:?}: {error}");
+    }
+    for other in [r#"["a 0","b 1"]"#, r#"["a\u0020 0"]"#, r#"[ "a 0"]"#] {
+        let text = format!(r#"{{{minute}:{other}}}"#);
+        assert!(serde_json::from_str::<Gone>(&text).is_err(), "{other}");
+    }
 }
 
 /// Two ids with one hash (planted: XXH3 gives none in practice) are both
@@ -229,12 +277,8 @@ fn minutes_written_before_instants_were_integers_read_and_write_back_beside_new_
     let (seven, eight) = (at("2026-05-12T10:07:00Z").0, at("2026-05-12T10:08:00Z").0);
     assert_eq!(
         written,
-        format!(
-            r#"{{"{seven}":[["a","2026-05-12T10:07:01Z"]],"{eight}":[["b",{}],["c",{}]]}}"#,
-            eight + 30_500,
-            eight + 45_000
-        ),
-        "the untouched minute as it was read, the changed one with integers"
+        format!(r#"{{"{seven}":[["a","2026-05-12T10:07:01Z"]],"{eight}":["b 30500 c 45000"]}}"#),
+        "the untouched minute as it was read, the changed one packed"
     );
     let again = read(&written);
     assert_eq!(again, gone);

@@ -175,8 +175,8 @@ fn the_ids_that_left_are_written_by_minute_and_found_after_a_load() {
     let gone = written["finished"]["deployments"]["gone"].as_object().unwrap();
     let minutes: Vec<&String> = gone.keys().collect();
     assert_eq!(minutes[0], "2026-05-12T00:10:00Z");
-    assert_eq!(gone[minutes[2]], serde_json::json!([["d2", "2026-05-12T02:10:00Z"]]));
-    let ids: Vec<&str> = gone.values().map(|pairs| pairs[0][0].as_str().unwrap()).collect();
+    assert_eq!(gone[minutes[2]], serde_json::json!(["d2 0"]), "packed: the id, its milliseconds into the minute");
+    let ids: Vec<&str> = gone.values().map(|packed| packed[0].as_str().unwrap().split(' ').next().unwrap()).collect();
     assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4"]);
     let text = serde_json::to_string(&engine).unwrap();
     let mut loaded: Engine = serde_json::from_str(&text).unwrap();
@@ -201,9 +201,14 @@ fn a_state_with_the_ids_that_left_by_id_is_read() {
         let by_id: serde_json::Map<String, serde_json::Value> = gone
             .as_object()
             .unwrap()
-            .values()
-            .flat_map(|pairs| {
-                pairs.as_array().unwrap().iter().map(|pair| (pair[0].as_str().unwrap().into(), pair[1].clone()))
+            .iter()
+            .flat_map(|(minute, packed)| {
+                let minute = crate::time::Ts::parse(minute).unwrap();
+                let tokens: Vec<&str> = packed[0].as_str().unwrap().split(' ').collect();
+                let pairs = tokens.chunks(2).map(|pair| (pair[0], pair[1].parse::<i64>().unwrap())).collect::<Vec<_>>();
+                pairs.into_iter().map(move |(id, offset)| {
+                    (id.to_string(), serde_json::to_value(crate::time::Ts(minute.0 + offset)).unwrap())
+                })
             })
             .collect();
         assert!(!by_id.is_empty(), "{kind}");

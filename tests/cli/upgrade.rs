@@ -106,13 +106,38 @@ fn as_written_with_rfc3339_instants(lab: &Homelab) {
     let snapshot = format!("state/engine/snapshot-{generation}.json");
     let written = lab.read(&snapshot);
     assert!(!written.contains("\"2026-05-12T"), "this version writes integers");
-    let before = with_rfc3339_instants(serde_json::from_str(&written).unwrap()).to_string();
+    let before = with_rfc3339_instants(unpacked(serde_json::from_str(&written).unwrap())).to_string();
     assert!(before.contains("\"2026-05-12T") && before.len() > written.len());
     lab.write(&snapshot, &before);
     std::fs::remove_file(lab.path(&format!("state/engine/entities-{generation}.bin"))).unwrap();
     header["format"] = 4.into();
     body["state"]["snapshot"] = before.len().into();
     lab.write(CHECKPOINT, &format!("{header}\n{body}\n"));
+}
+
+/// `value` with each minute of ids this version packs (the ids that left,
+/// the duplicate window: `{"<minute>":["id offset …"]}`) written as the
+/// `[id, end]` pairs of the versions before it, as they wrote them.
+fn unpacked(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(unpacked).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(key, value)| match (key.parse::<i64>(), value.as_array().map(Vec::as_slice)) {
+                    (Ok(minute), Some([Value::String(packed)])) => {
+                        let tokens: Vec<&str> = packed.split(' ').collect();
+                        let pairs = tokens.chunks(2).map(|pair| {
+                            serde_json::json!([pair[0], minute + pair[1].parse::<i64>().expect("an offset")])
+                        });
+                        (key, Value::Array(pairs.collect()))
+                    }
+                    (_, _) => (key, unpacked(value)),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A state of format 4, its instants in RFC 3339, loads without a rebuild:
