@@ -129,7 +129,7 @@ pub fn run_scrubbing(
 fn read_while_listing(
     dirs: &Dirs,
 ) -> (Result<Option<CheckpointFile>, CheckpointError>, Result<events::Listing, events::SourceError>) {
-    crate::threads::both("listing", || Checkpoint::read(&dirs.state), || events::Listing::of(&dirs.events))
+    crate::threads::both(|| Checkpoint::read(&dirs.state), || events::Listing::of(&dirs.events))
 }
 
 fn run_pass(
@@ -188,8 +188,7 @@ fn run_pass(
         let (state, outcome) = match budget {
             0 => (Ok(None), scrubbing(start)),
             _ => {
-                let (state, outcome) =
-                    crate::threads::both("observer-scrub", || stored.to_checkpoint(), || scrubbing(start));
+                let (state, outcome) = crate::threads::both(|| stored.to_checkpoint(), || scrubbing(start));
                 (state.map(Some), outcome)
             }
         };

@@ -10,6 +10,7 @@ use observer::exit;
 use observer::store::lock::LockError;
 
 fn main() {
+    observer::threads::start();
     let cli = Cli::try_parse().unwrap_or_else(|error| usage_error(error));
     let context = Context::new(&cli.paths);
     diagnostics::configure(Settings {

@@ -1,13 +1,9 @@
-//! The work after the fold, on three threads: this one stages the history
-//! and writes the world while a second serialises the outbox lines and a
-//! third the engine state (issue 11, fifth pass; one thread for both
-//! before the sixth), and writes the engine state's files, which no
+//! The work after the fold, three pieces at once: this thread stages the
+//! history and writes the world while one worker (`crate::threads`)
+//! serialises the outbox lines and another the engine state (issue 11,
+//! fifth pass; one thread for both before the sixth), and writes the engine state's files, which no
 //! checkpoint names until the pass commits them (sixth pass). Every other
 //! file is written by the pass's own thread, in the same order as before.
-
-use std::sync::mpsc::{Receiver, sync_channel};
-use std::sync::{Mutex, PoisonError};
-use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
 use crate::store::outbox;
@@ -22,83 +18,46 @@ pub(super) struct Rendered {
 }
 
 /// Runs `first` then `then` (given what `first` gave) on this thread, and
-/// meanwhile `outbox` on a second thread and `state` on a third: after the
-/// fold, on a busy rebuild, this thread stages the history and writes the
-/// world, while the outbox lines and the engine state, which only need the
-/// folded engine, are serialised beside it; the reading thread is done by
-/// then. One thread did both one after the other until the sixth pass of
-/// issue 11, and this thread waited ~90 ms for it after writing the world
-/// (perf, busy rebuild: outbox ~35 ms, then the state ~45 ms and its
+/// meanwhile `outbox` and `state` on the workers (`crate::threads`): after
+/// the fold, on a busy rebuild, this thread stages the history and writes
+/// the world, while the outbox lines and the engine state, which only need
+/// the folded engine, are serialised beside it; the reading thread is done
+/// by then. One thread did both one after the other until the sixth pass
+/// of issue 11, and this thread waited ~90 ms for it after writing the
+/// world (perf, busy rebuild: outbox ~35 ms, then the state ~45 ms and its
 /// snapshot ~30 ms). What `state` writes is uncommitted until the pass
 /// commits it (`RenderedState::write`).
 ///
-/// The other threads start once `first` returned, which frees the history
+/// The other two start once `first` returned, which frees the history
 /// lines not yet written: they are not held with the outbox and the
 /// engine state (~26 MB on a busy rebuild; made while the lines were
 /// staged, they raised the peak by 17 MiB; row 5 of issue 11). When
 /// `first` fails, nothing is made there (the error is returned, as
-/// before). A job whose thread cannot be started runs here after `then`.
+/// before). Without workers, both are made here once `first` returned.
+/// Until the twenty-seventh pass they were two threads started before
+/// `first` and told to go after it; a thread started then had often not
+/// run yet when told (see `crate::threads`).
 pub(super) fn beside<S, T>(
     first: impl FnOnce() -> Result<S, PassError>,
     then: impl FnOnce(S) -> Result<T, PassError>,
     outbox: impl FnOnce() -> Result<outbox::Rendered, outbox::OutboxError> + Send,
     state: impl FnOnce() -> Option<Result<RenderedState, CheckpointError>> + Send,
 ) -> Result<(T, Rendered), PassError> {
-    // Each job is taken by its thread, or here when none was started.
-    let (outbox_job, state_job) = (Mutex::new(Some(outbox)), Mutex::new(Some(state)));
-    std::thread::scope(|scope| {
-        let (outbox_go, outbox_wait) = sync_channel::<()>(1);
-        let (state_go, state_wait) = sync_channel::<()>(1);
-        let outbox_side = waiting(scope, "observer-outbox", &outbox_job, outbox_wait);
-        let state_side = waiting(scope, "observer-render", &state_job, state_wait);
-        let made = first().and_then(|first| {
-            let _ = outbox_go.send(());
-            let _ = state_go.send(());
-            then(first)
-        });
-        // Closed without a message: that thread makes nothing.
-        drop((outbox_go, state_go));
-        let outbox = joined(outbox_side);
-        let state = joined(state_side);
-        let made = made?;
-        let outbox = outbox.unwrap_or_else(|| here(&outbox_job));
-        let state = state.unwrap_or_else(|| here(&state_job));
-        Ok((made, Rendered { outbox, state }))
-    })
-}
-
-/// A thread that takes `job` and runs it once told to; `None` when no
-/// thread could be started (the job is then still there to take).
-fn waiting<'scope, R: Send + 'scope, F: FnOnce() -> R + Send + 'scope>(
-    scope: &'scope Scope<'scope, '_>,
-    name: &str,
-    job: &'scope Mutex<Option<F>>,
-    wait: Receiver<()>,
-) -> Option<ScopedJoinHandle<'scope, Option<R>>> {
-    let thread = std::thread::Builder::new().name(name.into()).spawn_scoped(scope, move || {
-        let job = job.lock().unwrap_or_else(PoisonError::into_inner).take()?;
-        // A closed channel without a message: the pass failed, and what
-        // would be made here would not be written.
-        wait.recv().ok()?;
-        Some(job())
-    });
-    thread.ok()
-}
-
-/// What the thread made, once it ends (a panic there goes on here); `None`
-/// when it made nothing or never started.
-fn joined<R>(thread: Option<ScopedJoinHandle<'_, Option<R>>>) -> Option<R> {
-    thread?.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// Runs here a job no thread took.
-fn here<R>(job: &Mutex<Option<impl FnOnce() -> R>>) -> R {
-    let job = job.lock().unwrap_or_else(PoisonError::into_inner).take();
-    job.expect("a job that no thread ran is still here")()
+    let (mut outbox_made, mut state_made) = (None, None);
+    let made = crate::threads::scope(|side| {
+        let first = first()?;
+        side.spawn(|| outbox_made = Some(outbox()));
+        side.spawn(|| state_made = Some(state()));
+        then(first)
+    })?;
+    let made_there = "a job started beside is done when its scope ends";
+    let rendered = Rendered { outbox: outbox_made.expect(made_there), state: state_made.expect(made_there) };
+    Ok((made, rendered))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
@@ -111,7 +70,7 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_and_the_state_are_made_each_on_a_thread_of_its_own() {
+    fn the_outbox_and_the_state_are_made_on_the_workers() {
         let name = || std::thread::current().name().map(str::to_string);
         let (outbox_thread, state_thread) = (Mutex::new(None), Mutex::new(None));
         let (made, _) = beside(
@@ -128,8 +87,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(made, 2);
-        assert_eq!(outbox_thread.into_inner().unwrap().as_deref(), Some("observer-outbox"));
-        assert_eq!(state_thread.into_inner().unwrap().as_deref(), Some("observer-render"));
+        let on_a_worker = |name: Option<String>| name.is_some_and(|name| name.starts_with("observer-worker-"));
+        assert!(on_a_worker(outbox_thread.into_inner().unwrap()), "the outbox");
+        assert!(on_a_worker(state_thread.into_inner().unwrap()), "the state");
     }
 
     #[test]

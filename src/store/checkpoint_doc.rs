@@ -50,7 +50,6 @@ pub(super) fn parse_body(doc: &mut String) -> Result<Body, serde_json::Error> {
     }
     let doc = doc.as_str();
     let (body, tail) = crate::threads::both(
-        "observer-state",
         || crate::engine::headless(|| serde_json::from_str::<Body>(doc)),
         || serde_json::from_str::<TailBody>(doc),
     );
@@ -115,7 +114,6 @@ pub(super) fn parse_split(doc: &mut String) -> Option<Body> {
     let closed = Closed::at(doc, at);
     let text = closed.doc.as_str();
     let (head, tail) = crate::threads::both(
-        "observer-state",
         || crate::engine::tailless(|| serde_json::from_str::<HeadBody>(&text[..at + 2])).ok(),
         || {
             let (tail, after) = crate::engine::tail_from(&text[at + TAIL_KEY.len()..])?;

@@ -233,8 +233,7 @@ pub fn load_and_parse<T, E>(
         // `parse` may change the text for its time (`store/checkpoint_doc.rs`):
         // the index beside is read meanwhile, and checked against the hash
         // the snapshot's read took.
-        let (parsed, written) =
-            crate::threads::both("observer-entities", || parse(&mut snapshot), || read_written_index(state, at));
+        let (parsed, written) = crate::threads::both(|| parse(&mut snapshot), || read_written_index(state, at));
         let index = index_of_snapshot(written, &snapshot, hash)
             .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
         return Ok((snapshot, parsed, Stored::new(*at, index)));
@@ -258,7 +257,6 @@ pub fn load_and_parse<T, E>(
     let snapshot_len = buf.len() - room;
     let edits = &edits;
     let (made, replayed) = crate::threads::both(
-        "observer-entities",
         move || made_in_place(buf, room, edits, parse),
         || {
             let written = read_written_index(state, at).filter(|w| is_own(w, snapshot_len, snapshot_hash))?;
@@ -697,7 +695,6 @@ fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u6
     // written: a load without it visits the snapshot, as it did before
     // there was one.
     let (written, hashes) = crate::threads::both(
-        "observer-entities",
         || write_atomic(&path, doc.as_bytes()),
         || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc, CUT), index)),
     );
@@ -817,7 +814,7 @@ fn halves_of(file: &std::fs::File, len: u64, room: usize, hashed: bool) -> Optio
     let (first, second) = bytes[room..].split_at_mut(size / 2);
     // Each half hashed by the thread that read it, while it is in the cache.
     let read = |half: &mut [u8], at: usize| file.read_exact_at(half, at as u64).map(|()| hashed.then(|| xxh3_64(half)));
-    let (a, b) = crate::threads::both("observer-read", || read(first, 0), || read(second, size / 2));
+    let (a, b) = crate::threads::both(|| read(first, 0), || read(second, size / 2));
     let (a, b) = (a.ok()?, b.ok()?);
     let whole = file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
     let hash = a.zip(b).map(|(a, b)| halves_hash(size, a, b));

@@ -80,7 +80,6 @@ pub(super) fn list(events_dir: &Path) -> Result<Vec<EventFile>, SourceError> {
         let (mut found, subdirs) = if names.entries.len() >= LOOK_ON_TWO_THREADS_AT {
             let (first, second) = names.entries.split_at(names.entries.len() / 2);
             let (a, b) = crate::threads::both(
-                "observer-look",
                 || place.look_at_each(&names.bytes, first),
                 || place.look_at_each(&names.bytes, second),
             );

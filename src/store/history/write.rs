@@ -236,7 +236,7 @@ fn hashed_beside(
         .unwrap_or(files.len());
     let (far, near) = files.split_at(split);
     let mut marks = if bytes > HASH_BESIDE_BYTES {
-        let (written, marks) = crate::threads::both("observer-hash", write, || hash(far));
+        let (written, marks) = crate::threads::both(write, || hash(far));
         written?;
         marks
     } else {
