@@ -120,12 +120,11 @@ pub fn run_scrubbing(
     run_pass(dirs, config, inventory, &Mode::Incremental, Some(start), afterwards)
 }
 
-/// Reads the checkpoint's header while `events/` is listed on a second
-/// thread: neither needs the other, and on a history of many small files
+/// Reads the checkpoint's header while `events/` is listed on a worker
+/// (`crate::threads`): neither needs the other, and on a history of many small files
 /// both are long (a `statx` per file; a cursor per file to parse), so with
 /// a second core a no-op run takes about the longer of the two instead of
-/// their sum. Where no thread can be started, the listing runs after the
-/// read. The checkpoint's error, if any, is the one the pass reports.
+/// their sum. Without workers, the listing runs after the read. The checkpoint's error, if any, is the one the pass reports.
 fn read_while_listing(
     dirs: &Dirs,
 ) -> (Result<Option<CheckpointFile>, CheckpointError>, Result<events::Listing, events::SourceError>) {
@@ -301,7 +300,7 @@ fn run_pass(
     // shows it (SPEC §4: in one place or both, never in neither): the
     // files written during the fold were synced at its end.
     // The engine and the rejects are final: the outbox lines and the engine
-    // state are made on a second thread while this one writes the history
+    // state are made on the workers while this thread writes the history
     // and the world. The engine state's files are written there too: no
     // checkpoint names them until the commit at the end (see
     // `RenderedState::write`). The outbox is written in its place below,

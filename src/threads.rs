@@ -4,8 +4,7 @@
 //! of the state's entities while it is parsed, hashing history lines while
 //! they are written), work started beside a thread and waited for at the
 //! end of a scope ([`scope`]: the outbox and the engine state serialised
-//! while the world is written) or later ([`start_beside`]: each world
-//! file's sync), and
+//! while the world is written), and
 //! freeing what a pass made once it is done ([`drop_beside`]), or leaving
 //! it to the end of the process ([`leave`]).
 //!
@@ -15,26 +14,34 @@
 //! new threads onto the core of the thread that started them), a new
 //! thread first ran 1.5 to 4 ms after it was started while its parent
 //! kept its core busy, and sometimes only once the parent waited for it:
-//! each `both` of a pass lost that much of its second core. A worker
-//! parked in the pool is woken in 2 to 15 µs (timed in a scratch program,
-//! 20 tries each). The pool is `rayon`'s, whose scopes let the work borrow
-//! from the caller's stack as `std::thread::scope` did, which this crate,
-//! free of `unsafe`, could not give a pool of its own.
+//! each `both` of a pass lost that much of its second core. A thread
+//! already parked on the other core ran 2 to 15 µs after it was unparked,
+//! and a job given to this pool from a busy thread started after 40 to
+//! 110 µs in most tries, 1 to 3 ms when a worker had just finished a job
+//! and was still looking for another where the kernel had put it (timed in
+//! scratch programs, 15 to 20 tries each). The pool is `rayon`'s, whose
+//! scopes let the work borrow from the caller's stack as
+//! `std::thread::scope` did, which this crate, free of `unsafe`, could not
+//! give a pool of its own.
+//!
+//! Only work that is waited for goes to the workers. The fold's reading
+//! thread, the history's stager, each world file's sync and the free after
+//! a pass stay threads of their own: long-lived, or not always waited for
+//! (a sync that hangs in the kernel, on a dead network mount say, must not
+//! hold a worker the next pass needs).
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// The workers; `None` when none could be started (the work then runs on
 /// the calling thread, one piece after the other).
 static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
 
-/// Eight, more than the machines observer runs on have cores: a pass asks
-/// for two pieces beside its own at most, each of which may ask for one
-/// more (the state's parse in halves beside the read of its index; the
-/// engine state's snapshot beside the index of its entities), and while
-/// the world is written each file's sync waits in the kernel on a worker
-/// of its own, as it did on a thread of its own. Parked workers cost no
-/// time.
-const WORKERS: usize = 8;
+/// Four: a pass asks for two pieces beside its own at most, each of which
+/// may ask for one more (the state's parse in halves beside the read of
+/// its index; the engine state's snapshot beside the index of its
+/// entities). Parked workers cost no time.
+const WORKERS: usize = 4;
 
 /// Starts the workers, so that they are parked and ready by the time a
 /// pass asks for them (`main` calls it first): a worker started on demand
@@ -72,47 +79,35 @@ pub fn both<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Se
 
 /// Runs `op` on this thread with a [`Side`] that starts work on the
 /// workers, and returns once that work is done too (a panic there goes on
-/// here).
+/// here). Without workers, the work runs here once `op` returned.
 pub fn scope<'scope, R>(op: impl FnOnce(&Side<'_, 'scope>) -> R) -> R {
     match pool() {
-        Some(pool) => pool.in_place_scope(|scope| op(&Side(Some(scope)))),
-        None => op(&Side(None)),
-    }
-}
-
-/// Starts work beside the thread of a [`scope`].
-pub struct Side<'a, 'scope>(Option<&'a rayon::Scope<'scope>>);
-
-impl<'scope> Side<'_, 'scope> {
-    /// Starts `job` on a worker; without workers, runs it here at once.
-    pub fn spawn(&self, job: impl FnOnce() + Send + 'scope) {
-        match self.0 {
-            Some(scope) => scope.spawn(|_| job()),
-            None => job(),
+        Some(pool) => pool.in_place_scope(|scope| op(&Side::Workers(scope))),
+        None => {
+            let side = Side::Here(RefCell::new(Vec::new()));
+            let made = op(&side);
+            if let Side::Here(later) = side {
+                later.into_inner().into_iter().for_each(|job| job());
+            }
+            made
         }
     }
 }
 
-/// Starts `job` on a worker, to be waited for with [`Beside::wait`]
-/// whenever the caller needs it; `None` when there are no workers.
-pub fn start_beside<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<Beside<T>> {
-    let pool = pool()?;
-    let (done, wait) = std::sync::mpsc::sync_channel(1);
-    pool.spawn(move || {
-        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
-    });
-    Some(Beside(wait))
+/// Starts work beside the thread of a [`scope`].
+pub enum Side<'a, 'scope> {
+    Workers(&'a rayon::Scope<'scope>),
+    /// No workers: the jobs, to run once the scope's own work is done.
+    Here(RefCell<Vec<Box<dyn FnOnce() + Send + 'scope>>>),
 }
 
-/// What [`start_beside`] started.
-pub struct Beside<T>(std::sync::mpsc::Receiver<std::thread::Result<T>>);
-
-impl<T> Beside<T> {
-    /// What the job made, once it is done (a panic there goes on here).
-    pub fn wait(self) -> T {
-        match self.0.recv() {
-            Ok(made) => made.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => unreachable!("a job sends what it made, or its panic, before it ends"),
+impl<'scope> Side<'_, 'scope> {
+    /// Starts `job` on a worker (without workers, it runs once the scope's
+    /// own work is done).
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'scope) {
+        match self {
+            Side::Workers(scope) => scope.spawn(|_| job()),
+            Side::Here(later) => later.borrow_mut().push(Box::new(job)),
         }
     }
 }
@@ -160,10 +155,8 @@ mod tests {
         });
         assert_eq!(mine, 7);
         assert!(made[0].as_deref().is_some_and(|n| n.starts_with("observer-worker-")), "{made:?}");
-        let later = start_beside(name).expect("workers");
-        assert!(later.wait().is_some_and(|n| n.starts_with("observer-worker-")));
-        let panicked = std::panic::catch_unwind(|| start_beside(|| panic!("in the job")).expect("workers").wait());
-        assert!(panicked.is_err(), "a job's panic goes on where it is waited for");
+        let panicked = std::panic::catch_unwind(|| scope(|side| side.spawn(|| panic!("in the job"))));
+        assert!(panicked.is_err(), "a job's panic goes on here once the scope's work is done");
     }
 
     #[test]

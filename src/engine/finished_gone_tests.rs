@@ -160,6 +160,9 @@ fn a_packed_minute_in_any_other_shape_is_an_error() {
         let error = serde_json::from_str::<Gone>(&text).map(|_| ()).unwrap_err().to_string();
         assert!(error.contains("packed"), "{bad:?}: {error}");
     }
+    let off_the_minute = r#"{"2026-05-12T10:00:30Z":["a 50000"]}"#;
+    let error = serde_json::from_str::<Gone>(off_the_minute).map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("packed"), "a key that is not a minute's start: {error}");
     for other in [r#"["a 0","b 1"]"#, r#"["a\u0020 0"]"#, r#"[ "a 0"]"#] {
         let text = format!(r#"{{{minute}:{other}}}"#);
         assert!(serde_json::from_str::<Gone>(&text).is_err(), "{other}");

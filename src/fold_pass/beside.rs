@@ -1,8 +1,9 @@
 //! The work after the fold, three pieces at once: this thread stages the
-//! history and writes the world while one worker (`crate::threads`)
-//! serialises the outbox lines and another the engine state (issue 11,
-//! fifth pass; one thread for both before the sixth), and writes the engine state's files, which no
-//! checkpoint names until the pass commits them (sixth pass). Every other
+//! history and writes the world while the workers (`crate::threads`)
+//! serialise the outbox lines and the engine state, each a job of its own
+//! (issue 11, fifth pass; one thread for both before the sixth), and write
+//! the engine state's files, which no checkpoint names until the pass
+//! commits them (sixth pass). Every other
 //! file is written by the pass's own thread, in the same order as before.
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
@@ -33,7 +34,7 @@ pub(super) struct Rendered {
 /// engine state (~26 MB on a busy rebuild; made while the lines were
 /// staged, they raised the peak by 17 MiB; row 5 of issue 11). When
 /// `first` fails, nothing is made there (the error is returned, as
-/// before). Without workers, both are made here once `first` returned.
+/// before). Without workers, both are made here after `then`.
 /// Until the twenty-seventh pass they were two threads started before
 /// `first` and told to go after it; a thread started then had often not
 /// run yet when told (see `crate::threads`).

@@ -13,7 +13,11 @@
 //! that folds writes the current format (a first snapshot). Format 5 is
 //! format 4 with the engine state's instants written as integers
 //! (`time::in_state_form`); a checkpoint of format 4 is still read, its
-//! state files as they are, and the next pass that folds writes format 5.
+//! state files as they are, and the next pass that folds writes the
+//! current format. Format 6 is format 5 with each minute of ids that left
+//! the hot view, and of the duplicate window, packed into one string
+//! (`engine::finished::gone`); a checkpoint of format 5 is read the same
+//! way.
 //! A run reads the header line alone (and the file's last two bytes, to
 //! notice a cut or padded file); when no file changed and the digest still
 //! matches, the world is already current and the body is never read, so a
@@ -63,11 +67,18 @@ use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
 /// Bumped whenever the layout of the checkpoint changes.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
+/// The format before the engine state packed each minute of ids into one
+/// string (`engine::finished::gone`, issue 11, twenty-seventh pass): the
+/// same files, every minute as `[id, end]` pairs. Still read; the next
+/// pass that folds writes format 6, and a minute it changes is packed.
+/// Bumped so that an observer before it refuses the state by its format,
+/// not as damage.
+pub const FORMAT_WITH_PAIRED_MINUTES: u32 = 5;
 /// The format before the engine state wrote its instants as integers
 /// (`time::in_state_form`): the same files, with instants in RFC 3339.
-/// Still read; the next pass that folds writes format 5, and the entities
-/// it writes hold integers. Bumped so that an observer before it refuses
+/// Still read; the next pass that folds writes the current format, and the
+/// entities it writes hold integers. Bumped so that an observer before it refuses
 /// the state by its format, not as damage.
 pub const FORMAT_WITH_RFC3339_STATE: u32 = 4;
 /// The format before the engine state moved to `state/engine/`: still read.
@@ -75,7 +86,7 @@ pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
 
 /// Whether this observer reads a checkpoint of `format`.
 fn readable(format: u32) -> bool {
-    matches!(format, FORMAT | FORMAT_WITH_RFC3339_STATE | FORMAT_WITH_STATE_INSIDE)
+    matches!(format, FORMAT | FORMAT_WITH_PAIRED_MINUTES | FORMAT_WITH_RFC3339_STATE | FORMAT_WITH_STATE_INSIDE)
 }
 
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.

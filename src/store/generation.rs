@@ -245,39 +245,38 @@ impl Drop for Filling<'_> {
 }
 
 /// The sync of one file of a generation, started as soon as the file is
-/// written, on a worker (`crate::threads`; a thread of its own until the
-/// twenty-seventh pass), so that it runs while the next file is
+/// written, on a thread of its own, so that it runs while the next file is
 /// rendered (issue 11, twenty-third pass: the busy run's six world files,
 /// each synced on a thread of its own but all only after the last was
 /// written, were ~5 ms of waiting at the end of the pass; started each as
 /// it is written, the pass ended ~3 ms sooner, medians of alternated
-/// runs). Without workers, the file is synced at once. A
+/// runs). Where no thread can be started, the file is synced at once. A
 /// sync not waited for (an earlier file's failed, or a render after it)
 /// finishes on its own: it holds only its open file, and touches no path.
 enum Syncing {
-    Beside(crate::threads::Beside<io::Result<()>>),
-    /// Synced where no worker could be had, or failed by a fault test.
+    Beside(std::thread::JoinHandle<io::Result<()>>),
+    /// Synced where no thread could be started, or failed by a fault test.
     Done(io::Result<()>),
 }
 
 impl Syncing {
     fn start(file: fs::File) -> Syncing {
-        // Decided here, in the order the files are written, whether it is
-        // synced beside or not.
+        // Decided here, in the order the files are written, whether a
+        // thread can be started or not.
         if let Err(injected) = fault_injection::fail_at("world-sync") {
             return Syncing::Done(Err(injected));
         }
         let file = Arc::new(file);
         let beside = Arc::clone(&file);
-        match crate::threads::start_beside(move || beside.sync_all()) {
-            Some(syncing) => Syncing::Beside(syncing),
-            None => Syncing::Done(file.sync_all()),
+        match std::thread::Builder::new().name("observer-sync".into()).spawn(move || beside.sync_all()) {
+            Ok(thread) => Syncing::Beside(thread),
+            Err(_) => Syncing::Done(file.sync_all()),
         }
     }
 
     fn wait(self) -> io::Result<()> {
         match self {
-            Syncing::Beside(syncing) => syncing.wait(),
+            Syncing::Beside(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Syncing::Done(result) => result,
         }
     }

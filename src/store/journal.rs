@@ -788,7 +788,7 @@ fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<(Vec<
 const HALVES_READ_BYTES: u64 = 4 << 20;
 
 /// The file at `path`, `len` bytes by its metadata, read as two halves at
-/// once, the second on a thread of its own: profiled on the busy history
+/// once, the second on a worker (`crate::threads`): profiled on the busy history
 /// (a run folding 1,000 events), reading the 12 MB snapshot into fresh
 /// memory (the kernel's copy, and the pages it faults in) was ~9 ms of one
 /// thread before either half of the parse could start, with the second

@@ -91,27 +91,40 @@ fn a_checkpoint_without_history_marks_or_stamps_loads_and_carries_on() {
     lab.assert_world_equals_rebuild();
 }
 
+/// What observer wrote before this version, for [`as_written_before`].
+#[derive(Clone, Copy, PartialEq)]
+enum Before {
+    /// Format 4: the engine state's instants in RFC 3339, its minutes of
+    /// ids as pairs.
+    Rfc3339Instants,
+    /// Format 5: integers, but its minutes of ids as pairs, not packed.
+    PairedMinutes,
+}
+
 /// Rewrites the live state, a snapshot with no journal yet, as observer
-/// wrote it before its instants were integers: format 4, the snapshot in
-/// RFC 3339, and no index of its entities (an index is never kept for
-/// other bytes).
-fn as_written_with_rfc3339_instants(lab: &Homelab) {
+/// wrote it `before`, with no index of its entities (an index is never
+/// kept for other bytes).
+fn as_written_before(lab: &Homelab, before: Before) {
     let text = lab.read(CHECKPOINT);
     let (header, body) = text.split_once('\n').expect("a header line and a body line");
     let (mut header, mut body): (Value, Value) =
         (serde_json::from_str(header).unwrap(), serde_json::from_str(body).unwrap());
-    assert_eq!(header["format"], 5);
+    assert_eq!(header["format"], 6);
     assert_eq!(body["state"]["journal"]["bytes"], 0, "a snapshot alone: {body}");
     let generation = body["state"]["generation"].as_u64().expect("the body names the engine state");
     let snapshot = format!("state/engine/snapshot-{generation}.json");
     let written = lab.read(&snapshot);
     assert!(!written.contains("\"2026-05-12T"), "this version writes integers");
-    let before = with_rfc3339_instants(unpacked(serde_json::from_str(&written).unwrap())).to_string();
-    assert!(before.contains("\"2026-05-12T") && before.len() > written.len());
-    lab.write(&snapshot, &before);
+    let paired = unpacked(serde_json::from_str(&written).unwrap());
+    let old = match before {
+        Before::Rfc3339Instants => with_rfc3339_instants(paired).to_string(),
+        Before::PairedMinutes => paired.to_string(),
+    };
+    assert!(old.len() > written.len() && old.contains("[[\"d0\","), "pairs, longer than packed");
+    lab.write(&snapshot, &old);
     std::fs::remove_file(lab.path(&format!("state/engine/entities-{generation}.bin"))).unwrap();
-    header["format"] = 4.into();
-    body["state"]["snapshot"] = before.len().into();
+    header["format"] = if before == Before::Rfc3339Instants { 4 } else { 5 }.into();
+    body["state"]["snapshot"] = old.len().into();
     lab.write(CHECKPOINT, &format!("{header}\n{body}\n"));
 }
 
@@ -140,12 +153,12 @@ fn unpacked(value: Value) -> Value {
     }
 }
 
-/// A state of format 4, its instants in RFC 3339, loads without a rebuild:
-/// the passes after it fold as if this version had written it (the world,
-/// its history and the duplicates found by the window it kept), write
-/// format 5, and add integers beside what they leave as it was.
-#[test]
-fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
+/// A state written `before` loads without a rebuild: the passes after it
+/// fold as if this version had written it (the world, its history and the
+/// duplicates found by the window it kept), write format 6, and add what
+/// they change in this version's forms (integers, packed minutes) beside
+/// what they leave as it was. The journal of the pass after the upgrade.
+fn upgraded_from(before: Before) -> String {
     let web = |ts: &str, kind: &str, run: &str| Ev::new(ts, kind).node("saturn").service("web").correlation(run);
     let first = |lab: &Homelab| {
         lab.write("observer.yaml", "world: {keep_finished: 1}\n");
@@ -173,7 +186,7 @@ fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
     second(&current);
     let upgraded = Homelab::new();
     first(&upgraded);
-    as_written_with_rfc3339_instants(&upgraded);
+    as_written_before(&upgraded, before);
     second(&upgraded);
     assert_eq!(upgraded.summary()["events"]["duplicates"], 1, "s0, within the window the old state kept");
     assert_eq!(upgraded.summary(), current.summary());
@@ -181,7 +194,7 @@ fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
         assert_eq!(a, b, "world/{name}");
     }
     assert_eq!(upgraded.history("world"), current.history("world"));
-    assert!(upgraded.read(CHECKPOINT).starts_with(r#"{"format":5,"#));
+    assert!(upgraded.read(CHECKPOINT).starts_with(r#"{"format":6,"#));
     let journal: Vec<String> = std::fs::read_dir(upgraded.path("state/engine"))
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
@@ -190,6 +203,19 @@ fn a_state_with_rfc3339_instants_loads_and_carries_on_in_format_5() {
     let records =
         upgraded.read(&format!("state/engine/{}", journal.first().expect("the pass journaled what it changed")));
     assert!(records.contains(r#"{"p":["engine","clock"],"v":1778587860000}"#), "an integer: {records}");
-    assert!(records.contains(r#"["d0","2026-05-12T12:00:40.500Z"]"#), "a minute left as it was: {records}");
+    assert!(records.contains(r#""1778587860000":["f9 0"]"#), "a new minute packed: {records}");
     upgraded.assert_world_equals_rebuild();
+    records
+}
+
+#[test]
+fn a_state_with_rfc3339_instants_loads_and_carries_on_in_the_current_format() {
+    let records = upgraded_from(Before::Rfc3339Instants);
+    assert!(records.contains(r#"["d0","2026-05-12T12:00:40.500Z"]"#), "a minute left as it was: {records}");
+}
+
+#[test]
+fn a_state_with_minutes_in_pairs_loads_and_carries_on_in_the_current_format() {
+    let records = upgraded_from(Before::PairedMinutes);
+    assert!(records.contains(r#"["d0",1778587240500]"#), "a minute left as it was: {records}");
 }

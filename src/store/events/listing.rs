@@ -76,7 +76,7 @@ pub(super) fn list(events_dir: &Path) -> Result<Vec<EventFile>, SourceError> {
         // kernel's look-up of the name) was the critical path, one file
         // after another, while the other core had finished reading the
         // checkpoint. So a big directory's files are looked at in two
-        // halves, the second on a thread of its own.
+        // halves, the second on a worker (`crate::threads`).
         let (mut found, subdirs) = if names.entries.len() >= LOOK_ON_TWO_THREADS_AT {
             let (first, second) = names.entries.split_at(names.entries.len() / 2);
             let (a, b) = crate::threads::both(

@@ -202,18 +202,18 @@ pub fn stage_after(dir: &Path, basis: Basis, mut lines: Lines, mut streamed: Str
     Ok(staged)
 }
 
-/// Above this many bytes of lines to hash, they are hashed on a thread of
-/// their own while the lines are written.
+/// Above this many bytes of lines to hash, they are hashed on a worker
+/// (`crate::threads`) while the lines are written.
 const HASH_BESIDE_BYTES: usize = 1 << 20;
 
 /// The marks of `files` (names and their bytes), hashed while `write` runs
 /// here: a rebuild's lines are the whole history (~47 MB on a busy lab),
 /// and hashing them took as long as writing and syncing them, one after the
 /// other, on the thread the pass waits for (80 ms, perf, issue 11). The
-/// largest files, about half the bytes, are hashed on a second thread from
-/// the start; the others here once `write` is done, which is quicker than
-/// the hashing. Few bytes, or no thread to be had, are hashed here after
-/// `write`.
+/// largest files, about half the bytes, are hashed on a worker from the
+/// start; the others here once `write` is done, which is quicker than the
+/// hashing. Few bytes are hashed here after `write`, and without workers
+/// all are.
 fn hashed_beside(
     files: &[(&String, &[u8])],
     write: impl FnOnce() -> Result<(), HistoryError>,
