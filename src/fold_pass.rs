@@ -121,10 +121,11 @@ pub fn run_scrubbing(
 }
 
 /// Reads the checkpoint's header while `events/` is listed on a worker
-/// (`crate::threads`): neither needs the other, and on a history of many small files
-/// both are long (a `statx` per file; a cursor per file to parse), so with
-/// a second core a no-op run takes about the longer of the two instead of
-/// their sum. Without workers, the listing runs after the read. The checkpoint's error, if any, is the one the pass reports.
+/// (`crate::threads`): neither needs the other, and on a history of many
+/// small files both are long (a `statx` per file; a cursor per file to
+/// parse), so with a second core a no-op run takes about the longer of the
+/// two instead of their sum. Without workers, the listing runs after the
+/// read. The checkpoint's error, if any, is the one the pass reports.
 fn read_while_listing(
     dirs: &Dirs,
 ) -> (Result<Option<CheckpointFile>, CheckpointError>, Result<events::Listing, events::SourceError>) {

@@ -62,13 +62,10 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 /// Runs `here` on this thread while `there` runs on a worker, and gives
-/// both results. Without workers, `there` runs here after `here`; a panic
-/// of either goes on here once both are done.
+/// both results. Without workers, `there` runs here after `here` (as a
+/// [`scope`]'s work does); a panic of either goes on here once both are
+/// done.
 pub fn both<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
-    if pool().is_none() {
-        let a = here();
-        return (a, there());
-    }
     let mut b = None;
     let a = scope(|side| {
         side.spawn(|| b = Some(there()));

@@ -3,8 +3,8 @@
 //! serialise the outbox lines and the engine state, each a job of its own
 //! (issue 11, fifth pass; one thread for both before the sixth), and write
 //! the engine state's files, which no checkpoint names until the pass
-//! commits them (sixth pass). Every other
-//! file is written by the pass's own thread, in the same order as before.
+//! commits them (sixth pass). Every other file is written by the pass's own
+//! thread, in the same order as before.
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
 use crate::store::outbox;

@@ -78,8 +78,8 @@ pub const FORMAT_WITH_PAIRED_MINUTES: u32 = 5;
 /// The format before the engine state wrote its instants as integers
 /// (`time::in_state_form`): the same files, with instants in RFC 3339.
 /// Still read; the next pass that folds writes the current format, and the
-/// entities it writes hold integers. Bumped so that an observer before it refuses
-/// the state by its format, not as damage.
+/// entities it writes hold integers. Bumped so that an observer before it
+/// refuses the state by its format, not as damage.
 pub const FORMAT_WITH_RFC3339_STATE: u32 = 4;
 /// The format before the engine state moved to `state/engine/`: still read.
 pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
