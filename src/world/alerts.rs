@@ -4,12 +4,11 @@
 //! pages, id counters, held notifications) stays in the checkpoint.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{SCHEMA_VERSION, WorldFile};
+use super::{InOrder, SCHEMA_VERSION, WorldFile};
 use crate::engine::Engine;
 use crate::engine::alerts::{Alert, AlertStatus, Episode, NotificationRef, Rule};
 use crate::event::Severity;
@@ -21,7 +20,7 @@ pub struct AlertsFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
     /// By alert key, `<rule>:<subject>`.
-    pub alerts: BTreeMap<Cow<'a, str>, AlertView>,
+    pub alerts: InOrder<'a, AlertView>,
 }
 
 /// One alert as `alerts.json` shows it.

@@ -4,12 +4,11 @@
 //! [`Incident`] is the file's).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{SCHEMA_VERSION, WorldFile};
+use super::{InOrder, SCHEMA_VERSION, WorldFile};
 use crate::engine::{Engine, Incident};
 use crate::time::Ts;
 
@@ -18,7 +17,7 @@ use crate::time::Ts;
 pub struct IncidentsFile<'a> {
     pub schema_version: u32,
     pub as_of: Option<Ts>,
-    pub incidents: BTreeMap<Cow<'a, str>, Cow<'a, Incident>>,
+    pub incidents: InOrder<'a, Cow<'a, Incident>>,
 }
 
 impl WorldFile for IncidentsFile<'_> {
@@ -31,7 +30,7 @@ pub(super) fn project(engine: &Engine) -> IncidentsFile<'_> {
         as_of: engine.clock(),
         // In key order before they are collected, as `deployments.json`'s
         // views are (`deployments::project`): a `Cow` of an incident is as
-        // large as an incident, and the collect's own sort moved each.
+        // large as an incident, and a sort of them moves each.
         incidents: engine
             .incidents()
             .sorted()

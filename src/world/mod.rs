@@ -12,6 +12,7 @@
 mod alerts;
 mod deployments;
 pub mod history;
+mod in_order;
 mod incidents;
 mod nodes;
 mod pretty;
@@ -31,6 +32,7 @@ use crate::store::deployment_files::DiskFacts;
 
 pub use alerts::{AlertView, AlertsFile};
 pub use deployments::{DeploymentView, DeploymentsFile};
+pub use in_order::InOrder;
 pub use incidents::IncidentsFile;
 pub use nodes::{NodeView, NodesFile, node_status};
 pub use services::{BreakerView, Checks, ProbeView, ServiceView, ServicesFile, all_services, uptime};
