@@ -323,9 +323,13 @@ fn run_pass(
     // What the engine state is diffed against, taken with it to the second
     // thread.
     let state_read = checkpoint.stored.take();
+    create_dir(world_dir, "the world directory")?;
+    // A run's few lines are staged on a worker while the world is written
+    // (`beside::Staging`); a rebuild's, tens of MB, first, and freed.
+    let at_once = lines.bytes() <= beside::AT_ONCE_BYTES;
     let ((written, history_marks), rendered) = beside(
+        at_once,
         || -> Result<_, PassError> {
-            create_dir(world_dir, "the world directory")?;
             let failed = |error| match error {
                 HistoryError::Io { .. } | HistoryError::Directory(_) => PassError::HistoryWrite(error),
                 _ => PassError::History(error),
@@ -334,15 +338,24 @@ fn run_pass(
             fault_injection::crash_at("after-history");
             Ok(staged)
         },
-        |staged| {
-            // Projected once the history lines are written and freed, a
-            // file at a time into one buffer, each written before the next
-            // is rendered: on a rebuild the lines and the files are tens of
-            // MB (peak memory), and in a busy run the files held at once
-            // were ~1,600 page faults (issue 11).
+        |mut staging| {
+            // A file at a time into one buffer, each written before the
+            // next is rendered: on a rebuild the lines and the files are
+            // tens of MB (peak memory), and in a busy run the files held at
+            // once were ~1,600 page faults (issue 11). The new generation
+            // is made current only once the history lines are on disk.
+            let mut staged = None;
             let written = world::render_each(&checkpoint.engine, inventory, config, &facts, |render| {
-                write_world(world_dir, render)
+                write_world(world_dir, render, || {
+                    staged = Some(staging.wait()?);
+                    Ok(())
+                })
             })?;
+            let staged = match staged {
+                Some(staged) => staged,
+                // Nothing changed: no generation, and nothing waited for yet.
+                None => staging.wait()?,
+            };
             let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
             Ok((written, history_marks))
         },
@@ -513,11 +526,18 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &[&DiskFacts]) -> Vec<Diag
 /// Renders the world files, a file at a time, and writes them as one
 /// generation (`store/generation.rs`): a crash or a reader sees all of the
 /// old files or all of the new.
-fn write_world(dir: &Path, render: &mut world::Renderer) -> Result<Vec<&'static str>, PassError> {
+/// The world's files written in `dir`, made current once `before_swap`
+/// says so (`generation::write_rendered`).
+fn write_world(
+    dir: &Path,
+    render: &mut world::Renderer,
+    before_swap: impl FnOnce() -> Result<(), PassError>,
+) -> Result<Vec<&'static str>, PassError> {
     create_dir(dir, "the world directory")?;
-    generation::write_rendered(dir, &world::FILES, render).map_err(|failed| match failed {
+    let render = |name, bytes: &mut Vec<u8>| render(name, bytes).map_err(PassError::Render);
+    generation::write_rendered(dir, &world::FILES, render, before_swap).map_err(|failed| match failed {
         generation::Failed::Write(generation::WriteError { path, error }) => PassError::WorldFile { path, error },
-        generation::Failed::Render(error) => PassError::Render(error),
+        generation::Failed::Render(error) => error,
     })
 }
 

@@ -99,6 +99,12 @@ pub enum Side<'a, 'scope> {
 }
 
 impl<'scope> Side<'_, 'scope> {
+    /// Whether the work started here runs beside the scope's own: a scope's
+    /// work that waits for it may do so only then.
+    pub fn has_workers(&self) -> bool {
+        matches!(self, Side::Workers(_))
+    }
+
     /// Starts `job` on a worker (without workers, it runs once the scope's
     /// own work is done).
     pub fn spawn(&self, job: impl FnOnce() + Send + 'scope) {

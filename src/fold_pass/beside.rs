@@ -1,10 +1,13 @@
-//! The work after the fold, three pieces at once: this thread stages the
-//! history and writes the world while the workers (`crate::threads`)
-//! serialise the outbox lines and the engine state, each a job of its own
-//! (issue 11, fifth pass; one thread for both before the sixth), and write
-//! the engine state's files, which no checkpoint names until the pass
-//! commits them (sixth pass). Every other file is written by the pass's own
-//! thread, in the same order as before.
+//! The work after the fold, pieces at once: this thread writes the world
+//! while the workers (`crate::threads`) serialise the outbox lines and the
+//! engine state, each a job of its own (issue 11, fifth pass; one thread
+//! for both before the sixth), and write the engine state's files, which no
+//! checkpoint names until the pass commits them (sixth pass). The history
+//! is staged first on this thread, or, when its lines are few, on a worker
+//! of its own while the world is written (twenty-eighth pass). Every other
+//! file is written by the pass's own thread, in the same order as before.
+
+use std::sync::mpsc;
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
 use crate::store::outbox;
@@ -18,7 +21,44 @@ pub(super) struct Rendered {
     pub(super) state: Option<Result<RenderedState, CheckpointError>>,
 }
 
-/// Runs `first` then `then` (given what `first` gave) on this thread, and
+/// Lines of history up to this many bytes are staged beside the world
+/// (`at_once`): a run's are a few tens of KB on a busy lab, a rebuild's
+/// tens of MB.
+pub(super) const AT_ONCE_BYTES: usize = 1 << 20;
+
+/// What `first` gave, for `then` to wait for where it needs it.
+pub(super) enum Staging<S> {
+    /// Given already: `first` ran on this thread.
+    Done(Option<S>),
+    /// Being made on a worker.
+    Beside(mpsc::Receiver<Result<S, PassError>>),
+}
+
+impl<S> Staging<S> {
+    /// What `first` gave: at once when it ran here, else once the worker
+    /// is done. Once only.
+    pub(super) fn wait(&mut self) -> Result<S, PassError> {
+        let twice = "what `first` gave is waited for once";
+        match self {
+            Staging::Done(made) => Ok(made.take().expect(twice)),
+            // The worker sends before it ends; a job that panicked sends
+            // nothing, and its panic goes on here when the scope ends.
+            Staging::Beside(made) => made.recv().expect(twice),
+        }
+    }
+}
+
+/// With `at_once` and workers to run it: `first` on a worker of its own,
+/// `outbox` and `state` on others, and `then` here at once, given the
+/// [`Staging`] to wait for `first` where it must. On a busy run (a few
+/// tens of KB of history lines) the history's stage was ~1.0 to 1.4 ms
+/// before the world could start, most of it waiting for three
+/// `fdatasync`s (issue 11, twenty-eighth pass, a build printing its
+/// steps). `then` makes nothing current that follows `first`'s lines
+/// before it has waited for them (`fold_pass`: the world's generation is
+/// made current only then, SPEC §4).
+///
+/// Else runs `first` then `then` (given what `first` gave) on this thread, and
 /// meanwhile `outbox` and `state` on the workers (`crate::threads`): after
 /// the fold, on a busy rebuild, this thread stages the history and writes
 /// the world, while the outbox lines and the engine state, which only need
@@ -38,18 +78,29 @@ pub(super) struct Rendered {
 /// Until the twenty-seventh pass they were two threads started before
 /// `first` and told to go after it; a thread started then had often not
 /// run yet when told (see `crate::threads`).
-pub(super) fn beside<S, T>(
-    first: impl FnOnce() -> Result<S, PassError>,
-    then: impl FnOnce(S) -> Result<T, PassError>,
+pub(super) fn beside<S: Send, T>(
+    at_once: bool,
+    first: impl FnOnce() -> Result<S, PassError> + Send,
+    then: impl FnOnce(Staging<S>) -> Result<T, PassError>,
     outbox: impl FnOnce() -> Result<outbox::Rendered, outbox::OutboxError> + Send,
     state: impl FnOnce() -> Option<Result<RenderedState, CheckpointError>> + Send,
 ) -> Result<(T, Rendered), PassError> {
     let (mut outbox_made, mut state_made) = (None, None);
     let made = crate::threads::scope(|side| {
+        if at_once && side.has_workers() {
+            let (sent, made) = mpsc::sync_channel(1);
+            side.spawn(move || {
+                // `then` may have stopped waiting (an error of its own).
+                let _ = sent.send(first());
+            });
+            side.spawn(|| outbox_made = Some(outbox()));
+            side.spawn(|| state_made = Some(state()));
+            return then(Staging::Beside(made));
+        }
         let first = first()?;
         side.spawn(|| outbox_made = Some(outbox()));
         side.spawn(|| state_made = Some(state()));
-        then(first)
+        then(Staging::Done(Some(first)))
     })?;
     let made_there = "a job started beside is done when its scope ends";
     let rendered = Rendered { outbox: outbox_made.expect(made_there), state: state_made.expect(made_there) };
@@ -65,6 +116,12 @@ mod tests {
     use crate::fold_pass::create_dir;
     use crate::store::outbox::OutboxMark;
 
+    /// A directory that cannot be made: the error of a `first` that fails.
+    fn an_error() -> PassError {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        create_dir(&file.path().join("world"), "the world directory").unwrap_err()
+    }
+
     fn rendered(made: &AtomicBool) -> Result<outbox::Rendered, outbox::OutboxError> {
         made.store(true, Ordering::SeqCst);
         outbox::Rendered::new(&[], &OutboxMark::default())
@@ -75,8 +132,9 @@ mod tests {
         let name = || std::thread::current().name().map(str::to_string);
         let (outbox_thread, state_thread) = (Mutex::new(None), Mutex::new(None));
         let (made, _) = beside(
+            false,
             || Ok(1),
-            |one| Ok(one + 1),
+            |mut one| Ok(one.wait()? + 1),
             || {
                 *outbox_thread.lock().unwrap() = name();
                 outbox::Rendered::new(&[], &OutboxMark::default())
@@ -97,8 +155,9 @@ mod tests {
     fn beside_gives_what_both_threads_made_and_nothing_of_the_second_after_a_failure_of_the_first() {
         let (outbox_made, state_made) = (AtomicBool::new(false), AtomicBool::new(false));
         let (made, side) = beside(
+            false,
             || Ok(2),
-            |two| Ok(two * 3),
+            |mut two| Ok(two.wait()? * 3),
             || rendered(&outbox_made),
             || {
                 state_made.store(true, Ordering::SeqCst);
@@ -114,6 +173,7 @@ mod tests {
         // Not a directory: the world cannot be made under it.
         let file = tempfile::NamedTempFile::new().unwrap();
         let failed = beside(
+            false,
             || -> Result<u32, PassError> {
                 create_dir(&file.path().join("world"), "the world directory")?;
                 Ok(1)
@@ -127,5 +187,42 @@ mod tests {
         );
         assert!(matches!(failed, Err(PassError::Directory(_))));
         assert!(!outbox_made.load(Ordering::SeqCst) && !state_made.load(Ordering::SeqCst), "nothing made in vain");
+    }
+    #[test]
+    fn at_once_first_runs_on_a_worker_while_then_runs_and_then_waits_for_it() {
+        let (started, go) = std::sync::mpsc::channel::<()>();
+        let first_thread = Mutex::new(None);
+        let thread_of_first = &first_thread;
+        let (made, side) = beside(
+            true,
+            move || {
+                *thread_of_first.lock().unwrap() = std::thread::current().name().map(str::to_string);
+                // Only `then`, running meanwhile, lets it go on: one after
+                // the other, this would wait the whole timeout and fail.
+                go.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| an_error())?;
+                Ok(5)
+            },
+            |mut five| {
+                started.send(()).unwrap();
+                Ok(five.wait()? * 2)
+            },
+            || outbox::Rendered::new(&[], &OutboxMark::default()),
+            || None,
+        )
+        .unwrap();
+        assert_eq!(made, 10);
+        assert!(side.outbox.is_ok() && side.state.is_none());
+        let on_a_worker = first_thread.into_inner().unwrap().is_some_and(|name| name.starts_with("observer-worker-"));
+        assert!(on_a_worker, "`first` ran on a worker");
+
+        // Its error is what `then` gets where it waits.
+        let failed = beside(
+            true,
+            || -> Result<u32, PassError> { Err(an_error()) },
+            |mut staged| staged.wait(),
+            || outbox::Rendered::new(&[], &OutboxMark::default()),
+            || None,
+        );
+        assert!(matches!(failed, Err(PassError::Directory(_))));
     }
 }

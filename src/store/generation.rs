@@ -79,10 +79,18 @@ impl<E> From<WriteError> for Failed<E> {
 /// a write does (what runs before the first render: an older version's
 /// world migrated, the links mended, the generations a crash left pruned,
 /// changes the layout, not the content).
+///
+/// `before_swap` runs once every file of the new generation is written
+/// (their syncs waited for after it), before it is made current, and only
+/// when one is made: a pass waits there for what must be
+/// on disk before the world that follows it (the history lines of what
+/// left the hot view, SPEC §4). Its error is told as one of `render`, and
+/// leaves the world as it was too.
 pub fn write_rendered<E>(
     dir: &Path,
     names: &[&'static str],
     mut render: impl FnMut(&'static str, &mut Vec<u8>) -> Result<(), E>,
+    before_swap: impl FnOnce() -> Result<(), E>,
 ) -> Result<Vec<&'static str>, Failed<E>> {
     let at = |name: &str| {
         let path = dir.join(name);
@@ -153,6 +161,8 @@ pub fn write_rendered<E>(
         None if current.is_some() => return Ok(changed),
         None => Filling::new(dir.join(gen_name(next)))?,
     };
+    // Dropped on its error, the generation is removed.
+    before_swap().map_err(Failed::Render)?;
     filling.finish()?;
     fault_injection::crash_at("before-swap");
     swap(dir, next).map_err(at(DATA))?;
@@ -407,7 +417,7 @@ mod tests {
             bytes.extend_from_slice(file);
             Ok::<(), std::convert::Infallible>(())
         };
-        write_rendered(dir, &names, given).map_err(|failed| match failed {
+        write_rendered(dir, &names, given, || Ok(())).map_err(|failed| match failed {
             Failed::Write(error) => error,
             Failed::Render(never) => match never {},
         })
@@ -454,18 +464,23 @@ mod tests {
     fn rendered(dir: &Path, texts: [&str; 3]) -> Result<Vec<&'static str>, Failed<String>> {
         let names = ["a.json", "b.json", "c.json"];
         let seen = std::cell::RefCell::new(Vec::new());
-        let result = write_rendered(dir, &names, |name, bytes| {
-            assert!(bytes.is_empty(), "each file is rendered into an emptied buffer");
-            seen.borrow_mut().push(name);
-            let text = texts[names.iter().position(|n| *n == name).unwrap()];
-            match text.strip_prefix("fail:") {
-                Some(why) => Err(why.to_string()),
-                None => {
-                    bytes.extend_from_slice(text.as_bytes());
-                    Ok(())
+        let result = write_rendered(
+            dir,
+            &names,
+            |name, bytes| {
+                assert!(bytes.is_empty(), "each file is rendered into an emptied buffer");
+                seen.borrow_mut().push(name);
+                let text = texts[names.iter().position(|n| *n == name).unwrap()];
+                match text.strip_prefix("fail:") {
+                    Some(why) => Err(why.to_string()),
+                    None => {
+                        bytes.extend_from_slice(text.as_bytes());
+                        Ok(())
+                    }
                 }
-            }
-        });
+            },
+            || Ok(()),
+        );
         assert!(result.is_err() || *seen.borrow() == names, "every file is rendered, in order");
         result
     }
@@ -479,24 +494,59 @@ mod tests {
         assert_eq!(gens(dir), [1], "nothing changed: no generation");
         let names = ["a.json", "b.json", "c.json"];
         let mut written_before = None;
-        let changed = write_rendered(dir, &names, |name, bytes| {
-            if name == "c.json" {
-                written_before = Some(dir.join("..gen-2/b.json").is_file());
-            }
-            let text = match name {
-                "a.json" => "a1",
-                "b.json" => "b2",
-                _ => "c1",
-            };
-            bytes.extend_from_slice(text.as_bytes());
-            Ok::<(), String>(())
-        });
+        let changed = write_rendered(
+            dir,
+            &names,
+            |name, bytes| {
+                if name == "c.json" {
+                    written_before = Some(dir.join("..gen-2/b.json").is_file());
+                }
+                let text = match name {
+                    "a.json" => "a1",
+                    "b.json" => "b2",
+                    _ => "c1",
+                };
+                bytes.extend_from_slice(text.as_bytes());
+                Ok::<(), String>(())
+            },
+            || Ok(()),
+        );
         assert_eq!(changed.unwrap(), ["b.json"]);
         assert_eq!(written_before, Some(true), "b.json is written before c.json is rendered");
         let ino = |p: &str| fs::metadata(dir.join(p)).unwrap().ino();
         assert_eq!(ino("..gen-1/a.json"), ino("..gen-2/a.json"), "unchanged before the first change: linked");
         assert_eq!(ino("..gen-1/c.json"), ino("..gen-2/c.json"), "unchanged after it: linked");
         assert_eq!(fs::read_to_string(dir.join("b.json")).unwrap(), "b2");
+    }
+
+    #[test]
+    fn what_runs_before_the_swap_sees_the_new_generation_whole_and_its_error_leaves_the_world_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let names = ["a.json", "b.json"];
+        let text = |a: &'static str, b: &'static str| {
+            move |name: &'static str, bytes: &mut Vec<u8>| {
+                bytes.extend_from_slice(if name == "a.json" { a } else { b }.as_bytes());
+                Ok::<(), String>(())
+            }
+        };
+        let mut seen = None;
+        let before_swap = || {
+            seen = Some((fs::read_to_string(dir.join("..gen-1/b.json")).ok(), dir.join(DATA).exists()));
+            Ok(())
+        };
+        write_rendered(dir, &names, text("a1", "b1"), before_swap).unwrap();
+        assert_eq!(seen, Some((Some("b1".to_string()), false)), "written, not yet current");
+        let failed = write_rendered(dir, &names, text("a2", "b2"), || Err("history not written".to_string()));
+        assert!(matches!(failed, Err(Failed::Render(why)) if why == "history not written"));
+        assert_eq!(gens(dir), [1], "the generation that was not made current is removed");
+        assert_eq!(fs::read_to_string(dir.join("a.json")).unwrap(), "a1");
+        let mut called = false;
+        let unchanged = write_rendered(dir, &names, text("a1", "b1"), || {
+            called = true;
+            Ok(())
+        });
+        assert!(unchanged.unwrap().is_empty() && !called, "nothing changed: no swap, nothing before it");
     }
 
     #[test]

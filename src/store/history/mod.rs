@@ -67,6 +67,11 @@ impl Lines {
         Ok(())
     }
 
+    /// How many bytes there are to append, in all.
+    pub fn bytes(&self) -> usize {
+        self.files.values().map(Vec::len).sum()
+    }
+
     /// The bytes to append, by file name.
     #[cfg(test)]
     pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
