@@ -301,12 +301,14 @@ fn run_pass(
     // shows it (SPEC §4: in one place or both, never in neither): the
     // files written during the fold were synced at its end.
     // The engine and the rejects are final: the outbox lines and the engine
-    // state are made on the workers while this thread writes the history
-    // and the world. The engine state's files are written there too: no
-    // checkpoint names them until the commit at the end (see
-    // `RenderedState::write`). The outbox is written in its place below,
-    // and the commit points (after-history, after-outbox,
-    // after-engine-state, before-checkpoint) keep their order.
+    // state are made on the workers while this thread writes the world (and
+    // the history, first, unless its lines are staged on a worker of their
+    // own meanwhile: `beside`). The engine state's files are written there
+    // too: no checkpoint names them until the commit at the end (see
+    // `RenderedState::write`). The outbox is written in its place below.
+    // The commit points after-outbox, after-engine-state and
+    // before-checkpoint keep their order; after-history comes before
+    // before-swap, and may come after a world file is written.
     let notifications = checkpoint.engine.take_notifications();
     let base = match mode {
         Mode::Incremental => committed,
@@ -325,7 +327,7 @@ fn run_pass(
     let state_read = checkpoint.stored.take();
     create_dir(world_dir, "the world directory")?;
     // A run's few lines are staged on a worker while the world is written
-    // (`beside::Staging`); a rebuild's, tens of MB, first, and freed.
+    // (`beside::Staging`); tens of MB still to write, first, and freed.
     let at_once = lines.bytes() <= beside::AT_ONCE_BYTES;
     let ((written, history_marks), rendered) = beside(
         at_once,
@@ -350,7 +352,13 @@ fn run_pass(
                     staged = Some(staging.wait()?);
                     Ok(())
                 })
-            })?;
+            });
+            // The history's refusal is told before the world's, as when
+            // it was staged first.
+            let written = match written {
+                Err(world) if !staging.waited() => return Err(staging.wait().err().unwrap_or(world)),
+                written => written?,
+            };
             let staged = match staged {
                 Some(staged) => staged,
                 // Nothing changed: no generation, and nothing waited for yet.

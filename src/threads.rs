@@ -24,11 +24,13 @@
 //! `std::thread::scope` did, which this crate, free of `unsafe`, could not
 //! give a pool of its own.
 //!
-//! Only work that is waited for goes to the workers. The fold's reading
-//! thread, the history's stager, each world file's sync and the free after
-//! a pass stay threads of their own: long-lived, or not always waited for
-//! (a sync that hangs in the kernel, on a dead network mount say, must not
-//! hold a worker the next pass needs).
+//! Only work that is waited for goes to the workers (a run's history
+//! lines staged beside the world are: the world waits for them before it
+//! is made current). The fold's reading thread, the stager of what left
+//! the hot view during the fold (`fold_pass::left`), each world file's
+//! sync and the free after a pass stay threads of their own: long-lived,
+//! or not always waited for (a sync that hangs in the kernel, on a dead
+//! network mount say, must not hold a worker the next pass needs).
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -37,10 +39,13 @@ use std::sync::OnceLock;
 /// the calling thread, one piece after the other).
 static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
 
-/// Four: a pass asks for two pieces beside its own at most, each of which
-/// may ask for one more (the state's parse in halves beside the read of
-/// its index; the engine state's snapshot beside the index of its
-/// entities). Parked workers cost no time.
+/// Four: a pass asks for three pieces beside its own at most (the history
+/// staged, the outbox and the state beside the world), and a piece may ask
+/// for one more (the state's parse in halves beside the read of its index;
+/// the engine state's snapshot beside the index of its entities; the
+/// history's lines hashed beside their write); a worker that waits for a
+/// piece runs others meanwhile, so more pieces than workers only queue.
+/// Parked workers cost no time.
 const WORKERS: usize = 4;
 
 /// Starts the workers, so that they are parked and ready by the time a

@@ -7,6 +7,7 @@
 //! of its own while the world is written (twenty-eighth pass). Every other
 //! file is written by the pass's own thread, in the same order as before.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::mpsc;
 
 use crate::store::checkpoint::{CheckpointError, RenderedState};
@@ -21,30 +22,44 @@ pub(super) struct Rendered {
     pub(super) state: Option<Result<RenderedState, CheckpointError>>,
 }
 
-/// Lines of history up to this many bytes are staged beside the world
-/// (`at_once`): a run's are a few tens of KB on a busy lab, a rebuild's
-/// tens of MB.
+/// History lines still to write up to this many bytes are staged beside
+/// the world (`at_once`): a run's are a few tens of KB on a busy lab; a
+/// rebuild writes most of its lines while it folds (`history::Early`),
+/// and what is left of them is staged beside too when it is this small.
+/// Held while the outbox and the state are made, tens of MB of them
+/// raised a rebuild's peak (row 5 of issue 11).
 pub(super) const AT_ONCE_BYTES: usize = 1 << 20;
+
+/// What `first` gave, or how it panicked.
+type Made<S> = std::thread::Result<Result<S, PassError>>;
 
 /// What `first` gave, for `then` to wait for where it needs it.
 pub(super) enum Staging<S> {
-    /// Given already: `first` ran on this thread.
+    /// Given already (`first` ran on this thread), until waited for.
     Done(Option<S>),
-    /// Being made on a worker.
-    Beside(mpsc::Receiver<Result<S, PassError>>),
+    /// Being made on a worker, until waited for.
+    Beside(Option<mpsc::Receiver<Made<S>>>),
 }
 
 impl<S> Staging<S> {
     /// What `first` gave: at once when it ran here, else once the worker
-    /// is done. Once only.
+    /// is done; a panic there goes on here, as it was. Once only.
     pub(super) fn wait(&mut self) -> Result<S, PassError> {
         let twice = "what `first` gave is waited for once";
         match self {
             Staging::Done(made) => Ok(made.take().expect(twice)),
-            // The worker sends before it ends; a job that panicked sends
-            // nothing, and its panic goes on here when the scope ends.
-            Staging::Beside(made) => made.recv().expect(twice),
+            Staging::Beside(made) => match made.take().expect(twice).recv() {
+                Ok(Ok(made)) => made,
+                Ok(Err(panic)) => resume_unwind(panic),
+                // The worker sends before it ends, whatever `first` did.
+                Err(mpsc::RecvError) => unreachable!("the job beside ended without a word"),
+            },
         }
+    }
+
+    /// Whether [`wait`](Self::wait) was called.
+    pub(super) fn waited(&self) -> bool {
+        matches!(self, Staging::Done(None) | Staging::Beside(None))
     }
 }
 
@@ -56,7 +71,9 @@ impl<S> Staging<S> {
 /// `fdatasync`s (issue 11, twenty-eighth pass, a build printing its
 /// steps). `then` makes nothing current that follows `first`'s lines
 /// before it has waited for them (`fold_pass`: the world's generation is
-/// made current only then, SPEC §4).
+/// made current only then, SPEC §4). When `first` fails, the outbox and
+/// the state were made for nothing: the state's files stay uncommitted
+/// (no checkpoint names them, and the next commit removes them).
 ///
 /// Else runs `first` then `then` (given what `first` gave) on this thread, and
 /// meanwhile `outbox` and `state` on the workers (`crate::threads`): after
@@ -90,12 +107,13 @@ pub(super) fn beside<S: Send, T>(
         if at_once && side.has_workers() {
             let (sent, made) = mpsc::sync_channel(1);
             side.spawn(move || {
-                // `then` may have stopped waiting (an error of its own).
-                let _ = sent.send(first());
+                // Sent whatever `first` did, a panic too: `then` waits for
+                // it. It may have stopped waiting (an error of its own).
+                let _ = sent.send(catch_unwind(AssertUnwindSafe(first)));
             });
             side.spawn(|| outbox_made = Some(outbox()));
             side.spawn(|| state_made = Some(state()));
-            return then(Staging::Beside(made));
+            return then(Staging::Beside(Some(made)));
         }
         let first = first()?;
         side.spawn(|| outbox_made = Some(outbox()));
@@ -224,5 +242,21 @@ mod tests {
             || None,
         );
         assert!(matches!(failed, Err(PassError::Directory(_))));
+    }
+
+    #[test]
+    fn at_once_a_panic_of_first_goes_on_where_then_waits_with_its_own_message() {
+        let panicked = std::panic::catch_unwind(|| {
+            beside(
+                true,
+                || -> Result<u32, PassError> { panic!("the stage broke") },
+                |mut staged| staged.wait(),
+                || outbox::Rendered::new(&[], &OutboxMark::default()),
+                || None,
+            )
+        });
+        let Err(payload) = panicked else { panic!("the panic goes on") };
+        let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert_eq!(message, "the stage broke");
     }
 }

@@ -180,3 +180,27 @@ fn a_full_disk_at_the_history_append_writes_no_world_and_the_next_run_converges(
     assert_eq!(lab.read("world/history/alerts-2026-05.jsonl").lines().count(), 1);
     lab.assert_world_equals_rebuild();
 }
+
+/// A run's history lines are staged beside the world's files (issue 11,
+/// twenty-eighth pass): when both fail, the history's refusal is told, as
+/// when it was staged first, and the world is as it was.
+#[test]
+fn a_history_refused_while_a_world_file_cannot_be_written_is_the_error_told() {
+    let lab = lab_keeping(0);
+    outage(&lab, "2026-05-12T10:00:00Z", "2026-05-12T10:10:00Z");
+    lab.run();
+    let path = "world/history/alerts-2026-05.jsonl";
+    let text = lab.read(path);
+    assert!(text.len() > 2, "the episode went to the history");
+    lab.write(path, &text[..text.len() / 2]);
+    outage(&lab, "2026-05-12T12:00:00Z", "2026-05-12T12:10:00Z");
+    let world = lab.world_files("world");
+    let told = lab.observer(["run", "--no-tick"]).env("OBSERVER_TEST_FAIL_AT", "write").run().code(1);
+    let told = told.stderr_has("were committed");
+    assert!(
+        !told.stderr.contains("No space left on device"),
+        "the world's error is not the one told:\n{}",
+        told.stderr
+    );
+    assert_eq!(lab.world_files("world"), world, "no world file of the failed pass");
+}
