@@ -346,25 +346,14 @@ fn run_pass(
             // tens of MB (peak memory), and in a busy run the files held at
             // once were ~1,600 page faults (issue 11). The new generation
             // is made current only once the history lines are on disk.
-            let mut staged = None;
             let written = world::render_each(&checkpoint.engine, inventory, config, &facts, |render| {
-                write_world(world_dir, render, || {
-                    staged = Some(staging.wait()?);
-                    Ok(())
-                })
+                write_world(world_dir, render, || staging.wait())
             });
             // The history's refusal is told before the world's, as when
-            // it was staged first.
-            let written = match written {
-                Err(world) if !staging.waited() => return Err(staging.wait().err().unwrap_or(world)),
-                written => written?,
-            };
-            let staged = match staged {
-                Some(staged) => staged,
-                // Nothing changed: no generation, and nothing waited for yet.
-                None => staging.wait()?,
-            };
-            let history_marks = staged.settle().map_err(PassError::HistorySettle)?;
+            // it was staged first (its error, given to the world's wait,
+            // is the world's error then).
+            let written = written.map_err(|world| staging.wait().err().unwrap_or(world))?;
+            let history_marks = staging.take()?.settle().map_err(PassError::HistorySettle)?;
             Ok((written, history_marks))
         },
         || match &new_outbox {
@@ -531,17 +520,15 @@ fn newly_refused(named_now: &BTreeSet<String>, facts: &[&DiskFacts]) -> Vec<Diag
     all.into_values().filter(|d| d.refused.is_some() && named_now.contains(&d.path)).cloned().collect()
 }
 
-/// Renders the world files, a file at a time, and writes them as one
-/// generation (`store/generation.rs`): a crash or a reader sees all of the
-/// old files or all of the new.
-/// The world's files written in `dir`, made current once `before_swap`
-/// says so (`generation::write_rendered`).
+/// Renders the world files, a file at a time, and writes them in `dir` (made
+/// by the caller) as one generation (`store/generation.rs`), made current
+/// once `before_swap` returned: a crash or a reader sees all of the old
+/// files or all of the new.
 fn write_world(
     dir: &Path,
     render: &mut world::Renderer,
     before_swap: impl FnOnce() -> Result<(), PassError>,
 ) -> Result<Vec<&'static str>, PassError> {
-    create_dir(dir, "the world directory")?;
     let render = |name, bytes: &mut Vec<u8>| render(name, bytes).map_err(PassError::Render);
     generation::write_rendered(dir, &world::FILES, render, before_swap).map_err(|failed| match failed {
         generation::Failed::Write(generation::WriteError { path, error }) => PassError::WorldFile { path, error },

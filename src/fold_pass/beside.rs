@@ -34,32 +34,46 @@ pub(super) const AT_ONCE_BYTES: usize = 1 << 20;
 type Made<S> = std::thread::Result<Result<S, PassError>>;
 
 /// What `first` gave, for `then` to wait for where it needs it.
-pub(super) enum Staging<S> {
-    /// Given already (`first` ran on this thread), until waited for.
-    Done(Option<S>),
-    /// Being made on a worker, until waited for.
-    Beside(Option<mpsc::Receiver<Made<S>>>),
+pub(super) struct Staging<S>(Stage<S>);
+
+enum Stage<S> {
+    /// Being made on a worker.
+    Coming(mpsc::Receiver<Made<S>>),
+    /// Made (on this thread, or waited for).
+    Here(S),
+    /// `first` failed, and its error was given to a [`Staging::wait`].
+    Told,
 }
 
 impl<S> Staging<S> {
-    /// What `first` gave: at once when it ran here, else once the worker
-    /// is done; a panic there goes on here, as it was. Once only.
-    pub(super) fn wait(&mut self) -> Result<S, PassError> {
-        let twice = "what `first` gave is waited for once";
-        match self {
-            Staging::Done(made) => Ok(made.take().expect(twice)),
-            Staging::Beside(made) => match made.take().expect(twice).recv() {
-                Ok(Ok(made)) => made,
-                Ok(Err(panic)) => resume_unwind(panic),
-                // The worker sends before it ends, whatever `first` did.
-                Err(mpsc::RecvError) => unreachable!("the job beside ended without a word"),
-            },
+    /// Waits until `first` is done (at once when it ran here; a panic on
+    /// the worker goes on here, as it was). Its error is given once, to the
+    /// first call; any later call is `Ok`.
+    pub(super) fn wait(&mut self) -> Result<(), PassError> {
+        let Stage::Coming(made) = &self.0 else { return Ok(()) };
+        match made.recv() {
+            Ok(Ok(Ok(made))) => {
+                self.0 = Stage::Here(made);
+                Ok(())
+            }
+            Ok(Ok(Err(error))) => {
+                self.0 = Stage::Told;
+                Err(error)
+            }
+            Ok(Err(panic)) => resume_unwind(panic),
+            // The worker sends before it ends, whatever `first` did.
+            Err(mpsc::RecvError) => unreachable!("the job beside ended without a word"),
         }
     }
 
-    /// Whether [`wait`](Self::wait) was called.
-    pub(super) fn waited(&self) -> bool {
-        matches!(self, Staging::Done(None) | Staging::Beside(None))
+    /// What `first` gave, once it is done. Not after its error was given
+    /// to [`wait`](Self::wait): `then` returns that error instead.
+    pub(super) fn take(mut self) -> Result<S, PassError> {
+        self.wait()?;
+        match self.0 {
+            Stage::Here(made) => Ok(made),
+            _ => unreachable!("what `first` gave is taken after its error was returned"),
+        }
     }
 }
 
@@ -104,21 +118,20 @@ pub(super) fn beside<S: Send, T>(
 ) -> Result<(T, Rendered), PassError> {
     let (mut outbox_made, mut state_made) = (None, None);
     let made = crate::threads::scope(|side| {
-        if at_once && side.has_workers() {
+        let staging = if at_once && side.has_workers() {
             let (sent, made) = mpsc::sync_channel(1);
             side.spawn(move || {
                 // Sent whatever `first` did, a panic too: `then` waits for
                 // it. It may have stopped waiting (an error of its own).
                 let _ = sent.send(catch_unwind(AssertUnwindSafe(first)));
             });
-            side.spawn(|| outbox_made = Some(outbox()));
-            side.spawn(|| state_made = Some(state()));
-            return then(Staging::Beside(Some(made)));
-        }
-        let first = first()?;
+            Staging(Stage::Coming(made))
+        } else {
+            Staging(Stage::Here(first()?))
+        };
         side.spawn(|| outbox_made = Some(outbox()));
         side.spawn(|| state_made = Some(state()));
-        then(Staging::Done(Some(first)))
+        then(staging)
     })?;
     let made_there = "a job started beside is done when its scope ends";
     let rendered = Rendered { outbox: outbox_made.expect(made_there), state: state_made.expect(made_there) };
@@ -152,7 +165,7 @@ mod tests {
         let (made, _) = beside(
             false,
             || Ok(1),
-            |mut one| Ok(one.wait()? + 1),
+            |one| Ok(one.take()? + 1),
             || {
                 *outbox_thread.lock().unwrap() = name();
                 outbox::Rendered::new(&[], &OutboxMark::default())
@@ -175,7 +188,7 @@ mod tests {
         let (made, side) = beside(
             false,
             || Ok(2),
-            |mut two| Ok(two.wait()? * 3),
+            |two| Ok(two.take()? * 3),
             || rendered(&outbox_made),
             || {
                 state_made.store(true, Ordering::SeqCst);
@@ -220,9 +233,9 @@ mod tests {
                 go.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| an_error())?;
                 Ok(5)
             },
-            |mut five| {
+            |five| {
                 started.send(()).unwrap();
-                Ok(five.wait()? * 2)
+                Ok(five.take()? * 2)
             },
             || outbox::Rendered::new(&[], &OutboxMark::default()),
             || None,
@@ -237,7 +250,7 @@ mod tests {
         let failed = beside(
             true,
             || -> Result<u32, PassError> { Err(an_error()) },
-            |mut staged| staged.wait(),
+            |staged| staged.take(),
             || outbox::Rendered::new(&[], &OutboxMark::default()),
             || None,
         );
@@ -250,7 +263,7 @@ mod tests {
             beside(
                 true,
                 || -> Result<u32, PassError> { panic!("the stage broke") },
-                |mut staged| staged.wait(),
+                |staged| staged.take(),
                 || outbox::Rendered::new(&[], &OutboxMark::default()),
                 || None,
             )

@@ -520,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn what_runs_before_the_swap_sees_the_new_generation_whole_and_its_error_leaves_the_world_as_it_was() {
+    fn what_runs_before_the_swap_sees_every_file_written_and_its_error_leaves_the_world_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         let names = ["a.json", "b.json"];
