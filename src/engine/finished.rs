@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-pub(super) use self::gone::Gone;
+pub(super) use self::gone::{Gone, SavedSet, read_saved, write_saved_head};
 use super::{Deployment, DeploymentStatus, Incident, Keyed};
 use crate::event::Name;
 use crate::time::Ts;
@@ -150,6 +150,15 @@ impl Finished {
         let incidents = self.incidents.groups.iter_unordered().map(|(g, _)| (Which::Incidents, g.to_string()));
         let all: Vec<_> = deployments.chain(incidents).collect();
         self.dirty.extend(all);
+    }
+
+    /// The ids that left: the deployments', the incidents'.
+    pub(super) fn gone(&self) -> [&Gone; 2] {
+        [&self.deployments.gone, &self.incidents.gone]
+    }
+
+    pub(super) fn gone_mut(&mut self) -> [&mut Gone; 2] {
+        [&mut self.deployments.gone, &mut self.incidents.gone]
     }
 
     pub(super) fn deployment_left(&self, id: &str) -> bool {

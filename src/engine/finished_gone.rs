@@ -33,10 +33,19 @@
 //! parsed and written for each id, about a tenth of a busy run that folds
 //! 1,000 events. Its older form, an object from id to time, is this one's
 //! older form, and is read as such.
+//!
+//! Where each id is (the index by the hash of each id) is made on first
+//! use from the minutes, or by [`Gone::index_with`] with the index saved
+//! beside the snapshot the state was read from (`finished_gone_saved.rs`):
+//! then only the minutes whose text is not the one that index was made of
+//! are read id by id. Profiled on the busy history (a run folding 1,000
+//! events), reading every id of the three sets and filing its hash, at
+//! every load, was a fifth of the run's CPU (issue 11, twenty-ninth pass).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
+use std::sync::OnceLock;
 
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -50,6 +59,11 @@ use crate::time::Ts;
 #[path = "finished_gone_text.rs"]
 mod text;
 
+#[path = "finished_gone_saved.rs"]
+mod saved;
+
+pub(in crate::engine) use self::saved::{SavedSet, read as read_saved, write_head as write_saved_head};
+
 use self::text::{compact_pairs, packed, packed_ids, packed_pairs, packed_text};
 
 const MINUTE_MS: i64 = 60_000;
@@ -59,10 +73,29 @@ const MINUTE_MS: i64 = 60_000;
 pub(in crate::engine) struct Gone {
     /// By the minute their entries ended.
     minutes: BTreeMap<Ts, Minute>,
-    /// The minute of each id, by the XXH3 of the id, used as it is
-    /// ([`Prehashed`]: SipHash of each, and the map's growth, were a third
-    /// of reading the minutes).
+    /// Where each id is: made from the minutes at its first use, or by
+    /// [`Gone::index_with`].
+    index: OnceLock<Index>,
+    /// The XXH3 of each minute's text as it was read, in the order read,
+    /// taken as it passed (while in the cache) for [`Gone::index_with`] to
+    /// tell the minutes a saved index covers.
+    texts: Vec<(Ts, u64)>,
+}
+
+/// The minute of each id of a [`Gone`], by the XXH3 of the id.
+///
+/// Every id of a minute is found through `by_hash` or `saved`: the ids of
+/// the minutes `saved` covers through it (it was made of their very text),
+/// every other id through `by_hash`, which is looked in first. An entry of
+/// `saved` can be stale (its id moved or forgotten since): the minute it
+/// names is checked, as every answer is.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    /// Used as it is ([`Prehashed`]: SipHash of each, and the map's growth,
+    /// were a third of reading the minutes).
     by_hash: HashMap<u64, Ts, BuildHasherDefault<Prehashed>>,
+    /// The index saved beside the snapshot the state was read from.
+    saved: SavedSet,
     /// Hashes that two ids shared: looked for in every minute.
     shared: HashSet<u64>,
 }
@@ -126,6 +159,40 @@ impl Minute {
         self.get(minute, id).is_some()
     }
 
+    /// Checks this minute, filed under `minute`, and gives the XXH3 of each
+    /// of its ids to `hashes`.
+    fn hashes(&self, minute: Ts, hashes: &mut Vec<u64>) -> Result<(), String> {
+        let raw = match self {
+            Minute::Parsed(ids) => {
+                hashes.extend(ids.keys().map(|id| xxh3_64(id.as_bytes())));
+                return Ok(());
+            }
+            Minute::Raw(raw) => raw.get(),
+        };
+        if let Some(text) = packed_text(raw) {
+            // Offsets count from the minute's start: a key that is not
+            // one would file ids outside the minute retention cuts by.
+            if minute_of(minute) != minute || !packed_ids(text, hashes) {
+                return Err(format!("the minute {minute} is not in the packed form"));
+            }
+            return Ok(());
+        }
+        let start = hashes.len();
+        if compact_pairs(raw, minute, hashes) {
+            return Ok(());
+        }
+        // Not in the forms read by their text: pair by pair.
+        hashes.truncate(start);
+        let pairs: Vec<Pair> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+        for Pair(id, at) in &pairs {
+            if minute_of(*at) != minute {
+                return Err(format!("the id {id:?} left at {at}, not in the minute {minute} it is filed under"));
+            }
+            hashes.push(xxh3_64(id.as_bytes()));
+        }
+        Ok(())
+    }
+
     fn parsed(&mut self, minute: Ts) -> &mut Ids {
         if let Minute::Raw(raw) = self {
             *self = Minute::Parsed(Minute::entries_of(raw, minute).collect());
@@ -151,12 +218,38 @@ impl Gone {
 
     /// The time filed with `id`.
     pub(in crate::engine) fn get(&self, id: &str) -> Option<Ts> {
+        let index = self.index.get_or_init(|| Index::of(&self.minutes, &[], SavedSet::default()).0);
         let hash = xxh3_64(id.as_bytes());
-        if self.shared.contains(&hash) {
+        if index.shared.contains(&hash) {
             return self.minutes.iter().find_map(|(at, minute)| minute.get(*at, id));
         }
-        let at = *self.by_hash.get(&hash)?;
-        self.minutes.get(&at)?.get(at, id)
+        let held = |at: Ts| self.minutes.get(&at)?.get(at, id);
+        index.by_hash.get(&hash).and_then(|&at| held(at)).or_else(|| index.saved.get(hash).and_then(held))
+    }
+
+    /// Makes the index of the ids from `saved` (the index saved beside the
+    /// snapshot the state was read from, [`Gone::save_index`]) and the minutes
+    /// it does not cover, read id by id and checked; nothing when the
+    /// index is made already. A minute that is not as this version writes
+    /// it is the error.
+    pub(in crate::engine) fn index_with(&mut self, saved: SavedSet) -> Result<(), String> {
+        let mut texts = std::mem::take(&mut self.texts);
+        if self.index.get().is_some() {
+            return Ok(());
+        }
+        if !texts.is_sorted() {
+            texts.sort_unstable();
+        }
+        let (index, damage) = Index::of(&self.minutes, &texts, saved);
+        self.index = OnceLock::from(index);
+        damage.map_or(Ok(()), Err)
+    }
+
+    /// The index made at first use when no other was.
+    fn index_mut(&mut self) -> &mut Index {
+        let minutes = &self.minutes;
+        self.index.get_or_init(|| Index::of(minutes, &[], SavedSet::default()).0);
+        self.index.get_mut().expect("made just above")
     }
 
     #[cfg(test)]
@@ -175,22 +268,27 @@ impl Gone {
     /// minute it was in.
     fn file(&mut self, id: &str, minute: Ts) {
         let hash = xxh3_64(id.as_bytes());
-        if let Some(&before) = self.by_hash.get(&hash)
-            && let Some(held) = self.minutes.get_mut(&before)
-        {
-            match held.contains(before, id) {
-                true => {
-                    held.parsed(before).remove(id);
-                    if matches!(held, Minute::Parsed(ids) if ids.is_empty()) {
-                        self.minutes.remove(&before);
-                    }
+        self.index_mut();
+        let Gone { minutes, index, .. } = self;
+        let index = index.get_mut().expect("made just above");
+        let filed = index.by_hash.get(&hash).copied();
+        for (at, saved) in [(filed, false), (index.saved.get(hash), true)] {
+            let Some(before) = at else { continue };
+            let Some(held) = minutes.get_mut(&before) else { continue };
+            if held.contains(before, id) {
+                held.parsed(before).remove(id);
+                if matches!(held, Minute::Parsed(ids) if ids.is_empty()) {
+                    minutes.remove(&before);
                 }
-                false => {
-                    self.shared.insert(hash);
-                }
+                break;
+            }
+            // Another id with this hash is filed there (a stale entry of
+            // the saved index is only passed over).
+            if !saved {
+                index.shared.insert(hash);
             }
         }
-        self.by_hash.insert(hash, minute);
+        index.by_hash.insert(hash, minute);
     }
 
     /// Retention: the ids that left before `horizon` are forgotten.
@@ -207,15 +305,19 @@ impl Gone {
             }
             dropped.insert(boundary, Minute::Parsed(early));
         }
+        // Without an index yet, the one made at first use is made of the
+        // minutes kept.
+        let Some(index) = self.index.get_mut() else { return };
         // An index entry of an id that went is dropped; one left behind
-        // (a hash two ids shared) finds nothing, as the minute is checked.
-        // The ids are hashed where they are, not copied out (the duplicate
-        // window drops every event id this way, a million on a busy rebuild).
+        // (a hash two ids shared, an entry of the saved index) finds
+        // nothing, as the minute is checked. The ids are hashed where they
+        // are, not copied out (the duplicate window drops every event id
+        // this way, a million on a busy rebuild).
         for (minute, ids) in &dropped {
             let mut drop_hash = |id: &str| {
                 let hash = xxh3_64(id.as_bytes());
-                if self.by_hash.get(&hash) == Some(minute) && !self.shared.contains(&hash) {
-                    self.by_hash.remove(&hash);
+                if index.by_hash.get(&hash) == Some(minute) && !index.shared.contains(&hash) {
+                    index.by_hash.remove(&hash);
                 }
             };
             match ids {
@@ -223,6 +325,40 @@ impl Gone {
                 Minute::Parsed(ids) => ids.keys().for_each(|id| drop_hash(id)),
             }
         }
+    }
+
+    /// Writes the index of these minutes for a load of the snapshot they
+    /// are written in ([`Gone::index_with`], `finished_gone_saved.rs`):
+    /// each minute in the form this version writes, with the hash of that
+    /// text, and the hash of each of its ids. A minute written as pairs
+    /// (an id that is not plain) is left to be read at the load.
+    pub(in crate::engine) fn save_index(&self, out: &mut Vec<u8>) {
+        let (mut minutes, mut entries, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        for (&minute, held) in &self.minutes {
+            let text = match held {
+                Minute::Raw(raw) => Some(xxh3_64(raw.get().as_bytes())),
+                Minute::Parsed(ids) => {
+                    packed(ids, minute).and_then(|text| serde_json::to_vec(&[text]).ok()).map(|t| xxh3_64(&t))
+                }
+            };
+            hashes.clear();
+            if let Some(text) = text
+                && held.hashes(minute, &mut hashes).is_ok()
+            {
+                minutes.push((minute, text));
+                entries.extend(hashes.iter().map(|&hash| (hash, minute)));
+            }
+        }
+        entries.sort_unstable_by_key(|&(hash, _)| hash);
+        let mut shared = Vec::new();
+        entries.dedup_by(|later, kept| {
+            let twice = later.0 == kept.0;
+            if twice && shared.last() != Some(&kept.0) {
+                shared.push(kept.0);
+            }
+            twice
+        });
+        saved::write_set(&minutes, &entries, &shared, out);
     }
 
     /// Every id with its end time, by minute, then by id.
@@ -271,13 +407,11 @@ impl<'de> Visitor<'de> for GoneVisitor {
         f.write_str("the ids that left, by the minute they ended")
     }
 
+    /// The minutes as they are read, raw: checked, and their ids filed,
+    /// when the index is made ([`Gone::index_with`], or at first use).
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Gone, A::Error> {
         let mut gone = Gone::default();
-        let (mut older, mut hashes) = (Vec::new(), Vec::new());
-        // Each id's hash with its minute, filed once all are read: the index
-        // is then made at its size at once (grown minute by minute, its
-        // rehashes were a quarter of reading the minutes of a busy history).
-        let mut filed: Vec<(u64, Ts)> = Vec::new();
+        let mut older = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let raw: Box<RawValue> = map.next_value()?;
             if raw.get().starts_with('"') {
@@ -287,41 +421,68 @@ impl<'de> Visitor<'de> for GoneVisitor {
                 continue;
             }
             let minute = Ts::parse_stored(&key).map_err(A::Error::custom)?;
-            hashes.clear();
-            if let Some(text) = packed_text(raw.get()) {
-                // Offsets count from the minute's start: a key that is not
-                // one would file ids outside the minute retention cuts by.
-                if minute_of(minute) != minute || !packed_ids(text, &mut hashes) {
-                    return Err(A::Error::custom(format!("the minute {minute} is not in the packed form")));
-                }
-            } else if !compact_pairs(raw.get(), minute, &mut hashes) {
-                hashes.clear();
-                let pairs: Vec<Pair> = serde_json::from_str(raw.get()).map_err(A::Error::custom)?;
-                for Pair(id, at) in &pairs {
-                    if minute_of(*at) != minute {
-                        let reason =
-                            format!("the id {id:?} left at {at}, not in the minute {minute} it is filed under");
-                        return Err(A::Error::custom(reason));
-                    }
-                    hashes.push(xxh3_64(id.as_bytes()));
-                }
-            }
-            filed.extend(hashes.iter().map(|&hash| (hash, minute)));
+            gone.texts.push((minute, xxh3_64(raw.get().as_bytes())));
             if gone.minutes.insert(minute, Minute::Raw(raw)).is_some() {
                 return Err(A::Error::custom(format!("the minute {minute} is there twice")));
             }
         }
-        gone.by_hash.reserve(filed.len());
-        for (hash, minute) in filed {
-            if gone.by_hash.insert(hash, minute).is_some() {
-                // Two ids with one hash, or one id twice: both looked for everywhere.
-                gone.shared.insert(hash);
+        if !older.is_empty() {
+            // Filed as a pass files them: the minutes read with them are
+            // checked here.
+            gone.index_with(SavedSet::default()).map_err(A::Error::custom)?;
+            for (id, at) in older {
+                gone.insert(id, at);
             }
         }
-        for (id, at) in older {
-            gone.insert(id, at);
-        }
         Ok(gone)
+    }
+}
+
+impl Index {
+    /// The index of `minutes`: `saved` for the minutes it covers, every
+    /// other minute read id by id (and checked: the first minute that is
+    /// not as this version writes it, if any, is told beside the index,
+    /// which leaves its ids out).
+    /// `texts`: the hash of each raw minute's text, in the order of the
+    /// minutes ([`Gone::texts`]).
+    fn of(minutes: &BTreeMap<Ts, Minute>, texts: &[(Ts, u64)], saved: SavedSet) -> (Index, Option<String>) {
+        let mut index = Index { shared: saved.shared().collect(), saved, ..Index::default() };
+        let (mut hashes, mut damage) = (Vec::new(), None);
+        // Each id's hash with its minute, filed once all are read: the index
+        // is then made at its size at once (grown minute by minute, its
+        // rehashes were a quarter of reading the minutes of a busy history).
+        let mut filed: Vec<(u64, Ts)> = Vec::new();
+        let mut covered = Vec::new();
+        let mut covers = index.saved.covers();
+        let mut texts = texts.iter().peekable();
+        for (&minute, held) in minutes {
+            let text = std::iter::from_fn(|| texts.next_if(|(at, _)| *at <= minute)).last();
+            if let (Minute::Raw(_), Some(&(at, text))) = (held, text)
+                && at == minute
+                && covers.covers(minute, text)
+            {
+                covered.push(minute);
+                continue;
+            }
+            hashes.clear();
+            match held.hashes(minute, &mut hashes) {
+                Ok(()) => filed.extend(hashes.iter().map(|&hash| (hash, minute))),
+                Err(reason) => {
+                    damage.get_or_insert(reason);
+                }
+            }
+        }
+        index.by_hash.reserve(filed.len());
+        for (hash, minute) in filed {
+            // Two ids with one hash, or one id twice (here, or here and in
+            // a minute the saved index covers): both looked for everywhere.
+            let twice = index.by_hash.insert(hash, minute).is_some()
+                || index.saved.get(hash).is_some_and(|at| covered.binary_search(&at).is_ok());
+            if twice {
+                index.shared.insert(hash);
+            }
+        }
+        (index, damage)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::Gone;
+use super::{Gone, SavedSet};
 use crate::time::Ts;
 
 fn at(text: &str) -> Ts {
@@ -16,7 +16,15 @@ fn written(gone: &Gone) -> String {
 }
 
 fn read(text: &str) -> Gone {
-    serde_json::from_str(text).unwrap()
+    checked(text).unwrap()
+}
+
+/// Read and indexed, as a load makes it without a saved index: a damaged
+/// minute is the error.
+fn checked(text: &str) -> Result<Gone, String> {
+    let mut gone: Gone = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    gone.index_with(SavedSet::default())?;
+    Ok(gone)
 }
 
 /// Inserts, lookups and retention, after a write and a read between each
@@ -110,13 +118,13 @@ fn a_state_written_before_minutes_is_read() {
 #[test]
 fn a_damaged_minute_is_an_error() {
     let misfiled = r#"{"2026-05-12T10:00:00Z":[["a","2026-05-12T10:02:00Z"]]}"#;
-    let error = serde_json::from_str::<Gone>(misfiled).unwrap_err().to_string();
+    let error = checked(misfiled).unwrap_err();
     assert!(error.contains("not in the minute"), "{error}");
     for bad in [r#"{"soon":[]}"#, r#"{"2026-05-12T10:00:00Z":[["a"]]}"#, r#"{"2026-05-12T10:00:00Z":7}"#, "[]"] {
-        assert!(serde_json::from_str::<Gone>(bad).is_err(), "{bad}");
+        assert!(checked(bad).is_err(), "{bad}");
     }
     let twice = r#"{"2026-05-12T10:00:00Z":[],"2026-05-12T10:00:00Z":[]}"#;
-    assert!(serde_json::from_str::<Gone>(twice).unwrap_err().to_string().contains("twice"));
+    assert!(checked(twice).unwrap_err().contains("twice"));
 }
 
 /// An id the packed form cannot hold as it is (a space, a quote, a
@@ -150,22 +158,22 @@ fn a_minute_with_an_id_that_is_not_plain_is_written_in_pairs() {
 fn a_packed_minute_in_any_other_shape_is_an_error() {
     let minute = r#""2026-05-12T10:00:00Z""#;
     for good in ["a 0", "a 59999 b 1", "a 00012"] {
-        let gone: Gone = serde_json::from_str(&format!(r#"{{{minute}:["{good}"]}}"#)).unwrap();
+        let gone = read(&format!(r#"{{{minute}:["{good}"]}}"#));
         assert!(gone.contains("a"), "{good}");
     }
     for bad in
         ["", "a", "a ", " a 0", "a  0", "a 0 ", "a 60000", "a 123456", "a -1", "a 1.5", "a 0 b", "a 0  b 1", "a x"]
     {
         let text = format!(r#"{{{minute}:["{bad}"]}}"#);
-        let error = serde_json::from_str::<Gone>(&text).map(|_| ()).unwrap_err().to_string();
+        let error = checked(&text).map(|_| ()).unwrap_err();
         assert!(error.contains("packed"), "{bad:?}: {error}");
     }
     let off_the_minute = r#"{"2026-05-12T10:00:30Z":["a 50000"]}"#;
-    let error = serde_json::from_str::<Gone>(off_the_minute).map(|_| ()).unwrap_err().to_string();
+    let error = checked(off_the_minute).map(|_| ()).unwrap_err();
     assert!(error.contains("packed"), "a key that is not a minute's start: {error}");
     for other in [r#"["a 0","b 1"]"#, r#"["a\u0020 0"]"#, r#"[ "a 0"]"#] {
         let text = format!(r#"{{{minute}:{other}}}"#);
-        assert!(serde_json::from_str::<Gone>(&text).is_err(), "{other}");
+        assert!(checked(&text).is_err(), "{other}");
     }
 }
 
@@ -179,14 +187,14 @@ fn ids_sharing_a_hash_are_looked_for_everywhere() {
     let hash_b = xxhash_rust::xxh3::xxh3_64(b"b");
     let hash_a = xxhash_rust::xxh3::xxh3_64(b"a");
     // "a"'s hash points at "b"'s minute, as a collision would leave it.
-    gone.by_hash.insert(hash_a, at("2026-05-12T11:00:00Z"));
+    gone.index_mut().by_hash.insert(hash_a, at("2026-05-12T11:00:00Z"));
     assert!(!gone.contains("a"), "the minute is checked, not the hash alone");
-    gone.shared.insert(hash_a);
+    gone.index_mut().shared.insert(hash_a);
     assert!(gone.contains("a") && gone.contains("b") && !gone.contains("c"));
     gone.insert("c".into(), at("2026-05-12T12:00:00Z"));
-    gone.by_hash.insert(hash_b, at("2026-05-12T12:00:00Z"));
+    gone.index_mut().by_hash.insert(hash_b, at("2026-05-12T12:00:00Z"));
     gone.insert("b".into(), at("2026-05-12T12:00:30Z"));
-    assert!(gone.shared.contains(&hash_b), "the minute it pointed at did not hold it: shared");
+    assert!(gone.index_mut().shared.contains(&hash_b), "the minute it pointed at did not hold it: shared");
     assert!(gone.contains("b") && gone.contains("c"));
 }
 
@@ -245,7 +253,7 @@ fn the_minute_checked_by_its_text_agrees_with_parsing_every_pair() {
     let read_anyway = read(r#"{"2026-05-12T10:07:00Z":[["a\"b","2026-05-12T10:07:01.5Z"]]}"#);
     assert!(read_anyway.contains("a\"b"));
     let misfiled = r#"{"2026-05-12T10:07:00Z":[["a","2026-05-12T10:07:00Z"],["b","2026-05-12T10:08:00Z"]]}"#;
-    assert!(serde_json::from_str::<Gone>(misfiled).unwrap_err().to_string().contains("not in the minute"));
+    assert!(checked(misfiled).unwrap_err().contains("not in the minute"));
 }
 
 /// The index made once every minute is read: each id points at its own
@@ -257,10 +265,11 @@ fn the_index_made_after_reading_points_each_id_at_its_minute() {
         r#""2026-05-12T10:01:00Z":[["b","2026-05-12T10:01:03.250Z"],["twice","2026-05-12T10:01:04Z"]]}"#,
     ));
     let hash = |id: &str| xxhash_rust::xxh3::xxh3_64(id.as_bytes());
-    assert_eq!(gone.by_hash.len(), 3);
-    assert_eq!(gone.by_hash[&hash("a")], at("2026-05-12T10:00:00Z"));
-    assert_eq!(gone.by_hash[&hash("b")], at("2026-05-12T10:01:00Z"));
-    assert_eq!(gone.shared.iter().copied().collect::<Vec<_>>(), [hash("twice")]);
+    let index = gone.index.get().expect("made as it was read");
+    assert_eq!(index.by_hash.len(), 3);
+    assert_eq!(index.by_hash[&hash("a")], at("2026-05-12T10:00:00Z"));
+    assert_eq!(index.by_hash[&hash("b")], at("2026-05-12T10:01:00Z"));
+    assert_eq!(index.shared.iter().copied().collect::<Vec<_>>(), [hash("twice")]);
     assert_eq!(gone.get("a"), Some(at("2026-05-12T10:00:01Z")));
     assert_eq!(gone.get("b"), Some(at("2026-05-12T10:01:03.250Z")));
     assert!(gone.get("twice").is_some() && gone.get("c").is_none());
@@ -293,4 +302,147 @@ fn minutes_written_before_instants_were_integers_read_and_write_back_beside_new_
         super::compact_pairs(r#"[["a","2026-05-12T10:07:01Z"]]"#, Ts(seven), &mut hashes),
         "RFC 3339 under a key of digits"
     );
+}
+
+/// `gone` as a snapshot holds it (the state's form), and the index saved
+/// with it, read back as a load reads them.
+fn snapshot_of(gone: &Gone) -> (String, Vec<u8>) {
+    let text = crate::time::in_state_form(|| written(gone));
+    let mut saved = Vec::new();
+    super::write_saved_head(1, &mut saved);
+    gone.save_index(&mut saved);
+    (text, saved)
+}
+
+/// `text` read and indexed with the saved index `saved`, as a load does.
+fn loaded(text: &str, saved: &[u8]) -> Result<Gone, String> {
+    let mut gone: Gone = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let set = super::read_saved(saved.to_vec(), 1).expect("saved whole").remove(0);
+    gone.index_with(set)?;
+    Ok(gone)
+}
+
+/// Ids over a few minutes, one of them in pairs (an id the packed form
+/// cannot hold), some moved by a later end.
+fn some_gone() -> (Gone, Vec<String>) {
+    let mut gone = Gone::default();
+    let mut ids = Vec::new();
+    for step in 0..60i64 {
+        let id = format!("run-{}", step % 45);
+        gone.insert(id.clone(), Ts(at("2026-05-12T10:00:00Z").0 + step * 9_000));
+        ids.push(id);
+    }
+    gone.insert("a b".into(), at("2026-05-12T10:03:10Z"));
+    ids.push("a b".into());
+    (gone, ids)
+}
+
+/// Loaded with the index saved beside its snapshot, a set reads no id of
+/// the minutes that index covers (only the minute in pairs), and answers,
+/// then changes and answers, as the same set indexed from its minutes.
+#[test]
+fn a_saved_index_covers_the_minutes_written_with_it_and_answers_as_the_minutes_do() {
+    let (gone, ids) = some_gone();
+    let (text, saved) = snapshot_of(&gone);
+    let mut with_saved = loaded(&text, &saved).unwrap();
+    let mut from_minutes = read(&text);
+    let index = with_saved.index.get().unwrap();
+    let pairs_minute = at("2026-05-12T10:03:00Z");
+    let in_pairs = with_saved.minutes[&pairs_minute].entries(pairs_minute).len();
+    assert_eq!(index.by_hash.len(), in_pairs, "only the minute in pairs read id by id");
+    assert!(index.by_hash.values().all(|at| *at == pairs_minute));
+    for id in ids.iter().map(String::as_str).chain(["run-99", "a"]) {
+        assert_eq!(with_saved.get(id), gone.get(id), "{id}");
+    }
+    // Moved, added, forgotten: the same answers as the set that read its
+    // minutes, and the same minutes written.
+    for (n, id) in ["run-3", "run-40", "fresh", "run-3"].into_iter().enumerate() {
+        let end = Ts(at("2026-05-12T10:20:00Z").0 + n as i64 * 61_000);
+        with_saved.insert(id.into(), end);
+        from_minutes.insert(id.into(), end);
+    }
+    let horizon = at("2026-05-12T10:04:30Z");
+    with_saved.forget_before(horizon);
+    from_minutes.forget_before(horizon);
+    assert_eq!(with_saved, from_minutes);
+    assert_eq!(written(&with_saved), written(&from_minutes));
+    for id in ids.iter().map(String::as_str).chain(["fresh", "run-99"]) {
+        assert_eq!(with_saved.get(id), from_minutes.get(id), "{id}");
+    }
+    // Saved again, after those changes: loaded, the same answers.
+    let (text, saved) = snapshot_of(&with_saved);
+    let again = loaded(&text, &saved).unwrap();
+    for id in ids.iter().map(String::as_str).chain(["fresh"]) {
+        assert_eq!(again.get(id), from_minutes.get(id), "{id}");
+    }
+}
+
+/// A minute whose text is not the one the saved index was made of (a
+/// journal record changed it since the snapshot) is read id by id, and
+/// checked: its new ids are found, an id it moved out of a covered minute
+/// is found where it went, and a damaged one is the error.
+#[test]
+fn a_minute_changed_since_the_index_was_saved_is_read_id_by_id() {
+    let (gone, ids) = some_gone();
+    let (_, saved) = snapshot_of(&gone);
+    let mut changed = gone.clone();
+    changed.insert("new".into(), at("2026-05-12T10:01:30Z"));
+    changed.insert("run-2".into(), at("2026-05-12T10:02:59Z"));
+    let (text, _) = snapshot_of(&changed);
+    let with_saved = loaded(&text, &saved).unwrap();
+    let index = with_saved.index.get().unwrap();
+    let read_again: Vec<Ts> = {
+        let mut minutes: Vec<Ts> = index.by_hash.values().copied().collect();
+        minutes.sort();
+        minutes.dedup();
+        minutes
+    };
+    assert_eq!(
+        read_again,
+        ["2026-05-12T10:01:00Z", "2026-05-12T10:02:00Z", "2026-05-12T10:03:00Z", "2026-05-12T10:07:00Z"].map(at),
+        "the minutes changed (`run-2` left 10:07 for 10:02), and the one in pairs"
+    );
+    for id in ids.iter().map(String::as_str).chain(["new", "nothing"]) {
+        assert_eq!(with_saved.get(id), changed.get(id), "{id}");
+    }
+    assert_eq!(with_saved.get("run-2"), Some(at("2026-05-12T10:02:59Z")));
+    // A changed minute that is damaged: the error, where the saved index
+    // would have covered the minute as it was.
+    let one = at("2026-05-12T10:01:00Z").0;
+    let damaged = text.replacen(&format!("\"{one}\":[\""), &format!("\"{one}\":[\"x 0  "), 1);
+    assert_ne!(damaged, text);
+    assert!(loaded(&damaged, &saved).unwrap_err().contains("packed"));
+}
+
+/// Saved bytes read only as they were written: cut short, of another
+/// layout, with their hashes or minutes out of order, or for another
+/// number of sets, they are not used (the index is then made from the
+/// minutes).
+#[test]
+fn saved_bytes_that_are_not_whole_are_not_used() {
+    let (gone, _) = some_gone();
+    let (_, saved) = snapshot_of(&gone);
+    assert!(super::read_saved(saved.clone(), 1).is_some());
+    assert!(super::read_saved(saved.clone(), 2).is_none(), "another number of sets");
+    for at in 0..saved.len() {
+        assert!(super::read_saved(saved[..at].to_vec(), 1).is_none(), "cut at {at}");
+    }
+    let mut longer = saved.clone();
+    longer.push(0);
+    assert!(super::read_saved(longer, 1).is_none(), "a byte past the last set");
+    let mut other = saved.clone();
+    other[0] ^= 1;
+    assert!(super::read_saved(other, 1).is_none(), "another layout's version");
+    // The layout: version, sets, then the minutes' count and records.
+    let minutes = u64::from_le_bytes(saved[16..24].try_into().unwrap()) as usize;
+    assert!(minutes >= 2);
+    let mut swapped = saved.clone();
+    swapped[24..40].copy_from_slice(&saved[40..56]);
+    swapped[40..56].copy_from_slice(&saved[24..40]);
+    assert!(super::read_saved(swapped, 1).is_none(), "two minutes out of order");
+    let entries_at = 24 + minutes * 16 + 8;
+    let mut swapped = saved.clone();
+    swapped[entries_at..entries_at + 16].copy_from_slice(&saved[entries_at + 16..entries_at + 32]);
+    swapped[entries_at + 16..entries_at + 32].copy_from_slice(&saved[entries_at..entries_at + 16]);
+    assert!(super::read_saved(swapped, 1).is_none(), "two hashes out of order");
 }

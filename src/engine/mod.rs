@@ -185,6 +185,10 @@ pub struct Engine {
     finished: finished::Finished,
 }
 
+/// The sets of ids [`Engine::saved_index`] saves: the deployments and the
+/// incidents that left the hot view, and the duplicate window.
+const GONE_SETS: usize = 3;
+
 /// What the IO shell tells the engine, in the order it happens.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
@@ -331,6 +335,36 @@ impl Engine {
             self.last_folded = key;
         }
         self
+    }
+
+    /// The index of the ids that left the hot view and of the duplicate
+    /// window (where each id is filed), for the loads of a snapshot of this
+    /// state to read instead of filing every id again
+    /// (`finished_gone_saved.rs`): made when a snapshot is written.
+    pub fn saved_index(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        finished::write_saved_head(GONE_SETS, &mut out);
+        let [deployments, incidents] = self.finished.gone();
+        for gone in [deployments, incidents, &self.seen_ids] {
+            gone.save_index(&mut out);
+        }
+        out
+    }
+
+    /// Makes the index of the ids that left the hot view and of the
+    /// duplicate window from `saved` (what [`Engine::saved_index`] wrote for
+    /// the snapshot this state was read from), where it is whole, and from
+    /// the minutes it does not cover, read and checked. A minute that is
+    /// not as this version writes it is the error. Without it, each index
+    /// is made, unchecked, at its first use.
+    pub fn index_with_saved(&mut self, saved: Option<Vec<u8>>) -> Result<(), String> {
+        let sets = saved.and_then(|bytes| finished::read_saved(bytes, GONE_SETS));
+        let sets = sets.unwrap_or_else(|| vec![finished::SavedSet::default(); GONE_SETS]);
+        let [deployments, incidents] = self.finished.gone_mut();
+        for (gone, set) in [deployments, incidents, &mut self.seen_ids].into_iter().zip(sets) {
+            gone.index_with(set)?;
+        }
+        Ok(())
     }
 
     /// The largest `ts` folded so far; `None` before the first event.

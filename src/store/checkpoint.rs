@@ -256,7 +256,7 @@ impl CheckpointFile {
             .read_exact_at(&mut bytes, self.body_at)
             .map_err(|error| CheckpointError::Io { path: self.path.clone(), error })?;
         let damaged = |e: serde_json::Error| unreadable(&self.path, format!("it is damaged: {e}"));
-        let (body, stored): (Body, _) = match self.header.format {
+        let (body, mut stored): (Body, _) = match self.header.format {
             FORMAT_WITH_STATE_INSIDE => (serde_json::from_slice(&bytes).map_err(damaged)?, None),
             _ => {
                 let at = serde_json::from_slice::<StateBody>(&bytes).map_err(damaged)?.state;
@@ -279,13 +279,20 @@ impl CheckpointFile {
                 (body, Some(stored))
             }
         };
+        let mut engine = body.engine.with_last_folded_of_old_checkpoint(body.last_folded);
+        // Where each id that left is: from the index saved with the
+        // snapshot, and the minutes it does not cover, checked here.
+        let saved = stored.as_mut().and_then(journal::Stored::take_saved_index);
+        engine
+            .index_with_saved(saved)
+            .map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
         Ok(Checkpoint {
             cursors: self.header.cursors.clone(),
             inputs: self.header.inputs.clone(),
             outbox: self.header.outbox,
             history: self.header.history.clone(),
             notified: self.header.notified.clone(),
-            engine: body.engine.with_last_folded_of_old_checkpoint(body.last_folded),
+            engine,
             rejects: body.rejects,
             stored,
         })
@@ -408,7 +415,13 @@ impl Checkpoint {
         })
         .map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
-        let found = journal::diff(state_dir, &doc, cut.as_ref(), stored).map_err(|error| state_error(&path, error))?;
+        let mut found =
+            journal::diff(state_dir, &doc, cut.as_ref(), stored).map_err(|error| state_error(&path, error))?;
+        // A new snapshot keeps the engine's index of the ids that left
+        // beside it, for its loads to read (`Engine::saved_index`).
+        if found.writes_snapshot() {
+            found = found.keeping(self.engine.saved_index());
+        }
         Ok(RenderedState(Made::Rendered { doc, found }))
     }
 

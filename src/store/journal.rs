@@ -16,7 +16,12 @@
 //!   it instead of cutting and hashing the whole snapshot, when it is whole and its snapshot's hash is that of the
 //!   snapshot read; missing, damaged or another's, the snapshot is visited
 //!   as before. It is a copy of what a visit finds, never the only record
-//!   of anything, so it is not in the checkpoint's header.
+//!   of anything, so it is not in the checkpoint's header. It also keeps,
+//!   for the loads of its snapshot, the engine's index of the ids that
+//!   left the hot view (`Engine::saved_index`, `finished_gone_saved.rs`),
+//!   made when a snapshot is written and given to the engine as the state
+//!   is read ([`Stored::take_saved_index`]): a copy too, of where the
+//!   snapshot's minutes file each id.
 //!
 //! The checkpoint's header names generation N and commits the snapshot's
 //! length and how much of the journal is committed, as a [`FileMark`] — the
@@ -99,9 +104,14 @@ pub struct Stored {
     /// behind a lock so that it can be taken through a shared reference,
     /// by a thread that serialises the state beside another.
     buffer: std::sync::Mutex<Vec<u8>>,
+    /// What the snapshot's index file kept beside its entities (the
+    /// engine's index of the ids that left, `Engine::saved_index`), when it
+    /// is the snapshot's own: for the load to take ([`Stored::take_saved_index`]).
+    saved_index: Option<Vec<u8>>,
 }
 
-/// A copy without the buffer (it is memory to reuse, not state).
+/// A copy without the buffer (it is memory to reuse, not state) and
+/// without what the load takes.
 impl Clone for Stored {
     fn clone(&self) -> Stored {
         Stored::new(self.at, self.hashes.clone())
@@ -153,7 +163,18 @@ pub fn entities_path(state: &Path, generation: u64) -> PathBuf {
 impl Stored {
     /// The files `at` commits, with the hashes of their entities.
     fn new(at: StateRef, hashes: Option<EntityIndex>) -> Stored {
-        Stored { at, hashes, buffer: Default::default() }
+        Stored { at, hashes, buffer: Default::default(), saved_index: None }
+    }
+
+    fn with_saved_index(self, saved_index: Option<Vec<u8>>) -> Stored {
+        Stored { saved_index, ..self }
+    }
+
+    /// The engine's index of the ids that left, as the snapshot read was
+    /// written with it (`Engine::saved_index`); `None` when its index file
+    /// was missing, damaged or another snapshot's.
+    pub fn take_saved_index(&mut self) -> Option<Vec<u8>> {
+        self.saved_index.take()
     }
 
     /// Keeps the memory of `doc`, the document read, for the next save.
@@ -234,9 +255,10 @@ pub fn load_and_parse<T, E>(
         // the index beside is read meanwhile, and checked against the hash
         // the snapshot's read took.
         let (parsed, written) = crate::threads::both(|| parse(&mut snapshot), || read_written_index(state, at));
-        let index = index_of_snapshot(written, &snapshot, hash)
+        let (written, saved) = own(written, snapshot.len(), hash);
+        let index = index_of_snapshot(written, &snapshot)
             .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
-        return Ok((snapshot, parsed, Stored::new(*at, index)));
+        return Ok((snapshot, parsed, Stored::new(*at, index).with_saved_index(saved)));
     }
     // The journal is read first, for the room its records need before the
     // snapshot (`read_snapshot_after`); the snapshot's damage is still told
@@ -258,11 +280,14 @@ pub fn load_and_parse<T, E>(
     let edits = &edits;
     let (made, replayed) = crate::threads::both(
         move || made_in_place(buf, room, edits, parse),
-        || {
-            let written = read_written_index(state, at).filter(|w| is_own(w, snapshot_len, snapshot_hash))?;
-            Some(replay_over(written.index, &records))
+        || match own(read_written_index(state, at), snapshot_len, snapshot_hash) {
+            (Some(written), saved) => (Some(replay_over(written.index, &records)), saved),
+            (None, saved) => (None, saved),
         },
     );
+    // The engine's index saved with the snapshot holds for the snapshot's
+    // minutes; the minutes the records changed are told by their text.
+    let (replayed, saved) = replayed;
     match made {
         Made::Parsed(doc, parsed) => {
             let index = match replayed {
@@ -271,7 +296,7 @@ pub fn load_and_parse<T, E>(
                 // the snapshot read again, as its buffer holds the splice.
                 None => replay(&read_snapshot(state, at)?.0, &records).map_err(snapshot_damaged)?.0,
             };
-            Ok((doc, parsed, Stored::new(*at, index)))
+            Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
         }
         // The edits do not fit the snapshot's cut: assembled instead, from
         // the values of a replay over the snapshot's own entities.
@@ -281,7 +306,7 @@ pub fn load_and_parse<T, E>(
             let mut doc =
                 assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
             let parsed = parse(&mut doc);
-            Ok((doc, parsed, Stored::new(*at, index)))
+            Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
         }
         Made::NotUtf8 => Err(damaged(journal, "the state spliced from it is not UTF-8".into())),
     }
@@ -331,21 +356,35 @@ fn index_for(snapshot: &str) -> EntityIndex {
 
 /// The hash of every entity of the snapshot `snapshot`: the index
 /// written beside it ([`read_written_index`]) when it was made for these
-/// very bytes, `hash` their [`snapshot_hash`] ([`is_own`]), else found by
-/// visiting it.
-fn index_of_snapshot(written: Option<Persisted>, snapshot: &str, hash: u64) -> Result<Option<EntityIndex>, String> {
-    match written.filter(|written| is_own(written, snapshot.len(), hash)) {
+/// very bytes ([`own`]), else found by visiting it.
+fn index_of_snapshot(written: Option<Persisted>, snapshot: &str) -> Result<Option<EntityIndex>, String> {
+    match written {
         Some(written) => Ok(Some(written.index)),
         None => index_of(snapshot),
     }
 }
 
-/// The index written beside the snapshot `at` commits, whole; `None` when
-/// it is missing or damaged. It is a copy of what a visit finds, never the
-/// only record of anything.
-fn read_written_index(state: &Path, at: &StateRef) -> Option<Persisted> {
-    let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
-    EntityIndex::from_bytes(&bytes)
+/// The index written beside the snapshot `at` commits, whole, and the
+/// bytes it kept beside its entities; `None` when it is missing or
+/// damaged. It is a copy of what a visit finds, never the only record of
+/// anything.
+fn read_written_index(state: &Path, at: &StateRef) -> Option<(Persisted, Vec<u8>)> {
+    let mut bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
+    let written = EntityIndex::from_bytes(&bytes)?;
+    // Moved to the front of the memory they were read into: no new pages.
+    bytes.truncate(written.beside.end);
+    bytes.drain(..written.beside.start);
+    Some((written, bytes))
+}
+
+/// What [`read_written_index`] read, when it was made for the snapshot of
+/// `len` bytes whose [`snapshot_hash`] is `hash` ([`is_own`]): the index,
+/// and the bytes beside it when they are not empty.
+fn own(written: Option<(Persisted, Vec<u8>)>, len: usize, hash: u64) -> (Option<Persisted>, Option<Vec<u8>>) {
+    match written.filter(|(written, _)| is_own(written, len, hash)) {
+        Some((written, beside)) => (Some(written), (!beside.is_empty()).then_some(beside)),
+        None => (None, None),
+    }
 }
 
 /// Whether `written` was made, under this version's cut, for the snapshot
@@ -543,10 +582,27 @@ pub fn save(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Stored, J
 /// the disk, written by [`write`].
 pub struct Diff(Due);
 
+impl Diff {
+    /// Whether [`write`] writes a new snapshot.
+    pub fn writes_snapshot(&self) -> bool {
+        matches!(self.0, Due::Snapshot { .. })
+    }
+
+    /// With `bytes` to keep in the new snapshot's index file, for the loads
+    /// of that snapshot ([`Stored::take_saved_index`]); nothing for a diff
+    /// that appends to the journal.
+    pub fn keeping(self, bytes: Vec<u8>) -> Diff {
+        match self.0 {
+            Due::Snapshot { live, hashes, .. } => Diff(Due::Snapshot { live, hashes, beside: bytes }),
+            due => Diff(due),
+        }
+    }
+}
+
 enum Due {
     /// A new generation above `live`, with the hashes of the document's
     /// entities when they are known.
-    Snapshot { live: u64, hashes: Option<EntityIndex> },
+    Snapshot { live: u64, hashes: Option<EntityIndex>, beside: Vec<u8> },
     /// The records to append to the journal `at` commits: the removals,
     /// then the entities set. Kept apart and written one after the other:
     /// joined, the sets (~1.2 MB in a busy run) were copied into fresh
@@ -565,7 +621,7 @@ enum Due {
 /// scanner ([`visit`]).
 pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) -> Result<Diff, JournalError> {
     let Some((at, mut index)) = stored.and_then(|s| s.hashes.map(|h| (s.at, h))) else {
-        return Ok(Diff(Due::Snapshot { live: 0, hashes: None }));
+        return Ok(Diff(Due::Snapshot { live: 0, hashes: None, beside: Vec::new() }));
     };
     let damaged = |reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason };
     index.next_round();
@@ -587,7 +643,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         None => visit(doc, each).map_err(damaged)?,
     }
     if collided {
-        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None }));
+        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None, beside: Vec::new() }));
     }
     let mut removals = String::new();
     if visited < index.len() {
@@ -599,7 +655,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
     }
     let grown = at.journal.bytes + (removals.len() + sets.len()) as u64;
     if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
-        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index) }));
+        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index), beside: Vec::new() }));
     }
     Ok(Diff(Due::Append { at, removals, sets, hashes: index }))
 }
@@ -620,7 +676,9 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
 /// twice).
 pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalError> {
     let (at, removals, sets, hashes) = match found.0 {
-        Due::Snapshot { live, hashes } => return snapshot(state, doc, hashes, next_generation(state, live)),
+        Due::Snapshot { live, hashes, beside } => {
+            return snapshot(state, doc, hashes, &beside, next_generation(state, live));
+        }
         Due::Append { at, removals, sets, hashes } => (at, removals, sets, hashes),
     };
     let path = journal_path(state, at.generation);
@@ -677,7 +735,13 @@ pub fn clean(state: &Path, at: &StateRef) {
 }
 
 /// A new generation: the whole document as its snapshot, an empty journal.
-fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u64) -> Result<Stored, JournalError> {
+fn snapshot(
+    state: &Path,
+    doc: &str,
+    hashes: Option<EntityIndex>,
+    beside: &[u8],
+    generation: u64,
+) -> Result<Stored, JournalError> {
     let dir = dir(state);
     let io = |error| JournalError::Io { path: dir.clone(), error };
     if !dir.is_dir() {
@@ -696,7 +760,7 @@ fn snapshot(state: &Path, doc: &str, hashes: Option<EntityIndex>, generation: u6
     // there was one.
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
-        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc, CUT), index)),
+        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc, CUT, beside), index)),
     );
     written.map_err(|error| JournalError::Io { path, error })?;
     // Its write fails the pass as any write under `state/` does (a full

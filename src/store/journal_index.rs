@@ -255,9 +255,11 @@ impl EntityIndex {
 
 /// The first bytes of an index written by [`EntityIndex::to_bytes`]. The
 /// second version records the [`snapshot_hash`] of its snapshot where the
-/// first recorded the XXH3 of its bytes: a first version's file is not
-/// read (the snapshot is visited instead, until the next compaction).
-const MAGIC: &[u8; 8] = b"obsidx02";
+/// first recorded the XXH3 of its bytes; the third holds the bytes kept
+/// beside the entities (the engine's index of the ids that left, issue 11,
+/// twenty-ninth pass). An earlier version's file is not read (the snapshot
+/// is visited instead, until the next compaction).
+const MAGIC: &[u8; 8] = b"obsidx03";
 
 /// What an index records of its snapshot's bytes: the XXH3 of its first
 /// half and of its second (split at half its length, as
@@ -291,21 +293,27 @@ pub struct Persisted {
     /// snapshot's only when both are the snapshot's own.
     pub snapshot_len: u64,
     pub snapshot_hash: u64,
+    /// Where the bytes kept beside the entities are in what was read.
+    pub beside: std::ops::Range<usize>,
 }
 
 impl EntityIndex {
     /// The index as bytes, for the file beside the snapshot `snapshot`
-    /// (`store::journal`), whose entities were cut by the rule `cut`: a
-    /// header (magic, the rule, the snapshot's length and [`snapshot_hash`],
-    /// the number of entries), then each entry's value hash, path length and path,
-    /// then the XXH3 of all that. Little-endian.
-    pub fn to_bytes(&self, snapshot: &str, cut: u64) -> Vec<u8> {
+    /// (`store::journal`), whose entities were cut by the rule `cut`, with
+    /// `beside` (bytes the file keeps for another reader of the snapshot,
+    /// read back as they are): a header (magic, the rule, the snapshot's
+    /// length and [`snapshot_hash`]), the length of `beside` and `beside`,
+    /// the number of entries, then each entry's value hash, path length and
+    /// path, then the XXH3 of all that. Little-endian.
+    pub fn to_bytes(&self, snapshot: &str, cut: u64, beside: &[u8]) -> Vec<u8> {
         let live = self.paths.len() - self.dead;
-        let mut out = Vec::with_capacity(48 + self.len() * 12 + live);
+        let mut out = Vec::with_capacity(56 + beside.len() + self.len() * 12 + live);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&cut.to_le_bytes());
         out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
         out.extend_from_slice(&snapshot_hash(snapshot.as_bytes()).to_le_bytes());
+        out.extend_from_slice(&(beside.len() as u64).to_le_bytes());
+        out.extend_from_slice(beside);
         out.extend_from_slice(&(self.len() as u64).to_le_bytes());
         // In the order they were last set: the index of a visit of the
         // snapshot, or of a save's diff of it (every entity set, in the
@@ -326,8 +334,8 @@ impl EntityIndex {
         out
     }
 
-    /// What [`to_bytes`](Self::to_bytes) wrote; `None` when the bytes are
-    /// not whole (a wrong magic or sum, a short or long body, a path that
+    /// What [`to_bytes`](Self::to_bytes) wrote (the bytes beside as where
+    /// they are in `bytes`); `None` when the bytes are not whole (a wrong magic or sum, a short or long body, a path that
     /// is not UTF-8) or two of their paths share a hash.
     pub fn from_bytes(bytes: &[u8]) -> Option<Persisted> {
         let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
@@ -339,6 +347,10 @@ impl EntityIndex {
             return None;
         }
         let (cut, snapshot_len, snapshot_hash) = (reader.u64()?, reader.u64()?, reader.u64()?);
+        let beside_len = usize::try_from(reader.u64()?).ok()?;
+        let beside_at = bytes.len() - 8 - reader.0.len();
+        reader.take(beside_len)?;
+        let beside = beside_at..beside_at + beside_len;
         let count = usize::try_from(reader.u64()?).ok()?;
         // At least 12 bytes an entry, and a byte of the snapshot: a count
         // the body or the snapshot cannot hold is damage, and is refused
@@ -356,7 +368,7 @@ impl EntityIndex {
                 return None;
             }
         }
-        reader.0.is_empty().then_some(Persisted { index, cut, snapshot_len, snapshot_hash })
+        reader.0.is_empty().then_some(Persisted { index, cut, snapshot_len, snapshot_hash, beside })
     }
 }
 
@@ -433,7 +445,7 @@ mod tests {
         assert_eq!(index.len(), 4);
         let order = |index: &EntityIndex| index.slots().map(|(path, _)| path.to_string()).collect::<Vec<_>>();
         assert_eq!(order(&index), ["\"c\"", "\"a\"", "\"d\"", "\"b\""], "the list keeps the first order");
-        let read = EntityIndex::from_bytes(&index.to_bytes("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", 5)).unwrap().index;
+        let read = EntityIndex::from_bytes(&index.to_bytes("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", 5, &[])).unwrap().index;
         assert_eq!(order(&read), ["\"a\"", "\"b\"", "\"c\"", "\"d\""], "written in the order last set");
         assert_eq!(read, index);
     }
@@ -447,10 +459,11 @@ mod tests {
         // A dead path (removed) is not written.
         index.remove("\"d\"").unwrap();
         let snapshot = r#"{"a":1,"b":{"c":8}}"#;
-        let bytes = index.to_bytes(snapshot, 5);
+        let bytes = index.to_bytes(snapshot, 5, b"beside");
         let read = EntityIndex::from_bytes(&bytes).unwrap();
         assert_eq!(read.index, index);
         assert_eq!((read.index.len(), read.cut), (2, 5));
+        assert_eq!(&bytes[read.beside.clone()], b"beside", "the bytes beside, as they were given");
         assert_eq!(
             (read.snapshot_len, read.snapshot_hash),
             (snapshot.len() as u64, snapshot_hash(snapshot.as_bytes()))
@@ -462,13 +475,13 @@ mod tests {
             assert!(EntityIndex::from_bytes(&damaged).is_none(), "byte {at} changed");
             assert!(EntityIndex::from_bytes(&bytes[..at]).is_none(), "cut at {at}");
         }
-        // An index of the first version (its snapshot's XXH3 whole, not
-        // its halves'), its sum whole: nothing.
+        // An index of an earlier version (the second kept nothing beside
+        // its entries), its sum whole: nothing.
         let mut first = bytes[..bytes.len() - 8].to_vec();
-        first[..8].copy_from_slice(b"obsidx01");
+        first[..8].copy_from_slice(b"obsidx02");
         let sum = xxh3_64(&first);
         first.extend_from_slice(&sum.to_le_bytes());
-        assert!(EntityIndex::from_bytes(&first).is_none(), "a first version's index");
+        assert!(EntityIndex::from_bytes(&first).is_none(), "an earlier version's index");
         // A body that its own sum covers but that does not parse: nothing.
         let mut forged = bytes[..bytes.len() - 8].to_vec();
         forged.push(0);
@@ -478,7 +491,7 @@ mod tests {
         // A count no snapshot of its length could hold, under a sum of its
         // own: refused before anything is sized by it.
         let mut forged = bytes[..bytes.len() - 8].to_vec();
-        forged[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        forged[46..54].copy_from_slice(&u64::MAX.to_le_bytes());
         let sum = xxh3_64(&forged);
         forged.extend_from_slice(&sum.to_le_bytes());
         assert!(EntityIndex::from_bytes(&forged).is_none(), "a count of u64::MAX");
@@ -488,8 +501,11 @@ mod tests {
         for path in ["a", "b", "c"] {
             three.set(path, 1, 0).unwrap();
         }
-        assert!(EntityIndex::from_bytes(&three.to_bytes("{}", 5)).is_none(), "3 entries for a snapshot of 2 bytes");
-        assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5)).unwrap().index, three);
+        assert!(
+            EntityIndex::from_bytes(&three.to_bytes("{}", 5, &[])).is_none(),
+            "3 entries for a snapshot of 2 bytes"
+        );
+        assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5, &[])).unwrap().index, three);
     }
 
     #[test]

@@ -368,7 +368,7 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     let hashes_loaded = || load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap().2.hashes.unwrap();
     let mut planted = visited.clone();
     planted.remove(r#""engine","clock""#).unwrap().expect("an entity of the snapshot");
-    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT)).unwrap();
+    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT, &[])).unwrap();
     assert_eq!(hashes_loaded(), planted, "read from the file");
     assert_ne!(planted, visited);
     // A parse that changes the text for its time (as the state's does,
@@ -383,20 +383,20 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     .unwrap();
     assert_eq!((text, changed, stored.hashes), (snapshot.clone(), Ok(true), Some(planted.clone())));
 
-    let mut damaged = planted.to_bytes(&snapshot, CUT);
+    let mut damaged = planted.to_bytes(&snapshot, CUT, &[]);
     damaged[20] ^= 1;
     std::fs::write(&entities, damaged).unwrap();
     assert_eq!(hashes_loaded(), visited, "a damaged file is not read");
-    std::fs::write(&entities, planted.to_bytes(&snapshot.replace("up", "UP"), CUT)).unwrap();
+    std::fs::write(&entities, planted.to_bytes(&snapshot.replace("up", "UP"), CUT, &[])).unwrap();
     assert_eq!(hashes_loaded(), visited, "nor an index made for other bytes of the same length");
-    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT + 1)).unwrap();
+    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT + 1, &[])).unwrap();
     assert_eq!(hashes_loaded(), visited, "nor one whose entities were cut by another rule");
     std::fs::remove_file(&entities).unwrap();
     assert_eq!(hashes_loaded(), visited, "nor a missing one");
 
     // A save diffs against the index read, and the next load replays the
     // journal's records over it.
-    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT)).unwrap();
+    std::fs::write(&entities, planted.to_bytes(&snapshot, CUT, &[])).unwrap();
     let (_, _, read) = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap();
     let mut value = doc(300, "up");
     value["engine"]["nodes"]["n\"3"]["status"] = json!("down");
@@ -413,7 +413,7 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     assert!(!journal.contains(untouched), "{journal}");
     let mut lacking = visited.clone();
     lacking.remove(untouched).unwrap().expect("an entity of the snapshot");
-    std::fs::write(&entities, lacking.to_bytes(&snapshot, CUT)).unwrap();
+    std::fs::write(&entities, lacking.to_bytes(&snapshot, CUT, &[])).unwrap();
     let (_, _, loaded) = load_and_parse(state, &second.at, |_| Ok::<(), ()>(())).unwrap();
     let mut expected = second.hashes.clone().unwrap();
     expected.remove(untouched).unwrap().expect("saved");
@@ -454,4 +454,45 @@ fn a_long_file_read_in_halves_is_the_file() {
     let (short, hash) = read_bytes_after(&path, 3, true).unwrap();
     assert_eq!((short, hash), (b"\0\0\0short".to_vec(), Some(halves_hash(5, xxh3_64(b"sh"), xxh3_64(b"ort")))));
     assert!(matches!(read_bytes(dir.path()), Err(JournalError::Damaged { .. })));
+}
+
+/// What a new snapshot keeps beside its entities (the engine's index of
+/// the ids that left, `Diff::keeping`) is given back by every load of that
+/// snapshot, with or without journal records after it, and only when the
+/// index file is that snapshot's own: damaged, made for other bytes, or
+/// missing, nothing. A diff that appends to the journal keeps nothing new.
+#[test]
+fn the_bytes_kept_beside_a_snapshot_are_given_to_its_loads_and_only_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let value = doc(300, "up");
+    let found = diff(state, &value.to_string(), None, None).unwrap();
+    assert!(found.writes_snapshot());
+    let first = write(state, &value.to_string(), found.keeping(b"kept".to_vec())).unwrap();
+    let kept = |at: &StateRef| load_and_parse(state, at, |_| Ok::<(), ()>(())).unwrap().2.take_saved_index();
+    assert_eq!(kept(&first.at).as_deref(), Some(&b"kept"[..]), "the snapshot alone");
+    let mut changed = value.clone();
+    changed["engine"]["nodes"]["n\"3"]["status"] = json!("down");
+    let (_, _, read) = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap();
+    let found = diff(state, &changed.to_string(), None, Some(read)).unwrap();
+    assert!(!found.writes_snapshot(), "one record");
+    let second = write(state, &changed.to_string(), found.keeping(b"other".to_vec())).unwrap();
+    assert!(second.at.journal.bytes > 0);
+    assert_eq!(kept(&second.at).as_deref(), Some(&b"kept"[..]), "with the journal: the snapshot's, as kept");
+
+    let entities = entities_path(state, first.at.generation);
+    let whole = std::fs::read(&entities).unwrap();
+    let mut damaged = whole.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    std::fs::write(&entities, &damaged).unwrap();
+    assert_eq!((kept(&first.at), kept(&second.at)), (None, None), "a damaged file");
+    let snapshot = std::fs::read_to_string(snapshot_path(state, first.at.generation)).unwrap();
+    let index = index_of(&snapshot).unwrap().unwrap();
+    std::fs::write(&entities, index.to_bytes(&snapshot.replace("up", "UP"), CUT, b"kept")).unwrap();
+    assert_eq!((kept(&first.at), kept(&second.at)), (None, None), "made for other bytes");
+    std::fs::remove_file(&entities).unwrap();
+    assert_eq!((kept(&first.at), kept(&second.at)), (None, None), "missing");
+    std::fs::write(&entities, &whole).unwrap();
+    assert_eq!(kept(&second.at).as_deref(), Some(&b"kept"[..]));
 }
