@@ -327,13 +327,16 @@ impl Gone {
         }
     }
 
-    /// Writes the index of these minutes for a load of the snapshot they
-    /// are written in ([`Gone::index_with`], `finished_gone_saved.rs`):
-    /// each minute in the form this version writes, with the hash of that
-    /// text, and the hash of each of its ids. A minute written as pairs
-    /// (an id that is not plain) is left to be read at the load.
-    pub(in crate::engine) fn save_index(&self, out: &mut Vec<u8>) {
-        let (mut minutes, mut entries, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    /// Writes the index of these minutes for the loads of the snapshot
+    /// they are written in ([`Gone::index_with`], `finished_gone_saved.rs`)
+    /// at the end of `out`: each minute in the form this version writes,
+    /// with the hash of that text, and the hash of each of its ids. A
+    /// minute written as pairs (an id that is not plain) is left to be read
+    /// at the load. `entries`: room to sort the ids' hashes in, kept by the
+    /// caller for the next set.
+    pub(in crate::engine) fn save_index(&self, out: &mut Vec<u8>, entries: &mut Vec<(u64, Ts)>) {
+        let (mut minutes, mut hashes) = (Vec::new(), Vec::new());
+        entries.clear();
         for (&minute, held) in &self.minutes {
             let text = match held {
                 Minute::Raw(raw) => Some(xxh3_64(raw.get().as_bytes())),
@@ -358,7 +361,17 @@ impl Gone {
             }
             twice
         });
-        saved::write_set(&minutes, &entries, &shared, out);
+        saved::write_set(&minutes, entries, &shared, out);
+    }
+
+    /// At least the bytes [`Gone::save_index`] writes, without reading a
+    /// minute: a raw minute holds at most an id per 4 bytes of its text.
+    pub(in crate::engine) fn save_index_room(&self) -> usize {
+        let ids = |(_, held): (&Ts, &Minute)| match held {
+            Minute::Raw(raw) => raw.get().len() / 4 + 1,
+            Minute::Parsed(ids) => ids.len(),
+        };
+        24 + 16 * self.minutes.len() + 24 * self.minutes.iter().map(ids).sum::<usize>()
     }
 
     /// Every id with its end time, by minute, then by id.

@@ -310,7 +310,8 @@ fn snapshot_of(gone: &Gone) -> (String, Vec<u8>) {
     let text = crate::time::in_state_form(|| written(gone));
     let mut saved = Vec::new();
     super::write_saved_head(1, &mut saved);
-    gone.save_index(&mut saved);
+    gone.save_index(&mut saved, &mut Vec::new());
+    assert!(saved.len() <= 16 + gone.save_index_room(), "the room reserved holds it");
     (text, saved)
 }
 

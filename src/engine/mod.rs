@@ -342,11 +342,16 @@ impl Engine {
     /// state to read instead of filing every id again
     /// (`finished_gone_saved.rs`): made when a snapshot is written.
     pub fn saved_index(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        finished::write_saved_head(GONE_SETS, &mut out);
         let [deployments, incidents] = self.finished.gone();
-        for gone in [deployments, incidents, &self.seen_ids] {
-            gone.save_index(&mut out);
+        let sets = [deployments, incidents, &self.seen_ids];
+        // Room for the most the sets can take, reserved once: only the
+        // pages written are memory (on the busy rebuild, a buffer grown by
+        // doubling, and every set's ids held at once, raised the peak).
+        let mut out = Vec::with_capacity(16 + sets.iter().map(|gone| gone.save_index_room()).sum::<usize>());
+        finished::write_saved_head(GONE_SETS, &mut out);
+        let mut entries = Vec::new();
+        for gone in sets {
+            gone.save_index(&mut out, &mut entries);
         }
         out
     }

@@ -69,7 +69,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::atomic::{is_the_file_at, sync_dir, write_atomic, write_in_pieces};
+use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
@@ -760,16 +760,18 @@ fn snapshot(
     // there was one.
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
-        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.to_bytes(doc, CUT, beside), index)),
+        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.around(doc, CUT, beside), index)),
     );
     written.map_err(|error| JournalError::Io { path, error })?;
     // Its write fails the pass as any write under `state/` does (a full
     // disk is told, and the committed state stays), though a load that
     // does not find it only visits the snapshot.
     let hashes = match hashes {
-        Some((bytes, index)) => {
+        Some(([head, tail], index)) => {
             let path = entities_path(state, generation);
-            write_atomic(&path, &bytes).map_err(|error| JournalError::Io { path, error })?;
+            write_temp(&path, |file| [&head[..], beside, &tail].into_iter().try_for_each(|p| write_in_pieces(file, p)))
+                .and_then(InTemp::put_in_place)
+                .map_err(|error| JournalError::Io { path, error })?;
             Some(index)
         }
         None => None,
