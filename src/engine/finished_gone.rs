@@ -40,7 +40,8 @@
 //! then only the minutes whose text is not the one that index was made of
 //! are read id by id. Profiled on the busy history (a run folding 1,000
 //! events), reading every id of the three sets and filing its hash, at
-//! every load, was a fifth of the run's CPU (issue 11, twenty-ninth pass).
+//! every load, was ~14 of the ~100 ms of CPU the run took in `perf` at
+//! 15 kHz (issue 11, twenty-ninth pass).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -77,8 +78,8 @@ pub(in crate::engine) struct Gone {
     /// [`Gone::index_with`].
     index: OnceLock<Index>,
     /// The XXH3 of each minute's text as it was read, in the order read,
-    /// taken as it passed (while in the cache) for [`Gone::index_with`] to
-    /// tell the minutes a saved index covers.
+    /// taken as it passed, for [`Gone::index_with`] to tell the minutes a
+    /// saved index covers without reading their text again.
     texts: Vec<(Ts, u64)>,
 }
 
@@ -102,8 +103,10 @@ struct Index {
 
 #[derive(Clone, Debug)]
 enum Minute {
-    /// As read, packed or as `[id, end]` pairs, checked when it was read;
-    /// its end times are read against the minute it is filed under.
+    /// As read, packed or as `[id, end]` pairs: checked when the index is
+    /// made ([`Index::of`]), or, when a saved index covers it, the very
+    /// text that was checked when it was saved; its end times are read
+    /// against the minute it is filed under.
     Raw(Box<RawValue>),
     /// Changed since it was read, by id, hashed: sorted when written.
     /// Profiled on the busy rebuild of 1,000,000 events, the duplicate
@@ -137,7 +140,8 @@ impl Minute {
     fn pairs(raw: &RawValue, minute: Ts) -> Vec<Pair<'_>> {
         match packed_text(raw.get()) {
             Some(text) => packed_pairs(text, minute).collect(),
-            // Checked as it was read ([`Gone::deserialize`]): cannot fail.
+            // Checked when the index was made, or saved (`Minute::Raw`):
+            // cannot fail.
             None => serde_json::from_str(raw.get()).unwrap_or_default(),
         }
     }
@@ -230,8 +234,9 @@ impl Gone {
     /// Makes the index of the ids from `saved` (the index saved beside the
     /// snapshot the state was read from, [`Gone::save_index`]) and the minutes
     /// it does not cover, read id by id and checked; nothing when the
-    /// index is made already. A minute that is not as this version writes
-    /// it is the error.
+    /// index is made already (a lookup before this made it, unchecked: the
+    /// shell calls this as the state is read, before anything else). A
+    /// minute that is not as this version writes it is the error.
     pub(in crate::engine) fn index_with(&mut self, saved: SavedSet) -> Result<(), String> {
         let mut texts = std::mem::take(&mut self.texts);
         if self.index.get().is_some() {
@@ -250,6 +255,13 @@ impl Gone {
         let minutes = &self.minutes;
         self.index.get_or_init(|| Index::of(minutes, &[], SavedSet::default()).0);
         self.index.get_mut().expect("made just above")
+    }
+
+    /// How many ids the index filed one by one (read from their minutes,
+    /// or filed by a pass), when it is made.
+    #[cfg(test)]
+    pub(in crate::engine) fn filed_one_by_one(&self) -> Option<usize> {
+        self.index.get().map(|index| index.by_hash.len())
     }
 
     #[cfg(test)]
@@ -271,21 +283,25 @@ impl Gone {
         self.index_mut();
         let Gone { minutes, index, .. } = self;
         let index = index.get_mut().expect("made just above");
+        let holds = |at: &Ts| minutes.get(at).is_some_and(|held| held.contains(*at, id));
         let filed = index.by_hash.get(&hash).copied();
-        for (at, saved) in [(filed, false), (index.saved.get(hash), true)] {
-            let Some(before) = at else { continue };
-            let Some(held) = minutes.get_mut(&before) else { continue };
-            if held.contains(before, id) {
-                held.parsed(before).remove(id);
-                if matches!(held, Minute::Parsed(ids) if ids.is_empty()) {
-                    minutes.remove(&before);
-                }
-                break;
-            }
+        if filed.is_some_and(|at| minutes.contains_key(&at) && !holds(&at)) {
             // Another id with this hash is filed there (a stale entry of
             // the saved index is only passed over).
-            if !saved {
-                index.shared.insert(hash);
+            index.shared.insert(hash);
+        }
+        let mut before = [filed, index.saved.get(hash)].into_iter().flatten().find(holds);
+        if before.is_none() && index.shared.contains(&hash) {
+            // A hash two ids share: the id is looked for in every minute,
+            // as `get` looks for it, so that it is never left in two.
+            before = minutes.keys().copied().find(holds);
+        }
+        if let Some(before) = before
+            && let Some(held) = minutes.get_mut(&before)
+        {
+            held.parsed(before).remove(id);
+            if matches!(held, Minute::Parsed(ids) if ids.is_empty()) {
+                minutes.remove(&before);
             }
         }
         index.by_hash.insert(hash, minute);
@@ -331,8 +347,9 @@ impl Gone {
     /// they are written in ([`Gone::index_with`], `finished_gone_saved.rs`)
     /// at the end of `out`: each minute in the form this version writes,
     /// with the hash of that text, and the hash of each of its ids. A
-    /// minute written as pairs (an id that is not plain) is left to be read
-    /// at the load. `entries`: room to sort the ids' hashes in, kept by the
+    /// minute a pass changed whose ids are not all plain (written as pairs
+    /// in the state's own form of instants) is left to be read at the load;
+    /// a raw one is covered by its text, whatever its form. `entries`: room to sort the ids' hashes in, kept by the
     /// caller for the next set.
     pub(in crate::engine) fn save_index(&self, out: &mut Vec<u8>, entries: &mut Vec<(u64, Ts)>) {
         let (mut minutes, mut hashes) = (Vec::new(), Vec::new());

@@ -196,6 +196,14 @@ fn ids_sharing_a_hash_are_looked_for_everywhere() {
     gone.insert("b".into(), at("2026-05-12T12:00:30Z"));
     assert!(gone.index_mut().shared.contains(&hash_b), "the minute it pointed at did not hold it: shared");
     assert!(gone.contains("b") && gone.contains("c"));
+    let held = |gone: &Gone, id: &str| gone.entries().filter(|(held, _)| held == id).count();
+    assert_eq!(held(&gone, "b"), 1, "moved out of its minute, found by looking in every one");
+    assert_eq!(gone.get("b"), Some(at("2026-05-12T12:00:30Z")));
+    // Moved again while its hash is shared: still in one minute.
+    gone.insert("b".into(), at("2026-05-12T12:05:00Z"));
+    gone.insert("a".into(), at("2026-05-12T12:06:00Z"));
+    assert_eq!((held(&gone, "a"), held(&gone, "b")), (1, 1));
+    assert_eq!(gone.get("b"), Some(at("2026-05-12T12:05:00Z")));
 }
 
 /// The check by text (`compact_pairs`) takes only what parsing every pair

@@ -372,6 +372,14 @@ impl Engine {
         Ok(())
     }
 
+    /// How many ids of the sets [`Engine::saved_index`] saves were filed
+    /// one by one (`None` for a set whose index is not made yet).
+    #[cfg(test)]
+    pub(crate) fn ids_filed_one_by_one(&self) -> [Option<usize>; GONE_SETS] {
+        let [deployments, incidents] = self.finished.gone();
+        [deployments, incidents, &self.seen_ids].map(|gone| gone.filed_one_by_one())
+    }
+
     /// The largest `ts` folded so far; `None` before the first event.
     pub fn clock(&self) -> Option<Ts> {
         self.clock

@@ -347,3 +347,55 @@ fn the_engine_state_is_written_with_integer_instants_and_the_rfc_3339_form_still
         assert_eq!(split_of(text).expect("split").engine, engine, "{text}");
     }
 }
+
+/// A checkpoint's engine state, loaded, takes the index of the ids that
+/// left the hot view and of the duplicate window saved with its snapshot
+/// (`Engine::saved_index`): no id of its minutes is read one by one, and
+/// the engine is the one saved. Without the index file, every id is read
+/// one by one, to the same engine; after a run's journal record, only the
+/// minutes it changed.
+#[test]
+fn a_load_takes_the_index_of_the_ids_that_left_saved_with_the_snapshot() {
+    let lines: Vec<String> = (0..40)
+        .map(|n| {
+            format!(
+                r#"{{"ts":"2026-05-12T12:{:02}:{:02}Z","type":"heartbeat","node":"a","id":"beat-{n}"}}"#,
+                n / 4,
+                n % 4 * 10
+            )
+        })
+        .collect();
+    let engine = crate::engine::given::given(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let mut checkpoint = Checkpoint { engine, ..Checkpoint::default() };
+    checkpoint.save(dir.path()).unwrap();
+    let loaded = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(loaded.engine.ids_filed_one_by_one(), [Some(0); 3], "every minute covered by the saved index");
+    assert_eq!(loaded.engine, checkpoint.engine);
+
+    let generation = loaded.stored.as_ref().unwrap().at.generation;
+    let entities = journal::entities_path(dir.path(), generation);
+    let written = std::fs::read(&entities).unwrap();
+    std::fs::remove_file(&entities).unwrap();
+    let without = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(without.engine.ids_filed_one_by_one(), [Some(0), Some(0), Some(40)], "the duplicate window's ids");
+    assert_eq!(without.engine, checkpoint.engine);
+    std::fs::write(&entities, written).unwrap();
+
+    // A pass remembers one more id, in a new minute: saved as a journal
+    // record, that minute alone is read one by one at the next load.
+    let mut next = Checkpoint::load(dir.path()).unwrap().unwrap();
+    let more = crate::engine::given::given(
+        &lines
+            .iter()
+            .map(String::as_str)
+            .chain([r#"{"ts":"2026-05-12T12:30:00Z","type":"heartbeat","node":"a","id":"late-1"}"#])
+            .collect::<Vec<_>>(),
+    );
+    next.engine = more.clone();
+    next.save(dir.path()).unwrap();
+    assert!(next.stored.as_ref().unwrap().at.journal.bytes > 0, "a journal record, not a snapshot");
+    let after = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(after.engine.ids_filed_one_by_one(), [Some(0), Some(0), Some(1)]);
+    assert_eq!(after.engine, more);
+}

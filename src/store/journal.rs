@@ -11,7 +11,7 @@
 //!   leaves bytes past the committed mark, cut as any crashed pass's are),
 //!   and syncs them.
 //! - `entities-<N>.bin`: the hash of every entity of the snapshot, written
-//!   with it ([`EntityIndex::to_bytes`]), with the snapshot's length and
+//!   with it ([`EntityIndex::around`]), with the snapshot's length and
 //!   hash (`journal_index::snapshot_hash`, its halves' XXH3). A load reads
 //!   it instead of cutting and hashing the whole snapshot, when it is whole and its snapshot's hash is that of the
 //!   snapshot read; missing, damaged or another's, the snapshot is visited
@@ -155,7 +155,7 @@ pub fn journal_path(state: &Path, generation: u64) -> PathBuf {
 }
 
 /// The hash of every entity of `snapshot-<N>.json`, written beside it
-/// ([`EntityIndex::to_bytes`]).
+/// ([`EntityIndex::around`]).
 pub fn entities_path(state: &Path, generation: u64) -> PathBuf {
     dir(state).join(format!("entities-{generation}.bin"))
 }
@@ -280,9 +280,9 @@ pub fn load_and_parse<T, E>(
     let edits = &edits;
     let (made, replayed) = crate::threads::both(
         move || made_in_place(buf, room, edits, parse),
-        || match own(read_written_index(state, at), snapshot_len, snapshot_hash) {
-            (Some(written), saved) => (Some(replay_over(written.index, &records)), saved),
-            (None, saved) => (None, saved),
+        || {
+            let (written, saved) = own(read_written_index(state, at), snapshot_len, snapshot_hash);
+            (written.map(|written| replay_over(written.index, &records)), saved)
         },
     );
     // The engine's index saved with the snapshot holds for the snapshot's
@@ -374,6 +374,8 @@ fn read_written_index(state: &Path, at: &StateRef) -> Option<(Persisted, Vec<u8>
     // Moved to the front of the memory they were read into: no new pages.
     bytes.truncate(written.beside.end);
     bytes.drain(..written.beside.start);
+    // The rest of the file's memory given back: the engine keeps these.
+    bytes.shrink_to_fit();
     Some((written, bytes))
 }
 

@@ -253,7 +253,7 @@ impl EntityIndex {
     }
 }
 
-/// The first bytes of an index written by [`EntityIndex::to_bytes`]. The
+/// The first bytes of an index written by [`EntityIndex::around`]. The
 /// second version records the [`snapshot_hash`] of its snapshot where the
 /// first recorded the XXH3 of its bytes; the third holds the bytes kept
 /// beside the entities (the engine's index of the ids that left, issue 11,
@@ -305,14 +305,15 @@ impl EntityIndex {
     /// length and [`snapshot_hash`]), the length of `beside` and `beside`,
     /// the number of entries, then each entry's value hash, path length and
     /// path, then the XXH3 of all that. Little-endian.
+    #[cfg(test)]
     pub fn to_bytes(&self, snapshot: &str, cut: u64, beside: &[u8]) -> Vec<u8> {
         let [head, tail] = self.around(snapshot, cut, beside);
         [&head[..], beside, &tail].concat()
     }
 
-    /// [`to_bytes`](Self::to_bytes) as the bytes before `beside` and the
-    /// bytes after it, for a writer to write the three in turn: `beside`
-    /// is not copied (on the busy rebuild, a copy of its ~1.9 MB and the
+    /// The bytes of the file (what `to_bytes` gives, in
+    /// the tests) as the bytes before `beside` and the bytes after it, for
+    /// a writer to write the three in turn: `beside` is not copied (on the busy rebuild, a copy of its ~1.9 MB and the
     /// index's ~2.1 MB into one buffer raised the peak memory).
     pub fn around(&self, snapshot: &str, cut: u64, beside: &[u8]) -> [Vec<u8>; 2] {
         let mut head = Vec::with_capacity(40);
@@ -346,9 +347,10 @@ impl EntityIndex {
         [head, out]
     }
 
-    /// What [`to_bytes`](Self::to_bytes) wrote (the bytes beside as where
-    /// they are in `bytes`); `None` when the bytes are not whole (a wrong magic or sum, a short or long body, a path that
-    /// is not UTF-8) or two of their paths share a hash.
+    /// What [`around`](Self::around) wrote (the bytes beside as where
+    /// they are in `bytes`); `None` when the bytes are not whole (a wrong
+    /// magic or sum, a short or long body, a path that is not UTF-8) or two
+    /// of their paths share a hash.
     pub fn from_bytes(bytes: &[u8]) -> Option<Persisted> {
         let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
         if xxh3_64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
