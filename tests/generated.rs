@@ -58,7 +58,9 @@ const FILES: [(&str, &str); 17] = [
         "The engine state: snapshot-N.json, written once, and journal-N.jsonl, to which each pass appends \
          the entities that changed; compacted into a new snapshot when the journal passes half of it. \
          entities-N.bin, written with the snapshot, holds the hash of each of its entities, so that a run \
-         need not read them out of the snapshot; deleted or damaged, it is only missed. Its instants are \
+         need not read them out of the snapshot, and the minute each id that left the hot view (or of the \
+         duplicate window) is filed under, so that a load need not file them all again; deleted or \
+         damaged, it is only missed. Its instants are \
          integers, milliseconds since the epoch (RFC 3339 in every other file).",
     ),
     ("state/rejects.json", "The most recent rejected events (at most 1000), each with file, line and reason."),
