@@ -265,6 +265,14 @@ fn run_pass(
         checkpoint.engine.apply(Input::LineRejected, &rules);
     }
     left.take(&mut checkpoint.engine);
+    if *mode != Mode::Incremental {
+        // A rebuild's lookups of the ids that left are done: their hash
+        // maps (~4 MB on the busy history) are freed before the world and
+        // the state are made, where its peak memory is (bench row 5:
+        // 83.0 against 86.1 MB, medians of 5 alternated rebuilds). The
+        // snapshot's saved index is made from the minutes.
+        checkpoint.engine.forget_gone_index();
+    }
     let after = checkpoint.engine.stats();
     report.folded = after.total - folded.before.total;
     report.duplicates = after.duplicates - folded.before.duplicates;

@@ -250,6 +250,11 @@ impl Gone {
         damage.map_or(Ok(()), Err)
     }
 
+    /// Drops the index (made again at its next use).
+    pub(in crate::engine) fn forget_index(&mut self) {
+        self.index = OnceLock::new();
+    }
+
     /// The index made at first use when no other was.
     fn index_mut(&mut self) -> &mut Index {
         let minutes = &self.minutes;

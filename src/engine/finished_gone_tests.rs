@@ -378,6 +378,13 @@ fn a_saved_index_covers_the_minutes_written_with_it_and_answers_as_the_minutes_d
     for id in ids.iter().map(String::as_str).chain(["fresh", "run-99"]) {
         assert_eq!(with_saved.get(id), from_minutes.get(id), "{id}");
     }
+    // The index freed (as a rebuild frees it before the world is made):
+    // made again from the minutes at the next lookup, the same answers.
+    with_saved.forget_index();
+    assert_eq!(with_saved.filed_one_by_one(), None);
+    for id in ids.iter().map(String::as_str).chain(["fresh", "run-99"]) {
+        assert_eq!(with_saved.get(id), from_minutes.get(id), "{id}");
+    }
     // Saved again, after those changes: loaded, the same answers.
     let (text, saved) = snapshot_of(&with_saved);
     let again = loaded(&text, &saved).unwrap();

@@ -356,6 +356,15 @@ impl Engine {
         out
     }
 
+    /// Frees where each id that left the hot view (and of the duplicate
+    /// window) is filed, made again at its next use.
+    pub fn forget_gone_index(&mut self) {
+        let [deployments, incidents] = self.finished.gone_mut();
+        for gone in [deployments, incidents, &mut self.seen_ids] {
+            gone.forget_index();
+        }
+    }
+
     /// Makes the index of the ids that left the hot view and of the
     /// duplicate window from `saved` (what [`Engine::saved_index`] wrote for
     /// the snapshot this state was read from), where it is whole, and from
