@@ -130,6 +130,11 @@ fn sorted(ids: &Ids) -> Vec<(&String, &Ts)> {
 #[derive(Deserialize)]
 struct Pair<'a>(#[serde(borrow)] Cow<'a, str>, Ts);
 
+/// The hash a saved index records of a minute's text, as the state holds it.
+fn text_hash(text: &str) -> u64 {
+    xxh3_64(text.as_bytes())
+}
+
 fn minute_of(at: Ts) -> Ts {
     Ts(at.0.div_euclid(MINUTE_MS) * MINUTE_MS)
 }
@@ -222,7 +227,7 @@ impl Gone {
 
     /// The time filed with `id`.
     pub(in crate::engine) fn get(&self, id: &str) -> Option<Ts> {
-        let index = self.index.get_or_init(|| Index::of(&self.minutes, &[], SavedSet::default()).0);
+        let index = self.index.get_or_init(|| Index::unchecked(&self.minutes));
         let hash = xxh3_64(id.as_bytes());
         if index.shared.contains(&hash) {
             return self.minutes.iter().find_map(|(at, minute)| minute.get(*at, id));
@@ -258,7 +263,7 @@ impl Gone {
     /// The index made at first use when no other was.
     fn index_mut(&mut self) -> &mut Index {
         let minutes = &self.minutes;
-        self.index.get_or_init(|| Index::of(minutes, &[], SavedSet::default()).0);
+        self.index.get_or_init(|| Index::unchecked(minutes));
         self.index.get_mut().expect("made just above")
     }
 
@@ -290,17 +295,23 @@ impl Gone {
         let index = index.get_mut().expect("made just above");
         let holds = |at: &Ts| minutes.get(at).is_some_and(|held| held.contains(*at, id));
         let filed = index.by_hash.get(&hash).copied();
-        if filed.is_some_and(|at| minutes.contains_key(&at) && !holds(&at)) {
-            // Another id with this hash is filed there (a stale entry of
-            // the saved index is only passed over).
-            index.shared.insert(hash);
-        }
-        let mut before = [filed, index.saved.get(hash)].into_iter().flatten().find(holds);
-        if before.is_none() && index.shared.contains(&hash) {
-            // A hash two ids share: the id is looked for in every minute,
-            // as `get` looks for it, so that it is never left in two.
-            before = minutes.keys().copied().find(holds);
-        }
+        let before = match filed {
+            Some(at) if holds(&at) => Some(at),
+            _ => {
+                if filed.is_some_and(|at| minutes.contains_key(&at)) {
+                    // Another id with this hash is filed there (a stale
+                    // entry of the saved index is only passed over).
+                    index.shared.insert(hash);
+                }
+                // A hash two ids share: the id is looked for in every
+                // minute, as `get` looks for it, so that it is never left
+                // in two.
+                index.saved.get(hash).filter(holds).or_else(|| match index.shared.contains(&hash) {
+                    true => minutes.keys().copied().find(holds),
+                    false => None,
+                })
+            }
+        };
         if let Some(before) = before
             && let Some(held) = minutes.get_mut(&before)
         {
@@ -361,9 +372,10 @@ impl Gone {
         entries.clear();
         for (&minute, held) in &self.minutes {
             let text = match held {
-                Minute::Raw(raw) => Some(xxh3_64(raw.get().as_bytes())),
+                Minute::Raw(raw) => Some(text_hash(raw.get())),
+                // The text `Serialize` writes for it, `["…"]`.
                 Minute::Parsed(ids) => {
-                    packed(ids, minute).and_then(|text| serde_json::to_vec(&[text]).ok()).map(|t| xxh3_64(&t))
+                    packed(ids, minute).and_then(|text| serde_json::to_string(&[text]).ok()).map(|t| text_hash(&t))
                 }
             };
             hashes.clear();
@@ -456,7 +468,7 @@ impl<'de> Visitor<'de> for GoneVisitor {
                 continue;
             }
             let minute = Ts::parse_stored(&key).map_err(A::Error::custom)?;
-            gone.texts.push((minute, xxh3_64(raw.get().as_bytes())));
+            gone.texts.push((minute, text_hash(raw.get())));
             if gone.minutes.insert(minute, Minute::Raw(raw)).is_some() {
                 return Err(A::Error::custom(format!("the minute {minute} is there twice")));
             }
@@ -489,11 +501,9 @@ impl Index {
         let mut filed: Vec<(u64, Ts)> = Vec::new();
         let mut covered = Vec::new();
         let mut covers = index.saved.covers();
-        let mut texts = texts.iter().peekable();
         for (&minute, held) in minutes {
-            let text = std::iter::from_fn(|| texts.next_if(|(at, _)| *at <= minute)).last();
-            if let (Minute::Raw(_), Some(&(at, text))) = (held, text)
-                && at == minute
+            let text = texts.binary_search_by_key(&minute, |&(at, _)| at).ok().map(|at| texts[at].1);
+            if let (Minute::Raw(_), Some(text)) = (held, text)
                 && covers.covers(minute, text)
             {
                 covered.push(minute);
@@ -518,6 +528,12 @@ impl Index {
             }
         }
         (index, damage)
+    }
+
+    /// The index of `minutes` alone, their damage left unsaid: made at a
+    /// first use that comes before [`Gone::index_with`].
+    fn unchecked(minutes: &BTreeMap<Ts, Minute>) -> Index {
+        Index::of(minutes, &[], SavedSet::default()).0
     }
 }
 

@@ -337,13 +337,25 @@ impl Engine {
         self
     }
 
+    /// The sets of ids filed by minute, in the order [`Engine::saved_index`]
+    /// saves them: the deployments and the incidents that left the hot
+    /// view, and the duplicate window.
+    fn gone_sets(&self) -> [&finished::Gone; GONE_SETS] {
+        let [deployments, incidents] = self.finished.gone();
+        [deployments, incidents, &self.seen_ids]
+    }
+
+    fn gone_sets_mut(&mut self) -> [&mut finished::Gone; GONE_SETS] {
+        let [deployments, incidents] = self.finished.gone_mut();
+        [deployments, incidents, &mut self.seen_ids]
+    }
+
     /// The index of the ids that left the hot view and of the duplicate
     /// window (where each id is filed), for the loads of a snapshot of this
     /// state to read instead of filing every id again
     /// (`finished_gone_saved.rs`): made when a snapshot is written.
     pub fn saved_index(&self) -> Vec<u8> {
-        let [deployments, incidents] = self.finished.gone();
-        let sets = [deployments, incidents, &self.seen_ids];
+        let sets = self.gone_sets();
         // Room for the most the sets can take, reserved once: only the
         // pages written are memory (on the busy rebuild, a buffer grown by
         // doubling, and every set's ids held at once, raised the peak).
@@ -359,8 +371,7 @@ impl Engine {
     /// Frees where each id that left the hot view (and of the duplicate
     /// window) is filed, made again at its next use.
     pub fn forget_gone_index(&mut self) {
-        let [deployments, incidents] = self.finished.gone_mut();
-        for gone in [deployments, incidents, &mut self.seen_ids] {
+        for gone in self.gone_sets_mut() {
             gone.forget_index();
         }
     }
@@ -374,8 +385,7 @@ impl Engine {
     pub fn index_with_saved(&mut self, saved: Option<Vec<u8>>) -> Result<(), String> {
         let sets = saved.and_then(|bytes| finished::read_saved(bytes, GONE_SETS));
         let sets = sets.unwrap_or_else(|| vec![finished::SavedSet::default(); GONE_SETS]);
-        let [deployments, incidents] = self.finished.gone_mut();
-        for (gone, set) in [deployments, incidents, &mut self.seen_ids].into_iter().zip(sets) {
+        for (gone, set) in self.gone_sets_mut().into_iter().zip(sets) {
             gone.index_with(set)?;
         }
         Ok(())
@@ -385,8 +395,7 @@ impl Engine {
     /// one by one (`None` for a set whose index is not made yet).
     #[cfg(test)]
     pub(crate) fn ids_filed_one_by_one(&self) -> [Option<usize>; GONE_SETS] {
-        let [deployments, incidents] = self.finished.gone();
-        [deployments, incidents, &self.seen_ids].map(|gone| gone.filed_one_by_one())
+        self.gone_sets().map(|gone| gone.filed_one_by_one())
     }
 
     /// The largest `ts` folded so far; `None` before the first event.
