@@ -1,10 +1,11 @@
 //! Work beside the calling thread, for the IO shell's passes where a
 //! second core would otherwise wait: two pieces at once ([`both`]: listing
-//! `events/` while the checkpoint is read, reading or replaying the index
-//! of the state's entities while it is parsed, hashing history lines while
-//! they are written), work started beside a thread and waited for at the
-//! end of a scope ([`scope`]: the outbox and the engine state serialised
-//! while the world is written), and
+//! `events/` while the checkpoint is read, reading the index of the
+//! state's entities while it is parsed, hashing history lines while they
+//! are written), work started beside a thread and waited for at the end of
+//! a scope ([`scope`]: the outbox and the engine state serialised while the
+//! world is written), work started now and waited for later, anywhere
+//! ([`later`]: the entities' index filed while the events are folded), and
 //! freeing what a pass made once it is done ([`drop_beside`]), or leaving
 //! it to the end of the process ([`leave`]).
 //!
@@ -120,6 +121,54 @@ impl<'scope> Side<'_, 'scope> {
     }
 }
 
+/// Starts `job` on a worker, for its result to be waited for later
+/// ([`Later::wait`]), by this thread or another: the work the next save of
+/// the engine state needs, made while the events are folded (the second
+/// core is idle then; `store::journal`). Without workers, it runs when it
+/// is waited for. Work that no one ends up waiting for (a pass that fails
+/// before its save) still runs to its end on its worker.
+pub fn later<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Later<T> {
+    match pool() {
+        Some(pool) => {
+            let (made, taken) = std::sync::mpsc::sync_channel(1);
+            pool.spawn(move || {
+                let _ = made.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+            });
+            Later::Started(taken)
+        }
+        None => Later::Here(Box::new(job)),
+    }
+}
+
+/// Work started by [`later`].
+pub enum Later<T> {
+    Started(std::sync::mpsc::Receiver<std::thread::Result<T>>),
+    Here(Box<dyn FnOnce() -> T + Send>),
+}
+
+impl<T> Later<T> {
+    /// The work's result, once it is done (a panic there goes on here).
+    pub fn wait(self) -> T {
+        match self {
+            Later::Started(taken) => match taken.recv() {
+                Ok(Ok(made)) => made,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(std::sync::mpsc::RecvError) => panic!("a worker dropped the work it was given"),
+            },
+            Later::Here(job) => job(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Later<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Later::Started(_) => "Later::Started",
+            Later::Here(_) => "Later::Here",
+        })
+    }
+}
+
 /// Drops `value` on a thread of its own, named `observer-free`: what a pass
 /// made of a busy history (its engine, ~100 MB in small allocations; a
 /// rebuild's 34,000 notifications) took the command tens of ms to free
@@ -151,6 +200,19 @@ mod tests {
         let (a, b) = both(|| (2 + 2, name()), name);
         assert_eq!(a, (4, caller), "the first piece runs on the calling thread");
         assert!(b.is_some_and(|b| b.starts_with("observer-worker-")), "the second piece runs on a worker");
+    }
+
+    #[test]
+    fn work_started_for_later_runs_on_a_worker_and_its_result_or_panic_comes_to_who_waits() {
+        let name = || std::thread::current().name().map(str::to_string);
+        let started = later(move || (6 * 7, name()));
+        // Waited for on another thread than the one that started it.
+        let (made, ran_on) = std::thread::spawn(move || started.wait()).join().unwrap();
+        assert_eq!(made, 42);
+        assert!(ran_on.is_some_and(|n| n.starts_with("observer-worker-")), "it runs on a worker");
+        let failing = later(|| -> u8 { panic!("the work failed") });
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| failing.wait())).unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the work failed"));
     }
 
     #[test]

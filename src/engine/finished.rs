@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-pub(super) use self::gone::{Gone, SavedSet, read_saved, write_saved_head};
+pub(super) use self::gone::{Gone, SavedSet, read_saved_in, write_saved_head};
 use super::{Deployment, DeploymentStatus, Incident, Keyed};
 use crate::event::Name;
 use crate::time::Ts;

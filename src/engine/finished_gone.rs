@@ -63,7 +63,9 @@ mod text;
 #[path = "finished_gone_saved.rs"]
 mod saved;
 
-pub(in crate::engine) use self::saved::{SavedSet, read as read_saved, write_head as write_saved_head};
+#[cfg(test)]
+pub(in crate::engine) use self::saved::read as read_saved;
+pub(in crate::engine) use self::saved::{SavedSet, read_in as read_saved_in, write_head as write_saved_head};
 
 use self::text::{compact_pairs, packed, packed_ids, packed_pairs, packed_text};
 

@@ -146,17 +146,27 @@ pub(in crate::engine) fn write_head(sets: usize, out: &mut Vec<u8>) {
 /// The `sets` sets of `bytes`, as [`write_head`] and [`write_set`] wrote
 /// them; `None` when the bytes are not that: another layout, a length that
 /// does not fit, minutes or hashes out of order.
+#[cfg(test)]
 pub(in crate::engine) fn read(bytes: Vec<u8>, sets: usize) -> Option<Vec<SavedSet>> {
-    if bytes.len() < 16 || u64_at(&bytes, 0) != VERSION || u64_at(&bytes, 8) != sets as u64 {
+    let len = bytes.len();
+    read_in(Arc::new(bytes), 0..len, sets)
+}
+
+/// [`read`] of the bytes `within` of `bytes`, which the sets share with
+/// whoever else holds them (the index of the state's entities read from
+/// the same file, `store::journal`), and keep.
+pub(in crate::engine) fn read_in(bytes: Arc<Vec<u8>>, within: Range<usize>, sets: usize) -> Option<Vec<SavedSet>> {
+    let head = bytes.get(within.clone())?;
+    if head.len() < 16 || u64_at(head, 0) != VERSION || u64_at(head, 8) != sets as u64 {
         return None;
     }
-    let bytes = Arc::new(bytes);
-    let mut at = 16;
+    let mut at = within.start + 16;
     let mut take = |size: usize| -> Option<Range<usize>> {
-        let count = usize::try_from(u64_at(bytes.get(at..at + 8)?, 0)).ok()?;
+        let count =
+            usize::try_from(u64_at(bytes.get(at..at.checked_add(8).filter(|&end| end <= within.end)?)?, 0)).ok()?;
         let start = at + 8;
         let end = start.checked_add(count.checked_mul(size)?)?;
-        (end <= bytes.len()).then(|| {
+        (end <= within.end).then(|| {
             at = end;
             start..end
         })
@@ -176,6 +186,6 @@ pub(in crate::engine) fn read(bytes: Vec<u8>, sets: usize) -> Option<Vec<SavedSe
         minutes.clone().zip(minutes.skip(1)).all(|(a, b)| a < b)
             && firsts(&set.entries).zip(firsts(&set.entries).skip(1)).all(|(a, b)| a < b)
     };
-    let whole = at == bytes.len() && read.iter().all(ascending);
+    let whole = at == within.end && read.iter().all(ascending);
     whole.then_some(read)
 }

@@ -382,8 +382,13 @@ impl Engine {
     /// the minutes it does not cover, read and checked. A minute that is
     /// not as this version writes it is the error. Without it, each index
     /// is made, unchecked, at its first use.
-    pub fn index_with_saved(&mut self, saved: Option<Vec<u8>>) -> Result<(), String> {
-        let sets = saved.and_then(|bytes| finished::read_saved(bytes, GONE_SETS));
+    /// `saved` is the bytes of a file the index was read from (shared, and
+    /// kept as long as the index is) and where the index is in them.
+    pub fn index_with_saved(
+        &mut self,
+        saved: Option<(std::sync::Arc<Vec<u8>>, std::ops::Range<usize>)>,
+    ) -> Result<(), String> {
+        let sets = saved.and_then(|(bytes, within)| finished::read_saved_in(bytes, within, GONE_SETS));
         let sets = sets.unwrap_or_else(|| vec![finished::SavedSet::default(); GONE_SETS]);
         for (gone, set) in self.gone_sets_mut().into_iter().zip(sets) {
             gone.index_with(set)?;

@@ -65,6 +65,7 @@
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
@@ -73,7 +74,7 @@ use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pie
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
-use super::journal_index::{Collision, EntityIndex, Persisted, Set, halves_hash, snapshot_hash};
+use super::journal_index::{Collision, EntityIndex, Set, Written, halves_hash, snapshot_hash};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -98,7 +99,9 @@ pub struct StateRef {
 #[derive(Debug, Default)]
 pub struct Stored {
     pub at: StateRef,
-    hashes: Option<EntityIndex>,
+    /// Behind a lock so that a copy ([`Clone`]) can wait for hashes being
+    /// filed, and keep them.
+    hashes: std::sync::Mutex<Hashes>,
     /// The memory of the document that was read, empty, for the next
     /// save to write its document into (see [`Stored::take_buffer`]);
     /// behind a lock so that it can be taken through a shared reference,
@@ -107,14 +110,47 @@ pub struct Stored {
     /// What the snapshot's index file kept beside its entities (the
     /// engine's index of the ids that left, `Engine::saved_index`), when it
     /// is the snapshot's own: for the load to take ([`Stored::take_saved_index`]).
-    saved_index: Option<Vec<u8>>,
+    saved_index: Option<Saved>,
 }
 
+/// The hashes of the entities of the committed state, as far as they are
+/// known.
+#[derive(Debug)]
+enum Hashes {
+    Known(Option<EntityIndex>),
+    /// Being filed on a worker from the index file beside the snapshot, the
+    /// journal replayed over them ([`filed_later`]), for the next save;
+    /// the number of entries the file holds.
+    Filing(crate::threads::Later<Option<EntityIndex>>, usize),
+}
+
+impl Default for Hashes {
+    fn default() -> Hashes {
+        Hashes::Known(None)
+    }
+}
+
+impl Hashes {
+    /// The hashes, once they are filed.
+    fn known(self) -> Option<EntityIndex> {
+        match self {
+            Hashes::Known(index) => index,
+            Hashes::Filing(later, _) => later.wait(),
+        }
+    }
+}
+
+/// Bytes of the index file read at a load that the engine keeps (what the
+/// file kept beside its entities, `Engine::saved_index`), where they are
+/// in what was read: the file's bytes are shared with the filing of its
+/// entries ([`filed_later`]), not copied.
+pub type Saved = (std::sync::Arc<Vec<u8>>, std::ops::Range<usize>);
+
 /// A copy without the buffer (it is memory to reuse, not state) and
-/// without what the load takes.
+/// without what the load takes; it waits for hashes being filed.
 impl Clone for Stored {
     fn clone(&self) -> Stored {
-        Stored::new(self.at, self.hashes.clone())
+        Stored::new(self.at, self.known_hashes())
     }
 }
 
@@ -163,17 +199,34 @@ pub fn entities_path(state: &Path, generation: u64) -> PathBuf {
 impl Stored {
     /// The files `at` commits, with the hashes of their entities.
     fn new(at: StateRef, hashes: Option<EntityIndex>) -> Stored {
-        Stored { at, hashes, buffer: Default::default(), saved_index: None }
+        Stored::with_hashes(at, Hashes::Known(hashes))
     }
 
-    fn with_saved_index(self, saved_index: Option<Vec<u8>>) -> Stored {
+    /// A copy of the hashes, once they are filed (they are kept filed).
+    fn known_hashes(&self) -> Option<EntityIndex> {
+        let mut hashes = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = std::mem::take(&mut *hashes).known();
+        *hashes = Hashes::Known(known.clone());
+        known
+    }
+
+    #[cfg(test)]
+    pub(super) fn hashes(&self) -> Option<EntityIndex> {
+        self.known_hashes()
+    }
+
+    fn with_hashes(at: StateRef, hashes: Hashes) -> Stored {
+        Stored { at, hashes: std::sync::Mutex::new(hashes), buffer: Default::default(), saved_index: None }
+    }
+
+    fn with_saved_index(self, saved_index: Option<Saved>) -> Stored {
         Stored { saved_index, ..self }
     }
 
     /// The engine's index of the ids that left, as the snapshot read was
     /// written with it (`Engine::saved_index`); `None` when its index file
     /// was missing, damaged or another snapshot's.
-    pub fn take_saved_index(&mut self) -> Option<Vec<u8>> {
+    pub fn take_saved_index(&mut self) -> Option<Saved> {
         self.saved_index.take()
     }
 
@@ -200,7 +253,11 @@ impl Stored {
     /// sizes its record by it). `None` when its entities' hashes are not
     /// known, and then [`diff`] makes no diff (a new snapshot is due).
     pub fn entities(&self) -> Option<usize> {
-        self.hashes.as_ref().map(EntityIndex::len)
+        match &*self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            Hashes::Known(index) => index.as_ref().map(EntityIndex::len),
+            // The snapshot's count: the records change a few of them.
+            Hashes::Filing(_, count) => Some(*count),
+        }
     }
 }
 
@@ -255,10 +312,14 @@ pub fn load_and_parse<T, E>(
         // the index beside is read meanwhile, and checked against the hash
         // the snapshot's read took.
         let (parsed, written) = crate::threads::both(|| parse(&mut snapshot), || read_written_index(state, at));
-        let (written, saved) = own(written, snapshot.len(), hash);
-        let index = index_of_snapshot(written, &snapshot)
-            .map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?;
-        return Ok((snapshot, parsed, Stored::new(*at, index).with_saved_index(saved)));
+        let stored = match own(written, snapshot.len(), hash) {
+            Some((written, bytes)) => filed_later(at, written, bytes, None),
+            None => Stored::new(
+                *at,
+                index_of(&snapshot).map_err(|reason| damaged(snapshot_path(state, at.generation), reason))?,
+            ),
+        };
+        return Ok((snapshot, parsed, stored));
     }
     // The journal is read first, for the room its records need before the
     // snapshot (`read_snapshot_after`); the snapshot's damage is still told
@@ -278,25 +339,21 @@ pub fn load_and_parse<T, E>(
     // document is spliced and parsed, rather than the parse waiting for it.
     let snapshot_len = buf.len() - room;
     let edits = &edits;
-    let (made, replayed) = crate::threads::both(
+    let (made, written) = crate::threads::both(
         move || made_in_place(buf, room, edits, parse),
-        || {
-            let (written, saved) = own(read_written_index(state, at), snapshot_len, snapshot_hash);
-            (written.map(|written| replay_over(written.index, &records)), saved)
-        },
+        || own(read_written_index(state, at), snapshot_len, snapshot_hash),
     );
     // The engine's index saved with the snapshot holds for the snapshot's
     // minutes; the minutes the records changed are told by their text.
-    let (replayed, saved) = replayed;
     match made {
         Made::Parsed(doc, parsed) => {
-            let index = match replayed {
-                Some(index) => index,
+            let stored = match written {
+                Some((written, bytes)) => filed_later(at, written, bytes, Some((journal, committed))),
                 // No index of the snapshot's own: its entities visited, in
                 // the snapshot read again, as its buffer holds the splice.
-                None => replay(&read_snapshot(state, at)?.0, &records).map_err(snapshot_damaged)?.0,
+                None => Stored::new(*at, replay(&read_snapshot(state, at)?.0, &records).map_err(snapshot_damaged)?.0),
             };
-            Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
+            Ok((doc, parsed, stored))
         }
         // The edits do not fit the snapshot's cut: assembled instead, from
         // the values of a replay over the snapshot's own entities.
@@ -306,6 +363,7 @@ pub fn load_and_parse<T, E>(
             let mut doc =
                 assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
             let parsed = parse(&mut doc);
+            let saved = written.and_then(|(written, bytes)| saved_of(&written, &bytes));
             Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
         }
         Made::NotUtf8 => Err(damaged(journal, "the state spliced from it is not UTF-8".into())),
@@ -354,46 +412,52 @@ fn index_for(snapshot: &str) -> EntityIndex {
     EntityIndex::with_capacity(snapshot.len() / 256)
 }
 
-/// The hash of every entity of the snapshot `snapshot`: the index
-/// written beside it ([`read_written_index`]) when it was made for these
-/// very bytes ([`own`]), else found by visiting it.
-fn index_of_snapshot(written: Option<Persisted>, snapshot: &str) -> Result<Option<EntityIndex>, String> {
-    match written {
-        Some(written) => Ok(Some(written.index)),
-        None => index_of(snapshot),
-    }
-}
-
-/// The index written beside the snapshot `at` commits, whole, and the
-/// bytes it kept beside its entities; `None` when it is missing or
-/// damaged. It is a copy of what a visit finds, never the only record of
-/// anything.
-fn read_written_index(state: &Path, at: &StateRef) -> Option<(Persisted, Vec<u8>)> {
-    let mut bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
-    let written = EntityIndex::from_bytes(&bytes)?;
-    // Moved to the front of the memory they were read into: no new pages.
-    bytes.truncate(written.beside.end);
-    bytes.drain(..written.beside.start);
-    // The rest of the file's memory given back: the engine keeps these.
-    bytes.shrink_to_fit();
-    Some((written, bytes))
+/// The index file written beside the snapshot `at` commits, checked
+/// whole, and its bytes; `None` when it is missing or damaged. It is a
+/// copy of what a visit finds, never the only record of anything.
+fn read_written_index(state: &Path, at: &StateRef) -> Option<(Written, Arc<Vec<u8>>)> {
+    let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
+    let written = Written::check(&bytes)?;
+    Some((written, Arc::new(bytes)))
 }
 
 /// What [`read_written_index`] read, when it was made for the snapshot of
-/// `len` bytes whose [`snapshot_hash`] is `hash` ([`is_own`]): the index,
-/// and the bytes beside it when they are not empty.
-fn own(written: Option<(Persisted, Vec<u8>)>, len: usize, hash: u64) -> (Option<Persisted>, Option<Vec<u8>>) {
-    match written.filter(|(written, _)| is_own(written, len, hash)) {
-        Some((written, beside)) => (Some(written), (!beside.is_empty()).then_some(beside)),
-        None => (None, None),
-    }
+/// `len` bytes whose [`snapshot_hash`] is `hash` ([`is_own`]).
+fn own(written: Option<(Written, Arc<Vec<u8>>)>, len: usize, hash: u64) -> Option<(Written, Arc<Vec<u8>>)> {
+    written.filter(|(written, _)| is_own(written, len, hash))
+}
+
+/// The bytes an index file kept beside its entities, when there are any.
+fn saved_of(written: &Written, bytes: &Arc<Vec<u8>>) -> Option<Saved> {
+    (!written.beside.is_empty()).then(|| (bytes.clone(), written.beside.clone()))
+}
+
+/// The files `at` commits, their entities' hashes filed from the snapshot's
+/// own index file (`written`, read into `bytes`) on a worker while the
+/// pass goes on ([`crate::threads::later`]), with the records of the
+/// committed journal (its path and text) replayed over them, for the next
+/// save ([`diff`]) to wait for; and the bytes the file kept beside, for the
+/// engine. Entries that do not file (two paths with one hash) or records
+/// that no longer read leave the hashes unknown: the next save then writes
+/// a new snapshot, as it does for a state read without an index.
+fn filed_later(at: &StateRef, written: Written, bytes: Arc<Vec<u8>>, journal: Option<(PathBuf, String)>) -> Stored {
+    let saved = saved_of(&written, &bytes);
+    let count = written.count();
+    let later = crate::threads::later(move || {
+        let index = written.file(&bytes)?;
+        match journal {
+            Some((path, committed)) => replay_over(index, &records(&path, &committed).ok()?),
+            None => Some(index),
+        }
+    });
+    Stored::with_hashes(*at, Hashes::Filing(later, count)).with_saved_index(saved)
 }
 
 /// Whether `written` was made, under this version's cut, for the snapshot
 /// as read (at the committed length: `read_snapshot`), of `len` bytes and
 /// whose [`snapshot_hash`] is `hash`: the length, the hash and [`CUT`] are
 /// the ones it records. Another snapshot's or another cut's is not used.
-fn is_own(written: &Persisted, len: usize, hash: u64) -> bool {
+fn is_own(written: &Written, len: usize, hash: u64) -> bool {
     written.cut == CUT && written.snapshot_len == len as u64 && written.snapshot_hash == hash
 }
 
@@ -622,7 +686,11 @@ enum Due {
 /// (`store::journal_cut`, a pass's save); without it, `doc` is cut by the
 /// scanner ([`visit`]).
 pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) -> Result<Diff, JournalError> {
-    let Some((at, mut index)) = stored.and_then(|s| s.hashes.map(|h| (s.at, h))) else {
+    let known = stored.and_then(|s| {
+        let hashes = s.hashes.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        hashes.known().map(|h| (s.at, h))
+    });
+    let Some((at, mut index)) = known else {
         return Ok(Diff(Due::Snapshot { live: 0, hashes: None, beside: Vec::new() }));
     };
     let damaged = |reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason };
