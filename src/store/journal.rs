@@ -276,9 +276,9 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// the state in place).
 ///
 /// When no journal is committed (the first pass after a rebuild or a
-/// compaction), the document is the snapshot, and the hashes of its
-/// entities are read from the index file beside it on a second thread
-/// while `parse` reads it, and checked against the snapshot's length and
+/// compaction), the document is the snapshot, and the index file beside
+/// it is read on a second thread while `parse` reads it, and checked
+/// against the snapshot's length and
 /// `journal_index::snapshot_hash`, taken by the threads that read its
 /// halves (hashed whole after the parse, ~1.2 ms of the busy run's load,
 /// issue 11, twenty-fifth pass). Without
@@ -290,8 +290,7 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// spliced in (`journal_entities::spliced`), made in the buffer the
 /// snapshot was read into, behind room for what the records add
 /// (`journal_placed::Placed::apply`), and parsed, while the second
-/// thread reads the index beside the snapshot and replays the records
-/// over it for the next save. That index is checked against the length and
+/// thread reads the index beside the snapshot. That index is checked against the length and
 /// the hash of the snapshot taken as it was read, so the
 /// second thread never holds the snapshot's text and the splice need not
 /// wait for it (issue 11: a splice into new memory took ~2,000 more page
@@ -299,7 +298,9 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// second thread gained nothing). Without an index of its own, the
 /// snapshot is read again once the parse is done, and its entities
 /// visited. Damage the entities show is reported before what `parse`
-/// found, as [`load`] does.
+/// found, as [`load`] does. An index of the snapshot's own is filed (and
+/// the records replayed over it) on a worker after the load, while the
+/// events are folded ([`filed_later`]).
 pub fn load_and_parse<T, E>(
     state: &Path,
     at: &StateRef,
