@@ -367,8 +367,8 @@ impl Gone {
     /// with the hash of that text, and the hash of each of its ids. A
     /// minute a pass changed whose ids are not all plain (written as pairs
     /// in the state's own form of instants) is left to be read at the load;
-    /// a raw one is covered by its text, whatever its form. `entries`: room to sort the ids' hashes in, kept by the
-    /// caller for the next set.
+    /// a raw one is covered by its text, whatever its form. `entries`: room
+    /// to sort the ids' hashes in, kept by the caller for the next set.
     pub(in crate::engine) fn save_index(&self, out: &mut Vec<u8>, entries: &mut Vec<(u64, Ts)>) {
         let (mut minutes, mut hashes) = (Vec::new(), Vec::new());
         entries.clear();

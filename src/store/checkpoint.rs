@@ -272,9 +272,7 @@ impl CheckpointFile {
                         }
                         return Err(unreadable(&self.path, "the engine state it names is gone".into()));
                     }
-                    Err(error) => {
-                        return Err(unreadable(&self.path, format!("its engine state is damaged: {error}")));
-                    }
+                    Err(error) => return Err(unreadable(&self.path, format!("its engine state is damaged: {error}"))),
                 };
                 let body = body.map_err(|e| unreadable(&self.path, format!("its engine state is damaged: {e}")))?;
                 stored.keep_buffer(doc);

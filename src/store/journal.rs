@@ -70,11 +70,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use self::read::{read_bytes, read_bytes_after};
 use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
-use super::journal_index::{Collision, EntityIndex, Set, Written, halves_hash, snapshot_hash};
+use super::journal_index::{Collision, EntityIndex, Set, Written};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -264,7 +265,7 @@ impl Stored {
 }
 
 /// The snapshot `at` commits, checked against its committed length, and
-/// its [`snapshot_hash`], taken as it was read.
+/// its `journal_index::snapshot_hash`, taken as it was read.
 fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalError> {
     let (bytes, hash) = read_snapshot_after(state, at, 0)?;
     Ok((text(&snapshot_path(state, at.generation), bytes)?, hash))
@@ -425,7 +426,7 @@ fn read_written_index(state: &Path, at: &StateRef) -> Option<(Written, Arc<Vec<u
 }
 
 /// What [`read_written_index`] read, when it was made for the snapshot of
-/// `len` bytes whose [`snapshot_hash`] is `hash` ([`is_own`]).
+/// `len` bytes whose `journal_index::snapshot_hash` is `hash` ([`is_own`]).
 fn own(written: Option<(Written, Arc<Vec<u8>>)>, len: usize, hash: u64) -> Option<(Written, Arc<Vec<u8>>)> {
     written.filter(|(written, _)| is_own(written, len, hash))
 }
@@ -458,8 +459,9 @@ fn filed_later(at: &StateRef, written: Written, bytes: Arc<Vec<u8>>, journal: Op
 
 /// Whether `written` was made, under this version's cut, for the snapshot
 /// as read (at the committed length: `read_snapshot`), of `len` bytes and
-/// whose [`snapshot_hash`] is `hash`: the length, the hash and [`CUT`] are
-/// the ones it records. Another snapshot's or another cut's is not used.
+/// whose `journal_index::snapshot_hash` is `hash`: the length, the hash
+/// and [`CUT`] are the ones it records. Another snapshot's or another
+/// cut's is not used.
 fn is_own(written: &Written, len: usize, hash: u64) -> bool {
     written.cut == CUT && written.snapshot_len == len as u64 && written.snapshot_hash == hash
 }
@@ -867,39 +869,6 @@ fn next_generation(state: &Path, live: u64) -> u64 {
     top + 1
 }
 
-/// A committed file, whole; missing or a symlink is an error.
-fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
-    Ok(read_bytes_after(path, 0, false)?.0)
-}
-
-/// [`read_bytes`] after `room` bytes of zeros, and, when `hashed`, the
-/// file's [`snapshot_hash`]: each half hashed by the thread that read it,
-/// or, read whole, hashed here the same way.
-fn read_bytes_after(path: &Path, room: usize, hashed: bool) -> Result<(Vec<u8>, Option<u64>), JournalError> {
-    let io = |error| JournalError::Io { path: path.to_path_buf(), error };
-    let meta = std::fs::symlink_metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        let reason = "it is not a regular file, and observer follows no symlink in state/".into();
-        return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
-    }
-    let (bytes, hash) = match meta.len() {
-        len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room, hashed).map_err(io)?,
-        len => (read_whole_after(path, len, room).map_err(io)?, None),
-    };
-    let hash = hash.or_else(|| hashed.then(|| snapshot_hash(&bytes[room..])));
-    Ok((bytes, hash))
-}
-
-/// The file at `path`, about `len` bytes long, read whole into one buffer
-/// after `room` bytes of zeros.
-fn read_whole_after(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::with_capacity(room.saturating_add(usize::try_from(len).unwrap_or(0)));
-    bytes.resize(room, 0);
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
 /// What [`read_snapshot_after`] leaves free before the snapshot for a
 /// splice in place (`journal_placed::Placed::apply`): at least what the
 /// records' pieces can add to it, its values, and each key and the
@@ -912,7 +881,7 @@ fn room_for(records: &[(&str, Option<&str>)]) -> usize {
 
 /// The committed snapshot of `at`, read into a buffer after `room` free
 /// bytes (zeros) and checked against its committed length, and its
-/// [`snapshot_hash`]; its text is checked by the caller.
+/// `journal_index::snapshot_hash`; its text is checked by the caller.
 fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<(Vec<u8>, u64), JournalError> {
     let path = snapshot_path(state, at.generation);
     let (bytes, hash) = read_bytes_after(&path, room, true)?;
@@ -923,47 +892,13 @@ fn read_snapshot_after(state: &Path, at: &StateRef, room: usize) -> Result<(Vec<
     Ok((bytes, hash.expect("read_bytes_after hashes what it is asked to")))
 }
 
-/// Files at least this long are read by [`read_in_halves`].
-const HALVES_READ_BYTES: u64 = 4 << 20;
-
-/// The file at `path`, `len` bytes by its metadata, read as two halves at
-/// once, the second on a worker (`crate::threads`): profiled on the busy history
-/// (a run folding 1,000 events), reading the 12 MB snapshot into fresh
-/// memory (the kernel's copy, and the pages it faults in) was ~9 ms of one
-/// thread before either half of the parse could start, with the second
-/// core idle. A file that is not `len` bytes when read is read again
-/// whole: a snapshot never changes once written, but a journal this long
-/// may be growing (a pass appending to it while `observer check` reads
-/// the state without the lock).
-fn read_in_halves(path: &Path, len: u64, room: usize, hashed: bool) -> std::io::Result<(Vec<u8>, Option<u64>)> {
-    let file = std::fs::File::open(path)?;
-    match halves_of(&file, len, room, hashed) {
-        Some(read) => Ok(read),
-        None => Ok((read_whole_after(path, len, room)?, None)),
-    }
-}
-
-/// The `len` bytes of `file` after `room` bytes of zeros, read as two
-/// halves at once; `None` when it cannot be read so or is not `len` bytes
-/// long.
-fn halves_of(file: &std::fs::File, len: u64, room: usize, hashed: bool) -> Option<(Vec<u8>, Option<u64>)> {
-    use std::os::unix::fs::FileExt as _;
-    let size = usize::try_from(len).ok()?;
-    let mut bytes = vec![0; room.checked_add(size)?];
-    let (first, second) = bytes[room..].split_at_mut(size / 2);
-    // Each half hashed by the thread that read it, while it is in the cache.
-    let read = |half: &mut [u8], at: usize| file.read_exact_at(half, at as u64).map(|()| hashed.then(|| xxh3_64(half)));
-    let (a, b) = crate::threads::both(|| read(first, 0), || read(second, size / 2));
-    let (a, b) = (a.ok()?, b.ok()?);
-    let whole = file.read_at(&mut [0], len).is_ok_and(|more| more == 0);
-    let hash = a.zip(b).map(|(a, b)| halves_hash(size, a, b));
-    whole.then_some((bytes, hash))
-}
-
 fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {
     String::from_utf8(bytes)
         .map_err(|_| JournalError::Damaged { path: path.to_path_buf(), reason: "it is not UTF-8".into() })
 }
+
+#[path = "journal_read.rs"]
+mod read;
 
 #[cfg(test)]
 #[path = "journal_tests.rs"]

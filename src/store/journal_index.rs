@@ -283,18 +283,6 @@ pub fn halves_hash(len: usize, first: u64, second: u64) -> u64 {
     xxh3_64(&all)
 }
 
-/// An index read back whole by [`EntityIndex::from_bytes`], with what it
-/// says of the snapshot it was made for: for the tests, which look at
-/// both at once.
-#[cfg(test)]
-pub struct Persisted {
-    pub index: EntityIndex,
-    pub cut: u64,
-    pub snapshot_len: u64,
-    pub snapshot_hash: u64,
-    pub beside: std::ops::Range<usize>,
-}
-
 /// What the bytes of an index file ([`EntityIndex::around`]) say, checked
 /// whole ([`Written::check`]: the magic, the sum, the lengths), its entries
 /// not filed yet ([`Written::file`]).
@@ -375,11 +363,10 @@ impl EntityIndex {
     /// What [`around`](Self::around) wrote, read back whole: for the
     /// tests ([`Written::check`], then [`Written::file`]).
     #[cfg(test)]
-    pub fn from_bytes(bytes: &[u8]) -> Option<Persisted> {
+    pub fn from_bytes(bytes: &[u8]) -> Option<(Written, EntityIndex)> {
         let written = Written::check(bytes)?;
         let index = written.file(bytes)?;
-        let Written { cut, snapshot_len, snapshot_hash, beside, .. } = written;
-        Some(Persisted { index, cut, snapshot_len, snapshot_hash, beside })
+        Some((written, index))
     }
 }
 
@@ -511,7 +498,7 @@ mod tests {
         assert_eq!(index.len(), 4);
         let order = |index: &EntityIndex| index.slots().map(|(path, _)| path.to_string()).collect::<Vec<_>>();
         assert_eq!(order(&index), ["\"c\"", "\"a\"", "\"d\"", "\"b\""], "the list keeps the first order");
-        let read = EntityIndex::from_bytes(&index.to_bytes("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", 5, &[])).unwrap().index;
+        let read = EntityIndex::from_bytes(&index.to_bytes("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", 5, &[])).unwrap().1;
         assert_eq!(order(&read), ["\"a\"", "\"b\"", "\"c\"", "\"d\""], "written in the order last set");
         assert_eq!(read, index);
     }
@@ -526,9 +513,9 @@ mod tests {
         index.remove("\"d\"").unwrap();
         let snapshot = r#"{"a":1,"b":{"c":8}}"#;
         let bytes = index.to_bytes(snapshot, 5, b"beside");
-        let read = EntityIndex::from_bytes(&bytes).unwrap();
-        assert_eq!(read.index, index);
-        assert_eq!((read.index.len(), read.cut), (2, 5));
+        let (read, read_index) = EntityIndex::from_bytes(&bytes).unwrap();
+        assert_eq!(read_index, index);
+        assert_eq!((read_index.len(), read.cut), (2, 5));
         assert_eq!(&bytes[read.beside.clone()], b"beside", "the bytes beside, as they were given");
         assert_eq!(
             (read.snapshot_len, read.snapshot_hash),
@@ -571,7 +558,7 @@ mod tests {
             EntityIndex::from_bytes(&three.to_bytes("{}", 5, &[])).is_none(),
             "3 entries for a snapshot of 2 bytes"
         );
-        assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5, &[])).unwrap().index, three);
+        assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5, &[])).unwrap().1, three);
     }
 
     #[test]

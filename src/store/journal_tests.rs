@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::store::journal_entities::splice;
+use crate::store::journal_index::snapshot_hash;
 
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
@@ -359,10 +360,10 @@ fn the_index_beside_a_snapshot_is_read_only_when_it_is_that_snapshots_own() {
     let state = dir.path();
     let first = save_and_load(state, &doc(300, "up"), None);
     let entities = entities_path(state, first.at.generation);
-    let written = EntityIndex::from_bytes(&std::fs::read(&entities).unwrap()).expect("a whole index");
+    let (written, written_index) = EntityIndex::from_bytes(&std::fs::read(&entities).unwrap()).expect("a whole index");
     let snapshot = std::fs::read_to_string(snapshot_path(state, first.at.generation)).unwrap();
     let visited = index_of(&snapshot).unwrap().expect("paths told apart");
-    assert_eq!(written.index, visited, "the index of the snapshot's entities");
+    assert_eq!(written_index, visited, "the index of the snapshot's entities");
     assert_eq!((written.snapshot_len, written.snapshot_hash), (first.at.snapshot, snapshot_hash(snapshot.as_bytes())));
 
     let hashes_loaded = || load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap().2.hashes().unwrap();
@@ -455,42 +456,6 @@ fn an_index_whose_entries_do_not_file_makes_the_next_save_a_snapshot() {
     assert!(second.at.generation > first.at.generation, "a new snapshot");
     assert_eq!(second.at.journal.bytes, 0);
     assert_eq!(parsed(&super::load(state, &second.at).unwrap().0), changed);
-}
-
-/// A file long enough to be read in two halves at once: the halves give
-/// it as one read does, whatever its length's parity, and give nothing for
-/// a length it does not have (its reader then reads it whole);
-/// `read_bytes` gives it too; not a regular file, it is refused. Hashed as
-/// it is read, in halves or whole, after room or not, it has its
-/// [`snapshot_hash`], which differs from the hash of its bytes whole and
-/// from that of the same bytes split elsewhere.
-#[test]
-fn a_long_file_read_in_halves_is_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("long");
-    for extra in [0, 1, 7] {
-        let bytes: Vec<u8> = (0..HALVES_READ_BYTES as usize + extra).map(|n| (n % 251) as u8).collect();
-        std::fs::write(&path, &bytes).unwrap();
-        let len = bytes.len() as u64;
-        let file = std::fs::File::open(&path).unwrap();
-        let hash = snapshot_hash(&bytes);
-        assert!(halves_of(&file, len, 0, false) == Some((bytes.clone(), None)), "{extra} bytes past the threshold");
-        assert!(halves_of(&file, len, 0, true) == Some((bytes.clone(), Some(hash))), "{extra}: hashed");
-        assert!(halves_of(&file, len + 1, 0, true).is_none() && halves_of(&file, len - 1, 0, true).is_none());
-        assert!(read_bytes(&path).unwrap() == bytes);
-        // After room for a splice in place: zeros, then the file.
-        let (after, hashed) = read_bytes_after(&path, 5, true).unwrap();
-        assert!(after[..5] == [0; 5] && after[5..] == bytes[..], "{extra} bytes past the threshold, after room");
-        assert_eq!(hashed, Some(hash));
-        let (first, second) = bytes.split_at(bytes.len() / 2 + 1);
-        assert_ne!(hash, halves_hash(bytes.len(), xxh3_64(first), xxh3_64(second)), "split elsewhere");
-        assert_ne!(hash, xxh3_64(&bytes));
-    }
-    // A short file, read whole, after room too, hashed as a long one is.
-    std::fs::write(&path, b"short").unwrap();
-    let (short, hash) = read_bytes_after(&path, 3, true).unwrap();
-    assert_eq!((short, hash), (b"\0\0\0short".to_vec(), Some(halves_hash(5, xxh3_64(b"sh"), xxh3_64(b"ort")))));
-    assert!(matches!(read_bytes(dir.path()), Err(JournalError::Damaged { .. })));
 }
 
 /// What a new snapshot keeps beside its entities (the engine's index of
