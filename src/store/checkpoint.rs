@@ -67,11 +67,20 @@ use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
 /// Bumped whenever the layout of the checkpoint changes.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
+/// The format before the engine state's journal placed its records in the
+/// snapshot (`"at"`, `store::journal_spans`, issue 11, thirty-first pass):
+/// the same files, records without places, which a load finds by a scan
+/// of the snapshot, as before. Still read; the next pass that folds writes
+/// format 7 and places the records it appends. Bumped so that an observer
+/// before it refuses the state by its format, not as damage (it reads no
+/// `"at"`).
+pub const FORMAT_WITHOUT_PLACES: u32 = 6;
 /// The format before the engine state packed each minute of ids into one
 /// string (`engine::finished::gone`, issue 11, twenty-seventh pass): the
 /// same files, every minute as `[id, end]` pairs. Still read; the next
-/// pass that folds writes format 6, and a minute it changes is packed.
+/// pass that folds writes the current format, and a minute it changes is
+/// packed.
 /// Bumped so that an observer before it refuses the state by its format,
 /// not as damage.
 pub const FORMAT_WITH_PAIRED_MINUTES: u32 = 5;
@@ -86,7 +95,14 @@ pub const FORMAT_WITH_STATE_INSIDE: u32 = 3;
 
 /// Whether this observer reads a checkpoint of `format`.
 fn readable(format: u32) -> bool {
-    matches!(format, FORMAT | FORMAT_WITH_PAIRED_MINUTES | FORMAT_WITH_RFC3339_STATE | FORMAT_WITH_STATE_INSIDE)
+    matches!(
+        format,
+        FORMAT
+            | FORMAT_WITHOUT_PLACES
+            | FORMAT_WITH_PAIRED_MINUTES
+            | FORMAT_WITH_RFC3339_STATE
+            | FORMAT_WITH_STATE_INSIDE
+    )
 }
 
 /// Rejections kept for `validate`, `status` and `state/rejects.json`.

@@ -6,12 +6,15 @@
 //!   once (temp file, fsync, rename) and never changed.
 //! - `journal-<N>.jsonl`: what changed since, one line per entity
 //!   (`store::journal_entities`): `{"p":[keys],"v":value}` sets the entity
-//!   at that path, `{"p":[keys]}` removes it. A pass appends its lines,
+//!   at that path, `{"p":[keys]}` removes it; either may end with
+//!   `"at":[…]`, where its entity goes in the snapshot
+//!   (`journal_spans::Place`). A pass appends its lines,
 //!   the removals before the sets, in two writes (a crash between them
 //!   leaves bytes past the committed mark, cut as any crashed pass's are),
 //!   and syncs them.
-//! - `entities-<N>.bin`: the hash of every entity of the snapshot, written
-//!   with it ([`EntityIndex::around`]), with the snapshot's length and
+//! - `entities-<N>.bin`: the hash of every entity of the snapshot and the
+//!   span of its value, written with it ([`EntityIndex::around`]), with
+//!   the snapshot's length and
 //!   hash (`journal_index::snapshot_hash`, its halves' XXH3). A load reads
 //!   it instead of cutting and hashing the whole snapshot, when it is whole and its snapshot's hash is that of the
 //!   snapshot read; missing, damaged or another's, the snapshot is visited
@@ -29,8 +32,9 @@
 //! by a pass that crashed before its commit, are never read, and are cut
 //! before the next append. Loading reads the snapshot and the committed
 //! journal, splices the journal's last record of each entity into the
-//! snapshot where that entity is (in the snapshot's own buffer,
-//! `journal_entities::spliced`) and deserialises the result, while a
+//! snapshot where that entity is (in the snapshot's own buffer; where the
+//! record's place says, `journal_entities::placed`, else where a scan
+//! finds it, `journal_entities::spliced`) and deserialises the result, while a
 //! second thread replays the journal over the snapshot's entities (read
 //! from `entities-<N>.bin`; without that file, or with one made for other
 //! bytes, the snapshot is read again after the parse and its entities
@@ -70,12 +74,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use self::read::{read_bytes, read_bytes_after};
+use self::read::{read_bytes, read_bytes_after, read_bytes_here};
 use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
 use super::journal_cut::Cut;
-use super::journal_entities::{CUT, Edits, assemble, fields, spliced, split, visit};
+use super::journal_entities::{CUT, Edits, assemble, fields, placed, spliced, split, visit};
 use super::journal_index::{Collision, EntityIndex, Set, Written};
+use super::journal_spans::{Place, Spans, Tiler};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -290,7 +295,9 @@ fn read_snapshot(state: &Path, at: &StateRef) -> Result<(String, u64), JournalEr
 /// than beside it: profiled on the busy history (a run folding 1,000
 /// events), the visit and the parse were a tenth and a quarter of the run.
 /// When one is, the document is the snapshot with the journal's records
-/// spliced in (`journal_entities::spliced`), made in the buffer the
+/// spliced in where their places say (`journal_entities::placed`), or,
+/// for records without places that fit, where a scan of the snapshot
+/// finds their entities (`journal_entities::spliced`), made in the buffer the
 /// snapshot was read into, behind room for what the records add
 /// (`journal_placed::Placed::apply`), and parsed, while the second
 /// thread reads the index beside the snapshot. That index is checked
@@ -331,8 +338,9 @@ pub fn load_and_parse<T, E>(
     let journal = journal_path(state, at.generation);
     let snapshot_first = |error| read_snapshot(state, at).err().unwrap_or(error);
     let committed = read_journal(state, at).map_err(snapshot_first)?;
-    let records = records(&journal, &committed).map_err(snapshot_first)?;
+    let (records, places) = placed_records(&journal, &committed).map_err(snapshot_first)?;
     let edits = Edits::of(&records).map_err(|reason| snapshot_first(damaged(journal.clone(), reason)))?;
+    let edits = edits.placed(&records, &places);
     let room = room_for(&records);
     let snapshot_damaged = |reason| damaged(snapshot_path(state, at.generation), reason);
     let (buf, snapshot_hash) = read_snapshot_after(state, at, room)?;
@@ -392,7 +400,18 @@ fn made_in_place<T, E, P>(buf: String, room: usize, edits: &Edits, parse: P) -> 
 where
     P: FnOnce(&mut String) -> Result<T, E>,
 {
-    let Some(placed) = spliced(&buf[room..], edits).ok().flatten().map(|spliced| spliced.placed()) else {
+    let text = &buf[room..];
+    // Where the records say (their places fit the text), or found by a
+    // scan of the snapshot.
+    let pieces = match placed(text, edits) {
+        Some(pieces) => {
+            #[cfg(debug_assertions)]
+            pieces.assert_scanned(text, edits);
+            Some(pieces)
+        }
+        None => spliced(text, edits).ok().flatten(),
+    };
+    let Some(placed) = pieces.map(|spliced| spliced.placed()) else {
         return Made::Unfit(parse, buf);
     };
     let made = match placed.apply(buf.into_bytes(), room) {
@@ -420,7 +439,7 @@ fn index_for(snapshot: &str) -> EntityIndex {
 /// whole, and its bytes; `None` when it is missing or damaged. It is a
 /// copy of what a visit finds, never the only record of anything.
 fn read_written_index(state: &Path, at: &StateRef) -> Option<(Written, Arc<Vec<u8>>)> {
-    let bytes = read_bytes(&entities_path(state, at.generation)).ok()?;
+    let bytes = read_bytes_here(&entities_path(state, at.generation)).ok()?;
     let written = Written::check(&bytes)?;
     Some((written, Arc::new(bytes)))
 }
@@ -482,18 +501,41 @@ fn replay_over(mut index: EntityIndex, records: &[(&str, Option<&str>)]) -> Opti
     Some(index)
 }
 
-/// The hash of every entity of `snapshot`; `None` when two of its paths
-/// share one.
+/// The hash of every entity of `snapshot`, and where each is in it
+/// ([`Spans`]); `None` when two of its paths share one.
 fn index_of(snapshot: &str) -> Result<Option<EntityIndex>, String> {
     let mut index = Some(index_for(snapshot));
+    let mut tiler = Tiler::new(snapshot.len() / 256);
     visit(snapshot, |path, raw| {
         if let Some(entities) = &mut index
             && entities.set(path, xxh3_64(raw.as_bytes()), 0).is_err()
         {
             index = None;
         }
+        tiled(&mut tiler, snapshot, path, raw);
     })?;
-    Ok(index)
+    Ok(index.map(|mut index| {
+        index.set_spans(tiler.finish(snapshot.len() as u64));
+        index
+    }))
+}
+
+/// Where the entities of `snapshot` are in it: `None` when that cannot be
+/// told (a snapshot past 4 GiB).
+fn spans_of(snapshot: &str) -> Option<Spans> {
+    let mut tiler = Tiler::new(snapshot.len() / 256);
+    visit(snapshot, |path, raw| tiled(&mut tiler, snapshot, path, raw)).ok()?;
+    tiler.finish(snapshot.len() as u64)
+}
+
+/// Gives `tiler` the entity `path` of `snapshot`, its value `raw` (a
+/// slice of it): an empty span past 4 GiB, which never tiles.
+fn tiled(tiler: &mut Tiler, snapshot: &str, path: &str, raw: &str) {
+    let start = raw.as_ptr() as usize - snapshot.as_ptr() as usize;
+    match (u32::try_from(start), u32::try_from(start + raw.len())) {
+        (Ok(start), Ok(end)) => tiler.entity(path, start, end),
+        _ => tiler.entity(path, 0, 0),
+    }
 }
 
 /// The state document `at` commits, and what the next save diffs against.
@@ -535,7 +577,18 @@ fn read_journal(state: &Path, at: &StateRef) -> Result<String, JournalError> {
 /// A journal's records, in order: each entity's path, and its value or
 /// `None` (removed).
 fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&'a str>)>, JournalError> {
-    let mut records = Vec::new();
+    placed_records(path, committed).map(|(records, _)| records)
+}
+
+/// A journal's records, in order: each entity's path and its value or
+/// `None` (removed), and where each goes in the snapshot when the record
+/// says (`"at"`, last).
+#[allow(clippy::type_complexity)]
+fn placed_records<'a>(
+    path: &Path,
+    committed: &'a str,
+) -> Result<(Vec<(&'a str, Option<&'a str>)>, Vec<Option<Place>>), JournalError> {
+    let (mut records, mut places) = (Vec::new(), Vec::new());
     for (n, line) in committed.lines().enumerate() {
         let record = |reason: String| JournalError::Damaged {
             path: path.to_path_buf(),
@@ -549,13 +602,25 @@ fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&
             },
             _ => return Err(record("a record begins with its path, \"p\"".into())),
         };
-        match keys.next() {
-            Some((key, raw)) if key == r#""v""# => records.push((entity, Some(raw))),
-            None => records.push((entity, None)),
+        let (mut value, mut next) = (None, keys.next());
+        if next.as_ref().is_some_and(|(key, _)| key == r#""v""#) {
+            value = next.map(|(_, raw)| raw);
+            next = keys.next();
+        }
+        let place = match next {
+            Some((key, raw)) if key == r#""at""# => Some(
+                Place::read(raw).ok_or_else(|| record(format!("a place is [start,end], [brace] or [], not {raw}")))?,
+            ),
+            None => None,
             Some((key, _)) => return Err(record(format!("unexpected key {key}"))),
         };
+        if let Some((key, _)) = keys.next() {
+            return Err(record(format!("unexpected key {key}")));
+        }
+        records.push((entity, value));
+        places.push(place);
     }
-    Ok(records)
+    Ok((records, places))
 }
 
 /// The keys of a record's path, `["engine","nodes"]`, without its
@@ -575,7 +640,14 @@ fn replay<'a>(
 ) -> Result<(Option<EntityIndex>, Vec<Option<&'a str>>), String> {
     let mut index = Some(index_for(snapshot));
     let mut values: Vec<Option<&str>> = Vec::new();
-    visit(snapshot, |p, raw| set(&mut index, &mut values, p, raw))?;
+    let mut tiler = Tiler::new(snapshot.len() / 256);
+    visit(snapshot, |p, raw| {
+        set(&mut index, &mut values, p, raw);
+        tiled(&mut tiler, snapshot, p, raw);
+    })?;
+    if let Some(index) = &mut index {
+        index.set_spans(tiler.finish(snapshot.len() as u64));
+    }
     for &(entity, raw) in records {
         match raw {
             Some(raw) => set(&mut index, &mut values, entity, raw),
@@ -701,11 +773,14 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
     let damaged = |reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason };
     index.next_round();
     let (mut sets, mut visited, mut collided) = (String::new(), 0usize, false);
+    // Where each record's entity goes in the snapshot, when known.
+    let spans = index.spans().cloned();
+    let place = |path: &str, set: bool| spans.as_ref().and_then(|spans| spans.place(path, set));
     let each = |path: &str, raw: &str| {
         visited += 1;
         match index.set(path, xxh3_64(raw.as_bytes()), 0) {
             Ok(Set::Same(_)) => {}
-            Ok(_) => set_line(&mut sets, path, raw),
+            Ok(_) => set_line(&mut sets, path, raw, place(path, true)),
             Err(Collision) => collided = true,
         }
     };
@@ -725,7 +800,9 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         index.remove_unseen(|path| {
             removals.push_str("{\"p\":[");
             removals.push_str(path);
-            removals.push_str("]}\n");
+            removals.push(']');
+            place_field(&mut removals, place(path, false));
+            removals.push_str("}\n");
         });
     }
     let grown = at.journal.bytes + (removals.len() + sets.len()) as u64;
@@ -787,13 +864,23 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
     Ok(Stored::new(StateRef { journal, ..at }, Some(hashes)))
 }
 
-/// The journal record that sets the entity at `path` to `raw`.
-fn set_line(lines: &mut String, path: &str, raw: &str) {
+/// The journal record that sets the entity at `path` to `raw`, placed at
+/// `place` in the snapshot when it is known.
+fn set_line(lines: &mut String, path: &str, raw: &str, place: Option<Place>) {
     lines.push_str("{\"p\":[");
     lines.push_str(path);
     lines.push_str("],\"v\":");
     lines.push_str(raw);
+    place_field(lines, place);
     lines.push_str("}\n");
+}
+
+/// A record's place, `,"at":[…]`, when there is one.
+fn place_field(line: &mut String, place: Option<Place>) {
+    if let Some(place) = place {
+        line.push_str(",\"at\":");
+        place.write(line);
+    }
 }
 
 /// Removes every file of `state/engine/` but those `at` names: older
@@ -833,9 +920,21 @@ fn snapshot(
     // idle). An index of entities that could not be told apart is not
     // written: a load without it visits the snapshot, as it did before
     // there was one.
+    // Where its entities are in it: found by the same visit when the index
+    // is made here, or by a visit of their own (a compaction: the diff's
+    // index holds where they were in the snapshot before).
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
-        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.around(doc, CUT, beside), index)),
+        || {
+            let index = match hashes {
+                Some(mut index) => {
+                    index.set_spans(spans_of(doc));
+                    Some(index)
+                }
+                None => index_of(doc).ok().flatten(),
+            };
+            index.map(|index| (index.around(doc, CUT, beside), index))
+        },
     );
     written.map_err(|error| JournalError::Io { path, error })?;
     // Its write fails the pass as any write under `state/` does (a full

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
 use super::journal_placed::Placed;
+use super::journal_spans::Place;
 use crate::prehashed::StrHasher;
 
 /// An object longer than this is cut into its keys.
@@ -132,6 +133,9 @@ struct Node<'a> {
     holds: bool,
     /// Written (or found in the document) by the splice.
     done: Cell<bool>,
+    /// Where the last record of the path goes in the document, when it
+    /// says ([`placed`]).
+    place: Option<Place>,
 }
 
 impl<'a> Edits<'a> {
@@ -167,6 +171,145 @@ impl<'a> Edits<'a> {
         }
         Ok(edits)
     }
+
+    /// With the place of each record (`places`, in the order of
+    /// `records`): a path's is its last record's.
+    pub fn placed(mut self, records: &[(&'a str, Option<&'a str>)], places: &[Option<Place>]) -> Edits<'a> {
+        for (&(path, _), &place) in records.iter().zip(places) {
+            if let Some(node) = self.nodes.get_mut(path) {
+                node.place = place;
+            }
+        }
+        self
+    }
+}
+
+/// `doc` with `edits` made where their records place them (each record's
+/// `journal_spans::Place`, as the save that wrote it found it in the
+/// index of `doc`), without a scan of `doc`: the pieces [`spliced`] makes
+/// of them, new members in the same order (by key, at the end of their
+/// object). `None` when a record has no place, or a place does not fit
+/// `doc` (the key before a value, the brace an object ends with, places
+/// that overlap): the caller scans then.
+///
+/// A member removed takes the comma before it, or, first in its object,
+/// the comma after it; a run of members removed side by side goes as one.
+pub fn placed<'a>(doc: &'a str, edits: &Edits<'a>) -> Option<Spliced<'a>> {
+    let bytes = doc.as_bytes();
+    let mut edits_at: Vec<Edit> = Vec::new();
+    for (&path, node) in &edits.nodes {
+        let Some(set) = node.set else { continue };
+        let key = &path[last_key_start(path)?..];
+        match (node.place?, set) {
+            (Place::Value(start, end), set) => {
+                let (start, end) = (start as usize, end as usize);
+                let key_at = start.checked_sub(key.len() + 1)?;
+                let fits = doc.get(key_at..start - 1) == Some(key)
+                    && bytes[start - 1] == b':'
+                    && matches!(bytes.get(key_at.checked_sub(1)?), Some(b'{' | b','))
+                    && start < end
+                    && matches!(bytes.get(end), Some(b',' | b'}'));
+                if !fits {
+                    return None;
+                }
+                edits_at.push(match set {
+                    Some(raw) => Edit { at: start, end, order: 1, key, raw: Some(raw) },
+                    None => Edit { at: key_at, end, order: 1, key, raw: None },
+                });
+            }
+            (Place::Before(brace), Some(raw)) => {
+                let brace = brace as usize;
+                if bytes.get(brace) != Some(&b'}') {
+                    return None;
+                }
+                edits_at.push(Edit { at: brace, end: brace, order: 2, key, raw: Some(raw) });
+            }
+            // Nothing of it is in the document.
+            (Place::Before(_) | Place::Absent, None) => {}
+            (Place::Absent, Some(_)) => return None,
+        }
+    }
+    edits_at.sort_unstable_by(|a, b| (a.at, a.order, a.key).cmp(&(b.at, b.order, b.key)));
+    let mut out = Spliced::new(doc);
+    let (mut copied, mut next) = (0, 0);
+    while let Some(edit) = edits_at.get(next) {
+        next += 1;
+        if edit.at < copied {
+            return None;
+        }
+        match (edit.order, edit.raw) {
+            // A value set where it is.
+            (1, Some(raw)) => {
+                out.push(&doc[copied..edit.at]);
+                out.push(raw);
+                copied = edit.end;
+            }
+            // Members removed: this one and those right after it.
+            (1, None) => {
+                let (first, mut end) = (edit.at, edit.end);
+                while let Some(after) = edits_at.get(next)
+                    && after.order == 1
+                    && after.raw.is_none()
+                    && after.at == end + 1
+                    && bytes[end] == b','
+                {
+                    end = after.end;
+                    next += 1;
+                }
+                let (from, to) = match (bytes[first - 1], bytes[end]) {
+                    (b',', _) => (first - 1, end),
+                    (_, b',') => (first, end + 1),
+                    // Every member of an object removed: the scan removes
+                    // the object too, unless a new member goes in it.
+                    _ if edits_at.get(next).is_some_and(|e| e.order == 2 && e.at == end) => (first, end),
+                    _ => return None,
+                };
+                out.push(&doc[copied..from]);
+                copied = to;
+            }
+            // New members, at the end of their object: the first without
+            // a comma when nothing is left before it there.
+            _ => {
+                out.push(&doc[copied..edit.at]);
+                copied = edit.at;
+                let (mut comma, mut member) = (out.last_byte() != Some(b'{'), edit);
+                loop {
+                    if comma {
+                        out.push(",");
+                    }
+                    comma = true;
+                    out.push(member.key);
+                    out.push(":");
+                    out.push(member.raw?);
+                    match edits_at.get(next) {
+                        Some(more) if more.order == 2 && more.at == edit.at => {
+                            member = more;
+                            next += 1;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+    out.push(&doc[copied..]);
+    Some(out)
+}
+
+/// An edit of [`placed`], where it begins in the document.
+struct Edit<'a> {
+    at: usize,
+    /// Where what it replaces or removes ends (`at` for a new member).
+    end: usize,
+    /// At one place, sets and removals (1) before new members (2).
+    order: u8,
+    key: &'a str,
+    raw: Option<&'a str>,
+}
+
+/// Where the last key of `path` begins.
+fn last_key_start(path: &str) -> Option<usize> {
+    segments(path).ok()?.last().map(|key| key.as_ptr() as usize - path.as_ptr() as usize)
 }
 
 /// [`spliced`], made in a new `String`: for the tests, which compare it
@@ -262,6 +405,24 @@ impl<'a> Spliced<'a> {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    /// The last byte of what was pushed.
+    fn last_byte(&self) -> Option<u8> {
+        match self.pieces.last()? {
+            Piece::Span(_, end) => self.doc.as_bytes().get(end.checked_sub(1)?).copied(),
+            Piece::Text(text) => text.as_bytes().last().copied(),
+        }
+    }
+
+    /// Panics unless the scan of `doc` ([`spliced`]) makes the same text of
+    /// `edits` as these pieces, which [`placed`] made: a debug build checks
+    /// every placed splice so (as `journal_cut` checks its cut).
+    #[cfg(debug_assertions)]
+    pub fn assert_scanned(&self, doc: &str, edits: &Edits) {
+        let text = |spliced: &Spliced| spliced.placed().into_string(doc.as_bytes()).ok();
+        let scanned = spliced(doc, edits).ok().flatten();
+        assert_eq!(scanned.as_ref().and_then(text), text(self), "the records' places and the scan differ");
     }
 
     /// Back to the first `len` bytes: always a length it had, between two

@@ -20,9 +20,11 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
+use super::journal_spans::Spans;
 use crate::prehashed::Prehashed;
 
 /// Paths and the hashes of their values.
@@ -46,6 +48,11 @@ pub struct EntityIndex {
     /// The entry the next [`set`](Self::set) looks at first: the one after
     /// the entry the last set found.
     next: usize,
+    /// Where the entities of the snapshot this index was made for are in
+    /// it, for the journal's records to say where each goes; `None` when
+    /// not known (an index file of a version before them, say): records
+    /// are then written without places, and loads scan the snapshot.
+    spans: Option<Arc<Spans>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +116,17 @@ impl EntityIndex {
 
     fn path(&self, entry: &Entry) -> &str {
         path_in(&self.paths, entry)
+    }
+
+    /// Where the snapshot's entities are ([`Spans`]), when known.
+    pub fn spans(&self) -> Option<&Arc<Spans>> {
+        self.spans.as_ref()
+    }
+
+    /// Keeps `spans` as where the entities of the snapshot this index is
+    /// for are (`None`: not known).
+    pub fn set_spans(&mut self, spans: Option<Spans>) {
+        self.spans = spans.map(Arc::new);
     }
 
     /// Sets the value hash of `path`; a new path gets `slot`.
@@ -253,13 +271,19 @@ impl EntityIndex {
     }
 }
 
+/// The bytes of an entry before its path: its value hash, the length of
+/// its path and its span.
+const ENTRY_BYTES: usize = 20;
+
 /// The first bytes of an index written by [`EntityIndex::around`]. The
 /// second version records the [`snapshot_hash`] of its snapshot where the
 /// first recorded the XXH3 of its bytes; the third holds the bytes kept
 /// beside the entities (the engine's index of the ids that left, issue 11,
-/// twenty-ninth pass). An earlier version's file is not read (the snapshot
-/// is visited instead, until the next compaction).
-const MAGIC: &[u8; 8] = b"obsidx03";
+/// twenty-ninth pass); the fourth, the span of each entity in the
+/// snapshot (`journal_spans`, thirty-first pass). An earlier version's file
+/// is not read (the snapshot is visited instead, until the next
+/// compaction).
+const MAGIC: &[u8; 8] = b"obsidx04";
 
 /// What an index records of its snapshot's bytes: the XXH3 of its first
 /// half and of its second (split at half its length, as
@@ -316,8 +340,9 @@ impl EntityIndex {
     /// `beside` (bytes the file keeps for another reader of the snapshot,
     /// read back as they are): a header (magic, the rule, the snapshot's
     /// length and [`snapshot_hash`]), the length of `beside` and `beside`,
-    /// the number of entries, then each entry's value hash, path length and
-    /// path, then the XXH3 of all that. Little-endian.
+    /// the number of entries, then each entry's value hash, path length,
+    /// the span of its value in the snapshot (two `u32`, both `u32::MAX`
+    /// when not known) and path, then the XXH3 of all that. Little-endian.
     #[cfg(test)]
     pub fn to_bytes(&self, snapshot: &str, cut: u64, beside: &[u8]) -> Vec<u8> {
         let [head, tail] = self.around(snapshot, cut, beside);
@@ -336,7 +361,7 @@ impl EntityIndex {
         head.extend_from_slice(&snapshot_hash(snapshot.as_bytes()).to_le_bytes());
         head.extend_from_slice(&(beside.len() as u64).to_le_bytes());
         let live = self.paths.len() - self.dead;
-        let mut out = Vec::with_capacity(16 + self.len() * 12 + live);
+        let mut out = Vec::with_capacity(16 + self.len() * ENTRY_BYTES + live);
         out.extend_from_slice(&(self.len() as u64).to_le_bytes());
         // In the order they were last set: the index of a visit of the
         // snapshot, or of a save's diff of it (every entity set, in the
@@ -348,8 +373,11 @@ impl EntityIndex {
             entries.sort_by_key(|entry| entry.last_set);
         }
         for entry in entries {
+            let (start, end) = self.spans().and_then(|spans| spans.value(entry.key)).unwrap_or((u32::MAX, u32::MAX));
             out.extend_from_slice(&entry.value.to_le_bytes());
             out.extend_from_slice(&entry.len.to_le_bytes());
+            out.extend_from_slice(&start.to_le_bytes());
+            out.extend_from_slice(&end.to_le_bytes());
             out.extend_from_slice(self.path(entry).as_bytes());
         }
         let mut sum = Xxh3::new();
@@ -390,10 +418,10 @@ impl Written {
         reader.take(beside_len)?;
         let beside = beside_at..beside_at + beside_len;
         let count = usize::try_from(reader.u64()?).ok()?;
-        // At least 12 bytes an entry, and a byte of the snapshot: a count
-        // the body or the snapshot cannot hold is damage, and is refused
-        // before anything is sized by it.
-        reader.0.len().checked_sub(count.checked_mul(12)?)?;
+        // At least `ENTRY_BYTES` an entry, and a byte of the snapshot: a
+        // count the body or the snapshot cannot hold is damage, and is
+        // refused before anything is sized by it.
+        reader.0.len().checked_sub(count.checked_mul(ENTRY_BYTES)?)?;
         if count as u64 > snapshot_len {
             return None;
         }
@@ -407,20 +435,29 @@ impl Written {
     }
 
     /// The entries of `bytes` (the bytes [`check`](Self::check) checked),
-    /// filed; `None` when they do not parse (a short or long body, a path
-    /// that is not UTF-8) or two of their paths share a hash.
+    /// filed, with their spans in the snapshot when every entry has one;
+    /// `None` when they do not parse (a short or long body, a path that is
+    /// not UTF-8) or two of their paths share a hash.
     pub fn file(&self, bytes: &[u8]) -> Option<EntityIndex> {
         let mut reader = Reader(bytes.get(self.entries.clone())?);
-        let paths = reader.0.len().saturating_sub(self.count * 12);
+        let paths = reader.0.len().saturating_sub(self.count * ENTRY_BYTES);
         let mut index = EntityIndex::with_room(self.count, paths);
+        let mut found = Vec::with_capacity(self.count);
+        let mut spanned = true;
         for _ in 0..self.count {
             let value = reader.u64()?;
-            let len = u32::from_le_bytes(reader.take(4)?.try_into().ok()?);
+            let len = reader.u32()?;
+            let (start, end) = (reader.u32()?, reader.u32()?);
             let path = std::str::from_utf8(reader.take(len as usize)?).ok()?;
             if !matches!(index.set(path, value, 0), Ok(Set::New)) {
                 return None;
             }
+            // Spans for some entities and not others place nothing.
+            spanned &= start < end && u64::from(end) <= self.snapshot_len;
+            found.push((start, end, path));
         }
+        // Used only when they make up the snapshot whole (`Spans::tiled`).
+        index.set_spans(spanned.then(|| Spans::tiled(&mut found, self.snapshot_len)).flatten());
         reader.0.is_empty().then_some(index)
     }
 }
@@ -437,6 +474,10 @@ impl<'a> Reader<'a> {
 
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 }
 

@@ -16,16 +16,31 @@ pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
     Ok(read_bytes_after(path, 0, false)?.0)
 }
 
+/// [`read_bytes`] on this thread alone, however long the file: for a file
+/// read beside work that needs the workers more (the index beside the
+/// snapshot, read while the state's tail is parsed on a worker).
+pub(super) fn read_bytes_here(path: &Path) -> Result<Vec<u8>, JournalError> {
+    let io = |error| JournalError::Io { path: path.to_path_buf(), error };
+    let meta = regular(path)?;
+    read_whole_after(path, meta.len(), 0).map_err(io)
+}
+
+/// The metadata of `path`, a regular file (no symlink is followed).
+fn regular(path: &Path) -> Result<std::fs::Metadata, JournalError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|error| JournalError::Io { path: path.to_path_buf(), error })?;
+    if !meta.is_file() {
+        let reason = "it is not a regular file, and observer follows no symlink in state/".into();
+        return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
+    }
+    Ok(meta)
+}
+
 /// [`read_bytes`] after `room` bytes of zeros, and, when `hashed`, the
 /// file's [`snapshot_hash`]: each half hashed by the thread that read it,
 /// or, read whole, hashed here the same way.
 pub(super) fn read_bytes_after(path: &Path, room: usize, hashed: bool) -> Result<(Vec<u8>, Option<u64>), JournalError> {
     let io = |error| JournalError::Io { path: path.to_path_buf(), error };
-    let meta = std::fs::symlink_metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        let reason = "it is not a regular file, and observer follows no symlink in state/".into();
-        return Err(JournalError::Damaged { path: path.to_path_buf(), reason });
-    }
+    let meta = regular(path)?;
     let (bytes, hash) = match meta.len() {
         len if len >= HALVES_READ_BYTES => read_in_halves(path, len, room, hashed).map_err(io)?,
         len => (read_whole_after(path, len, room).map_err(io)?, None),
@@ -71,6 +86,12 @@ pub(super) fn halves_of(file: &std::fs::File, len: u64, room: usize, hashed: boo
     use std::os::unix::fs::FileExt as _;
     let size = usize::try_from(len).ok()?;
     let mut bytes = vec![0; room.checked_add(size)?];
+    // Written, not only zeroed: fresh zeroed memory is the kernel's zero
+    // page until written, and the room, read as it is checked as text and
+    // written by the splice after, took a copy-on-write fault a page, each
+    // a TLB shootdown of the other core while it read the index beside
+    // (~5 ms of the busy run's load, `perf`, issue 11, thirty-first pass).
+    std::hint::black_box(&mut bytes[..room]).fill(0);
     let (first, second) = bytes[room..].split_at_mut(size / 2);
     // Each half hashed by the thread that read it, while it is in the cache.
     let read = |half: &mut [u8], at: usize| file.read_exact_at(half, at as u64).map(|()| hashed.then(|| xxh3_64(half)));

@@ -19,6 +19,7 @@ pub mod journal_cut;
 pub mod journal_entities;
 pub mod journal_index;
 pub mod journal_placed;
+pub mod journal_spans;
 pub mod last_run;
 pub mod lock;
 pub mod mark;

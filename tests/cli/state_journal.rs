@@ -185,7 +185,7 @@ fn a_checkpoint_of_format_3_is_read_and_the_next_pass_writes_a_snapshot() {
     assert!(lab.read(CHECKPOINT).starts_with(r#"{"format":3,"#));
     minute_of(&lab, 1, 50);
     lab.observer(["run", "--no-tick"]).run().success();
-    assert!(lab.read(CHECKPOINT).starts_with(r#"{"format":6,"#));
+    assert!(lab.read(CHECKPOINT).starts_with(r#"{"format":7,"#));
     assert_eq!(engine_files(&lab), snapshot_files(&lab));
     assert_eq!(lab.summary()["events"]["total"], 100);
     lab.assert_world_equals_rebuild();

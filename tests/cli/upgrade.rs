@@ -109,7 +109,7 @@ fn as_written_before(lab: &Homelab, before: Before) {
     let (header, body) = text.split_once('\n').expect("a header line and a body line");
     let (mut header, mut body): (Value, Value) =
         (serde_json::from_str(header).unwrap(), serde_json::from_str(body).unwrap());
-    assert_eq!(header["format"], 6);
+    assert_eq!(header["format"], 7);
     assert_eq!(body["state"]["journal"]["bytes"], 0, "a snapshot alone: {body}");
     let generation = body["state"]["generation"].as_u64().expect("the body names the engine state");
     let snapshot = format!("state/engine/snapshot-{generation}.json");
@@ -155,7 +155,7 @@ fn unpacked(value: Value) -> Value {
 
 /// A state written `before` loads without a rebuild: the passes after it
 /// fold as if this version had written it (the world, its history and the
-/// duplicates found by the window it kept), write format 6, and add what
+/// duplicates found by the window it kept), write format 7, and add what
 /// they change in this version's forms (integers, packed minutes) beside
 /// what they leave as it was. The journal of the pass after the upgrade.
 fn upgraded_from(before: Before) -> String {
@@ -194,7 +194,7 @@ fn upgraded_from(before: Before) -> String {
         assert_eq!(a, b, "world/{name}");
     }
     assert_eq!(upgraded.history("world"), current.history("world"));
-    assert!(upgraded.read(CHECKPOINT).starts_with(r#"{"format":6,"#));
+    assert!(upgraded.read(CHECKPOINT).starts_with(r#"{"format":7,"#));
     let journal: Vec<String> = std::fs::read_dir(upgraded.path("state/engine"))
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
@@ -202,7 +202,7 @@ fn upgraded_from(before: Before) -> String {
         .collect();
     let records =
         upgraded.read(&format!("state/engine/{}", journal.first().expect("the pass journaled what it changed")));
-    assert!(records.contains(r#"{"p":["engine","clock"],"v":1778587860000}"#), "an integer: {records}");
+    assert!(records.contains(r#"{"p":["engine","clock"],"v":1778587860000,"at":["#), "an integer, placed: {records}");
     assert!(records.contains(r#""1778587860000":["f9 0"]"#), "a new minute packed: {records}");
     upgraded.assert_world_equals_rebuild();
     records
