@@ -81,6 +81,15 @@ fn records_are_placed_in_the_snapshot_and_a_journal_without_places_loads_the_sam
     let mut value = doc(300, "up");
     let first = save_and_load(state, &value, None);
     let snapshot = std::fs::read_to_string(snapshot_path(state, first.at.generation)).unwrap();
+    // The places filed from the index file beside the snapshot are those
+    // of a visit of it.
+    let filed = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap().2.hashes().unwrap();
+    let visited = first.hashes().unwrap();
+    for (path, set) in [(r#""engine","nodes","n\"3""#, true), (r#""engine","nodes","n\"new""#, true), (r#""x""#, false)] {
+        let place = |index: &EntityIndex| index.spans().and_then(|spans| spans.place(path, set));
+        assert!(place(&filed).is_some(), "{path}");
+        assert_eq!(place(&filed), place(&visited), "{path}");
+    }
     let nodes = |value: &mut Value| value["engine"]["nodes"].as_object_mut().unwrap().clone();
     value["engine"]["nodes"]["n\"3"]["status"] = json!("down");
     let mut without = nodes(&mut value);
