@@ -807,6 +807,17 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
     }
     let grown = at.journal.bytes + (removals.len() + sets.len()) as u64;
     if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
+        // `doc` is the new snapshot: where its entities are, from the cut
+        // the writer recorded (a scan of `doc` without it).
+        let spans = match cut {
+            Some(cut) => {
+                let mut tiler = Tiler::new(index.len());
+                cut.visit(doc, |path, raw| tiled(&mut tiler, doc, path, raw));
+                tiler.finish(doc.len() as u64)
+            }
+            None => spans_of(doc),
+        };
+        index.set_spans(spans);
         return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index), beside: Vec::new() }));
     }
     Ok(Diff(Due::Append { at, removals, sets, hashes: index }))
@@ -921,20 +932,10 @@ fn snapshot(
     // written: a load without it visits the snapshot, as it did before
     // there was one.
     // Where its entities are in it: found by the same visit when the index
-    // is made here, or by a visit of their own (a compaction: the diff's
-    // index holds where they were in the snapshot before).
+    // is made here (a compaction's diff found them already, `diff`).
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
-        || {
-            let index = match hashes {
-                Some(mut index) => {
-                    index.set_spans(spans_of(doc));
-                    Some(index)
-                }
-                None => index_of(doc).ok().flatten(),
-            };
-            index.map(|index| (index.around(doc, CUT, beside), index))
-        },
+        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.around(doc, CUT, beside), index)),
     );
     written.map_err(|error| JournalError::Io { path, error })?;
     // Its write fails the pass as any write under `state/` does (a full

@@ -85,7 +85,8 @@ fn records_are_placed_in_the_snapshot_and_a_journal_without_places_loads_the_sam
     // of a visit of it.
     let filed = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap().2.hashes().unwrap();
     let visited = first.hashes().unwrap();
-    for (path, set) in [(r#""engine","nodes","n\"3""#, true), (r#""engine","nodes","n\"new""#, true), (r#""x""#, false)] {
+    for (path, set) in [(r#""engine","nodes","n\"3""#, true), (r#""engine","nodes","n\"new""#, true), (r#""x""#, false)]
+    {
         let place = |index: &EntityIndex| index.spans().and_then(|spans| spans.place(path, set));
         assert!(place(&filed).is_some(), "{path}");
         assert_eq!(place(&filed), place(&visited), "{path}");
