@@ -74,13 +74,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use self::lines::{path_of, placed_records, records, removal_line, set_line};
 use self::read::{read_bytes, read_bytes_after, read_bytes_here};
 use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
 use super::journal_cut::Cut;
 use super::journal_entities::{CUT, Edits, assemble, fields, placed, spliced, split, visit};
 use super::journal_index::{Collision, EntityIndex, Set, Written};
-use super::journal_spans::{Place, Spans, Tiler};
+use super::journal_spans::{Spans, Tiler};
 use super::mark::FileMark;
 
 /// Under the state directory.
@@ -512,7 +513,7 @@ fn index_of(snapshot: &str) -> Result<Option<EntityIndex>, String> {
         {
             index = None;
         }
-        tiled(&mut tiler, snapshot, path, raw);
+        tiler.value_in(snapshot, path, raw);
     })?;
     Ok(index.map(|mut index| {
         index.set_spans(tiler.finish(snapshot.len() as u64));
@@ -524,18 +525,8 @@ fn index_of(snapshot: &str) -> Result<Option<EntityIndex>, String> {
 /// told (a snapshot past 4 GiB).
 fn spans_of(snapshot: &str) -> Option<Spans> {
     let mut tiler = Tiler::new(snapshot.len() / 256);
-    visit(snapshot, |path, raw| tiled(&mut tiler, snapshot, path, raw)).ok()?;
+    visit(snapshot, |path, raw| tiler.value_in(snapshot, path, raw)).ok()?;
     tiler.finish(snapshot.len() as u64)
-}
-
-/// Gives `tiler` the entity `path` of `snapshot`, its value `raw` (a
-/// slice of it): an empty span past 4 GiB, which never tiles.
-fn tiled(tiler: &mut Tiler, snapshot: &str, path: &str, raw: &str) {
-    let start = raw.as_ptr() as usize - snapshot.as_ptr() as usize;
-    match (u32::try_from(start), u32::try_from(start + raw.len())) {
-        (Ok(start), Ok(end)) => tiler.entity(path, start, end),
-        _ => tiler.entity(path, 0, 0),
-    }
 }
 
 /// The state document `at` commits, and what the next save diffs against.
@@ -574,61 +565,6 @@ fn read_journal(state: &Path, at: &StateRef) -> Result<String, JournalError> {
     text(&path, journal)
 }
 
-/// A journal's records, in order: each entity's path, and its value or
-/// `None` (removed).
-fn records<'a>(path: &Path, committed: &'a str) -> Result<Vec<(&'a str, Option<&'a str>)>, JournalError> {
-    placed_records(path, committed).map(|(records, _)| records)
-}
-
-/// A journal's records, in order: each entity's path and its value or
-/// `None` (removed), and where each goes in the snapshot when the record
-/// says (`"at"`, last).
-#[allow(clippy::type_complexity)]
-fn placed_records<'a>(
-    path: &Path,
-    committed: &'a str,
-) -> Result<(Vec<(&'a str, Option<&'a str>)>, Vec<Option<Place>>), JournalError> {
-    let (mut records, mut places) = (Vec::new(), Vec::new());
-    for (n, line) in committed.lines().enumerate() {
-        let record = |reason: String| JournalError::Damaged {
-            path: path.to_path_buf(),
-            reason: format!("line {}: {reason}", n + 1),
-        };
-        let mut keys = fields(line).map_err(record)?.into_iter();
-        let entity = match keys.next() {
-            Some((key, raw)) if key == r#""p""# && raw.len() > 2 => match path_of(raw) {
-                Some(path) => path,
-                None => return Err(record("a record's path is an array of keys".into())),
-            },
-            _ => return Err(record("a record begins with its path, \"p\"".into())),
-        };
-        let (mut value, mut next) = (None, keys.next());
-        if next.as_ref().is_some_and(|(key, _)| key == r#""v""#) {
-            value = next.map(|(_, raw)| raw);
-            next = keys.next();
-        }
-        let place = match next {
-            Some((key, raw)) if key == r#""at""# => Some(
-                Place::read(raw).ok_or_else(|| record(format!("a place is [start,end], [brace] or [], not {raw}")))?,
-            ),
-            None => None,
-            Some((key, _)) => return Err(record(format!("unexpected key {key}"))),
-        };
-        if let Some((key, _)) = keys.next() {
-            return Err(record(format!("unexpected key {key}")));
-        }
-        records.push((entity, value));
-        places.push(place);
-    }
-    Ok((records, places))
-}
-
-/// The keys of a record's path, `["engine","nodes"]`, without its
-/// brackets (`None` when it is not bracketed).
-fn path_of(raw: &str) -> Option<&str> {
-    raw.strip_prefix('[')?.strip_suffix(']')
-}
-
 /// The records replayed over the entities of `snapshot`: the hash of each
 /// entity (`None` when two paths share one), and the value of each by the
 /// slot its index entry names. An error is the snapshot's: the records
@@ -643,7 +579,7 @@ fn replay<'a>(
     let mut tiler = Tiler::new(snapshot.len() / 256);
     visit(snapshot, |p, raw| {
         set(&mut index, &mut values, p, raw);
-        tiled(&mut tiler, snapshot, p, raw);
+        tiler.value_in(snapshot, p, raw);
     })?;
     if let Some(index) = &mut index {
         index.set_spans(tiler.finish(snapshot.len() as u64));
@@ -797,13 +733,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
     }
     let mut removals = String::new();
     if visited < index.len() {
-        index.remove_unseen(|path| {
-            removals.push_str("{\"p\":[");
-            removals.push_str(path);
-            removals.push(']');
-            place_field(&mut removals, place(path, false));
-            removals.push_str("}\n");
-        });
+        index.remove_unseen(|path| removal_line(&mut removals, path, place(path, false)));
     }
     let grown = at.journal.bytes + (removals.len() + sets.len()) as u64;
     if grown > MIN_COMPACT_BYTES && grown > at.snapshot / 2 {
@@ -812,7 +742,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         let spans = match cut {
             Some(cut) => {
                 let mut tiler = Tiler::new(index.len());
-                cut.visit(doc, |path, raw| tiled(&mut tiler, doc, path, raw));
+                cut.visit(doc, |path, raw| tiler.value_in(doc, path, raw));
                 tiler.finish(doc.len() as u64)
             }
             None => spans_of(doc),
@@ -873,25 +803,6 @@ pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalErro
     }
     let journal = at.journal.after(removals.as_bytes()).after(sets.as_bytes()).stamped(&path);
     Ok(Stored::new(StateRef { journal, ..at }, Some(hashes)))
-}
-
-/// The journal record that sets the entity at `path` to `raw`, placed at
-/// `place` in the snapshot when it is known.
-fn set_line(lines: &mut String, path: &str, raw: &str, place: Option<Place>) {
-    lines.push_str("{\"p\":[");
-    lines.push_str(path);
-    lines.push_str("],\"v\":");
-    lines.push_str(raw);
-    place_field(lines, place);
-    lines.push_str("}\n");
-}
-
-/// A record's place, `,"at":[…]`, when there is one.
-fn place_field(line: &mut String, place: Option<Place>) {
-    if let Some(place) = place {
-        line.push_str(",\"at\":");
-        place.write(line);
-    }
 }
 
 /// Removes every file of `state/engine/` but those `at` names: older
@@ -999,6 +910,9 @@ fn text(path: &Path, bytes: Vec<u8>) -> Result<String, JournalError> {
 
 #[path = "journal_read.rs"]
 mod read;
+
+#[path = "journal_lines.rs"]
+mod lines;
 
 #[cfg(test)]
 #[path = "journal_tests.rs"]

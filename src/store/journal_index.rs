@@ -443,7 +443,6 @@ impl Written {
         let paths = reader.0.len().saturating_sub(self.count * ENTRY_BYTES);
         let mut index = EntityIndex::with_room(self.count, paths);
         let mut found = Vec::with_capacity(self.count);
-        let mut spanned = true;
         for _ in 0..self.count {
             let value = reader.u64()?;
             let len = reader.u32()?;
@@ -452,12 +451,11 @@ impl Written {
             if !matches!(index.set(path, value, 0), Ok(Set::New)) {
                 return None;
             }
-            // Spans for some entities and not others place nothing.
-            spanned &= start < end && u64::from(end) <= self.snapshot_len;
             found.push((start, end, path));
         }
-        // Used only when they make up the snapshot whole (`Spans::tiled`).
-        index.set_spans(spanned.then(|| Spans::tiled(&mut found, self.snapshot_len)).flatten());
+        // Used only when they make up the snapshot whole (`Spans::tiled`):
+        // not when one is unknown (`u32::MAX` twice) or out of place.
+        index.set_spans(Spans::tiled(&mut found, self.snapshot_len));
         reader.0.is_empty().then_some(index)
     }
 }

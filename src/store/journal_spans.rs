@@ -199,6 +199,17 @@ impl Tiler {
         (self.open_ends, self.open_keys, self.at, self.first) = (ends, keys - 1, u64::from(end), false);
     }
 
+    /// [`entity`](Self::entity) of a value `raw` that is a slice of the
+    /// document `doc` (as a visit of it gives): an empty span past 4 GiB,
+    /// which never tiles.
+    pub fn value_in(&mut self, doc: &str, path: &str, raw: &str) {
+        let start = raw.as_ptr() as usize - doc.as_ptr() as usize;
+        match (u32::try_from(start), u32::try_from(start + raw.len())) {
+            (Ok(start), Ok(end)) => self.entity(path, start, end),
+            _ => self.entity(path, 0, 0),
+        }
+    }
+
     /// The braces of the open objects below the first `keep` keys.
     fn close(&mut self, keep: usize) {
         for k in (keep..self.open_keys).rev() {
@@ -257,11 +268,7 @@ mod tests {
     /// The spans of `doc`'s entities, as a snapshot's save finds them.
     fn spans_of(doc: &str) -> Spans {
         let mut tiler = Tiler::new(8);
-        visit(doc, |path, raw| {
-            let start = raw.as_ptr() as usize - doc.as_ptr() as usize;
-            tiler.entity(path, start as u32, (start + raw.len()) as u32);
-        })
-        .unwrap();
+        visit(doc, |path, raw| tiler.value_in(doc, path, raw)).unwrap();
         tiler.finish(doc.len() as u64).expect("a document's own entities make it up")
     }
 

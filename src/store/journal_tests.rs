@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::store::journal_entities::splice;
 use crate::store::journal_index::snapshot_hash;
+use crate::store::journal_spans::Place;
 
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
