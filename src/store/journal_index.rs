@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use super::journal_spans::Spans;
+use super::journal_spans::{Spans, Tiler};
 use crate::prehashed::Prehashed;
 
 /// Paths and the hashes of their values.
@@ -179,6 +179,28 @@ impl EntityIndex {
                 Ok(Set::Changed(entry.slot))
             }
         }
+    }
+
+    /// Files `path`, whose XXH3 is `key`, with the value hash `value` and
+    /// slot 0, as a [`set`](Self::set) of a path the index does not hold
+    /// would; `false`, having filed nothing, when `key` is filed already
+    /// (the path again, or another with its hash). For an index filed from
+    /// a file, whose paths are each new: one look in the table, not the
+    /// list's next entry first and then the table.
+    fn add(&mut self, key: u64, path: &str, value: u64) -> bool {
+        let (Ok(at), Ok(place)) = (u32::try_from(self.paths.len()), u32::try_from(self.list.len())) else {
+            return false;
+        };
+        let Slot::Vacant(vacant) = self.places.entry(key) else { return false };
+        if at == GONE {
+            return false;
+        }
+        self.paths.push_str(path);
+        vacant.insert(place);
+        self.list.push(Entry { key, value, last_set: self.sets, at, len: path.len() as u32, slot: 0 });
+        self.sets += 1;
+        self.next = self.list.len();
+        true
     }
 
     /// Removes `path`; its slot, when it was there.
@@ -439,25 +461,62 @@ impl Written {
     /// `None` when they do not parse (a short or long body, a path that is
     /// not UTF-8) or two of their paths share a hash.
     pub fn file(&self, bytes: &[u8]) -> Option<EntityIndex> {
-        let mut reader = Reader(bytes.get(self.entries.clone())?);
-        let paths = reader.0.len().saturating_sub(self.count * ENTRY_BYTES);
+        let entries = bytes.get(self.entries.clone())?;
+        let paths = entries.len().saturating_sub(self.count * ENTRY_BYTES);
         let mut index = EntityIndex::with_room(self.count, paths);
-        let mut found = Vec::with_capacity(self.count);
-        for _ in 0..self.count {
-            let value = reader.u64()?;
-            let len = reader.u32()?;
-            let (start, end) = (reader.u32()?, reader.u32()?);
-            let path = std::str::from_utf8(reader.take(len as usize)?).ok()?;
-            if !matches!(index.set(path, value, 0), Ok(Set::New)) {
-                return None;
+        // Tiled as they are filed: a file lists its snapshot's entities in
+        // the snapshot's order (`around`), so no list of them is made and
+        // sorted first (its ~1 MB of fresh pages faulted in on the busy
+        // history, issue 11, thirty-second pass); a file whose entities are
+        // not in that order has them listed and sorted.
+        let (mut tiler, mut in_order, mut last) = (Tiler::new(self.count), true, 0);
+        let filed = each_entry(entries, self.count, |value, (start, end), path, key| {
+            in_order &= start >= last;
+            last = start;
+            if in_order {
+                tiler.keyed(path, key, start, end);
             }
-            found.push((start, end, path));
-        }
-        // Used only when they make up the snapshot whole (`Spans::tiled`):
-        // not when one is unknown (`u32::MAX` twice) or out of place.
-        index.set_spans(Spans::tiled(&mut found, self.snapshot_len));
-        reader.0.is_empty().then_some(index)
+            index.add(key, path, value)
+        })?;
+        // Used only when they make up the snapshot whole: not when one is
+        // unknown (`u32::MAX` twice) or out of place.
+        let spans = match in_order {
+            true => tiler.finish(self.snapshot_len),
+            false => {
+                let mut found = Vec::with_capacity(self.count);
+                each_entry(entries, self.count, |_, (start, end), path, key| {
+                    found.push((start, end, path, key));
+                    true
+                })?;
+                Spans::tiled(&mut found, self.snapshot_len)
+            }
+        };
+        index.set_spans(spans);
+        filed.then_some(index)
     }
+}
+
+/// Calls `each` with every one of the `count` entries of `entries` (as
+/// [`EntityIndex::around`] wrote them): its value hash, its span in the
+/// snapshot, its path and the path's XXH3. Whether each call gave `true`
+/// and the entries were the whole of `entries`; `None` when they do not
+/// read (short, or a path that is not UTF-8).
+fn each_entry<'a>(
+    entries: &'a [u8],
+    count: usize,
+    mut each: impl FnMut(u64, (u32, u32), &'a str, u64) -> bool,
+) -> Option<bool> {
+    let mut reader = Reader(entries);
+    for _ in 0..count {
+        let value = reader.u64()?;
+        let len = reader.u32()?;
+        let span = (reader.u32()?, reader.u32()?);
+        let path = std::str::from_utf8(reader.take(len as usize)?).ok()?;
+        if !each(value, span, path, xxh3_64(path.as_bytes())) {
+            return Some(false);
+        }
+    }
+    Some(reader.0.is_empty())
 }
 
 /// The bytes of [`EntityIndex::from_bytes`] not read yet.
@@ -598,6 +657,47 @@ mod tests {
             "3 entries for a snapshot of 2 bytes"
         );
         assert_eq!(EntityIndex::from_bytes(&three.to_bytes("{\"a\":1}", 5, &[])).unwrap().1, three);
+    }
+
+    /// The spans an index keeps are read back with it, whether its entries
+    /// were last set in the snapshot's order (filed and tiled at once) or
+    /// not (listed and sorted first); spans that do not make up the
+    /// snapshot are not kept.
+    #[test]
+    fn the_spans_are_read_back_in_the_snapshots_order_or_another() {
+        use crate::store::journal_entities::{SPLIT_BYTES, visit};
+        use crate::store::journal_spans::Place;
+        let long = "l".repeat(SPLIT_BYTES);
+        let snapshot = &format!(r#"{{"a":1,"b":{{"c":"{long}","e":[9]}},"d":[2]}}"#);
+        let mut found = Vec::new();
+        let mut tiler = Tiler::new(4);
+        visit(snapshot, |path, raw| {
+            tiler.value_in(snapshot, path, raw);
+            let start = raw.as_ptr() as usize - snapshot.as_ptr() as usize;
+            found.push((path.to_string(), (start as u32, (start + raw.len()) as u32)));
+        })
+        .unwrap();
+        let spans = tiler.finish(snapshot.len() as u64).unwrap();
+        for order in [[0, 1, 2, 3], [3, 0, 2, 1]] {
+            let mut index = EntityIndex::with_capacity(4);
+            for n in order {
+                index.set(&found[n].0, n as u64, 0).unwrap();
+            }
+            index.set_spans(Some(spans.clone()));
+            let read = EntityIndex::from_bytes(&index.to_bytes(snapshot, 5, &[])).unwrap().1;
+            let kept = read.spans().unwrap_or_else(|| panic!("in the order {order:?}"));
+            for (path, span) in &found {
+                assert_eq!(kept.value(xxh3_64(path.as_bytes())), Some(*span), "{path} in the order {order:?}");
+            }
+            let brace = snapshot.find("]}").unwrap() as u32 + 1;
+            assert_eq!(kept.place(r#""b","z""#, true), Some(Place::Before(brace)));
+            // One span moved: the spans are not kept.
+            let mut moved = spans.clone();
+            moved.shift(xxh3_64(found[order[2]].0.as_bytes()));
+            index.set_spans(Some(moved));
+            let read = EntityIndex::from_bytes(&index.to_bytes(snapshot, 5, &[])).unwrap().1;
+            assert!(read.spans().is_none(), "{order:?}, {} moved", found[order[2]].0);
+        }
     }
 
     #[test]
