@@ -361,8 +361,14 @@ fn run_pass(
             // it was staged first (its error, given to the world's wait,
             // is the world's error then).
             let written = written.map_err(|world| staging.wait().err().unwrap_or(world))?;
+            // The generation before the one just replaced, removed on a
+            // worker while the pass commits; waited for before the commit.
+            let pruning = (!written.is_empty()).then(|| {
+                let dir = world_dir.to_path_buf();
+                crate::threads::later(move || generation::prune_old(&dir))
+            });
             let history_marks = staging.take()?.settle().map_err(PassError::HistorySettle)?;
-            Ok((written, history_marks))
+            Ok((Written { files: written, pruning }, history_marks))
         },
         || match &new_outbox {
             None => outbox::Rendered::new(&notifications, &base),
@@ -370,6 +376,7 @@ fn run_pass(
         },
         || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
+    let Written { files: written, pruning } = written;
     report.written = written;
     report.notifications = notifications;
     let Rendered { outbox: rendered_outbox, state: rendered_state } = rendered;
@@ -377,6 +384,7 @@ fn run_pass(
         rendered_outbox
             .and_then(|lines| lines.replace(&out.join(outbox::FILE_NAME)))
             .map_err(PassError::OutboxWrite)?;
+        pruned(pruning)?;
         release(checkpoint, afterwards);
         return Ok(report);
     }
@@ -408,6 +416,7 @@ fn run_pass(
             event_index_log::path(&dirs.state).display()
         ));
     }
+    pruned(pruning)?;
     fault_injection::crash_at("before-checkpoint");
     // Always made (`save_state`): without it, the whole state would be
     // written as a new snapshot.
@@ -416,6 +425,23 @@ fn run_pass(
     fault_injection::crash_at("after-checkpoint");
     release(checkpoint, afterwards);
     Ok(report)
+}
+
+/// The world files a pass wrote (the names of those that changed), and
+/// the removal of the generation before the one they replaced, when they
+/// made a new one ([`generation::prune_old`]).
+struct Written {
+    files: Vec<&'static str>,
+    pruning: Option<crate::threads::Later<Result<(), generation::WriteError>>>,
+}
+
+/// Waits for the removal of the world's old generation: its error is the
+/// pass's, before the commit, as when the write of the world removed it.
+fn pruned(pruning: Option<crate::threads::Later<Result<(), generation::WriteError>>>) -> Result<(), PassError> {
+    match pruning.map(crate::threads::Later::wait) {
+        Some(Err(generation::WriteError { path, error })) => Err(PassError::WorldFile { path, error }),
+        _ => Ok(()),
+    }
 }
 
 /// Frees `checkpoint` beside the pass, or leaves it to the process's end
