@@ -237,9 +237,13 @@ fn run_pass(
         let before = checkpoint.engine.stats().clone();
         checkpoint.engine.apply(Input::PassStarted, &rules);
         // Read and parsed on a second thread while the fold applies
-        // (`store/events/prefetch.rs`): the same events in the same order.
+        // (`store/events/prefetch.rs`): the same events in the same order;
+        // a few new events, on this thread.
         let merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
-        let mut merge = Prefetch::start(merge).map_err(PassError::Source)?;
+        let mut merge = match plan.bytes_to_read() <= events::HERE_BYTES {
+            true => Prefetch::here(merge),
+            false => Prefetch::start(merge).map_err(PassError::Source)?,
+        };
         let mut blocks = PassBlocks::default();
         let early = history::Early::at(&history_dir, basis);
         let mut left = left::Left::new(&dirs.state, &dirs.logs, early);

@@ -44,8 +44,69 @@ enum Message {
     Done(Box<ReadOutcome>),
 }
 
+/// A [`Merge`] whose events the fold reads: run on a thread of its own
+/// ([`Prefetch::start`]), or, for a few events, on the fold's thread
+/// ([`Prefetch::here`]).
+pub enum Prefetch {
+    Beside(Beside),
+    /// Boxed: the merge is a few hundred bytes.
+    Here(Box<Here>),
+}
+
+/// Reads of at most this many bytes are merged on the fold's thread
+/// ([`Prefetch::here`]): a run's new events, not a rebuild's. Profiled on
+/// the busy history (the run after one that wrote a journal, ~150 KB of
+/// new events, `perf` at 15 kHz), the reading thread was made runnable on
+/// the core the filing of the state's index held, and the fold waited for
+/// its batches with the other core idle: in three runs, about a third of
+/// the fold's ~15 ms of perf time (issue 11, thirty-second pass). Parsed
+/// on the fold's thread, those events cost it ~1 ms.
+pub const HERE_BYTES: u64 = 512 * 1024;
+
+impl Prefetch {
+    /// Starts merging on a new thread; the events come from
+    /// [`Prefetch::next`]. Fails only when no thread can be had.
+    pub fn start(merge: Merge) -> Result<Prefetch, SourceError> {
+        Beside::start(merge).map(Prefetch::Beside)
+    }
+
+    /// Merges on the calling thread, an event at each [`Prefetch::next`]:
+    /// the same events, order and errors.
+    pub fn here(merge: Merge) -> Prefetch {
+        Prefetch::Here(Box::new(Here { merge, event: None }))
+    }
+
+    /// The next event in processing order, or `None` when every file is
+    /// read: what [`Merge::next`] would give, lent until the next call.
+    #[allow(clippy::should_implement_trait)] // fallible, and lends, unlike Iterator::next
+    pub fn next(&mut self) -> Result<Option<&OrderedEvent>, ReadError> {
+        match self {
+            Prefetch::Beside(beside) => beside.next(),
+            Prefetch::Here(here) => {
+                here.event = here.merge.next()?;
+                Ok(here.event.as_ref())
+            }
+        }
+    }
+
+    /// What the reading found besides the events ([`Merge::finish`]). Call
+    /// it once [`Prefetch::next`] returned `None`.
+    pub fn finish(self) -> ReadOutcome {
+        match self {
+            Prefetch::Beside(beside) => beside.finish(),
+            Prefetch::Here(here) => here.merge.finish(),
+        }
+    }
+}
+
+/// A [`Merge`] on the fold's thread, and the event it lends.
+pub struct Here {
+    merge: Merge,
+    event: Option<OrderedEvent>,
+}
+
 /// A [`Merge`] running on a thread of its own.
-pub struct Prefetch {
+pub struct Beside {
     receiver: Receiver<Message>,
     /// The batch the fold goes through, and how far it went.
     current: Vec<OrderedEvent>,
@@ -57,32 +118,20 @@ pub struct Prefetch {
     thread: Option<JoinHandle<()>>,
 }
 
-impl Prefetch {
-    /// Starts merging on a new thread; the events come from
-    /// [`Prefetch::next`]. Fails only when no thread can be had.
-    pub fn start(merge: Merge) -> Result<Prefetch, SourceError> {
+impl Beside {
+    /// [`Prefetch::start`].
+    fn start(merge: Merge) -> Result<Beside, SourceError> {
         let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
         let (returns, returned) = channel();
         let thread = std::thread::Builder::new()
             .name("observer-read".into())
             .spawn(move || produce(merge, &sender, &returned))
             .map_err(|error| SourceError::Io { path: "a thread to read the events on".into(), error })?;
-        Ok(Prefetch {
-            receiver,
-            current: Vec::new(),
-            at: 0,
-            returns,
-            outcome: None,
-            failed: false,
-            thread: Some(thread),
-        })
+        Ok(Beside { receiver, current: Vec::new(), at: 0, returns, outcome: None, failed: false, thread: Some(thread) })
     }
 
-    /// The next event in processing order, or `None` when every file is
-    /// read: what [`Merge::next`] would give, lent where it lies in its
-    /// batch until the next call.
-    #[allow(clippy::should_implement_trait)] // fallible, and lends, unlike Iterator::next
-    pub fn next(&mut self) -> Result<Option<&OrderedEvent>, ReadError> {
+    /// [`Prefetch::next`]: the event lent where it lies in its batch.
+    fn next(&mut self) -> Result<Option<&OrderedEvent>, ReadError> {
         while self.at == self.current.len() {
             if self.outcome.is_some() || self.failed {
                 return Ok(None);
@@ -109,9 +158,7 @@ impl Prefetch {
         Ok(self.current.get(self.at - 1))
     }
 
-    /// What the reading found besides the events ([`Merge::finish`]). Call
-    /// it once [`Prefetch::next`] returned `None`.
-    pub fn finish(mut self) -> ReadOutcome {
+    fn finish(mut self) -> ReadOutcome {
         let outcome = self.outcome.take().map_or_else(ReadOutcome::default, |outcome| *outcome);
         self.join();
         outcome
@@ -136,7 +183,7 @@ impl Prefetch {
     }
 }
 
-impl Drop for Prefetch {
+impl Drop for Beside {
     /// A fold that stops early (an error, a fold started over) hangs up:
     /// the thread's next send fails and it ends; it is waited for here.
     fn drop(&mut self) {
@@ -264,6 +311,19 @@ mod tests {
         let mut direct = Merge::open(&plan, &HashSet::new(), true).unwrap();
         let direct_seen = drain(&mut direct);
         let direct_outcome = direct.finish();
+        // On the fold's thread: the merge's own events and outcome.
+        let mut here = Prefetch::here(Merge::open(&plan, &HashSet::new(), true).unwrap());
+        assert_eq!(drain_lent(&mut here), direct_seen);
+        let here_outcome = here.finish();
+        assert_eq!(
+            (here_outcome.rejects, here_outcome.waiting, here_outcome.cursors, here_outcome.bytes_read),
+            (
+                direct_outcome.rejects.clone(),
+                direct_outcome.waiting.clone(),
+                direct_outcome.cursors.clone(),
+                direct_outcome.bytes_read
+            )
+        );
         let mut threaded = Prefetch::start(Merge::open(&plan, &HashSet::new(), true).unwrap()).unwrap();
         let threaded_seen = drain_lent(&mut threaded);
         let threaded_outcome = threaded.finish();
@@ -294,6 +354,8 @@ mod tests {
         let threaded_seen = drain_lent(&mut threaded);
         assert_eq!(threaded_seen, direct_seen);
         assert_eq!(threaded_seen.1.as_deref(), Some("unsorted 0"));
+        let mut here = Prefetch::here(Merge::open(&plan, &HashSet::new(), true).unwrap());
+        assert_eq!(drain_lent(&mut here), direct_seen, "on the fold's thread");
     }
 
     #[test]
