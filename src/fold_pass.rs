@@ -367,10 +367,10 @@ fn run_pass(
             let written = written.map_err(|world| staging.wait().err().unwrap_or(world))?;
             // The generation before the one just replaced, removed on a
             // worker while the pass commits; waited for before the commit.
-            let pruning = (!written.is_empty()).then(|| {
+            let pruning = Pruning((!written.is_empty()).then(|| {
                 let dir = world_dir.to_path_buf();
                 crate::threads::later(move || generation::prune_old(&dir))
-            });
+            }));
             let history_marks = staging.take()?.settle().map_err(PassError::HistorySettle)?;
             Ok((Written { files: written, pruning }, history_marks))
         },
@@ -388,7 +388,7 @@ fn run_pass(
         rendered_outbox
             .and_then(|lines| lines.replace(&out.join(outbox::FILE_NAME)))
             .map_err(PassError::OutboxWrite)?;
-        pruned(pruning)?;
+        pruning.wait()?;
         release(checkpoint, afterwards);
         return Ok(report);
     }
@@ -420,7 +420,7 @@ fn run_pass(
             event_index_log::path(&dirs.state).display()
         ));
     }
-    pruned(pruning)?;
+    pruning.wait()?;
     fault_injection::crash_at("before-checkpoint");
     // Always made (`save_state`): without it, the whole state would be
     // written as a new snapshot.
@@ -432,19 +432,36 @@ fn run_pass(
 }
 
 /// The world files a pass wrote (the names of those that changed), and
-/// the removal of the generation before the one they replaced, when they
-/// made a new one ([`generation::prune_old`]).
+/// the removal of the generation before the one they replaced.
 struct Written {
     files: Vec<&'static str>,
-    pruning: Option<crate::threads::Later<Result<(), generation::WriteError>>>,
+    pruning: Pruning,
 }
 
-/// Waits for the removal of the world's old generation: its error is the
-/// pass's, before the commit, as when the write of the world removed it.
-fn pruned(pruning: Option<crate::threads::Later<Result<(), generation::WriteError>>>) -> Result<(), PassError> {
-    match pruning.map(crate::threads::Later::wait) {
-        Some(Err(generation::WriteError { path, error })) => Err(PassError::WorldFile { path, error }),
-        _ => Ok(()),
+/// The removal of the world's old generation ([`generation::prune_old`])
+/// on a worker, when the pass made a new generation: waited for before the
+/// commit ([`Pruning::wait`]), or, by a pass that stops before it, when
+/// dropped, so that no removal outlives its pass (a `watch` pass after a
+/// failed one would remove the same directory beside it).
+struct Pruning(Option<crate::threads::Later<Result<(), generation::WriteError>>>);
+
+impl Pruning {
+    /// Its error is the pass's, before the commit, as when the write of
+    /// the world removed the generation itself.
+    fn wait(mut self) -> Result<(), PassError> {
+        match self.0.take().map(crate::threads::Later::wait) {
+            Some(Err(generation::WriteError { path, error })) => Err(PassError::WorldFile { path, error }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Pruning {
+    fn drop(&mut self) {
+        // Not while a panic unwinds: the removal's own panic would abort.
+        if let Some(removal) = self.0.take().filter(|_| !std::thread::panicking()) {
+            let _ = removal.wait();
+        }
     }
 }
 
