@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::JournalError;
 use crate::store::journal_entities::fields;
-use crate::store::journal_spans::Place;
+use crate::store::journal_spans::{Place, past_key};
 
 /// A journal's records, in order: each entity's path, and its value or
 /// `None` (removed).
@@ -64,26 +64,13 @@ fn as_written(line: &str) -> Option<(&str, Option<&str>, Place)> {
     (!keys.is_empty()).then_some((keys, value, place))
 }
 
-/// Where the `]` after the keys at the start of `rest` is: each key a
-/// string (a quote, bytes up to the next quote not after a backslash),
-/// followed by a comma or that bracket.
+/// Where the `]` after the keys at the start of `rest` is: each key
+/// (`journal_spans::past_key`) followed by a comma or that bracket.
 fn path_end(rest: &str) -> Option<usize> {
-    let bytes = rest.as_bytes();
     let mut at = 0;
     loop {
-        if bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        at += 1;
-        loop {
-            match *bytes.get(at)? {
-                b'"' => break,
-                b'\\' => at += 2,
-                _ => at += 1,
-            }
-        }
-        at += 1;
-        match bytes.get(at)? {
+        at = past_key(rest.as_bytes(), at)?;
+        match rest.as_bytes().get(at)? {
             b',' => at += 1,
             b']' => return Some(at),
             _ => return None,

@@ -286,21 +286,26 @@ impl Tiler {
     }
 }
 
-/// Whether `bytes` is one key of a path, as [`key_ends`] reads them: a
-/// quote, then bytes up to the next quote not after a backslash, which is
-/// the last byte.
+/// Whether `bytes` is one key of a path, as [`key_ends`] reads them.
 fn is_one_key(bytes: &[u8]) -> bool {
-    let [b'"', inner @ .., b'"'] = bytes else { return false };
-    let mut at = 0;
-    while let Some(&byte) = inner.get(at) {
-        match byte {
-            b'"' => return false,
+    past_key(bytes, 0) == Some(bytes.len())
+}
+
+/// Past the key that begins at `at` in `bytes` (a JSON string as a path
+/// holds it: a quote, then bytes up to the next quote not after a
+/// backslash); `None` when no key begins there or it does not end.
+pub(super) fn past_key(bytes: &[u8], mut at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    at += 1;
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
             b'\\' => at += 2,
             _ => at += 1,
         }
     }
-    // Past the end: the closing quote was escaped.
-    at == inner.len()
 }
 
 /// Where each key of `path` ends (past its closing quote), into `ends`:
@@ -310,18 +315,10 @@ fn key_ends(path: &str, ends: &mut [usize; MAX_KEYS]) -> Option<usize> {
     let bytes = path.as_bytes();
     let (mut at, mut keys) = (0, 0);
     loop {
-        if bytes.get(at) != Some(&b'"') || keys == MAX_KEYS {
+        if keys == MAX_KEYS {
             return None;
         }
-        at += 1;
-        loop {
-            match *bytes.get(at)? {
-                b'"' => break,
-                b'\\' => at += 2,
-                _ => at += 1,
-            }
-        }
-        at += 1;
+        at = past_key(bytes, at)?;
         ends[keys] = at;
         keys += 1;
         match bytes.get(at) {
