@@ -240,10 +240,7 @@ fn run_pass(
         // (`store/events/prefetch.rs`): the same events in the same order;
         // a few new events, on this thread.
         let merge = Merge::open(&plan, &whole, true).map_err(PassError::Source)?;
-        let mut merge = match plan.bytes_to_read() <= events::HERE_BYTES {
-            true => Prefetch::here(merge),
-            false => Prefetch::start(merge).map_err(PassError::Source)?,
-        };
+        let mut merge = Prefetch::for_read(merge, plan.bytes_to_read()).map_err(PassError::Source)?;
         let mut blocks = PassBlocks::default();
         let early = history::Early::at(&history_dir, basis);
         let mut left = left::Left::new(&dirs.state, &dirs.logs, early);
@@ -397,7 +394,6 @@ fn run_pass(
         world::render(&checkpoint.rejects).map_err(|error| PassError::Serialise { path: path.clone(), error })?;
     create_dir(&dirs.state, "the state directory")?;
     write_if_changed(&path, &rejects).map_err(|error| PassError::Rejects { path, error })?;
-    checkpoint.inputs = Some(WorldInputs { digest, deployments: watching, written: written_stamp(dirs), marker_dirs });
     checkpoint.history = Some(history_marks);
     let notified = match &stored {
         Some(stored) => outbox::committed_by_kind(&dirs.state, stored.header.notified.as_ref()),
@@ -421,6 +417,11 @@ fn run_pass(
         ));
     }
     pruning.wait()?;
+    // Stamped once the old generation is gone: its removal changes the
+    // link count, and so the ctime, of the files it shared with the
+    // current one, and a stamp taken before made the next idle run fold
+    // again (`world_is_current`).
+    checkpoint.inputs = Some(WorldInputs { digest, deployments: watching, written: written_stamp(dirs), marker_dirs });
     fault_injection::crash_at("before-checkpoint");
     // Always made (`save_state`): without it, the whole state would be
     // written as a new snapshot.

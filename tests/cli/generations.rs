@@ -76,6 +76,39 @@ fn assert_the_layout(lab: &Homelab) {
     assert!(lab.path("world/history").is_dir() || !lab.path("world/history").exists());
 }
 
+/// A run with nothing new is a no-op (the state not read, the checkpoint
+/// not written) also after passes whose unchanged files are hard links
+/// shared across generations: the removal of the oldest generation, which
+/// changes those files' link count and so their ctime, is done before the
+/// pass stamps the world's files. Issue 11, thirty-second pass: with the
+/// removal moved beside the commit, a stamp taken before it made each
+/// idle run after such a pass fold again.
+#[test]
+fn an_idle_run_after_passes_that_share_files_across_generations_is_a_no_op() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Homelab::new();
+    story(&lab, 5);
+    lab.run();
+    let checkpoint = || {
+        let meta = fs::metadata(lab.path("state/observer_checkpoint.json")).unwrap();
+        (meta.ino(), meta.mtime(), meta.mtime_nsec())
+    };
+    for n in 0..4 {
+        // Late: the clock stays, so the files it does not touch are the
+        // generation before's, linked.
+        lab.append(
+            "events/late.jsonl",
+            &Ev::new(&format!("2026-05-12T12:00:0{n}Z"), "heartbeat").node(&format!("late{n}")).line(),
+        );
+        lab.run();
+        let before = checkpoint();
+        lab.run();
+        assert_eq!(checkpoint(), before, "pass {n}: the idle run after it wrote the checkpoint (it folded again)");
+    }
+    assert_eq!(generations(&lab), ["..gen-4", "..gen-5"]);
+    assert_one_generation(&lab, "after the idle runs");
+}
+
 #[test]
 fn the_world_is_a_link_to_one_generation_and_a_no_op_run_makes_none() {
     let lab = Homelab::new();

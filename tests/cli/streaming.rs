@@ -17,7 +17,8 @@ fn a_generated_history_read_in_parts_equals_a_rebuild() {
     let mut events = corpus::generate(&spec);
     let mut written = 0;
     // ~118 bytes an event: the parts of 1 and 2,000 events are read on
-    // the fold's thread, the others (over 512 KiB) beside it.
+    // the fold's thread, the others (over 512 KiB) beside it (the choice
+    // is `Prefetch::for_read`'s, tested in `store::events::prefetch`).
     for part in [1, 2_000, 5_000, 4_999, 8_000] {
         let batch: Vec<corpus::Generated> = events.by_ref().take(part).collect();
         written += batch.len();

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use cursor::{Cursor, FileMeta};
 pub use merge::{Merge, ReadError};
 pub use plan::{Listing, ReadPlan, plan};
-pub use prefetch::{HERE_BYTES, Prefetch};
+pub use prefetch::Prefetch;
 
 use crate::event::Event;
 use crate::time::Ts;

@@ -70,6 +70,15 @@ impl Prefetch {
         Beside::start(merge).map(Prefetch::Beside)
     }
 
+    /// [`Prefetch::here`] for a read of at most [`HERE_BYTES`] (`bytes`),
+    /// [`Prefetch::start`] for more.
+    pub fn for_read(merge: Merge, bytes: u64) -> Result<Prefetch, SourceError> {
+        match bytes <= HERE_BYTES {
+            true => Ok(Prefetch::here(merge)),
+            false => Prefetch::start(merge),
+        }
+    }
+
     /// Merges on the calling thread, an event at each [`Prefetch::next`]:
     /// the same events, order and errors.
     pub fn here(merge: Merge) -> Prefetch {
@@ -356,6 +365,19 @@ mod tests {
         assert_eq!(threaded_seen.1.as_deref(), Some("unsorted 0"));
         let mut here = Prefetch::here(Merge::open(&plan, &HashSet::new(), true).unwrap());
         assert_eq!(drain_lent(&mut here), direct_seen, "on the fold's thread");
+    }
+
+    /// A read of up to [`HERE_BYTES`] merges on the fold's thread, one
+    /// byte more on a thread of its own.
+    #[test]
+    fn a_runs_few_events_are_read_here_and_more_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.jsonl"), line("2026-05-12T01:00:00Z", "x")).unwrap();
+        let plan = plan(dir.path(), &BTreeMap::new()).unwrap();
+        let open = || Merge::open(&plan, &HashSet::new(), true).unwrap();
+        assert!(matches!(Prefetch::for_read(open(), 0).unwrap(), Prefetch::Here(_)));
+        assert!(matches!(Prefetch::for_read(open(), HERE_BYTES).unwrap(), Prefetch::Here(_)));
+        assert!(matches!(Prefetch::for_read(open(), HERE_BYTES + 1).unwrap(), Prefetch::Beside(_)));
     }
 
     #[test]
