@@ -50,7 +50,11 @@ pub(super) fn placed_records<'a>(
 /// (issue 11, thirty-second pass). The place ends the line, `[digits]`
 /// or `[digits,digits]` or `[]`: no value ends so (an object whose last
 /// member is `"at"` ends with a brace, which no place reads as), so the
-/// last `,"at":` of the line is the record's own.
+/// last `,"at":` of the line is the record's own. The value is not
+/// checked here: the committed journal is the bytes its mark's digest
+/// covered when it was written (checked again whenever the file's stamp
+/// changed), trusted as far as the snapshot's own bytes are, and the
+/// document they are spliced into is parsed whole.
 fn as_written(line: &str) -> Option<(&str, Option<&str>, Place)> {
     let rest = line.strip_prefix("{\"p\":[")?;
     let close = path_end(rest)?;
