@@ -292,13 +292,12 @@ fn run_pass(
     events::scrub::adopt(&mut checkpoint.cursors, learned);
     report.as_of = checkpoint.engine.clock();
 
-    let watched = deployment_files::watched(&checkpoint.engine);
     // Taken before the disk is looked at: a marker directory made meanwhile
     // changes the stamp the next run sees.
     let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
-    let watching = deployment_files::worth_watching(&watched, &dirs.state);
+    let watching = deployment_files::worth_watching(&checkpoint.engine, &dirs.state);
     let facts =
-        deployment_files::gather(watched.iter().map(|(id, paths)| (id.as_str(), paths)), &dirs.state, &dirs.logs);
+        deployment_files::gather(watching.iter().map(|(id, paths)| (id.as_str(), paths)), &dirs.state, &dirs.logs);
     // The history lines of what left the hot view in this pass (those of
     // the files it made are written already), and the refusals among the
     // diagnostics named by the deployments that left.
