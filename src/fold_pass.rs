@@ -292,12 +292,14 @@ fn run_pass(
     events::scrub::adopt(&mut checkpoint.cursors, learned);
     report.as_of = checkpoint.engine.clock();
 
-    // Taken before the disk is looked at: a marker directory made meanwhile
-    // changes the stamp the next run sees.
-    let marker_dirs = Some(deployment_files::marker_dirs_stamp(&dirs.state));
-    let watching = deployment_files::worth_watching(&checkpoint.engine, &dirs.state);
-    let facts =
-        deployment_files::gather(watching.iter().map(|(id, paths)| (id.as_str(), paths)), &dirs.state, &dirs.logs);
+    // Listed once, for the stamp, the deployments worth watching and their
+    // facts: a marker directory made after the listing changes the stamp
+    // the next run sees.
+    let listed = deployment_files::marker_dirs(&dirs.state);
+    let marker_dirs = Some(deployment_files::stamp_of(&listed));
+    let watching = deployment_files::worth_watching(&checkpoint.engine, &listed);
+    let watched = watching.iter().map(|(id, paths)| (id.as_str(), paths));
+    let facts = deployment_files::gather_listed(watched, &listed, &dirs.state, &dirs.logs);
     // The history lines of what left the hot view in this pass (those of
     // the files it made are written already), and the refusals among the
     // diagnostics named by the deployments that left.

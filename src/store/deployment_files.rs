@@ -52,9 +52,20 @@ pub fn gather<'a>(
     state_dir: &Path,
     logs_dir: &Path,
 ) -> DiskFacts {
+    gather_listed(deployments, &marker_dirs(state_dir), state_dir, logs_dir)
+}
+
+/// [`gather`] with the names under `state/deployments/` listed already
+/// ([`marker_dirs`]): a pass lists them once for the stamp, the
+/// deployments worth watching and the facts.
+pub fn gather_listed<'a>(
+    deployments: impl Iterator<Item = (&'a str, &'a Vec<String>)>,
+    with_markers: &BTreeSet<String>,
+    state_dir: &Path,
+    logs_dir: &Path,
+) -> DiskFacts {
     let mut facts = DiskFacts::default();
     let markers_root = state_dir.join("deployments");
-    let with_markers = marker_dirs(state_dir);
     let logs_real = logs_dir.canonicalize().ok();
     for (id, diagnostics) in deployments {
         if with_markers.contains(id) && is_plain_component(id) {
@@ -74,7 +85,7 @@ pub fn gather<'a>(
 }
 
 /// The names under `state/deployments/` (none when it is missing).
-fn marker_dirs(state_dir: &Path) -> BTreeSet<String> {
+pub fn marker_dirs(state_dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(state_dir.join("deployments"))
         .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
@@ -83,7 +94,12 @@ fn marker_dirs(state_dir: &Path) -> BTreeSet<String> {
 /// A hash of the names under `state/deployments/`: while it stays the same,
 /// no deployment gained or lost a marker directory.
 pub fn marker_dirs_stamp(state_dir: &Path) -> u64 {
-    let names: Vec<String> = marker_dirs(state_dir).into_iter().collect();
+    stamp_of(&marker_dirs(state_dir))
+}
+
+/// The stamp of names listed by [`marker_dirs`].
+pub fn stamp_of(names: &BTreeSet<String>) -> u64 {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     super::fingerprint::fnv1a(names.join("\0").as_bytes())
 }
 
@@ -98,8 +114,7 @@ pub fn marker_dirs_stamp(state_dir: &Path) -> u64 {
 /// listing every deployment (its id and paths copied) before choosing was
 /// ~10 samples at 15 kHz of the pass's thread (issue 11, thirty-second
 /// pass).
-pub fn worth_watching(engine: &Engine, state_dir: &Path) -> Vec<(String, Vec<String>)> {
-    let with_markers = marker_dirs(state_dir);
+pub fn worth_watching(engine: &Engine, with_markers: &BTreeSet<String>) -> Vec<(String, Vec<String>)> {
     let mut watching: Vec<(String, Vec<String>)> = engine
         .deployments()
         .iter_unordered()

@@ -73,6 +73,20 @@ fn path_in<'a>(paths: &'a str, entry: &Entry) -> &'a str {
     &paths[entry.at as usize..(entry.at + entry.len) as usize]
 }
 
+/// Puts `path` at the end of `paths` and `entry` (pointed at it) at the
+/// end of `list`: where it is in `list`. `None`, having changed nothing,
+/// when either has outgrown the 32 bits an entry keeps of them.
+fn new_entry(paths: &mut String, list: &mut Vec<Entry>, path: &str, mut entry: Entry) -> Option<u32> {
+    let (at, place) = (u32::try_from(paths.len()).ok()?, u32::try_from(list.len()).ok()?);
+    if at == GONE {
+        return None;
+    }
+    paths.push_str(path);
+    entry.at = at;
+    list.push(entry);
+    Some(place)
+}
+
 /// The `at` of a removed entry.
 const GONE: u32 = u32::MAX;
 
@@ -156,13 +170,9 @@ impl EntityIndex {
                         at
                     }
                     Slot::Vacant(vacant) => {
-                        let (at, place) = match (u32::try_from(self.paths.len()), u32::try_from(self.list.len())) {
-                            (Ok(at), Ok(place)) if at != GONE => (at, place),
-                            _ => return Err(Collision),
-                        };
-                        self.paths.push_str(path);
+                        let entry = Entry { key, value, last_set: sets, at: 0, len: path.len() as u32, slot };
+                        let place = new_entry(&mut self.paths, &mut self.list, path, entry).ok_or(Collision)?;
                         vacant.insert(place);
-                        self.list.push(Entry { key, value, last_set: sets, at, len: path.len() as u32, slot });
                         self.next = self.list.len();
                         return Ok(Set::New);
                     }
@@ -188,16 +198,10 @@ impl EntityIndex {
     /// a file, whose paths are each new: one look in the table, not the
     /// list's next entry first and then the table.
     fn add(&mut self, key: u64, path: &str, value: u64) -> bool {
-        let (Ok(at), Ok(place)) = (u32::try_from(self.paths.len()), u32::try_from(self.list.len())) else {
-            return false;
-        };
         let Slot::Vacant(vacant) = self.places.entry(key) else { return false };
-        if at == GONE {
-            return false;
-        }
-        self.paths.push_str(path);
+        let entry = Entry { key, value, last_set: self.sets, at: 0, len: path.len() as u32, slot: 0 };
+        let Some(place) = new_entry(&mut self.paths, &mut self.list, path, entry) else { return false };
         vacant.insert(place);
-        self.list.push(Entry { key, value, last_set: self.sets, at, len: path.len() as u32, slot: 0 });
         self.sets += 1;
         self.next = self.list.len();
         true

@@ -23,8 +23,7 @@ pub(super) fn placed_records<'a>(
     path: &Path,
     committed: &'a str,
 ) -> Result<(Vec<(&'a str, Option<&'a str>)>, Vec<Option<Place>>), JournalError> {
-    let lines = committed.bytes().filter(|&b| b == b'\n').count();
-    let (mut records, mut places) = (Vec::with_capacity(lines), Vec::with_capacity(lines));
+    let (mut records, mut places) = (Vec::new(), Vec::new());
     for (n, line) in committed.lines().enumerate() {
         let (entity, value, place) = match as_written(line) {
             Some((entity, value, place)) => (entity, value, Some(place)),
