@@ -74,7 +74,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use self::lines::{path_of, placed_records, records, removal_line, set_line};
+use self::lines::{misread, path_of, placed_records, records, removal_line, set_line};
 use self::read::{read_bytes, read_bytes_after, read_bytes_here};
 use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
@@ -360,6 +360,14 @@ pub fn load_and_parse<T, E>(
     // minutes; the minutes the records changed are told by their text.
     match made {
         Made::Parsed(doc, parsed) => {
+            // A framed record's value is not scanned: when the document
+            // does not parse, a record the scanner reads otherwise is told,
+            // at its line, before what the parse found.
+            if parsed.is_err()
+                && let Some(damage) = misread(&journal, &committed)
+            {
+                return Err(damage);
+            }
             let stored = match written {
                 Some((written, bytes)) => filed_later(at, written, bytes, Some((journal, committed))),
                 // No index of the snapshot's own: its entities visited, in
@@ -373,9 +381,14 @@ pub fn load_and_parse<T, E>(
         Made::Unfit(parse, buf) => {
             let text = &buf[room..];
             let (index, values) = replay(text, &records).map_err(snapshot_damaged)?;
-            let mut doc =
-                assembled(text, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+            let mut doc = assembled(text, &committed, index.as_ref(), values)
+                .map_err(|reason| damaged(journal.clone(), reason))?;
             let parsed = parse(&mut doc);
+            if parsed.is_err()
+                && let Some(damage) = misread(&journal, &committed)
+            {
+                return Err(damage);
+            }
             let saved = written.and_then(|(written, bytes)| saved_of(&written, &bytes));
             Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
         }

@@ -365,6 +365,32 @@ fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() 
     assert_eq!(loaded.unwrap(), value);
 }
 
+/// A placed record is read by its framing, its value not scanned: damaged
+/// so that it still frames (its mark committed with it, as a hand edit or
+/// bit rot under an unchanged stamp leaves it), the document spliced from
+/// it does not parse, and the load names the journal's line, as the
+/// scanner would, rather than only the document's parse error.
+#[test]
+fn a_placed_record_damaged_so_that_it_still_frames_is_named_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (_, second) = two_passes(state);
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read_to_string(&journal).unwrap();
+    let line = good.lines().next().unwrap();
+    let at = line.rfind(",\"at\":").expect("a pass's record is placed");
+    // A bracket or a brace after the value: the scanner refuses the first
+    // and reads the second as a record that ends before its place.
+    for extra in ["]", "}"] {
+        let damaged = format!("{}{extra}{}\n", &line[..at], &line[at..]);
+        assert!(lines::as_written_for_tests(damaged.trim_end()), "{damaged}");
+        std::fs::write(&journal, &damaged).unwrap();
+        let at = StateRef { journal: FileMark::of(damaged.as_bytes()), ..second.at };
+        let error = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
+        assert!(error.contains("journal-") && error.contains("line 1"), "{extra}: {error}");
+    }
+}
+
 /// A journal whose records do not fit the snapshot's cut (a value set
 /// under an entity that is not an object): the load that splices tells
 /// what the load that replays tells, naming the journal. With the journal
