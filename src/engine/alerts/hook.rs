@@ -3,7 +3,7 @@
 //! and when history is pruned. An event touches only its own subjects.
 
 use super::conditions::{self, Facts};
-use super::watch::rule_bit;
+use super::watch::{LiveHint, rule_bit};
 use super::{AlertRules, AlertState, AlertStatus, Due, Rule};
 use crate::engine::probe_key;
 use crate::engine::{NodeStatus, ServiceStatus};
@@ -132,18 +132,23 @@ impl AlertState {
     }
 
     /// A node event, or its staleness check. The common case (a heartbeat
-    /// of an up node with no alert) costs two look-ups.
+    /// of an up node with no live alert) costs two look-ups.
     fn node_changed(&mut self, node: &str, rules: &AlertRules, facts: &Facts, now: Ts) {
         let Some(state) = facts.nodes.get(node) else { return };
         let down = state.status == NodeStatus::Down;
         let stale_at = conditions::stale_from(state, rules.node_stale_after_s);
         let stale = stale_at.is_some_and(|at| at <= now);
-        let (present, blocked, queued) =
-            self.nodes.get(node).map_or((0, false, false), |w| (w.present, w.blocked, w.stale_check.is_some()));
-        if down || present & rule_bit(Rule::NodeDown) != 0 {
+        let (present, live, blocked, queued) =
+            self.nodes.get(node).map_or((0, LiveHint::default(), false, false), |w| {
+                (w.present, w.live, w.blocked, w.stale_check.is_some())
+            });
+        // As for a service: a rule whose condition is false needs its
+        // alert only while that may be live (`watch::LiveHint`).
+        let look = |rule: Rule, holds: bool| holds || (present & rule_bit(rule) != 0 && live.may_be_live(rule));
+        if look(Rule::NodeDown, down) {
             self.evaluate(Rule::NodeDown, node, rules, facts, now);
         }
-        if stale || present & rule_bit(Rule::NodeStale) != 0 {
+        if look(Rule::NodeStale, stale) {
             self.evaluate(Rule::NodeStale, node, rules, facts, now);
         }
         if !queued && stale_at.is_some_and(|at| at > now) {

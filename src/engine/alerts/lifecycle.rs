@@ -49,6 +49,12 @@ impl AlertState {
         {
             watch.live.set(rule, live);
         }
+        // A node rule's the same, in the node's hint.
+        if matches!(rule, Rule::NodeDown | Rule::NodeStale)
+            && let Some(watch) = self.nodes.get_mut(subject)
+        {
+            watch.live.set(rule, live);
+        }
         self.key_buffer = key;
         self.summary_buffer = summary;
         live

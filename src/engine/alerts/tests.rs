@@ -369,3 +369,45 @@ fn the_live_hint_changes_nothing_a_fold_decides() {
         assert_eq!(engine.alerts().get(key).map(|a| a.recent_episodes.len()), Some(2), "saved after {cut} lines");
     }
 }
+
+/// The live hint of a node, as of a service: heartbeats of a node whose
+/// `node_down` or `node_stale` alert resolved skip the rule, and the alert
+/// still fires again when its condition holds; an engine saved and loaded
+/// at any point folds the rest of the story to the same state.
+#[test]
+fn the_live_hint_of_a_node_changes_nothing_a_fold_decides() {
+    let rules = rules_with(|_| {});
+    let node = |t: i64, kind: &str| line(t, &format!(r#""type":"{kind}","node":"venus""#));
+    let lines = [
+        node(0, "heartbeat"),
+        node(60, "node_down"),
+        node(120, "node_up"),
+        node(180, "heartbeat"),
+        node(240, "heartbeat"),
+        node(300, "node_down"),
+        node(360, "node_up"),
+        node(420, "heartbeat"),
+        tick(5000),
+        node(5060, "heartbeat"),
+        node(5120, "heartbeat"),
+        tick(10000),
+        node(10060, "heartbeat"),
+    ];
+    let whole = fold(&rules, &lines);
+    let (down, stale) = ("node_down:venus", "node_stale:venus");
+    assert_eq!(whole.alert(down).status, AlertStatus::Resolved);
+    assert_eq!(whole.alert(down).recent_episodes.len(), 2, "fired again after its bit was cleared");
+    assert_eq!(whole.alert(stale).status, AlertStatus::Resolved);
+    assert_eq!(whole.alert(stale).recent_episodes.len(), 2, "stale again after heartbeats that skipped it");
+    for cut in 1..lines.len() {
+        let saved = serde_json::to_string(&fold(&rules, &lines[..cut]).engine).unwrap();
+        let mut engine: Engine = serde_json::from_str(&saved).unwrap();
+        engine.apply(Input::PassStarted, &rules);
+        for (position, text) in lines.iter().enumerate().skip(cut) {
+            let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
+            engine.apply(input, &rules);
+        }
+        let state = |engine: &Engine| serde_json::to_value(engine).unwrap();
+        assert_eq!(state(&engine), state(&whole.engine), "saved after {cut} lines");
+    }
+}
