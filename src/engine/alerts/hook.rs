@@ -83,8 +83,9 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
 }
 
 /// A pass starts: its notifications and the episodes that leave the hot
-/// view are its own, and rules it switched off
-/// resolve their alerts.
+/// view are its own, rules it switched off resolve their alerts, and the
+/// alerts waiting to fire or to resolve wait for their instants under its
+/// rules.
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
     state.left.clear();
@@ -93,6 +94,7 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);
     }
+    state.queue_timers(rules);
 }
 
 /// Resolved alerts older than `horizon` are forgotten, like incidents,

@@ -283,6 +283,36 @@ impl AlertState {
         }
     }
 
+    /// The instant each pending alert fires and each firing one whose
+    /// condition cleared resolves, under `rules`, queued at a pass's start.
+    /// The rules may have changed since those deadlines were queued
+    /// (`for_s`, `keep_firing_for_s`), and a deadline taken under other
+    /// rules does nothing (its instant no longer matches): an alert pending
+    /// when `for_s` changed never fired, and one waiting to resolve when
+    /// `keep_firing_for_s` grew stayed firing until its subject's next
+    /// event (a review of issue 11's thirty-third pass). Under the same
+    /// rules each is queued already, and queuing it again changes nothing.
+    /// An instant the new rules put before the pass's clock is taken at the
+    /// pass's first deadline or event, at that instant, as any deadline is.
+    pub(super) fn queue_timers(&mut self, rules: &AlertRules) {
+        let due: Vec<(Ts, Due, String)> = self
+            .alerts
+            .values()
+            .filter_map(|alert| {
+                let (at, due) = match (alert.status, alert.false_since) {
+                    (AlertStatus::Pending, _) => (alert.since, Due::Fire),
+                    (AlertStatus::Firing, Some(since)) => (since, Due::Resolve),
+                    _ => return None,
+                };
+                let (rule, subject) = conditions::split_key(&alert.key)?;
+                let settings = rules.settings(rule, conditions::service_of(rule, subject));
+                let wait = if due == Due::Fire { settings.for_s } else { settings.keep_firing_for_s };
+                Some((at.plus_seconds(wait), due, alert.key.clone()))
+            })
+            .collect();
+        self.deadlines.extend(due);
+    }
+
     /// Resolves the live alerts of rules that were switched off, and starts
     /// no new ones: a pass under new rules begins where the old ones left.
     pub(super) fn retire_disabled(&mut self, rules: &AlertRules, facts: &Facts, now: Ts) {

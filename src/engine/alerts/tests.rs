@@ -411,3 +411,39 @@ fn the_live_hint_of_a_node_changes_nothing_a_fold_decides() {
         assert_eq!(state(&engine), state(&whole.engine), "saved after {cut} lines");
     }
 }
+
+/// Rules changed between passes while an alert waits for an instant: a
+/// pending alert fires at `since + for_s` under the new rules, and a
+/// firing one whose condition cleared resolves at `false_since +
+/// keep_firing_for_s` under them, however they moved. A deadline queued
+/// under the old rules does nothing when taken; before the pass queued
+/// them again, an alert pending when `for_s` changed never fired (a review
+/// of issue 11's thirty-third pass).
+#[test]
+fn alerts_waiting_for_an_instant_take_it_under_rules_changed_between_passes() {
+    let node = |t: i64, kind: &str| line(t, &format!(r#""type":"{kind}","node":"venus""#));
+    let key = "node_down:venus";
+    let with = |for_s: u64, keep_s: u64| {
+        rules_with(move |a| {
+            let down = a.rules.get_mut(&Rule::NodeDown).unwrap();
+            down.for_s = for_s;
+            down.keep_firing_for_s = keep_s;
+        })
+    };
+    let at = |s: i64| Some(Ts((BASE + s) * 1000));
+    // Pending at 50 under `for_s` 100; the next pass's `for_s` fires it.
+    let (first, then) = ([node(0, "node_down"), tick(50)], [tick(5000)]);
+    for (for_s, fired) in [(200, 200), (100, 100), (30, 30)] {
+        let folded = fold_passes(&[(&with(100, 0), &first), (&with(for_s, 0), &then)]);
+        assert_eq!(folded.alert(key).status, AlertStatus::Firing, "for_s {for_s}");
+        assert_eq!(folded.alert(key).fired_at, at(fired), "for_s {for_s}");
+    }
+    // Firing since 0, clear since 100, due to resolve at 400 under
+    // `keep_firing_for_s` 300; the next pass's keep resolves it.
+    let (first, then) = ([node(0, "node_down"), node(100, "node_up"), tick(150)], [tick(5000)]);
+    for (keep_s, resolved) in [(600, 700), (300, 400), (100, 200)] {
+        let folded = fold_passes(&[(&with(0, 300), &first), (&with(0, keep_s), &then)]);
+        assert_eq!(folded.alert(key).status, AlertStatus::Resolved, "keep {keep_s}");
+        assert_eq!(folded.alert(key).resolved_at, at(resolved), "keep {keep_s}");
+    }
+}
