@@ -354,20 +354,31 @@ fn the_live_hint_changes_nothing_a_fold_decides() {
     let key = "service_unhealthy:saturn/mosquitto";
     assert_eq!(whole.alert(key).status, AlertStatus::Resolved);
     assert_eq!(whole.alert(key).recent_episodes.len(), 2, "fired again after its bit was cleared");
-    for cut in 1..lines.len() {
-        let saved = serde_json::to_string(&fold(&rules, &lines[..cut]).engine).unwrap();
-        let mut engine: Engine = serde_json::from_str(&saved).unwrap();
-        engine.apply(Input::PassStarted, &rules);
-        for (position, text) in lines.iter().enumerate().skip(cut) {
-            let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
-            engine.apply(input, &rules);
-        }
-        // The state a checkpoint keeps: what a pass decided (its
-        // notifications, where it started) is not part of it.
-        let state = |engine: &Engine| serde_json::to_value(engine).unwrap();
-        assert_eq!(state(&engine), state(&whole.engine), "saved after {cut} lines");
+    for (cut, engine) in loaded_at_each_cut(&rules, &lines, &whole.engine) {
         assert_eq!(engine.alerts().get(key).map(|a| a.recent_episodes.len()), Some(2), "saved after {cut} lines");
     }
+}
+
+/// The engine folded from `lines`, saved and loaded after each of its
+/// lines (a load sets every live hint again) and folded on to the end,
+/// with the cut it was saved at: each checked to hold the state `whole`
+/// holds, the state a checkpoint keeps (what a pass decided, its
+/// notifications and where it started, is not part of it).
+fn loaded_at_each_cut(rules: &Rules, lines: &[String], whole: &Engine) -> Vec<(usize, Engine)> {
+    let state = |engine: &Engine| serde_json::to_value(engine).unwrap();
+    (1..lines.len())
+        .map(|cut| {
+            let saved = serde_json::to_string(&fold(rules, &lines[..cut]).engine).unwrap();
+            let mut engine: Engine = serde_json::from_str(&saved).unwrap();
+            engine.apply(Input::PassStarted, rules);
+            for (position, text) in lines.iter().enumerate().skip(cut) {
+                let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
+                engine.apply(input, rules);
+            }
+            assert_eq!(state(&engine), state(whole), "saved after {cut} lines");
+            (cut, engine)
+        })
+        .collect()
 }
 
 /// The live hint of a node, as of a service: heartbeats of a node whose
@@ -399,17 +410,7 @@ fn the_live_hint_of_a_node_changes_nothing_a_fold_decides() {
     assert_eq!(whole.alert(down).recent_episodes.len(), 2, "fired again after its bit was cleared");
     assert_eq!(whole.alert(stale).status, AlertStatus::Resolved);
     assert_eq!(whole.alert(stale).recent_episodes.len(), 2, "stale again after heartbeats that skipped it");
-    for cut in 1..lines.len() {
-        let saved = serde_json::to_string(&fold(&rules, &lines[..cut]).engine).unwrap();
-        let mut engine: Engine = serde_json::from_str(&saved).unwrap();
-        engine.apply(Input::PassStarted, &rules);
-        for (position, text) in lines.iter().enumerate().skip(cut) {
-            let input = Input::Event { event: &event(text), file: "story.jsonl", position: position as u64 };
-            engine.apply(input, &rules);
-        }
-        let state = |engine: &Engine| serde_json::to_value(engine).unwrap();
-        assert_eq!(state(&engine), state(&whole.engine), "saved after {cut} lines");
-    }
+    loaded_at_each_cut(&rules, &lines, &whole.engine);
 }
 
 /// Rules changed between passes while an alert waits for an instant: a
