@@ -360,14 +360,7 @@ pub fn load_and_parse<T, E>(
     // minutes; the minutes the records changed are told by their text.
     match made {
         Made::Parsed(doc, parsed) => {
-            // A framed record's value is not scanned: when the document
-            // does not parse, a record the scanner reads otherwise is told,
-            // at its line, before what the parse found.
-            if parsed.is_err()
-                && let Some(damage) = misread(&journal, &committed)
-            {
-                return Err(damage);
-            }
+            misread_first(&parsed, &journal, &committed)?;
             let stored = match written {
                 Some((written, bytes)) => filed_later(at, written, bytes, Some((journal, committed))),
                 // No index of the snapshot's own: its entities visited, in
@@ -384,15 +377,21 @@ pub fn load_and_parse<T, E>(
             let mut doc = assembled(text, &committed, index.as_ref(), values)
                 .map_err(|reason| damaged(journal.clone(), reason))?;
             let parsed = parse(&mut doc);
-            if parsed.is_err()
-                && let Some(damage) = misread(&journal, &committed)
-            {
-                return Err(damage);
-            }
+            misread_first(&parsed, &journal, &committed)?;
             let saved = written.and_then(|(written, bytes)| saved_of(&written, &bytes));
             Ok((doc, parsed, Stored::new(*at, index).with_saved_index(saved)))
         }
         Made::NotUtf8 => Err(damaged(journal, "the state spliced from it is not UTF-8".into())),
+    }
+}
+
+/// A framed record's value is not scanned ([`misread`]): when the
+/// document spliced from `committed` did not parse, a record the scanner
+/// reads otherwise is told, at its line, before what the parse found.
+fn misread_first<T, E>(parsed: &Result<T, E>, journal: &Path, committed: &str) -> Result<(), JournalError> {
+    match parsed.as_ref().err().and_then(|_| misread(journal, committed)) {
+        Some(damage) => Err(damage),
+        None => Ok(()),
     }
 }
 

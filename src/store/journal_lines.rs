@@ -38,20 +38,14 @@ pub(super) fn placed_records<'a>(
     Ok((records, places))
 }
 
-/// Whether [`as_written`] frames `line`, for the tests of the load.
-#[cfg(test)]
-pub(super) fn as_written_for_tests(line: &str) -> bool {
-    as_written(line).is_some()
-}
-
 /// The first line of `committed` that its framing ([`as_written`]) reads
 /// otherwise than the scanner ([`read`]) does, as the error that names it:
 /// asked only when the document spliced from the records does not parse.
 /// The framing does not check a value (a line damaged without its stamp
 /// changing, or edited by hand with its mark, may still frame: two `"v"`,
 /// a value cut short), so without this the load would tell only the
-/// document's parse error, without the journal's line (a review of issue
-/// 11's thirty-second pass).
+/// document's parse error, without the journal's line (a review, in issue
+/// 11's thirty-third pass, of the thirty-second's framing).
 pub(super) fn misread(path: &Path, committed: &str) -> Option<JournalError> {
     committed.lines().enumerate().find_map(|(n, line)| {
         let (entity, value, _) = as_written(line)?;
@@ -82,7 +76,7 @@ pub(super) fn misread(path: &Path, committed: &str) -> Option<JournalError> {
 /// covered when it was written (checked again whenever the file's stamp
 /// changed), trusted as far as the snapshot's own bytes are, and the
 /// document they are spliced into is parsed whole.
-fn as_written(line: &str) -> Option<(&str, Option<&str>, Place)> {
+pub(super) fn as_written(line: &str) -> Option<(&str, Option<&str>, Place)> {
     let rest = line.strip_prefix("{\"p\":[")?;
     let close = path_end(rest)?;
     let (keys, inner) = (&rest[..close], rest[close + 1..].strip_suffix('}')?);

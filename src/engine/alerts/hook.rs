@@ -144,9 +144,7 @@ impl AlertState {
             self.nodes.get(node).map_or((0, LiveHint::default(), false, false), |w| {
                 (w.present, w.live, w.blocked, w.stale_check.is_some())
             });
-        // As for a service: a rule whose condition is false needs its
-        // alert only while that may be live (`watch::LiveHint`).
-        let look = |rule: Rule, holds: bool| holds || (present & rule_bit(rule) != 0 && live.may_be_live(rule));
+        let look = |rule: Rule, holds: bool| live.asks(present, rule, holds);
         if look(Rule::NodeDown, down) {
             self.evaluate(Rule::NodeDown, node, rules, facts, now);
         }
@@ -199,9 +197,7 @@ impl AlertState {
         let rate_high = checks >= u64::from(rate.min_checks)
             && u64::from(watch.failed) * 10_000 > u64::from(rate.max_ratio_bp) * checks;
         let (present, live, flapping) = (watch.present, watch.live, watch.flapping);
-        // A rule whose condition is false needs its alert only while that
-        // may be live: a resolved one stays as it is.
-        let look = |rule: Rule, holds: bool| holds || (present & rule_bit(rule) != 0 && live.may_be_live(rule));
+        let look = |rule: Rule, holds: bool| live.asks(present, rule, holds);
         if look(Rule::ServiceUnhealthy, status == Some(ServiceStatus::Unhealthy)) {
             self.evaluate(Rule::ServiceUnhealthy, service, rules, facts, now);
         }

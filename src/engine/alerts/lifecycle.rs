@@ -297,7 +297,8 @@ impl AlertState {
     pub(super) fn queue_timers(&mut self, rules: &AlertRules) {
         let due: Vec<(Ts, Due, String)> = self
             .alerts
-            .values()
+            .iter_unordered()
+            .map(|(_, alert)| alert)
             .filter_map(|alert| {
                 let (at, due) = match (alert.status, alert.false_since) {
                     (AlertStatus::Pending, _) => (alert.since, Due::Fire),

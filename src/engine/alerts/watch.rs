@@ -84,6 +84,14 @@ impl LiveHint {
         self.0 & rule_bit(rule) != 0
     }
 
+    /// Whether `rule` is to be evaluated for a subject whose alerts are
+    /// `present` ([`rule_bit`]s): when its condition `holds`, or while its
+    /// alert may be live. A condition that does not hold leaves a resolved
+    /// alert as it is, and no alert absent.
+    pub fn asks(self, present: u16, rule: crate::engine::alerts::Rule, holds: bool) -> bool {
+        holds || (present & rule_bit(rule) != 0 && self.may_be_live(rule))
+    }
+
     pub fn set(&mut self, rule: crate::engine::alerts::Rule, live: bool) {
         match live {
             true => self.0 |= rule_bit(rule),
