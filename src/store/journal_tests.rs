@@ -65,6 +65,13 @@ fn two_passes(state: &Path) -> (Value, Stored) {
     (value, second)
 }
 
+/// [`two_passes`], and the path of the journal the second wrote.
+fn two_passes_and_journal(state: &Path) -> (Value, Stored, PathBuf) {
+    let (value, second) = two_passes(state);
+    let journal = journal_path(state, second.at.generation);
+    (value, second, journal)
+}
+
 fn journal_len(state: &Path, at: &StateRef) -> u64 {
     std::fs::metadata(journal_path(state, at.generation)).map_or(0, |m| m.len())
 }
@@ -236,8 +243,7 @@ fn what_a_crashed_pass_appended_is_never_read_and_is_cut_before_the_next_append(
 fn a_changed_or_missing_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let (_, second) = two_passes(state);
-    let journal = journal_path(state, second.at.generation);
+    let (_, second, journal) = two_passes_and_journal(state);
     let good = std::fs::read(&journal).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let mut changed = good.clone();
@@ -344,8 +350,7 @@ fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
 fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let (value, second) = two_passes(state);
-    let journal = journal_path(state, second.at.generation);
+    let (value, second, journal) = two_passes_and_journal(state);
     let good = std::fs::read(&journal).unwrap();
     let with = |line: &str| {
         let bytes = [good.as_slice(), line.as_bytes()].concat();
@@ -374,8 +379,7 @@ fn a_record_save_never_writes_is_an_error_or_removes_nothing_and_never_panics() 
 fn a_placed_record_damaged_so_that_it_still_frames_is_named_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let (_, second) = two_passes(state);
-    let journal = journal_path(state, second.at.generation);
+    let (_, second, journal) = two_passes_and_journal(state);
     let good = std::fs::read_to_string(&journal).unwrap();
     let line = good.lines().next().unwrap();
     let at = line.rfind(",\"at\":").expect("a pass's record is placed");
