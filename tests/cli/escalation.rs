@@ -172,6 +172,37 @@ fn a_page_open_on_the_escalating_channel_gets_one_resolve_when_its_rule_goes_aft
 }
 
 #[test]
+fn an_after_s_changed_between_runs_escalates_an_episode_firing_then_and_pages_a_channel_once() {
+    // Firing since 12:00; at 12:15 the channel escalates only after 3000 s.
+    let lab = lab(3000, "");
+    lab.append("events/a.jsonl", &lines(&[unhealthy(0), tick(15)]));
+    lab.run();
+    assert_eq!(ids(&lab, "oncall"), Vec::<String>::new());
+
+    // Now after 600 s, which passed at 12:10: the next run escalates at
+    // once, at the clock its pass started from (12:15).
+    write_config(&lab, 600, "");
+    lab.append("events/a.jsonl", &lines(&[tick(16)]));
+    lab.run();
+    assert_eq!(ids(&lab, "oncall"), vec![id(UNHEALTHY, 0, "escalation", 600)]);
+    let outbox = lab.read("state/outbox.jsonl");
+    let escalation: Value = serde_json::from_str(outbox.lines().nth(1).unwrap()).unwrap();
+    assert_eq!((escalation["kind"].as_str(), escalation["ts"].as_str()), (Some("escalation"), Some(at(15).as_str())));
+
+    // Then after 900 s: the fold escalates under 900 too, but the channel
+    // holds this episode's page already and is not paged again.
+    write_config(&lab, 900, "");
+    lab.append("events/a.jsonl", &lines(&[tick(17), recovered(20)]));
+    lab.run();
+    assert!(lab.read("state/outbox.jsonl").contains(&id(UNHEALTHY, 0, "escalation", 900)));
+    assert_eq!(
+        ids(&lab, "oncall"),
+        vec![id(UNHEALTHY, 0, "escalation", 600), id(UNHEALTHY, 0, "resolved", 1)],
+        "one page, closed once"
+    );
+}
+
+#[test]
 fn ack_stops_reminders_and_escalation_and_the_resolve_is_still_sent() {
     let lab = lab(600, "");
     lab.append("events/a.jsonl", &lines(&[unhealthy(0), tick(5)]));

@@ -8,6 +8,14 @@
 //! cooldown or the budget, suppressed, in maintenance), the escalation goes
 //! when all of that first holds later, if ever.
 //!
+//! The channels may change between passes. A pass queues, at its start,
+//! the escalations its channels owe each firing episode
+//! ([`AlertState::queue_escalations`]): an `after_s` added since the
+//! episode fired escalates at `fired_at + N` if that is still ahead, and at
+//! the pass's start (the engine clock then, the first instant the new
+//! channel exists) if it has passed, when the page may escalate; if it may
+//! not, it goes when it first may, as above.
+//!
 //! Escalations are exempt from the cooldown and the budget: they neither
 //! wait for them nor count in them (a page that waited for N seconds must
 //! not wait again), and they do not move the key's cooldown. Delivery gives
@@ -25,6 +33,45 @@ impl AlertState {
             if due > at {
                 self.deadlines.insert((due, Due::Escalation, key.to_string()));
             }
+        }
+    }
+
+    /// The escalations the pass's channels owe each firing episode, queued
+    /// at the pass's start (`now`, the engine clock then). Under the
+    /// channels the episode fired under each is queued or sent already (an
+    /// instant that passed while the page could not escalate is taken again
+    /// whenever the page may, `policy::reconcile`), and this changes
+    /// nothing. An `after_s` added since is queued at `fired_at + N`, or,
+    /// when that has passed, sent now if the page may escalate (a review of
+    /// issue 11's thirty-third pass: it went out only with the episode's
+    /// next escalation due, if any).
+    pub(super) fn queue_escalations(&mut self, rules: &AlertRules, now: Ts) {
+        if rules.escalations_s.is_empty() {
+            return;
+        }
+        let mut overdue = Vec::new();
+        for (key, alert) in self.alerts.iter_unordered() {
+            let Some(fired_at) = alert.fired_at else { continue };
+            if alert.status != AlertStatus::Firing || alert.acknowledged_at.is_some() {
+                continue;
+            }
+            for after_s in &rules.escalations_s {
+                let due = fired_at.plus_seconds(*after_s);
+                if due <= fired_at || alert.ids.escalated.contains(after_s) {
+                    continue;
+                }
+                if due > now {
+                    self.deadlines.insert((due, Due::Escalation, key.clone()));
+                } else {
+                    overdue.push(key.clone());
+                }
+            }
+        }
+        // In key order, as every other walk that notifies.
+        overdue.sort_unstable();
+        overdue.dedup();
+        for key in overdue {
+            self.escalate(&key, now, rules);
         }
     }
 

@@ -243,3 +243,40 @@ fn ids_with_acks_and_escalations_are_the_same_in_one_pass_or_many() {
         assert_eq!(many.notes, one.notes, "cuts {cuts:?}");
     }
 }
+
+#[test]
+fn an_escalation_channel_added_between_passes_escalates_the_episodes_firing_then() {
+    let none = rules_with(|alerts| {
+        escalating(alerts);
+        alerts.escalations_s.clear();
+    });
+    let with = rules_with(escalating);
+    let maintenance = |t: i64, kind: &str| line(t, &format!(r#""type":"{kind}","node":"a""#));
+    let firing = (id(KEY, 0, "firing", 1), 0);
+    let escalation = |t: i64| (id(KEY, 0, "escalation", 1800), t);
+    let cases: [(&[String], &[String], Vec<(String, i64)>); 4] = [
+        // Added before its instant: at its instant, 1800.
+        (&[down(0), tick(100)], &[tick(3000)], vec![firing.clone(), escalation(1800)]),
+        // Added after it: at the pass's start, the clock then (2000).
+        (&[down(0), tick(2000)], &[tick(3000)], vec![firing.clone(), escalation(2000)]),
+        // After it, in maintenance then: when the maintenance ends.
+        (
+            &[down(0), maintenance(1000, "maintenance_started"), tick(2000)],
+            &[maintenance(2500, "maintenance_ended"), tick(3000)],
+            vec![firing.clone(), escalation(2500)],
+        ),
+        // Acknowledged: never.
+        (&[down(0), ack(10, KEY), tick(2000)], &[tick(3000)], vec![firing.clone()]),
+    ];
+    for (first, then, sent) in cases {
+        let folded = super::tests::fold_passes(&[(&none, first), (&with, then)]);
+        assert_eq!(folded.sent(), sent, "{first:?} then {then:?}");
+        // Under the channels it fired under, the same in one pass or two.
+        let lines: Vec<String> = first.iter().chain(then).cloned().collect();
+        let one = fold(&with, &lines);
+        let two = fold_in_passes(&with, &lines, &[first.len()]);
+        assert_eq!(two.notes, one.notes, "{first:?} then {then:?}");
+        let state = |folded: &super::tests::Folded| serde_json::to_string(&folded.engine).unwrap();
+        assert_eq!(state(&two), state(&one), "{first:?} then {then:?}");
+    }
+}
