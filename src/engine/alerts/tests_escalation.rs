@@ -254,7 +254,8 @@ fn an_escalation_channel_added_between_passes_escalates_the_episodes_firing_then
     let maintenance = |t: i64, kind: &str| line(t, &format!(r#""type":"{kind}","node":"a""#));
     let firing = (id(KEY, 0, "firing", 1), 0);
     let escalation = |t: i64| (id(KEY, 0, "escalation", 1800), t);
-    let cases: [(&[String], &[String], Vec<(String, i64)>); 4] = [
+    type Case<'a> = (&'a [String], &'a [String], Vec<(String, i64)>);
+    let cases: [Case; 4] = [
         // Added before its instant: at its instant, 1800.
         (&[down(0), tick(100)], &[tick(3000)], vec![firing.clone(), escalation(1800)]),
         // Added after it: at the pass's start, the clock then (2000).
