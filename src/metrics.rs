@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -92,9 +92,10 @@ pub fn write(
     notified: Option<&BTreeMap<NotificationKind, u64>>,
 ) -> Result<Vec<String>, MetricsError> {
     let read_back = |name: &str| MetricsError::World { path: dirs.world.join(name) };
-    let generation = world::generation(&dirs.world);
-    let summary = world::read::<Summary>(&generation).ok_or_else(|| read_back(Summary::NAME))?;
-    let services = world::read::<ServicesFile>(&generation).ok_or_else(|| read_back(ServicesFile::NAME))?;
+    let read = |generation: &Path| (world::read::<Summary>(generation), world::read::<ServicesFile>(generation));
+    let (summary, services) = world::read_whole(&dirs.world, read);
+    let summary = summary.ok_or_else(|| read_back(Summary::NAME))?;
+    let services = services.ok_or_else(|| read_back(ServicesFile::NAME))?;
     let mut problems = Vec::new();
     let notifications = count_notifications(dirs, notified).map_err(|why| problems.push(why)).ok();
     let deliveries = count_deliveries(dirs).map_err(|why| problems.push(why)).ok();

@@ -31,18 +31,27 @@ use crate::world::{
 
 pub fn execute(context: &Context, args: &StatusArgs) -> Result<i32> {
     let dirs = &context.dirs;
-    // All files from one generation, even while a run writes the next.
-    let generation = world::generation(&dirs.world);
-    let Some(summary) = world::read::<Summary>(&generation) else {
+    // All files from one generation, even while runs write the next ones.
+    let (summary, services, incidents, deployments, nodes, alerts) = world::read_whole(&dirs.world, |generation| {
+        (
+            world::read::<Summary>(generation),
+            world::read::<ServicesFile>(generation),
+            world::read::<IncidentsFile>(generation),
+            world::read::<DeploymentsFile>(generation),
+            world::read::<NodesFile>(generation),
+            world::read::<AlertsFile>(generation),
+        )
+    });
+    let Some(summary) = summary else {
         bail!("no world in {} yet; run `observer run` (or `observer rebuild`) first", shown(&dirs.world));
     };
     // A file that is missing or unreadable shows as empty: the summary alone
     // still answers "is everything fine?".
-    let mut services = world::read::<ServicesFile>(&generation).map(|f| f.services).unwrap_or_default();
-    let mut incidents = world::read::<IncidentsFile>(&generation).map(|f| f.incidents).unwrap_or_default();
-    let mut deployments = world::read::<DeploymentsFile>(&generation).map(|f| f.deployments).unwrap_or_default();
-    let mut nodes = world::read::<NodesFile>(&generation).map(|f| f.nodes).unwrap_or_default();
-    let mut alerts = world::read::<AlertsFile>(&generation).map(|f| f.alerts).unwrap_or_default();
+    let mut services = services.map(|f| f.services).unwrap_or_default();
+    let mut incidents = incidents.map(|f| f.incidents).unwrap_or_default();
+    let mut deployments = deployments.map(|f| f.deployments).unwrap_or_default();
+    let mut nodes = nodes.map(|f| f.nodes).unwrap_or_default();
+    let mut alerts = alerts.map(|f| f.alerts).unwrap_or_default();
     let subject = Subject::new(args.node.as_deref(), args.service.as_deref());
     let (summary_nodes, summary_services, summary_alerts, overall_health) = if subject.is_everything() {
         (summary.nodes, summary.services, summary.alerts, summary.overall_health)

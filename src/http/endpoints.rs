@@ -149,11 +149,9 @@ struct ServiceHealth {
 }
 
 pub(super) fn health_status(dirs: &Dirs) -> Reply {
-    // Both files from one generation, even while a pass writes the next.
-    let generation = world::generation(&dirs.world);
-    let (Some(services), Some(summary)) =
-        (world::read::<ServicesFile>(&generation), world::read::<Summary>(&generation))
-    else {
+    // Both files from one generation, even while passes write the next ones.
+    let read = |generation: &Path| (world::read::<ServicesFile>(generation), world::read::<Summary>(generation));
+    let (Some(services), Some(summary)) = world::read_whole(&dirs.world, read) else {
         return Reply::error(
             503,
             &format!(

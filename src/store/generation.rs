@@ -45,12 +45,54 @@ pub struct WriteError {
 
 /// The directory that holds the current generation of the world in `world`
 /// (`world/..gen-N`), or `world` itself when it has no generations (a
-/// world of an older version, or none). Readers that need several files of
-/// one generation resolve it once and read them all from it.
+/// world of an older version, or none).
 pub fn current_dir(world: &Path) -> PathBuf {
-    match current(world) {
+    dir_of(world, current(world))
+}
+
+fn dir_of(world: &Path, generation: Option<u64>) -> PathBuf {
+    match generation {
         Some(n) => world.join(gen_name(n)),
         None => world.to_path_buf(),
+    }
+}
+
+/// How many times [`read_whole`] reads again from a newer generation before
+/// it keeps what it read.
+const READ_ATTEMPTS: usize = 4;
+
+/// Reads several files of one generation: `read` gets the directory of the
+/// current generation ([`current_dir`]) and reads them all from it. A pass
+/// keeps the generation before its own and removes older ones, so a reader
+/// slower than two passes would find its generation removed under it (a
+/// file missing, or some of them); when the generation it read is no
+/// longer kept after the read, `read` gets the new current one, up to
+/// [`READ_ATTEMPTS`] times in all (passes back to back, each shorter than
+/// the read), and the last read is kept. A generation still kept after
+/// the read was kept throughout it (generations only grow), so one pass
+/// during the read costs no second one.
+pub fn read_whole<T>(world: &Path, mut read: impl FnMut(&Path) -> T) -> T {
+    let mut generation = current(world);
+    let mut attempts = 1;
+    loop {
+        let value = read(&dir_of(world, generation));
+        if attempts == READ_ATTEMPTS || kept(world, generation) {
+            return value;
+        }
+        generation = current(world);
+        attempts += 1;
+    }
+}
+
+/// Whether `generation` is still the current one or the one before it,
+/// which [`prune_old`] keeps (`None`, the world itself: whether the world
+/// still has no generations).
+fn kept(world: &Path, generation: Option<u64>) -> bool {
+    let now = current(world);
+    match (generation, now) {
+        (_, _) if generation == now => true,
+        (Some(n), Some(now)) => generations(world).into_iter().filter(|&g| g < now).max() == Some(n),
+        _ => false,
     }
 }
 
@@ -484,6 +526,50 @@ mod tests {
         write(dir, &world_with("n4", "s4")).unwrap();
         write(dir, &world_with("n5", "s5")).unwrap();
         assert_eq!(gens(dir), [3, 4, 5]);
+    }
+
+    #[test]
+    fn a_read_of_several_files_whose_generation_passes_removed_reads_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let file = |generation: &Path, name: &str| fs::read_to_string(generation.join(name)).ok();
+        let pass = |n: u32| {
+            write(dir, &world_with(&format!("n{n}"), &format!("s{n}"))).unwrap();
+            prune_old(dir).unwrap();
+        };
+        pass(1);
+        // One pass during the read: its generation is kept, one read.
+        let mut reads = 0;
+        let got = read_whole(dir, |generation| {
+            reads += 1;
+            let nodes = file(generation, "nodes.json");
+            if reads == 1 {
+                pass(2);
+            }
+            (nodes, file(generation, "summary.json"))
+        });
+        assert_eq!((got, reads), ((Some("n1".into()), Some("s1".into())), 1));
+        // Two: its generation is removed half-way; read again from the new one.
+        let mut reads = 0;
+        let got = read_whole(dir, |generation| {
+            reads += 1;
+            let nodes = file(generation, "nodes.json");
+            if reads == 1 {
+                pass(3);
+                pass(4);
+            }
+            (nodes, file(generation, "summary.json"))
+        });
+        assert_eq!((got, reads), ((Some("n4".into()), Some("s4".into())), 2));
+        // Passes back to back, each shorter than the read: the last is kept.
+        let (mut reads, mut n) = (0, 4);
+        read_whole(dir, |_| {
+            reads += 1;
+            n += 2;
+            pass(n - 1);
+            pass(n);
+        });
+        assert_eq!(reads, READ_ATTEMPTS);
     }
 
     /// Three files rendered one at a time: what `render` gives for each.

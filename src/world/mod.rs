@@ -20,7 +20,7 @@ mod services;
 mod summary;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -185,11 +185,12 @@ impl std::error::Error for RenderError {
     }
 }
 
-/// The directory that holds one whole generation of the world in `world`
-/// (`world/..gen-N`, resolved once): a reader that needs several files of
-/// one generation reads them all from it (see `store/generation.rs`).
-pub fn generation(world: &Path) -> PathBuf {
-    crate::store::generation::current_dir(world)
+/// Reads several world files of one generation: `read` gets the directory
+/// that holds it (`world/..gen-N`) and reads them all from it, and reads
+/// again from the new one if passes removed that generation meanwhile
+/// (`store::generation::read_whole`).
+pub fn read_whole<T>(world: &Path, read: impl FnMut(&Path) -> T) -> T {
+    crate::store::generation::read_whole(world, read)
 }
 
 /// Reads a world file back through the view that wrote it: `None` when it
