@@ -85,7 +85,8 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
 /// A pass starts: its notifications and the episodes that leave the hot
 /// view are its own, rules it switched off resolve their alerts, and the
 /// alerts waiting to fire or to resolve wait for their instants under its
-/// rules, and so do the escalations its channels owe the firing ones.
+/// rules, and so do the escalations its channels owe the firing ones and
+/// the reminders of the pages open.
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
     state.left.clear();
@@ -94,6 +95,7 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);
         state.queue_escalations(rules, now);
+        state.queue_reminders(rules, now);
     }
     state.queue_timers(rules);
 }

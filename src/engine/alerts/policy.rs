@@ -200,6 +200,11 @@ impl AlertState {
         if alert.reminder_due != Some(at) || !alert.page_open || alert.status != AlertStatus::Firing {
             return;
         }
+        // Queued under a TTL that is 0 (no reminders) since.
+        if rules.ttl_s == 0 {
+            alert.reminder_due = None;
+            return;
+        }
         let ttl_ms = (rules.ttl_s as i64).saturating_mul(1000).max(1);
         let behind = (until.0 - at.0) / ttl_ms;
         if behind > MAX_CATCH_UP {
@@ -209,6 +214,36 @@ impl AlertState {
             return;
         }
         self.try_send(key, NotificationKind::Reminder, at, rules);
+    }
+
+    /// The reminders of the pages open when a pass starts (`now`, the
+    /// engine clock then), under its TTL. Under the TTL they were sent
+    /// under, each open, unacknowledged page has its reminder queued (at
+    /// `last_sent + ttl`, or where a catch-up moved it) or held, and this
+    /// changes nothing. A TTL that was 0 queued none: under one that is not,
+    /// the page's next reminder is due `ttl` after its last send, at the
+    /// pass's start if that has passed (as a page kept open by a new
+    /// firing, `lifecycle::fire`). A TTL made 0 since is seen where the
+    /// queued reminder falls due ([`AlertState::reminder_due`]); a TTL
+    /// changed between two that are not 0 keeps the instant decided (the
+    /// receiver's page holds until `expires_at`, decided under the old one).
+    pub(super) fn queue_reminders(&mut self, rules: &AlertRules, now: Ts) {
+        if rules.ttl_s == 0 || now == Ts::MAX {
+            return;
+        }
+        let due: Vec<(Ts, String)> = self
+            .alerts
+            .iter_unordered()
+            .filter(|(_, a)| a.status == AlertStatus::Firing && a.page_open && a.reminder_due.is_none())
+            .filter(|(_, a)| a.acknowledged_at.is_none() && a.held.is_none())
+            .filter_map(|(key, a)| Some((a.last_sent?.plus_seconds(rules.ttl_s).max(now), key.clone())))
+            .collect();
+        for (at, key) in due {
+            if let Some(alert) = self.alerts.get_mut(&key) {
+                alert.reminder_due = Some(at);
+            }
+            self.deadlines.insert((at, Due::Reminder, key));
+        }
     }
 
     /// Whether a firing or reminder must wait for the budget: its window is

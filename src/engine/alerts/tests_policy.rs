@@ -377,3 +377,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reminders_follow_a_ttl_changed_between_passes() {
+    let ttl = |ttl_s: u64| {
+        rules_with(move |a| {
+            a.ttl_s = ttl_s;
+            without_staleness(a);
+        })
+    };
+    let key = "node_down:venus";
+    let firing = (id(key, 0, "firing", 1), 0);
+    let reminder = |n: u32, t: i64| (id(key, 0, "reminder", n), t);
+    let cases: [(u64, &[i64], u64, Vec<(String, i64)>); 4] = [
+        // Reminders off, then on: the page open gets them from its firing.
+        (0, &[100], 3600, vec![firing.clone(), reminder(1, 3600), reminder(2, 7200)]),
+        // On once the first was due: at once (5000), then every hour.
+        (0, &[5000], 3600, vec![firing.clone(), reminder(1, 5000), reminder(2, 8600)]),
+        // On, then off: none more, not even the one queued.
+        (3600, &[100], 0, vec![firing.clone()]),
+        // The same TTL: every hour, as in one pass.
+        (3600, &[100], 3600, vec![firing.clone(), reminder(1, 3600), reminder(2, 7200)]),
+    ];
+    for (before, ticks, after, sent) in cases {
+        let first: Vec<String> = std::iter::once(down(0, "venus")).chain(ticks.iter().map(|&t| tick(t))).collect();
+        let then = [tick(9000)];
+        let folded = fold_passes(&[(&ttl(before), &first), (&ttl(after), &then)]);
+        assert_eq!(folded.sent(), sent, "TTL {before} then {after}");
+        if before == after {
+            let lines: Vec<String> = first.iter().chain(&then).cloned().collect();
+            let one = fold(&ttl(after), &lines);
+            let state = |f: &super::tests::Folded| serde_json::to_string(&f.engine).unwrap();
+            assert_eq!(state(&folded), state(&one));
+        }
+    }
+}
