@@ -38,41 +38,42 @@ impl AlertState {
 
     /// The escalations the pass's channels owe each firing episode, queued
     /// at the pass's start (`now`, the engine clock then). Under the
-    /// channels the episode fired under each is queued or sent already (an
-    /// instant that passed while the page could not escalate is taken again
-    /// whenever the page may, `policy::reconcile`), and this changes
-    /// nothing. An `after_s` added since is queued at `fired_at + N`, or,
-    /// when that has passed, sent now if the page may escalate (a review of
-    /// issue 11's thirty-third pass: it went out only with the episode's
-    /// next escalation due, if any).
+    /// channels the episode fired under, each is queued already (at its
+    /// instant, even one before the clock: an episode fired late, at an
+    /// instant in the past) or taken (an instant that passed while the page
+    /// could not escalate is taken again whenever the page may,
+    /// `policy::reconcile`), and this changes nothing. An `after_s` added
+    /// since is queued at `fired_at + N`, or, when that has passed and the
+    /// page may escalate, at `now`: taken with the pass's first event, after
+    /// the deadlines before it (a resolve the new rules put earlier goes
+    /// first, and the escalation then does nothing). A review of issue 11's
+    /// thirty-third pass found such an `after_s` went out only with the
+    /// episode's next escalation due, if any.
     pub(super) fn queue_escalations(&mut self, rules: &AlertRules, now: Ts) {
         if rules.escalations_s.is_empty() {
             return;
         }
-        let mut overdue = Vec::new();
+        let mut due = Vec::new();
         for (key, alert) in self.alerts.iter_unordered() {
             let Some(fired_at) = alert.fired_at else { continue };
             if alert.status != AlertStatus::Firing || alert.acknowledged_at.is_some() {
                 continue;
             }
+            let may_escalate = alert.page_open && alert.suppressed_by.is_none();
             for after_s in &rules.escalations_s {
-                let due = fired_at.plus_seconds(*after_s);
-                if due <= fired_at || alert.ids.escalated.contains(after_s) {
+                let at = fired_at.plus_seconds(*after_s);
+                if at <= fired_at || alert.ids.escalated.contains(after_s) {
                     continue;
                 }
-                if due > now {
-                    self.deadlines.insert((due, Due::Escalation, key.clone()));
-                } else {
-                    overdue.push(key.clone());
+                let queued = || self.deadlines.contains(&(at, Due::Escalation, key.clone()));
+                if at > now {
+                    due.push((at, key.clone()));
+                } else if may_escalate && !queued() {
+                    due.push((now, key.clone()));
                 }
             }
         }
-        // In key order, as every other walk that notifies.
-        overdue.sort_unstable();
-        overdue.dedup();
-        for key in overdue {
-            self.escalate(&key, now, rules);
-        }
+        self.deadlines.extend(due.into_iter().map(|(at, key)| (at, Due::Escalation, key)));
     }
 
     /// Sends every escalation of `key` that is due at `now` and not sent

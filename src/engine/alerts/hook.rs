@@ -84,9 +84,10 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
 
 /// A pass starts: its notifications and the episodes that leave the hot
 /// view are its own, rules it switched off resolve their alerts, and the
-/// alerts waiting to fire or to resolve wait for their instants under its
-/// rules, and so do the escalations its channels owe the firing ones and
-/// the reminders of the pages open.
+/// instants under its rules are queued: each waiting alert's fire or
+/// resolve, the escalations its channels owe the firing ones, the
+/// reminders of the pages open (one that has passed, at the pass's start;
+/// all are taken with its first event, in time order).
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
     state.left.clear();

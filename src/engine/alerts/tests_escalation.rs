@@ -281,3 +281,36 @@ fn an_escalation_channel_added_between_passes_escalates_the_episodes_firing_then
         assert_eq!(state(&two), state(&one), "{first:?} then {then:?}");
     }
 }
+
+/// From a review: an episode fired late (at an instant before the clock)
+/// has its escalation queued at its instant, and a pass cut just after it
+/// must not send it at the next pass's start instead; and an escalation
+/// owed under new channels goes after the deadlines before it, so that a
+/// resolve the new rules put earlier wins.
+#[test]
+fn escalations_owed_at_a_pass_start_keep_their_place_in_time() {
+    let with = |keep_s: u64, escalations: Vec<u64>| {
+        rules_with(move |alerts| {
+            alerts.rules.get_mut(&Rule::NodeDown).unwrap().keep_firing_for_s = keep_s;
+            alerts.escalations_s = escalations.clone();
+        })
+    };
+    // node_stale fires late, at 300.001, when a late node_up tells when a
+    // was last seen; its escalation after 60 is due at 360.001, before the
+    // clock (400).
+    let rules = with(0, vec![60]);
+    let lines = [down(0), tick(400), up(0), tick(500)];
+    let one = fold(&rules, &lines);
+    assert!(one.sent().iter().any(|(id, _)| id.contains("node_stale:a@") && id.ends_with(":escalation:60")));
+    for cut in 1..lines.len() {
+        assert_eq!(fold_in_passes(&rules, &lines, &[cut]).notes, one.notes, "cut at {cut}");
+    }
+    // Firing since 0, clear since 100; the next pass resolves it at 100 and
+    // adds a channel after 1800: no escalation.
+    let folded = super::tests::fold_passes(&[
+        (&with(3600, vec![]), &[down(0), up(100), tick(2000)]),
+        (&with(0, vec![1800]), &[tick(2100)]),
+    ]);
+    assert!(folded.sent().iter().all(|(id, _)| !id.contains(":escalation:")), "{:?}", folded.sent());
+    assert_eq!(folded.alert(KEY).resolved_at, Some(at(100)));
+}
