@@ -126,9 +126,15 @@ impl AlertState {
 
     /// Sends `kind` now, or holds it for the cooldown or the budget.
     fn try_send(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
-        let Some(alert) = self.alerts.get(key) else { return };
-        // An acknowledged alert gets no more reminders.
-        if kind == NotificationKind::Reminder && alert.acknowledged_at.is_some() {
+        let Some(alert) = self.alerts.get_mut(key) else { return };
+        // An acknowledged alert gets no more reminders, nor any alert under
+        // a TTL of 0 (one held by the cooldown or the budget when the TTL
+        // was made 0 between passes is forgotten, so that a TTL made not 0
+        // again queues the page's next one, `queue_reminders`).
+        if kind == NotificationKind::Reminder && (alert.acknowledged_at.is_some() || rules.ttl_s == 0) {
+            if rules.ttl_s == 0 {
+                alert.reminder_due = None;
+            }
             return;
         }
         if let Some(held) = &alert.held
@@ -163,6 +169,11 @@ impl AlertState {
     pub(super) fn release(&mut self, key: &str) {
         let Some(alert) = self.alerts.get_mut(key) else { return };
         let Some(held) = alert.held.take() else { return };
+        // A reminder let go unsent is not due any more: the page's next
+        // send, or its next firing (`lifecycle::fire`), queues the next.
+        if held.kind == NotificationKind::Reminder {
+            alert.reminder_due = None;
+        }
         self.held.remove(key);
         if let HeldBy::Budget { priority, since } = held.by {
             self.budget.queue.remove(&(priority, since, key.to_string()));
@@ -197,11 +208,16 @@ impl AlertState {
     /// of hours.
     pub(super) fn reminder_due(&mut self, key: &str, at: Ts, until: Ts, rules: &AlertRules) {
         let Some(alert) = self.alerts.get_mut(key) else { return };
-        if alert.reminder_due != Some(at) || !alert.page_open || alert.status != AlertStatus::Firing {
+        if alert.reminder_due != Some(at) {
             return;
         }
-        // Queued under a TTL that is 0 (no reminders) since.
-        if rules.ttl_s == 0 {
+        // Due while the page is closed or its alert not firing (its resolve
+        // held by the cooldown or frozen by flapping), or queued under a TTL
+        // that is 0 (no reminders) since: forgotten, so that the page's next
+        // firing queues its next reminder (`lifecycle::fire`). Left as it
+        // was, an open page firing again got no reminder at all (a review
+        // of issue 11's thirty-fourth pass).
+        if !alert.page_open || alert.status != AlertStatus::Firing || rules.ttl_s == 0 {
             alert.reminder_due = None;
             return;
         }

@@ -324,9 +324,12 @@ proptest! {
         steps in prop::collection::vec((0u8..12, 0u8..3, 1i64..900, prop::bool::weighted(0.25)), 1..80),
         cuts in prop::collection::btree_set(1usize..80, 0..20),
         budget in 0u32..4,
+        ttl_s in prop::sample::select(vec![60u64, 3600]),
     ) {
         let rules = rules_with(|a| {
             a.notifications_per_hour = budget;
+            // Under 60 reminders wait for the cooldown (300) too.
+            a.ttl_s = ttl_s;
             a.node_depends_on.insert("n1".into(), vec!["n0".into()]);
             a.escalations_s = vec![60, 600, 1800];
         });
@@ -360,6 +363,15 @@ proptest! {
         // The whole alert state the checkpoint keeps: the window of sends,
         // cut at each send, is the same in one pass or many.
         prop_assert!(runs.engine.alerts == rebuild.engine.alerts, "the alert state of the passes and of the rebuild");
+        // Every open page of an alert firing, unacknowledged and not held
+        // has its next reminder queued.
+        let state = &rebuild.engine.alerts;
+        for (key, alert) in state.alerts.iter() {
+            if alert.status == AlertStatus::Firing && alert.page_open && alert.acknowledged_at.is_none() && alert.held.is_none() {
+                let queued = alert.reminder_due.is_some_and(|at| state.deadlines.contains(&(at, Due::Reminder, key.clone())));
+                prop_assert!(queued, "{} has no reminder queued ({:?})", key, alert.reminder_due);
+            }
+        }
         // Per key: never a resolve without an open page, never two firings
         // in a row, an escalation only of an open page and once per page
         // and `after_s`.
@@ -416,4 +428,73 @@ fn reminders_follow_a_ttl_changed_between_passes() {
             assert_eq!(state(&folded), state(&one));
         }
     }
+}
+
+/// From a review: a reminder waiting for the cooldown or the budget when
+/// the TTL is made 0 is not sent either.
+#[test]
+fn a_held_reminder_is_not_sent_once_the_ttl_is_0() {
+    let with = |ttl_s: u64, cooldown_s: u64, budget: u32| {
+        rules_with(move |a| {
+            (a.ttl_s, a.cooldown_s, a.notifications_per_hour) = (ttl_s, cooldown_s, budget);
+            without_staleness(a);
+        })
+    };
+    let key = "node_down:venus";
+    // Due at 60, held by the cooldown until 300.
+    let folded = fold_passes(&[(&with(60, 300, 0), &[down(0, "venus"), tick(100)]), (&with(0, 300, 0), &[tick(400)])]);
+    assert_eq!(folded.sent(), vec![(id(key, 0, "firing", 1), 0)]);
+    // Due at 600, held by a budget of one an hour until 3600.
+    let folded = fold_passes(&[(&with(600, 0, 1), &[down(0, "venus"), tick(1000)]), (&with(0, 0, 1), &[tick(4000)])]);
+    assert!(folded.sent().iter().all(|(id, _)| !id.contains(":reminder:")), "{:?}", folded.sent());
+    // Made 3600 again: the page's reminders start again from its firing.
+    let folded = fold_passes(&[
+        (&with(60, 300, 0), &[down(0, "venus"), tick(100)]),
+        (&with(0, 300, 0), &[tick(400)]),
+        (&with(3600, 300, 0), &[tick(9000)]),
+    ]);
+    assert_eq!(folded.sent()[1..], [(id(key, 0, "reminder", 1), 3600), (id(key, 0, "reminder", 2), 7200)]);
+}
+
+/// From a review, older than the TTL's changes: a page open when its alert
+/// fires again, after its reminder came due while the alert was not firing
+/// (its resolve held by the cooldown) or was let go unsent, got no
+/// reminder ever again.
+#[test]
+fn a_page_kept_open_across_a_resolve_held_by_the_cooldown_keeps_its_reminders() {
+    let with = |ttl_s: u64| {
+        rules_with(move |a| {
+            (a.ttl_s, a.cooldown_s) = (ttl_s, 300);
+            without_staleness(a);
+        })
+    };
+    let key = "node_down:venus";
+    // The reminder due at 60 waits for the cooldown (300); the resolve at
+    // 110 takes its place and waits too; the firing at 150 drops both.
+    let folded = fold(&with(60), &[down(0, "venus"), tick(100), up(110, "venus"), down(150, "venus"), tick(700)]);
+    assert_eq!(
+        folded.sent(),
+        vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "reminder", 1), 300), (id(key, 0, "reminder", 2), 600)]
+    );
+    // Flapping (three outages in 50 s) holds the resolve of 50 back and
+    // the page open; the reminder due at 3600 comes while the alert is
+    // resolved, and the outage from 4100 (flapping over by then) keeps
+    // the page: it gets its reminders again.
+    let mut lines: Vec<String> =
+        (0..3).flat_map(|i| [unhealthy(i * 20, "b", "s"), recovered(i * 20 + 10, "b", "s")]).collect();
+    lines.extend([tick(4000), unhealthy(4100, "b", "s")]);
+    lines.extend((0..60).map(|i| line(4200 + i * 10, r#""type":"healthcheck_failed","node":"b","service":"s""#)));
+    lines.push(tick(12_000));
+    let folded = fold(&rules_with(without_staleness), &lines);
+    let key = "service_unhealthy:b/s";
+    let of_key: Vec<(String, i64)> = folded.sent().into_iter().filter(|(id, _)| id.starts_with(key)).collect();
+    assert_eq!(
+        of_key,
+        vec![
+            (id(key, 0, "firing", 1), 0),
+            (id(key, 0, "reminder", 1), 4100),
+            (id(key, 0, "reminder", 2), 7700),
+            (id(key, 0, "reminder", 3), 11_300)
+        ]
+    );
 }
