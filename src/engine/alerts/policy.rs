@@ -234,9 +234,11 @@ impl AlertState {
 
     /// The reminders of the pages open when a pass starts (`now`, the
     /// engine clock then), under its TTL. Under the TTL they were sent
-    /// under, each open, unacknowledged page has its reminder queued (at
-    /// `last_sent + ttl`, or where a catch-up moved it) or held, and this
-    /// changes nothing. A TTL that was 0 queued none: under one that is not,
+    /// under, each open, unacknowledged page of a firing alert has its
+    /// reminder queued (at `last_sent + ttl`, or where a catch-up moved it)
+    /// or held, and this changes nothing (a page kept open while its alert
+    /// is not firing gets its next one when the alert fires again,
+    /// `lifecycle::fire`). A TTL that was 0 queued none: under one that is not,
     /// the page's next reminder is due `ttl` after its last send, at the
     /// pass's start if that has passed (as a page kept open by a new
     /// firing, `lifecycle::fire`). A TTL made 0 since is seen where the
