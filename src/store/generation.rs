@@ -538,29 +538,24 @@ mod tests {
             prune_old(dir).unwrap();
         };
         pass(1);
+        // Reads `nodes.json`, lets `passes` run, then reads `summary.json`
+        // (the first read only): what it got, and in how many reads.
+        let read_during = |passes: &[u32]| {
+            let mut reads = 0;
+            let got = read_whole(dir, |generation| {
+                reads += 1;
+                let nodes = file(generation, "nodes.json");
+                if reads == 1 {
+                    passes.iter().for_each(|&n| pass(n));
+                }
+                (nodes, file(generation, "summary.json"))
+            });
+            (got, reads)
+        };
         // One pass during the read: its generation is kept, one read.
-        let mut reads = 0;
-        let got = read_whole(dir, |generation| {
-            reads += 1;
-            let nodes = file(generation, "nodes.json");
-            if reads == 1 {
-                pass(2);
-            }
-            (nodes, file(generation, "summary.json"))
-        });
-        assert_eq!((got, reads), ((Some("n1".into()), Some("s1".into())), 1));
+        assert_eq!(read_during(&[2]), ((Some("n1".into()), Some("s1".into())), 1));
         // Two: its generation is removed half-way; read again from the new one.
-        let mut reads = 0;
-        let got = read_whole(dir, |generation| {
-            reads += 1;
-            let nodes = file(generation, "nodes.json");
-            if reads == 1 {
-                pass(3);
-                pass(4);
-            }
-            (nodes, file(generation, "summary.json"))
-        });
-        assert_eq!((got, reads), ((Some("n4".into()), Some("s4".into())), 2));
+        assert_eq!(read_during(&[3, 4]), ((Some("n4".into()), Some("s4".into())), 2));
         // Passes back to back, each shorter than the read: the last is kept.
         let (mut reads, mut n) = (0, 4);
         read_whole(dir, |_| {
