@@ -20,18 +20,25 @@ use crate::world::{self, DeploymentView, DeploymentsFile, NodesFile, ServicesFil
 
 pub fn execute(context: &Context, args: &DeploymentsArgs) -> Result<i32> {
     let dirs = &context.dirs;
-    let Some(file) = world::read::<DeploymentsFile>(&dirs.world) else {
+    let subject = Subject::new(args.node.as_deref(), args.service.as_deref());
+    // The names it warns are unknown from the same generation, even while
+    // passes write the next ones.
+    let (file, names) = world::read_whole(&dirs.world, |generation| {
+        let names = (!subject.is_everything())
+            .then(|| (world::read::<NodesFile>(generation), world::read::<ServicesFile>(generation)));
+        (world::read::<DeploymentsFile>(generation), names)
+    });
+    let Some(file) = file else {
         bail!(
             "no {} in {} yet; run `observer run` (or `observer rebuild`) first",
             "deployments.json",
             shown(&dirs.world)
         );
     };
-    let subject = Subject::new(args.node.as_deref(), args.service.as_deref());
     let runs = file.deployments.into_values().collect::<Vec<_>>();
-    if !subject.is_everything() {
-        let nodes = world::read::<NodesFile>(&dirs.world).map(|f| f.nodes).unwrap_or_default();
-        let services = world::read::<ServicesFile>(&dirs.world).map(|f| f.services).unwrap_or_default();
+    if let Some((nodes, services)) = names {
+        let nodes = nodes.map(|f| f.nodes).unwrap_or_default();
+        let services = services.map(|f| f.services).unwrap_or_default();
         let mut known_nodes: BTreeSet<&str> = nodes.keys().map(|n| n.as_ref()).collect();
         let mut known_services: BTreeSet<&str> = services.values().map(|s| s.state.service.as_str()).collect();
         known_nodes.extend(runs.iter().filter_map(|r| r.node.as_deref()));
