@@ -43,13 +43,9 @@ pub struct WriteError {
     pub error: io::Error,
 }
 
-/// The directory that holds the current generation of the world in `world`
-/// (`world/..gen-N`), or `world` itself when it has no generations (a
-/// world of an older version, or none).
-pub fn current_dir(world: &Path) -> PathBuf {
-    dir_of(world, current(world))
-}
-
+/// The directory that holds `generation` of the world in `world`
+/// (`world/..gen-N`), or `world` itself for `None` (a world of an older
+/// version, or none).
 fn dir_of(world: &Path, generation: Option<u64>) -> PathBuf {
     match generation {
         Some(n) => world.join(gen_name(n)),
@@ -62,7 +58,7 @@ fn dir_of(world: &Path, generation: Option<u64>) -> PathBuf {
 const READ_ATTEMPTS: usize = 4;
 
 /// Reads several files of one generation: `read` gets the directory of the
-/// current generation ([`current_dir`]) and reads them all from it. A pass
+/// current generation ([`dir_of`]) and reads them all from it. A pass
 /// keeps the generation before its own and removes older ones, so a reader
 /// slower than two passes would find its generation removed under it (a
 /// file missing, or some of them); when the generation it read is no
@@ -89,11 +85,12 @@ pub fn read_whole<T>(world: &Path, mut read: impl FnMut(&Path) -> T) -> T {
 /// still has no generations).
 fn kept(world: &Path, generation: Option<u64>) -> bool {
     let now = current(world);
-    match (generation, now) {
-        (_, _) if generation == now => true,
-        (Some(n), Some(now)) => generations(world).into_iter().filter(|&g| g < now).max() == Some(n),
-        _ => false,
-    }
+    generation == now || now.is_some_and(|now| generation.is_some() && previous(world, now) == generation)
+}
+
+/// The generation before `current`: the greatest below it.
+fn previous(dir: &Path, current: u64) -> Option<u64> {
+    generations(dir).into_iter().filter(|&g| g < current).max()
 }
 
 /// Why [`write_rendered`] wrote no generation: a file could not be
@@ -227,7 +224,7 @@ pub fn write_rendered<E>(
 /// pass).
 pub fn prune_old(dir: &Path) -> Result<(), WriteError> {
     let current = current(dir);
-    let previous = current.and_then(|n| generations(dir).into_iter().filter(|&g| g < n).max());
+    let previous = current.and_then(|n| previous(dir, n));
     prune(dir, &[current, previous].into_iter().flatten().collect::<Vec<_>>())
 }
 
@@ -467,6 +464,11 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+
+    /// The directory of the current generation, as a reader finds it.
+    fn current_dir(dir: &Path) -> PathBuf {
+        dir_of(dir, current(dir))
+    }
 
     /// The files given, made the world in `dir` ([`write_rendered`] of
     /// bytes already rendered).

@@ -126,15 +126,11 @@ impl AlertState {
 
     /// Sends `kind` now, or holds it for the cooldown or the budget.
     fn try_send(&mut self, key: &str, kind: NotificationKind, now: Ts, rules: &AlertRules) {
-        let Some(alert) = self.alerts.get_mut(key) else { return };
+        let Some(alert) = self.alerts.get(key) else { return };
         // An acknowledged alert gets no more reminders, nor any alert under
         // a TTL of 0 (one held by the cooldown or the budget when the TTL
-        // was made 0 between passes is forgotten, so that a TTL made not 0
-        // again queues the page's next one, `queue_reminders`).
+        // was made 0 between passes: `release` forgot its instant).
         if kind == NotificationKind::Reminder && (alert.acknowledged_at.is_some() || rules.ttl_s == 0) {
-            if rules.ttl_s == 0 {
-                alert.reminder_due = None;
-            }
             return;
         }
         if let Some(held) = &alert.held
@@ -249,18 +245,15 @@ impl AlertState {
         if rules.ttl_s == 0 || now == Ts::MAX {
             return;
         }
-        let due: Vec<(Ts, String)> = self
-            .alerts
-            .iter_unordered()
-            .filter(|(_, a)| a.status == AlertStatus::Firing && a.page_open && a.reminder_due.is_none())
-            .filter(|(_, a)| a.acknowledged_at.is_none() && a.held.is_none())
-            .filter_map(|(key, a)| Some((a.last_sent?.plus_seconds(rules.ttl_s).max(now), key.clone())))
-            .collect();
-        for (at, key) in due {
-            if let Some(alert) = self.alerts.get_mut(&key) {
-                alert.reminder_due = Some(at);
+        for alert in self.alerts.values_mut_unordered() {
+            let open = alert.status == AlertStatus::Firing && alert.page_open && alert.reminder_due.is_none();
+            if !open || alert.acknowledged_at.is_some() || alert.held.is_some() {
+                continue;
             }
-            self.deadlines.insert((at, Due::Reminder, key));
+            let Some(sent) = alert.last_sent else { continue };
+            let at = sent.plus_seconds(rules.ttl_s).max(now);
+            alert.reminder_due = Some(at);
+            self.deadlines.insert((at, Due::Reminder, alert.key.clone()));
         }
     }
 
