@@ -26,11 +26,7 @@ impl AlertState {
             self.summary_buffer = summary;
             return false;
         }
-        let mut key = std::mem::take(&mut self.key_buffer);
-        key.clear();
-        key.push_str(rule.name());
-        key.push(':');
-        key.push_str(subject);
+        let key = self.buffered_key(rule, subject);
         let live = self.observe(
             &key,
             rule,
@@ -58,6 +54,17 @@ impl AlertState {
         self.key_buffer = key;
         self.summary_buffer = summary;
         live
+    }
+
+    /// The key of `rule` for `subject`, written into the key buffer, which
+    /// the caller puts back (`self.key_buffer = key`) when done with it.
+    pub(super) fn buffered_key(&mut self, rule: Rule, subject: &str) -> String {
+        let mut key = std::mem::take(&mut self.key_buffer);
+        key.clear();
+        key.push_str(rule.name());
+        key.push(':');
+        key.push_str(subject);
+        key
     }
 
     /// Whether any alert of `rule` is in the map, from counts kept beside

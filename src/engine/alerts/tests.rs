@@ -262,6 +262,38 @@ fn deployment_stuck_follows_rules_changed_between_the_start_and_a_stage() {
     }
 }
 
+/// A run that ends takes its `deployment_stuck` recheck out of the queue
+/// (`hook.rs`, `forget_recheck`): taken, it would find the run ended and
+/// change nothing. One still running keeps its recheck and is stuck at its
+/// instant, whether its start and its end came in one pass or two, and an
+/// end folded before a late start (the run's earliest) keeps none either.
+#[test]
+fn a_run_that_ends_leaves_its_stuck_recheck_and_one_running_keeps_it() {
+    let rules = rules_with(|_| {});
+    let run = |t: i64, kind: &str, id: &str| {
+        line(t, &format!(r#""type":"{kind}","correlation_id":"{id}","node":"saturn","service":"mosquitto""#))
+    };
+    let lines = [
+        run(0, "deployment_started", "d1"),
+        run(10, "deployment_started", "d2"),
+        run(100, "deployment_succeeded", "d1"),
+        run(200, "deployment_failed", "d3"),
+        run(150, "deployment_started", "d3"),
+        tick(300),
+    ];
+    for cut in 0..=lines.len() {
+        let folded = fold_in_passes(&rules, &lines, &[cut]);
+        let rechecks: Vec<(i64, &str)> = (folded.engine.alerts.deadlines.iter())
+            .filter(|(_, due, _)| *due == Due::Recheck)
+            .map(|(at, _, key)| (at.0 / 1000 - BASE, key.as_str()))
+            .collect();
+        assert_eq!(rechecks, [(3610, "deployment_stuck:d2")], "cut before line {cut}");
+    }
+    let folded = fold(&rules, &[&lines[..], &[tick(7200)]].concat());
+    assert_eq!(folded.alert("deployment_stuck:d2").fired_at, Some(Ts((BASE + 3610) * 1000 + 1)));
+    assert!(folded.engine.alerts().keys().all(|key| key == "deployment_stuck:d2"), "{:?}", folded.engine.alerts());
+}
+
 #[test]
 fn deployment_failures_fire_above_max_failed_within_the_window_and_resolve_as_they_age() {
     let rules = rules_with(|_| {});
