@@ -203,6 +203,38 @@ fn an_after_s_changed_between_runs_escalates_an_episode_firing_then_and_pages_a_
 }
 
 #[test]
+fn a_depends_on_added_between_runs_suppresses_a_firing_alert_from_the_next_run_on() {
+    // Both of saturn's services fail; each pages the pager, and oncall is
+    // owed their escalations at 12:10 and 12:11.
+    let lab = lab(600, "");
+    let caddy = |minute: u32| {
+        Ev::new(&at(minute), "service_unhealthy").node("saturn").service("caddy").field("severity", "error")
+    };
+    lab.append("events/a.jsonl", &lines(&[unhealthy(0), caddy(1), tick(2)]));
+    lab.run();
+    let caddy_key = "service_unhealthy:saturn/caddy";
+    let mut paged = ids(&lab, "pager");
+    paged.sort();
+    assert_eq!(paged, vec![id(caddy_key, 1, "firing", 1), id(UNHEALTHY, 0, "firing", 1)]);
+
+    // caddy now depends on mosquitto: from the next run's start (12:02) its
+    // alert is suppressed by mosquitto's, though no event of caddy came,
+    // and only mosquitto's page escalates.
+    lab.write(
+        "inventory/hosts/saturn/services.yaml",
+        "services:\n  - name: mosquitto\n    runbook: runbooks/mosquitto.md\n  - name: caddy\n    \
+         depends_on: [mosquitto]\n",
+    );
+    lab.append("events/a.jsonl", &lines(&[tick(15)]));
+    lab.run();
+    let alerts = lab.json("world/alerts.json");
+    let suppressed_by = &alerts["alerts"][caddy_key]["suppressed_by"];
+    assert_eq!(suppressed_by.as_str(), Some("dependency:service_unhealthy:saturn/mosquitto"), "{alerts:#}");
+    assert_eq!(ids(&lab, "oncall"), vec![id(UNHEALTHY, 0, "escalation", 600)]);
+    assert_eq!(ids(&lab, "pager").len(), 2, "caddy's page stays open, not closed: {:?}", ids(&lab, "pager"));
+}
+
+#[test]
 fn ack_stops_reminders_and_escalation_and_the_resolve_is_still_sent() {
     let lab = lab(600, "");
     lab.append("events/a.jsonl", &lines(&[unhealthy(0), tick(5)]));

@@ -86,8 +86,9 @@ pub fn after_event(state: &mut AlertState, event: &Event, rules: &AlertRules, fa
 /// view are its own, rules it switched off resolve their alerts, and the
 /// instants under its rules are queued: each waiting alert's fire or
 /// resolve, the escalations its channels owe the firing ones, the
-/// reminders of the pages open (one that has passed, at the pass's start;
-/// all are taken with its first event, in time order).
+/// reminders of the pages open, the suppression of the subjects whose
+/// `depends_on` changed (one that has passed, at the pass's start; all
+/// are taken with its first event, in time order).
 pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts, clock: Option<Ts>) {
     state.notifications.clear();
     state.left.clear();
@@ -98,6 +99,7 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
         state.queue_escalations(rules, now);
         state.queue_reminders(rules, now);
     }
+    state.queue_dependency_changes(rules, clock);
     state.queue_timers(rules);
 }
 

@@ -190,6 +190,9 @@ enum Due {
     Recheck,
     /// A maintenance window's `until`.
     MaintenanceEnd,
+    /// The `depends_on` of a node or a service (`node/service`) changed
+    /// between passes: the suppression of its alerts is recomputed.
+    Dependencies,
     /// A pending alert's `for_s` ran out.
     Fire,
     /// A firing alert's `keep_firing_for_s` ran out.
@@ -202,6 +205,23 @@ enum Due {
     Reminder,
     /// Room in the budget's window.
     Budget,
+}
+
+/// The inventory's `depends_on`, as a pass ran under it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Dependencies {
+    /// Node → the nodes it depends on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    nodes: BTreeMap<String, Vec<String>>,
+    /// `node/service` → the `node/service`s it depends on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    services: BTreeMap<String, Vec<String>>,
+}
+
+impl Dependencies {
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.services.is_empty()
+    }
 }
 
 /// A maintenance window, from `maintenance_started` to `maintenance_ended`
@@ -245,6 +265,12 @@ pub struct AlertState {
     budget: Budget,
     /// Keys with a held notification.
     held: BTreeSet<String>,
+    /// The `depends_on` the last pass ran under, so that a pass can tell
+    /// which changed since (`suppression::queue_dependency_changes`). Not
+    /// written when there is none, so a state without it (one written
+    /// before it was kept, too) had none.
+    #[serde(default, skip_serializing_if = "Dependencies::is_empty")]
+    depends_on: Dependencies,
     /// Decided by the current pass, in decision order.
     #[serde(skip)]
     notifications: Vec<Notification>,
@@ -290,6 +316,7 @@ impl PartialEq for AlertState {
             && self.maintenance == other.maintenance
             && self.budget == other.budget
             && self.held == other.held
+            && self.depends_on == other.depends_on
     }
 }
 

@@ -10,7 +10,9 @@
 //! dependents), a maintenance window opening or closing.
 
 use super::conditions::{self, Facts};
-use super::{AlertRules, AlertState, AlertStatus, Due, Maintenance, Rule};
+use std::collections::BTreeSet;
+
+use super::{AlertRules, AlertState, AlertStatus, Dependencies, Due, Maintenance, Rule};
 use crate::engine::NodeStatus;
 use crate::event::{Detail, Event, Kind};
 use crate::time::Ts;
@@ -202,7 +204,36 @@ impl AlertState {
         self.refresh_scope(scope, is_service, at, rules, facts);
     }
 
-    fn refresh_scope(&mut self, scope: &str, is_service: bool, now: Ts, rules: &AlertRules, facts: &Facts) {
+    /// A pass starts under `rules` at the engine clock `now`: each node and
+    /// service whose `depends_on` changed since the last pass (added,
+    /// removed or edited in the inventory between runs) has the
+    /// suppression of its alerts recomputed at `now`, queued like any
+    /// deadline, so that it is taken in time order with the pass's first
+    /// event (after the deadlines that late events put before `now`). A
+    /// dependency added while what it names fires suppresses the alerts of
+    /// its dependent from then on (no escalation of them goes, and a page
+    /// not sent yet is not sent); one removed lets a firing alert it held
+    /// back page then. Unchanged, nothing is queued, so a pass's start
+    /// changes nothing one pass would not do. Before the first event
+    /// (`now` is `None`) there is no alert to recompute: they are recorded.
+    pub(super) fn queue_dependency_changes(&mut self, rules: &AlertRules, now: Option<Ts>) {
+        let (nodes, services) = (&rules.node_depends_on, &rules.service_depends_on);
+        let before = &self.depends_on;
+        if before.nodes == *nodes && before.services == *services {
+            return;
+        }
+        if let Some(now) = now {
+            let mut changed = BTreeSet::new();
+            for (was, is) in [(&before.nodes, nodes), (&before.services, services)] {
+                let scopes = was.keys().chain(is.keys());
+                changed.extend(scopes.filter(|scope| was.get(*scope) != is.get(*scope)).cloned());
+            }
+            self.deadlines.extend(changed.into_iter().map(|scope| (now, Due::Dependencies, scope)));
+        }
+        self.depends_on = Dependencies { nodes: nodes.clone(), services: services.clone() };
+    }
+
+    pub(super) fn refresh_scope(&mut self, scope: &str, is_service: bool, now: Ts, rules: &AlertRules, facts: &Facts) {
         if is_service {
             self.refresh_service(scope, now, rules, facts);
         } else {

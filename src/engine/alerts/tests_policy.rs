@@ -235,6 +235,52 @@ fn depends_on_suppresses_the_dependents_of_a_node_and_of_a_service() {
     assert_eq!(keys, ["node_down:router", "service_unhealthy:saturn/mosquitto"]);
 }
 
+/// A `depends_on` changed between two runs takes effect at the second
+/// run's start (`suppression::queue_dependency_changes`), not at the next
+/// event of the dependent, which may be long in coming: added while what
+/// it names fires, it suppresses the dependent's firing alert, whose
+/// escalation, due in the second run, does not go; removed, it lets the
+/// alert it held back page at the second run's start, and escalate after.
+/// Under the same rules in both runs, two passes decide what one does.
+#[test]
+fn a_depends_on_changed_between_passes_suppresses_or_releases_at_the_next_pass_start() {
+    let story = [down(0, "router"), down(10, "venus")];
+    let later = [tick(3000)];
+    let plain = rules_with(|a| a.escalations_s = vec![600]);
+    let dependent = rules_with(|a| {
+        a.escalations_s = vec![600];
+        a.node_depends_on.insert("venus".into(), vec!["router".into()]);
+    });
+    let router = |t: i64, kind: &str, n: u32| (id("node_down:router", 0, kind, n), t);
+    let venus = |t: i64, kind: &str, n: u32| (id("node_down:venus", 10, kind, n), t);
+
+    let added = fold_passes(&[(&plain, &story), (&dependent, &later)]);
+    assert_eq!(added.alert("node_down:venus").suppressed_by.as_deref(), Some("dependency:node_down:router"));
+    assert_eq!(
+        added.sent(),
+        [router(0, "firing", 1), venus(10, "firing", 1), router(600, "escalation", 600)],
+        "venus's page stays open, not escalated"
+    );
+
+    let removed = fold_passes(&[(&dependent, &story), (&plain, &later)]);
+    assert_eq!(removed.alert("node_down:venus").suppressed_by, None);
+    assert_eq!(
+        removed.sent(),
+        [router(0, "firing", 1), venus(10, "firing", 1), router(600, "escalation", 600), venus(610, "escalation", 600)],
+        "venus pages at the second pass's start (the clock, 10 s), and escalates at 610 s"
+    );
+    let in_second: Vec<&str> = removed.notes[1..].iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(in_second, ["node_down:venus", "node_down:router", "node_down:venus"], "in the second pass");
+
+    for rules in [&plain, &dependent] {
+        let all = [&story[..], &later[..]].concat();
+        let one = fold_passes(&[(rules, &all)]);
+        let two = fold_passes(&[(rules, &story), (rules, &later)]);
+        assert_eq!(two.notes, one.notes);
+        assert!(two.engine.alerts == one.engine.alerts, "the alert state");
+    }
+}
+
 #[test]
 fn a_problem_still_there_when_maintenance_ends_is_sent_then() {
     let rules = rules_with(|_| {});
