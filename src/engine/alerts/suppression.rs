@@ -87,9 +87,16 @@ impl AlertState {
         }
     }
 
-    /// Refreshes the alerts of one service (`node/service`) and its probes.
+    /// Refreshes the alerts of one service (`node/service`), its probes'
+    /// and those of the deployments that ran it: [`Self::suppressor`]
+    /// gives a deployment's alert the suppressors of its service too (a
+    /// review of issue 11's thirty-fifth pass found them left out here, so
+    /// that a service's maintenance, or a dependency of it starting to
+    /// fire or added between runs, did not suppress a stuck deployment of
+    /// it, which went on escalating).
     pub(super) fn refresh_service(&mut self, service: &str, now: Ts, rules: &AlertRules, facts: &Facts) {
-        let keys = self.keys_under(service, |_| false);
+        let (node, name) = service.split_once('/').unwrap_or((service, ""));
+        let keys = self.keys_under(service, |a| a.node.as_deref() == Some(node) && a.service.as_deref() == Some(name));
         for key in keys {
             self.refresh(&key, now, rules, facts);
         }

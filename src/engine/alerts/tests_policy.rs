@@ -281,6 +281,47 @@ fn a_depends_on_changed_between_passes_suppresses_or_releases_at_the_next_pass_s
     }
 }
 
+/// A stuck deployment's alert gives way to what suppresses its service
+/// (`suppression::suppressor`), and is recomputed with the service's
+/// alerts (`refresh_service`): when the service's maintenance starts, when
+/// a dependency of the service starts to fire, and when a `depends_on` is
+/// added to it between runs (a review of issue 11's thirty-fifth pass).
+#[test]
+fn a_stuck_deployment_of_a_service_gives_way_with_the_service_s_alerts() {
+    let started = line(0, r#""type":"deployment_started","correlation_id":"d1","node":"saturn","service":"caddy""#);
+    let key = "deployment_stuck:d1";
+    let plain = rules_with(|a| {
+        a.escalations_s = vec![600];
+        a.rules.get_mut(&Rule::DeploymentStuck).unwrap().max_running_s = 60;
+    });
+    let dependent = rules_with(|a| {
+        a.escalations_s = vec![600];
+        a.rules.get_mut(&Rule::DeploymentStuck).unwrap().max_running_s = 60;
+        a.service_depends_on.insert("saturn/caddy".into(), vec!["saturn/mosquitto".into()]);
+    });
+    let escalated = |folded: &super::tests::Folded| {
+        folded.sent().iter().any(|(id, _)| id.starts_with(&format!("{key}@")) && id.contains(":escalation:"))
+    };
+
+    // Stuck at 60.001 s; mosquitto fails at 100 s; caddy depends on it.
+    let lines = [started.clone(), unhealthy(100, "saturn", "mosquitto"), tick(2000)];
+    let folded = fold(&dependent, &lines);
+    assert_eq!(folded.alert(key).suppressed_by.as_deref(), Some("dependency:service_unhealthy:saturn/mosquitto"));
+    assert!(!escalated(&folded), "{:?}", folded.sent());
+
+    // The dependency added between runs, after mosquitto fired.
+    let first = [started.clone(), unhealthy(100, "saturn", "mosquitto"), tick(200)];
+    let folded = fold_passes(&[(&plain, &first), (&dependent, &[tick(2000)])]);
+    assert_eq!(folded.alert(key).suppressed_by.as_deref(), Some("dependency:service_unhealthy:saturn/mosquitto"));
+    assert!(!escalated(&folded), "{:?}", folded.sent());
+
+    // caddy's maintenance, started after the run was stuck.
+    let maintenance = line(100, r#""type":"maintenance_started","node":"saturn","service":"caddy""#);
+    let folded = fold(&plain, &[started, maintenance, tick(2000)]);
+    assert_eq!(folded.alert(key).suppressed_by.as_deref(), Some("maintenance:saturn/caddy"));
+    assert!(!escalated(&folded), "{:?}", folded.sent());
+}
+
 #[test]
 fn a_problem_still_there_when_maintenance_ends_is_sent_then() {
     let rules = rules_with(|_| {});
