@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::dirs::Dirs;
-use crate::engine::alerts::{Notification, NotificationKind};
+use crate::engine::alerts::NotificationKind;
 use crate::engine::{Engine, Input, Rules};
 use crate::event::Detail;
 use crate::inventory::Inventory;
@@ -32,9 +32,11 @@ use crate::time::Ts;
 use crate::world;
 
 mod beside;
+mod decided;
 mod error;
 mod left;
 use beside::{Rendered, beside};
+use decided::Decided;
 pub use error::PassError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,8 +85,9 @@ pub struct Report {
     pub bytes_read: u64,
     pub written: Vec<&'static str>,
     pub as_of: Option<Ts>,
-    /// The notifications this pass decided (a rebuild's: all of them).
-    pub notifications: Vec<Notification>,
+    /// The kind and instant of each notification this pass decided (a
+    /// rebuild's: all of them), in order.
+    pub notifications: Vec<(NotificationKind, Ts)>,
     /// The event index could not be written (a warning: it is a hint).
     pub index_problem: Option<String>,
     /// What the scrub checked, in a pass that scrubbed.
@@ -228,7 +231,15 @@ fn run_pass(
     // whole and sorted, and the fold starts over (at most once per such
     // file; producers append in time order, so it is rare).
     let mut whole = HashSet::new();
-    let (mut checkpoint, folded, reading, blocks, mut left) = loop {
+    // A whole new outbox goes to its temp file as the fold decides it, on a
+    // thread of its own (`decided.rs`); it is put in place below, at its
+    // turn.
+    let new_outbox = match mode {
+        Mode::Incremental => None,
+        Mode::Rebuild => Some(outbox::path(&dirs.state)),
+        Mode::Replay { out, .. } => Some(out.join(outbox::FILE_NAME)),
+    };
+    let (mut checkpoint, folded, reading, blocks, mut left, decided) = loop {
         let mut checkpoint = match (loaded.take(), &stored) {
             (Some(loaded), _) => loaded,
             (None, Some(stored)) => stored.to_checkpoint().map_err(PassError::Checkpoint)?,
@@ -244,10 +255,12 @@ fn run_pass(
         let mut blocks = PassBlocks::default();
         let early = history::Early::at(&history_dir, basis);
         let mut left = left::Left::new(&dirs.state, &dirs.logs, early);
-        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, &rules, until, &mut blocks, &mut left) {
+        let mut decided = new_outbox.as_deref().map_or_else(Decided::kept, Decided::written_to);
+        let folding = Folding { rules: &rules, until, blocks: &mut blocks, left: &mut left, decided: &mut decided };
+        match fold(&mut checkpoint.engine, &mut merge, &plan.paths, folding) {
             Ok(mut folded) => {
                 folded.before = before;
-                break (checkpoint, folded, merge.finish(), blocks, left);
+                break (checkpoint, folded, merge.finish(), blocks, left, decided);
             }
             // The lines written so far are removed: the fold starts over
             // from nothing, or the pass stops.
@@ -320,18 +333,12 @@ fn run_pass(
     // before-checkpoint keep their order; after-history comes before
     // before-swap, and may come after a world file is written.
     let notifications = checkpoint.engine.take_notifications();
+    let decided_kinds = decided.kinds(&notifications);
     let base = match mode {
         Mode::Incremental => committed,
         _ => OutboxMark::default(),
     };
     let save_state = !matches!(mode, Mode::Replay { .. });
-    // A whole new outbox goes to its temp file as it is rendered, on the
-    // outbox's thread; it is put in place below, at its turn.
-    let new_outbox = match mode {
-        Mode::Incremental => None,
-        Mode::Rebuild => Some(outbox::path(&dirs.state)),
-        Mode::Replay { out, .. } => Some(out.join(outbox::FILE_NAME)),
-    };
     // What the engine state is diffed against, taken with it to the second
     // thread.
     let state_read = checkpoint.stored.take();
@@ -372,15 +379,20 @@ fn run_pass(
             let history_marks = staging.take()?.settle().map_err(PassError::HistorySettle)?;
             Ok((Written { files: written, pruning }, history_marks))
         },
-        || match &new_outbox {
-            None => outbox::Rendered::new(&notifications, &base),
-            Some(path) => outbox::Rendered::written(&notifications, path),
+        || match decided.finish(&notifications) {
+            Some(rendered) => rendered,
+            None => match &new_outbox {
+                None => outbox::Rendered::new(&notifications, &base),
+                Some(path) => outbox::Rendered::written(&notifications, path),
+            },
         },
         || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
     let Written { files: written, pruning } = written;
     report.written = written;
-    report.notifications = notifications;
+    report.notifications = decided_kinds;
+    // A run's few, or what a rebuild decided after its last batch.
+    drop(notifications);
     let Rendered { outbox: rendered_outbox, state: rendered_state } = rendered;
     if let Mode::Replay { out, .. } = mode {
         rendered_outbox
@@ -400,7 +412,8 @@ fn run_pass(
         Some(stored) => outbox::committed_by_kind(&dirs.state, stored.header.notified.as_ref()),
         None => Ok(BTreeMap::new()),
     };
-    checkpoint.notified = Some(outbox::by_kind(notified.map_err(PassError::Outbox)?, &report.notifications));
+    let kinds = report.notifications.iter().map(|(kind, _)| *kind);
+    checkpoint.notified = Some(outbox::by_kind(notified.map_err(PassError::Outbox)?, kinds));
     report.notified = checkpoint.notified.clone();
     checkpoint.outbox = rendered_outbox
         .and_then(|lines| match mode {
@@ -486,18 +499,22 @@ struct FoldSummary {
     diagnostics: BTreeSet<String>,
 }
 
+/// What [`fold`] folds with: the pass's rules, its `--until`, the blocks
+/// it notes, and where what leaves the hot view and the notifications go
+/// while it runs.
+struct Folding<'a> {
+    rules: &'a Rules,
+    until: Option<Ts>,
+    blocks: &'a mut PassBlocks,
+    left: &'a mut left::Left,
+    decided: &'a mut Decided,
+}
+
 /// Folds the events of a merge, in processing order, up to `until` when
 /// given. Each goes to the engine with its place in that order, from which
 /// the engine tells whether it is late (`engine/late.rs`).
-fn fold(
-    engine: &mut Engine,
-    merge: &mut Prefetch,
-    paths: &[String],
-    rules: &Rules,
-    until: Option<Ts>,
-    blocks: &mut PassBlocks,
-    left: &mut left::Left,
-) -> Result<FoldSummary, ReadError> {
+fn fold(engine: &mut Engine, merge: &mut Prefetch, paths: &[String], with: Folding) -> Result<FoldSummary, ReadError> {
+    let Folding { rules, until, blocks, left, decided } = with;
     let mut folded = FoldSummary::default();
     while let Some(ordered) = merge.next()? {
         blocks.note(ordered.file, ordered.position, ordered.line, ordered.ts);
@@ -507,6 +524,7 @@ fn fold(
         let file = paths[ordered.file as usize].as_str();
         engine.apply(Input::Event { event: &ordered.event, file, position: ordered.position }, rules);
         left.take_some(engine);
+        decided.take_some(engine);
         if let Detail::Diagnostics(named) = &ordered.event.detail {
             folded.diagnostics.extend(named.iter().cloned());
         }

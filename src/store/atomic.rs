@@ -47,15 +47,24 @@ pub fn write_in_pieces(file: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
 /// order of writes. Dropped before it is put in place (an error, a pass
 /// that stops), the temp file goes.
 pub fn write_temp(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<InTemp> {
+    let (temp, mut file) = open_temp(path)?;
+    fill(&mut file)?;
+    file.sync_all()?;
+    Ok(temp)
+}
+
+/// [`write_temp`] for a file filled over a while (the outbox a rebuild
+/// writes as its fold decides it): `path`'s temp file, new and empty, and
+/// the [`InTemp`] that puts it in place once the caller has filled and
+/// synced it.
+pub fn open_temp(path: &Path) -> io::Result<(InTemp, File)> {
     let temp = InTemp { temp: temp_path(path), path: path.to_path_buf(), placed: false };
     // A temp file a crash left behind; usually there is none. If it cannot
     // be removed, `create_new` below fails and says so.
     let _ = fs::remove_file(&temp.temp);
-    let mut file = OpenOptions::new().write(true).create_new(true).open(&temp.temp)?;
+    let file = OpenOptions::new().write(true).create_new(true).open(&temp.temp)?;
     fault_injection::fail_at("write")?;
-    fill(&mut file)?;
-    file.sync_all()?;
-    Ok(temp)
+    Ok((temp, file))
 }
 
 /// A file's new bytes in its temp file, synced, not yet in place (see

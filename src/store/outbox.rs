@@ -24,7 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{InTemp, PIECE, is_the_file_at, sync_dir, temp_path, write_atomic, write_in_pieces, write_temp};
+use super::atomic::{self, InTemp, PIECE, is_the_file_at, sync_dir, temp_path, write_atomic, write_in_pieces};
 pub use super::checkpoint::OutboxMark;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::fault_injection;
@@ -188,6 +188,81 @@ enum Lines {
 /// buffer past it), as [`write_in_pieces`] makes for the other files.
 const CHUNK_BYTES: usize = PIECE;
 
+/// A whole new outbox written to its temp file as the notifications are
+/// decided, a chunk at a time ([`Rendered::written`] at once; a rebuild's
+/// fold hands them over in batches as it decides them, `fold_pass/decided.rs`).
+/// [`Writing::finish`] syncs it and gives the [`Rendered`] that puts it in
+/// place. After the first error nothing more is written, and `finish`
+/// returns that error; dropped unfinished, the temp file goes.
+pub struct Writing {
+    path: PathBuf,
+    open: Result<Open, OutboxError>,
+}
+
+struct Open {
+    in_temp: InTemp,
+    file: File,
+    chunk: Vec<u8>,
+    mark: OutboxMark,
+}
+
+impl Writing {
+    /// The temp file of a new outbox at `path` (its directory made if
+    /// need be: `rebuild --out DIR`; if it cannot be made, the temp file's
+    /// creation says so).
+    pub fn create(path: &Path) -> Writing {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let open = atomic::open_temp(path)
+            .map(|(in_temp, file)| Open {
+                in_temp,
+                file,
+                chunk: Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4),
+                mark: OutboxMark::default(),
+            })
+            .map_err(|error| OutboxError::Io { path: path.to_path_buf(), error });
+        Writing { path: path.to_path_buf(), open }
+    }
+
+    /// The lines of `notifications`, after those pushed before.
+    pub fn push(&mut self, notifications: &[Notification]) {
+        if let Ok(open) = &mut self.open
+            && let Err(error) = open.push(notifications, &self.path)
+        {
+            self.open = Err(error);
+        }
+    }
+
+    /// Every line written and synced, or the first error.
+    pub fn finish(self) -> Result<Rendered, OutboxError> {
+        let mut open = self.open?;
+        let io = |error| OutboxError::Io { path: self.path.clone(), error };
+        open.flush().map_err(io)?;
+        open.file.sync_all().map_err(io)?;
+        Ok(Rendered { lines: Lines::InTemp(open.in_temp), mark: open.mark })
+    }
+}
+
+impl Open {
+    fn push(&mut self, notifications: &[Notification], path: &Path) -> Result<(), OutboxError> {
+        for notification in notifications {
+            push_line(&mut self.chunk, notification)?;
+            if self.chunk.len() >= CHUNK_BYTES {
+                self.flush().map_err(|error| OutboxError::Io { path: path.to_path_buf(), error })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.mark = self.mark.after(&self.chunk);
+        let written = self.file.write_all(&self.chunk);
+        self.chunk.clear();
+        written
+    }
+}
+
 impl Rendered {
     /// `notifications` rendered, to be written after what `base` covers
     /// (the default mark for a whole outbox).
@@ -203,37 +278,9 @@ impl Rendered {
     /// held beside the engine state and the world at the rebuild's peak of
     /// memory, and written after them on the pass's own thread (~30 ms).
     pub fn written(notifications: &[Notification], path: &Path) -> Result<Rendered, OutboxError> {
-        let mut mark = OutboxMark::default();
-        let mut serialised = None;
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            // `rebuild --out DIR` makes DIR while this runs beside; if it
-            // cannot be made, the temp file's creation below says so.
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let in_temp = write_temp(path, |file| {
-            let mut chunk = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4);
-            let mut flush = |chunk: &mut Vec<u8>| {
-                mark = mark.after(chunk);
-                let written = file.write_all(chunk);
-                chunk.clear();
-                written
-            };
-            for notification in notifications {
-                if let Err(error) = push_line(&mut chunk, notification) {
-                    serialised = Some(error);
-                    return Err(std::io::Error::other("a notification that cannot be serialised"));
-                }
-                if chunk.len() >= CHUNK_BYTES {
-                    flush(&mut chunk)?;
-                }
-            }
-            flush(&mut chunk)
-        });
-        match (in_temp, serialised) {
-            (_, Some(error)) => Err(error),
-            (Err(error), None) => Err(OutboxError::Io { path: path.to_path_buf(), error }),
-            (Ok(in_temp), None) => Ok(Rendered { lines: Lines::InTemp(in_temp), mark }),
-        }
+        let mut writing = Writing::create(path);
+        writing.push(notifications);
+        writing.finish()
     }
 
     /// [`append`] of these lines after `mark`, the `base` they were
@@ -334,13 +381,16 @@ pub fn committed_by_kind(
     if let Some(counted) = counted {
         return Ok(counted.clone());
     }
-    Ok(by_kind(BTreeMap::new(), &read_committed(state_dir)?))
+    Ok(by_kind(BTreeMap::new(), read_committed(state_dir)?.iter().map(|n| n.kind)))
 }
 
 /// `counts` with `added` counted in.
-pub fn by_kind(mut counts: BTreeMap<NotificationKind, u64>, added: &[Notification]) -> BTreeMap<NotificationKind, u64> {
-    for notification in added {
-        *counts.entry(notification.kind).or_default() += 1;
+pub fn by_kind(
+    mut counts: BTreeMap<NotificationKind, u64>,
+    added: impl IntoIterator<Item = NotificationKind>,
+) -> BTreeMap<NotificationKind, u64> {
+    for kind in added {
+        *counts.entry(kind).or_default() += 1;
     }
     counts
 }

@@ -301,3 +301,59 @@ fn the_what_if_of_a_candidate_without_node_down_sends_nothing() {
     assert!(out.stdout.contains("the live outbox holds 2 notifications (1 firing, 0 reminder, 1 resolved"));
     assert_eq!(lab.read("past/outbox.jsonl"), "");
 }
+
+/// A rebuild writes its outbox while the fold decides it, a batch of 1,024
+/// notifications at a time (`fold_pass/decided.rs`): with more than two
+/// batches, the outbox (and its mark and counts in the checkpoint) is the
+/// one the runs that decided the same notifications committed, `rebuild
+/// --out` writes the same lines, and a full disk at the outbox's temp file
+/// keeps the previous state and leaves no temp file.
+#[test]
+fn a_rebuild_that_decides_many_notifications_writes_the_outbox_the_runs_wrote() {
+    // 60 nodes down and up again every 20 minutes for 10 hours: a firing and
+    // a resolve each time, ~3,600 notifications.
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "alerts:\n  rules:\n    node_stale: {enabled: false}\n");
+    let at = |minute: u32| format!("2026-05-12T{:02}:{:02}:00Z", minute / 60, minute % 60);
+    let hours = |from: u32, to: u32| -> Vec<Ev> {
+        (from * 60..to * 60)
+            .step_by(10)
+            .flat_map(|minute| {
+                let kind = if minute % 20 == 0 { "node_down" } else { "node_up" };
+                (0..60).map(move |n| (minute, kind, n))
+            })
+            .map(|(minute, kind, n)| Ev::new(&at(minute), kind).node(&format!("node-{n:02}")))
+            .collect()
+    };
+    for (from, to) in [(0, 4), (4, 7), (7, 10)] {
+        lab.append("events/nodes.jsonl", &lines(&hours(from, to)));
+        lab.observer(["run", "--no-tick"]).run().success();
+    }
+    let outbox = lab.read("state/outbox.jsonl");
+    assert!(outbox.lines().count() > 3 * 1024, "{} notifications", outbox.lines().count());
+    let header = lab.checkpoint_header();
+
+    lab.observer(["rebuild"]).run().success();
+    assert!(lab.read("state/outbox.jsonl") == outbox, "the rebuild's outbox is the runs'");
+    let rebuilt = lab.checkpoint_header();
+    assert_eq!(rebuilt["notified"], header["notified"]);
+    let content = |header: &serde_json::Value| {
+        let mark = &header["outbox"];
+        (mark["bytes"].clone(), mark["lines"].clone(), mark["digest"].clone())
+    };
+    assert_eq!(content(&rebuilt), content(&header));
+
+    let copy = lab.path("copy").display().to_string();
+    lab.observer(["rebuild", "--out", copy.as_str()]).run().success();
+    assert!(lab.read("copy/outbox.jsonl") == outbox, "rebuild --out writes the same lines");
+
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    lab.observer(["rebuild"])
+        .env("OBSERVER_TEST_FAIL_AT", "write:1")
+        .run()
+        .code(1)
+        .stderr_has("No space left on device");
+    assert_eq!(lab.read("state/observer_checkpoint.json"), checkpoint, "the checkpoint stays");
+    assert!(lab.read("state/outbox.jsonl") == outbox, "the outbox stays");
+    assert!(lab.temp_files().is_empty(), "{:?}", lab.temp_files());
+}
