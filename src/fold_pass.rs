@@ -177,6 +177,10 @@ fn run_pass(
         // committed by a full pass.
         if learned.is_empty() {
             fault_injection::crash_at("after-scan");
+            // A rebuild killed in its fold left its outbox's temp file
+            // and nothing else: the pass that finds nothing to fold
+            // removes it, as `outbox::prepare` does in a pass that folds.
+            outbox::remove_temp(&dirs.state);
             report.as_of = stored.header.clock;
             report.notified = stored.header.notified.clone();
             return Ok(report);

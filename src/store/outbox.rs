@@ -129,6 +129,14 @@ pub fn length(state_dir: &Path) -> u64 {
     std::fs::symlink_metadata(path(state_dir)).map_or(0, |meta| meta.len())
 }
 
+/// Removes the temp file of a whole new outbox that a killed rebuild left
+/// (it is made when the rebuild's fold starts, `fold_pass/decided.rs`):
+/// never read, and no incremental pass writes it again. Usually there is
+/// none; one that cannot be removed is hidden and harmless.
+pub fn remove_temp(state_dir: &Path) {
+    let _ = std::fs::remove_file(temp_path(&path(state_dir)));
+}
+
 /// Checks the committed part against `mark` and cuts off whatever follows
 /// it (left by a pass that crashed before its checkpoint), before a pass
 /// folds the events that decide those lines again.
@@ -138,8 +146,7 @@ pub fn length(state_dir: &Path) -> u64 {
 /// writes that temp again, so it would otherwise stay for good.
 pub fn prepare(state_dir: &Path, mark: &OutboxMark) -> Result<(), OutboxError> {
     let path = path(state_dir);
-    // Usually there is none; one that cannot be removed is hidden and harmless.
-    let _ = std::fs::remove_file(temp_path(&path));
+    remove_temp(state_dir);
     if mark.is_untouched(&path) {
         // Exactly as the committing pass left it: nothing to check or cut,
         // and the committed part is not read (the common case).

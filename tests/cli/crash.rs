@@ -341,6 +341,24 @@ fn a_crash_between_the_world_and_the_checkpoint_then_more_changes_converges() {
     lab.assert_world_equals_rebuild();
 }
 
+/// A rebuild writes its outbox's temp file while its fold runs
+/// (`fold_pass/decided.rs`): killed then, it leaves that file and nothing
+/// else, and the next run, which finds nothing new to fold, removes it.
+#[test]
+fn a_rebuild_killed_in_its_fold_leaves_no_temp_file_after_the_next_run() {
+    let lab = Homelab::new();
+    story(&lab, 0);
+    lab.run();
+    let checkpoint = lab.read("state/observer_checkpoint.json");
+    let out = lab.observer(["rebuild"]).env("OBSERVER_TEST_CRASH_AT", "after-scan").run();
+    assert_ne!(out.code, Some(0), "killed: {}", out.stderr);
+    assert_eq!(lab.temp_files(), ["state/.outbox.jsonl.tmp"], "what the kill left");
+    assert_eq!(lab.read("state/observer_checkpoint.json"), checkpoint);
+    lab.observer(["run", "--no-tick"]).run().success();
+    assert_eq!(lab.json("state/last-run.json")["events_folded"], 0, "nothing to fold");
+    assert!(lab.temp_files().is_empty(), "{:?}", lab.temp_files());
+}
+
 #[test]
 fn a_temp_file_left_by_a_crash_is_never_read_and_goes_with_the_next_write() {
     // Renames in a pass: the world's generation link (world/..data), then
