@@ -50,6 +50,8 @@ pub(super) struct Decided {
 struct Writer {
     batches: SyncSender<Vec<Notification>>,
     written: Receiver<Vec<Notification>>,
+    /// Batches sent and not yet back.
+    out: usize,
     thread: JoinHandle<Writing>,
 }
 
@@ -74,24 +76,28 @@ impl Decided {
             }
             writing
         });
-        let writing = spawned.ok().map(|thread| Writer { batches, written, thread });
+        let writing = spawned.ok().map(|thread| Writer { batches, written, out: 0, thread });
         Decided { taken: Vec::new(), writing }
     }
 
     /// Takes the engine's notifications when [`CHUNK`] or more wait there.
+    /// Called after every event: the channel is asked for a written batch
+    /// only while one is out.
     pub(super) fn take_some(&mut self, engine: &mut Engine) {
-        let Some(writer) = &self.writing else { return };
+        let Some(writer) = &mut self.writing else { return };
         if engine.notifications().len() >= CHUNK {
             let batch = engine.take_notifications();
             self.taken.extend(batch.iter().map(|n| (n.kind, n.ts)));
             // A send fails only when the thread is gone, which is a panic:
             // `finish` passes it on.
             let _ = writer.batches.send(batch);
+            writer.out += 1;
         }
         // Written batches are freed as soon as they are back (peak memory).
-        if let Some(writer) = &self.writing
+        if writer.out > 0
             && let Ok(batch) = writer.written.try_recv()
         {
+            writer.out -= 1;
             drop(batch);
         }
     }
