@@ -383,13 +383,7 @@ fn run_pass(
             let history_marks = staging.take()?.settle().map_err(PassError::HistorySettle)?;
             Ok((Written { files: written, pruning }, history_marks))
         },
-        || match decided.finish(&notifications) {
-            Some(rendered) => rendered,
-            None => match &new_outbox {
-                None => outbox::Rendered::new(&notifications, &base),
-                Some(path) => outbox::Rendered::written(&notifications, path),
-            },
-        },
+        || decided.finish(&notifications, &base),
         || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
     )?;
     let Written { files: written, pruning } = written;

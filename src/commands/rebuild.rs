@@ -85,14 +85,15 @@ fn what_if(dirs: &Dirs, report: &Report, until: Option<Ts>) -> Result<String> {
         (Some(live), Some(candidate)) => Some(live.min(candidate)),
         (live, candidate) => live.or(candidate),
     };
-    let within = |all: &mut dyn Iterator<Item = (NotificationKind, Ts)>| -> Vec<NotificationKind> {
-        all.filter(|(_, ts)| end.is_some_and(|end| *ts <= end)).map(|(kind, _)| kind).collect()
+    let live: Vec<(NotificationKind, Ts)> = live.iter().map(|n| (n.kind, n.ts)).collect();
+    let within = |all: &[(NotificationKind, Ts)]| -> Vec<NotificationKind> {
+        all.iter().filter(|(_, ts)| end.is_some_and(|end| *ts <= end)).map(|(kind, _)| *kind).collect()
     };
     Ok(format!(
         "what-if up to {}: this config would have sent {}; the live outbox holds {}; nothing was sent\n",
         end.map_or_else(|| "(no events)".into(), |t| t.to_string()),
-        by_kind(&within(&mut report.notifications.iter().copied())),
-        by_kind(&within(&mut live.iter().map(|n| (n.kind, n.ts)))),
+        by_kind(&within(&report.notifications)),
+        by_kind(&within(&live)),
     ))
 }
 

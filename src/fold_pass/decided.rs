@@ -18,13 +18,13 @@
 //! decides few notifications and appends them after the committed ones: it
 //! keeps them until the end, as before.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::engine::Engine;
 use crate::engine::alerts::{Notification, NotificationKind};
-use crate::store::outbox::{OutboxError, Rendered, Writing};
+use crate::store::outbox::{OutboxError, OutboxMark, Rendered, Writing};
 use crate::time::Ts;
 
 /// How many notifications may wait in the engine before the shell takes
@@ -42,6 +42,9 @@ pub(super) struct Decided {
     /// what the pass reports of them (by kind, and `rebuild --out`'s
     /// what-if up to an instant).
     taken: Vec<(NotificationKind, Ts)>,
+    /// The whole new outbox's path; `None` for a run's, appended after the
+    /// committed lines.
+    path: Option<PathBuf>,
     writing: Option<Writer>,
 }
 
@@ -58,7 +61,7 @@ struct Writer {
 impl Decided {
     /// Keeps the notifications in the engine (an incremental run's).
     pub(super) fn kept() -> Decided {
-        Decided { taken: Vec::new(), writing: None }
+        Decided { taken: Vec::new(), path: None, writing: None }
     }
 
     /// Writes the notifications to a new outbox at `path` as they are
@@ -77,7 +80,7 @@ impl Decided {
             writing
         });
         let writing = spawned.ok().map(|thread| Writer { batches, written, out: 0, thread });
-        Decided { taken: Vec::new(), writing }
+        Decided { taken: Vec::new(), path: Some(path.to_path_buf()), writing }
     }
 
     /// Takes the engine's notifications when [`CHUNK`] or more wait there.
@@ -102,15 +105,21 @@ impl Decided {
         }
     }
 
-    /// The rest of the pass's notifications (`rest`, taken from the engine
-    /// once the fold is done): with those written so far, the whole new
-    /// outbox at the `path` of [`Decided::written_to`]; or, when nothing was
-    /// written while the fold ran, `None`, and the caller renders `rest`.
-    /// A panic of the writer's thread goes on here.
-    pub(super) fn finish(mut self, rest: &[Notification]) -> Option<Result<Rendered, OutboxError>> {
-        let mut writing = self.writing.take()?.stop();
-        writing.push(rest);
-        Some(writing.finish())
+    /// The pass's outbox lines, once the fold is done and `rest` is what
+    /// the engine still holds: with those written so far, the whole new
+    /// outbox at the `path` of [`Decided::written_to`] (all of them there
+    /// when no thread could be started); a run's, rendered to be appended
+    /// after `base`. A panic of the writer's thread goes on here.
+    pub(super) fn finish(mut self, rest: &[Notification], base: &OutboxMark) -> Result<Rendered, OutboxError> {
+        match (self.writing.take(), &self.path) {
+            (Some(writer), _) => {
+                let mut writing = writer.stop();
+                writing.push(rest);
+                writing.finish()
+            }
+            (None, Some(path)) => Rendered::written(rest, path),
+            (None, None) => Rendered::new(rest, base),
+        }
     }
 
     /// The kind and instant of every notification of the pass, in order:

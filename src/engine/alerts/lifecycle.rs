@@ -266,7 +266,7 @@ impl AlertState {
         match due {
             Due::Recheck => self.recheck(key, at, rules, facts),
             Due::MaintenanceEnd => self.maintenance_due(key, at, rules, facts),
-            Due::Dependencies => self.refresh_scope(key, key.contains('/'), at, rules, facts),
+            Due::Dependencies => self.refresh_scope(key, at, rules, facts),
             Due::Fire => {
                 let Some(alert) = self.alerts.get(key) else { return };
                 let Some((rule, subject)) = conditions::split_key(key) else { return };

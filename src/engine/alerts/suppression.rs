@@ -197,7 +197,7 @@ impl AlertState {
         } else {
             self.maintenance.remove(&scope);
         }
-        self.refresh_scope(&scope, service.is_some(), now, rules, facts);
+        self.refresh_scope(&scope, now, rules, facts);
     }
 
     /// A window's `until` came: it ends unless it was ended or renewed.
@@ -206,9 +206,8 @@ impl AlertState {
         if window.until != Some(at) {
             return;
         }
-        let is_service = window.service.is_some();
         self.maintenance.remove(scope);
-        self.refresh_scope(scope, is_service, at, rules, facts);
+        self.refresh_scope(scope, at, rules, facts);
     }
 
     /// A pass starts under `rules` at the engine clock `now`: each node and
@@ -240,8 +239,10 @@ impl AlertState {
         self.depends_on = Dependencies { nodes: nodes.clone(), services: services.clone() };
     }
 
-    pub(super) fn refresh_scope(&mut self, scope: &str, is_service: bool, now: Ts, rules: &AlertRules, facts: &Facts) {
-        if is_service {
+    /// Refreshes the alerts of a node, or of a service (`node/service`:
+    /// no name holds a `/`: `inventory/name.rs`, `event/validate.rs`).
+    pub(super) fn refresh_scope(&mut self, scope: &str, now: Ts, rules: &AlertRules, facts: &Facts) {
+        if scope.contains('/') {
             self.refresh_service(scope, now, rules, facts);
         } else {
             self.refresh_node(scope, now, rules, facts);
