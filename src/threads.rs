@@ -27,9 +27,10 @@
 //!
 //! Only work that is waited for goes to the workers (a run's history
 //! lines staged beside the world are: the world waits for them before it
-//! is made current). The fold's reading thread, the stager of what left
-//! the hot view during the fold (`fold_pass::left`), each world file's
-//! sync and the free after a pass stay threads of their own: long-lived,
+//! is made current). The fold's reading thread, the threads a fold feeds
+//! ([`Fed`]: the stager of what left the hot view, `fold_pass::left`, and
+//! the writer of a rebuild's outbox, `fold_pass::decided`), each world
+//! file's sync and the free after a pass stay threads of their own: long-lived,
 //! or not always waited for (a sync that hangs in the kernel, on a dead
 //! network mount say, must not hold a worker the next pass needs).
 
@@ -169,6 +170,76 @@ impl<T> std::fmt::Debug for Later<T> {
     }
 }
 
+/// A thread of its own, fed batches while the caller goes on: the fold's
+/// stager of what left the hot view (`fold_pass::left`) and the writer of
+/// a rebuild's outbox (`fold_pass::decided`). At most `in_flight` batches
+/// wait besides the one it works on (the caller waits rather than hold
+/// more); each comes back once done, to be freed on the thread that made
+/// it ([`Fed::free_done`]), as soon as it is back (peak memory). Its state
+/// comes back at [`Fed::stop`], where a panic of the thread goes on.
+/// Not on the workers: it lives as long as the fold, which would hold one
+/// of them all that time.
+pub struct Fed<T, S> {
+    batches: std::sync::mpsc::SyncSender<T>,
+    done: std::sync::mpsc::Receiver<T>,
+    /// Batches sent and not yet back.
+    out: usize,
+    thread: std::thread::JoinHandle<S>,
+}
+
+impl<T: Send + 'static, S: Send + 'static> Fed<T, S> {
+    /// Starts the thread, named `name`, which gives each batch to `each`
+    /// with `state`. `None` when no thread can be started (`state` is then
+    /// gone with it).
+    pub fn start(
+        name: &str,
+        in_flight: usize,
+        mut state: S,
+        mut each: impl FnMut(&mut S, &T) + Send + 'static,
+    ) -> Option<Fed<T, S>> {
+        let (batches, receiver) = std::sync::mpsc::sync_channel::<T>(in_flight);
+        let (back, done) = std::sync::mpsc::channel::<T>();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                for batch in receiver {
+                    each(&mut state, &batch);
+                    // The caller has stopped when this fails: freed here.
+                    let _ = back.send(batch);
+                }
+                state
+            })
+            .ok()?;
+        Some(Fed { batches, done, out: 0, thread })
+    }
+
+    /// Hands `batch` to the thread, waiting while `in_flight` others wait.
+    pub fn send(&mut self, batch: T) {
+        // A send fails only when the thread is gone, which is a panic:
+        // `stop` passes it on.
+        let _ = self.batches.send(batch);
+        self.out += 1;
+    }
+
+    /// Frees a batch that came back, if one did: called after each event
+    /// of a fold, so the channel is asked only while a batch is out.
+    pub fn free_done(&mut self) {
+        if self.out > 0
+            && let Ok(batch) = self.done.try_recv()
+        {
+            self.out -= 1;
+            drop(batch);
+        }
+    }
+
+    /// The state, once every batch sent is done. A panic of the thread
+    /// goes on here.
+    pub fn stop(self) -> S {
+        drop(self.batches);
+        self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
 /// Drops `value` on a thread of its own, named `observer-free`: what a pass
 /// made of a busy history (its engine, ~100 MB in small allocations; a
 /// rebuild's 34,000 notifications) took the command tens of ms to free
@@ -249,6 +320,36 @@ mod tests {
         drop_beside(Told(tell));
         assert_eq!(told.recv().unwrap().as_deref(), Some("observer-free"));
         assert!(told.recv().is_err(), "dropped once");
+    }
+
+    #[test]
+    fn a_fed_thread_takes_the_batches_in_order_sends_each_back_and_gives_its_state_or_panic() {
+        let each = |seen: &mut Vec<(u32, Option<String>)>, batch: &Vec<u32>| {
+            let name = std::thread::current().name().map(str::to_string);
+            seen.extend(batch.iter().map(|n| (*n, name.clone())));
+        };
+        let mut fed = Fed::start("observer-fed", 1, Vec::new(), each).expect("a thread");
+        let mut back = 0;
+        for k in 0..50u32 {
+            fed.send(vec![2 * k, 2 * k + 1]);
+            let out = fed.out;
+            fed.free_done();
+            back += out - fed.out;
+            assert!(fed.out <= 3, "at most the one worked on, one waiting and one not yet freed");
+        }
+        while fed.out > 0 {
+            let out = fed.out;
+            fed.free_done();
+            back += out - fed.out;
+        }
+        assert_eq!(back, 50, "every batch came back");
+        let seen = fed.stop();
+        assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>(), "in order");
+        assert!(seen.iter().all(|(_, name)| name.as_deref() == Some("observer-fed")), "on its own thread");
+        let mut failing = Fed::start("observer-fed", 1, (), |_: &mut (), _: &u8| panic!("in the batch")).unwrap();
+        failing.send(1);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| failing.stop())).unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"in the batch"), "the panic goes on at the stop");
     }
 
     #[test]

@@ -19,12 +19,11 @@
 //! keeps them until the end, as before.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
-use std::thread::JoinHandle;
 
 use crate::engine::Engine;
 use crate::engine::alerts::{Notification, NotificationKind};
 use crate::store::outbox::{OutboxError, OutboxMark, Rendered, Writing};
+use crate::threads::Fed;
 use crate::time::Ts;
 
 /// How many notifications may wait in the engine before the shell takes
@@ -45,17 +44,8 @@ pub(super) struct Decided {
     /// The whole new outbox's path; `None` for a run's, appended after the
     /// committed lines.
     path: Option<PathBuf>,
-    writing: Option<Writer>,
-}
-
-/// The thread that writes the batches, and the batches it sends back to be
-/// freed on the thread that made them (as `left.rs` does with what left).
-struct Writer {
-    batches: SyncSender<Vec<Notification>>,
-    written: Receiver<Vec<Notification>>,
-    /// Batches sent and not yet back.
-    out: usize,
-    thread: JoinHandle<Writing>,
+    /// The thread that writes the batches (`observer-outbox`).
+    writing: Option<Fed<Vec<Notification>, Writing>>,
 }
 
 impl Decided {
@@ -68,18 +58,8 @@ impl Decided {
     /// decided. When no thread can be started, they are kept in the engine
     /// and written at the end.
     pub(super) fn written_to(path: &Path) -> Decided {
-        let (batches, receiver) = sync_channel::<Vec<Notification>>(BATCHES_IN_FLIGHT);
-        let (back, written) = channel::<Vec<Notification>>();
-        let mut writing = Writing::create(path);
-        let spawned = std::thread::Builder::new().name("observer-outbox".into()).spawn(move || {
-            for batch in receiver {
-                writing.push(&batch);
-                // The fold has ended when this fails: they are freed here.
-                let _ = back.send(batch);
-            }
-            writing
-        });
-        let writing = spawned.ok().map(|thread| Writer { batches, written, out: 0, thread });
+        let push = |writing: &mut Writing, batch: &Vec<Notification>| writing.push(batch);
+        let writing = Fed::start("observer-outbox", BATCHES_IN_FLIGHT, Writing::create(path), push);
         Decided { taken: Vec::new(), path: Some(path.to_path_buf()), writing }
     }
 
@@ -91,18 +71,9 @@ impl Decided {
         if engine.notifications().len() >= CHUNK {
             let batch = engine.take_notifications();
             self.taken.extend(batch.iter().map(|n| (n.kind, n.ts)));
-            // A send fails only when the thread is gone, which is a panic:
-            // `finish` passes it on.
-            let _ = writer.batches.send(batch);
-            writer.out += 1;
+            writer.send(batch);
         }
-        // Written batches are freed as soon as they are back (peak memory).
-        if writer.out > 0
-            && let Ok(batch) = writer.written.try_recv()
-        {
-            writer.out -= 1;
-            drop(batch);
-        }
+        writer.free_done();
     }
 
     /// The pass's outbox lines, once the fold is done and `rest` is what
@@ -127,15 +98,6 @@ impl Decided {
     pub(super) fn kinds(&self, rest: &[Notification]) -> Vec<(NotificationKind, Ts)> {
         let rest = rest.iter().map(|n| (n.kind, n.ts));
         self.taken.iter().copied().chain(rest).collect()
-    }
-}
-
-impl Writer {
-    /// The writer, once every batch sent is written. A panic of its thread
-    /// goes on here.
-    fn stop(self) -> Writing {
-        drop(self.batches);
-        self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 

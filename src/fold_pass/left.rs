@@ -17,12 +17,11 @@
 //! started, the chunks are staged on the fold's thread, as before.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
-use std::thread::JoinHandle;
 
 use crate::engine::{Engine, LeftEntries};
 use crate::store::deployment_files::{self, DiskFacts};
 use crate::store::history::{Early, HistoryError, Lines, Streamed};
+use crate::threads::Fed;
 use crate::world;
 
 /// How many entries may wait in the engine before the shell takes them.
@@ -41,9 +40,10 @@ pub(super) struct Left {
 
 /// Where the chunks are staged.
 enum Staging {
-    /// On the stager's thread, sent there in order; staged, the entries
-    /// come back to be freed on the thread that allocated them.
-    Thread(SyncSender<LeftEntries>, Receiver<LeftEntries>, JoinHandle<Stager>),
+    /// On the stager's thread (`observer-history`), sent there in order;
+    /// staged, the entries come back to be freed on the thread that
+    /// allocated them.
+    Thread(Fed<LeftEntries, Stager>),
     /// Here, when no thread could be started.
     Here(Box<Stager>),
 }
@@ -75,23 +75,13 @@ impl Left {
     }
 
     fn with_chunk(chunk: usize, state_dir: &Path, logs_dir: &Path, early: Option<Early>) -> Left {
-        let (sender, receiver) = sync_channel::<LeftEntries>(CHUNKS_IN_FLIGHT);
-        let (back, staged) = channel::<LeftEntries>();
-        let mut stager = Stager::new(state_dir, logs_dir, early);
-        let spawned = std::thread::Builder::new().name("observer-history".into()).spawn(move || {
-            for left in receiver {
-                stager.stage(&left);
-                // The fold has ended when this fails: they are freed here.
-                let _ = back.send(left);
-            }
-            stager.close();
-            stager
-        });
+        let stager = Stager::new(state_dir, logs_dir, early);
+        let stage = |stager: &mut Stager, left: &LeftEntries| stager.stage(left);
         // Without a thread, the lines are all written by `history::stage`
-        // (the early writer went with the closure, before it wrote).
-        let staging = match spawned {
-            Ok(thread) => Staging::Thread(sender, staged, thread),
-            Err(_) => Staging::Here(Box::new(Stager::new(state_dir, logs_dir, None))),
+        // (the early writer went with the stager, before it wrote).
+        let staging = match Fed::start("observer-history", CHUNKS_IN_FLIGHT, stager, stage) {
+            Some(fed) => Staging::Thread(fed),
+            None => Staging::Here(Box::new(Stager::new(state_dir, logs_dir, None))),
         };
         Left { chunk, staging }
     }
@@ -103,10 +93,8 @@ impl Left {
         }
         // Staged entries are freed as soon as they are back, not a chunk
         // later (peak memory).
-        if let Staging::Thread(_, staged, _) = &self.staging
-            && let Ok(left) = staged.try_recv()
-        {
-            drop(left);
+        if let Staging::Thread(fed) = &mut self.staging {
+            fed.free_done();
         }
     }
 
@@ -117,9 +105,7 @@ impl Left {
             return;
         }
         match &mut self.staging {
-            // A send fails only when the thread is gone, which is a panic:
-            // `finish` passes it on.
-            Staging::Thread(sender, _, _) => drop(sender.send(left)),
+            Staging::Thread(fed) => fed.send(left),
             Staging::Here(here) => here.stage(&left),
         }
     }
@@ -149,16 +135,12 @@ impl Left {
     }
 
     fn stop(self) -> Stager {
-        match self.staging {
-            Staging::Thread(sender, _, thread) => {
-                drop(sender);
-                thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            }
-            Staging::Here(mut here) => {
-                here.close();
-                *here
-            }
-        }
+        let mut stager = match self.staging {
+            Staging::Thread(fed) => fed.stop(),
+            Staging::Here(here) => *here,
+        };
+        stager.close();
+        stager
     }
 }
 
@@ -207,7 +189,7 @@ impl Stager {
     }
 
     /// Once the last chunk is staged: after an error, the files written
-    /// early are removed here, on the thread that wrote them.
+    /// early are removed here.
     fn close(&mut self) {
         if self.error.is_some() || self.early_error.is_some() {
             self.early = None;
