@@ -92,7 +92,7 @@ impl Default for WatchConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
-            cooldown_s: 300,
+            cooldown_s: crate::engine::alerts::DEFAULT_COOLDOWN_S,
             ttl_s: 3600,
             rules: Rule::ALL.into_iter().map(|rule| (rule, default_rule(rule))).collect(),
         }

@@ -357,3 +357,38 @@ fn a_rebuild_that_decides_many_notifications_writes_the_outbox_the_runs_wrote() 
     assert!(lab.read("state/outbox.jsonl") == outbox, "the outbox stays");
     assert!(lab.temp_files().is_empty(), "{:?}", lab.temp_files());
 }
+
+/// A budget switched off between runs (issue 11, thirty-sixth pass): the
+/// page that waited for room goes out at the next run's start, not when
+/// the hour would have given room back.
+#[test]
+fn a_budget_switched_off_between_runs_sends_the_waiting_page_at_the_next_run() {
+    let lab = Homelab::new();
+    let config = |budget: u32| {
+        format!("alerts:\n  rules:\n    node_stale: {{enabled: false}}\nbudgets:\n  notifications_per_hour: {budget}\n")
+    };
+    lab.write("observer.yaml", &config(1));
+    lab.append(
+        "events/lab.jsonl",
+        &lines(&[
+            Ev::new("2026-05-12T12:00:00Z", "node_down").node("venus"),
+            Ev::new("2026-05-12T12:01:00Z", "node_down").node("mars"),
+            Ev::new("2026-05-12T12:02:00Z", "tick"),
+        ]),
+    );
+    lab.run();
+    let waiting = ["node_down:venus@1778587200:firing:1", "budget:notifications@1778587260:budget_exhausted:1"];
+    assert_eq!(outbox_ids(&lab), waiting, "mars's page waits for room until 13:00");
+    assert_eq!(lab.json("world/alerts.json")["alerts"]["node_down:mars"]["last_notification"], json!(null));
+
+    lab.write("observer.yaml", &config(0));
+    lab.append("events/lab.jsonl", &lines(&[Ev::new("2026-05-12T12:05:00Z", "tick")]));
+    lab.run();
+    let outbox = lab.read("state/outbox.jsonl");
+    let paged: serde_json::Value = serde_json::from_str(outbox.lines().last().unwrap()).unwrap();
+    assert_eq!(outbox.lines().count(), 3, "{outbox}");
+    assert_eq!(paged["id"], "node_down:mars@1778587260:firing:1");
+    assert_eq!(paged["ts"], "2026-05-12T12:02:00Z", "at the run's start: the clock when it began");
+    let mars = &lab.json("world/alerts.json")["alerts"]["node_down:mars"];
+    assert_eq!(mars["last_notification"]["id"], "node_down:mars@1778587260:firing:1");
+}

@@ -99,6 +99,7 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
         state.queue_escalations(rules, now);
         state.queue_reminders(rules, now);
     }
+    state.queue_policy_changes(rules, clock);
     state.queue_dependency_changes(rules, clock);
     state.queue_timers(rules);
 }

@@ -43,7 +43,7 @@ use crate::time::Ts;
 pub use conditions::Facts;
 pub use map::AlertMap;
 pub use notification::{Notification, NotificationKind, NotificationRef, priority};
-pub use rules::{AlertRules, Rule, RuleOverride, RuleSettings};
+pub use rules::{AlertRules, DEFAULT_COOLDOWN_S, Rule, RuleOverride, RuleSettings};
 
 pub(super) use hook::{after_event, before_event, on_pass_started, prune};
 
@@ -271,6 +271,16 @@ pub struct AlertState {
     /// before it was kept, too) had none.
     #[serde(default, skip_serializing_if = "Dependencies::is_empty")]
     depends_on: Dependencies,
+    /// The `alerts.cooldown_s` and `budgets.notifications_per_hour` the
+    /// last pass ran under, so that a pass can tell whether they changed
+    /// since (`policy::queue_policy_changes`). Written only when they are
+    /// not the defaults (300 and 0), so a state under the defaults is byte
+    /// for byte what it was, and a state written before they were kept is
+    /// taken as having run under the defaults.
+    #[serde(default = "default_cooldown_s", skip_serializing_if = "is_default_cooldown_s")]
+    cooldown_s: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    notifications_per_hour: u32,
     /// Decided by the current pass, in decision order.
     #[serde(skip)]
     notifications: Vec<Notification>,
@@ -304,6 +314,18 @@ pub struct AlertState {
     pass_clock: Option<Ts>,
 }
 
+fn default_cooldown_s() -> u64 {
+    DEFAULT_COOLDOWN_S
+}
+
+fn is_default_cooldown_s(cooldown_s: &u64) -> bool {
+    *cooldown_s == DEFAULT_COOLDOWN_S
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// The state, without what the checkpoint does not keep: the pass's
 /// notifications (already in the outbox), its episodes that left the hot
 /// view (already in the history) and the key buffer.
@@ -317,6 +339,8 @@ impl PartialEq for AlertState {
             && self.budget == other.budget
             && self.held == other.held
             && self.depends_on == other.depends_on
+            && self.cooldown_s == other.cooldown_s
+            && self.notifications_per_hour == other.notifications_per_hour
     }
 }
 

@@ -59,6 +59,14 @@ impl Budget {
         self.sent.insert(at, now);
     }
 
+    /// Whether the window that ends at `now` has room under `rules`, asked
+    /// without forgetting what it holds.
+    fn has_room(&self, rules: &AlertRules, now: Ts) -> bool {
+        let horizon = now.minus_seconds(BUDGET_WINDOW_S);
+        let within = self.sent.len() - self.sent.partition_point(|at| *at <= horizon);
+        rules.notifications_per_hour == 0 || within < rules.notifications_per_hour as usize
+    }
+
     /// The sends at or before the start of the window that ends at `now`
     /// are forgotten.
     fn forget_sends(&mut self, now: Ts) {
@@ -254,6 +262,58 @@ impl AlertState {
             let at = sent.plus_seconds(rules.ttl_s).max(now);
             alert.reminder_due = Some(at);
             self.deadlines.insert((at, Due::Reminder, alert.key.clone()));
+        }
+    }
+
+    /// What waits for the cooldown or the budget when a pass starts (`now`,
+    /// the engine clock then; `None` before the first event), under the
+    /// pass's `cooldown_s` and `notifications_per_hour`. Under the ones the
+    /// last pass ran under, nothing changes. When they changed between
+    /// runs, a held notification takes its instant under the new ones
+    /// (issue 11, thirty-sixth pass; before, each waited out the old
+    /// setting, which a budget switched off while pages waited made up to
+    /// an hour):
+    /// - a key held by the cooldown is released at its last send plus the
+    ///   new `cooldown_s`, at the pass's start if that has passed;
+    /// - pages held by the budget go at the pass's start when its window has
+    ///   room under the new `notifications_per_hour` (all of them when it was
+    ///   switched off), in the budget's order, as when room comes back.
+    ///
+    /// Only a change is acted on: under the same settings, the window can
+    /// have room at a pass's start while pages still wait (a send recorded
+    /// at a late event's instant moved its front), and one pass lets them
+    /// wait for the room it scheduled; so must many.
+    pub(super) fn queue_policy_changes(&mut self, rules: &AlertRules, clock: Option<Ts>) {
+        let cooldown_changed = std::mem::replace(&mut self.cooldown_s, rules.cooldown_s) != rules.cooldown_s;
+        let budget_changed = std::mem::replace(&mut self.notifications_per_hour, rules.notifications_per_hour)
+            != rules.notifications_per_hour;
+        let Some(now) = clock else { return };
+        if cooldown_changed {
+            let mut moved = Vec::new();
+            for key in &self.held {
+                let Some(alert) = self.alerts.get(key) else { continue };
+                let (Some(held), Some(sent)) = (&alert.held, alert.last_sent) else { continue };
+                let HeldBy::Cooldown(until) = held.by else { continue };
+                let free = sent.plus_seconds(rules.cooldown_s).max(now);
+                if free != until {
+                    moved.push((key.clone(), until, free));
+                }
+            }
+            for (key, until, free) in moved {
+                self.deadlines.remove(&(until, Due::Cooldown, key.clone()));
+                if let Some(held) = self.alerts.get_mut(&key).and_then(|alert| alert.held.as_mut()) {
+                    held.by = HeldBy::Cooldown(free);
+                }
+                self.deadlines.insert((free, Due::Cooldown, key));
+            }
+        }
+        let room = !self.budget.queue.is_empty() && self.budget.has_room(rules, now);
+        if budget_changed && room && self.budget.release_at != Some(now) {
+            if let Some(at) = self.budget.release_at.take() {
+                self.deadlines.remove(&(at, Due::Budget, String::new()));
+            }
+            self.budget.release_at = Some(now);
+            self.deadlines.insert((now, Due::Budget, String::new()));
         }
     }
 

@@ -113,6 +113,9 @@ pub struct RuleOverride {
     pub min_checks: Option<u32>,
 }
 
+/// `alerts.cooldown_s` when the config does not set it.
+pub const DEFAULT_COOLDOWN_S: u64 = 300;
+
 /// Everything the alert engine reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertRules {

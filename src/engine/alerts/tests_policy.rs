@@ -480,6 +480,83 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `cooldown_s` and `notifications_per_hour` redrawn for each pass
+    /// (issue 11, thirty-sixth pass): a notification that waits always has
+    /// its wake-up queued, nothing waits for a budget that is off, no id
+    /// goes twice, and a page is never resolved unopened nor opened twice.
+    #[test]
+    fn what_waits_under_a_cooldown_or_budget_changed_between_passes_always_has_its_wake_up(
+        steps in prop::collection::vec((0u8..6, 0u8..3, 1i64..900, prop::bool::weighted(0.2)), 1..60),
+        passes in prop::collection::vec((1usize..60, prop::sample::select(vec![0u64, 60, 300, 1800]), 0u32..4), 1..6),
+    ) {
+        let mut t = 0;
+        let lines: Vec<String> = steps.iter().map(|(kind, who, gap, late)| {
+            let t = if *late { t - gap } else { t += gap; t };
+            let node = format!("n{who}");
+            match kind {
+                0 | 1 => down(t, &node),
+                2 | 3 => up(t, &node),
+                4 => unhealthy(t, &node, "s"),
+                _ => recovered(t, &node, "s"),
+            }
+        }).collect();
+        let mut cuts: Vec<usize> = passes.iter().map(|(cut, _, _)| (*cut).min(lines.len())).collect();
+        cuts.sort_unstable();
+        let rules: Vec<Rules> = passes.iter().map(|&(_, cooldown_s, budget)| rules_with(move |a| {
+            (a.cooldown_s, a.notifications_per_hour, a.ttl_s) = (cooldown_s, budget, 600);
+            without_staleness(a);
+        })).collect();
+        let mut folded_passes = Vec::new();
+        let mut from = 0;
+        for (cut, rules) in cuts.iter().zip(&rules) {
+            folded_passes.push((rules, &lines[from..*cut]));
+            from = *cut;
+        }
+        // The last pass's rules fold the rest and a tick a day later.
+        let rest: Vec<String> = lines[from..].iter().cloned().chain([tick(t + 86_400)]).collect();
+        let last = rules.last().unwrap();
+        folded_passes.push((last, &rest));
+        let folded = fold_passes(&folded_passes);
+        let state = &folded.engine.alerts;
+        let clock = folded.engine.clock().unwrap();
+        // Each notification that waits has its wake-up queued, after the
+        // clock (one at or before it was taken before the last event);
+        // none waits for the budget when the last pass has none.
+        for key in &state.held {
+            let held = state.alerts.get(key).and_then(|a| a.held.clone());
+            match held.map(|h| h.by) {
+                Some(HeldBy::Cooldown(until)) => {
+                    prop_assert!(state.deadlines.contains(&(until, Due::Cooldown, key.clone())), "{} waits for nothing", key);
+                    prop_assert!(until > clock, "{} waits for {:?}, before the clock", key, until);
+                }
+                Some(HeldBy::Budget { .. }) => {
+                    prop_assert!(last.alerts.notifications_per_hour > 0, "{} waits for a budget that is off", key);
+                    let at = state.budget.release_at;
+                    prop_assert!(at.is_some_and(|at| at > clock && state.deadlines.contains(&(at, Due::Budget, String::new()))), "{} waits for no room", key);
+                }
+                None => prop_assert!(false, "{} is listed as held and holds nothing", key),
+            }
+        }
+        let mut ids = BTreeSet::new();
+        let mut open: BTreeMap<&str, bool> = BTreeMap::new();
+        for note in &folded.notes {
+            prop_assert!(ids.insert(note.id.clone()), "{} twice", note.id);
+            let was = open.get(note.key.as_str()).copied().unwrap_or(false);
+            match note.kind {
+                NotificationKind::Firing => prop_assert!(!was, "{} opened twice", note.id),
+                NotificationKind::Reminder | NotificationKind::Resolved => prop_assert!(was, "{} of a closed page", note.id),
+                _ => {}
+            }
+            if note.kind != NotificationKind::BudgetExhausted {
+                open.insert(&note.key, note.kind != NotificationKind::Resolved);
+            }
+        }
+    }
+}
+
 #[test]
 fn reminders_follow_a_ttl_changed_between_passes() {
     let ttl = |ttl_s: u64| {
@@ -515,6 +592,51 @@ fn reminders_follow_a_ttl_changed_between_passes() {
             assert_eq!(state(&folded), state(&one));
         }
     }
+}
+
+/// A notification waiting for the cooldown or the budget when
+/// `cooldown_s` or `notifications_per_hour` changes between runs takes its
+/// instant under the new setting, at the next pass's start (its clock, 100
+/// here) if that has passed; under the same setting, nothing changes.
+#[test]
+fn a_cooldown_or_budget_changed_between_passes_releases_what_waits_under_the_new_one() {
+    let with = |cooldown_s: u64, budget: u32| {
+        rules_with(move |a| {
+            (a.ttl_s, a.cooldown_s, a.notifications_per_hour) = (0, cooldown_s, budget);
+            without_staleness(a);
+        })
+    };
+    let one_pass_state = |rules: &Rules, lines: &[String]| serde_json::to_string(&fold(rules, lines).engine).unwrap();
+    // a pages at 0 and recovers at 10: its resolve waits for the cooldown
+    // (300 after the page).
+    let key = "node_down:a";
+    let first = [down(0, "a"), up(10, "a"), tick(100)];
+    let then = [tick(1000)];
+    for (cooldown_s, resolved_at) in [(300, 300), (200, 200), (600, 600), (60, 100), (0, 100)] {
+        let folded = fold_passes(&[(&with(300, 0), &first), (&with(cooldown_s, 0), &then)]);
+        let sent = vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), resolved_at)];
+        assert_eq!(folded.sent(), sent, "cooldown 300, then {cooldown_s}");
+        assert_eq!(folded.engine.notifications_held(), 0);
+        assert!(folded.engine.alerts.deadlines.iter().all(|(_, due, _)| *due != Due::Cooldown), "no stale wake-up");
+    }
+    let lines: Vec<String> = first.iter().chain(&then).cloned().collect();
+    let same = fold_passes(&[(&with(300, 0), &first), (&with(300, 0), &then)]);
+    assert_eq!(serde_json::to_string(&same.engine).unwrap(), one_pass_state(&with(300, 0), &lines));
+
+    // A budget of one an hour: a pages at 0, b's page waits for room (3600).
+    let first = [down(0, "a"), down(1, "b"), tick(100)];
+    let then = [tick(5000)];
+    let exhausted = (format!("budget:notifications@{}:budget_exhausted:1", super::tests::BASE + 1), 1);
+    for (budget, paged_at) in [(1, 3600), (2, 100), (0, 100)] {
+        let folded = fold_passes(&[(&with(0, 1), &first), (&with(0, budget), &then)]);
+        let sent = vec![(id(key, 0, "firing", 1), 0), exhausted.clone(), (id("node_down:b", 1, "firing", 1), paged_at)];
+        assert_eq!(folded.sent(), sent, "a budget of 1, then {budget}");
+        assert_eq!(folded.engine.notifications_held(), 0);
+        assert!(folded.engine.alerts.budget.queue.is_empty() && !folded.engine.alerts.budget.announced);
+    }
+    let lines: Vec<String> = first.iter().chain(&then).cloned().collect();
+    let same = fold_passes(&[(&with(0, 1), &first), (&with(0, 1), &then)]);
+    assert_eq!(serde_json::to_string(&same.engine).unwrap(), one_pass_state(&with(0, 1), &lines));
 }
 
 /// From a review: a reminder waiting for the cooldown or the budget when
