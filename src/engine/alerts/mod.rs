@@ -277,8 +277,8 @@ pub struct AlertState {
     /// not the defaults (300 and 0), so a state under the defaults is byte
     /// for byte what it was, and a state written before they were kept is
     /// taken as having run under the defaults.
-    #[serde(default = "default_cooldown_s", skip_serializing_if = "is_default_cooldown_s")]
-    cooldown_s: u64,
+    #[serde(default, skip_serializing_if = "CooldownRan::is_default")]
+    cooldown_s: CooldownRan,
     #[serde(default, skip_serializing_if = "is_zero")]
     notifications_per_hour: u32,
     /// Decided by the current pass, in decision order.
@@ -314,12 +314,22 @@ pub struct AlertState {
     pass_clock: Option<Ts>,
 }
 
-fn default_cooldown_s() -> u64 {
-    DEFAULT_COOLDOWN_S
+/// The `alerts.cooldown_s` a pass ran under: the default until one has
+/// (so a new state and one read without it are alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct CooldownRan(u64);
+
+impl Default for CooldownRan {
+    fn default() -> CooldownRan {
+        CooldownRan(DEFAULT_COOLDOWN_S)
+    }
 }
 
-fn is_default_cooldown_s(cooldown_s: &u64) -> bool {
-    *cooldown_s == DEFAULT_COOLDOWN_S
+impl CooldownRan {
+    fn is_default(&self) -> bool {
+        *self == CooldownRan::default()
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -279,12 +279,18 @@ impl AlertState {
     ///   room under the new `notifications_per_hour` (all of them when it was
     ///   switched off), in the budget's order, as when room comes back.
     ///
+    /// A wake-up due already, before the clock (queued by a late event at
+    /// the end of the last pass), is left to be taken at its instant with
+    /// the pass's first event: moved to the clock it would go later (a
+    /// review of this pass).
+    ///
     /// Only a change is acted on: under the same settings, the window can
     /// have room at a pass's start while pages still wait (a send recorded
     /// at a late event's instant moved its front), and one pass lets them
     /// wait for the room it scheduled; so must many.
     pub(super) fn queue_policy_changes(&mut self, rules: &AlertRules, clock: Option<Ts>) {
-        let cooldown_changed = std::mem::replace(&mut self.cooldown_s, rules.cooldown_s) != rules.cooldown_s;
+        let cooldown_changed =
+            std::mem::replace(&mut self.cooldown_s, super::CooldownRan(rules.cooldown_s)).0 != rules.cooldown_s;
         let budget_changed = std::mem::replace(&mut self.notifications_per_hour, rules.notifications_per_hour)
             != rules.notifications_per_hour;
         let Some(now) = clock else { return };
@@ -294,6 +300,12 @@ impl AlertState {
                 let Some(alert) = self.alerts.get(key) else { continue };
                 let (Some(held), Some(sent)) = (&alert.held, alert.last_sent) else { continue };
                 let HeldBy::Cooldown(until) = held.by else { continue };
+                // Due already (a late event's past instant): taken at that
+                // instant with the pass's first event, as it would have
+                // been; moved to the clock it would go later.
+                if until <= now {
+                    continue;
+                }
                 let free = sent.plus_seconds(rules.cooldown_s).max(now);
                 if free != until {
                     moved.push((key.clone(), until, free));
@@ -308,7 +320,10 @@ impl AlertState {
             }
         }
         let room = !self.budget.queue.is_empty() && self.budget.has_room(rules, now);
-        if budget_changed && room && self.budget.release_at != Some(now) {
+        // A release due already (before the clock, after a late event) is
+        // taken at its instant with the pass's first event: moved to the
+        // clock, a budget raised or switched off would send later.
+        if budget_changed && room && self.budget.release_at.is_none_or(|at| at > now) {
             if let Some(at) = self.budget.release_at.take() {
                 self.deadlines.remove(&(at, Due::Budget, String::new()));
             }

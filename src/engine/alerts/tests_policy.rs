@@ -523,8 +523,9 @@ proptest! {
         let state = &folded.engine.alerts;
         let clock = folded.engine.clock().unwrap();
         // Each notification that waits has its wake-up queued, after the
-        // clock (one at or before it was taken before the last event);
-        // none waits for the budget when the last pass has none.
+        // clock: the last pass ends with a tick that is not late, and a
+        // wake-up at or before an event is taken before it. None waits for
+        // the budget when the last pass has none.
         for key in &state.held {
             let held = state.alerts.get(key).and_then(|a| a.held.clone());
             match held.map(|h| h.by) {
@@ -637,6 +638,28 @@ fn a_cooldown_or_budget_changed_between_passes_releases_what_waits_under_the_new
     let lines: Vec<String> = first.iter().chain(&then).cloned().collect();
     let same = fold_passes(&[(&with(0, 1), &first), (&with(0, 1), &then)]);
     assert_eq!(serde_json::to_string(&same.engine).unwrap(), one_pass_state(&with(0, 1), &lines));
+}
+
+/// From a review of the change above: a late heartbeat at the end of a
+/// pass fires `node_stale` in the past, its page waits for the budget and
+/// its release falls before the clock. A budget raised or switched off
+/// before the next pass does not move that release to the pass's start,
+/// later than under the same budget.
+#[test]
+fn a_budget_changed_between_passes_never_delays_a_release_already_due() {
+    let with = |budget: u32| {
+        rules_with(move |a| {
+            (a.ttl_s, a.notifications_per_hour) = (0, budget);
+        })
+    };
+    let heartbeat = |t: i64, node: &str| line(t, &format!(r#""type":"heartbeat","node":"{node}""#));
+    // The last line is late: b, silent since 100, was stale from 400.001.
+    let first = [down(0, "a"), heartbeat(3650, "a"), tick(3700), heartbeat(100, "b")];
+    for budget in [1, 2, 0] {
+        let folded = fold_passes(&[(&with(1), &first), (&with(budget), &[tick(3800)])]);
+        let stale = folded.sent().into_iter().find(|(id, _)| id.starts_with("node_stale:b@"));
+        assert_eq!(stale.map(|(_, at)| at), Some(3600), "a budget of 1, then {budget}: {:?}", folded.sent());
+    }
 }
 
 /// From a review: a reminder waiting for the cooldown or the budget when
