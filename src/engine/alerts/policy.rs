@@ -60,7 +60,8 @@ impl Budget {
     }
 
     /// Whether the window that ends at `now` has room under `rules`, asked
-    /// without forgetting what it holds.
+    /// without forgetting what it holds: the one count of the budget's
+    /// room (`AlertState::window_full` forgets, then asks it).
     fn has_room(&self, rules: &AlertRules, now: Ts) -> bool {
         let horizon = now.minus_seconds(BUDGET_WINDOW_S);
         let within = self.sent.len() - self.sent.partition_point(|at| *at <= horizon);
@@ -295,35 +296,49 @@ impl AlertState {
             != rules.notifications_per_hour;
         let Some(now) = clock else { return };
         if cooldown_changed {
-            let mut moved = Vec::new();
-            for key in &self.held {
-                let Some(alert) = self.alerts.get(key) else { continue };
-                let (Some(held), Some(sent)) = (&alert.held, alert.last_sent) else { continue };
-                let HeldBy::Cooldown(until) = held.by else { continue };
-                // Due already (a late event's past instant): taken at that
-                // instant with the pass's first event, as it would have
-                // been; moved to the clock it would go later.
-                if until <= now {
-                    continue;
-                }
-                let free = sent.plus_seconds(rules.cooldown_s).max(now);
-                if free != until {
-                    moved.push((key.clone(), until, free));
-                }
+            self.move_cooldown_holds(rules, now);
+        }
+        if budget_changed {
+            self.release_budget_at_start(rules, now);
+        }
+    }
+
+    /// Each key held by the cooldown waits until its last send plus the
+    /// pass's `cooldown_s`, or the pass's start (`now`) if that has passed.
+    fn move_cooldown_holds(&mut self, rules: &AlertRules, now: Ts) {
+        let mut moved = Vec::new();
+        for key in &self.held {
+            let Some(alert) = self.alerts.get(key) else { continue };
+            let (Some(held), Some(sent)) = (&alert.held, alert.last_sent) else { continue };
+            let HeldBy::Cooldown(until) = held.by else { continue };
+            // Due already (a late event's past instant): taken at that
+            // instant with the pass's first event, as it would have been;
+            // moved to the clock it would go later.
+            if until <= now {
+                continue;
             }
-            for (key, until, free) in moved {
-                self.deadlines.remove(&(until, Due::Cooldown, key.clone()));
-                if let Some(held) = self.alerts.get_mut(&key).and_then(|alert| alert.held.as_mut()) {
-                    held.by = HeldBy::Cooldown(free);
-                }
-                self.deadlines.insert((free, Due::Cooldown, key));
+            let free = sent.plus_seconds(rules.cooldown_s).max(now);
+            if free != until {
+                moved.push((key.clone(), until, free));
             }
         }
+        for (key, until, free) in moved {
+            self.deadlines.remove(&(until, Due::Cooldown, key.clone()));
+            if let Some(held) = self.alerts.get_mut(&key).and_then(|alert| alert.held.as_mut()) {
+                held.by = HeldBy::Cooldown(free);
+            }
+            self.deadlines.insert((free, Due::Cooldown, key));
+        }
+    }
+
+    /// The budget's queue goes at the pass's start (`now`) when the
+    /// window has room under the pass's `notifications_per_hour`.
+    fn release_budget_at_start(&mut self, rules: &AlertRules, now: Ts) {
         let room = !self.budget.queue.is_empty() && self.budget.has_room(rules, now);
         // A release due already (before the clock, after a late event) is
         // taken at its instant with the pass's first event: moved to the
         // clock, a budget raised or switched off would send later.
-        if budget_changed && room && self.budget.release_at.is_none_or(|at| at > now) {
+        if room && self.budget.release_at.is_none_or(|at| at > now) {
             if let Some(at) = self.budget.release_at.take() {
                 self.deadlines.remove(&(at, Due::Budget, String::new()));
             }
@@ -338,12 +353,15 @@ impl AlertState {
         !self.budget.queue.is_empty() || self.window_full(rules, now)
     }
 
+    /// Whether the window that ends at `now` is full, once the sends
+    /// before it are forgotten ([`Budget::has_room`] asks the same without
+    /// forgetting).
     fn window_full(&mut self, rules: &AlertRules, now: Ts) -> bool {
         if rules.notifications_per_hour == 0 {
             return false;
         }
         self.budget.forget_sends(now);
-        self.budget.sent.len() >= rules.notifications_per_hour as usize
+        !self.budget.has_room(rules, now)
     }
 
     fn schedule_budget(&mut self, now: Ts) {
