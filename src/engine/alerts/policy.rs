@@ -98,7 +98,14 @@ impl AlertState {
         }
         let firing = alert.status == AlertStatus::Firing;
         let want_open = firing && (alert.page_open || alert.suppressed_by.is_none());
+        // Flapping holds the receivers' page as it is while the alert
+        // fires, as any suppression holds its firing; once the alert has
+        // resolved, an open page gets its resolve (SPEC §6: "a page already
+        // open still gets its resolve"), whether the service still flaps
+        // or not: a service that reports only its changes may never end
+        // its flapping.
         let wanted = match (want_open, alert.page_open) {
+            (false, true) if !firing => Some(NotificationKind::Resolved),
             _ if frozen => None,
             (true, false) => Some(NotificationKind::Firing),
             (false, true) => Some(NotificationKind::Resolved),

@@ -369,6 +369,39 @@ fn flapping_gives_way_to_one_alert_and_the_current_state_is_sent_when_it_ends() 
     assert_eq!(folded.alert(key).suppressed_by, None);
 }
 
+/// SPEC §6: under suppression "a page already open still gets its
+/// resolve", flapping too. A page opened before its service started to
+/// flap, and kept open into the flapping (each recovery inside the
+/// cooldown), was never closed: the flapping held its resolve until
+/// flapping ended, and a service that reports only its changes never ends
+/// it, so the page stayed open (and reminded) after the service had
+/// recovered for good (review of issue 11's thirty-seventh pass). Now the
+/// page is closed at the first recovery the cooldown lets through; the
+/// failures after it, while the service flaps, give way to the `flapping`
+/// alert.
+#[test]
+fn a_page_open_when_its_service_starts_to_flap_gets_its_resolve_when_the_service_recovers() {
+    let rules = rules_with(|_| {});
+    let mut lines: Vec<String> =
+        (0..24).map(|i| if i % 2 == 0 { unhealthy(i * 60, "n", "s") } else { recovered(i * 60, "n", "s") }).collect();
+    lines.push(unhealthy(30 * 60, "n", "s"));
+    lines.push(tick(90 * 60));
+    lines.push(recovered(200 * 60, "n", "s"));
+    lines.push(tick(660 * 60));
+    let key = "service_unhealthy:n/s";
+    let folded = fold(&rules, &lines);
+    let flap_fired =
+        folded.alert("flapping:n/s").fired_at.expect("the service flaps").unix_seconds() - super::tests::BASE;
+    assert!(flap_fired < 300, "flapping started before the cooldown let the resolve go: {flap_fired}");
+    let of_key: Vec<(String, i64)> = folded.sent().into_iter().filter(|(id, _)| id.starts_with(key)).collect();
+    assert_eq!(of_key, [(id(key, 0, "firing", 1), 0), (id(key, 0, "resolved", 1), 300)]);
+    assert!(!folded.alert(key).page_open);
+    assert_eq!(folded.alert(key).suppressed_by.as_deref(), Some("flapping:n/s"), "flapping still holds its firings");
+    // The same in runs cut anywhere.
+    let runs = fold_in_passes(&rules, &lines, &[5, 24, 25, 26, 27]);
+    assert_eq!(runs.notes, folded.notes);
+}
+
 /// A history touching every rule, for the rebuild tests.
 fn busy_history() -> Vec<String> {
     let mut lines = Vec::new();
@@ -708,10 +741,12 @@ fn a_page_kept_open_across_a_resolve_held_by_the_cooldown_keeps_its_reminders() 
         folded.sent(),
         vec![(id(key, 0, "firing", 1), 0), (id(key, 0, "reminder", 1), 300), (id(key, 0, "reminder", 2), 600)]
     );
-    // Flapping (three outages in 50 s) holds the resolve of 50 back and
-    // the page open; the reminder due at 3600 comes while the alert is
-    // resolved, and the outage from 4100 (flapping over by then) keeps
-    // the page: it gets its reminders again.
+    // Flapping (three outages in 50 s) no longer holds the resolve of 50
+    // back (it held the page open for good when no status came after it):
+    // the resolve goes when the cooldown lets it, at 300. The outage from
+    // 4100 is a new episode, held while the service still flaps and sent
+    // when the flapping ends (at 4380, the failed checks having made the
+    // statuses steady), then reminded.
     let mut lines: Vec<String> =
         (0..3).flat_map(|i| [unhealthy(i * 20, "b", "s"), recovered(i * 20 + 10, "b", "s")]).collect();
     lines.extend([tick(4000), unhealthy(4100, "b", "s")]);
@@ -724,9 +759,10 @@ fn a_page_kept_open_across_a_resolve_held_by_the_cooldown_keeps_its_reminders() 
         of_key,
         vec![
             (id(key, 0, "firing", 1), 0),
-            (id(key, 0, "reminder", 1), 4100),
-            (id(key, 0, "reminder", 2), 7700),
-            (id(key, 0, "reminder", 3), 11_300)
+            (id(key, 0, "resolved", 1), 300),
+            (id(key, 4100, "firing", 1), 4380),
+            (id(key, 4100, "reminder", 1), 7980),
+            (id(key, 4100, "reminder", 2), 11_580)
         ]
     );
 }
