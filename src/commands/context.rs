@@ -10,7 +10,7 @@
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::PathArgs;
-use crate::config::{Config, check_runbooks};
+use crate::config::{Config, check_runbooks, hook_problems};
 use crate::dirs::Dirs;
 use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
@@ -76,6 +76,14 @@ impl Context {
                     super::warn(&format!("warning: {}", InputProblem { message: message.to_string(), ..note }));
                 }
                 check_runbooks(&config, file, self.dirs.inventory.as_deref())?;
+                // A hook that cannot be run is a failing channel, not a
+                // broken config: told, and its deliveries fail and are
+                // retried until it is back (`config::hook_problems`).
+                for problem in hook_problems(&config.notify.channels, file) {
+                    super::warn(&format!(
+                        "warning: {problem}; its deliveries fail and are retried until it can be run"
+                    ));
+                }
                 Ok(config)
             }
             None => Ok(Config::default()),

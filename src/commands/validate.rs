@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::context::Context;
 use super::{count, print, shown, warn};
-use crate::config::{Config, check_runbooks};
+use crate::config::{Config, check_runbooks, hook_problems};
 use crate::input_problem::InputProblem;
 use crate::inventory::Inventory;
 use crate::store::events::scan;
@@ -22,6 +22,7 @@ pub fn execute(context: &Context) -> Result<i32> {
             Ok((config, older_names)) => {
                 notes.extend(older_names);
                 problems.extend(check_runbooks(&config, file, dirs.inventory.as_deref()).err());
+                problems.extend(hook_problems(&config.notify.channels, file));
             }
             Err(found) => problems.extend(found),
         }

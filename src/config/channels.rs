@@ -1,10 +1,18 @@
 //! Checking `notify.channels` while the file is parsed, so that every
 //! problem carries its line: exactly one of `hook` or `webhook`, names
-//! that tell channels apart, a hook program that exists and may be run, a
-//! webhook URL that parses and is http or https, `rules` that exist, and
-//! no `format` on a hook (it would be silently ignored).
+//! that tell channels apart, a hook program given as an absolute path or a
+//! name, a webhook URL that parses and is http or https, `rules` that
+//! exist, and no `format` on a hook (it would be silently ignored).
+//!
+//! Whether a hook's program is there and may be run is a fact of the
+//! machine, not of the file, and can change between runs (a script
+//! deleted, a disk not mounted yet): [`hook_problems`] tells it apart.
+//! `observer validate` counts it as a problem; every other command warns
+//! and goes on, and the channel's deliveries fail (and are retried) until
+//! the program is back, as for any failing channel: a failing channel
+//! never stops the fold nor holds up the other channels.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +23,7 @@ use super::alerts::RuleName;
 use super::located;
 use super::notify::{ChannelConfig, WebhookFormat, default_timeout_s};
 use crate::event::Severity;
+use crate::input_problem::InputProblem;
 
 /// A channel as written: `format` is kept optional to tell a `format` on a
 /// hook from the default.
@@ -103,28 +112,54 @@ impl RawChannel {
     }
 }
 
-/// A hook's argv, whose program exists and may be run: an absolute path,
-/// or a name found in `PATH` (the hook runs without a shell, from wherever
-/// observer runs, so a relative path would depend on that).
+/// A hook's argv, whose program is an absolute path or a name to find in
+/// `PATH` (the hook runs without a shell, from wherever observer runs, so
+/// a relative path would depend on that). Whether it is there is told by
+/// [`hook_problems`].
 fn hook<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
     let argv = located::checked(deserializer, |argv: &Vec<String>| {
         let Some(program) = argv.first().filter(|program| !program.is_empty()) else {
             return Err("a hook needs its argv: a list whose first item is the program".to_string());
         };
-        program_problem(program).map_or(Ok(()), Err)
+        match program.contains('/') && !Path::new(program).is_absolute() {
+            true => Err(format!(
+                "hook program `{program}` is a relative path; give an absolute path or a program name found in PATH"
+            )),
+            false => Ok(()),
+        }
     })?;
     Ok(Some(argv))
 }
 
-/// Why `program` cannot be run as a hook, if it cannot.
+/// The hooks of `channels` (read from the config `file`) whose program
+/// cannot be run on this machine now: missing, not a file, not executable,
+/// or a name not found in `PATH`. Each at the line of the channel's hook,
+/// found again in the file's text.
+pub fn hook_problems(channels: &[ChannelConfig], file: &Path) -> Vec<InputProblem> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (index, channel) in channels.iter().enumerate() {
+        let Some(program) = channel.hook.as_ref().and_then(|argv| argv.first()) else { continue };
+        let nth = seen.entry(program.as_str()).or_default();
+        *nth += 1;
+        if let Some(why) = program_problem(program) {
+            let line = text.lines().enumerate().filter(|(_, line)| line.contains(program.as_str())).nth(*nth - 1);
+            problems.push(InputProblem::new(
+                file,
+                line.map(|(at, _)| at as u64 + 1),
+                format!("notify.channels[{index}].hook: {why}"),
+            ));
+        }
+    }
+    problems
+}
+
+/// Why `program` (an absolute path or a name) cannot be run as a hook now,
+/// if it cannot.
 fn program_problem(program: &str) -> Option<String> {
     if program.contains('/') {
         let path = Path::new(program);
-        if !path.is_absolute() {
-            return Some(format!(
-                "hook program `{program}` is a relative path; give an absolute path or a program name found in PATH"
-            ));
-        }
         return match executable(path) {
             Ok(()) => None,
             Err(why) => Some(format!("hook program {program} {why}")),

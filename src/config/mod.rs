@@ -21,6 +21,7 @@ mod runbooks;
 
 pub use alerts::default_rule;
 pub use alerts::{AlertsConfig, RuleConfig, RuleName, rule_names, some_count, some_runbook, some_seconds, thresholds};
+pub use channels::hook_problems;
 pub use defaults::DEFAULTS_YAML;
 pub use file::{
     BreakerConfig, BudgetsConfig, Config, EventsConfig, HealthConfig, NodesConfig, Noted, RetentionConfig, WatchConfig,

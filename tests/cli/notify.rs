@@ -335,3 +335,51 @@ fn a_crash_between_a_send_and_its_ledger_line_sends_it_again_with_the_same_id() 
     assert_eq!(got[1], got[2], "the copy carries the same Idempotency-Key");
     assert_eq!(ledger(&lab).iter().filter(|a| a["outcome"] == "delivered").count(), 3);
 }
+
+/// A hook program that went away (deleted, on a disk not mounted yet) is a
+/// failing channel, not a broken config: the run warns, folds, pages the
+/// other channels, and the hook's page is retried until the program is
+/// back (review of issue 11's thirty-seventh pass: the run stopped at the
+/// config, folding nothing and paging no one). `validate` still counts it.
+#[test]
+fn a_hook_program_that_went_away_fails_its_channel_not_the_run() {
+    let lab = Homelab::new();
+    let server = Server::always(200);
+    let log = lab.path("hook.log");
+    lab.write("hook.sh", &format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\n", log.display(), log.display()));
+    let hook = lab.path("hook.sh");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.write(
+        "observer.yaml",
+        &format!(
+            "notify:\n  channels:\n    - name: phone\n      hook: [\"{}\"]\n    - name: web\n      webhook: \"{}\"\n",
+            hook.display(),
+            server.url
+        ),
+    );
+    lab.observer(["validate"]).run().success();
+    let hidden = lab.path("hook.sh.away");
+    std::fs::rename(&hook, &hidden).unwrap();
+    lab.observer(["validate"])
+        .run()
+        .code(1)
+        .stdout_has("observer.yaml:4: notify.channels[0].hook: hook program ")
+        .stdout_has("hook.sh does not exist");
+    lab.append("events/n.jsonl", "{\"ts\":\"2026-05-12T12:00:00Z\",\"type\":\"node_down\",\"node\":\"mars\"}\n");
+    lab.run()
+        .stderr_has("warning: ")
+        .stderr_has("observer.yaml:4: notify.channels[0].hook: hook program ")
+        .stderr_has("its deliveries fail and are retried until it can be run")
+        .stdout_has("web node_down:mars@1778587200:firing:1: delivered")
+        .stdout_has("phone node_down:mars@1778587200:firing:1: failed, retry at");
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["mars"]["status"], "down", "the run folded");
+    assert_eq!(ids(&server.accepted()), ["node_down:mars@1778587200:firing:1"]);
+    // The program is back: the next round delivers the page it missed.
+    std::fs::rename(&hidden, &hook).unwrap();
+    lab.observer(["notify"])
+        .env("OBSERVER_NOW", "2026-05-12T14:00:00Z")
+        .run()
+        .success()
+        .stdout_has("phone node_down:mars@1778587200:firing:1: delivered");
+    assert!(lab.read("hook.log").contains("\"id\":\"node_down:mars@1778587200:firing:1\""));
+}
