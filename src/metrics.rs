@@ -117,11 +117,20 @@ fn count_notifications(
     outbox::committed_by_kind(&dirs.state, counted).map_err(|e| format!("notifications not counted: {e}"))
 }
 
-/// The ledger's failed attempts and dead letters.
+/// The ledger's failed attempts and dead letters, counted so that they
+/// only grow: the failed attempts of a notification on a channel are its
+/// attempts (the highest attempt number, which ledger compaction keeps,
+/// `notify/compact.rs`) less the one that delivered it, and a dead letter
+/// is a notification given up on a channel. Counted as lines, the failed
+/// attempts went down when compaction dropped the retries in between, and
+/// Prometheus read the counter's fall as a reset.
 fn count_deliveries(dirs: &Dirs) -> Result<(u64, u64), String> {
-    /// The one field of a ledger line counted here.
+    /// The fields of a ledger line counted here.
     #[derive(Deserialize)]
     struct Line {
+        id: String,
+        channel: String,
+        attempt: u32,
         outcome: AttemptOutcome,
     }
     let path = ledger::path(&dirs.state);
@@ -130,18 +139,23 @@ fn count_deliveries(dirs: &Dirs) -> Result<(u64, u64), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("deliveries not counted: cannot read {}: {e}", path.display())),
     };
-    let (mut failed, mut dead) = (0, 0);
+    // By (channel, id): the highest attempt, delivered, dead-lettered.
+    let mut pairs: std::collections::HashMap<(String, String), (u32, bool, bool)> = std::collections::HashMap::new();
     // A torn last line is skipped, as delivery skips it.
     for line in bytes.split(|b| *b == b'\n').filter_map(|line| serde_json::from_slice::<Line>(line).ok()) {
+        let pair = pairs.entry((line.channel, line.id)).or_default();
+        pair.0 = pair.0.max(line.attempt);
         match line.outcome {
-            AttemptOutcome::Delivered => {}
-            AttemptOutcome::Retry => failed += 1,
-            AttemptOutcome::DeadLetter => {
-                failed += 1;
-                dead += 1;
-            }
+            AttemptOutcome::Delivered => pair.1 = true,
+            AttemptOutcome::Retry => {}
+            AttemptOutcome::DeadLetter => pair.2 = true,
         }
     }
+    let failed = pairs
+        .values()
+        .map(|&(attempts, delivered, _)| u64::from(attempts - u32::from(delivered && attempts > 0)))
+        .sum();
+    let dead = pairs.values().filter(|&&(_, _, dead)| dead).count() as u64;
     Ok((failed, dead))
 }
 
@@ -218,6 +232,7 @@ pub fn render(summary: &Summary, services: &ServicesFile, tallies: &Tallies, run
             NotificationKind::Reminder,
             NotificationKind::Resolved,
             NotificationKind::BudgetExhausted,
+            NotificationKind::Escalation,
         ] {
             let count = counts.get(&kind).copied().unwrap_or(0);
             out.sample("observer_notifications_total", &[("kind", kind.name())], count as f64);

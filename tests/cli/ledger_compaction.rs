@@ -88,3 +88,28 @@ fn a_crash_during_compaction_loses_nothing() {
         assert!(lab.temp_files().is_empty(), "{point}: {:?}", lab.temp_files());
     }
 }
+
+/// `observer_deliveries_failed_total` is a counter: a compaction that drops
+/// the retries between a notification's first and last attempts must not
+/// make it fall (Prometheus reads a fall as a reset). The grown ledger
+/// holds 1,201 failed attempts (400 retries of each notification and one
+/// dead letter); they are still counted once it is compacted to 6 lines
+/// (review of issue 11's thirty-seventh pass: it read 5), with the failed
+/// attempt the run's own round adds (n2's resolve, to the same 503).
+#[test]
+fn the_failed_deliveries_counter_does_not_fall_when_the_ledger_is_compacted() {
+    let (lab, _server, _ledger) = setup();
+    lab.run();
+    let ledger = lab.read("state/deliveries.jsonl");
+    let grown: Vec<&str> = ledger.lines().filter(|line| line.contains(":firing:1\",\"channel")).collect();
+    assert_eq!(grown.len(), 6, "the run's delivery round compacted the grown ledger:\n{ledger}");
+    let added = ledger.lines().count() - grown.len();
+    assert!(ledger.lines().skip(grown.len()).all(|line| line.contains("\"outcome\":\"retry\"")), "{ledger}");
+    let metrics = lab.world("metrics.prom");
+    let sample = |name: &str| -> u64 {
+        let value = metrics.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' '));
+        value.unwrap_or_else(|| panic!("{name}")).parse().unwrap()
+    };
+    assert_eq!(sample("observer_deliveries_failed_total"), 1201 + added as u64, "{metrics}");
+    assert_eq!(sample("observer_deliveries_dead_lettered_total"), 1, "{metrics}");
+}
