@@ -392,3 +392,32 @@ fn a_budget_switched_off_between_runs_sends_the_waiting_page_at_the_next_run() {
     let mars = &lab.json("world/alerts.json")["alerts"]["node_down:mars"];
     assert_eq!(mars["last_notification"]["id"], "node_down:mars@1778587260:firing:1");
 }
+
+/// A rule switched back on in `observer.yaml` between runs pages what holds
+/// at the next run's start: venus went down while `node_down` was off and
+/// sends nothing more (a node that is down is silent); before, no alert
+/// ever fired for it until a rebuild (review of issue 11's thirty-seventh
+/// pass).
+#[test]
+fn a_rule_switched_back_on_between_runs_pages_a_node_already_down() {
+    let lab = Homelab::new();
+    let config = |node_down: bool| {
+        format!("alerts:\n  rules:\n    node_stale: {{enabled: false}}\n    node_down: {{enabled: {node_down}}}\n")
+    };
+    lab.write("observer.yaml", &config(false));
+    lab.append(
+        "events/lab.jsonl",
+        &lines(&[Ev::new("2026-05-12T12:00:00Z", "node_down").node("venus"), Ev::new("2026-05-12T12:20:00Z", "tick")]),
+    );
+    lab.run();
+    assert_eq!(lab.json("world/nodes.json")["nodes"]["venus"]["status"], "down");
+    assert_eq!(lab.json("world/alerts.json")["alerts"]["node_down:venus"], json!(null));
+
+    lab.write("observer.yaml", &config(true));
+    lab.append("events/lab.jsonl", &lines(&[Ev::new("2026-05-12T12:30:00Z", "tick")]));
+    lab.run();
+    let venus = &lab.json("world/alerts.json")["alerts"]["node_down:venus"];
+    assert_eq!(venus["status"], "firing");
+    assert_eq!(venus["fired_at"], "2026-05-12T12:20:00Z", "at the run's start");
+    assert_eq!(outbox_ids(&lab), ["node_down:venus@1778588400:firing:1"]);
+}

@@ -2,6 +2,8 @@
 //! the clock passes), after it (the subjects it changed), at a pass start
 //! and when history is pruned. An event touches only its own subjects.
 
+use std::collections::BTreeSet;
+
 use super::conditions::{self, Facts};
 use super::watch::{LiveHint, rule_bit};
 use super::{AlertRules, AlertState, AlertStatus, Due, Rule};
@@ -94,14 +96,53 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
     state.left.clear();
     state.pass_clock = Some(clock.unwrap_or(Ts::MIN));
     state.refresh_runbooks(rules);
+    let off_before = std::mem::replace(&mut state.rules_off, rules_off(rules));
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);
+        state.wake_enabled(&off_before, rules, facts, now);
         state.queue_escalations(rules, now);
         state.queue_reminders(rules, now);
     }
     state.queue_policy_changes(rules, clock);
     state.queue_dependency_changes(rules, clock);
     state.queue_timers(rules);
+}
+
+/// Where `rules` switch a rule off, as the alert state keeps it: the
+/// rule's name when it is off, and `<rule>@<node/service>` for a service
+/// whose override makes it otherwise (on where the rule is off, off where
+/// it is on). Empty when every rule is on everywhere.
+fn rules_off(rules: &AlertRules) -> BTreeSet<String> {
+    let mut off = BTreeSet::new();
+    for rule in Rule::ALL {
+        if !rules.settings(rule, None).enabled {
+            off.insert(rule.name().to_string());
+        }
+    }
+    for (service, overrides) in &rules.service_overrides {
+        for rule in overrides.keys() {
+            if rules.settings(*rule, Some(service)).enabled != rules.settings(*rule, None).enabled {
+                off.insert(format!("{}@{service}", rule.name()));
+            }
+        }
+    }
+    off
+}
+
+/// Whether `off` ([`rules_off`]) has `rule` off for a subject of `service`.
+fn is_off(off: &BTreeSet<String>, rule: Rule, service: Option<&str>) -> bool {
+    let globally = off.contains(rule.name());
+    let otherwise = service.is_some_and(|service| off.contains(&format!("{}@{service}", rule.name())));
+    globally != otherwise
+}
+
+/// Whether `rule`'s part of two [`rules_off`] differs.
+fn rule_changed(before: &BTreeSet<String>, now: &BTreeSet<String>, rule: Rule) -> bool {
+    let of = |off: &BTreeSet<String>| -> Vec<String> {
+        let name = rule.name();
+        off.iter().filter(|entry| entry.split('@').next() == Some(name)).cloned().collect()
+    };
+    of(before) != of(now)
 }
 
 /// Resolved alerts older than `horizon` are forgotten, like incidents,
@@ -137,6 +178,74 @@ impl AlertState {
             if alert.runbook.as_deref() != runbook {
                 alert.runbook = runbook.map(str::to_string);
             }
+        }
+    }
+
+    /// The subjects of the rules switched on since the last pass (off in
+    /// `before`, on under `rules`; a service's override too), evaluated at
+    /// the pass's start `now`: a condition that holds then fires without
+    /// waiting for its subject's next event, as a rule switched off is
+    /// resolved at once (`retire_disabled`). What a rule off did not keep
+    /// up is queued too: the staleness check of a node not stale yet, the
+    /// recheck of a running deployment not stuck yet, the window check of
+    /// a live `failure_rate` or `deployment_failures`. In the order of
+    /// `Rule::ALL`, subjects in key order.
+    fn wake_enabled(&mut self, before: &BTreeSet<String>, rules: &AlertRules, facts: &Facts, now: Ts) {
+        if *before == self.rules_off {
+            return;
+        }
+        for rule in Rule::ALL {
+            if !rule_changed(before, &self.rules_off, rule) {
+                continue;
+            }
+            let subjects: Vec<String> = match rule {
+                Rule::NodeDown | Rule::NodeStale => {
+                    facts.nodes.sorted().into_iter().map(|(n, _)| n.to_string()).collect()
+                }
+                Rule::DeploymentFailures => self.nodes.sorted().into_iter().map(|(n, _)| n.to_string()).collect(),
+                Rule::ServiceUnhealthy | Rule::ServiceDegraded => {
+                    facts.services.sorted().into_iter().map(|(s, _)| s.to_string()).collect()
+                }
+                Rule::FailureRate | Rule::Flapping => {
+                    self.services.sorted().into_iter().map(|(s, _)| s.to_string()).collect()
+                }
+                Rule::BreakerOpen | Rule::DiskLow => facts.probes.keys().cloned().collect(),
+                Rule::DeploymentStuck => facts
+                    .deployments
+                    .sorted()
+                    .into_iter()
+                    .filter(|(_, run)| run.status == crate::engine::DeploymentStatus::Running)
+                    .map(|(id, _)| id.to_string())
+                    .collect(),
+            };
+            for subject in subjects {
+                let service = conditions::service_of(rule, &subject);
+                if is_off(before, rule, service) && !is_off(&self.rules_off, rule, service) {
+                    self.switched_on(rule, &subject, rules, facts, now);
+                }
+            }
+        }
+    }
+
+    /// One subject of a rule switched on: evaluated at `now`, and what a
+    /// rule off left unqueued, queued.
+    fn switched_on(&mut self, rule: Rule, subject: &str, rules: &AlertRules, facts: &Facts, now: Ts) {
+        let live = self.evaluate(rule, subject, rules, facts, now);
+        match rule {
+            Rule::NodeStale => self.schedule_stale_check(subject, rules, facts, now),
+            Rule::FailureRate | Rule::DeploymentFailures if live => {
+                self.schedule_window_check(rule, subject, rules, now)
+            }
+            Rule::DeploymentStuck => {
+                let max_running_s = rules.settings(rule, None).max_running_s;
+                let started = facts.deployments.get(subject).and_then(|run| run.started_at);
+                if let Some(at) = started.map(|at| conditions::just_after(at.plus_seconds(max_running_s)))
+                    && at > now
+                {
+                    self.queue_recheck(at, rule, subject);
+                }
+            }
+            _ => {}
         }
     }
 

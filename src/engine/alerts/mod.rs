@@ -281,6 +281,13 @@ pub struct AlertState {
     cooldown_s: CooldownRan,
     #[serde(default, skip_serializing_if = "is_zero")]
     notifications_per_hour: u32,
+    /// Where the rules were switched off in the last pass
+    /// (`hook::RulesOff`), so that a pass can tell which were switched on
+    /// since and evaluate their subjects at its start. Not written when
+    /// every rule was on, so a state without it (one written before it
+    /// was kept, too) had every rule on.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    rules_off: BTreeSet<String>,
     /// Decided by the current pass, in decision order.
     #[serde(skip)]
     notifications: Vec<Notification>,

@@ -402,6 +402,82 @@ fn a_page_open_when_its_service_starts_to_flap_gets_its_resolve_when_the_service
     assert_eq!(runs.notes, folded.notes);
 }
 
+/// A rule switched on between passes (or a service's override that had it
+/// off, removed) evaluates its subjects at the next pass's start: a node
+/// down, stale, a service unhealthy or a deployment running since the last
+/// pass pages then, without waiting for the subject's next event, which
+/// may never come (a node that is down sends nothing). Before, the rule
+/// looked only at subjects with new events, and the node stayed down with
+/// no alert (review of issue 11's thirty-seventh pass).
+#[test]
+fn a_rule_switched_on_between_passes_pages_what_holds_at_the_next_start() {
+    let on = rules_with(without_staleness);
+    let switched = |rule: Rule| {
+        rules_with(move |a| {
+            without_staleness(a);
+            a.rules.get_mut(&rule).unwrap().enabled = false;
+        })
+    };
+    // node_down: venus went down while the rule was off.
+    let off = switched(Rule::NodeDown);
+    let folded = fold_passes(&[(&off, &[down(0, "venus"), tick(100)]), (&on, &[tick(200)])]);
+    assert_eq!(folded.sent(), [(id("node_down:venus", 100, "firing", 1), 100)]);
+    // Off while firing (resolved at once), then on again: a new episode,
+    // with ids of its own, so no receiver takes it for the one it closed
+    // (the resolve and the new firing wait for the cooldown, 300).
+    let folded = fold_passes(&[(&on, &[down(0, "venus"), tick(50)]), (&off, &[tick(400)]), (&on, &[tick(1000)])]);
+    assert_eq!(
+        folded.sent(),
+        [
+            (id("node_down:venus", 0, "firing", 1), 0),
+            (id("node_down:venus", 0, "resolved", 1), 300),
+            (id("node_down:venus", 400, "firing", 1), 600),
+        ]
+    );
+    // node_stale: venus's last heartbeat at 0, stale from 300; the rule
+    // switched on at 1000 fires at once, its firing dated at the instant
+    // its condition began to hold, as every transition is.
+    let stale_off = rules_with(|a| a.rules.get_mut(&Rule::NodeStale).unwrap().enabled = false);
+    let stale_on = rules_with(|_| {});
+    let heartbeat = line(0, r#""type":"heartbeat","node":"venus""#);
+    let folded = fold_passes(&[(&stale_off, &[heartbeat.clone(), tick(1000)]), (&stale_on, &[tick(1100)])]);
+    assert_eq!(folded.sent(), [(id("node_stale:venus", 300, "firing", 1), 300)]);
+    // Not stale yet when switched on: its staleness check is queued.
+    let folded = fold_passes(&[(&stale_off, &[heartbeat.clone(), tick(100)]), (&stale_on, &[tick(1100)])]);
+    assert_eq!(folded.sent(), [(id("node_stale:venus", 300, "firing", 1), 300)]);
+    // A service's override that had service_unhealthy off, removed.
+    let overridden = rules_with(|a| {
+        without_staleness(a);
+        let over = RuleOverride {
+            enabled: Some(false),
+            for_s: None,
+            keep_firing_for_s: None,
+            severity: None,
+            max_ratio_bp: None,
+            min_checks: None,
+        };
+        a.service_overrides.entry("n/s".into()).or_default().insert(Rule::ServiceUnhealthy, over);
+    });
+    let folded = fold_passes(&[(&overridden, &[unhealthy(0, "n", "s"), tick(100)]), (&on, &[tick(200)])]);
+    let key = "service_unhealthy:n/s";
+    assert_eq!(
+        folded.sent().into_iter().filter(|(id, _)| id.starts_with(key)).collect::<Vec<_>>(),
+        [(id(key, 100, "firing", 1), 100)]
+    );
+    // deployment_stuck: a run started while the rule was off, and no event
+    // of it after: its recheck is queued when the rule is switched on.
+    let started = line(0, r#""type":"deployment_started","correlation_id":"d1","node":"saturn""#);
+    let stuck_off = switched(Rule::DeploymentStuck);
+    let folded = fold_passes(&[(&stuck_off, &[started, tick(100)]), (&on, &[tick(5000)])]);
+    let alert = folded.alert("deployment_stuck:d1");
+    assert_eq!(alert.status, AlertStatus::Firing);
+    assert_eq!(alert.fired_at, Some(Ts((super::tests::BASE + 3600) * 1000 + 1)));
+    // Switched off and on inside no pass: nothing else changes; unchanged
+    // rules in two passes are one pass.
+    let lines = [down(0, "venus"), tick(100), tick(200)];
+    assert_eq!(fold_in_passes(&on, &lines, &[2]).notes, fold(&on, &lines).notes);
+}
+
 /// A history touching every rule, for the rebuild tests.
 fn busy_history() -> Vec<String> {
     let mut lines = Vec::new();
@@ -517,13 +593,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// `cooldown_s` and `notifications_per_hour` redrawn for each pass
-    /// (issue 11, thirty-sixth pass): a notification that waits always has
-    /// its wake-up queued, nothing waits for a budget that is off, no id
-    /// goes twice, and a page is never resolved unopened nor opened twice.
+    /// (issue 11, thirty-sixth pass), and `node_down` switched off in some
+    /// (thirty-seventh): a notification that waits always has its wake-up
+    /// queued, nothing waits for a budget that is off, no id goes twice, a
+    /// page is never resolved unopened nor opened twice, and in the end
+    /// exactly the nodes that are down have their page open.
     #[test]
-    fn what_waits_under_a_cooldown_or_budget_changed_between_passes_always_has_its_wake_up(
+    fn what_waits_under_a_cooldown_budget_or_rule_changed_between_passes_always_has_its_wake_up(
         steps in prop::collection::vec((0u8..6, 0u8..3, 1i64..900, prop::bool::weighted(0.2)), 1..60),
-        passes in prop::collection::vec((1usize..60, prop::sample::select(vec![0u64, 60, 300, 1800]), 0u32..4), 1..6),
+        passes in prop::collection::vec((1usize..60, prop::sample::select(vec![0u64, 60, 300, 1800]), 0u32..4, prop::bool::weighted(0.3)), 1..6),
     ) {
         let mut t = 0;
         let lines: Vec<String> = steps.iter().map(|(kind, who, gap, late)| {
@@ -536,11 +614,15 @@ proptest! {
                 _ => recovered(t, &node, "s"),
             }
         }).collect();
-        let mut cuts: Vec<usize> = passes.iter().map(|(cut, _, _)| (*cut).min(lines.len())).collect();
+        let mut cuts: Vec<usize> = passes.iter().map(|(cut, _, _, _)| (*cut).min(lines.len())).collect();
         cuts.sort_unstable();
-        let rules: Vec<Rules> = passes.iter().map(|&(_, cooldown_s, budget)| rules_with(move |a| {
+        // `node_down` is switched off in some passes, never in the last
+        // (thirty-seventh pass): the receivers' view converges to the world.
+        let last_pass = passes.len() - 1;
+        let rules: Vec<Rules> = passes.iter().enumerate().map(|(n, &(_, cooldown_s, budget, off))| rules_with(move |a| {
             (a.cooldown_s, a.notifications_per_hour, a.ttl_s) = (cooldown_s, budget, 600);
             without_staleness(a);
+            a.rules.get_mut(&Rule::NodeDown).unwrap().enabled = !off || n == last_pass;
         })).collect();
         let mut folded_passes = Vec::new();
         let mut from = 0;
@@ -587,6 +669,13 @@ proptest! {
             if note.kind != NotificationKind::BudgetExhausted {
                 open.insert(&note.key, note.kind != NotificationKind::Resolved);
             }
+        }
+        // A day after the last event, every node that is down has its
+        // page open, and only those: whatever the passes switched off.
+        for (node, state) in folded.engine.nodes().sorted() {
+            let key = format!("node_down:{node}");
+            let down = state.status == crate::engine::NodeStatus::Down;
+            prop_assert_eq!(open.get(key.as_str()).copied().unwrap_or(false), down, "{} is down: {}", node, down);
         }
     }
 }
