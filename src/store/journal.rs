@@ -74,12 +74,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use self::lines::{misread, path_of, placed_records, records, removal_line, set_line};
+use self::lines::{misread, placed_records, records, removal_line, set_line};
 use self::read::{read_bytes, read_bytes_after, read_bytes_here};
 use super::atomic::{InTemp, is_the_file_at, sync_dir, write_atomic, write_in_pieces, write_temp};
 use super::fault_injection;
 use super::journal_cut::Cut;
-use super::journal_entities::{CUT, Edits, assemble, fields, placed, spliced, split, visit};
+use super::journal_entities::{CUT, Edits, assemble, placed, spliced, split, visit};
 use super::journal_index::{Collision, EntityIndex, Set, Written};
 use super::journal_spans::{Spans, Tiler};
 use super::mark::FileMark;
@@ -374,8 +374,8 @@ pub fn load_and_parse<T, E>(
         Made::Unfit(parse, buf) => {
             let text = &buf[room..];
             let (index, values) = replay(text, &records).map_err(snapshot_damaged)?;
-            let mut doc = assembled(text, &committed, index.as_ref(), values)
-                .map_err(|reason| damaged(journal.clone(), reason))?;
+            let mut doc =
+                assembled(text, &records, index.as_ref(), values).map_err(|reason| damaged(journal.clone(), reason))?;
             let parsed = parse(&mut doc);
             misread_first(&parsed, &journal, &committed)?;
             let saved = written.and_then(|(written, bytes)| saved_of(&written, &bytes));
@@ -557,7 +557,7 @@ pub fn load(state: &Path, at: &StateRef) -> Result<(String, Stored), JournalErro
         drop(values);
         return Ok((snapshot, Stored::new(*at, index)));
     }
-    let doc = assembled(&snapshot, &committed, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
+    let doc = assembled(&snapshot, &records, index.as_ref(), values).map_err(|reason| damaged(journal, reason))?;
     Ok((doc, Stored::new(*at, index)))
 }
 
@@ -607,16 +607,16 @@ fn replay<'a>(
 
 /// The document of the replayed entities (by the slots of `index`), or,
 /// when their paths could not be told apart, of the snapshot and the
-/// journal replayed by their text.
+/// journal's records replayed by their text.
 fn assembled(
     snapshot: &str,
-    journal: &str,
+    records: &[(&str, Option<&str>)],
     index: Option<&EntityIndex>,
     values: Vec<Option<&str>>,
 ) -> Result<String, String> {
     let Some(index) = index else {
         // Two paths with one hash: replayed by their text instead.
-        return replay_by_path(snapshot, journal);
+        return replay_by_path(snapshot, records);
     };
     let entities = index.slots().filter_map(|(p, slot)| Some((p, values[slot as usize]?))).collect();
     assemble(entities)
@@ -642,19 +642,21 @@ fn remove(index: &mut Option<EntityIndex>, values: &mut [Option<&str>], path: &s
     }
 }
 
-/// The snapshot with the journal replayed over it, keyed by path text: for
-/// the state whose paths [`EntityIndex`] cannot tell apart.
-fn replay_by_path(snapshot: &str, journal: &str) -> Result<String, String> {
-    let mut map: HashMap<String, &str> = split(snapshot)?.into_iter().collect();
-    for line in journal.lines() {
-        let mut keys = fields(line)?.into_iter();
-        let path = keys.next().and_then(|(_, raw)| path_of(raw)).unwrap_or_default().to_string();
-        match keys.next() {
-            Some((_, raw)) => map.insert(path, raw),
-            None => map.remove(&path),
+/// The snapshot with the journal's records replayed over it, keyed by path
+/// text: for the state whose paths [`EntityIndex`] cannot tell apart. The
+/// records as [`records`] reads them (a removal is `None`, placed or not:
+/// read from each line's second member, a placed removal's `"at"` was
+/// taken for its value; found by a review, thirty-seventh pass of issue 11).
+fn replay_by_path(snapshot: &str, records: &[(&str, Option<&str>)]) -> Result<String, String> {
+    let entities = split(snapshot)?;
+    let mut map: HashMap<&str, &str> = entities.iter().map(|(path, raw)| (path.as_str(), *raw)).collect();
+    for &(path, raw) in records {
+        match raw {
+            Some(raw) => map.insert(path, raw),
+            None => map.remove(path),
         };
     }
-    assemble(map.iter().map(|(p, raw)| (p.as_str(), *raw)).collect())
+    assemble(map.into_iter().collect())
 }
 
 /// Writes the state document `doc` after `stored` (the files the live

@@ -609,3 +609,23 @@ fn the_bytes_kept_beside_a_snapshot_are_given_to_its_loads_and_only_to_them() {
     std::fs::write(&entities, &whole).unwrap();
     assert_eq!(kept(&second.at).as_deref(), Some(&b"kept"[..]));
 }
+
+/// The replay by path text, for a state whose paths the index cannot tell
+/// apart, reads the records as every other replay does: a removal written
+/// with its place (`{"p":[…],"at":[…]}`) removes its entity. Read from each
+/// line's second member, the place was taken for the entity's value, and
+/// the removed entity came back as `[5,6]` (review of issue 11's
+/// thirty-seventh pass: reached only after two paths share a hash).
+#[test]
+fn the_replay_by_path_removes_what_a_placed_removal_removes() {
+    let snapshot = r#"{"a":1,"b":2,"c":{"d":3}}"#;
+    let journal =
+        "{\"p\":[\"a\"],\"at\":[5,6]}\n{\"p\":[\"c\"],\"v\":{\"d\":4},\"at\":[17,24]}\n{\"p\":[\"e\"],\"v\":5}\n";
+    let records = super::records(Path::new("journal-1.jsonl"), journal).unwrap();
+    let replayed = super::replay_by_path(snapshot, &records).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&replayed).unwrap(), serde_json::json!({"b": 2, "c": {"d": 4}, "e": 5}));
+    // The same as the replay by index.
+    let (index, values) = super::replay(snapshot, &records).unwrap();
+    let by_index = super::assembled(snapshot, &records, index.as_ref(), values).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&by_index).unwrap(), serde_json::from_str::<Value>(&replayed).unwrap());
+}
