@@ -106,8 +106,10 @@ pub enum Command {
     /// `ID` is looked up in the world files, then in world/history/, in this order: an incident id
     /// (inc-…), an alert key (rule:subject), a deployment or correlation id, node/service, a node.
     /// The events of the entity's stretch of time (an incident from its start to its resolve, a
-    /// deployment from start to end, an alert from pending to resolved, a service from its latest
-    /// incident, a node from its last heartbeat, each up to the world's as_of) and of one hour before
+    /// deployment from start to end, an alert from pending to resolved or to its last notification
+    /// if later, and through the event that let a resolve waiting for the cooldown or
+    /// keep_firing_for_s go, a service from its latest incident, a node from its last heartbeat,
+    /// each up to the world's as_of) and of one hour before
     /// it are read through state/event-index.jsonl and folded into a fresh engine with the live
     /// config and inventory. Each event that speaks of the entity, or changed it, is printed in fold
     /// order with file:line and the changes: debounce pending and committed, breaker transitions and

@@ -222,7 +222,12 @@ pub fn explain(
     let target = target::resolve(world, id).map_err(|close| ExplainError::Unknown { id: id.to_string(), close })?;
     let replay_from = target.from.minus_seconds(LEAD_IN_S);
     let index = event_index_log::read(state).map(|read| read.index);
-    let span = read::span(events, index.as_ref(), replay_from, target.to).map_err(ExplainError::Source)?;
+    let mut span = read::span(events, index.as_ref(), replay_from, target.to).map_err(ExplainError::Source)?;
+    // What fell due at `to` itself (a held resolve, the end of
+    // `keep_firing_for_s`) is taken by the first event at or after it.
+    if target.through_next && span.events.last().is_none_or(|last| last.event.ts < target.to) {
+        read::with_next(&mut span, events, index.as_ref(), target.to, target.as_of).map_err(ExplainError::Source)?;
+    }
     // The replay keeps every finished entry: the target may be one that
     // the live world has long pushed out to the history.
     let rules = &Rules { keep_finished: usize::MAX, ..rules.clone() };

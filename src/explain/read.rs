@@ -74,6 +74,41 @@ pub fn span(events_dir: &Path, index: Option<&EventIndex>, from: Ts, to: Ts) -> 
     Ok(span)
 }
 
+/// Adds to `span` (read up to `to`) the first event after `to`, looked
+/// for in windows that grow from an hour (each read through the index, as
+/// `span` was) up to `as_of`, the clock of the world: none when no event
+/// came after `to`.
+pub fn with_next(
+    span: &mut Span,
+    events_dir: &Path,
+    index: Option<&EventIndex>,
+    to: Ts,
+    as_of: Ts,
+) -> Result<(), SourceError> {
+    let start = Ts(to.0.saturating_add(1));
+    let mut window_s: u64 = 3600;
+    if start > as_of {
+        return Ok(());
+    }
+    loop {
+        let end = start.plus_seconds(window_s).min(as_of);
+        let mut next = self::span(events_dir, index, start, end)?;
+        span.bytes_read += next.bytes_read;
+        span.files_read += next.files_read;
+        if let Some(first) = (!next.events.is_empty()).then(|| next.events.swap_remove(0)) {
+            // Read with the same listing: its file numbers are `span`'s.
+            if next.paths == span.paths {
+                span.events.push(first);
+            }
+            return Ok(());
+        }
+        if end >= as_of {
+            return Ok(());
+        }
+        window_s = window_s.saturating_mul(4);
+    }
+}
+
 /// The byte ranges of a file to read, each with the line it starts on:
 /// the blocks that meet the span and the part beyond the index; the whole
 /// file when its entry cannot be trusted.

@@ -26,6 +26,13 @@ pub struct Target {
     pub record: Option<Value>,
     pub from: Ts,
     pub to: Ts,
+    /// The replay also folds the first event after `to` (a resolved
+    /// alert: what its resolve waited for, the cooldown or
+    /// `keep_firing_for_s`, is taken when the clock passes it, at the next
+    /// event), looked for up to `as_of`.
+    pub through_next: bool,
+    /// The world's engine clock.
+    pub as_of: Ts,
 }
 
 /// Looks `id` up; `Err` holds the close matches among the IDs known.
@@ -42,6 +49,8 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
         record: Some(record.clone()),
         from: from.or(to).unwrap_or(as_of),
         to: to.unwrap_or(as_of),
+        through_next: false,
+        as_of,
     };
     let incident_target = |record: &Value, found_in: String| {
         let scope = Scope::service(text(record, "node"), text(record, "service")).with_incident(text(record, "id"));
@@ -61,7 +70,15 @@ pub fn resolve(world: &Path, id: &str) -> Result<Target, Vec<String>> {
             scope.node_level = true;
         }
         let from = ts(&record, "since").or_else(|| ts(&record, "fired_at"));
-        return Ok(found(Kind::Alert, scope, found_in, &record, from, ts(&record, "resolved_at")));
+        // A resolved alert's stretch runs to its last notification, when
+        // that came later (a resolve held by the cooldown), and through
+        // the event that let it go.
+        let resolved_at = ts(&record, "resolved_at");
+        let last_sent = record.get("last_notification").and_then(|n| ts(n, "ts"));
+        let to = resolved_at.map(|at| last_sent.map_or(at, |sent| sent.max(at)));
+        let mut target = found(Kind::Alert, scope, found_in, &record, from, to);
+        target.through_next = resolved_at.is_some();
+        return Ok(target);
     }
     if let Some((record, found_in)) = files.find_key("deployments", id) {
         let from = ts(&record, "started_at");

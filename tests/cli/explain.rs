@@ -312,3 +312,67 @@ fn explain_never_takes_the_lock_nor_writes() {
     assert_eq!(lab.world_files("world"), before);
     assert_eq!(lab.read("state/event-index.jsonl"), index);
 }
+
+/// A resolved alert's explanation runs to its last notification and the
+/// event that let it go: venus's resolve waited for the cooldown (its page
+/// went at 12:01, so not before 12:06) and was decided when the 12:07
+/// heartbeat moved the clock past it. Before, the stretch ended at
+/// `resolved_at` (12:03) and `explain` never showed whether the resolve
+/// went out (review of issue 11's thirty-seventh pass).
+#[test]
+fn a_resolved_alert_is_explained_through_the_resolve_it_waited_to_send() {
+    let lab = Homelab::new();
+    lab.write("observer.yaml", "alerts:\n  rules:\n    node_stale: {enabled: false}\n");
+    lab.append(
+        "events/venus.jsonl",
+        &lines(&[
+            Ev::new("2026-05-12T12:01:00Z", "node_down").node("venus"),
+            Ev::new("2026-05-12T12:03:00Z", "heartbeat").node("venus"),
+            Ev::new("2026-05-12T12:07:00Z", "heartbeat").node("venus"),
+            Ev::new("2026-05-12T12:30:00Z", "heartbeat").node("venus"),
+        ]),
+    );
+    lab.run();
+    let key = "node_down:venus";
+    let alert = &lab.json("world/alerts.json")["alerts"][key];
+    assert_eq!(alert["resolved_at"], "2026-05-12T12:03:00Z");
+    assert_eq!(alert["last_notification"]["id"], "node_down:venus@1778587260:resolved:1");
+    let json = explain_json(&lab, key);
+    let steps: Vec<(&str, Vec<String>)> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let changes = e["changes"].as_array().unwrap();
+            let said =
+                changes.iter().map(|c| format!("{} {}", c["subject"].as_str().unwrap(), c["change"].as_str().unwrap()));
+            (e["ts"].as_str().unwrap(), said.collect())
+        })
+        .collect();
+    let last = steps.last().unwrap();
+    assert_eq!(last.0, "2026-05-12T12:07:00Z", "{steps:?}");
+    assert!(last.1.iter().any(|c| c.contains("node_down:venus@1778587260:resolved:1")), "{steps:?}");
+    assert!(steps.iter().all(|(ts, _)| *ts != "2026-05-12T12:30:00Z"), "only the event that let it go: {steps:?}");
+
+    // Resolved at the end of `keep_firing_for_s` (12:13), taken by the next
+    // event, 67 minutes later and of another node.
+    let lab = Homelab::new();
+    lab.write(
+        "observer.yaml",
+        "alerts:\n  rules:\n    node_stale: {enabled: false}\n    service_unhealthy: {keep_firing_for_s: 180}\n",
+    );
+    lab.append(
+        "events/saturn.jsonl",
+        &lines(&[
+            Ev::new("2026-05-12T12:00:00Z", "service_unhealthy").node("saturn").service("a"),
+            Ev::new("2026-05-12T12:10:00Z", "service_recovered").node("saturn").service("a"),
+            Ev::new("2026-05-12T13:20:00Z", "heartbeat").node("venus"),
+        ]),
+    );
+    lab.run();
+    let json = explain_json(&lab, "service_unhealthy:saturn/a");
+    let last = json["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ts"], "2026-05-12T13:20:00Z", "{json:#}");
+    let said: Vec<&str> = last["changes"].as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
+    assert!(said.contains(&"resolved"), "{json:#}");
+}
