@@ -78,6 +78,14 @@
 //!     into a new one (on the busy history, about every eighth or ninth
 //!     such run).
 //!     Skipped when row 3's run left no journal (it wrote a new snapshot).
+//! 19. The runs a timer makes over a quarter of an hour: from a rebuild,
+//!     15 runs in a row, each with 1,000 new events, their mean time against
+//!     the rebuild (target ≤ 5 %, row 3's, since these are the same runs
+//!     in their steady state), and their mean bytes written against the
+//!     rebuild's (row 17's 5 %). Rows 3 and 18 are the first two runs after
+//!     a rebuild; these include the runs that compact the state's journal
+//!     into a new snapshot (the row says how many) and the runs whose
+//!     journal has grown (more records to splice into the snapshot).
 //!
 //! Every row but 8, 10 and 11 is measured on two generated shapes
 //! (benches/corpus.rs): `calm`, a month of a calm homelab, and `busy`, two
@@ -203,8 +211,9 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
         |events, single_files| corpus::Spec { events, producers: PRODUCERS, single_files, seed: setup.seed, shape };
     // The big history, and behind it the new events rows 3 and 18 append,
     // 1,000 for each run of each repetition.
-    // Row 5 takes one more batch.
-    let mut generator = corpus::generate(&spec(events + NEW_EVENTS * (2 * repeats as u64 + 1), 0));
+    // Row 5 takes one more batch, row 19 one for each of its runs.
+    let mut generator =
+        corpus::generate(&spec(events + NEW_EVENTS * (2 * repeats as u64 + 1 + u64::from(TIMER_RUNS)), 0));
     let files = corpus::append(&big.join("events"), generator.by_ref().take(events as usize)).expect("the corpus");
     corpus::write(&small.join("events"), &spec(SMALL_EVENTS, 0)).expect("writing the small corpus");
     corpus::write(&many.join("events"), &spec(singles, singles)).expect("writing the single-event files");
@@ -367,6 +376,32 @@ fn shape_rows(setup: &Setup, shape: Shape, dir: &Path) -> Vec<Row> {
         None => Row::skipped("5. peak memory", "GNU time (/usr/bin/time) is not installed"),
     });
 
+    // 19. The runs a timer makes, one after the other from a rebuild, each
+    // with 1,000 new events: their mean, the state's compaction included.
+    rebuild_from_nothing(observer, &big);
+    let (mut runs, mut runs_written, mut compactions) = (Duration::ZERO, 0, 0);
+    for _ in 0..TIMER_RUNS {
+        append_new_events(&big, &mut generator);
+        let (before, generation) = (io_counters(), state_generation(&big));
+        runs += time(|| observe(observer, &big, &["run", "--no-tick"]));
+        runs_written += io_counters().since(&before);
+        compactions += u32::from(state_generation(&big) != generation);
+    }
+    let timer = format!(
+        "19. mean of {TIMER_RUNS} runs in a row after a rebuild, each with {} new events on {label} ({compactions} compacting the state) / rebuild",
+        thousands(NEW_EVENTS)
+    );
+    rows.push(Row::time(timer, runs / TIMER_RUNS, rebuild_again, Some(0.05)));
+    rows.push(match runs_written {
+        0 => Row::skipped("   bytes written by those runs", "/proc/self/io is not readable"),
+        _ => Row::bytes(
+            format!("   bytes written by those runs, mean / by rebuild {label}"),
+            runs_written / u64::from(TIMER_RUNS),
+            rebuild_written,
+            0.05,
+        ),
+    });
+
     // 6. Many single-event files: a no-op run against listing them.
     observe(observer, &many, &["run", "--no-tick"]);
     let (mut noop_many, mut find, mut find_stat) = (Duration::MAX, Duration::MAX, Duration::MAX);
@@ -501,6 +536,26 @@ fn holds_a_journal(root: &Path) -> bool {
 
 /// New events appended for each repetition of row 3.
 const NEW_EVENTS: u64 = 1_000;
+
+/// The runs of row 19, a timer's quarter of an hour: on the busy history
+/// the journal passes half the snapshot, and the state is compacted, about
+/// every ninth run.
+const TIMER_RUNS: u32 = 15;
+
+/// The generation of the engine state's snapshot under `root`
+/// (`state/engine/snapshot-N.json`), 0 when there is none: a run that
+/// compacted the state made a new one.
+fn state_generation(root: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(root.join("state/engine")) else { return 0 };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("snapshot-")?.strip_suffix(".json")?.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
 
 fn rebuild_from_nothing(observer: &Path, root: &Path) {
     rebuild_from_nothing_with(observer, root, &[]);
