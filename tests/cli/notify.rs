@@ -174,10 +174,16 @@ fn channel_filters_pass_budget_notices() {
     assert_eq!(ids(&server.accepted()), ["budget:notifications@1778580000:budget_exhausted:1"]);
 }
 
-fn hook_config(lab: &Homelab, script: &str, timeout_s: u32) {
+/// `hook.sh` holding `script`, executable; its path.
+fn hook_script(lab: &Homelab, script: &str) -> std::path::PathBuf {
     lab.write("hook.sh", script);
     let hook = lab.path("hook.sh");
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    hook
+}
+
+fn hook_config(lab: &Homelab, script: &str, timeout_s: u32) {
+    let hook = hook_script(lab, script);
     lab.write(
         "observer.yaml",
         &format!(
@@ -346,9 +352,7 @@ fn a_hook_program_that_went_away_fails_its_channel_not_the_run() {
     let lab = Homelab::new();
     let server = Server::always(200);
     let log = lab.path("hook.log");
-    lab.write("hook.sh", &format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\n", log.display(), log.display()));
-    let hook = lab.path("hook.sh");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hook = hook_script(&lab, &format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\n", log.display(), log.display()));
     lab.write(
         "observer.yaml",
         &format!(
