@@ -60,6 +60,11 @@ pub fn parse_all<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Vec<
         };
         let at = refine(&lines, reported - 1, &problem.message);
         problem.line = Some(at as u64 + 1);
+        // An item taken out of a list before shifts the index serde names
+        // of the items after it: counted again in the file as written.
+        if !taken_out.is_empty() {
+            problem.message = renumbered(&original, at, &problem.message);
+        }
         // A problem on an entry that holds one taken out before is a
         // consequence (a probe left without its check): it goes silently.
         let consequence = taken_out.iter().any(|&out| block_of(&original, at).contains(&out));
@@ -75,6 +80,43 @@ pub fn parse_all<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Vec<
     }
     problems.sort_by_key(|p| p.line);
     Err(problems)
+}
+
+/// `message` with the last index of its path (`notify.channels[0].hook:
+/// …`) made the index, in the file as written, of the list item that holds
+/// line `at`; as it is when that line is in no block list item.
+fn renumbered(original: &[&str], at: usize, message: &str) -> String {
+    let Some(index) = item_index(original, at) else { return message.to_string() };
+    let path_end = message.find(": ").unwrap_or(message.len());
+    let Some(open) = message[..path_end].rfind('[') else { return message.to_string() };
+    let Some(close) = message[open..path_end].find(']').map(|at| open + at) else { return message.to_string() };
+    if !message[open + 1..close].chars().all(|c| c.is_ascii_digit()) || open + 1 == close {
+        return message.to_string();
+    }
+    format!("{}[{index}]{}", &message[..open], &message[close + 1..])
+}
+
+/// The index among its siblings of the block list item (`- …`) that holds
+/// line `at`, or `None`.
+fn item_index(original: &[&str], at: usize) -> Option<usize> {
+    let own = indent(original.get(at)?);
+    let start = (0..=at)
+        .rev()
+        .find(|&i| original[i].trim_start().starts_with("- ") && (i == at || indent(original[i]) < own))?;
+    let dash = indent(original[start]);
+    if (start + 1..at).any(|i| !is_blank(original[i]) && indent(original[i]) <= dash) {
+        return None;
+    }
+    let mut index = 0;
+    for line in original[..start].iter().rev().filter(|line| !is_blank(line)) {
+        match indent(line) {
+            less if less < dash => break,
+            same if same == dash && line.trim_start().starts_with("- ") => index += 1,
+            same if same == dash => break,
+            _ => {}
+        }
+    }
+    Some(index)
 }
 
 /// The lines of the entry that starts at `at`: it and those indented under it.
@@ -215,6 +257,37 @@ mod tests {
         let lines: Vec<Option<u64>> = found.iter().map(|(line, _)| *line).collect();
         assert_eq!(lines, [Some(2), Some(5), Some(8), Some(12)], "{found:?}");
         assert!(found[1].1.contains("unknown field `c`"), "{found:?}");
+    }
+
+    /// A list item taken out for its own problem is not in the file the
+    /// next parse reads, so serde numbers the items after it from one less:
+    /// each problem names its item's index in the file as written (found by
+    /// an operator's review, issue 11's thirty-seventh pass: three bad
+    /// channels were all `notify.channels[0]`).
+    #[test]
+    fn each_problem_names_its_list_item_as_written() {
+        let text = "items:\n  - a: x\n  - a: 1\n  - a: y\n    b: true\n  - b: z\n";
+        let found = lines_of(text);
+        let named: Vec<(Option<u64>, bool)> = found
+            .iter()
+            .map(|(line, message)| {
+                (
+                    *line,
+                    message.starts_with(&format!(
+                        "items[{}]",
+                        match line {
+                            Some(2) => 0,
+                            Some(4) => 2,
+                            _ => 3,
+                        }
+                    )),
+                )
+            })
+            .collect();
+        assert_eq!(named, [(Some(2), true), (Some(4), true), (Some(6), true)], "{found:?}");
+        assert_eq!(renumbered(&["x:", "  - a: 1", "  - b: 2"], 2, "x[0].b: bad"), "x[1].b: bad");
+        assert_eq!(renumbered(&["x:", "- a: 1", "- b: 2"], 2, "x[0].b: bad"), "x[1].b: bad", "an indentless list");
+        assert_eq!(renumbered(&["x: 1"], 0, "x: bad [0]"), "x: bad [0]", "not in a list: as it is");
     }
 
     #[test]
