@@ -22,12 +22,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::dirs::Dirs;
 use crate::engine::BreakerState;
 use crate::engine::alerts::NotificationKind;
-use crate::notify::ledger::{self, AttemptOutcome};
+use crate::notify::ledger;
 use crate::store::atomic::write_if_changed;
 use crate::store::outbox;
 use crate::time::Ts;
@@ -117,46 +115,13 @@ fn count_notifications(
     outbox::committed_by_kind(&dirs.state, counted).map_err(|e| format!("notifications not counted: {e}"))
 }
 
-/// The ledger's failed attempts and dead letters, counted so that they
-/// only grow: the failed attempts of a notification on a channel are its
-/// attempts (the highest attempt number, which ledger compaction keeps,
-/// `notify/compact.rs`) less the one that delivered it, and a dead letter
-/// is a notification given up on a channel. Counted as lines, the failed
-/// attempts went down when compaction dropped the retries in between, and
-/// Prometheus read the counter's fall as a reset.
+/// The ledger's failed attempts and dead letters, as its fold counts them
+/// ([`ledger::Ledger::failures`]: from each notification's highest
+/// attempt number, so that they only grow when compaction drops retries).
 fn count_deliveries(dirs: &Dirs) -> Result<(u64, u64), String> {
-    /// The fields of a ledger line counted here.
-    #[derive(Deserialize)]
-    struct Line {
-        id: String,
-        channel: String,
-        attempt: u32,
-        outcome: AttemptOutcome,
-    }
-    let path = ledger::path(&dirs.state);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("deliveries not counted: cannot read {}: {e}", path.display())),
-    };
-    // By (channel, id): the highest attempt, delivered, dead-lettered.
-    let mut pairs: std::collections::HashMap<(String, String), (u32, bool, bool)> = std::collections::HashMap::new();
-    // A torn last line is skipped, as delivery skips it.
-    for line in bytes.split(|b| *b == b'\n').filter_map(|line| serde_json::from_slice::<Line>(line).ok()) {
-        let pair = pairs.entry((line.channel, line.id)).or_default();
-        pair.0 = pair.0.max(line.attempt);
-        match line.outcome {
-            AttemptOutcome::Delivered => pair.1 = true,
-            AttemptOutcome::Retry => {}
-            AttemptOutcome::DeadLetter => pair.2 = true,
-        }
-    }
-    let failed = pairs
-        .values()
-        .map(|&(attempts, delivered, _)| u64::from(attempts - u32::from(delivered && attempts > 0)))
-        .sum();
-    let dead = pairs.values().filter(|&&(_, _, dead)| dead).count() as u64;
-    Ok((failed, dead))
+    ledger::Ledger::load(&dirs.state)
+        .map(|ledger| ledger.failures())
+        .map_err(|e| format!("deliveries not counted: cannot read {}: {e}", ledger::path(&dirs.state).display()))
 }
 
 /// The exposition text. Every family is always there, with every status,

@@ -136,7 +136,9 @@ fn hook<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>
 /// or a name not found in `PATH`. Each at the line of the channel's hook,
 /// found again in the file's text.
 pub fn hook_problems(channels: &[ChannelConfig], file: &Path) -> Vec<InputProblem> {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
+    // Read again only to place a problem: every command asks, and nearly
+    // always every hook can be run.
+    let text = std::cell::OnceCell::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut problems = Vec::new();
     for (index, channel) in channels.iter().enumerate() {
@@ -144,6 +146,7 @@ pub fn hook_problems(channels: &[ChannelConfig], file: &Path) -> Vec<InputProble
         let nth = seen.entry(program.as_str()).or_default();
         *nth += 1;
         if let Some(why) = program_problem(program) {
+            let text = text.get_or_init(|| std::fs::read_to_string(file).unwrap_or_default());
             let line = text.lines().enumerate().filter(|(_, line)| line.contains(program.as_str())).nth(*nth - 1);
             problems.push(InputProblem::new(
                 file,

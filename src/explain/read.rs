@@ -92,12 +92,13 @@ pub fn with_next(
     }
     loop {
         let end = start.plus_seconds(window_s).min(as_of);
-        let mut next = self::span(events_dir, index, start, end)?;
+        let next = self::span(events_dir, index, start, end)?;
         span.bytes_read += next.bytes_read;
         span.files_read += next.files_read;
-        if let Some(first) = (!next.events.is_empty()).then(|| next.events.swap_remove(0)) {
-            // Read with the same listing: its file numbers are `span`'s.
-            if next.paths == span.paths {
+        // Read with the same listing, its file numbers are `span`'s.
+        let same_listing = next.paths == span.paths;
+        if let Some(first) = next.events.into_iter().next() {
+            if same_listing {
                 span.events.push(first);
             }
             return Ok(());

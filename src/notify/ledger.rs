@@ -63,6 +63,13 @@ impl Tries {
     pub fn settled(&self) -> bool {
         self.last != AttemptOutcome::Retry
     }
+
+    /// The attempts that failed: every one but the one that delivered.
+    /// Counted from the highest attempt number, which compaction keeps
+    /// (`notify/compact.rs`), so it never falls when retries are dropped.
+    pub fn failed(&self) -> u64 {
+        u64::from(self.attempts).saturating_sub(u64::from(self.last == AttemptOutcome::Delivered))
+    }
 }
 
 /// The ledger folded for the questions delivery asks.
@@ -149,6 +156,14 @@ impl Ledger {
             AttemptOutcome::DeadLetter => self.dead_letters.push(attempt),
             AttemptOutcome::Retry => {}
         }
+    }
+
+    /// The failed attempts of every (channel, id) ([`Tries::failed`]), and
+    /// the notifications given up on a channel (for `metrics.prom`).
+    pub fn failures(&self) -> (u64, u64) {
+        let failed = self.tries.values().map(Tries::failed).sum();
+        let dead = self.tries.values().filter(|tries| tries.last == AttemptOutcome::DeadLetter).count() as u64;
+        (failed, dead)
     }
 
     pub fn tries(&self, channel: &str, id: &str) -> Option<&Tries> {

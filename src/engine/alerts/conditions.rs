@@ -84,6 +84,12 @@ pub fn stale_from(node: &NodeState, stale_after_s: u64) -> Option<Ts> {
     }
 }
 
+/// When a run counts as stuck: the first instant after its start plus
+/// `max_running_s` ("running longer than"); none without a start.
+pub fn stuck_from(run: &Deployment, max_running_s: u64) -> Option<Ts> {
+    run.started_at.map(|started| just_after(started.plus_seconds(max_running_s)))
+}
+
 /// The per-subject state the alert engine keeps itself.
 pub struct Kept<'a> {
     pub nodes: &'a Keyed<NodeWatch>,
@@ -149,7 +155,7 @@ pub fn evaluate(
         Rule::DeploymentStuck => {
             let run = facts.deployments.get(subject)?;
             (run.status == DeploymentStatus::Running).then_some(())?;
-            let since = just_after(run.started_at?.plus_seconds(settings.max_running_s));
+            let since = stuck_from(run, settings.max_running_s)?;
             (since <= now).then_some(())?;
             let _ = write!(summary, "deployment {subject} has been running for over {}s", settings.max_running_s);
             Some(Holds { since, severity: severity(Severity::Warning) })

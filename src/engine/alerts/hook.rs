@@ -136,13 +136,10 @@ fn is_off(off: &BTreeSet<String>, rule: Rule, service: Option<&str>) -> bool {
     globally != otherwise
 }
 
-/// Whether `rule`'s part of two [`rules_off`] differs.
+/// Whether `rule`'s part of two [`rules_off`] differs: an entry of it in
+/// one and not the other.
 fn rule_changed(before: &BTreeSet<String>, now: &BTreeSet<String>, rule: Rule) -> bool {
-    let of = |off: &BTreeSet<String>| -> Vec<String> {
-        let name = rule.name();
-        off.iter().filter(|entry| entry.split('@').next() == Some(name)).cloned().collect()
-    };
-    of(before) != of(now)
+    before.symmetric_difference(now).any(|entry| entry.split('@').next() == Some(rule.name()))
 }
 
 /// Resolved alerts older than `horizon` are forgotten, like incidents,
@@ -238,8 +235,8 @@ impl AlertState {
             }
             Rule::DeploymentStuck => {
                 let max_running_s = rules.settings(rule, None).max_running_s;
-                let started = facts.deployments.get(subject).and_then(|run| run.started_at);
-                if let Some(at) = started.map(|at| conditions::just_after(at.plus_seconds(max_running_s)))
+                if let Some(at) =
+                    facts.deployments.get(subject).and_then(|run| conditions::stuck_from(run, max_running_s))
                     && at > now
                 {
                     self.queue_recheck(at, rule, subject);
@@ -339,8 +336,7 @@ impl AlertState {
     fn deployment_changed(&mut self, id: &str, kind: Kind, ts: Ts, rules: &AlertRules, facts: &Facts, now: Ts) {
         let Some(run) = facts.deployments.get(id) else { return };
         let stuck = rules.settings(Rule::DeploymentStuck, None);
-        let stuck_from =
-            run.started_at.map(|started| conditions::just_after(started.plus_seconds(stuck.max_running_s)));
+        let stuck_from = conditions::stuck_from(run, stuck.max_running_s);
         if stuck.enabled
             && let Some(at) = stuck_from
             && at > now

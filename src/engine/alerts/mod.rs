@@ -282,7 +282,7 @@ pub struct AlertState {
     #[serde(default, skip_serializing_if = "is_zero")]
     notifications_per_hour: u32,
     /// Where the rules were switched off in the last pass
-    /// (`hook::RulesOff`), so that a pass can tell which were switched on
+    /// (`hook::rules_off`), so that a pass can tell which were switched on
     /// since and evaluate their subjects at its start. Not written when
     /// every rule was on, so a state without it (one written before it
     /// was kept, too) had every rule on.

@@ -104,11 +104,11 @@ impl AlertState {
         // open still gets its resolve"), whether the service still flaps
         // or not: a service that reports only its changes may never end
         // its flapping.
+        // (A page not wanted open is one whose alert no longer fires.)
         let wanted = match (want_open, alert.page_open) {
-            (false, true) if !firing => Some(NotificationKind::Resolved),
+            (false, true) => Some(NotificationKind::Resolved),
             _ if frozen => None,
             (true, false) => Some(NotificationKind::Firing),
-            (false, true) => Some(NotificationKind::Resolved),
             _ => None,
         };
         match wanted {
