@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
 use super::journal_placed::Placed;
-use super::journal_spans::Place;
+use super::journal_spans::{Place, past_key};
 use crate::prehashed::StrHasher;
 
 /// An object longer than this is cut into its keys.
@@ -121,6 +121,9 @@ pub struct Edits<'a> {
     /// The keys under each object that holds a value the records set, in
     /// key order, with the path each key makes.
     kids: Paths<'a, BTreeMap<&'a str, &'a str>>,
+    /// Whether `kids` and the objects above the records' paths are made
+    /// ([`Edits::structured`]).
+    structured: bool,
 }
 
 type Paths<'a, V> = HashMap<&'a str, V, BuildHasherDefault<StrHasher>>;
@@ -140,14 +143,64 @@ struct Node<'a> {
 
 impl<'a> Edits<'a> {
     /// The edits of `records` (each a path and its value, or `None`:
-    /// removed), applied in order.
+    /// removed), applied in order, with the objects their new entries make
+    /// ([`Edits::structured`]): for [`spliced`].
     pub fn of(records: &[(&'a str, Option<&'a str>)]) -> Result<Edits<'a>, String> {
-        let mut nodes: Paths<Node> = Paths::with_capacity_and_hasher(records.len() * 2, Default::default());
-        for &(path, raw) in records {
-            nodes.entry(path).or_default().set = Some(raw);
+        Edits::flat(records, &[]).structured()
+    }
+
+    /// The last record of each path of `records`, with its place
+    /// (`places`, in the order of `records`, when the records have them):
+    /// all [`placed`] reads. The objects the records' new entries make,
+    /// and the check of each path, come with [`Edits::structured`], which
+    /// only a scan ([`spliced`]) needs.
+    ///
+    /// Profiled on the busy history (the eighth of the runs a timer makes
+    /// after a rebuild, its journal 3.2 MB: ~10,000 records of ~5,100
+    /// entities), making that structure for every load was a third of
+    /// what the journal added to the load's thread (issue 11,
+    /// thirty-eighth pass), while the places of the records fit and the
+    /// scan never ran.
+    pub fn flat(records: &[(&'a str, Option<&'a str>)], places: &[Option<Place>]) -> Edits<'a> {
+        let mut nodes: Paths<Node> = Paths::with_capacity_and_hasher(records.len(), Default::default());
+        for (n, &(path, raw)) in records.iter().enumerate() {
+            let node = nodes.entry(path).or_default();
+            node.set = Some(raw);
+            node.place = places.get(n).copied().flatten();
         }
-        let mut edits = Edits { nodes, kids: Paths::default() };
-        let paths: Vec<(&str, bool)> = edits.nodes.iter().map(|(p, n)| (*p, matches!(n.set, Some(Some(_))))).collect();
+        Edits { nodes, kids: Paths::default(), structured: false }
+    }
+
+    /// At least what a splice of these edits adds to a document: for the
+    /// room a load leaves before the snapshot, to splice it in place
+    /// (`journal::room_for`). Each path counted once, by its last record,
+    /// as the splice writes it: a value set where its place says adds
+    /// itself, a new member its key, a colon and a comma too ([`placed`]),
+    /// a removal nothing; a record without a place is spliced by the scan
+    /// ([`spliced`]), which may write each key of its path and the
+    /// punctuation of a member or an object it makes (the path's length
+    /// bounds its keys, five times it their `,`, `:`, `{` and `}`). A
+    /// splice that adds more (places that do not fit, so the scan writes
+    /// what they placed) is made in new memory instead.
+    pub fn room(&self) -> usize {
+        let each = |(path, node): (&&str, &Node)| match (node.set, node.place) {
+            (None, _) => 0,
+            (Some(raw), Some(Place::Value(..))) => raw.map_or(0, str::len),
+            (Some(raw), Some(Place::Before(_))) => raw.map_or(0, |raw| raw.len() + path.len() + 2),
+            (Some(None), Some(Place::Absent)) => 0,
+            (Some(raw), _) => raw.map_or(0, str::len) + 6 * path.len() + 8,
+        };
+        self.nodes.iter().map(each).sum::<usize>() + 64
+    }
+
+    /// With the objects above each path (`Node::holds`) and the keys under
+    /// each (`kids`), each path checked to be keys: what a scan of the
+    /// document ([`spliced`]) reads.
+    pub fn structured(mut self) -> Result<Edits<'a>, String> {
+        if self.structured {
+            return Ok(self);
+        }
+        let paths: Vec<(&str, bool)> = self.nodes.iter().map(|(p, n)| (*p, matches!(n.set, Some(Some(_))))).collect();
         for (path, set) in paths {
             let keys = match segments(path) {
                 Ok(keys) => keys,
@@ -161,19 +214,21 @@ impl<'a> Edits<'a> {
                 end += usize::from(end > 0) + key.len();
                 let child = &path[..end];
                 if set {
-                    edits.kids.entry(parent).or_default().insert(key, child);
+                    self.kids.entry(parent).or_default().insert(key, child);
                 }
                 if child.len() < path.len() {
-                    edits.nodes.entry(child).or_default().holds |= set;
+                    self.nodes.entry(child).or_default().holds |= set;
                 }
                 parent = child;
             }
         }
-        Ok(edits)
+        self.structured = true;
+        Ok(self)
     }
 
     /// With the place of each record (`places`, in the order of
     /// `records`): a path's is its last record's.
+    #[cfg(test)]
     pub fn placed(mut self, records: &[(&'a str, Option<&'a str>)], places: &[Option<Place>]) -> Edits<'a> {
         for (&(path, _), &place) in records.iter().zip(places) {
             if let Some(node) = self.nodes.get_mut(path) {
@@ -324,7 +379,16 @@ impl Change<'_> {
 
 /// Where the last key of `path` begins.
 fn last_key_start(path: &str) -> Option<usize> {
-    segments(path).ok()?.last().map(|key| key.as_ptr() as usize - path.as_ptr() as usize)
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    loop {
+        let end = past_key(bytes, start)?;
+        match bytes.get(end) {
+            None => return Some(start),
+            Some(b',') => start = end + 1,
+            Some(_) => return None,
+        }
+    }
 }
 
 /// [`spliced`], made in a new `String`: for the tests, which compare it
@@ -349,6 +413,7 @@ pub fn splice(doc: &str, edits: &Edits) -> Result<Option<String>, String> {
 /// sorted, was a fifth of reading the state; the journal changes a few
 /// thousand of its 150,000 entities.
 pub fn spliced<'a>(doc: &'a str, edits: &Edits<'a>) -> Result<Option<Spliced<'a>>, String> {
+    assert!(edits.structured, "a scan reads the edits' structure (`Edits::structured`)");
     let mut out = Spliced::new(doc);
     let mut scanner = Scanner { text: doc, at: 0 };
     scanner.space();

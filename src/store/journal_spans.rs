@@ -350,7 +350,11 @@ mod tests {
     /// do not fit; `Some` only with the text the scan makes of them.
     fn placed_text(doc: &str, records: &[(&str, Option<&str>)], places: &[Option<Place>]) -> Option<String> {
         let edits = Edits::of(records).unwrap().placed(records, places);
-        let made = placed(doc, &edits)?.placed().into_string(doc.as_bytes()).unwrap();
+        let pieces = placed(doc, &edits)?.placed();
+        // The room a load leaves for them, counted by their places, is
+        // room enough, and so is the room the records' own edits leave.
+        assert!(Edits::flat(records, places).room() >= pieces.room(), "{records:?} at {places:?}");
+        let made = pieces.into_string(doc.as_bytes()).unwrap();
         assert_eq!(Some(&made), splice(doc, &edits).unwrap().as_ref(), "{records:?} at {places:?}");
         Some(made)
     }
@@ -388,6 +392,9 @@ mod tests {
         let mut all = removed(&[0, 1, 2, 3, 4, 5, 6, 7]);
         all.push((l.clone(), None));
         cases.push([all.clone(), vec![(r#""a","n""#.into(), Some("9"))]].concat());
+        // Many new members: each adds its key, a colon and a comma, which
+        // the room a load leaves counts (`Edits::room`).
+        cases.push((0..40).map(|n| (format!(r#""a","new{n}""#), Some("1"))).collect());
         for records in &cases {
             let records: Vec<(&str, Option<&str>)> = records.iter().map(|(p, raw)| (p.as_str(), *raw)).collect();
             let places: Vec<Option<Place>> = records.iter().map(|(p, raw)| spans.place(p, raw.is_some())).collect();

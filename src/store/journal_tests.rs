@@ -425,6 +425,25 @@ fn records_that_fit_no_splice_and_a_damaged_snapshot_are_told_as_a_replay_tells_
     assert_eq!(spliced, replayed);
 }
 
+/// A record whose path is not keys joined by commas (without a place, so
+/// its path is not framed as it is read): the load that splices looks at
+/// the paths only when it scans the snapshot (`Edits::structured`), and
+/// still names the journal, as the load that replays does.
+#[test]
+fn a_record_whose_path_is_not_keys_is_told_as_the_journal_s_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let (_, second) = two_passes(state);
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read(&journal).unwrap();
+    let damaged = [good.as_slice(), b"{\"p\":[\"engine\",7],\"v\":1}\n"].concat();
+    std::fs::write(&journal, &damaged).unwrap();
+    let at = StateRef { journal: FileMark::of(&damaged), ..second.at };
+    let spliced = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
+    assert!(spliced.contains("journal-") && spliced.contains("expected `\"`"), "{spliced}");
+    assert!(load(state, &at).unwrap_err().to_string().contains("journal-"));
+}
+
 /// The splice made where the snapshot was read: behind the room the load
 /// leaves (`room_for`), behind exactly what its pieces add, and behind none
 /// (the document grows, so it is made in new memory), the same document,
@@ -442,11 +461,16 @@ fn a_splice_in_place_or_behind_too_little_room_is_the_same_document() {
     assert!(whole.len() > snapshot.len(), "the document grows");
     let placed = spliced(&snapshot, &edits()).unwrap().expect("fits").placed();
     let needed = placed.room();
-    assert!(room_for(&records) >= needed);
+    let room = room_for(&edits());
+    assert!(room >= needed);
+    // Each path counted once, by its last record: the same records twice
+    // leave the same room.
+    let twice = [records.as_slice(), records.as_slice()].concat();
+    assert_eq!(room_for(&Edits::flat(&twice, &[])), room);
     assert!(!placed.in_place(0, snapshot.len()) && placed.in_place(needed, needed + snapshot.len()));
-    for room in [0, needed, room_for(&records)] {
+    for room in [0, needed, room] {
         let buf = format!("{}{snapshot}", "\0".repeat(room));
-        match made_in_place(buf, room, &edits(), |doc| serde_json::from_str::<Value>(doc)) {
+        match made_in_place(buf, room, edits(), |doc| serde_json::from_str::<Value>(doc)) {
             Made::Parsed(doc, parsed) => {
                 assert_eq!((doc, parsed.unwrap()), (whole.clone(), value.clone()), "room {room}")
             }
