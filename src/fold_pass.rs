@@ -384,7 +384,11 @@ fn run_pass(
             Ok((Written { files: written, pruning }, history_marks))
         },
         || decided.finish(&notifications, &base),
-        || save_state.then(|| checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state))),
+        || {
+            save_state.then(|| {
+                checkpoint.render_state(&dirs.state, state_read).and_then(|s| s.write(&dirs.state, &checkpoint.engine))
+            })
+        },
     )?;
     let Written { files: written, pruning } = written;
     report.written = written;

@@ -207,17 +207,20 @@ impl RenderedState {
     /// 11): after a crash, an appended tail past the committed mark is
     /// never read and is cut by the next pass, and a snapshot of a
     /// generation no checkpoint names is removed by the next commit.
-    pub fn write(self, state_dir: &Path) -> Result<RenderedState, CheckpointError> {
-        self.written(state_dir).map(|stored| RenderedState(Made::Written(stored)))
+    ///
+    /// `engine`: the engine it was rendered from, whose index of the ids
+    /// that left a new snapshot keeps beside it, for its loads to read
+    /// (`Engine::saved_index`), made while the snapshot is written.
+    pub fn write(self, state_dir: &Path, engine: &Engine) -> Result<RenderedState, CheckpointError> {
+        self.written(state_dir, engine).map(|stored| RenderedState(Made::Written(stored)))
     }
 
     /// What a commit names: the files [`RenderedState::write`] wrote, or
     /// written now.
-    fn written(self, state_dir: &Path) -> Result<Stored, CheckpointError> {
+    fn written(self, state_dir: &Path, engine: &Engine) -> Result<Stored, CheckpointError> {
         match self.0 {
-            Made::Rendered { doc, found } => {
-                journal::write(state_dir, &doc, found).map_err(|error| state_error(&Checkpoint::path(state_dir), error))
-            }
+            Made::Rendered { doc, found } => journal::write(state_dir, &doc, found, || engine.saved_index())
+                .map_err(|error| state_error(&Checkpoint::path(state_dir), error)),
             Made::Written(stored) => Ok(stored),
         }
     }
@@ -431,13 +434,7 @@ impl Checkpoint {
         })
         .map_err(io)?;
         let doc = String::from_utf8(doc).map_err(|e| io(<serde_json::Error as serde::ser::Error>::custom(e)))?;
-        let mut found =
-            journal::diff(state_dir, &doc, cut.as_ref(), stored).map_err(|error| state_error(&path, error))?;
-        // A new snapshot keeps the engine's index of the ids that left
-        // beside it, for its loads to read (`Engine::saved_index`).
-        if found.writes_snapshot() {
-            found = found.keeping(self.engine.saved_index());
-        }
+        let found = journal::diff(state_dir, &doc, cut.as_ref(), stored).map_err(|error| state_error(&path, error))?;
         Ok(RenderedState(Made::Rendered { doc, found }))
     }
 
@@ -451,7 +448,7 @@ impl Checkpoint {
     ) -> Result<(), CheckpointError> {
         let path = Checkpoint::path(state_dir);
         let io = |e: serde_json::Error| CheckpointError::Io { path: path.clone(), error: e.into() };
-        let stored = state?.written(state_dir)?;
+        let stored = state?.written(state_dir, &self.engine)?;
         fault_injection::crash_at("after-engine-state");
         let header = HeaderRef {
             format: FORMAT,

@@ -113,7 +113,7 @@ fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at
     let mut live = Checkpoint::load(dir.path()).unwrap().unwrap();
     // A new snapshot (no state read to diff against), written and not committed.
     live.push_rejects([Reject { file: "a.jsonl".into(), line: 2, reason: "second".into() }]);
-    let ahead = live.render_state(dir.path(), None).and_then(|state| state.write(dir.path())).unwrap();
+    let ahead = live.render_state(dir.path(), None).and_then(|state| state.write(dir.path(), &live.engine)).unwrap();
     drop(ahead);
     let engine_files = || {
         let mut names: Vec<String> = std::fs::read_dir(dir.path().join("engine"))
@@ -132,7 +132,7 @@ fn an_engine_state_written_ahead_and_never_committed_changes_nothing_and_goes_at
     // The next pass commits: only its own generation stays.
     let mut next = Checkpoint::load(dir.path()).unwrap().unwrap();
     let stored = next.stored.take();
-    let state = next.render_state(dir.path(), stored).and_then(|state| state.write(dir.path()));
+    let state = next.render_state(dir.path(), stored).and_then(|state| state.write(dir.path(), &next.engine));
     next.save_rendered(dir.path(), state).unwrap();
     let generation = next.stored.as_ref().unwrap().at.generation;
     let kept = engine_files();

@@ -668,7 +668,7 @@ fn replay_by_path(snapshot: &str, records: &[(&str, Option<&str>)]) -> Result<St
 /// change costs its hash and one lookup, and no allocation.
 pub fn save(state: &Path, doc: &str, stored: Option<Stored>) -> Result<Stored, JournalError> {
     let found = diff(state, doc, None, stored)?;
-    write(state, doc, found)
+    write(state, doc, found, Vec::new)
 }
 
 /// What a save of a document writes: found by [`diff`] without touching
@@ -680,22 +680,12 @@ impl Diff {
     pub fn writes_snapshot(&self) -> bool {
         matches!(self.0, Due::Snapshot { .. })
     }
-
-    /// With `bytes` to keep in the new snapshot's index file, for the loads
-    /// of that snapshot ([`Stored::take_saved_index`]); nothing for a diff
-    /// that appends to the journal.
-    pub fn keeping(self, bytes: Vec<u8>) -> Diff {
-        match self.0 {
-            Due::Snapshot { live, hashes, .. } => Diff(Due::Snapshot { live, hashes, beside: bytes }),
-            due => Diff(due),
-        }
-    }
 }
 
 enum Due {
     /// A new generation above `live`, with the hashes of the document's
     /// entities when they are known.
-    Snapshot { live: u64, hashes: Option<EntityIndex>, beside: Vec<u8> },
+    Snapshot { live: u64, hashes: Option<EntityIndex> },
     /// The records to append to the journal `at` commits: the removals,
     /// then the entities set. Kept apart and written one after the other:
     /// joined, the sets (~1.2 MB in a busy run) were copied into fresh
@@ -718,7 +708,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         hashes.known().map(|h| (s.at, h))
     });
     let Some((at, mut index)) = known else {
-        return Ok(Diff(Due::Snapshot { live: 0, hashes: None, beside: Vec::new() }));
+        return Ok(Diff(Due::Snapshot { live: 0, hashes: None }));
     };
     let damaged = |reason| JournalError::Damaged { path: snapshot_path(state, at.generation), reason };
     index.next_round();
@@ -743,7 +733,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
         None => visit(doc, each).map_err(damaged)?,
     }
     if collided {
-        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None, beside: Vec::new() }));
+        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: None }));
     }
     let mut removals = String::new();
     if visited < index.len() {
@@ -762,7 +752,7 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
             None => spans_of(doc),
         };
         index.set_spans(spans);
-        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index), beside: Vec::new() }));
+        return Ok(Diff(Due::Snapshot { live: at.generation, hashes: Some(index) }));
     }
     Ok(Diff(Due::Append { at, removals, sets, hashes: index }))
 }
@@ -781,10 +771,20 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
 /// and that wait only made the journal's sync the pass's last: synced at
 /// once, the busy run ended 3–5 % sooner (medians of 20 alternated runs,
 /// twice).
-pub fn write(state: &Path, doc: &str, found: Diff) -> Result<Stored, JournalError> {
+///
+/// `beside`: what a new snapshot keeps in its index file for its loads
+/// ([`Stored::take_saved_index`]; a pass gives the engine's index of the
+/// ids that left, `Engine::saved_index`), made while the snapshot is
+/// written; a diff that appends to the journal does not call it.
+pub fn write(
+    state: &Path,
+    doc: &str,
+    found: Diff,
+    beside: impl FnOnce() -> Vec<u8> + Send,
+) -> Result<Stored, JournalError> {
     let (at, removals, sets, hashes) = match found.0 {
-        Due::Snapshot { live, hashes, beside } => {
-            return snapshot(state, doc, hashes, &beside, next_generation(state, live));
+        Due::Snapshot { live, hashes } => {
+            return snapshot(state, doc, hashes, beside, next_generation(state, live));
         }
         Due::Append { at, removals, sets, hashes } => (at, removals, sets, hashes),
     };
@@ -837,7 +837,7 @@ fn snapshot(
     state: &Path,
     doc: &str,
     hashes: Option<EntityIndex>,
-    beside: &[u8],
+    beside: impl FnOnce() -> Vec<u8> + Send,
     generation: u64,
 ) -> Result<Stored, JournalError> {
     let dir = dir(state);
@@ -857,21 +857,31 @@ fn snapshot(
     // written: a load without it visits the snapshot, as it did before
     // there was one.
     // Where its entities are in it: found by the same visit when the index
-    // is made here (a compaction's diff found them already, `diff`).
+    // is made here (a compaction's diff found them already, `diff`). What
+    // the index keeps beside is made on that thread too: profiled on the
+    // busy history, the engine's index of the ids that left, made before
+    // the write, was ~15 ms of a compacting run's last thread with the
+    // other core idle (issue 11, thirty-eighth pass).
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
-        || hashes.or_else(|| index_of(doc).ok().flatten()).map(|index| (index.around(doc, CUT, beside), index)),
+        || {
+            let beside = beside();
+            let index = hashes.or_else(|| index_of(doc).ok().flatten())?;
+            Some((index.around(doc, CUT, &beside), index, beside))
+        },
     );
     written.map_err(|error| JournalError::Io { path, error })?;
     // Its write fails the pass as any write under `state/` does (a full
     // disk is told, and the committed state stays), though a load that
     // does not find it only visits the snapshot.
     let hashes = match hashes {
-        Some(([head, tail], index)) => {
+        Some(([head, tail], index, beside)) => {
             let path = entities_path(state, generation);
-            write_temp(&path, |file| [&head[..], beside, &tail].into_iter().try_for_each(|p| write_in_pieces(file, p)))
-                .and_then(InTemp::put_in_place)
-                .map_err(|error| JournalError::Io { path, error })?;
+            write_temp(&path, |file| {
+                [&head[..], &beside, &tail].into_iter().try_for_each(|p| write_in_pieces(file, p))
+            })
+            .and_then(InTemp::put_in_place)
+            .map_err(|error| JournalError::Io { path, error })?;
             Some(index)
         }
         None => None,

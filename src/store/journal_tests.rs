@@ -331,14 +331,14 @@ fn a_diff_is_found_without_touching_the_disk_and_written_in_its_turn() {
     let found = diff(state, &text, None, Some(second.clone())).unwrap();
     assert_eq!(listing(), before, "nothing written");
     let journal_path = journal_path(state, second.at.generation);
-    let third = write(state, &text, found).unwrap();
+    let third = write(state, &text, found, Vec::new).unwrap();
     assert_eq!(third.at.generation, second.at.generation, "appended");
     assert_eq!(parsed(&load(state, &third.at).unwrap().0), value);
     let journal = std::fs::read_to_string(&journal_path).unwrap();
     assert_eq!(journal.lines().count(), 2, "one record more: {journal}");
     // No state read to diff against: a new snapshot.
     let found = diff(state, &text, None, None).unwrap();
-    let fourth = write(state, &text, found).unwrap();
+    let fourth = write(state, &text, found, Vec::new).unwrap();
     assert!(fourth.at.generation > third.at.generation, "a new snapshot");
 }
 
@@ -602,7 +602,7 @@ fn the_bytes_kept_beside_a_snapshot_are_given_to_its_loads_and_only_to_them() {
     let value = doc(300, "up");
     let found = diff(state, &value.to_string(), None, None).unwrap();
     assert!(found.writes_snapshot());
-    let first = write(state, &value.to_string(), found.keeping(b"kept".to_vec())).unwrap();
+    let first = write(state, &value.to_string(), found, || b"kept".to_vec()).unwrap();
     let kept = |at: &StateRef| {
         let saved = load_and_parse(state, at, |_| Ok::<(), ()>(())).unwrap().2.take_saved_index();
         saved.map(|(bytes, within)| bytes[within].to_vec())
@@ -613,7 +613,7 @@ fn the_bytes_kept_beside_a_snapshot_are_given_to_its_loads_and_only_to_them() {
     let (_, _, read) = load_and_parse(state, &first.at, |_| Ok::<(), ()>(())).unwrap();
     let found = diff(state, &changed.to_string(), None, Some(read)).unwrap();
     assert!(!found.writes_snapshot(), "one record");
-    let second = write(state, &changed.to_string(), found.keeping(b"other".to_vec())).unwrap();
+    let second = write(state, &changed.to_string(), found, || panic!("an append keeps nothing new")).unwrap();
     assert!(second.at.journal.bytes > 0);
     assert_eq!(kept(&second.at).as_deref(), Some(&b"kept"[..]), "with the journal: the snapshot's, as kept");
 
