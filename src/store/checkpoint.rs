@@ -61,8 +61,8 @@ use super::journal_cut;
 /// How much of `state/outbox.jsonl` a checkpoint commits: kept in the
 /// checkpoint's header, checked and extended by `store::outbox`.
 pub use super::mark::FileMark as OutboxMark;
-use crate::engine::Engine;
 use crate::engine::alerts::NotificationKind;
+use crate::engine::{Engine, SavedPart};
 use crate::time::Ts;
 
 pub const FILE_NAME: &str = "observer_checkpoint.json";
@@ -219,11 +219,20 @@ impl RenderedState {
     /// written now.
     fn written(self, state_dir: &Path, engine: &Engine) -> Result<Stored, CheckpointError> {
         match self.0 {
-            Made::Rendered { doc, found } => journal::write(state_dir, &doc, found, || engine.saved_index())
+            Made::Rendered { doc, found } => journal::write(state_dir, &doc, found, || saved_index(engine))
                 .map_err(|error| state_error(&Checkpoint::path(state_dir), error)),
             Made::Written(stored) => Ok(stored),
         }
     }
+}
+
+/// The engine's index of the ids that left the hot view, its two parts
+/// made on two threads (`Engine::saved_index`).
+fn saved_index(engine: &Engine) -> Vec<u8> {
+    let (mut first, rest) =
+        crate::threads::both(|| engine.saved_index(SavedPart::First), || engine.saved_index(SavedPart::Rest));
+    first.extend_from_slice(&rest);
+    first
 }
 
 /// Reads a map written in key order into a list and builds the tree from it
