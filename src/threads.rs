@@ -44,9 +44,11 @@ static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
 /// Four: a pass asks for three pieces beside its own at most (the history
 /// staged, the outbox and the state beside the world), and a piece may ask
 /// for one more (the state's parse in halves beside the read of its index;
-/// the engine state's snapshot beside the index of its entities; the
-/// history's lines hashed beside their write); a worker that waits for a
-/// piece runs others meanwhile, so more pieces than workers only queue.
+/// the engine state's snapshot beside the index of its entities, which
+/// asks for one more, the second part of the engine's index of the ids
+/// that left; the history's lines hashed beside their write; a file's
+/// halves read at once); a worker that waits for a piece runs others
+/// meanwhile, so more pieces than workers only queue.
 /// Parked workers cost no time.
 const WORKERS: usize = 4;
 

@@ -370,15 +370,18 @@ impl Engine {
     /// deployments that left about half of it (issue 11, thirty-eighth
     /// pass).
     pub fn saved_index(&self, part: SavedPart) -> Vec<u8> {
-        let sets = self.gone_sets();
-        let sets = match part {
-            SavedPart::First => &sets[..1],
-            SavedPart::Rest => &sets[1..],
+        // Room for the most the sets can take, reserved once, for the
+        // rest too in the first part, which the rest is joined to: only
+        // the pages written are memory (on the busy rebuild, a buffer
+        // grown by doubling, and every set's ids held at once, raised the
+        // peak).
+        let all = self.gone_sets();
+        let room = |sets: &[&finished::Gone]| sets.iter().map(|gone| gone.save_index_room()).sum::<usize>();
+        let (sets, reserve) = match part {
+            SavedPart::First => (&all[..1], 16 + room(&all)),
+            SavedPart::Rest => (&all[1..], room(&all[1..])),
         };
-        // Room for the most the sets can take, reserved once: only the
-        // pages written are memory (on the busy rebuild, a buffer grown by
-        // doubling, and every set's ids held at once, raised the peak).
-        let mut out = Vec::with_capacity(16 + sets.iter().map(|gone| gone.save_index_room()).sum::<usize>());
+        let mut out = Vec::with_capacity(reserve);
         if part == SavedPart::First {
             finished::write_saved_head(GONE_SETS, &mut out);
         }

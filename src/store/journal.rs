@@ -420,8 +420,8 @@ where
             pieces.assert_scanned(text, &edits.structured().expect("a placed record's path is keys"));
             Some(pieces)
         }
-        // A path that is not keys (`Edits::structured`): the replay
-        // below tells it, naming the journal.
+        // A path that is not keys (`Edits::structured`): the document
+        // assembled below tells it, naming the journal.
         None => edits.structured().ok().and_then(|edits| spliced(text, &edits).ok().flatten()),
     };
     let Some(placed) = pieces.map(|spliced| spliced.placed()) else {

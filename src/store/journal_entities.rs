@@ -111,12 +111,13 @@ pub fn assemble(mut entities: Vec<(&str, &str)>) -> Result<String, String> {
     Ok(out)
 }
 
-/// What a journal changes of a document's entities, for [`spliced`]: the
-/// last record of each path, and the objects its new entries make.
+/// What a journal changes of a document's entities, for [`placed`] and
+/// [`spliced`]: the last record of each path, and, for the scan, the
+/// objects its new entries make.
 pub struct Edits<'a> {
-    /// By path: the paths of the records and every object above one (the
-    /// document's members at any other path are copied as they are, not
-    /// looked into).
+    /// By path: the paths of the records, and once [`Edits::structured`],
+    /// every object above one (the document's members at any other path
+    /// are copied as they are, not looked into).
     nodes: Paths<'a, Node<'a>>,
     /// The keys under each object that holds a value the records set, in
     /// key order, with the path each key makes.
@@ -171,23 +172,24 @@ impl<'a> Edits<'a> {
         Edits { nodes, kids: Paths::default(), structured: false }
     }
 
-    /// At least what a splice of these edits adds to a document: for the
-    /// room a load leaves before the snapshot, to splice it in place
+    /// At least what a splice of these edits adds to a document, by
+    /// their places ([`placed`]) or by a scan ([`spliced`]): for the room a
+    /// load leaves before the snapshot, to splice it in place
     /// (`journal::room_for`). Each path counted once, by its last record,
     /// as the splice writes it: a value set where its place says adds
-    /// itself, a new member its key, a colon and a comma too ([`placed`]),
-    /// a removal nothing; a record without a place is spliced by the scan
-    /// ([`spliced`]), which may write each key of its path and the
-    /// punctuation of a member or an object it makes (the path's length
-    /// bounds its keys, five times it their `,`, `:`, `{` and `}`). A
-    /// splice that adds more (places that do not fit, so the scan writes
-    /// what they placed) is made in new memory instead.
+    /// itself, a new member its key, a colon and a comma too; the scan may
+    /// add one byte more for each (the comma or brace after a value it
+    /// wrote cannot run on from the document's bytes), and one for a
+    /// removal (the brace after a last member removed); a record without a
+    /// place is spliced by the scan, which may write each key of its path
+    /// and the punctuation of a member or an object it makes (the path's
+    /// length bounds its keys, five times it their `,`, `:`, `{` and `}`).
     pub fn room(&self) -> usize {
         let each = |(path, node): (&&str, &Node)| match (node.set, node.place) {
             (None, _) => 0,
-            (Some(raw), Some(Place::Value(..))) => raw.map_or(0, str::len),
-            (Some(raw), Some(Place::Before(_))) => raw.map_or(0, |raw| raw.len() + path.len() + 2),
-            (Some(None), Some(Place::Absent)) => 0,
+            (Some(raw), Some(Place::Value(..))) => raw.map_or(1, |raw| raw.len() + 1),
+            (Some(raw), Some(Place::Before(_))) => raw.map_or(1, |raw| raw.len() + path.len() + 3),
+            (Some(None), Some(Place::Absent)) => 1,
             (Some(raw), _) => raw.map_or(0, str::len) + 6 * path.len() + 8,
         };
         self.nodes.iter().map(each).sum::<usize>() + 64

@@ -69,7 +69,8 @@ fn read_whole_after(path: &Path, len: u64, room: usize) -> std::io::Result<Vec<u
     Ok(bytes)
 }
 
-/// Files at least this long are read by [`read_in_halves`].
+/// Files at least this long are read by [`read_in_halves`] (the journal
+/// from [`JOURNAL_HALVES_BYTES`]).
 pub(super) const HALVES_READ_BYTES: u64 = 4 << 20;
 
 /// A journal at least this long is read by [`read_in_halves`]: it is read

@@ -332,7 +332,7 @@ fn key_ends(path: &str, ends: &mut [usize; MAX_KEYS]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::journal_entities::{Edits, SPLIT_BYTES, placed, splice, visit};
+    use crate::store::journal_entities::{Edits, SPLIT_BYTES, placed, splice, spliced, visit};
 
     /// Spans with the XXH3 of each path, as an index file's are filed.
     fn keyed<'a>(spans: &[(u32, u32, &'a str)]) -> Vec<(u32, u32, &'a str, u64)> {
@@ -350,10 +350,17 @@ mod tests {
     /// do not fit; `Some` only with the text the scan makes of them.
     fn placed_text(doc: &str, records: &[(&str, Option<&str>)], places: &[Option<Place>]) -> Option<String> {
         let edits = Edits::of(records).unwrap().placed(records, places);
-        let pieces = placed(doc, &edits)?.placed();
         // The room a load leaves for them, counted by their places, is
-        // room enough, and so is the room the records' own edits leave.
-        assert!(Edits::flat(records, places).room() >= pieces.room(), "{records:?} at {places:?}");
+        // room enough for the pieces of their places and for those of the
+        // scan, which runs when a place does not fit.
+        let room = Edits::flat(records, places).room();
+        // (A scan marks the edits it made: its own edits.)
+        let for_scan = Edits::of(records).unwrap().placed(records, places);
+        if let Some(scanned) = spliced(doc, &for_scan).unwrap() {
+            assert!(room >= scanned.placed().room(), "{records:?} at {places:?}: scanned");
+        }
+        let pieces = placed(doc, &edits)?.placed();
+        assert!(room >= pieces.room(), "{records:?} at {places:?}");
         let made = pieces.into_string(doc.as_bytes()).unwrap();
         assert_eq!(Some(&made), splice(doc, &edits).unwrap().as_ref(), "{records:?} at {places:?}");
         Some(made)
@@ -401,6 +408,14 @@ mod tests {
             assert!(places.iter().all(Option::is_some), "{records:?}");
             assert!(placed_text(&doc, &records, &places).is_some(), "{records:?}");
         }
+        // Many values set side by side: the scan writes the comma after
+        // each as its own, which the room a load leaves counts too.
+        let wide = format!("{{{}}}", (0..100).map(|n| format!(r#""k{n}":{n}"#)).collect::<Vec<_>>().join(","));
+        let wide_spans = spans_of(&wide);
+        let keys: Vec<String> = (0..100).map(|n| format!(r#""k{n}""#)).collect();
+        let records: Vec<(&str, Option<&str>)> = keys.iter().map(|key| (key.as_str(), Some("[9]"))).collect();
+        let places: Vec<Option<Place>> = records.iter().map(|(p, raw)| wide_spans.place(p, raw.is_some())).collect();
+        assert!(placed_text(&wide, &records, &places).is_some());
         // Left to the scan.
         let records: Vec<(&str, Option<&str>)> = all.iter().map(|(p, raw)| (p.as_str(), *raw)).collect();
         let places: Vec<Option<Place>> = records.iter().map(|(p, raw)| spans.place(p, raw.is_some())).collect();
