@@ -395,8 +395,21 @@ fn a_placed_record_damaged_so_that_it_still_frames_is_named_at_its_line() {
     }
 }
 
+/// The journal `second` committed with `line` appended and committed
+/// too: what commits it, the journal's path, and its bytes before.
+fn appended(state: &Path, second: &Stored, line: &[u8]) -> (StateRef, PathBuf, Vec<u8>) {
+    let journal = journal_path(state, second.at.generation);
+    let good = std::fs::read(&journal).unwrap();
+    let longer = [good.as_slice(), line].concat();
+    std::fs::write(&journal, &longer).unwrap();
+    (StateRef { journal: FileMark::of(&longer), ..second.at }, journal, good)
+}
+
 /// A journal whose records do not fit the snapshot's cut (a value set
-/// under an entity that is not an object): the load that splices tells
+/// under an entity that is not an object), or with a record whose path is
+/// not keys joined by commas (without a place, so its path is not framed
+/// as it is read; the load that splices looks at the paths only when it
+/// scans the snapshot, `Edits::structured`): the load that splices tells
 /// what the load that replays tells, naming the journal. With the journal
 /// cut short of its mark and the snapshot short too, both tell the
 /// snapshot's damage first, though the splice reads the journal first.
@@ -405,15 +418,19 @@ fn records_that_fit_no_splice_and_a_damaged_snapshot_are_told_as_a_replay_tells_
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
     let (_, second) = two_passes(state);
-    let journal = journal_path(state, second.at.generation);
-    let good = std::fs::read(&journal).unwrap();
-    let unfit = [good.as_slice(), b"{\"p\":[\"engine\",\"probe_runs\",\"x\"],\"v\":1}\n"].concat();
-    std::fs::write(&journal, &unfit).unwrap();
-    let at = StateRef { journal: FileMark::of(&unfit), ..second.at };
-    let replayed = load(state, &at).unwrap_err().to_string();
-    let spliced = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
-    assert!(replayed.contains("journal-"), "{replayed}");
-    assert_eq!(spliced, replayed);
+    let (mut journal, mut good) = Default::default();
+    for (line, told) in [
+        (&b"{\"p\":[\"engine\",\"probe_runs\",\"x\"],\"v\":1}\n"[..], "journal-"),
+        (b"{\"p\":[\"engine\",7],\"v\":1}\n", "expected `\"`"),
+    ] {
+        let at;
+        (at, journal, good) = appended(state, &second, line);
+        let replayed = load(state, &at).unwrap_err().to_string();
+        let spliced = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
+        assert!(replayed.contains("journal-") && replayed.contains(told), "{replayed}");
+        assert_eq!(spliced, replayed);
+        std::fs::write(&journal, &good).unwrap();
+    }
 
     std::fs::write(&journal, &good[..good.len() - 2]).unwrap();
     let snapshot = snapshot_path(state, second.at.generation);
@@ -423,25 +440,6 @@ fn records_that_fit_no_splice_and_a_damaged_snapshot_are_told_as_a_replay_tells_
     let spliced = load_and_parse(state, &second.at, |_| Ok::<(), ()>(())).err().unwrap().to_string();
     assert!(replayed.contains("snapshot-"), "{replayed}");
     assert_eq!(spliced, replayed);
-}
-
-/// A record whose path is not keys joined by commas (without a place, so
-/// its path is not framed as it is read): the load that splices looks at
-/// the paths only when it scans the snapshot (`Edits::structured`), and
-/// still names the journal, as the load that replays does.
-#[test]
-fn a_record_whose_path_is_not_keys_is_told_as_the_journal_s_damage() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path();
-    let (_, second) = two_passes(state);
-    let journal = journal_path(state, second.at.generation);
-    let good = std::fs::read(&journal).unwrap();
-    let damaged = [good.as_slice(), b"{\"p\":[\"engine\",7],\"v\":1}\n"].concat();
-    std::fs::write(&journal, &damaged).unwrap();
-    let at = StateRef { journal: FileMark::of(&damaged), ..second.at };
-    let spliced = load_and_parse(state, &at, |doc| serde_json::from_str::<Value>(doc)).err().unwrap().to_string();
-    assert!(spliced.contains("journal-") && spliced.contains("expected `\"`"), "{spliced}");
-    assert!(load(state, &at).unwrap_err().to_string().contains("journal-"));
 }
 
 /// The splice made where the snapshot was read: behind the room the load
