@@ -341,7 +341,7 @@ pub fn load_and_parse<T, E>(
     let committed = read_journal(state, at).map_err(snapshot_first)?;
     let (records, places) = placed_records(&journal, &committed).map_err(snapshot_first)?;
     let edits = Edits::flat(&records, &places);
-    let room = room_for(&edits);
+    let room = edits.room();
     let snapshot_damaged = |reason| damaged(snapshot_path(state, at.generation), reason);
     let (buf, snapshot_hash) = read_snapshot_after(state, at, room)?;
     let buf = String::from_utf8(buf).map_err(|_| snapshot_damaged("it is not UTF-8".into()))?;
@@ -902,19 +902,6 @@ fn next_generation(state: &Path, live: u64) -> u64 {
         top = top.max(digits.parse().unwrap_or(0));
     }
     top + 1
-}
-
-/// What [`read_snapshot_after`] leaves free before the snapshot for a
-/// splice in place (`journal_placed::Placed::apply`): [`Edits::room`].
-///
-/// Each path counted once, by its last record, and by where its place
-/// says: counted by every record, with room for the keys and punctuation
-/// of new objects whatever the place, the room of the eighth of the runs a
-/// timer makes on the busy history (~10,000 records of ~5,100 entities in
-/// a 3.2 MB journal) was 6.2 MB, written before the snapshot's read; it
-/// is 1.2 MB now (issue 11, thirty-eighth pass).
-fn room_for(edits: &Edits) -> usize {
-    edits.room()
 }
 
 /// The committed snapshot of `at`, read into a buffer after `room` free

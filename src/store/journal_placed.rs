@@ -27,7 +27,7 @@ pub struct Placed {
 impl Placed {
     /// Bytes that the pieces add to the original's: what must lie free
     /// before the original in the buffer [`Placed::apply`] is given (the
-    /// load leaves `journal::room_for`, at least this; the tests check it).
+    /// load leaves `Edits::room`, at least this; the tests check it).
     #[cfg(test)]
     pub fn room(&self) -> usize {
         self.added.len()

@@ -349,13 +349,13 @@ mod tests {
     /// `records` spliced into `doc` where `places` say, or `None` when they
     /// do not fit; `Some` only with the text the scan makes of them.
     fn placed_text(doc: &str, records: &[(&str, Option<&str>)], places: &[Option<Place>]) -> Option<String> {
-        let edits = Edits::of(records).unwrap().placed(records, places);
+        let edits = Edits::flat(records, places).structured().unwrap();
         // The room a load leaves for them, counted by their places, is
         // room enough for the pieces of their places and for those of the
         // scan, which runs when a place does not fit.
         let room = Edits::flat(records, places).room();
         // (A scan marks the edits it made: its own edits.)
-        let for_scan = Edits::of(records).unwrap().placed(records, places);
+        let for_scan = Edits::flat(records, places).structured().unwrap();
         if let Some(scanned) = spliced(doc, &for_scan).unwrap() {
             assert!(room >= scanned.placed().room(), "{records:?} at {places:?}: scanned");
         }

@@ -443,7 +443,7 @@ fn records_that_fit_no_splice_and_a_damaged_snapshot_are_told_as_a_replay_tells_
 }
 
 /// The splice made where the snapshot was read: behind the room the load
-/// leaves (`room_for`), behind exactly what its pieces add, and behind none
+/// leaves (`Edits::room`), behind exactly what its pieces add, and behind none
 /// (the document grows, so it is made in new memory), the same document,
 /// parsed as the state written.
 #[test]
@@ -459,12 +459,12 @@ fn a_splice_in_place_or_behind_too_little_room_is_the_same_document() {
     assert!(whole.len() > snapshot.len(), "the document grows");
     let placed = spliced(&snapshot, &edits()).unwrap().expect("fits").placed();
     let needed = placed.room();
-    let room = room_for(&edits());
+    let room = edits().room();
     assert!(room >= needed);
     // Each path counted once, by its last record: the same records twice
     // leave the same room.
     let twice = [records.as_slice(), records.as_slice()].concat();
-    assert_eq!(room_for(&Edits::flat(&twice, &[])), room);
+    assert_eq!(Edits::flat(&twice, &[]).room(), room);
     assert!(!placed.in_place(0, snapshot.len()) && placed.in_place(needed, needed + snapshot.len()));
     for room in [0, needed, room] {
         let buf = format!("{}{snapshot}", "\0".repeat(room));
