@@ -60,6 +60,53 @@ fn episodes_past_keep_finished_move_once_to_the_month_they_resolved_in() {
     assert_eq!(lab.history("world"), history);
 }
 
+/// `world.keep_finished` lowered between runs: the next run, with nothing
+/// new to fold, moves each kind's surplus to the history at once (alert
+/// episodes of a quiet key too, not at its next resolve), oldest first,
+/// and the runs after it append nothing more.
+#[test]
+fn a_lowered_keep_finished_moves_every_kinds_surplus_at_the_next_run_once() {
+    let lab = lab_keeping(20);
+    for day in 1..=4 {
+        let at = |time: &str| format!("2026-05-0{day}T{time}Z");
+        let id = format!("d{day}");
+        let deployment = [
+            Ev::new(&at("09:00:00"), "deployment_started").correlation(&id).node("saturn").service("mosquitto"),
+            Ev::new(&at("09:10:00"), "deployment_succeeded").correlation(&id),
+        ];
+        lab.append("events/deploy.jsonl", &lines(&deployment));
+        outage(&lab, &at("10:00:00"), &at("10:30:00"));
+    }
+    lab.run();
+    assert!(lab.history("world").is_empty(), "four of each, all kept");
+    let episodes = |lab: &Homelab| -> Vec<String> {
+        let alerts = lab.json("world/alerts.json");
+        let kept = alerts["alerts"][KEY]["recent_episodes"].as_array().unwrap().clone();
+        kept.iter().map(|episode| episode["fired_at"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(episodes(&lab).len(), 4);
+    lab.write("observer.yaml", "world: {keep_finished: 2}\n");
+    lab.run();
+    assert_eq!(episodes(&lab), ["2026-05-03T10:00:00Z", "2026-05-04T10:00:00Z"]);
+    let count = |file: &str, map: &str| lab.json(&format!("world/{file}"))[map].as_object().unwrap().len();
+    assert_eq!((count("deployments.json", "deployments"), count("incidents.json", "incidents")), (2, 2));
+    let history = lab.history("world");
+    let field = |name: &str, field: &str| -> Vec<String> {
+        let lines = history[name].lines();
+        lines
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(field("alerts-2026-05.jsonl", "fired_at"), ["2026-05-01T10:00:00Z", "2026-05-02T10:00:00Z"]);
+    assert_eq!(field("deployments-2026-05.jsonl", "correlation_id"), ["d1", "d2"]);
+    assert_eq!(field("incidents-2026-05.jsonl", "started_at"), ["2026-05-01T10:00:00Z", "2026-05-02T10:00:00Z"]);
+    lab.run();
+    lab.append("events/saturn.jsonl", &Ev::new("2026-05-05T00:00:00Z", "heartbeat").node("saturn").line());
+    lab.run();
+    assert_eq!(lab.history("world"), history, "moved once");
+    lab.assert_world_equals_rebuild();
+}
+
 #[test]
 fn a_crash_after_the_history_append_leaves_the_entry_in_both_places_and_the_next_run_appends_nothing_twice() {
     let lab = lab_keeping(0);

@@ -96,6 +96,7 @@ pub fn on_pass_started(state: &mut AlertState, rules: &AlertRules, facts: &Facts
     state.left.clear();
     state.pass_clock = Some(clock.unwrap_or(Ts::MIN));
     state.refresh_runbooks(rules);
+    state.trim_episodes(rules);
     let off_before = std::mem::replace(&mut state.rules_off, rules_off(rules));
     if let Some(now) = clock {
         state.retire_disabled(rules, facts, now);

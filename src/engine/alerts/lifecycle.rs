@@ -340,6 +340,31 @@ impl AlertState {
             self.observe(&key, rule, &subject, None, &settings, facts, now, rules);
         }
     }
+
+    /// A lowered `world.keep_finished` taken at once, as the deployments
+    /// and incidents take it (`engine::finished`): the resolved episodes a
+    /// key holds past `keep_resolved` leave for the history when the pass
+    /// starts, oldest first, keys in order, not at the key's next resolve
+    /// (which a quiet key may never have). Under an unchanged setting no
+    /// key holds more, and nothing leaves.
+    pub(super) fn trim_episodes(&mut self, rules: &AlertRules) {
+        let keep = rules.keep_resolved;
+        if self.alerts.iter_unordered().all(|(_, alert)| alert.recent_episodes.len() <= keep) {
+            return;
+        }
+        let over: Vec<String> = self
+            .alerts
+            .iter()
+            .filter(|(_, alert)| alert.recent_episodes.len() > keep)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in over {
+            let Some(alert) = self.alerts.get_mut(&key) else { continue };
+            let surplus = alert.recent_episodes.len() - keep;
+            let oldest: Vec<_> = alert.recent_episodes.drain(..surplus).collect();
+            self.left.extend(oldest.into_iter().map(|episode| PastEpisode::of(alert, episode)));
+        }
+    }
 }
 
 /// How many alerts of each rule `alerts` holds, by `Rule as usize`.

@@ -61,6 +61,26 @@ fn the_episode_past_keep_leaves_once_oldest_first_whatever_the_passes() {
 }
 
 #[test]
+fn a_lowered_keep_hands_out_the_surplus_when_the_next_pass_starts_once_oldest_first() {
+    let lines = outages(5);
+    let (left, mut engine) = left_in_passes(4, &lines, &[]);
+    let key = "service_unhealthy:saturn/mosquitto";
+    assert_eq!(left.len(), 1, "five episodes, four kept");
+    let kept = engine.alerts()[key].recent_episodes.clone();
+    let lowered = rules_with(|alerts| alerts.keep_resolved = 2);
+    engine.apply(Input::PassStarted, &lowered);
+    let out = engine.left_hot_view().to_vec();
+    let fired = |episodes: &[Episode]| episodes.iter().map(|e| e.fired_at).collect::<Vec<_>>();
+    assert_eq!(out.iter().map(|e| e.fired_at).collect::<Vec<_>>(), fired(&kept[..2]), "the two oldest");
+    assert_eq!(engine.alerts()[key].recent_episodes, kept[2..]);
+    engine.apply(Input::PassStarted, &lowered);
+    assert!(engine.left_hot_view().is_empty(), "once");
+    // What left while folding and at the pass: what a keep of 2 hands out.
+    let (from_the_start, _) = left_in_passes(2, &lines, &[]);
+    assert_eq!([left, out].concat(), from_the_start);
+}
+
+#[test]
 fn an_alert_forgotten_at_retention_hands_out_all_its_episodes() {
     let mut lines = outages(3);
     // 31 days later: the resolved alert is older than the retention.
