@@ -68,14 +68,8 @@ fn episodes_past_keep_finished_move_once_to_the_month_they_resolved_in() {
 fn a_lowered_keep_finished_moves_every_kinds_surplus_at_the_next_run_once() {
     let lab = lab_keeping(20);
     for day in 1..=4 {
-        let at = |time: &str| format!("2026-05-0{day}T{time}Z");
-        let id = format!("d{day}");
-        let deployment = [
-            Ev::new(&at("09:00:00"), "deployment_started").correlation(&id).node("saturn").service("mosquitto"),
-            Ev::new(&at("09:10:00"), "deployment_succeeded").correlation(&id),
-        ];
-        lab.append("events/deploy.jsonl", &lines(&deployment));
-        outage(&lab, &at("10:00:00"), &at("10:30:00"));
+        crate::hot_view::deployment(&lab, day, day);
+        outage(&lab, &format!("2026-05-0{day}T11:00:00Z"), &format!("2026-05-0{day}T11:30:00Z"));
     }
     lab.run();
     assert!(lab.history("world").is_empty(), "four of each, all kept");
@@ -87,7 +81,7 @@ fn a_lowered_keep_finished_moves_every_kinds_surplus_at_the_next_run_once() {
     assert_eq!(episodes(&lab).len(), 4);
     lab.write("observer.yaml", "world: {keep_finished: 2}\n");
     lab.run();
-    assert_eq!(episodes(&lab), ["2026-05-03T10:00:00Z", "2026-05-04T10:00:00Z"]);
+    assert_eq!(episodes(&lab), ["2026-05-03T11:00:00Z", "2026-05-04T11:00:00Z"]);
     let count = |file: &str, map: &str| lab.json(&format!("world/{file}"))[map].as_object().unwrap().len();
     assert_eq!((count("deployments.json", "deployments"), count("incidents.json", "incidents")), (2, 2));
     let history = lab.history("world");
@@ -97,9 +91,9 @@ fn a_lowered_keep_finished_moves_every_kinds_surplus_at_the_next_run_once() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[field].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(field("alerts-2026-05.jsonl", "fired_at"), ["2026-05-01T10:00:00Z", "2026-05-02T10:00:00Z"]);
+    assert_eq!(field("alerts-2026-05.jsonl", "fired_at"), ["2026-05-01T11:00:00Z", "2026-05-02T11:00:00Z"]);
     assert_eq!(field("deployments-2026-05.jsonl", "correlation_id"), ["d1", "d2"]);
-    assert_eq!(field("incidents-2026-05.jsonl", "started_at"), ["2026-05-01T10:00:00Z", "2026-05-02T10:00:00Z"]);
+    assert_eq!(field("incidents-2026-05.jsonl", "started_at"), ["2026-05-01T11:00:00Z", "2026-05-02T11:00:00Z"]);
     lab.run();
     lab.append("events/saturn.jsonl", &Ev::new("2026-05-05T00:00:00Z", "heartbeat").node("saturn").line());
     lab.run();

@@ -18,7 +18,7 @@ fn lab_keeping(keep: u32) -> Homelab {
 }
 
 /// Deployment `d<k>` of saturn/mosquitto on `day` of May, 10:00 to 10:10.
-fn deployment(lab: &Homelab, k: u32, day: u32) {
+pub(crate) fn deployment(lab: &Homelab, k: u32, day: u32) {
     let at = |time: &str| format!("2026-05-{day:02}T{time}Z");
     let id = format!("d{k}");
     let events = [
