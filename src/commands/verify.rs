@@ -154,8 +154,9 @@ fn text_report(checked: &Checked, findings: &[Finding]) -> String {
         text.push_str("all agree\n");
     } else {
         text.push_str(&format!(
-            "{} found: the live world no longer follows from the events as they are. Restore the edited \
-             files, or run `observer rebuild` to fold them as they are now\n",
+            "{} found: the live world no longer follows from the events and the config as they are. \
+             Restore what was edited (an event file, or a setting changed since the events were folded), \
+             or run `observer rebuild` to fold them as they are now\n",
             count(findings.len() as u64, "difference"),
         ));
     }

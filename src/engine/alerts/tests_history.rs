@@ -61,23 +61,41 @@ fn the_episode_past_keep_leaves_once_oldest_first_whatever_the_passes() {
 }
 
 #[test]
-fn a_lowered_keep_hands_out_the_surplus_when_the_next_pass_starts_once_oldest_first() {
-    let lines = outages(5);
+fn a_lowered_keep_hands_out_the_surplus_when_the_next_pass_starts_once_oldest_first_keys_in_order() {
+    // Five outages each of saturn/mosquitto and saturn/zigbee2mqtt, interleaved.
+    let outage = |t: i64, service: &str| {
+        let event =
+            |t: i64, kind: &str| (t, line(t, &format!(r#""type":"{kind}","node":"saturn","service":"{service}""#)));
+        [event(t, "service_unhealthy"), event(t + 300, "service_recovered")]
+    };
+    let mut timed: Vec<(i64, String)> =
+        (0..5).flat_map(|k| [outage(k * 1200, "mosquitto"), outage(k * 1200 + 600, "zigbee2mqtt")]).flatten().collect();
+    timed.sort_by_key(|(t, _)| *t);
+    let lines: Vec<String> = timed.into_iter().map(|(_, text)| text).collect();
+    let keys = ["service_unhealthy:saturn/mosquitto", "service_unhealthy:saturn/zigbee2mqtt"];
     let (left, mut engine) = left_in_passes(4, &lines, &[]);
-    let key = "service_unhealthy:saturn/mosquitto";
-    assert_eq!(left.len(), 1, "five episodes, four kept");
-    let kept = engine.alerts()[key].recent_episodes.clone();
+    assert_eq!(left.len(), 2, "five episodes a key, four kept");
+    let kept: Vec<Vec<Episode>> = keys.iter().map(|key| engine.alerts()[*key].recent_episodes.clone()).collect();
     let lowered = rules_with(|alerts| alerts.keep_resolved = 2);
     engine.apply(Input::PassStarted, &lowered);
-    let out = engine.left_hot_view().to_vec();
-    let fired = |episodes: &[Episode]| episodes.iter().map(|e| e.fired_at).collect::<Vec<_>>();
-    assert_eq!(out.iter().map(|e| e.fired_at).collect::<Vec<_>>(), fired(&kept[..2]), "the two oldest");
-    assert_eq!(engine.alerts()[key].recent_episodes, kept[2..]);
+    let handed_out = engine.left_hot_view().to_vec();
+    let named = |episodes: &[PastEpisode]| episodes.iter().map(|e| (e.key.clone(), e.fired_at)).collect::<Vec<_>>();
+    let oldest_two =
+        keys.iter().zip(&kept).flat_map(|(key, kept)| kept[..2].iter().map(|e| (key.to_string(), e.fired_at)));
+    assert_eq!(named(&handed_out), oldest_two.collect::<Vec<_>>(), "the two oldest of each key, keys in order");
     engine.apply(Input::PassStarted, &lowered);
     assert!(engine.left_hot_view().is_empty(), "once");
-    // What left while folding and at the pass: what a keep of 2 hands out.
-    let (from_the_start, _) = left_in_passes(2, &lines, &[]);
-    assert_eq!([left, out].concat(), from_the_start);
+    // The hot view, and the episodes that left, of a keep of 2 from the
+    // start; only their order differs (key by key here, in time there).
+    let (from_the_start, started_low) = left_in_passes(2, &lines, &[]);
+    for key in keys {
+        assert_eq!(engine.alerts()[key].recent_episodes, started_low.alerts()[key].recent_episodes);
+    }
+    let (mut all, mut expected) = ([left, handed_out].concat(), from_the_start);
+    let order = |e: &PastEpisode| (e.key.clone(), e.fired_at);
+    all.sort_by_key(order);
+    expected.sort_by_key(order);
+    assert_eq!(all, expected);
 }
 
 #[test]
