@@ -775,7 +775,9 @@ pub fn diff(state: &Path, doc: &str, cut: Option<&Cut>, stored: Option<Stored>) 
 /// `beside`: what a new snapshot keeps in its index file for its loads
 /// ([`Stored::take_saved_index`]; a pass gives the engine's index of the
 /// ids that left, `Engine::saved_index`), made while the snapshot is
-/// written; a diff that appends to the journal does not call it.
+/// written; neither a diff that appends to the journal nor a snapshot
+/// whose index could not be made (it is then visited by its loads) calls
+/// it.
 pub fn write(
     state: &Path,
     doc: &str,
@@ -865,8 +867,8 @@ fn snapshot(
     let (written, hashes) = crate::threads::both(
         || write_atomic(&path, doc.as_bytes()),
         || {
-            let beside = beside();
             let index = hashes.or_else(|| index_of(doc).ok().flatten())?;
+            let beside = beside();
             Some((index.around(doc, CUT, &beside), index, beside))
         },
     );

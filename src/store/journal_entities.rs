@@ -115,16 +115,27 @@ pub fn assemble(mut entities: Vec<(&str, &str)>) -> Result<String, String> {
 /// [`spliced`]: the last record of each path, and, for the scan, the
 /// objects its new entries make.
 pub struct Edits<'a> {
-    /// By path: the paths of the records, and once [`Edits::structured`],
+    /// By path: the paths of the records, and in [`Structured`] edits
     /// every object above one (the document's members at any other path
     /// are copied as they are, not looked into).
     nodes: Paths<'a, Node<'a>>,
     /// The keys under each object that holds a value the records set, in
-    /// key order, with the path each key makes.
+    /// key order, with the path each key makes (empty but in
+    /// [`Structured`] edits).
     kids: Paths<'a, BTreeMap<&'a str, &'a str>>,
-    /// Whether `kids` and the objects above the records' paths are made
-    /// ([`Edits::structured`]).
-    structured: bool,
+}
+
+/// [`Edits`] with the objects above each path and the keys under each,
+/// each path checked to be keys ([`Edits::structured`]): what a scan of
+/// the document ([`spliced`]) reads, which only these can be given.
+pub struct Structured<'a>(Edits<'a>);
+
+impl<'a> std::ops::Deref for Structured<'a> {
+    type Target = Edits<'a>;
+
+    fn deref(&self) -> &Edits<'a> {
+        &self.0
+    }
 }
 
 type Paths<'a, V> = HashMap<&'a str, V, BuildHasherDefault<StrHasher>>;
@@ -148,7 +159,7 @@ impl<'a> Edits<'a> {
     /// ([`Edits::structured`]): for [`spliced`], in the tests (a load
     /// makes [`Edits::flat`] and structures it only for a scan).
     #[cfg(test)]
-    pub fn of(records: &[(&'a str, Option<&'a str>)]) -> Result<Edits<'a>, String> {
+    pub fn of(records: &[(&'a str, Option<&'a str>)]) -> Result<Structured<'a>, String> {
         Edits::flat(records, &[]).structured()
     }
 
@@ -171,7 +182,7 @@ impl<'a> Edits<'a> {
             node.set = Some(raw);
             node.place = places.get(n).copied().flatten();
         }
-        Edits { nodes, kids: Paths::default(), structured: false }
+        Edits { nodes, kids: Paths::default() }
     }
 
     /// At least what a splice of these edits adds to a document, by
@@ -206,10 +217,7 @@ impl<'a> Edits<'a> {
     /// With the objects above each path (`Node::holds`) and the keys under
     /// each (`kids`), each path checked to be keys: what a scan of the
     /// document ([`spliced`]) reads.
-    pub fn structured(mut self) -> Result<Edits<'a>, String> {
-        if self.structured {
-            return Ok(self);
-        }
+    pub fn structured(mut self) -> Result<Structured<'a>, String> {
         let paths: Vec<(&str, bool)> = self.nodes.iter().map(|(p, n)| (*p, matches!(n.set, Some(Some(_))))).collect();
         for (path, set) in paths {
             let keys = match segments(path) {
@@ -232,8 +240,7 @@ impl<'a> Edits<'a> {
                 parent = child;
             }
         }
-        self.structured = true;
-        Ok(self)
+        Ok(Structured(self))
     }
 }
 
@@ -392,7 +399,7 @@ fn last_key_start(path: &str) -> Option<usize> {
 /// [`spliced`], made in a new `String`: for the tests, which compare it
 /// with a replay and with the document made in place.
 #[cfg(test)]
-pub fn splice(doc: &str, edits: &Edits) -> Result<Option<String>, String> {
+pub fn splice(doc: &str, edits: &Structured) -> Result<Option<String>, String> {
     let Some(spliced) = spliced(doc, edits)? else { return Ok(None) };
     let made = spliced.placed().into_string(doc.as_bytes());
     made.map(Some).map_err(|super::journal_placed::JournalDamage| "the spliced document is not UTF-8".to_string())
@@ -410,8 +417,7 @@ pub fn splice(doc: &str, edits: &Edits) -> Result<Option<String>, String> {
 /// that wrote a journal), assembling the document from every entity,
 /// sorted, was a fifth of reading the state; the journal changes a few
 /// thousand of its 150,000 entities.
-pub fn spliced<'a>(doc: &'a str, edits: &Edits<'a>) -> Result<Option<Spliced<'a>>, String> {
-    assert!(edits.structured, "a scan reads the edits' structure (`Edits::structured`)");
+pub fn spliced<'a>(doc: &'a str, edits: &Structured<'a>) -> Result<Option<Spliced<'a>>, String> {
     let mut out = Spliced::new(doc);
     let mut scanner = Scanner { text: doc, at: 0 };
     scanner.space();
@@ -497,7 +503,7 @@ impl<'a> Spliced<'a> {
     /// `edits` as these pieces, which [`placed`] made: a debug build checks
     /// every placed splice so (as `journal_cut` checks its cut).
     #[cfg(debug_assertions)]
-    pub fn assert_scanned(&self, doc: &str, edits: &Edits) {
+    pub fn assert_scanned(&self, doc: &str, edits: &Structured) {
         let text = |spliced: &Spliced| spliced.placed().into_string(doc.as_bytes()).ok();
         let scanned = spliced(doc, edits).ok().flatten();
         assert_eq!(scanned.as_ref().and_then(text), text(self), "the records' places and the scan differ");

@@ -11,7 +11,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::JournalError;
 use crate::store::journal_index::{halves_hash, snapshot_hash};
 
-/// A committed file, whole; missing or a symlink is an error.
+/// A committed journal, whole (in halves from [`JOURNAL_HALVES_BYTES`]);
+/// missing or a symlink is an error.
 pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, JournalError> {
     Ok(read_split(path, 0, false, JOURNAL_HALVES_BYTES)?.0)
 }

@@ -353,7 +353,7 @@ mod tests {
         // The room a load leaves for them, counted by their places, is
         // room enough for the pieces of their places and for those of the
         // scan, which runs when a place does not fit.
-        let room = Edits::flat(records, places).room();
+        let room = edits.room();
         // (A scan marks the edits it made: its own edits.)
         let for_scan = Edits::flat(records, places).structured().unwrap();
         if let Some(scanned) = spliced(doc, &for_scan).unwrap() {

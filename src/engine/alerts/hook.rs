@@ -158,9 +158,7 @@ pub fn prune(state: &mut AlertState, horizon: Ts) {
             if let Some(counts) = counts {
                 counts[alert.rule as usize] = counts[alert.rule as usize].saturating_sub(1);
             }
-            for episode in std::mem::take(&mut alert.recent_episodes) {
-                left.push(super::PastEpisode::of(alert, episode));
-            }
+            super::PastEpisode::leave(alert, 0, left);
         }
         keep
     });

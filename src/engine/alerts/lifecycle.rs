@@ -238,10 +238,7 @@ impl AlertState {
             severity: alert.severity,
             notified: alert.episode_notified,
         });
-        while alert.recent_episodes.len() > rules.keep_resolved {
-            let oldest = alert.recent_episodes.remove(0);
-            self.left.push(PastEpisode::of(alert, oldest));
-        }
+        PastEpisode::leave(alert, rules.keep_resolved, &mut self.left);
         self.reconcile(key, at, rules);
         self.firing_changed(key, at, rules, facts);
     }
@@ -352,18 +349,11 @@ impl AlertState {
         if self.alerts.iter_unordered().all(|(_, alert)| alert.recent_episodes.len() <= keep) {
             return;
         }
-        let over: Vec<String> = self
-            .alerts
-            .iter()
-            .filter(|(_, alert)| alert.recent_episodes.len() > keep)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in over {
-            let Some(alert) = self.alerts.get_mut(&key) else { continue };
-            let surplus = alert.recent_episodes.len() - keep;
-            let oldest: Vec<_> = alert.recent_episodes.drain(..surplus).collect();
-            self.left.extend(oldest.into_iter().map(|episode| PastEpisode::of(alert, episode)));
-        }
+        let left = &mut self.left;
+        self.alerts.retain(|_, alert| {
+            PastEpisode::leave(alert, keep, left);
+            true
+        });
     }
 }
 

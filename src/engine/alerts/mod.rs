@@ -90,6 +90,18 @@ pub struct PastEpisode {
 }
 
 impl PastEpisode {
+    /// Hands the resolved episodes of `alert` past its newest `keep` to
+    /// `left`, oldest first: the one way an episode leaves the hot view (a
+    /// newer one resolved, the bound lowered, the alert forgotten at
+    /// retention with `keep` 0).
+    fn leave(alert: &mut Alert, keep: usize, left: &mut Vec<PastEpisode>) {
+        let surplus = alert.recent_episodes.len().saturating_sub(keep);
+        if surplus > 0 {
+            let oldest: Vec<Episode> = alert.recent_episodes.drain(..surplus).collect();
+            left.extend(oldest.into_iter().map(|episode| PastEpisode::of(alert, episode)));
+        }
+    }
+
     fn of(alert: &Alert, episode: Episode) -> PastEpisode {
         PastEpisode {
             key: alert.key.clone(),
